@@ -1,0 +1,18 @@
+//! kafka08: a Kafka 0.8.2 broker cluster in Rust, faithful to 0.8's ZooKeeper architecture.
+//!
+//! # Codemap
+//! - [`common`]: wire error codes, `TopicPartition`, `.properties` files, the clock.
+//! - [`message`]: message format v0, message sets over `Bytes`, codecs, offset assignment.
+//! - [`log`]: segments (`.log` + `.index`), logs, the log manager, retention, flush,
+//!   recovery, checkpoints — 0.8.2's on-disk layout byte for byte.
+//! - [`tools`]: the 0.8.2 command-line tools (the `kafka08` binary dispatches to them).
+//!
+//! # Invariants that are absences
+//! - `message` does no I/O: bytes in, bytes out; every decoder returns an error, never panics.
+//! - `log` never talks to ZooKeeper or the network; it knows file layouts and nothing else.
+//! - Binaries hold no logic: `src/bin/kafka08.rs` only picks a tool.
+
+pub mod common;
+pub mod log;
+pub mod message;
+pub mod tools;

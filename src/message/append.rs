@@ -1,0 +1,214 @@
+//! The append path of wire spec §5.4: validate a produced (or replicated) set, then give
+//! it offsets. `Log::append` calls these under its lock.
+
+use super::codec::{self, CompressionCodec};
+use super::error::MessageError;
+use super::message::{Message, MIN_MESSAGE_SIZE};
+use super::set::{deep_iter, shallow_iter, MessageSetBuilder, LOG_OVERHEAD};
+use bytes::{Bytes, BytesMut};
+
+/// What a shallow scan found in a set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Bytes of the complete entries (trailing partial entry or garbage excluded).
+    pub valid_bytes: usize,
+    /// Number of complete shallow entries.
+    pub shallow_count: usize,
+    /// Offsets as they stand in the set (producers send anything; followers send the
+    /// leader's). `-1` when the set holds no complete entry.
+    pub first_offset: i64,
+    pub last_offset: i64,
+    /// The codec of the last compressed entry, or None (0.8.2's "last one wins").
+    pub codec: CompressionCodec,
+    /// Shallow offsets strictly increase.
+    pub monotonic: bool,
+}
+
+/// Shallow scan and validation (size, CRC, magic, codec, `max_message_size` per entry
+/// including its 12-byte prefix). Never panics on any input.
+pub fn analyze(buf: &Bytes, max_message_size: usize) -> Result<AppendInfo, MessageError> {
+    let mut info = AppendInfo {
+        valid_bytes: 0,
+        shallow_count: 0,
+        first_offset: -1,
+        last_offset: -1,
+        codec: CompressionCodec::None,
+        monotonic: true,
+    };
+    let mut it = shallow_iter(buf.clone());
+    for entry in it.by_ref() {
+        let entry = entry?;
+        let size = entry.size();
+        if size > max_message_size {
+            return Err(MessageError::TooLarge { size, max: max_message_size });
+        }
+        entry.message.validate()?;
+        let codec = entry.message.codec()?;
+        if codec != CompressionCodec::None {
+            info.codec = codec;
+        }
+        if info.shallow_count == 0 {
+            info.first_offset = entry.offset;
+        } else if entry.offset <= info.last_offset {
+            info.monotonic = false;
+        }
+        info.last_offset = entry.offset;
+        info.shallow_count += 1;
+    }
+    info.valid_bytes = it.position();
+    Ok(info)
+}
+
+/// The set after offset assignment.
+#[derive(Debug, Clone)]
+pub struct Assigned {
+    pub bytes: Bytes,
+    pub first_offset: i64,
+    pub last_offset: i64,
+    /// Leaf messages appended (what the log end offset moves by).
+    pub message_count: u64,
+}
+
+/// Give a validated set (trimmed to `info.valid_bytes`) consecutive offsets from
+/// `next_offset`. Uncompressed: the 8-byte offset fields are rewritten in place, message
+/// bytes untouched. Compressed: every leaf is collected (deep), renumbered and recompressed
+/// into one wrapper with the winning codec, the wrapper carrying the last offset (0.8.2).
+pub fn assign_offsets(
+    mut buf: BytesMut,
+    info: &AppendInfo,
+    next_offset: i64,
+    max_message_size: usize,
+) -> Result<Assigned, MessageError> {
+    buf.truncate(info.valid_bytes);
+    if info.shallow_count == 0 {
+        return Ok(Assigned { bytes: buf.freeze(), first_offset: -1, last_offset: -1, message_count: 0 });
+    }
+    if info.codec == CompressionCodec::None {
+        let mut pos = 0;
+        let mut offset = next_offset;
+        while pos + LOG_OVERHEAD <= buf.len() {
+            buf[pos..pos + 8].copy_from_slice(&offset.to_be_bytes());
+            let size = i32::from_be_bytes(buf[pos + 8..pos + 12].try_into().expect("4 bytes")) as usize;
+            pos += LOG_OVERHEAD + size;
+            offset += 1;
+        }
+        let count = (offset - next_offset) as u64;
+        return Ok(Assigned { bytes: buf.freeze(), first_offset: next_offset, last_offset: offset - 1, message_count: count });
+    }
+
+    let original = buf.freeze();
+    let mut inner = MessageSetBuilder::with_capacity(original.len() * 2);
+    let mut offset = next_offset;
+    for entry in deep_iter(original) {
+        let entry = entry?;
+        if entry.message.size() < MIN_MESSAGE_SIZE {
+            return Err(MessageError::TooSmall(entry.message.size()));
+        }
+        // The reference does not check inner CRCs; checking them is stricter and lets a
+        // consumer trust every stored byte (wire spec §10).
+        entry.message.validate()?;
+        inner.push_raw(offset, entry.message.as_bytes());
+        offset += 1;
+    }
+    let count = (offset - next_offset) as u64;
+    if count == 0 {
+        return Err(MessageError::Malformed("compressed message holds no messages"));
+    }
+    let last = offset - 1;
+    let compressed = codec::compress(info.codec, &inner.finish());
+    let wrapper = Message::new(None, Some(&compressed), info.codec);
+    let size = LOG_OVERHEAD + wrapper.size();
+    if size > max_message_size {
+        return Err(MessageError::TooLarge { size, max: max_message_size });
+    }
+    let mut out = MessageSetBuilder::with_capacity(size);
+    out.push(last, &wrapper);
+    Ok(Assigned { bytes: out.finish(), first_offset: next_offset, last_offset: last, message_count: count })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{encode_messages, shallow_iter};
+
+    fn msgs(n: usize) -> Vec<Message> {
+        (0..n).map(|i| Message::new(None, Some(format!("m{}", i).as_bytes()), CompressionCodec::None)).collect()
+    }
+
+    #[test]
+    fn uncompressed_offsets_are_rewritten_in_place() {
+        let set = encode_messages(CompressionCodec::None, &msgs(4), 0);
+        let info = analyze(&set, 1_000_012).unwrap();
+        assert_eq!((info.shallow_count, info.valid_bytes), (4, set.len()));
+        let a = assign_offsets(BytesMut::from(&set[..]), &info, 5, 1_000_012).unwrap();
+        assert_eq!((a.first_offset, a.last_offset, a.message_count), (5, 8, 4));
+        let got: Vec<_> = shallow_iter(a.bytes.clone()).map(|e| e.unwrap()).collect();
+        assert_eq!(got.iter().map(|e| e.offset).collect::<Vec<_>>(), vec![5, 6, 7, 8]);
+        // Only the offset fields changed.
+        for (i, e) in got.iter().enumerate() {
+            assert_eq!(e.message, msgs(4)[i]);
+        }
+    }
+
+    #[test]
+    fn compressed_set_is_renumbered_and_wrapper_carries_last_offset() {
+        for codec in [CompressionCodec::Gzip, CompressionCodec::Snappy, CompressionCodec::Lz4] {
+            let set = encode_messages(codec, &msgs(3), 0);
+            let info = analyze(&set, 1_000_012).unwrap();
+            assert_eq!(info.codec, codec);
+            let a = assign_offsets(BytesMut::from(&set[..]), &info, 10, 1_000_012).unwrap();
+            assert_eq!((a.first_offset, a.last_offset, a.message_count), (10, 12, 3));
+            let shallow: Vec<_> = shallow_iter(a.bytes.clone()).map(|e| e.unwrap()).collect();
+            assert_eq!(shallow.len(), 1);
+            assert_eq!(shallow[0].offset, 12);
+            let deep: Vec<_> = deep_iter(a.bytes).map(|e| e.unwrap().offset).collect();
+            assert_eq!(deep, vec![10, 11, 12]);
+        }
+    }
+
+    #[test]
+    fn mixed_set_is_flattened_into_one_wrapper() {
+        let mut b = MessageSetBuilder::new();
+        b.push(0, &msgs(1)[0]);
+        let gz = encode_messages(CompressionCodec::Gzip, &msgs(2), 0);
+        let mut raw = b.finish_mut();
+        raw.extend_from_slice(&gz);
+        let set = raw.freeze();
+        let info = analyze(&set, 1_000_012).unwrap();
+        let a = assign_offsets(BytesMut::from(&set[..]), &info, 0, 1_000_012).unwrap();
+        assert_eq!(a.message_count, 3);
+        assert_eq!(shallow_iter(a.bytes.clone()).count(), 1);
+    }
+
+    #[test]
+    fn validation_errors_map_to_082_codes() {
+        let set = encode_messages(CompressionCodec::None, &msgs(2), 0);
+        let mut bad = set.to_vec();
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff;
+        let e = analyze(&Bytes::from(bad), 1_000_012).unwrap_err();
+        assert_eq!(e.error_code().code(), 2);
+        let e = analyze(&set, 20).unwrap_err();
+        assert_eq!(e.error_code().code(), 10);
+        // Trailing partial entry is trimmed, not an error.
+        let info = analyze(&set.slice(..set.len() - 3), 1_000_012).unwrap();
+        assert_eq!(info.shallow_count, 1);
+        // Unknown codec bits: -1.
+        let m = Message::new(None, Some(b"x"), CompressionCodec::None);
+        let mut mb = m.as_bytes().to_vec();
+        mb[5] = 5;
+        let crc = crc32fast::hash(&mb[4..]);
+        mb[..4].copy_from_slice(&crc.to_be_bytes());
+        let mut b = MessageSetBuilder::new();
+        b.push_raw(0, &mb);
+        assert_eq!(analyze(&b.finish(), 1_000_012).unwrap_err().error_code().code(), -1);
+    }
+
+    #[test]
+    fn empty_set_assigns_nothing() {
+        let info = analyze(&Bytes::new(), 100).unwrap();
+        assert_eq!(info.shallow_count, 0);
+        let a = assign_offsets(BytesMut::new(), &info, 7, 100).unwrap();
+        assert_eq!((a.first_offset, a.message_count), (-1, 0));
+    }
+}

@@ -1,0 +1,24 @@
+//! Message format v0 and message sets (`kafka.message`).
+//!
+//! - [`Message`]: one v0 message over `Bytes` (CRC, magic 0, attributes, key, value).
+//! - [`shallow_iter`] / [`deep_iter`]: walk a message set; a truncated trailing entry ends
+//!   the walk without error (fetch responses end that way).
+//! - [`codec`]: none, gzip, xerial/raw snappy, Kafka 0.8.2 LZ4 (KAFKA-3160 header checksum).
+//! - [`analyze`] + [`assign_offsets`]: the append path of wire spec §5.4.
+//!
+//! This module does no I/O: bytes in, bytes out.
+
+mod append;
+pub mod codec;
+mod error;
+#[allow(clippy::module_inception)]
+mod message;
+mod set;
+mod xxhash;
+
+pub use append::{analyze, assign_offsets, AppendInfo, Assigned};
+pub use codec::CompressionCodec;
+pub use error::MessageError;
+pub use message::{Message, MAGIC_V0, MESSAGE_OVERHEAD, MIN_MESSAGE_SIZE};
+pub use set::{deep_iter, encode_messages, shallow_iter, DeepIter, Entry, MessageSetBuilder, ShallowIter, LOG_OVERHEAD};
+pub use xxhash::xxh32;
