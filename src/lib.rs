@@ -5,13 +5,16 @@
 //! - [`message`]: message format v0, message sets over `Bytes`, codecs, offset assignment.
 //! - [`log`]: segments (`.log` + `.index`), logs, the log manager, retention, flush,
 //!   recovery, checkpoints — 0.8.2's on-disk layout byte for byte.
+//! - [`api`]: typed 0.8.2 requests and responses and their byte codec (sans-io).
 //! - [`tools`]: the 0.8.2 command-line tools (the `kafka08` binary dispatches to them).
 //!
 //! # Invariants that are absences
-//! - `message` does no I/O: bytes in, bytes out; every decoder returns an error, never panics.
+//! - `message` and `api` do no I/O: bytes in, bytes out; every decoder returns an error,
+//!   never panics.
 //! - `log` never talks to ZooKeeper or the network; it knows file layouts and nothing else.
 //! - Binaries hold no logic: `src/bin/kafka08.rs` only picks a tool.
 
+pub mod api;
 pub mod common;
 pub mod log;
 pub mod message;
