@@ -1,1 +1,19 @@
-//! placeholder
+//! The 0.8.2 command-line tools (`kafka.tools`, `kafka.admin`). Each tool is a
+//! `main(&[String]) -> i32`; the `kafka08` binary maps 0.8 class names and script names
+//! to them.
+
+pub mod dump_log_segments;
+pub mod options;
+
+/// A tool entry point: arguments after the tool name; returns the exit code.
+pub type ToolMain = fn(&[String]) -> i32;
+
+/// 0.8 class names (as `kafka-run-class.sh` takes them) and our short names.
+pub const TOOLS: &[(&str, &str, ToolMain)] = &[
+    ("kafka.tools.DumpLogSegments", "dump-log-segments", dump_log_segments::main),
+];
+
+/// Find a tool by 0.8 class name or short name.
+pub fn find(name: &str) -> Option<ToolMain> {
+    TOOLS.iter().find(|(class, short, _)| *class == name || *short == name).map(|(_, _, f)| *f)
+}
