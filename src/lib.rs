@@ -6,6 +6,8 @@
 //! - [`log`]: segments (`.log` + `.index`), logs, the log manager, retention, flush,
 //!   recovery, checkpoints — 0.8.2's on-disk layout byte for byte.
 //! - [`api`]: typed 0.8.2 requests and responses and their byte codec (sans-io).
+//! - [`zk`]: znode paths and JSON documents (zookeeper-layout spec), nothing else spells them.
+//! - [`admin`]: replica assignment (0.8.2 algorithm) and topic administration.
 //! - [`tools`]: the 0.8.2 command-line tools (the `kafka08` binary dispatches to them).
 //!
 //! # Invariants that are absences
@@ -14,8 +16,10 @@
 //! - `log` never talks to ZooKeeper or the network; it knows file layouts and nothing else.
 //! - Binaries hold no logic: `src/bin/kafka08.rs` only picks a tool.
 
+pub mod admin;
 pub mod api;
 pub mod common;
 pub mod log;
 pub mod message;
 pub mod tools;
+pub mod zk;
