@@ -71,7 +71,22 @@ fn unknown_api_keys_are_refused() {
 
 #[test]
 fn unsupported_versions_are_refused() {
-    for (key, version) in [(0i16, 1i16), (0, 2), (1, -1), (1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (6, 1), (7, 1), (8, 2), (8, -1), (9, 2), (10, 1)] {
+    for (key, version) in [
+        (0i16, 1i16),
+        (0, 2),
+        (1, -1),
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (4, 1),
+        (5, 1),
+        (6, 1),
+        (7, 1),
+        (8, 2),
+        (8, -1),
+        (9, 2),
+        (10, 1),
+    ] {
         assert_eq!(
             decode_request(payload(key, version, "0000 00000000")),
             Err(DecodeError::UnsupportedVersion { api_key: key, version }),
@@ -104,7 +119,13 @@ fn every_strict_prefix_of_a_request_is_truncated() {
         let full = decode_request(payload.clone()).unwrap();
         assert_eq!(full, (header.clone(), request.clone()));
         for cut in 0..payload.len() {
-            assert_eq!(decode_request(payload.slice(..cut)), Err(DecodeError::Truncated), "{:?} cut at {}", header.api_key, cut);
+            assert_eq!(
+                decode_request(payload.slice(..cut)),
+                Err(DecodeError::Truncated),
+                "{:?} cut at {}",
+                header.api_key,
+                cut
+            );
         }
     }
 }
@@ -114,7 +135,13 @@ fn every_strict_prefix_of_a_response_is_truncated() {
     for (key, version, response) in responses() {
         let payload = response.encode(1).unwrap().slice(SIZE_PREFIX..);
         for cut in 0..payload.len() {
-            assert_eq!(Response::decode(key, version, payload.slice(..cut)), Err(DecodeError::Truncated), "{:?} cut at {}", key, cut);
+            assert_eq!(
+                Response::decode(key, version, payload.slice(..cut)),
+                Err(DecodeError::Truncated),
+                "{:?} cut at {}",
+                key,
+                cut
+            );
         }
     }
 }
@@ -135,7 +162,12 @@ fn null_topic_and_group_names_are_invalid() {
 fn null_offset_metadata_reads_as_empty() {
     // OffsetCommit v1: group "g", generation -1, consumer id null, one topic "t", one
     // partition 0, offset 5, timestamp -1, metadata null.
-    let (_, r) = decode_request(payload(8, 1, "0000 0001 67 ffffffff ffff 00000001 0001 74 00000001 00000000 0000000000000005 ffffffffffffffff ffff")).unwrap();
+    let (_, r) = decode_request(payload(
+        8,
+        1,
+        "0000 0001 67 ffffffff ffff 00000001 0001 74 00000001 00000000 0000000000000005 ffffffffffffffff ffff",
+    ))
+    .unwrap();
     let Request::OffsetCommit(c) = r else { panic!() };
     assert_eq!(c.consumer_id, "");
     assert_eq!(c.topics[0].partitions[0].metadata, "");

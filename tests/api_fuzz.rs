@@ -107,7 +107,8 @@ fn check_responses(payload: Bytes) {
         for version in [0, 1] {
             if let Ok((header, response)) = Response::decode(key, version, payload.clone()) {
                 if let Ok(frame) = response.encode(header.correlation_id) {
-                    let again = Response::decode(key, version, frame.slice(SIZE_PREFIX..)).expect("re-encoded response decodes");
+                    let again = Response::decode(key, version, frame.slice(SIZE_PREFIX..))
+                        .expect("re-encoded response decodes");
                     assert_eq!(again, (header, response));
                 }
             }

@@ -146,7 +146,8 @@ fn fetch_response_9_5_truncation_variant() {
     let mut set = hello_entry(5).to_vec();
     set.extend_from_slice(&hello_entry(6)[..9]);
     assert_eq!(&set[31..], &[0, 0, 0, 0, 0, 0, 0, 6, 0]);
-    let mut frame = hex("0000004c 00000002 00000001 000474657374 00000001 00000000 0000 0000000000000006 00000028").to_vec();
+    let mut frame =
+        hex("0000004c 00000002 00000001 000474657374 00000001 00000000 0000 0000000000000006 00000028").to_vec();
     frame.extend_from_slice(&set);
     let frame = Bytes::from(frame);
     assert_eq!(frame.len(), 80);
@@ -208,5 +209,8 @@ fn api_versions_v3_request_decodes_as_unsupported_with_its_correlation_id() {
     assert_eq!(header.api_version, 3);
     assert_eq!(header.correlation_id, 8);
     assert_eq!(header.client_id.as_deref(), Some("client"));
-    assert_eq!(encode_response(header.correlation_id, &ApiVersionsResponse::unsupported_version()).unwrap(), hex(API_VERSIONS_UNSUPPORTED));
+    assert_eq!(
+        encode_response(header.correlation_id, &ApiVersionsResponse::unsupported_version()).unwrap(),
+        hex(API_VERSIONS_UNSUPPORTED)
+    );
 }

@@ -71,7 +71,8 @@ fn typed_response_round_trip() {
 
 #[test]
 fn offset_commit_v1_carries_generation_consumer_and_timestamps() {
-    let (header, request) = requests().into_iter().find(|(h, _)| h.api_key == ApiKey::OffsetCommit && h.api_version == 1).unwrap();
+    let (header, request) =
+        requests().into_iter().find(|(h, _)| h.api_key == ApiKey::OffsetCommit && h.api_version == 1).unwrap();
     let frame = request.encode(&header).unwrap();
     let (h, decoded) = decode_request(frame.slice(4..)).unwrap();
     assert_eq!(h.api_version, 1);
@@ -141,13 +142,28 @@ fn chunked_fetch_response_interleaves_headers_and_payloads() {
             FetchResponseTopic {
                 topic: "a".into(),
                 partitions: vec![
-                    FetchResponsePartition { partition: 0, error_code: ErrorCode::NoError, high_watermark: 10, message_set: FileRegion { position: 0, len: 100 } },
-                    FetchResponsePartition { partition: 1, error_code: ErrorCode::NotLeaderForPartition, high_watermark: -1, message_set: FileRegion { position: 0, len: 0 } },
+                    FetchResponsePartition {
+                        partition: 0,
+                        error_code: ErrorCode::NoError,
+                        high_watermark: 10,
+                        message_set: FileRegion { position: 0, len: 100 },
+                    },
+                    FetchResponsePartition {
+                        partition: 1,
+                        error_code: ErrorCode::NotLeaderForPartition,
+                        high_watermark: -1,
+                        message_set: FileRegion { position: 0, len: 0 },
+                    },
                 ],
             },
             FetchResponseTopic {
                 topic: "b".into(),
-                partitions: vec![FetchResponsePartition { partition: 0, error_code: ErrorCode::NoError, high_watermark: 3, message_set: FileRegion { position: 4096, len: 7 } }],
+                partitions: vec![FetchResponsePartition {
+                    partition: 0,
+                    error_code: ErrorCode::NoError,
+                    high_watermark: 3,
+                    message_set: FileRegion { position: 4096, len: 7 },
+                }],
             },
         ],
     };
@@ -165,7 +181,10 @@ fn chunked_fetch_response_interleaves_headers_and_payloads() {
             Chunk::Payload(p) => format!("payload {}@{}", p.len, p.position),
         })
         .collect();
-    assert_eq!(kinds, vec![format!("bytes {}", first), "payload 100@0".into(), format!("bytes {}", second), "payload 7@4096".into()]);
+    assert_eq!(
+        kinds,
+        vec![format!("bytes {}", first), "payload 100@0".into(), format!("bytes {}", second), "payload 7@4096".into()]
+    );
     assert_eq!(frame.size, first + 100 + second + 7);
     let Chunk::Bytes(head) = &frame.chunks[0] else { panic!() };
     assert_eq!(&head[..4], &((frame.size - 4) as i32).to_be_bytes());
@@ -173,13 +192,17 @@ fn chunked_fetch_response_interleaves_headers_and_payloads() {
 
 #[test]
 fn chunked_and_contiguous_fetch_encodings_agree() {
-    let (_, _, Response::Fetch(response)) = responses().into_iter().find(|(k, _, _)| *k == ApiKey::Fetch).unwrap() else { panic!() };
+    let (_, _, Response::Fetch(response)) = responses().into_iter().find(|(k, _, _)| *k == ApiKey::Fetch).unwrap()
+    else {
+        panic!()
+    };
     let contiguous = encode_response(11, &response).unwrap();
     let chunked = response.clone().into_frame(11).unwrap();
     assert_eq!(chunked.size, contiguous.len());
     assert_eq!(chunked.to_bytes(), contiguous);
     // Payloads are the very same buffers, not copies.
-    let payloads: Vec<&Bytes> = chunked.chunks.iter().filter_map(|c| if let Chunk::Payload(p) = c { Some(p) } else { None }).collect();
+    let payloads: Vec<&Bytes> =
+        chunked.chunks.iter().filter_map(|c| if let Chunk::Payload(p) = c { Some(p) } else { None }).collect();
     assert_eq!(payloads.len(), 1);
     assert_eq!(payloads[0].as_ptr(), response.topics[0].partitions[0].message_set.as_ptr());
 }
@@ -190,7 +213,10 @@ fn decoded_message_sets_are_slices_of_the_frame() {
     let request = ProduceRequest {
         acks: 1,
         timeout_ms: 10,
-        topics: vec![ProduceTopic { topic: "t".into(), partitions: vec![ProducePartition { partition: 0, message_set: set.clone() }] }],
+        topics: vec![ProduceTopic {
+            topic: "t".into(),
+            partitions: vec![ProducePartition { partition: 0, message_set: set.clone() }],
+        }],
     };
     let frame = encode_request(&RequestHeader::new(ApiKey::Produce, 0, 1, None), &request).unwrap();
     let payload = frame.slice(4..);
@@ -203,7 +229,8 @@ fn decoded_message_sets_are_slices_of_the_frame() {
 
 #[test]
 fn response_builders_group_by_topic_and_collapse_duplicates() {
-    let p = |partition, base_offset| ProduceResponsePartition { partition, error_code: ErrorCode::NoError, base_offset };
+    let p =
+        |partition, base_offset| ProduceResponsePartition { partition, error_code: ErrorCode::NoError, base_offset };
     let response = ProduceResponse::from_partitions(vec![
         ("a".to_string(), p(0, 1)),
         ("b".to_string(), p(0, 2)),
@@ -230,10 +257,14 @@ fn request_partitions_collapse_duplicates_later_wins() {
                     FetchPartition { partition: 1, fetch_offset: 2, max_bytes: 10 },
                 ],
             },
-            FetchTopic { topic: "a".into(), partitions: vec![FetchPartition { partition: 0, fetch_offset: 9, max_bytes: 10 }] },
+            FetchTopic {
+                topic: "a".into(),
+                partitions: vec![FetchPartition { partition: 0, fetch_offset: 9, max_bytes: 10 }],
+            },
         ],
     };
-    let parts: Vec<(&str, i32, i64)> = request.partitions().into_iter().map(|(t, p)| (t, p.partition, p.fetch_offset)).collect();
+    let parts: Vec<(&str, i32, i64)> =
+        request.partitions().into_iter().map(|(t, p)| (t, p.partition, p.fetch_offset)).collect();
     assert_eq!(parts, vec![("a", 0, 9), ("a", 1, 2)]);
 
     let metadata = MetadataRequest { topics: vec!["x".into(), "y".into(), "x".into()] };

@@ -9,12 +9,15 @@ use kafka08::message::{encode_messages, CompressionCodec, Message};
 
 pub fn hex(s: &str) -> Bytes {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    assert!(s.len() % 2 == 0, "odd hex length");
-    Bytes::from((0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>())
+    assert!(s.len().is_multiple_of(2), "odd hex length");
+    Bytes::from(
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>(),
+    )
 }
 
 pub fn message_set(values: &[&str], first_offset: i64, codec: CompressionCodec) -> Bytes {
-    let msgs: Vec<Message> = values.iter().map(|v| Message::new(None, Some(v.as_bytes()), CompressionCodec::None)).collect();
+    let msgs: Vec<Message> =
+        values.iter().map(|v| Message::new(None, Some(v.as_bytes()), CompressionCodec::None)).collect();
     encode_messages(codec, &msgs, first_offset)
 }
 
@@ -47,11 +50,20 @@ pub fn requests() -> Vec<(RequestHeader, Request)> {
                     ProduceTopic {
                         topic: "test".into(),
                         partitions: vec![
-                            ProducePartition { partition: 0, message_set: message_set(&["a", "bb"], 0, CompressionCodec::None) },
-                            ProducePartition { partition: 3, message_set: message_set(&["zipped"], 0, CompressionCodec::Gzip) },
+                            ProducePartition {
+                                partition: 0,
+                                message_set: message_set(&["a", "bb"], 0, CompressionCodec::None),
+                            },
+                            ProducePartition {
+                                partition: 3,
+                                message_set: message_set(&["zipped"], 0, CompressionCodec::Gzip),
+                            },
                         ],
                     },
-                    ProduceTopic { topic: "empty".into(), partitions: vec![ProducePartition { partition: 1, message_set: Bytes::new() }] },
+                    ProduceTopic {
+                        topic: "empty".into(),
+                        partitions: vec![ProducePartition { partition: 1, message_set: Bytes::new() }],
+                    },
                 ],
             }),
         ),
@@ -119,7 +131,10 @@ pub fn requests() -> Vec<(RequestHeader, Request)> {
                 alive_brokers: vec![Broker::new(1, "host1", 9092), Broker::new(2, "host2", 9093)],
             }),
         ),
-        (header(ApiKey::ControlledShutdown, 0, 9, None), Request::ControlledShutdown(ControlledShutdownRequest { broker_id: 2 })),
+        (
+            header(ApiKey::ControlledShutdown, 0, 9, None),
+            Request::ControlledShutdown(ControlledShutdownRequest { broker_id: 2 }),
+        ),
         (
             header(ApiKey::OffsetCommit, 0, 10, Some("kafka-python")),
             Request::OffsetCommit(OffsetCommitRequest {
@@ -128,7 +143,12 @@ pub fn requests() -> Vec<(RequestHeader, Request)> {
                 consumer_id: String::new(),
                 topics: vec![OffsetCommitTopic {
                     topic: "test".into(),
-                    partitions: vec![OffsetCommitPartition { partition: 0, offset: 42, timestamp: DEFAULT_TIMESTAMP, metadata: "m".into() }],
+                    partitions: vec![OffsetCommitPartition {
+                        partition: 0,
+                        offset: 42,
+                        timestamp: DEFAULT_TIMESTAMP,
+                        metadata: "m".into(),
+                    }],
                 }],
             }),
         ),
@@ -141,7 +161,12 @@ pub fn requests() -> Vec<(RequestHeader, Request)> {
                 topics: vec![OffsetCommitTopic {
                     topic: "test".into(),
                     partitions: vec![
-                        OffsetCommitPartition { partition: 0, offset: 42, timestamp: 1_500_000_000_000, metadata: String::new() },
+                        OffsetCommitPartition {
+                            partition: 0,
+                            offset: 42,
+                            timestamp: 1_500_000_000_000,
+                            metadata: String::new(),
+                        },
                         OffsetCommitPartition { partition: 1, offset: 7, timestamp: -1, metadata: "meta".into() },
                     ],
                 }],
@@ -183,7 +208,11 @@ pub fn responses() -> Vec<(ApiKey, i16, Response)> {
                     topic: "test".into(),
                     partitions: vec![
                         ProduceResponsePartition { partition: 0, error_code: ErrorCode::NoError, base_offset: 5 },
-                        ProduceResponsePartition { partition: 1, error_code: ErrorCode::NotLeaderForPartition, base_offset: -1 },
+                        ProduceResponsePartition {
+                            partition: 1,
+                            error_code: ErrorCode::NotLeaderForPartition,
+                            base_offset: -1,
+                        },
                     ],
                 }],
             }),
@@ -218,8 +247,16 @@ pub fn responses() -> Vec<(ApiKey, i16, Response)> {
                 topics: vec![OffsetsResponseTopic {
                     topic: "test".into(),
                     partitions: vec![
-                        OffsetsResponsePartition { partition: 0, error_code: ErrorCode::NoError, offsets: vec![100, 50, 0] },
-                        OffsetsResponsePartition { partition: 1, error_code: ErrorCode::UnknownTopicOrPartition, offsets: vec![] },
+                        OffsetsResponsePartition {
+                            partition: 0,
+                            error_code: ErrorCode::NoError,
+                            offsets: vec![100, 50, 0],
+                        },
+                        OffsetsResponsePartition {
+                            partition: 1,
+                            error_code: ErrorCode::UnknownTopicOrPartition,
+                            offsets: vec![],
+                        },
                     ],
                 }],
             }),
@@ -250,7 +287,11 @@ pub fn responses() -> Vec<(ApiKey, i16, Response)> {
                             },
                         ],
                     },
-                    TopicMetadata { error_code: ErrorCode::LeaderNotAvailable, topic: "new".into(), partitions: vec![] },
+                    TopicMetadata {
+                        error_code: ErrorCode::LeaderNotAvailable,
+                        topic: "new".into(),
+                        partitions: vec![],
+                    },
                 ],
             }),
         ),
@@ -259,7 +300,11 @@ pub fn responses() -> Vec<(ApiKey, i16, Response)> {
             0,
             Response::LeaderAndIsr(LeaderAndIsrResponse {
                 error_code: ErrorCode::NoError,
-                partitions: vec![PartitionResult { topic: "t".into(), partition: 0, error_code: ErrorCode::StaleLeaderEpoch }],
+                partitions: vec![PartitionResult {
+                    topic: "t".into(),
+                    partition: 0,
+                    error_code: ErrorCode::StaleLeaderEpoch,
+                }],
             }),
         ),
         (
@@ -270,7 +315,11 @@ pub fn responses() -> Vec<(ApiKey, i16, Response)> {
                 partitions: vec![PartitionResult { topic: "t".into(), partition: 3, error_code: ErrorCode::NoError }],
             }),
         ),
-        (ApiKey::UpdateMetadata, 0, Response::UpdateMetadata(UpdateMetadataResponse { error_code: ErrorCode::NoError })),
+        (
+            ApiKey::UpdateMetadata,
+            0,
+            Response::UpdateMetadata(UpdateMetadataResponse { error_code: ErrorCode::NoError }),
+        ),
         (
             ApiKey::ControlledShutdown,
             0,
@@ -299,7 +348,12 @@ pub fn responses() -> Vec<(ApiKey, i16, Response)> {
                 topics: vec![OffsetFetchResponseTopic {
                     topic: "test".into(),
                     partitions: vec![
-                        OffsetFetchResponsePartition { partition: 0, offset: 42, metadata: "meta".into(), error_code: ErrorCode::NoError },
+                        OffsetFetchResponsePartition {
+                            partition: 0,
+                            offset: 42,
+                            metadata: "meta".into(),
+                            error_code: ErrorCode::NoError,
+                        },
                         OffsetFetchResponsePartition {
                             partition: 1,
                             offset: -1,
@@ -310,7 +364,11 @@ pub fn responses() -> Vec<(ApiKey, i16, Response)> {
                 }],
             }),
         ),
-        (ApiKey::ConsumerMetadata, 0, Response::ConsumerMetadata(ConsumerMetadataResponse::found(Broker::new(0, "localhost", 9092)))),
+        (
+            ApiKey::ConsumerMetadata,
+            0,
+            Response::ConsumerMetadata(ConsumerMetadataResponse::found(Broker::new(0, "localhost", 9092))),
+        ),
         (
             ApiKey::ConsumerMetadata,
             0,

@@ -67,13 +67,19 @@ impl ApiVersionRange {
 impl ApiVersionsResponse {
     /// Error 0 and the [`ADVERTISED_APIS`] with their accepted versions.
     pub fn kafka_0_8_2() -> ApiVersionsResponse {
-        ApiVersionsResponse { error_code: 0, api_keys: ADVERTISED_APIS.iter().map(|&k| ApiVersionRange::of(k)).collect() }
+        ApiVersionsResponse {
+            error_code: 0,
+            api_keys: ADVERTISED_APIS.iter().map(|&k| ApiVersionRange::of(k)).collect(),
+        }
     }
 
     /// The KIP-511 reply to an ApiVersions request at a version we do not serve: a v0
     /// body, error 35, and our range for key 18 so the client can retry.
     pub fn unsupported_version() -> ApiVersionsResponse {
-        ApiVersionsResponse { error_code: UNSUPPORTED_VERSION, api_keys: vec![ApiVersionRange::of(ApiKey::ApiVersions)] }
+        ApiVersionsResponse {
+            error_code: UNSUPPORTED_VERSION,
+            api_keys: vec![ApiVersionRange::of(ApiKey::ApiVersions)],
+        }
     }
 }
 

@@ -64,9 +64,7 @@ pub fn write_frame(
 }
 
 /// A frame as one `Bytes`.
-pub fn encode_frame(
-    body: impl FnOnce(&mut Writer<'_>) -> Result<(), EncodeError>,
-) -> Result<Bytes, EncodeError> {
+pub fn encode_frame(body: impl FnOnce(&mut Writer<'_>) -> Result<(), EncodeError>) -> Result<Bytes, EncodeError> {
     let mut buf = BytesMut::new();
     write_frame(&mut buf, body)?;
     Ok(buf.freeze())

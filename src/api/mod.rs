@@ -41,7 +41,9 @@ mod response;
 mod stop_replica;
 mod update_metadata;
 
-pub use api_versions::{ApiVersionRange, ApiVersionsRequest, ApiVersionsResponse, ADVERTISED_APIS, UNSUPPORTED_VERSION};
+pub use api_versions::{
+    ApiVersionRange, ApiVersionsRequest, ApiVersionsResponse, ADVERTISED_APIS, UNSUPPORTED_VERSION,
+};
 pub use broker::Broker;
 pub use codec::{Reader, Writer, MAX_STRING_LEN};
 pub use consumer_metadata::{ConsumerMetadataRequest, ConsumerMetadataResponse};

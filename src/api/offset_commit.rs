@@ -146,7 +146,10 @@ impl ApiResponse for OffsetCommitResponse {
             Ok(OffsetCommitResponseTopic {
                 topic: r.string("null topic name")?,
                 partitions: r.array(6, |r| {
-                    Ok(OffsetCommitResponsePartition { partition: r.i32()?, error_code: ErrorCode::from_code(r.i16()?) })
+                    Ok(OffsetCommitResponsePartition {
+                        partition: r.i32()?,
+                        error_code: ErrorCode::from_code(r.i16()?),
+                    })
                 })?,
             })
         })?;

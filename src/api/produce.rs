@@ -66,7 +66,8 @@ impl ApiRequest for ProduceRequest {
         let topics = r.array(6, |r| {
             Ok(ProduceTopic {
                 topic: r.string("null topic name")?,
-                partitions: r.array(8, |r| Ok(ProducePartition { partition: r.i32()?, message_set: r.sized_bytes()? }))?,
+                partitions: r
+                    .array(8, |r| Ok(ProducePartition { partition: r.i32()?, message_set: r.sized_bytes()? }))?,
             })
         })?;
         Ok(ProduceRequest { acks, timeout_ms, topics })
