@@ -11,6 +11,8 @@
 //!   [`decode_response`] / [`Response::decode`] for clients.
 //! - One file per api with its request and response types, each implementing
 //!   [`ApiRequest`] / [`ApiResponse`].
+//! - [`Request::error_response`]: 0.8.2's `handleError`, the answer to a request that
+//!   decoded but failed (the mapped code on every requested partition).
 //! - [`FetchResponse::into_frame`]: a fetch response as header chunks interleaved with
 //!   message-set payloads of any [`RecordPayload`] type, so log bytes can be sent with
 //!   `sendfile` and never copied.
@@ -26,6 +28,7 @@ pub mod codec;
 mod consumer_metadata;
 mod controlled_shutdown;
 mod error;
+mod error_response;
 mod fetch;
 mod frame;
 mod grouping;
