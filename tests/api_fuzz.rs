@@ -95,6 +95,14 @@ fn check_request(payload: Bytes) {
     if let Ok((header, request)) = decode_request(payload) {
         // Decoded values are always encodable when the input was small; if encoding fails
         // it must say why rather than panic.
+        // The failure answer of any decodable request is encodable and decodes back.
+        if let Some(error_response) = request.error_response(kafka08::common::ErrorCode::Unknown) {
+            if let Ok(frame) = error_response.encode(header.correlation_id) {
+                let (_, again) = Response::decode(header.api_key, header.api_version, frame.slice(SIZE_PREFIX..))
+                    .expect("error response decodes");
+                assert_eq!(again, error_response);
+            }
+        }
         if let Ok(frame) = request.encode(&header) {
             let again = decode_request(frame.slice(SIZE_PREFIX..)).expect("re-encoded request decodes");
             assert_eq!(again, (header, request));
