@@ -8,6 +8,7 @@
 //! - [`api`]: typed 0.8.2 requests and responses and their byte codec (sans-io).
 //! - [`zk`]: znode paths and JSON documents (zookeeper-layout spec), nothing else spells them.
 //! - [`admin`]: replica assignment (0.8.2 algorithm) and topic administration.
+//! - [`network`]: the socket server: frames in, ordered responses out, `sendfile` for log bytes.
 //! - [`tools`]: the 0.8.2 command-line tools (the `kafka08` binary dispatches to them).
 //!
 //! # Invariants that are absences
@@ -21,5 +22,6 @@ pub mod api;
 pub mod common;
 pub mod log;
 pub mod message;
+pub mod network;
 pub mod tools;
 pub mod zk;

@@ -1,0 +1,367 @@
+use super::sendfile::send_file_region;
+use bytes::{Bytes, BytesMut};
+use std::collections::HashMap;
+use std::fs::File;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::task::JoinHandle;
+
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// One piece of a response frame (the 4-byte size prefix included in the first piece).
+#[derive(Debug, Clone)]
+pub enum ResponseChunk {
+    Bytes(Bytes),
+    /// `len` bytes of `file` from `position`, sent with `sendfile`.
+    File { file: Arc<File>, position: u64, len: usize },
+}
+
+/// What the handler decided for one request.
+pub enum Outcome {
+    /// Write this complete frame.
+    Respond(Vec<ResponseChunk>),
+    /// The answer comes later (long poll, acks=-1); later requests are read meanwhile, and
+    /// responses still go out in request order.
+    Deferred(BoxFuture<Outcome>),
+    /// Nothing is written (produce with acks=0).
+    NoResponse,
+    /// Close the connection once the responses before this one are written (undecodable
+    /// request, unknown API key, a failed acks=0 produce).
+    Close,
+}
+
+/// Who sent a request.
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    pub id: u64,
+    pub peer: SocketAddr,
+}
+
+pub trait RequestHandler: Send + Sync + 'static {
+    /// Handle one request payload (the frame without its size prefix). The returned future
+    /// is awaited before the next request of this connection is read.
+    fn handle(&self, request: Bytes, conn: &ConnectionInfo) -> BoxFuture<Outcome>;
+}
+
+/// The 0.8.2 socket-server settings.
+#[derive(Debug, Clone)]
+pub struct SocketServerConfig {
+    /// `host.name`; empty = all interfaces.
+    pub host: String,
+    /// `port`; 0 = any free port.
+    pub port: u16,
+    /// `socket.send.buffer.bytes`
+    pub send_buffer_bytes: usize,
+    /// `socket.receive.buffer.bytes`
+    pub receive_buffer_bytes: usize,
+    /// `socket.request.max.bytes`: a larger frame closes the connection.
+    pub max_request_bytes: usize,
+    /// `queued.max.requests`: requests being handled at once, over all connections.
+    pub queued_max_requests: usize,
+    /// `connections.max.idle.ms`
+    pub connections_max_idle_ms: u64,
+    /// `max.connections.per.ip` and its overrides.
+    pub max_connections_per_ip: usize,
+    pub max_connections_per_ip_overrides: HashMap<String, usize>,
+    /// Responses a connection may have pending before it stops reading requests.
+    pub max_in_flight_per_connection: usize,
+}
+
+impl Default for SocketServerConfig {
+    fn default() -> Self {
+        SocketServerConfig {
+            host: String::new(),
+            port: 9092,
+            send_buffer_bytes: 100 * 1024,
+            receive_buffer_bytes: 100 * 1024,
+            max_request_bytes: 100 * 1024 * 1024,
+            queued_max_requests: 500,
+            connections_max_idle_ms: 600_000,
+            max_connections_per_ip: usize::MAX,
+            max_connections_per_ip_overrides: HashMap::new(),
+            max_in_flight_per_connection: 64,
+        }
+    }
+}
+
+/// A running socket server; dropping it does not stop it, [`SocketServer::shutdown`] does.
+pub struct SocketServer {
+    local_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    acceptor: JoinHandle<()>,
+    open: Arc<AtomicUsize>,
+}
+
+struct Shared {
+    config: SocketServerConfig,
+    handler: Arc<dyn RequestHandler>,
+    queue: Semaphore,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    open: Arc<AtomicUsize>,
+}
+
+impl SocketServer {
+    /// Bind and start accepting.
+    pub async fn start(config: SocketServerConfig, handler: Arc<dyn RequestHandler>) -> io::Result<SocketServer> {
+        let host = if config.host.is_empty() { "0.0.0.0" } else { config.host.as_str() };
+        let addr = tokio::net::lookup_host((host, config.port))
+            .await?
+            .next()
+            .ok_or_else(|| io::Error::other(format!("cannot resolve host.name {}", host)))?;
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        // Accepted sockets inherit the listener's buffer sizes on Linux.
+        let _ = socket.set_recv_buffer_size(config.receive_buffer_bytes as u32);
+        let _ = socket.set_send_buffer_size(config.send_buffer_bytes as u32);
+        socket.bind(addr)?;
+        let listener = socket.listen(1024)?;
+        let local_addr = listener.local_addr()?;
+        let (tx, rx) = watch::channel(false);
+        let open = Arc::new(AtomicUsize::new(0));
+        let shared = Arc::new(Shared {
+            queue: Semaphore::new(config.queued_max_requests.max(1)),
+            config,
+            handler,
+            per_ip: Mutex::new(HashMap::new()),
+            open: open.clone(),
+        });
+        let acceptor = tokio::spawn(accept_loop(listener, shared, rx));
+        Ok(SocketServer { local_addr, shutdown: tx, acceptor, open })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Connections currently open.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// Stop accepting and close every connection.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.acceptor.await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut next_id = 0u64;
+    let mut conns: Vec<JoinHandle<()>> = Vec::new();
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                log::warn!("accept failed: {}", e);
+                // Out of file descriptors and the like: back off instead of spinning.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if !admit(&shared, peer.ip()) {
+            log::info!("Rejected connection from {}, address already has the configured maximum of connections", peer.ip());
+            drop(stream);
+            continue;
+        }
+        next_id += 1;
+        let info = ConnectionInfo { id: next_id, peer };
+        conns.retain(|h| !h.is_finished());
+        conns.push(tokio::spawn(connection(stream, info, shared.clone(), shutdown.clone())));
+    }
+    for c in conns {
+        let _ = c.await;
+    }
+}
+
+fn admit(shared: &Shared, ip: IpAddr) -> bool {
+    let limit = shared
+        .config
+        .max_connections_per_ip_overrides
+        .get(&ip.to_string())
+        .copied()
+        .unwrap_or(shared.config.max_connections_per_ip);
+    let mut m = shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+    let n = m.entry(ip).or_insert(0);
+    if *n >= limit {
+        return false;
+    }
+    *n += 1;
+    true
+}
+
+fn release(shared: &Shared, ip: IpAddr) {
+    let mut m = shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = m.get_mut(&ip) {
+        *n -= 1;
+        if *n == 0 {
+            m.remove(&ip);
+        }
+    }
+}
+
+/// A response slot in the connection's ordered pipeline.
+enum Pending {
+    Ready(Outcome),
+    Waiting(oneshot::Receiver<Outcome>),
+}
+
+async fn connection(stream: TcpStream, info: ConnectionInfo, shared: Arc<Shared>, shutdown: watch::Receiver<bool>) {
+    shared.open.fetch_add(1, Ordering::SeqCst);
+    let _ = stream.set_nodelay(true);
+    let (reader, writer) = stream.into_split();
+    let (tx, rx) = mpsc::channel::<Pending>(shared.config.max_in_flight_per_connection.max(1));
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let writer_task = tokio::spawn(write_loop(writer, rx, in_flight.clone()));
+    if let Err(e) = read_loop(reader, &info, &shared, tx, in_flight, shutdown).await {
+        log::debug!("connection {} from {} closed: {}", info.id, info.peer, e);
+    }
+    let _ = writer_task.await;
+    release(&shared, info.peer.ip());
+    shared.open.fetch_sub(1, Ordering::SeqCst);
+}
+
+async fn read_loop(
+    mut reader: OwnedReadHalf,
+    info: &ConnectionInfo,
+    shared: &Shared,
+    tx: mpsc::Sender<Pending>,
+    in_flight: Arc<AtomicUsize>,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let idle = Duration::from_millis(shared.config.connections_max_idle_ms.max(1));
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        // Read until one whole frame is buffered.
+        let frame = loop {
+            if buf.len() >= 4 {
+                let size = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+                if size <= 0 || size as usize > shared.config.max_request_bytes {
+                    return Err(io::Error::other(format!(
+                        "request of size {} is outside 1..={} (socket.request.max.bytes)",
+                        size, shared.config.max_request_bytes
+                    )));
+                }
+                let need = 4 + size as usize;
+                if buf.len() >= need {
+                    let mut frame = buf.split_to(need);
+                    let _ = frame.split_to(4);
+                    break frame.freeze();
+                }
+                buf.reserve(need - buf.len());
+            } else {
+                buf.reserve(4096);
+            }
+            let n = tokio::select! {
+                r = tokio::time::timeout(idle, reader.read_buf(&mut buf)) => match r {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        if in_flight.load(Ordering::SeqCst) == 0 {
+                            return Err(io::Error::other("idle past connections.max.idle.ms"));
+                        }
+                        continue;
+                    }
+                },
+                _ = shutdown.changed() => return Ok(()),
+            };
+            if n == 0 {
+                return Ok(()); // peer closed
+            }
+        };
+        let permit = shared.queue.acquire().await.map_err(|_| io::Error::other("request queue closed"))?;
+        in_flight.fetch_add(1, Ordering::SeqCst);
+        let outcome = shared.handler.handle(frame, info).await;
+        drop(permit);
+        let close = matches!(outcome, Outcome::Close);
+        let pending = match outcome {
+            Outcome::Deferred(fut) => {
+                let (otx, orx) = oneshot::channel();
+                tokio::spawn(async move {
+                    let _ = otx.send(resolve(fut).await);
+                });
+                Pending::Waiting(orx)
+            }
+            other => Pending::Ready(other),
+        };
+        if tx.send(pending).await.is_err() {
+            return Ok(()); // writer gone (peer reset)
+        }
+        if close {
+            return Ok(());
+        }
+    }
+}
+
+/// Follow chains of deferred outcomes to a final one.
+async fn resolve(mut fut: BoxFuture<Outcome>) -> Outcome {
+    loop {
+        match fut.await {
+            Outcome::Deferred(next) => fut = next,
+            other => return other,
+        }
+    }
+}
+
+async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Pending>, in_flight: Arc<AtomicUsize>) {
+    while let Some(p) = rx.recv().await {
+        let outcome = match p {
+            Pending::Ready(o) => o,
+            Pending::Waiting(r) => r.await.unwrap_or(Outcome::Close),
+        };
+        let outcome = match outcome {
+            Outcome::Deferred(f) => resolve(f).await,
+            o => o,
+        };
+        in_flight.fetch_sub(1, Ordering::SeqCst);
+        match outcome {
+            Outcome::Respond(chunks) => {
+                if let Err(e) = write_chunks(&mut writer, chunks).await {
+                    log::debug!("write failed: {}", e);
+                    break;
+                }
+            }
+            Outcome::NoResponse => {}
+            Outcome::Close | Outcome::Deferred(_) => break,
+        }
+    }
+    let _ = writer.shutdown().await;
+}
+
+async fn write_chunks(writer: &mut OwnedWriteHalf, chunks: Vec<ResponseChunk>) -> io::Result<()> {
+    // Small header chunks are gathered into one write; file regions go out with sendfile.
+    let mut pending = BytesMut::new();
+    for c in chunks {
+        match c {
+            ResponseChunk::Bytes(b) => {
+                if pending.is_empty() && b.len() >= 64 * 1024 {
+                    writer.write_all(&b).await?;
+                } else {
+                    pending.extend_from_slice(&b);
+                }
+            }
+            ResponseChunk::File { file, position, len } => {
+                if !pending.is_empty() {
+                    writer.write_all(&pending).await?;
+                    pending.clear();
+                }
+                send_file_region(writer.as_ref(), &file, position, len).await?;
+            }
+        }
+    }
+    if !pending.is_empty() {
+        writer.write_all(&pending).await?;
+    }
+    Ok(())
+}
