@@ -78,7 +78,7 @@ zk_pid_matches() {
     local pid=$1 cfg=$2
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     [[ -r /proc/$pid/cmdline ]] || return 1
-    tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -Fxq "$cfg"
+    tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -Fxq "$cfg"
 }
 
 # zk_launch CFG LOG PIDFILE: start QuorumPeerMain on CFG in the background.
