@@ -53,6 +53,10 @@ set -- $KAFKA_HEAP_OPTS $KAFKA_JVM_PERFORMANCE_OPTS ${KAFKA_OPTS:-} \
 
 if $daemon; then
     nohup "$(zk_java)" "$@" >"$LOG_DIR/zookeeper.out" 2>&1 </dev/null &
+    # Tests set ZK_OWNER_PID so the server dies with them even if they are SIGKILLed.
+    if [[ -n "${ZK_OWNER_PID:-}" ]]; then
+        zk_watchdog "$ZK_OWNER_PID" "$!" "$cfg" >/dev/null 2>&1 </dev/null &
+    fi
 else
     exec "$(zk_java)" "$@"
 fi
