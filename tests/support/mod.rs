@@ -78,20 +78,41 @@ pub fn wait_until(what: &str, deadline: Duration, condition: impl FnMut() -> boo
     }
 }
 
-/// A fresh folder under `std::env::temp_dir()`, removed on drop.
+/// A fresh folder under `std::env::temp_dir()`, named
+/// `kafka08-test-<prefix>-<pid>-<n>-<nanos>` and removed on drop.
 pub struct TempDir {
     path: PathBuf,
 }
 
+const TEMP_DIR_PREFIX: &str = "kafka08-test-";
+
+/// Remove the folders of earlier test processes that died without unwinding (SIGKILL, CI
+/// timeout): their servers are already gone (the watchdog), only the folder remains.
+fn sweep_dead_temp_dirs() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_DIR_PREFIX)) else { continue };
+        // <prefix>-<pid>-<n>-<nanos>: the pid is third from the end.
+        let fields: Vec<&str> = rest.rsplitn(4, '-').collect();
+        let Some(pid) = fields.get(2).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 impl TempDir {
     pub fn new(prefix: &str) -> TempDir {
+        static SWEEP: std::sync::Once = std::sync::Once::new();
+        SWEEP.call_once(sweep_dead_temp_dirs);
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         let path = std::env::temp_dir().join(format!(
-            "kafka08-{prefix}-{}-{}-{nanos}",
+            "{TEMP_DIR_PREFIX}{prefix}-{}-{}-{nanos}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::SeqCst)
         ));
