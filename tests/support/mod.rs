@@ -89,13 +89,19 @@ const TEMP_DIR_PREFIX: &str = "kafka08-test-";
 /// Remove the folders of earlier test processes that died without unwinding (SIGKILL, CI
 /// timeout): their servers are already gone (the watchdog), only the folder remains.
 fn sweep_dead_temp_dirs() {
-    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else { return };
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_DIR_PREFIX)) else { continue };
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_DIR_PREFIX)) else {
+            continue;
+        };
         // <prefix>-<pid>-<n>-<nanos>: the pid is third from the end.
         let fields: Vec<&str> = rest.rsplitn(4, '-').collect();
-        let Some(pid) = fields.get(2).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let Some(pid) = fields.get(2).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
         if !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = fs::remove_dir_all(entry.path());
         }
@@ -146,24 +152,41 @@ impl Output {
 
     /// The last non-empty line of stdout (where the ZooKeeper CLI prints its answer).
     pub fn last_line(&self) -> &str {
-        self.stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim()
+        self.stdout
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim()
     }
 
     /// stdout and stderr together, for assertion messages.
     pub fn all(&self) -> String {
-        format!("exit {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
 /// Run `path` (relative to the project root) with `args`, optionally feeding `stdin`.
 /// Servers the script starts get a watchdog tied to this test process (`ZK_OWNER_PID`).
-pub fn run_with_env(path: &str, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+pub fn run_with_env(
+    path: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Output {
     let program = project_root().join(path);
     let mut cmd = Command::new(&program);
     cmd.args(args)
         .current_dir(project_root())
         .env("ZK_OWNER_PID", std::process::id().to_string())
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in env {
@@ -270,7 +293,10 @@ impl ZkServer {
             }
             last = Some(out);
         }
-        panic!("zk.sh start kept hitting ports in use:\n{}", last.map(|o| o.all()).unwrap_or_default());
+        panic!(
+            "zk.sh start kept hitting ports in use:\n{}",
+            last.map(|o| o.all()).unwrap_or_default()
+        );
     }
 
     pub fn port(&self) -> u16 {
@@ -328,11 +354,22 @@ impl ZkEnsemble {
     pub fn start() -> ZkEnsemble {
         let dir = TempDir::new("zk-ensemble");
         let root = dir.path().to_str().expect("utf-8 temp dir").to_string();
-        let join = |p: &[u16]| p.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(",");
+        let join = |p: &[u16]| {
+            p.iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         let mut last = None;
         for _ in 0..3 {
             let p = free_ports(9);
-            let out = zk_sh(&["start-ensemble", &root, &join(&p[0..3]), &join(&p[3..6]), &join(&p[6..9])]);
+            let out = zk_sh(&[
+                "start-ensemble",
+                &root,
+                &join(&p[0..3]),
+                &join(&p[3..6]),
+                &join(&p[6..9]),
+            ]);
             if out.success() {
                 return ZkEnsemble {
                     dir,
@@ -351,12 +388,19 @@ impl ZkEnsemble {
             }
             last = Some(out);
         }
-        panic!("zk.sh start-ensemble kept hitting ports in use:\n{}", last.map(|o| o.all()).unwrap_or_default());
+        panic!(
+            "zk.sh start-ensemble kept hitting ports in use:\n{}",
+            last.map(|o| o.all()).unwrap_or_default()
+        );
     }
 
     /// All three members: `127.0.0.1:C1,127.0.0.1:C2,127.0.0.1:C3`.
     pub fn connect_string(&self) -> String {
-        self.client.iter().map(|p| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
+        self.client
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// One member, `127.0.0.1:Cn` (n = 1..=3).
@@ -418,11 +462,19 @@ impl ZkEnsemble {
         args.push(self.dir_str());
         args.push(&nn);
         let out = zk_sh(&args);
-        assert!(out.success(), "zk.sh {} {n} failed:\n{}", cmd.join(" "), out.all());
+        assert!(
+            out.success(),
+            "zk.sh {} {n} failed:\n{}",
+            cmd.join(" "),
+            out.all()
+        );
     }
 
     fn index(n: usize) -> usize {
-        assert!((1..=3).contains(&n), "ensemble members are numbered 1..=3, not {n}");
+        assert!(
+            (1..=3).contains(&n),
+            "ensemble members are numbered 1..=3, not {n}"
+        );
         n - 1
     }
 
