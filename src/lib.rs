@@ -6,6 +6,7 @@
 //! - [`log`]: segments (`.log` + `.index`), logs, the log manager, retention, flush,
 //!   recovery, checkpoints — 0.8.2's on-disk layout byte for byte.
 //! - [`api`]: typed 0.8.2 requests and responses and their byte codec (sans-io).
+//! - [`server`]: the broker; so far `server.properties` as 0.8.2's `KafkaConfig` read it.
 //! - [`zk`]: znode paths and JSON documents (zookeeper-layout spec), nothing else spells them.
 //! - [`admin`]: replica assignment (0.8.2 algorithm) and topic administration.
 //! - [`tools`]: the 0.8.2 command-line tools (the `kafka08` binary dispatches to them).
@@ -21,5 +22,6 @@ pub mod api;
 pub mod common;
 pub mod log;
 pub mod message;
+pub mod server;
 pub mod tools;
 pub mod zk;
