@@ -741,14 +741,17 @@ impl KafkaConfig {
     }
 
     /// Read a `server.properties` file.
-    pub fn load(path: &Path) -> Result<KafkaConfig, ConfigError> {
+    pub fn load(path: impl AsRef<Path>) -> Result<KafkaConfig, ConfigError> {
         KafkaConfig::load_with_overrides::<&str>(path, &[])
     }
 
     /// Read a `server.properties` file, then apply `key=value` overrides (later wins), as
     /// `kafka-server-start.sh config/server.properties --override broker.id=2` does.
-    pub fn load_with_overrides<S: AsRef<str>>(path: &Path, overrides: &[S]) -> Result<KafkaConfig, ConfigError> {
-        let mut props = Properties::load(path)?;
+    pub fn load_with_overrides<S: AsRef<str>>(
+        path: impl AsRef<Path>,
+        overrides: &[S],
+    ) -> Result<KafkaConfig, ConfigError> {
+        let mut props = Properties::load(path.as_ref())?;
         apply_overrides(&mut props, overrides)?;
         KafkaConfig::from_properties(&props)
     }
