@@ -6,6 +6,7 @@
 //! - [`log`]: segments (`.log` + `.index`), logs, the log manager, retention, flush,
 //!   recovery, checkpoints — 0.8.2's on-disk layout byte for byte.
 //! - [`api`]: typed 0.8.2 requests and responses and their byte codec (sans-io).
+//! - [`server`]: the broker; so far `server.properties` as 0.8.2's `KafkaConfig` read it.
 //! - [`zk`]: znode paths and JSON documents (zookeeper-layout spec), nothing else spells them.
 //! - [`admin`]: replica assignment (0.8.2 algorithm) and topic administration.
 //! - [`network`]: the socket server: frames in, ordered responses out, `sendfile` for log bytes.
@@ -15,6 +16,7 @@
 //! - `message` and `api` do no I/O: bytes in, bytes out; every decoder returns an error,
 //!   never panics.
 //! - `log` never talks to ZooKeeper or the network; it knows file layouts and nothing else.
+//! - `network` never parses a request body or a message set; `zk` alone spells znode paths.
 //! - Binaries hold no logic: `src/bin/kafka08.rs` only picks a tool.
 
 pub mod admin;
@@ -23,5 +25,6 @@ pub mod common;
 pub mod log;
 pub mod message;
 pub mod network;
+pub mod server;
 pub mod tools;
 pub mod zk;
