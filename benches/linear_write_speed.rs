@@ -103,7 +103,7 @@ fn main() {
             }
             t.elapsed()
         };
-        let mut time_log = |batch: Vec<Bytes>| {
+        let time_log = |batch: Vec<Bytes>| {
             let t = Instant::now();
             for s in batch {
                 log.append(s, true).unwrap();

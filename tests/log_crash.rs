@@ -64,11 +64,11 @@ fn run_and_kill(dir: &Path, seed: u64, kill_after: usize) -> i64 {
         .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut flushed = -1i64;
     let mut seen = 0;
     let mut killed = false;
-    while let Some(line) = lines.next() {
+    for line in lines {
         let line = line.unwrap();
         if let Some(o) = line.strip_prefix("FLUSHED ") {
             let o: i64 = o.trim().parse().unwrap();

@@ -107,7 +107,7 @@ fn another_process_cannot_take_a_locked_directory() {
     let tmp = TempDir::new("mgr-lock-process");
     let dir = tmp.join("data");
     let (_c, clock) = mock_clock();
-    let m = manager(&[dir.clone()], clock);
+    let m = manager(std::slice::from_ref(&dir), clock);
     let answer = lock_in_child(&dir);
     assert!(answer.starts_with("REFUSED"), "{:?}", answer);
     assert!(answer.contains("another process"), "{:?}", answer);

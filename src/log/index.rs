@@ -66,7 +66,7 @@ pub fn parse_index_bytes(bytes: &[u8], base_offset: i64, log_size: u64) -> Resul
 }
 
 fn parse_raw(bytes: &[u8], log_size: u64) -> Result<Vec<RawEntry>, String> {
-    if bytes.len() % INDEX_ENTRY_SIZE != 0 {
+    if !bytes.len().is_multiple_of(INDEX_ENTRY_SIZE) {
         return Err(format!("size {} is not a multiple of {}", bytes.len(), INDEX_ENTRY_SIZE));
     }
     let mut out: Vec<RawEntry> = Vec::new();

@@ -107,7 +107,8 @@ impl LogManager {
     }
 
     fn load_logs(&self) -> Result<(), LogError> {
-        let results: Vec<Result<Vec<(TopicPartition, Arc<Log>)>, LogError>> = std::thread::scope(|scope| {
+        type Loaded = Result<Vec<(TopicPartition, Arc<Log>)>, LogError>;
+        let results: Vec<Loaded> = std::thread::scope(|scope| {
             let handles: Vec<_> = self.dirs.iter().map(|d| scope.spawn(move || self.load_dir(d))).collect();
             handles
                 .into_iter()

@@ -462,7 +462,7 @@ impl LogSegment {
                         .next()
                         .and_then(|r| r.ok())
                         .map(|e| e.offset)
-                        .filter(|o| *o <= offset && last_offset.map_or(true, |l| *o > l))
+                        .filter(|o| *o <= offset && last_offset.is_none_or(|l| *o > l))
                         .unwrap_or(offset)
                 } else {
                     offset
