@@ -111,6 +111,20 @@ fn garbage_after_the_last_message_is_cut() {
 }
 
 #[test]
+fn a_tail_that_does_not_parse_is_recovered_even_after_a_clean_shutdown() {
+    let dir = TempDir::new("unparsable-tail");
+    let all = build(dir.path(), 10);
+    let path = dir.join("00000000000000000000.log");
+    let good = file_len(&path);
+    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    f.write_all(&[0u8; 40]).unwrap(); // an entry header with size 0
+    drop(f);
+    let log = reopen(dir.path(), 10, true);
+    assert_eq!((file_len(&path), log.log_end_offset()), (good, 10));
+    assert_eq!(consume(&log, 0, 1 << 20), all);
+}
+
+#[test]
 fn offsets_that_do_not_increase_end_the_valid_log() {
     let dir = TempDir::new("bad-offsets");
     build(dir.path(), 3);

@@ -340,9 +340,21 @@ impl Log {
             r.map_err(LogError::io(format!("cannot resize index {}", s.index_path().display())))?;
         }
         let active = segments.last().expect("at least one segment").clone();
-        let next = active
-            .next_offset()
-            .map_err(LogError::io(format!("cannot read {}", active.log_path().display())))?;
+        let read_err = LogError::io(format!("cannot read {}", active.log_path().display()));
+        let next = match active.next_offset() {
+            Ok(next) => next,
+            // A tail that does not even parse (a "clean" shutdown that was not): recover the
+            // active segment rather than refuse to start.
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                ::log::warn!("{}; recovering the active segment of {}", e, self.name());
+                let recovered = active.recover(config.max_message_size).and_then(|_| {
+                    active.preallocate_index()?;
+                    active.next_offset()
+                });
+                recovered.map_err(read_err)?
+            }
+            Err(e) => return Err(read_err(e)),
+        };
         *self.segments.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(segments);
         self.shared.next_offset.store(next, Ordering::Release);
         let rp = if clean_shutdown { next } else { recovery_point.min(next) };
