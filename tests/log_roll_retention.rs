@@ -282,3 +282,37 @@ fn a_reader_keeps_reading_a_region_whose_segment_was_deleted() {
     // The log itself no longer has those offsets.
     assert_eq!(log.read(3, 100, None).unwrap_err().error_code().code(), 1);
 }
+
+#[test]
+fn only_the_active_index_keeps_a_descriptor_open() {
+    let dir = TempDir::new("index-fds");
+    let (_c, clock) = mock_clock();
+    let log = open(dir.path(), LogConfig { index_interval_bytes: 0, ..LogConfig::default() }, clock.clone());
+    for k in 0..5 {
+        log.append(set(k * 2, 2), true).unwrap();
+        log.append(set(k * 2 + 1, 1), true).unwrap();
+        log.roll().unwrap();
+    }
+    let open_in_dir = |suffix: &str| {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|p| p.starts_with(dir.path()) && p.to_string_lossy().ends_with(suffix))
+            .count()
+    };
+    log.flush().unwrap(); // waits for the background flushes of the rolls
+    assert_eq!(log.num_segments(), 6);
+    assert_eq!(open_in_dir(".log"), 6);
+    assert_eq!(open_in_dir(".index"), 1);
+    // A closed index is reopened when written again (truncation makes a segment active).
+    log.truncate_to(3).unwrap();
+    assert_eq!(open_in_dir(".index"), 1);
+    log.append(set(100, 1), true).unwrap();
+    log.append(set(101, 1), true).unwrap();
+    log.close().unwrap();
+    drop(log);
+    let log = Log::open(dir.path(), LogConfig::default(), 0, true, clock).unwrap();
+    assert_eq!(log.log_end_offset(), 5);
+    assert_eq!(consume(&log, 0, 1 << 20).len(), 5);
+    assert_eq!(open_in_dir(".index"), 1);
+}

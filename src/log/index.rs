@@ -105,18 +105,29 @@ fn round_down(size: usize) -> usize {
     size / INDEX_ENTRY_SIZE * INDEX_ENTRY_SIZE
 }
 
-/// File-side state: how many entries are on disk and the file's length.
+/// File-side state: the descriptor (closed while the index is not written to, so an
+/// inactive segment costs one descriptor, as in 0.8.2 where the index is only a mapping),
+/// how many entries are on disk and the file's length.
 #[derive(Debug)]
 struct IndexIo {
     path: PathBuf,
+    file: Option<File>,
     written: usize,
     file_len: u64,
+}
+
+impl IndexIo {
+    fn file(&mut self) -> io::Result<&File> {
+        if self.file.is_none() {
+            self.file = Some(OpenOptions::new().read(true).write(true).open(&self.path)?);
+        }
+        Ok(self.file.as_ref().expect("opened above"))
+    }
 }
 
 #[derive(Debug)]
 pub struct OffsetIndex {
     base_offset: i64,
-    file: File,
     entries: RwLock<Vec<RawEntry>>,
     max_entries: AtomicUsize,
     io: Mutex<IndexIo>,
@@ -135,10 +146,9 @@ impl OffsetIndex {
         file.set_len(len)?;
         Ok(OffsetIndex {
             base_offset,
-            file,
             entries: RwLock::new(Vec::new()),
             max_entries: AtomicUsize::new(len as usize / INDEX_ENTRY_SIZE),
-            io: Mutex::new(IndexIo { path: path.to_path_buf(), written: 0, file_len: len }),
+            io: Mutex::new(IndexIo { path: path.to_path_buf(), file: Some(file), written: 0, file_len: len }),
         })
     }
 
@@ -156,10 +166,9 @@ impl OffsetIndex {
         let n = entries.len();
         Ok(OffsetIndex {
             base_offset,
-            file,
             entries: RwLock::new(entries),
             max_entries: AtomicUsize::new(len as usize / INDEX_ENTRY_SIZE),
-            io: Mutex::new(IndexIo { path: path.to_path_buf(), written: n, file_len: len }),
+            io: Mutex::new(IndexIo { path: path.to_path_buf(), file: Some(file), written: n, file_len: len }),
         })
     }
 
@@ -280,17 +289,22 @@ impl OffsetIndex {
             buf
         };
         let at = (io.written * INDEX_ENTRY_SIZE) as u64;
-        self.file.write_all_at(&pending, at)?;
+        io.file()?.write_all_at(&pending, at)?;
         io.written += pending.len() / INDEX_ENTRY_SIZE;
         io.file_len = io.file_len.max(at + pending.len() as u64);
         Ok(())
     }
 
-    /// Write pending entries and fsync.
+    /// Write pending entries and fsync. A released descriptor (a rolled segment flushed in
+    /// the background) is opened for the occasion only.
     pub fn flush(&self) -> io::Result<()> {
         let mut io = lock(&self.io);
-        self.write_pending(&mut io)?;
-        self.file.sync_data()
+        let was_released = io.file.is_none();
+        let result = self.write_pending(&mut io).and_then(|_| io.file()?.sync_data());
+        if was_released {
+            io.file = None;
+        }
+        result
     }
 
     /// Cut the file to exactly its entries (0.8.2 `trimToValidSize`, on roll and close).
@@ -300,7 +314,7 @@ impl OffsetIndex {
         let n = self.len();
         let len = (n * INDEX_ENTRY_SIZE) as u64;
         if io.file_len != len {
-            self.file.set_len(len)?;
+            io.file()?.set_len(len)?;
             io.file_len = len;
         }
         self.max_entries.store(n, Ordering::Release);
@@ -315,7 +329,7 @@ impl OffsetIndex {
         let n = self.len();
         let len = round_down(size).max(n * INDEX_ENTRY_SIZE) as u64;
         if io.file_len != len {
-            self.file.set_len(len)?;
+            io.file()?.set_len(len)?;
             io.file_len = len;
         }
         self.max_entries.store(len as usize / INDEX_ENTRY_SIZE, Ordering::Release);
@@ -340,8 +354,10 @@ impl OffsetIndex {
         };
         if io.written > n {
             let keep_len = (n * INDEX_ENTRY_SIZE) as u64;
-            self.file.set_len(keep_len)?;
-            self.file.set_len(io.file_len)?;
+            let file_len = io.file_len;
+            let file = io.file()?;
+            file.set_len(keep_len)?;
+            file.set_len(file_len)?;
             io.written = n;
         }
         Ok(())
@@ -350,6 +366,11 @@ impl OffsetIndex {
     /// Remove all entries.
     pub fn truncate(&self) -> io::Result<()> {
         self.truncate_to(self.base_offset)
+    }
+
+    /// Close the descriptor until the index is written to again (a rolled segment's).
+    pub fn release_file(&self) {
+        lock(&self.io).file = None;
     }
 
     /// Rename the file (a segment being deleted becomes `.deleted`).

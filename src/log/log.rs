@@ -332,10 +332,9 @@ impl Log {
         for (i, s) in segments.iter().enumerate() {
             let r = if i + 1 == n {
                 s.preallocate_index()
-            } else if s.index().file_size() != (s.index().len() * super::index::INDEX_ENTRY_SIZE) as u64 {
-                s.close()
             } else {
-                Ok(())
+                // Trims only an index left preallocated, and closes its descriptor.
+                s.close()
             };
             r.map_err(LogError::io(format!("cannot resize index {}", s.index_path().display())))?;
         }
@@ -701,8 +700,9 @@ impl Log {
     }
 
     /// fsync the segments holding offsets below `offset` and move the recovery point to it
-    /// (0.8.2 `flush(offset)`).
+    /// (0.8.2 `flush(offset)`). Background flushes started by rolls are waited for first.
     pub fn flush_to(&self, offset: i64) -> Result<(), LogError> {
+        self.join_pending_flushes();
         if offset <= self.recovery_point() {
             return Ok(());
         }

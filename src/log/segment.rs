@@ -519,9 +519,12 @@ impl LogSegment {
         self.index.flush()
     }
 
-    /// Trim the index to its entries (on roll and close).
+    /// Trim the index to its entries (on roll and close) and close its descriptor until
+    /// it is written to again.
     pub fn close(&self) -> io::Result<()> {
-        self.index.trim_to_valid_size()
+        self.index.trim_to_valid_size()?;
+        self.index.release_file();
+        Ok(())
     }
 
     /// Rename both files by replacing suffix `old` with `new` (e.g. "" → ".deleted").
