@@ -321,13 +321,13 @@ impl OffsetIndex {
         Ok(())
     }
 
-    /// Preallocate (or shrink) the file to `size` rounded down to whole entries, never
-    /// below the existing entries (0.8.2 `resize`, used when a segment becomes active).
+    /// Preallocate (or shrink) the file to `size` rounded down to whole entries (at least
+    /// one), never below the existing entries (0.8.2 `resize`, when a segment becomes active).
     pub fn resize(&self, size: usize) -> io::Result<()> {
         let mut io = lock(&self.io);
         self.write_pending(&mut io)?;
         let n = self.len();
-        let len = round_down(size).max(n * INDEX_ENTRY_SIZE) as u64;
+        let len = round_down(size.max(INDEX_ENTRY_SIZE)).max(n * INDEX_ENTRY_SIZE) as u64;
         if io.file_len != len {
             io.file()?.set_len(len)?;
             io.file_len = len;
