@@ -316,3 +316,29 @@ fn only_the_active_index_keeps_a_descriptor_open() {
     assert_eq!(consume(&log, 0, 1 << 20).len(), 5);
     assert_eq!(open_in_dir(".index"), 1);
 }
+
+#[test]
+fn a_loaded_segment_is_as_old_as_its_file_mtime() {
+    let dir = TempDir::new("mtime");
+    let (c, clock) = mock_clock();
+    let config = LogConfig { retention_ms: 60_000, file_delete_delay_ms: 0, ..LogConfig::default() };
+    let log = open(dir.path(), config.clone(), clock.clone());
+    log.append(set(0, 2), true).unwrap();
+    log.roll().unwrap();
+    log.append(set(2, 2), true).unwrap();
+    log.close().unwrap();
+    drop(log);
+    // Segment 0 last written at 1_000_000_000 ms, segment 2 at 1_000_100_000 ms (wall clock).
+    let at = |ms: u64| std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    let f = std::fs::File::options().write(true).open(dir.join("00000000000000000000.log")).unwrap();
+    f.set_modified(at(1_000_000_000)).unwrap();
+    let f = std::fs::File::options().write(true).open(dir.join("00000000000000000002.log")).unwrap();
+    f.set_modified(at(1_000_100_000)).unwrap();
+    c.set_ms(1_000_100_000);
+    let log = Log::open(dir.path(), config, 0, true, clock).unwrap();
+    let segs = log.segments();
+    assert_eq!((segs[0].last_modified_ms, segs[1].last_modified_ms), (1_000_000_000, 1_000_100_000));
+    assert_eq!(log.offsets_before(1_000_050_000, 10), vec![0]);
+    assert_eq!(log.delete_old_segments().unwrap(), 1, "segment 0 is 100 s old");
+    assert_eq!(log.log_start_offset(), 2);
+}
