@@ -181,5 +181,6 @@ mod tests {
         let e = c.read().unwrap_err();
         assert!(matches!(e, LogError::BadCheckpoint { .. }), "{}", e);
         assert!(e.to_string().contains(RECOVERY_POINT_CHECKPOINT_FILE));
+        let _ = std::fs::remove_dir_all(&d);
     }
 }

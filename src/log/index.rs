@@ -395,11 +395,25 @@ impl OffsetIndex {
 mod tests {
     use super::*;
 
-    fn tmpdir(name: &str) -> PathBuf {
+    /// A temp directory removed on drop.
+    struct TmpDir(PathBuf);
+    impl std::ops::Deref for TmpDir {
+        type Target = PathBuf;
+        fn deref(&self) -> &PathBuf {
+            &self.0
+        }
+    }
+    impl Drop for TmpDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn tmpdir(name: &str) -> TmpDir {
         let d = std::env::temp_dir().join(format!("kafka08-index-{}-{}", name, std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
-        d
+        TmpDir(d)
     }
 
     fn bytes_of(entries: &[(u32, u32)]) -> Vec<u8> {

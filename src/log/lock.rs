@@ -106,5 +106,6 @@ mod tests {
         let again = DirLock::acquire(&d).unwrap();
         assert!(d.join(LOCK_FILE).exists());
         drop(again);
+        let _ = std::fs::remove_dir_all(&d);
     }
 }
