@@ -232,10 +232,11 @@ fn dump_log(path: &Path, s: &Settings, out: &mut impl Write, non_consecutive: &m
 
 fn dump_index(path: &Path, s: &Settings, out: &mut impl Write, mismatches: &mut BTreeMap<String, Vec<(i64, i64)>>) -> std::io::Result<()> {
     let base = base_offset_of(path)?;
-    let entries = crate::log::read_index_entries(path, base)?;
+    let entries = crate::log::raw_index_entries(&std::fs::read(path)?, base);
     let log_path = path.with_extension("log");
     let log = File::open(&log_path)?;
-    for (i, (offset, position)) in entries.into_iter().enumerate() {
+    for (i, e) in entries.into_iter().enumerate() {
+        let (offset, position) = (e.offset, e.position);
         // A preallocated index ends in zero entries after a crash: stop at the first.
         if offset == base && i > 0 {
             break;
