@@ -12,7 +12,6 @@ use super::segment::{
     index_filename, log_filename, FetchRegion, IndexState, LogSegment, CLEANED_FILE_SUFFIX, DELETED_FILE_SUFFIX,
     INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, SWAP_FILE_SUFFIX,
 };
-use super::validate::analyze_fast;
 use crate::common::{Clock, ErrorCode, TopicPartition};
 use crate::message::{analyze, assign_offsets, CompressionCodec, MessageError};
 use bytes::{Bytes, BytesMut};
@@ -508,10 +507,7 @@ impl Log {
     /// jitter), or its index is full; the set is then written with one write.
     pub fn append(&self, set: Bytes, assign: bool) -> Result<LogAppendInfo, LogError> {
         let config = self.config();
-        let info = match analyze_fast(&set, config.max_message_size) {
-            Some(info) => info,
-            None => analyze(&set, config.max_message_size)?,
-        };
+        let info = analyze(&set, config.max_message_size)?;
         if info.shallow_count == 0 {
             return Ok(LogAppendInfo {
                 first_offset: -1,

@@ -30,7 +30,6 @@ mod lock;
 mod log;
 mod manager;
 mod segment;
-mod validate;
 
 pub use checkpoint::{
     format_checkpoint, parse_checkpoint, OffsetCheckpoint, RECOVERY_POINT_CHECKPOINT_FILE, REPLICATION_CHECKPOINT_FILE,

@@ -3,8 +3,8 @@
 
 use super::codec::{self, CompressionCodec};
 use super::error::MessageError;
-use super::message::{Message, MIN_MESSAGE_SIZE};
-use super::set::{deep_iter, shallow_iter, MessageSetBuilder, LOG_OVERHEAD};
+use super::message::{validate_message_bytes, Message, MIN_MESSAGE_SIZE};
+use super::set::{deep_iter, MessageSetBuilder, LOG_OVERHEAD};
 use bytes::{Bytes, BytesMut};
 
 /// What a shallow scan found in a set.
@@ -25,8 +25,9 @@ pub struct AppendInfo {
 }
 
 /// Shallow scan and validation (size, CRC, magic, codec, `max_message_size` per entry
-/// including its 12-byte prefix). Never panics on any input.
-pub fn analyze(buf: &Bytes, max_message_size: usize) -> Result<AppendInfo, MessageError> {
+/// including its 12-byte prefix) over a plain slice, with no allocation per message. Never
+/// panics on any input.
+pub fn analyze(buf: &[u8], max_message_size: usize) -> Result<AppendInfo, MessageError> {
     let mut info = AppendInfo {
         valid_bytes: 0,
         shallow_count: 0,
@@ -35,27 +36,36 @@ pub fn analyze(buf: &Bytes, max_message_size: usize) -> Result<AppendInfo, Messa
         codec: CompressionCodec::None,
         monotonic: true,
     };
-    let mut it = shallow_iter(buf.clone());
-    for entry in it.by_ref() {
-        let entry = entry?;
-        let size = entry.size();
-        if size > max_message_size {
-            return Err(MessageError::TooLarge { size, max: max_message_size });
+    let mut pos = 0usize;
+    while buf.len() - pos >= LOG_OVERHEAD {
+        let offset = i64::from_be_bytes(buf[pos..pos + 8].try_into().expect("8 bytes"));
+        let size = i32::from_be_bytes(buf[pos + 8..pos + 12].try_into().expect("4 bytes"));
+        if size < MIN_MESSAGE_SIZE as i32 {
+            return Err(MessageError::TooSmall(size.max(0) as usize));
         }
-        entry.message.validate()?;
-        let codec = entry.message.codec()?;
+        let size = size as usize;
+        if buf.len() - pos - LOG_OVERHEAD < size {
+            break; // a truncated last entry is silently dropped (0.8.2)
+        }
+        if LOG_OVERHEAD + size > max_message_size {
+            return Err(MessageError::TooLarge { size: LOG_OVERHEAD + size, max: max_message_size });
+        }
+        let m = &buf[pos + LOG_OVERHEAD..pos + LOG_OVERHEAD + size];
+        validate_message_bytes(m)?;
+        let codec = CompressionCodec::from_id(m[5] & 0x07)?;
         if codec != CompressionCodec::None {
             info.codec = codec;
         }
         if info.shallow_count == 0 {
-            info.first_offset = entry.offset;
-        } else if entry.offset <= info.last_offset {
+            info.first_offset = offset;
+        } else if offset <= info.last_offset {
             info.monotonic = false;
         }
-        info.last_offset = entry.offset;
+        info.last_offset = offset;
         info.shallow_count += 1;
+        pos += LOG_OVERHEAD + size;
     }
-    info.valid_bytes = it.position();
+    info.valid_bytes = pos;
     Ok(info)
 }
 

@@ -39,6 +39,39 @@ fn read_i32(b: &[u8], at: usize) -> i32 {
     i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// Validate raw message bytes (CRC to the end of the value) without wrapping them: the
+/// append path checks every message of a set this way, with no per-message allocation or
+/// reference count.
+pub fn validate_message_bytes(b: &[u8]) -> Result<(), MessageError> {
+    if b.len() < MIN_MESSAGE_SIZE {
+        return Err(MessageError::TooSmall(b.len()));
+    }
+    let key_len = read_i32(b, KEY_SIZE_OFFSET);
+    if key_len < -1 {
+        return Err(MessageError::Malformed("negative key length"));
+    }
+    let value_len_at = KEY_SIZE_OFFSET + 4 + key_len.max(0) as usize;
+    if value_len_at + 4 > b.len() {
+        return Err(MessageError::Malformed("key runs past the end of the message"));
+    }
+    let value_len = read_i32(b, value_len_at);
+    if value_len < -1 {
+        return Err(MessageError::Malformed("negative value length"));
+    }
+    if value_len_at + 4 + value_len.max(0) as usize != b.len() {
+        return Err(MessageError::Malformed("value length does not match the message size"));
+    }
+    let stored = read_i32(b, CRC_OFFSET) as u32;
+    let computed = crc32fast::hash(&b[MAGIC_OFFSET..]);
+    if stored != computed {
+        return Err(MessageError::BadCrc { stored, computed });
+    }
+    if b[MAGIC_OFFSET] != MAGIC_V0 {
+        return Err(MessageError::BadMagic(b[MAGIC_OFFSET]));
+    }
+    Ok(())
+}
+
 impl Message {
     /// Wrap raw message bytes; fails only below the 14-byte minimum.
     pub fn from_bytes(buf: Bytes) -> Result<Message, MessageError> {
@@ -84,35 +117,7 @@ impl Message {
     /// Structure, magic and CRC. The structure check comes first so that a CRC-valid but
     /// inconsistent message is still refused.
     pub fn validate(&self) -> Result<(), MessageError> {
-        self.check_structure()?;
-        let (stored, computed) = (self.crc(), self.compute_crc());
-        if stored != computed {
-            return Err(MessageError::BadCrc { stored, computed });
-        }
-        if self.magic() != MAGIC_V0 {
-            return Err(MessageError::BadMagic(self.magic()));
-        }
-        Ok(())
-    }
-
-    fn check_structure(&self) -> Result<(), MessageError> {
-        let b = &self.buf[..];
-        let key_len = read_i32(b, KEY_SIZE_OFFSET);
-        if key_len < -1 {
-            return Err(MessageError::Malformed("negative key length"));
-        }
-        let value_len_at = KEY_SIZE_OFFSET + 4 + key_len.max(0) as usize;
-        if value_len_at + 4 > b.len() {
-            return Err(MessageError::Malformed("key runs past the end of the message"));
-        }
-        let value_len = read_i32(b, value_len_at);
-        if value_len < -1 {
-            return Err(MessageError::Malformed("negative value length"));
-        }
-        if value_len_at + 4 + value_len.max(0) as usize != b.len() {
-            return Err(MessageError::Malformed("value length does not match the message size"));
-        }
-        Ok(())
+        validate_message_bytes(&self.buf)
     }
 
     pub fn is_valid(&self) -> bool {
