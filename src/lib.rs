@@ -22,6 +22,7 @@
 pub mod admin;
 pub mod api;
 pub mod common;
+pub mod controller;
 pub mod log;
 pub mod message;
 pub mod network;

@@ -1,0 +1,1 @@
+//! The controller (`kafka.controller`): placeholder until the controller lands.
