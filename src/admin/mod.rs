@@ -4,3 +4,6 @@
 mod assignment;
 
 pub use assignment::{assign_replicas_to_brokers, time_seeded_random, AssignmentError};
+
+mod topics_tmp;
+pub use topics_tmp::{create_topic, AdminError};

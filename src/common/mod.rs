@@ -9,4 +9,4 @@ mod topic;
 pub use clock::{Clock, MockClock, SystemClock};
 pub use error_code::ErrorCode;
 pub use properties::{parse_properties, Properties, PropertiesError};
-pub use topic::{validate_topic_name, TopicPartition};
+pub use topic::{validate_topic_name, TopicPartition, OFFSETS_TOPIC};

@@ -1,5 +1,8 @@
 use std::fmt;
 
+/// The internal topic of Kafka-stored consumer offsets (0.8.2).
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
 /// A topic and one of its partitions.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicPartition {

@@ -12,7 +12,9 @@
 //! produce); deferred parts complete concurrently, but their responses are still written
 //! strictly in request order.
 
+mod client;
 mod sendfile;
 mod server;
 
+pub use client::{BrokerConnection, ClientError};
 pub use server::{BoxFuture, ConnectionInfo, Outcome, RequestHandler, ResponseChunk, SocketServer, SocketServerConfig};

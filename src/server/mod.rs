@@ -1,6 +1,19 @@
-//! The broker (`kafka.server`): its configuration for now; startup, request dispatch,
-//! replica management and the purgatories will live here too.
+//! The broker (`kafka.server`): configuration, start-up and shutdown, request dispatch,
+//! replica management (partitions, high watermark, fetchers), the metadata cache,
+//! broker registration and live topic config changes.
 
+mod apis;
 pub mod config;
+mod fetcher;
+mod kafka_server;
+mod metadata_cache;
+mod partition;
+mod replica_manager;
 
+pub use apis::KafkaApis;
 pub use config::{apply_overrides, local_hostname, ConfigError, KafkaConfig, BROKER_KEYS, METRICS_REPORTER_KEYS};
+pub use fetcher::FetcherManager;
+pub use kafka_server::{KafkaServer, StartupError};
+pub use metadata_cache::MetadataCache;
+pub use partition::{LeaderState, Partition};
+pub use replica_manager::{PartitionError, ReplicaManager};

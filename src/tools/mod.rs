@@ -3,6 +3,7 @@
 //! to them.
 
 pub mod dump_log_segments;
+pub mod kafka_main;
 pub mod options;
 
 /// A tool entry point: arguments after the tool name; returns the exit code.
@@ -11,6 +12,7 @@ pub type ToolMain = fn(&[String]) -> i32;
 /// 0.8 class names (as `kafka-run-class.sh` takes them) and our short names.
 pub const TOOLS: &[(&str, &str, ToolMain)] = &[
     ("kafka.tools.DumpLogSegments", "dump-log-segments", dump_log_segments::main),
+    ("kafka.Kafka", "server", kafka_main::main),
 ];
 
 /// Find a tool by 0.8 class name or short name.

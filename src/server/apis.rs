@@ -1,0 +1,300 @@
+//! Request dispatch (0.8.2 `KafkaApis`): decodes each request and answers it from the
+//! replica manager, the metadata cache and ZooKeeper. An undecodable request, an unknown
+//! API key or an unsupported version closes the connection, as 0.8 did; ApiVersions is
+//! answered (wire spec §8.7) so clients with default settings can connect.
+
+use super::metadata_cache::MetadataCache;
+use super::replica_manager::{PartitionError, ReplicaManager};
+use crate::api::{
+    self, ApiResponse, ApiVersionsResponse, ChunkedFrame, FetchRequest, FetchResponse, FetchResponsePartition, MetadataRequest,
+    MetadataResponse, OffsetsRequest, OffsetsResponse, OffsetsResponsePartition, ProduceRequest, ProduceResponse,
+    ProduceResponsePartition, RecordPayload, Request, RequestHeader, TopicMetadata,
+};
+use crate::common::{validate_topic_name, ErrorCode, Properties, TopicPartition};
+use crate::log::FetchRegion;
+use crate::network::{BoxFuture, ConnectionInfo, Outcome, RequestHandler, ResponseChunk};
+use crate::zk::ZkClient;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Duration;
+
+impl RecordPayload for FetchRegion {
+    fn len(&self) -> usize {
+        self.length
+    }
+}
+
+pub struct KafkaApis {
+    pub replica_manager: Arc<ReplicaManager>,
+    pub metadata_cache: Arc<MetadataCache>,
+    pub zk: ZkClient,
+}
+
+fn respond<R: ApiResponse>(correlation_id: i32, body: &R) -> Outcome {
+    match api::encode_response(correlation_id, body) {
+        Ok(b) => Outcome::Respond(vec![ResponseChunk::Bytes(b)]),
+        Err(e) => {
+            log::error!("cannot encode a response: {}", e);
+            Outcome::Close
+        }
+    }
+}
+
+fn fetch_frame(correlation_id: i32, resp: FetchResponse<FetchRegion>) -> Outcome {
+    match resp.into_frame(correlation_id) {
+        Ok(ChunkedFrame { chunks, .. }) => Outcome::Respond(
+            chunks
+                .into_iter()
+                .map(|c| match c {
+                    api::Chunk::Bytes(b) => ResponseChunk::Bytes(b),
+                    api::Chunk::Payload(r) => ResponseChunk::File { file: r.file, position: r.position, len: r.length },
+                })
+                .collect(),
+        ),
+        Err(e) => {
+            log::error!("cannot encode a fetch response: {}", e);
+            Outcome::Close
+        }
+    }
+}
+
+impl RequestHandler for KafkaApis {
+    fn handle(&self, request: Bytes, conn: &ConnectionInfo) -> BoxFuture<Outcome> {
+        let (header, req) = match api::decode_request(request) {
+            Ok(x) => x,
+            Err(e) => {
+                log::info!("Closing connection from {} after an undecodable request: {}", conn.peer, e);
+                return Box::pin(async { Outcome::Close });
+            }
+        };
+        let this = KafkaApis { replica_manager: self.replica_manager.clone(), metadata_cache: self.metadata_cache.clone(), zk: self.zk.clone() };
+        let peer = conn.peer;
+        Box::pin(async move { this.dispatch(header, req, peer).await })
+    }
+}
+
+impl KafkaApis {
+    async fn dispatch(&self, header: RequestHeader, req: Request, peer: std::net::SocketAddr) -> Outcome {
+        let cid = header.correlation_id;
+        match req {
+            Request::Produce(r) => self.handle_produce(cid, r),
+            Request::Fetch(r) => self.handle_fetch(cid, r),
+            Request::Offsets(r) => self.handle_offsets(cid, r),
+            Request::Metadata(r) => self.handle_metadata(cid, r).await,
+            Request::LeaderAndIsr(r) => {
+                let (error_code, partitions) = self.replica_manager.become_leader_or_follower(&r).await;
+                respond(cid, &api::LeaderAndIsrResponse { error_code, partitions })
+            }
+            Request::UpdateMetadata(r) => {
+                let error_code = if r.controller_epoch < self.replica_manager.controller_epoch() {
+                    ErrorCode::StaleControllerEpoch
+                } else {
+                    self.metadata_cache.update(&r);
+                    ErrorCode::NoError
+                };
+                respond(cid, &api::UpdateMetadataResponse { error_code })
+            }
+            Request::StopReplica(r) => {
+                let (error_code, partitions) = self.replica_manager.stop_replicas(&r);
+                respond(cid, &api::StopReplicaResponse { error_code, partitions })
+            }
+            Request::ApiVersions(_) => respond(cid, &ApiVersionsResponse::kafka_0_8_2()),
+            Request::UnsupportedApiVersions => respond(cid, &ApiVersionsResponse::unsupported_version()),
+            other @ (Request::OffsetCommit(_) | Request::OffsetFetch(_) | Request::ConsumerMetadata(_)) => {
+                // Consumer offsets arrive with the clients issue; until then the 0.8.2
+                // "coordinator not available" answer makes clients back off cleanly.
+                match other.error_response(ErrorCode::ConsumerCoordinatorNotAvailable) {
+                    Some(resp) => match resp.encode(cid) {
+                        Ok(b) => Outcome::Respond(vec![ResponseChunk::Bytes(b)]),
+                        Err(_) => Outcome::Close,
+                    },
+                    None => Outcome::Close,
+                }
+            }
+            Request::ControlledShutdown(_) => {
+                log::info!("ControlledShutdown from {} is not handled by this broker yet; closing", peer);
+                Outcome::Close
+            }
+        }
+    }
+
+    fn handle_produce(&self, cid: i32, req: ProduceRequest) -> Outcome {
+        let acks = req.acks;
+        let mut results: Vec<(String, ProduceResponsePartition, Option<i64>)> = Vec::new();
+        let mut failed = false;
+        for (topic, p) in req.partitions() {
+            let tp = TopicPartition::new(topic, p.partition);
+            match self.replica_manager.append_as_leader(&tp, p.message_set.clone(), acks) {
+                Ok(info) => {
+                    let wait_for = (info.last_offset >= 0).then_some(info.last_offset + 1);
+                    results.push((topic.to_string(), ProduceResponsePartition { partition: p.partition, error_code: ErrorCode::NoError, base_offset: info.first_offset }, wait_for));
+                }
+                Err(PartitionError(code, why)) => {
+                    log::debug!("produce to {} failed: {}", tp, why);
+                    failed = true;
+                    results.push((topic.to_string(), ProduceResponsePartition { partition: p.partition, error_code: code, base_offset: -1 }, None));
+                }
+            }
+        }
+        if acks == 0 {
+            // No response; a failure closes the connection so the client notices (0.8.2).
+            return if failed { Outcome::Close } else { Outcome::NoResponse };
+        }
+        let needs_wait = acks == -1 && results.iter().any(|(_, _, w)| w.is_some());
+        if !needs_wait {
+            return respond(cid, &ProduceResponse::from_partitions(results.into_iter().map(|(t, p, _)| (t, p))));
+        }
+        // acks = -1: wait until every ISR member has the messages (high watermark past
+        // them), or the request's timeout passes (error 7, data stays written).
+        let rm = self.replica_manager.clone();
+        let timeout = Duration::from_millis(req.timeout_ms.max(0) as u64);
+        Outcome::Deferred(Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let mut progress = rm.progress();
+            loop {
+                let pending = results.iter().any(|(t, p, w)| match w {
+                    Some(need) => rm.partition(&TopicPartition::new(t.clone(), p.partition)).is_some_and(|part| part.high_watermark() < *need && part.is_leader()),
+                    None => false,
+                });
+                if !pending {
+                    break;
+                }
+                if tokio::time::timeout_at(deadline, progress.changed()).await.is_err() {
+                    break;
+                }
+            }
+            let parts = results.into_iter().map(|(t, mut p, w)| {
+                if let Some(need) = w {
+                    match rm.partition(&TopicPartition::new(t.clone(), p.partition)) {
+                        Some(part) if part.is_leader() && part.high_watermark() >= need => {}
+                        Some(part) if !part.is_leader() => p.error_code = ErrorCode::NotLeaderForPartition,
+                        _ => p.error_code = ErrorCode::RequestTimedOut,
+                    }
+                }
+                (t, p)
+            });
+            respond(cid, &ProduceResponse::from_partitions(parts))
+        }))
+    }
+
+    /// Read every requested partition once; returns the response and its payload size, and
+    /// whether any partition failed (0.8.2 answers at once then).
+    fn read_fetch(&self, req: &FetchRequest) -> (FetchResponse<FetchRegion>, usize, bool) {
+        let mut bytes = 0usize;
+        let mut error = false;
+        let mut entries = Vec::new();
+        for (topic, p) in req.partitions() {
+            let tp = TopicPartition::new(topic, p.partition);
+            let part = match self.replica_manager.read(&tp, req.replica_id, p.fetch_offset, p.max_bytes.max(0) as usize) {
+                Ok((region, hw)) => {
+                    bytes += region.length;
+                    FetchResponsePartition { partition: p.partition, error_code: ErrorCode::NoError, high_watermark: hw, message_set: region }
+                }
+                Err(PartitionError(code, _)) => {
+                    error = true;
+                    let hw = self.replica_manager.partition(&tp).map(|x| x.high_watermark()).unwrap_or(-1);
+                    FetchResponsePartition { partition: p.partition, error_code: code, high_watermark: hw, message_set: empty_region() }
+                }
+            };
+            entries.push((topic.to_string(), part));
+        }
+        (FetchResponse::from_partitions(entries), bytes, error)
+    }
+
+    fn handle_fetch(&self, cid: i32, req: FetchRequest) -> Outcome {
+        let (resp, bytes, error) = self.read_fetch(&req);
+        if req.max_wait_ms <= 0 || bytes >= req.min_bytes.max(0) as usize || error || req.partitions().is_empty() {
+            return fetch_frame(cid, resp);
+        }
+        // Long poll: park until enough bytes arrived or max_wait passes.
+        let this = KafkaApis { replica_manager: self.replica_manager.clone(), metadata_cache: self.metadata_cache.clone(), zk: self.zk.clone() };
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms as u64);
+        Outcome::Deferred(Box::pin(async move {
+            let mut progress = this.replica_manager.progress();
+            loop {
+                if tokio::time::timeout_at(deadline, progress.changed()).await.is_err() {
+                    break;
+                }
+                let (_, bytes, error) = this.read_fetch(&req);
+                if bytes >= req.min_bytes.max(0) as usize || error {
+                    break;
+                }
+            }
+            let (resp, _, _) = this.read_fetch(&req);
+            fetch_frame(cid, resp)
+        }))
+    }
+
+    fn handle_offsets(&self, cid: i32, req: OffsetsRequest) -> Outcome {
+        let mut entries = Vec::new();
+        for (topic, p) in req.partitions() {
+            let tp = TopicPartition::new(topic, p.partition);
+            let part = if p.max_offsets < 0 {
+                OffsetsResponsePartition { partition: p.partition, error_code: ErrorCode::Unknown, offsets: vec![] }
+            } else {
+                match self.replica_manager.offsets_before(&tp, req.replica_id, p.time, p.max_offsets as usize) {
+                    Ok(offsets) => OffsetsResponsePartition { partition: p.partition, error_code: ErrorCode::NoError, offsets },
+                    Err(PartitionError(code, _)) => OffsetsResponsePartition { partition: p.partition, error_code: code, offsets: vec![] },
+                }
+            };
+            entries.push((topic.to_string(), part));
+        }
+        respond(cid, &OffsetsResponse::from_partitions(entries))
+    }
+
+    async fn handle_metadata(&self, cid: i32, req: MetadataRequest) -> Outcome {
+        let requested: Vec<String> =
+            if req.topics.is_empty() { self.metadata_cache.topics() } else { req.unique_topics().into_iter().map(String::from).collect() };
+        let mut topics = Vec::new();
+        for t in requested {
+            if let Some(md) = self.metadata_cache.topic_metadata(&t) {
+                topics.push(md);
+                continue;
+            }
+            let error_code = if !self.replica_manager.config().auto_create_topics_enable {
+                ErrorCode::UnknownTopicOrPartition
+            } else if validate_topic_name(&t).is_err() {
+                ErrorCode::InvalidTopic
+            } else {
+                match self.auto_create(&t).await {
+                    Ok(()) => ErrorCode::LeaderNotAvailable,
+                    Err(code) => code,
+                }
+            };
+            topics.push(TopicMetadata { error_code, topic: t, partitions: vec![] });
+        }
+        respond(cid, &MetadataResponse { brokers: self.metadata_cache.alive_brokers(), topics })
+    }
+
+    /// Auto-create a topic with `num.partitions` and `default.replication.factor` (0.8.2:
+    /// the offsets topic gets its own settings). A topic created concurrently is fine.
+    async fn auto_create(&self, topic: &str) -> Result<(), ErrorCode> {
+        let config = self.replica_manager.config();
+        let (partitions, rf, props) = if topic == crate::common::OFFSETS_TOPIC {
+            let live = self.metadata_cache.alive_brokers().len().max(1) as i32;
+            let mut props = Properties::new();
+            props.set("segment.bytes", config.offsets_topic_segment_bytes.to_string());
+            props.set("cleanup.policy", "compact");
+            (config.offsets_topic_num_partitions, config.offsets_topic_replication_factor.min(live as i16) as i32, props)
+        } else {
+            (config.num_partitions, config.default_replication_factor, Properties::new())
+        };
+        match crate::admin::create_topic(&self.zk, topic, partitions, rf, &props).await {
+            Ok(()) => {
+                log::info!("Auto creation of topic {} with {} partitions and replication factor {} is successful!", topic, partitions, rf);
+                Ok(())
+            }
+            Err(crate::admin::AdminError::TopicExists(_)) => Ok(()),
+            Err(e) => {
+                log::warn!("Auto creation of topic {} failed: {}", topic, e);
+                Err(ErrorCode::LeaderNotAvailable)
+            }
+        }
+    }
+}
+
+fn empty_region() -> FetchRegion {
+    static EMPTY: std::sync::OnceLock<Arc<std::fs::File>> = std::sync::OnceLock::new();
+    let file = EMPTY.get_or_init(|| Arc::new(std::fs::File::open("/dev/null").expect("/dev/null opens"))).clone();
+    FetchRegion { file, position: 0, length: 0 }
+}

@@ -1,0 +1,305 @@
+//! Broker start-up and shutdown (0.8.2 `KafkaServer`), broker registration (0.8.2
+//! `KafkaHealthcheck`) and live topic config changes (0.8.2 `TopicConfigManager`).
+//!
+//! Start-up order is 0.8.2's: log manager, socket server, replica manager, controller
+//! election, topic config manager, and registration in `/brokers/ids` last, so that a
+//! registered broker is one that serves.
+
+use super::apis::KafkaApis;
+use super::config::KafkaConfig;
+use super::metadata_cache::MetadataCache;
+use super::replica_manager::ReplicaManager;
+use crate::common::{Clock, Properties, SystemClock};
+use crate::controller::{ControllerConfig, ControllerHandle, KafkaController};
+use crate::log::{LogConfig, LogManager};
+use crate::network::{SocketServer, SocketServerConfig};
+use crate::zk::{json, paths, ZkClient, ZkError};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the broker could not start.
+#[derive(Debug)]
+pub struct StartupError(pub String);
+
+impl std::fmt::Display for StartupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartupError {}
+
+pub struct KafkaServer {
+    pub config: Arc<KafkaConfig>,
+    pub zk: ZkClient,
+    pub log_manager: Arc<LogManager>,
+    pub replica_manager: Arc<ReplicaManager>,
+    pub metadata_cache: Arc<MetadataCache>,
+    socket_server: Option<SocketServer>,
+    controller: Option<ControllerHandle>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn log_config_of(config: &KafkaConfig) -> Result<LogConfig, StartupError> {
+    LogConfig::from_broker_properties(&config.props).map_err(|e| StartupError(e.to_string()))
+}
+
+/// Overrides of every topic in `/config/topics`, over the broker defaults.
+async fn all_topic_configs(zk: &ZkClient, defaults: &LogConfig) -> HashMap<String, LogConfig> {
+    let mut out = HashMap::new();
+    let topics = zk.get_children(paths::CONFIG_TOPICS).await.ok().flatten().unwrap_or_default();
+    for t in topics {
+        if let Some(c) = topic_config(zk, &t, defaults).await {
+            out.insert(t, c);
+        }
+    }
+    out
+}
+
+async fn topic_config(zk: &ZkClient, topic: &str, defaults: &LogConfig) -> Option<LogConfig> {
+    let (data, _) = zk.get_data(&paths::topic_config(topic)).await.ok().flatten()?;
+    let tc = json::TopicConfig::parse(&data).ok()?;
+    let mut props = Properties::new();
+    for (k, v) in tc.config {
+        props.set(k, v);
+    }
+    match defaults.with_topic_overrides(&props) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            log::warn!("ignoring invalid config overrides of topic {}: {}", topic, e);
+            None
+        }
+    }
+}
+
+impl KafkaServer {
+    pub async fn startup(config: KafkaConfig) -> Result<KafkaServer, StartupError> {
+        let config = Arc::new(config);
+        let id = config.broker_id;
+        log::info!("[Kafka Server {}], starting", id);
+        let zk = ZkClient::connect(
+            &config.zookeeper_connect,
+            Duration::from_millis(config.zookeeper_session_timeout_ms.max(1) as u64),
+            Duration::from_millis(config.zk_connection_timeout_ms().max(1) as u64),
+        )
+        .await
+        .map_err(|e| StartupError(format!("cannot connect to ZooKeeper at {}: {}", config.zookeeper_connect, e)))?;
+        for p in paths::PERSISTENT_PATHS {
+            zk.ensure_path(p).await.map_err(|e| StartupError(format!("cannot create {} in ZooKeeper: {}", p, e)))?;
+        }
+
+        let defaults = log_config_of(&config)?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let topic_configs = all_topic_configs(&zk, &defaults).await;
+        let dirs = config.log_dirs();
+        let log_manager = {
+            let defaults = defaults.clone();
+            tokio::task::spawn_blocking(move || LogManager::open(&dirs, defaults, topic_configs, clock))
+                .await
+                .map_err(|e| StartupError(e.to_string()))?
+                .map_err(|e| StartupError(e.to_string()))?
+        };
+        let log_manager = Arc::new(log_manager);
+        log_manager.start_background(
+            config.log_retention_check_interval_ms,
+            config.log_flush_scheduler_interval_ms,
+            config.log_flush_offset_checkpoint_interval_ms as i64,
+        );
+
+        let replica_manager = ReplicaManager::new(config.clone(), log_manager.clone(), zk.clone());
+        let metadata_cache = Arc::new(MetadataCache::new());
+        let apis = Arc::new(KafkaApis { replica_manager: replica_manager.clone(), metadata_cache: metadata_cache.clone(), zk: zk.clone() });
+        let socket_config = SocketServerConfig {
+            host: config.bind_host().unwrap_or("").to_string(),
+            port: config.port,
+            send_buffer_bytes: config.socket_send_buffer_bytes.max(1) as usize,
+            receive_buffer_bytes: config.socket_receive_buffer_bytes.max(1) as usize,
+            max_request_bytes: config.socket_request_max_bytes.max(1) as usize,
+            queued_max_requests: config.queued_max_requests.max(1) as usize,
+            connections_max_idle_ms: config.connections_max_idle_ms.max(1) as u64,
+            max_connections_per_ip: config.max_connections_per_ip.max(1) as usize,
+            max_connections_per_ip_overrides: config.max_connections_per_ip_overrides().into_iter().map(|(k, v)| (k, v.max(0) as usize)).collect(),
+            ..SocketServerConfig::default()
+        };
+        let socket_server = SocketServer::start(socket_config, apis)
+            .await
+            .map_err(|e| StartupError(format!("cannot bind {}:{}: {}", config.bind_host().unwrap_or("0.0.0.0"), config.port, e)))?;
+
+        let mut tasks = Vec::new();
+        // High watermark checkpoints (replica.high.watermark.checkpoint.interval.ms).
+        {
+            let rm = Arc::downgrade(&replica_manager);
+            let every = Duration::from_millis(config.replica_high_watermark_checkpoint_interval_ms.max(100) as u64);
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let Some(rm) = rm.upgrade() else { return };
+                    tokio::task::spawn_blocking(move || rm.checkpoint_high_watermarks()).await.ok();
+                }
+            }));
+        }
+
+        let controller = KafkaController::start(zk.clone(), id, ControllerConfig::from_kafka_config(&config));
+
+        tasks.push(tokio::spawn(topic_config_manager(zk.clone(), log_manager.clone(), defaults)));
+
+        let host = config.advertised_host();
+        let port = config.advertised_port();
+        let port = if port == 0 { socket_server.local_addr().port() } else { port };
+        register_broker(&zk, id, &host, port).await?;
+        tasks.push(tokio::spawn(reregister_on_new_session(zk.clone(), id, host.clone(), port)));
+        log::info!("[Kafka Server {}], started (listening on {}, registered as {}:{})", id, socket_server.local_addr(), host, port);
+        Ok(KafkaServer {
+            config,
+            zk,
+            log_manager,
+            replica_manager,
+            metadata_cache,
+            socket_server: Some(socket_server),
+            controller: Some(controller),
+            tasks,
+        })
+    }
+
+    pub fn local_port(&self) -> Option<u16> {
+        self.socket_server.as_ref().map(|s| s.local_addr().port())
+    }
+
+    pub fn controller(&self) -> Option<&ControllerHandle> {
+        self.controller.as_ref()
+    }
+
+    /// SIGTERM: stop serving, stop fetchers, write checkpoints, shut the logs down
+    /// cleanly, leave the controller role, deregister, close the session.
+    pub async fn shutdown(mut self) {
+        let id = self.config.broker_id;
+        log::info!("[Kafka Server {}], shutting down", id);
+        if let Some(s) = self.socket_server.take() {
+            s.shutdown().await;
+        }
+        self.replica_manager.fetchers.shutdown();
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        if let Some(c) = self.controller.take() {
+            c.shutdown().await;
+        }
+        let rm = self.replica_manager.clone();
+        let lm = self.log_manager.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            rm.checkpoint_high_watermarks();
+            if let Err(e) = lm.shutdown() {
+                log::error!("log manager shutdown: {}", e);
+            }
+        })
+        .await;
+        if let Err(e) = self.zk.delete_own_ephemeral(&paths::broker(id)).await {
+            log::warn!("cannot deregister broker {}: {}", id, e);
+        }
+        log::info!("[Kafka Server {}], shut down completed", id);
+    }
+}
+
+/// Register `/brokers/ids/<id>` (spec §2.2): a node left by our own previous session (same
+/// host and port) is waited out; another broker's registration refuses start-up.
+async fn register_broker(zk: &ZkClient, id: i32, host: &str, port: u16) -> Result<(), StartupError> {
+    let path = paths::broker(id);
+    let deadline = tokio::time::Instant::now() + zk.session_timeout() * 3 + Duration::from_secs(5);
+    loop {
+        let now_ms = SystemClock.now_ms();
+        let data = json::BrokerRegistration::new(host, port as i32, -1, now_ms).to_bytes();
+        match zk.create_ephemeral_expect_conflict(&path, &data).await {
+            Ok(()) => {
+                log::info!("Registered broker {} at path {} with address {}:{}.", id, path, host, port);
+                return Ok(());
+            }
+            Err(ZkError::NodeExists) => {
+                let (existing, watch) = zk.watch_data(&path).await.map_err(|e| StartupError(e.to_string()))?;
+                let Some((data, _)) = existing else { continue };
+                let same = json::BrokerRegistration::parse(&data).map(|b| b.host == host && b.port == port as i32).unwrap_or(false);
+                if !same || tokio::time::Instant::now() > deadline {
+                    return Err(StartupError(format!(
+                        "A broker is already registered on the path {}. This probably indicates that you either have configured a brokerid that is already in use, or else you have shutdown this broker and restarted it faster than the zookeeper timeout so it appears to be re-registering.",
+                        path
+                    )));
+                }
+                log::info!("Waiting for the registration of broker {} left by an earlier session to expire", id);
+                let _ = tokio::time::timeout(zk.session_timeout(), watch).await;
+            }
+            Err(e) => return Err(StartupError(format!("cannot register broker {}: {}", id, e))),
+        }
+    }
+}
+
+async fn reregister_on_new_session(zk: ZkClient, id: i32, host: String, port: u16) {
+    let mut generation = zk.session_generation();
+    while generation.changed().await.is_ok() {
+        log::info!("New ZooKeeper session: re-registering broker {}", id);
+        for p in paths::PERSISTENT_PATHS {
+            let _ = zk.ensure_path(p).await;
+        }
+        if let Err(e) = register_broker(&zk, id, &host, port).await {
+            log::error!("re-registration of broker {} failed: {}", id, e);
+        }
+    }
+}
+
+/// Notifications older than this are removed by brokers that applied a change (0.8.2).
+const CHANGE_EXPIRATION_MS: i64 = 15 * 60 * 1000;
+
+/// 0.8.2 `TopicConfigManager`: apply `/config/topics/<t>` to local logs whenever a
+/// `/config/changes/config_change_N` notification newer than the last one seen appears.
+async fn topic_config_manager(zk: ZkClient, log_manager: Arc<LogManager>, defaults: LogConfig) {
+    let mut last_seen: i64 = -1;
+    loop {
+        let (children, watch) = match zk.watch_children(paths::CONFIG_CHANGES).await {
+            Ok(x) => x,
+            Err(e) => {
+                log::warn!("cannot watch {}: {}", paths::CONFIG_CHANGES, e);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let mut changes: Vec<(i64, String)> = children
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|c| c.strip_prefix(paths::CONFIG_CHANGE_PREFIX).and_then(|n| n.parse::<i64>().ok()).map(|n| (n, c)))
+            .collect();
+        changes.sort();
+        let mut applied = false;
+        for (seq, name) in &changes {
+            if *seq <= last_seen {
+                continue;
+            }
+            let path = format!("{}/{}", paths::CONFIG_CHANGES, name);
+            if let Ok(Some((data, _))) = zk.get_data(&path).await {
+                if let Some(topic) = json::parse_config_change_notification(&data) {
+                    let hosts_topic = log_manager.all_logs().iter().any(|(tp, _)| tp.topic == topic);
+                    if hosts_topic {
+                        let cfg = topic_config(&zk, &topic, &defaults).await;
+                        log::info!("Processing config change notification {} for topic {}", name, topic);
+                        log_manager.update_topic_config(&topic, cfg);
+                        applied = true;
+                    }
+                }
+            }
+            last_seen = *seq;
+        }
+        if applied {
+            let now = SystemClock.now_ms();
+            for (_, name) in &changes {
+                let path = format!("{}/{}", paths::CONFIG_CHANGES, name);
+                match zk.exists(&path).await {
+                    Ok(Some(stat)) if now - stat.ctime > CHANGE_EXPIRATION_MS => {
+                        let _ = zk.delete(&path).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        watch.await;
+    }
+}

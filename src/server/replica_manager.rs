@@ -1,0 +1,322 @@
+//! The partitions this broker hosts and what happens to them (0.8.2 `ReplicaManager`):
+//! leader/follower transitions from LeaderAndIsr, StopReplica, local appends, reads bounded
+//! by the high watermark, high-watermark checkpoints.
+
+use super::config::KafkaConfig;
+use super::fetcher::FetcherManager;
+use super::partition::Partition;
+use crate::api::{Broker, LeaderAndIsrRequest, PartitionResult, PartitionState, StopReplicaRequest};
+use crate::common::{ErrorCode, Properties, TopicPartition};
+use crate::log::{FetchRegion, LogAppendInfo, LogConfig, LogError, LogManager, OffsetCheckpoint, REPLICATION_CHECKPOINT_FILE};
+use crate::zk::{json, paths, ZkClient};
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::watch;
+
+/// Why a partition-level operation failed, as the wire error it becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionError(pub ErrorCode, pub String);
+
+impl From<LogError> for PartitionError {
+    fn from(e: LogError) -> Self {
+        PartitionError(e.error_code(), e.to_string())
+    }
+}
+
+pub struct ReplicaManager {
+    pub broker_id: i32,
+    config: Arc<KafkaConfig>,
+    pub log_manager: Arc<LogManager>,
+    zk: ZkClient,
+    partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
+    controller_epoch: AtomicI32,
+    /// High watermarks read at start-up from every `replication-offset-checkpoint`.
+    checkpointed_hw: HashMap<TopicPartition, i64>,
+    /// Bumped on every append and high-watermark move; long polls and acks=-1 wait on it.
+    progress: watch::Sender<u64>,
+    pub fetchers: FetcherManager,
+}
+
+impl ReplicaManager {
+    pub fn new(config: Arc<KafkaConfig>, log_manager: Arc<LogManager>, zk: ZkClient) -> Arc<ReplicaManager> {
+        let mut checkpointed_hw = HashMap::new();
+        for dir in log_manager.log_dirs() {
+            match OffsetCheckpoint::new(&dir.join(REPLICATION_CHECKPOINT_FILE)).and_then(|c| c.read()) {
+                Ok(m) => checkpointed_hw.extend(m),
+                Err(e) => log::warn!("cannot read the high watermark checkpoint in {}: {}", dir.display(), e),
+            }
+        }
+        let (progress, _) = watch::channel(0);
+        Arc::new_cyclic(|weak| ReplicaManager {
+            broker_id: config.broker_id,
+            fetchers: FetcherManager::new(weak.clone(), config.clone()),
+            config,
+            log_manager,
+            zk,
+            partitions: RwLock::new(HashMap::new()),
+            controller_epoch: AtomicI32::new(0),
+            checkpointed_hw,
+            progress,
+        })
+    }
+
+    pub fn config(&self) -> &KafkaConfig {
+        &self.config
+    }
+
+    pub fn partition(&self, tp: &TopicPartition) -> Option<Arc<Partition>> {
+        self.partitions.read().unwrap_or_else(|e| e.into_inner()).get(tp).cloned()
+    }
+
+    pub fn all_partitions(&self) -> Vec<Arc<Partition>> {
+        self.partitions.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+
+    /// A receiver that changes whenever data or a high watermark moved.
+    pub fn progress(&self) -> watch::Receiver<u64> {
+        self.progress.subscribe()
+    }
+
+    pub fn notify_progress(&self) {
+        self.progress.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    fn leader_partition(&self, tp: &TopicPartition) -> Result<Arc<Partition>, PartitionError> {
+        match self.partition(tp) {
+            None => Err(PartitionError(ErrorCode::UnknownTopicOrPartition, format!("partition {} is not hosted here", tp))),
+            Some(p) if !p.is_leader() => {
+                Err(PartitionError(ErrorCode::NotLeaderForPartition, format!("broker {} is not the leader for {}", self.broker_id, tp)))
+            }
+            Some(p) => Ok(p),
+        }
+    }
+
+    /// Append a produced set as leader. `acks` = -1 checks `min.insync.replicas` first.
+    pub fn append_as_leader(&self, tp: &TopicPartition, set: Bytes, acks: i16) -> Result<LogAppendInfo, PartitionError> {
+        if tp.topic == crate::common::OFFSETS_TOPIC {
+            return Err(PartitionError(ErrorCode::InvalidTopic, "cannot produce to the internal offsets topic".into()));
+        }
+        let p = self.leader_partition(tp)?;
+        if acks == -1 {
+            let min_isr = p.log.config().min_insync_replicas.max(1) as usize;
+            if p.isr_size() < min_isr {
+                return Err(PartitionError(
+                    ErrorCode::NotEnoughReplicas,
+                    format!("ISR of {} has {} members, fewer than min.insync.replicas {}", tp, p.isr_size(), min_isr),
+                ));
+            }
+        }
+        let info = p.log.append(set, true)?;
+        p.after_local_append();
+        self.notify_progress();
+        Ok(info)
+    }
+
+    /// Read for a fetch. Consumers (`replica_id` < 0) read from the leader up to the high
+    /// watermark (a debugging consumer, -2, may read a follower); a follower reads to the
+    /// log end and reports its position. Returns the region and the high watermark.
+    pub fn read(&self, tp: &TopicPartition, replica_id: i32, offset: i64, max_bytes: usize) -> Result<(FetchRegion, i64), PartitionError> {
+        let p = if replica_id == crate::api::DEBUGGING_REPLICA_ID {
+            self.partition(tp).ok_or_else(|| PartitionError(ErrorCode::UnknownTopicOrPartition, format!("{} is not hosted here", tp)))?
+        } else {
+            self.leader_partition(tp)?
+        };
+        if replica_id >= 0 {
+            if p.update_follower_leo(replica_id, offset) {
+                self.notify_progress();
+            }
+            let region = p.log.read(offset, max_bytes, None)?;
+            return Ok((region, p.high_watermark()));
+        }
+        let hw = p.high_watermark();
+        let region = p.log.read(offset, max_bytes, Some(hw))?;
+        Ok((region, hw))
+    }
+
+    /// Offsets API (0.8.2 `fetchOffsets`): an ordinary client never sees offsets above the
+    /// high watermark.
+    pub fn offsets_before(&self, tp: &TopicPartition, replica_id: i32, time: i64, max: usize) -> Result<Vec<i64>, PartitionError> {
+        let p = if replica_id < 0 {
+            self.leader_partition(tp)?
+        } else {
+            self.partition(tp).ok_or_else(|| PartitionError(ErrorCode::UnknownTopicOrPartition, format!("{} is not hosted here", tp)))?
+        };
+        let all = p.log.offsets_before(time, max);
+        if replica_id >= 0 {
+            return Ok(all);
+        }
+        let hw = p.high_watermark();
+        if all.iter().any(|o| *o > hw) {
+            let mut v = vec![hw];
+            v.extend(all.into_iter().filter(|o| *o <= hw));
+            v.truncate(max.max(1));
+            Ok(v)
+        } else {
+            Ok(all)
+        }
+    }
+
+    pub fn controller_epoch(&self) -> i32 {
+        self.controller_epoch.load(Ordering::SeqCst)
+    }
+
+    /// The log config of a topic: broker defaults overlaid with `/config/topics/<t>`.
+    pub async fn topic_log_config(&self, topic: &str) -> LogConfig {
+        let base = self.log_manager.default_config().clone();
+        match self.zk.get_data(&paths::topic_config(topic)).await {
+            Ok(Some((data, _))) => match json::TopicConfig::parse(&data) {
+                Ok(tc) => {
+                    let mut props = Properties::new();
+                    for (k, v) in tc.config {
+                        props.set(k, v);
+                    }
+                    base.with_topic_overrides(&props).unwrap_or_else(|e| {
+                        log::warn!("ignoring invalid config overrides of topic {}: {}", topic, e);
+                        self.log_manager.default_config().clone()
+                    })
+                }
+                Err(e) => {
+                    log::warn!("ignoring unreadable config of topic {}: {}", topic, e);
+                    base
+                }
+            },
+            _ => base,
+        }
+    }
+
+    async fn get_or_create_partition(&self, tp: &TopicPartition) -> Result<Arc<Partition>, PartitionError> {
+        if let Some(p) = self.partition(tp) {
+            return Ok(p);
+        }
+        let log = match self.log_manager.get_log(tp) {
+            Some(l) => l,
+            None => {
+                let config = self.topic_log_config(&tp.topic).await;
+                self.log_manager.create_log(tp, config)?
+            }
+        };
+        let hw = self.checkpointed_hw.get(tp).copied().unwrap_or(0);
+        let mut map = self.partitions.write().unwrap_or_else(|e| e.into_inner());
+        Ok(map.entry(tp.clone()).or_insert_with(|| Arc::new(Partition::new(tp.clone(), log, self.broker_id, hw))).clone())
+    }
+
+    /// LeaderAndIsr (0.8.2 `becomeLeaderOrFollower`).
+    pub async fn become_leader_or_follower(&self, req: &LeaderAndIsrRequest) -> (ErrorCode, Vec<PartitionResult>) {
+        if req.controller_epoch < self.controller_epoch() {
+            log::warn!(
+                "Broker {} ignoring LeaderAndIsr request from controller {} with stale controller epoch {} (current {})",
+                self.broker_id,
+                req.controller_id,
+                req.controller_epoch,
+                self.controller_epoch()
+            );
+            return (ErrorCode::StaleControllerEpoch, vec![]);
+        }
+        self.controller_epoch.store(req.controller_epoch, Ordering::SeqCst);
+        let leaders: HashMap<i32, &Broker> = req.leaders.iter().map(|b| (b.id, b)).collect();
+        let mut results = Vec::new();
+        for s in &req.partition_states {
+            let tp = TopicPartition::new(s.topic.clone(), s.partition);
+            let code = self.apply_partition_state(&tp, s, &leaders).await;
+            results.push(PartitionResult { topic: s.topic.clone(), partition: s.partition, error_code: code });
+        }
+        self.notify_progress();
+        (ErrorCode::NoError, results)
+    }
+
+    async fn apply_partition_state(&self, tp: &TopicPartition, s: &PartitionState, leaders: &HashMap<i32, &Broker>) -> ErrorCode {
+        if !s.replicas.contains(&self.broker_id) {
+            log::warn!("Broker {} ignoring LeaderAndIsr for {}: not in its replica list {:?}", self.broker_id, tp, s.replicas);
+            return ErrorCode::UnknownTopicOrPartition;
+        }
+        if let Some(p) = self.partition(tp) {
+            if s.leader_epoch <= p.leader_epoch() {
+                log::warn!(
+                    "Broker {} ignoring LeaderAndIsr for {}: leader epoch {} is not newer than {}",
+                    self.broker_id,
+                    tp,
+                    s.leader_epoch,
+                    p.leader_epoch()
+                );
+                return ErrorCode::StaleLeaderEpoch;
+            }
+        }
+        let p = match self.get_or_create_partition(tp).await {
+            Ok(p) => p,
+            Err(e) => {
+                log::error!("Broker {} cannot create the log of {}: {}", self.broker_id, tp, e.1);
+                return e.0;
+            }
+        };
+        if s.leader == self.broker_id {
+            self.fetchers.remove(&[tp.clone()]);
+            p.make_leader(s);
+            log::info!("Broker {} is now the leader of {} (leader epoch {}, ISR {:?})", self.broker_id, tp, s.leader_epoch, s.isr);
+            ErrorCode::NoError
+        } else {
+            self.fetchers.remove(&[tp.clone()]);
+            let from = match p.make_follower(s) {
+                Ok(o) => o,
+                Err(e) => {
+                    log::error!("Broker {} cannot truncate {} to become a follower: {}", self.broker_id, tp, e);
+                    return e.error_code();
+                }
+            };
+            match leaders.get(&s.leader) {
+                Some(b) => {
+                    self.fetchers.add(tp.clone(), (*b).clone(), from);
+                    log::info!("Broker {} follows broker {} for {} from offset {}", self.broker_id, s.leader, tp, from);
+                }
+                None => log::warn!("Broker {} has no live leader to follow for {} (leader {})", self.broker_id, tp, s.leader),
+            }
+            ErrorCode::NoError
+        }
+    }
+
+    /// StopReplica (0.8.2 `stopReplicas`).
+    pub fn stop_replicas(&self, req: &StopReplicaRequest) -> (ErrorCode, Vec<PartitionResult>) {
+        if req.controller_epoch < self.controller_epoch() {
+            return (ErrorCode::StaleControllerEpoch, vec![]);
+        }
+        self.controller_epoch.store(req.controller_epoch, Ordering::SeqCst);
+        self.fetchers.remove(&req.partitions);
+        let mut results = Vec::new();
+        for tp in &req.partitions {
+            let mut code = ErrorCode::NoError;
+            if req.delete_partitions {
+                let removed = self.partitions.write().unwrap_or_else(|e| e.into_inner()).remove(tp);
+                if removed.is_some() || self.log_manager.get_log(tp).is_some() {
+                    if let Err(e) = self.log_manager.delete_log(tp) {
+                        log::error!("Broker {} cannot delete the log of {}: {}", self.broker_id, tp, e);
+                        code = e.error_code();
+                    }
+                }
+            }
+            results.push(PartitionResult { topic: tp.topic.clone(), partition: tp.partition, error_code: code });
+        }
+        self.notify_progress();
+        (ErrorCode::NoError, results)
+    }
+
+    /// Write every log dir's `replication-offset-checkpoint` with the high watermarks of
+    /// the partitions whose logs live there.
+    pub fn checkpoint_high_watermarks(&self) {
+        let mut per_dir: HashMap<PathBuf, HashMap<TopicPartition, i64>> = HashMap::new();
+        for dir in self.log_manager.log_dirs() {
+            per_dir.entry(dir).or_default();
+        }
+        for p in self.all_partitions() {
+            if let Some(dir) = p.log.dir().parent() {
+                per_dir.entry(dir.to_path_buf()).or_default().insert(p.tp.clone(), p.high_watermark());
+            }
+        }
+        for (dir, hws) in per_dir {
+            if let Err(e) = OffsetCheckpoint::new(&dir.join(REPLICATION_CHECKPOINT_FILE)).and_then(|c| c.write(&hws)) {
+                log::error!("cannot write the high watermark checkpoint in {}: {}", dir.display(), e);
+            }
+        }
+    }
+}
