@@ -42,6 +42,9 @@ pub fn main(args: &[String]) -> i32 {
         return 1;
     };
     init_logging();
+    if std::env::var_os("KAFKA08_EXIT_WITH_PARENT").is_some() {
+        exit_with_parent();
+    }
     let config = match KafkaConfig::load_with_overrides(file, &overrides) {
         Ok(c) => c,
         Err(e) => {
@@ -83,4 +86,18 @@ pub fn main(args: &[String]) -> i32 {
         server.shutdown().await;
         0
     })
+}
+
+/// Test harnesses set `KAFKA08_EXIT_WITH_PARENT` so that a broker never outlives a test
+/// process that died without cleaning up.
+fn exit_with_parent() {
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        // SAFETY: as above.
+        if unsafe { libc::getppid() } != parent {
+            std::process::exit(1);
+        }
+    });
 }

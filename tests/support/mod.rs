@@ -14,6 +14,8 @@
 //! - [`zk_cli`] / [`zk_cli_stdin`]: the ZooKeeper CLI; [`zk_mode`]: a node's `srvr` Mode.
 #![allow(dead_code)]
 
+pub mod kafka;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

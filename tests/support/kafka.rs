@@ -1,0 +1,190 @@
+//! Real kafka08 broker processes for integration tests: each on a port the OS picked, in
+//! its own temp folder, killed on drop (also while a failing test unwinds; the broker's
+//! log tail is printed then). `KAFKA08_EXIT_WITH_PARENT` makes a broker exit when the test
+//! process dies without unwinding.
+
+use super::{free_port, print_log_tail, TempDir};
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BROKER_START_DEADLINE: Duration = Duration::from_secs(60);
+
+pub struct KafkaBroker {
+    pub id: i32,
+    pub port: u16,
+    dir: TempDir,
+    child: Option<Child>,
+    zk_connect: String,
+    extra: Vec<(String, String)>,
+    starts: usize,
+}
+
+impl KafkaBroker {
+    /// Start broker `id` against `zk_connect` (with chroot if wanted) and wait until it is
+    /// registered and serving. `extra` adds or overrides server.properties keys.
+    pub fn start(id: i32, zk_connect: &str, extra: &[(&str, &str)]) -> KafkaBroker {
+        let mut b = KafkaBroker {
+            id,
+            port: free_port(),
+            dir: TempDir::new(&format!("broker{id}")),
+            child: None,
+            zk_connect: zk_connect.to_string(),
+            extra: extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            starts: 0,
+        };
+        b.launch();
+        b
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn properties_path(&self) -> PathBuf {
+        self.dir.path().join("server.properties")
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    fn write_properties(&self) {
+        let mut text = format!(
+            "broker.id={}\nport={}\nhost.name=127.0.0.1\nlog.dirs={}\nzookeeper.connect={}\nzookeeper.session.timeout.ms=6000\n",
+            self.id,
+            self.port,
+            self.data_dir().display(),
+            self.zk_connect
+        );
+        for (k, v) in &self.extra {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+        fs::write(self.properties_path(), text).expect("write server.properties");
+    }
+
+    fn launch(&mut self) {
+        self.write_properties();
+        self.starts += 1;
+        let log = fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("open broker log");
+        let child = Command::new(env!("CARGO_BIN_EXE_kafka08"))
+            .arg("kafka.Kafka")
+            .arg(self.properties_path())
+            .env("KAFKA08_EXIT_WITH_PARENT", "1")
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info,zookeeper_client=warn".into()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn kafka08 broker");
+        self.child = Some(child);
+        self.wait_started();
+    }
+
+    fn wait_started(&mut self) {
+        let deadline = Instant::now() + BROKER_START_DEADLINE;
+        let want = self.starts;
+        loop {
+            let log = fs::read_to_string(self.log_path()).unwrap_or_default();
+            if log.matches("], started (").count() >= want {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                print_log_tail(&self.log_path());
+                panic!("broker {} exited during start-up: {status}", self.id);
+            }
+            if Instant::now() > deadline {
+                print_log_tail(&self.log_path());
+                panic!("broker {} did not start within {:?}", self.id, BROKER_START_DEADLINE);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal(&self, sig: i32) {
+        if let Some(pid) = self.pid() {
+            // SAFETY: plain kill(2) on our own child.
+            unsafe {
+                libc::kill(pid as i32, sig);
+            }
+        }
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM (clean shutdown) and wait; returns the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        self.signal_child(&c, libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!("broker {} did not stop within 30 s of SIGTERM", self.id);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn signal_child(&self, c: &Child, sig: i32) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe {
+            libc::kill(c.id() as i32, sig);
+        }
+    }
+
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    /// Start again on the same port and data directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => c.try_wait().ok().flatten().is_none(),
+            None => false,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+}
+
+impl Drop for KafkaBroker {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- broker {} log ---", self.id);
+            print_log_tail(&self.log_path());
+        }
+        self.resume();
+        self.kill();
+    }
+}
