@@ -1,0 +1,73 @@
+//! Two real brokers, the test acting as controller: the follower fetches from the leader
+//! with its replica id, copies the leader's offsets, and an acks=-1 produce is answered once
+//! both ISR members have the messages.
+
+mod support;
+
+use bytes::Bytes;
+use kafka08::api::{self, ApiRequest, Broker, RequestHeader};
+use kafka08::common::ErrorCode;
+use kafka08::message::{encode_messages, CompressionCodec, Message};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+use support::kafka::KafkaBroker;
+use support::{wait_until, ZkServer};
+
+fn call<R: ApiRequest>(addr: &str, req: &R) -> R::Response {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let h = RequestHeader::new(R::API_KEY, 0, 1, Some("test"));
+    s.write_all(&api::encode_request(&h, req).unwrap()).unwrap();
+    let mut size = [0u8; 4];
+    s.read_exact(&mut size).unwrap();
+    let mut buf = vec![0u8; i32::from_be_bytes(size) as usize];
+    s.read_exact(&mut buf).unwrap();
+    api::decode_response::<R::Response>(0, Bytes::from(buf)).unwrap().1
+}
+
+#[test]
+fn follower_copies_the_leader_and_acks_all_waits_for_it() {
+    let zks = ZkServer::start();
+    let b1 = KafkaBroker::start(1, &zks.connect_string(), &[]);
+    let b2 = KafkaBroker::start(2, &zks.connect_string(), &[]);
+    let brokers = vec![Broker::new(1, "127.0.0.1", b1.port as i32), Broker::new(2, "127.0.0.1", b2.port as i32)];
+    let st = api::PartitionState { topic: "r".into(), partition: 0, controller_epoch: 1, leader: 1, leader_epoch: 0, isr: vec![1, 2], zk_version: 0, replicas: vec![1, 2] };
+    for b in [&b1, &b2] {
+        let r = call(&b.addr(), &api::LeaderAndIsrRequest { controller_id: 1, controller_epoch: 1, partition_states: vec![st.clone()], leaders: vec![brokers[0].clone()] });
+        assert_eq!(r.error_code, ErrorCode::NoError);
+        call(&b.addr(), &api::UpdateMetadataRequest { controller_id: 1, controller_epoch: 1, partition_states: vec![st.clone()], alive_brokers: brokers.clone() });
+    }
+    let msgs: Vec<Message> = (0..10).map(|i| Message::new(None, Some(format!("m{i}").as_bytes()), CompressionCodec::None)).collect();
+    for round in 0..3 {
+        let r = call(
+            &b1.addr(),
+            &api::ProduceRequest {
+                acks: -1,
+                timeout_ms: 10_000,
+                topics: vec![api::ProduceTopic { topic: "r".into(), partitions: vec![api::ProducePartition { partition: 0, message_set: encode_messages(CompressionCodec::Snappy, &msgs, 0) }] }],
+            },
+        );
+        let p = &r.topics[0].partitions[0];
+        assert_eq!((p.error_code, p.base_offset), (ErrorCode::NoError, round * 10));
+    }
+    // The follower holds the same messages at the same offsets (a debugging consumer,
+    // replica id -2, may read a follower).
+    let read = |addr: &str| -> Vec<(i64, Vec<u8>)> {
+        let f = call(
+            addr,
+            &api::FetchRequest {
+                replica_id: -2,
+                max_wait_ms: 0,
+                min_bytes: 0,
+                topics: vec![api::FetchTopic { topic: "r".into(), partitions: vec![api::FetchPartition { partition: 0, fetch_offset: 0, max_bytes: 1 << 20 }] }],
+            },
+        );
+        kafka08::message::deep_iter(f.topics[0].partitions[0].message_set.clone()).map(|e| e.unwrap()).map(|e| (e.offset, e.message.value().unwrap().to_vec())).collect()
+    };
+    wait_until("follower caught up", Duration::from_secs(20), || read(&b2.addr()).len() == 30);
+    assert_eq!(read(&b1.addr()), read(&b2.addr()));
+    // An ordinary consumer of the leader sees all 30 (high watermark = 30).
+    let o = call(&b1.addr(), &api::OffsetsRequest { replica_id: -1, topics: vec![api::OffsetsTopic { topic: "r".into(), partitions: vec![api::OffsetsPartition { partition: 0, time: -1, max_offsets: 1 }] }] });
+    assert_eq!(o.topics[0].partitions[0].offsets, vec![30]);
+}
