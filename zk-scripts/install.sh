@@ -17,8 +17,22 @@ command -v nc >/dev/null 2>&1 || missing+=(netcat-openbsd)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 command -v "$(zk_java)" >/dev/null 2>&1 || missing+=(default-jre-headless)
 
+# The foreign Python clients of the interop tests live in the project's own venv.
+install_python_clients() {
+    local venv="$here/../.venv"
+    local want="kafka-python==3.0.12 pykafka==2.8.0"
+    if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c 'import kafka, pykafka, kazoo' >/dev/null 2>&1; then
+        return 0
+    fi
+    command -v python3 >/dev/null 2>&1 || zk_die "python3 is needed for the interop tests"
+    echo "install.sh: creating $venv with $want"
+    python3 -m venv "$venv" || { apt-get install -y -qq --no-install-recommends python3-venv && python3 -m venv "$venv"; }
+    "$venv/bin/pip" install -q --disable-pip-version-check $want
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
     echo "install.sh: zookeeper, nc, kcat and java are present"
+    install_python_clients
     exit 0
 fi
 
@@ -33,4 +47,5 @@ echo "install.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_python_clients
 echo "install.sh: done"
