@@ -71,3 +71,28 @@ fn follower_copies_the_leader_and_acks_all_waits_for_it() {
     let o = call(&b1.addr(), &api::OffsetsRequest { replica_id: -1, topics: vec![api::OffsetsTopic { topic: "r".into(), partitions: vec![api::OffsetsPartition { partition: 0, time: -1, max_offsets: 1 }] }] });
     assert_eq!(o.topics[0].partitions[0].offsets, vec![30]);
 }
+
+#[test]
+fn isr_shrinks_when_a_follower_stalls_and_grows_back_in_the_state_znode() {
+    use kafka08::zk::{json, ZkClient};
+    let zks = ZkServer::start();
+    let extra = [("replica.lag.time.max.ms", "2000"), ("replica.fetch.wait.max.ms", "200")];
+    let b1 = KafkaBroker::start(1, &zks.connect_string(), &extra);
+    let b2 = KafkaBroker::start(2, &zks.connect_string(), &extra);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let zk = rt.block_on(ZkClient::connect(&zks.connect_string(), Duration::from_secs(6), Duration::from_secs(10))).unwrap();
+    let path = "/brokers/topics/s/partitions/0/state";
+    rt.block_on(zk.create_persistent(path, &json::PartitionState::new(1, 0, vec![1, 2], 1).to_bytes())).unwrap();
+    let brokers = vec![Broker::new(1, "127.0.0.1", b1.port as i32), Broker::new(2, "127.0.0.1", b2.port as i32)];
+    let st = api::PartitionState { topic: "s".into(), partition: 0, controller_epoch: 1, leader: 1, leader_epoch: 0, isr: vec![1, 2], zk_version: 0, replicas: vec![1, 2] };
+    for b in [&b1, &b2] {
+        call(&b.addr(), &api::LeaderAndIsrRequest { controller_id: 1, controller_epoch: 1, partition_states: vec![st.clone()], leaders: vec![brokers[0].clone()] });
+    }
+    let isr = || json::PartitionState::parse(&rt.block_on(zk.get_data(path)).unwrap().unwrap().0).unwrap();
+    b2.pause();
+    wait_until("ISR shrinks to the leader", Duration::from_secs(20), || isr().isr == vec![1]);
+    let shrunk = isr();
+    assert_eq!((shrunk.leader, shrunk.leader_epoch, shrunk.controller_epoch), (1, 0, 1), "the leader keeps leader, epochs");
+    b2.resume();
+    wait_until("ISR grows back", Duration::from_secs(20), || isr().isr == vec![1, 2]);
+}

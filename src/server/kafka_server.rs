@@ -142,6 +142,20 @@ impl KafkaServer {
             }));
         }
 
+        // ISR expiration (replica.lag.time.max.ms).
+        {
+            let rm = Arc::downgrade(&replica_manager);
+            let every = Duration::from_millis((config.replica_lag_time_max_ms / 2).max(100) as u64);
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    let Some(rm) = rm.upgrade() else { return };
+                    rm.shrink_isrs().await;
+                }
+            }));
+        }
+
         let controller = KafkaController::start(zk.clone(), id, ControllerConfig::from_kafka_config(&config));
 
         tasks.push(tokio::spawn(topic_config_manager(zk.clone(), log_manager.clone(), defaults)));

@@ -21,11 +21,33 @@ pub struct LeaderState {
     pub zk_version: i32,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct FollowerPos {
+    leo: i64,
+    /// When its log end offset last moved (or it last fetched while caught up).
+    updated_ms: i64,
+}
+
 #[derive(Debug)]
 struct Inner {
     state: LeaderState,
-    /// Log end offset of each follower, from its fetches (leader only); absent = unknown.
-    follower_leo: HashMap<i32, i64>,
+    /// Each follower's position, from its fetches (leader only); absent = unknown.
+    follower_leo: HashMap<i32, FollowerPos>,
+    /// When we became leader: followers we have not heard from are judged from here.
+    leader_since_ms: i64,
+}
+
+/// An ISR change the leader must write to ZooKeeper before applying it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsrChange {
+    pub new_isr: Vec<i32>,
+    pub leader_epoch: i32,
+    pub controller_epoch: i32,
+    pub zk_version: i32,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[derive(Debug)]
@@ -47,6 +69,7 @@ impl Partition {
             inner: Mutex::new(Inner {
                 state: LeaderState { leader: -1, leader_epoch: -1, controller_epoch: -1, isr: vec![], replicas: vec![], zk_version: 0 },
                 follower_leo: HashMap::new(),
+                leader_since_ms: now_ms(),
             }),
             high_watermark: AtomicI64::new(hw),
         }
@@ -93,6 +116,7 @@ impl Partition {
             zk_version: s.zk_version,
         };
         inner.follower_leo.clear();
+        inner.leader_since_ms = now_ms();
         self.maybe_advance_hw(&inner);
     }
 
@@ -123,8 +147,73 @@ impl Partition {
         if inner.state.leader != self.broker_id {
             return false;
         }
-        inner.follower_leo.insert(follower, leo);
+        let now = now_ms();
+        let leader_leo = self.log.log_end_offset();
+        let entry = inner.follower_leo.entry(follower).or_insert(FollowerPos { leo, updated_ms: now });
+        // 0.8.2 counts a fetch as progress when the offset moved; a follower that is
+        // fully caught up fetches the same offset again and again, which is progress too.
+        if entry.leo != leo || leo >= leader_leo {
+            entry.updated_ms = now;
+        }
+        entry.leo = leo;
         self.maybe_advance_hw(&inner)
+    }
+
+    /// A follower outside the ISR that has reached the high watermark rejoins (0.8.2
+    /// `maybeExpandIsr`). Returns the change to write, if any.
+    pub fn isr_expansion(&self, follower: i32) -> Option<IsrChange> {
+        let inner = self.lock();
+        let s = &inner.state;
+        if s.leader != self.broker_id || s.isr.contains(&follower) || !s.replicas.contains(&follower) {
+            return None;
+        }
+        let pos = inner.follower_leo.get(&follower)?;
+        if pos.leo < self.high_watermark() {
+            return None;
+        }
+        let mut new_isr = s.isr.clone();
+        new_isr.push(follower);
+        Some(IsrChange { new_isr, leader_epoch: s.leader_epoch, controller_epoch: s.controller_epoch, zk_version: s.zk_version })
+    }
+
+    /// Followers stuck (no progress for `lag_time_ms`) or too far behind (more than
+    /// `lag_messages`) leave the ISR (0.8.2 `maybeShrinkIsr`).
+    pub fn isr_shrink(&self, lag_time_ms: i64, lag_messages: i64) -> Option<IsrChange> {
+        let inner = self.lock();
+        let s = &inner.state;
+        if s.leader != self.broker_id {
+            return None;
+        }
+        let now = now_ms();
+        let leo = self.log.log_end_offset();
+        let out: Vec<i32> = s
+            .isr
+            .iter()
+            .copied()
+            .filter(|id| *id != self.broker_id)
+            .filter(|id| match inner.follower_leo.get(id) {
+                Some(p) => now - p.updated_ms > lag_time_ms || leo - p.leo > lag_messages,
+                None => now - inner.leader_since_ms > lag_time_ms,
+            })
+            .collect();
+        if out.is_empty() {
+            return None;
+        }
+        let new_isr: Vec<i32> = s.isr.iter().copied().filter(|id| !out.contains(id)).collect();
+        Some(IsrChange { new_isr, leader_epoch: s.leader_epoch, controller_epoch: s.controller_epoch, zk_version: s.zk_version })
+    }
+
+    /// Apply an ISR change that was written to ZooKeeper as version `zk_version`, if the
+    /// partition is still in the state the change was computed from.
+    pub fn apply_isr_change(&self, change: &IsrChange, zk_version: i32) -> bool {
+        let mut inner = self.lock();
+        if inner.state.leader != self.broker_id || inner.state.leader_epoch != change.leader_epoch || inner.state.zk_version != change.zk_version {
+            return false;
+        }
+        inner.state.isr = change.new_isr.clone();
+        inner.state.zk_version = zk_version;
+        self.maybe_advance_hw(&inner);
+        true
     }
 
     pub fn after_local_append(&self) -> bool {
@@ -143,7 +232,7 @@ impl Partition {
                 continue;
             }
             match inner.follower_leo.get(id) {
-                Some(l) => new_hw = new_hw.min(*l),
+                Some(p) => new_hw = new_hw.min(p.leo),
                 None => return false, // a follower whose position we do not know yet
             }
         }

@@ -38,6 +38,7 @@ pub struct ReplicaManager {
     /// Bumped on every append and high-watermark move; long polls and acks=-1 wait on it.
     progress: watch::Sender<u64>,
     pub fetchers: FetcherManager,
+    me: std::sync::Weak<ReplicaManager>,
 }
 
 impl ReplicaManager {
@@ -60,6 +61,7 @@ impl ReplicaManager {
             controller_epoch: AtomicI32::new(0),
             checkpointed_hw,
             progress,
+            me: weak.clone(),
         })
     }
 
@@ -127,6 +129,12 @@ impl ReplicaManager {
         if replica_id >= 0 {
             if p.update_follower_leo(replica_id, offset) {
                 self.notify_progress();
+            }
+            if let Some(change) = p.isr_expansion(replica_id) {
+                if let Some(rm) = self.me.upgrade() {
+                    let p = p.clone();
+                    tokio::spawn(async move { rm.write_isr_change(&p, change).await });
+                }
             }
             let region = p.log.read(offset, max_bytes, None)?;
             return Ok((region, p.high_watermark()));
@@ -299,6 +307,41 @@ impl ReplicaManager {
         }
         self.notify_progress();
         (ErrorCode::NoError, results)
+    }
+
+    /// The leader's conditional ISR write (zookeeper-layout §9.4): the state znode keeps
+    /// leader, leader epoch and the controller epoch we were given; it is written only if
+    /// its version is still the one we know (KAFKA-1382 re-read on BadVersion).
+    pub async fn write_isr_change(&self, p: &Partition, change: super::partition::IsrChange) {
+        let st = p.state();
+        let doc = json::PartitionState::new(self.broker_id, change.leader_epoch, change.new_isr.clone(), change.controller_epoch);
+        let path = paths::partition_state(&p.tp.topic, p.tp.partition);
+        match self.zk.conditional_update(&path, &doc.to_bytes(), change.zk_version).await {
+            Ok(version) => {
+                if p.apply_isr_change(&change, version) {
+                    log::info!("Partition {} on broker {}: ISR {:?} -> {:?}", p.tp, self.broker_id, st.isr, change.new_isr);
+                    self.notify_progress();
+                }
+            }
+            Err(e) => log::info!(
+                "Partition {} on broker {}: cached zkVersion {} does not match ZooKeeper ({}); skip updating ISR",
+                p.tp,
+                self.broker_id,
+                change.zk_version,
+                e
+            ),
+        }
+    }
+
+    /// One pass of ISR expiration over the partitions we lead (0.8.2
+    /// `maybeShrinkIsr`, scheduled every `replica.lag.time.max.ms`).
+    pub async fn shrink_isrs(&self) {
+        let (time, msgs) = (self.config.replica_lag_time_max_ms, self.config.replica_lag_max_messages);
+        for p in self.all_partitions() {
+            if let Some(change) = p.isr_shrink(time, msgs) {
+                self.write_isr_change(&p, change).await;
+            }
+        }
     }
 
     /// Write every log dir's `replication-offset-checkpoint` with the high watermarks of
