@@ -166,7 +166,13 @@ impl KafkaApis {
             let parts = results.into_iter().map(|(t, mut p, w)| {
                 if let Some(need) = w {
                     match rm.partition(&TopicPartition::new(t.clone(), p.partition)) {
-                        Some(part) if part.is_leader() && part.high_watermark() >= need => {}
+                        Some(part) if part.is_leader() && part.high_watermark() >= need => {
+                            // Written and replicated, but the ISR shrank below the minimum
+                            // meanwhile (0.8.2, error 20: the data stays).
+                            if part.isr_size() < part.log.config().min_insync_replicas.max(1) as usize {
+                                p.error_code = ErrorCode::NotEnoughReplicasAfterAppend;
+                            }
+                        }
                         Some(part) if !part.is_leader() => p.error_code = ErrorCode::NotLeaderForPartition,
                         _ => p.error_code = ErrorCode::RequestTimedOut,
                     }
