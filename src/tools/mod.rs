@@ -4,6 +4,7 @@
 
 pub mod dump_log_segments;
 pub mod options;
+pub mod topics_command;
 
 /// A tool entry point: arguments after the tool name; returns the exit code.
 pub type ToolMain = fn(&[String]) -> i32;
@@ -11,6 +12,7 @@ pub type ToolMain = fn(&[String]) -> i32;
 /// 0.8 class names (as `kafka-run-class.sh` takes them) and our short names.
 pub const TOOLS: &[(&str, &str, ToolMain)] = &[
     ("kafka.tools.DumpLogSegments", "dump-log-segments", dump_log_segments::main),
+    ("kafka.admin.TopicCommand", "topics", topics_command::main),
 ];
 
 /// Find a tool by 0.8 class name or short name.
