@@ -28,7 +28,12 @@ impl Drop for Pids {
 /// Running and not a zombie.
 fn alive(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{}/stat", pid)) {
-        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -51,16 +56,32 @@ fn fake_broker(dir: &Path) -> PathBuf {
 /// The pid the stand-in recorded for `args`, once it has started.
 fn started_pid(dir: &Path, args: &str) -> i32 {
     let mut pid = None;
-    wait_until(&format!("the stand-in broker started with {}", args), Duration::from_secs(20), || {
-        let text = fs::read_to_string(dir.join("started")).unwrap_or_default();
-        pid = text.lines().find_map(|l| l.split_once(' ').filter(|(_, a)| *a == args).and_then(|(p, _)| p.parse().ok()));
-        pid.is_some()
-    });
+    wait_until(
+        &format!("the stand-in broker started with {}", args),
+        Duration::from_secs(20),
+        || {
+            let text = fs::read_to_string(dir.join("started")).unwrap_or_default();
+            pid = text.lines().find_map(|l| {
+                l.split_once(' ')
+                    .filter(|(_, a)| *a == args)
+                    .and_then(|(p, _)| p.parse().ok())
+            });
+            pid.is_some()
+        },
+    );
     pid.unwrap()
 }
 
 fn script(name: &str, args: &[&str], bin: &Path, log_dir: &Path) -> Output {
-    run_with_env(name, args, None, &[("KAFKA08_BIN", bin.to_str().unwrap()), ("LOG_DIR", log_dir.to_str().unwrap())])
+    run_with_env(
+        name,
+        args,
+        None,
+        &[
+            ("KAFKA08_BIN", bin.to_str().unwrap()),
+            ("LOG_DIR", log_dir.to_str().unwrap()),
+        ],
+    )
 }
 
 #[test]
@@ -69,7 +90,10 @@ fn start_without_a_properties_file_prints_082_usage() {
     for args in [&[][..], &["-daemon"][..]] {
         let out = run_with_env("bin/kafka-server-start.sh", args, None, &[]);
         assert_eq!(out.code, Some(1), "{}", out.all());
-        assert_eq!(out.stdout, format!("USAGE: {} [-daemon] server.properties\n", path.display()));
+        assert_eq!(
+            out.stdout,
+            format!("USAGE: {} [-daemon] server.properties\n", path.display())
+        );
     }
 }
 
@@ -78,7 +102,10 @@ fn daemon_start_with_minus_daemon_first_or_last_and_stop_by_properties_file() {
     let dir = TempDir::new("server-scripts");
     let bin = fake_broker(dir.path());
     let logs = dir.path().join("logs");
-    let (a, b) = (dir.path().join("a.properties"), dir.path().join("b.properties"));
+    let (a, b) = (
+        dir.path().join("a.properties"),
+        dir.path().join("b.properties"),
+    );
     fs::write(&a, "broker.id=1\n").unwrap();
     fs::write(&b, "broker.id=2\n").unwrap();
     let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
@@ -92,18 +119,29 @@ fn daemon_start_with_minus_daemon_first_or_last_and_stop_by_properties_file() {
     assert!(out.success(), "{}", out.all());
     let pid_b = started_pid(dir.path(), &format!("kafka.Kafka {}", b));
     pids.0.push(pid_b);
-    assert!(logs.join("kafkaServer.out").exists(), "console goes to $LOG_DIR/kafkaServer.out");
+    assert!(
+        logs.join("kafkaServer.out").exists(),
+        "console goes to $LOG_DIR/kafkaServer.out"
+    );
 
     // Only the broker started with a.properties.
     let out = script("bin/kafka-server-stop.sh", &[a], &bin, &logs);
-    assert!(out.success() && out.stdout.is_empty() && out.stderr.is_empty(), "{}", out.all());
-    wait_until("broker a exits on SIGTERM", Duration::from_secs(20), || !alive(pid_a));
+    assert!(
+        out.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "{}",
+        out.all()
+    );
+    wait_until("broker a exits on SIGTERM", Duration::from_secs(20), || {
+        !alive(pid_a)
+    });
     assert!(alive(pid_b), "broker b was not signalled");
 
     // Every broker (of this binary).
     let out = script("bin/kafka-server-stop.sh", &[], &bin, &logs);
     assert!(out.success(), "{}", out.all());
-    wait_until("broker b exits on SIGTERM", Duration::from_secs(20), || !alive(pid_b));
+    wait_until("broker b exits on SIGTERM", Duration::from_secs(20), || {
+        !alive(pid_b)
+    });
 
     // Nothing left to stop: still exit 0.
     let out = script("bin/kafka-server-stop.sh", &[], &bin, &logs);
@@ -128,9 +166,18 @@ fn foreground_start_execs_the_broker_in_place() {
         .unwrap();
     let pids = Pids(vec![child.id() as i32]);
     let pid = started_pid(dir.path(), "kafka.Kafka server.properties");
-    assert_eq!(pid, child.id() as i32, "start and run-class exec, so the broker keeps the script's pid");
+    assert_eq!(
+        pid,
+        child.id() as i32,
+        "start and run-class exec, so the broker keeps the script's pid"
+    );
 
-    let out = run_with_env("bin/kafka-server-stop.sh", &[props.to_str().unwrap()], None, &[("KAFKA08_BIN", bin.to_str().unwrap())]);
+    let out = run_with_env(
+        "bin/kafka-server-stop.sh",
+        &[props.to_str().unwrap()],
+        None,
+        &[("KAFKA08_BIN", bin.to_str().unwrap())],
+    );
     assert!(out.success(), "{}", out.all());
     let mut status = None;
     assert!(

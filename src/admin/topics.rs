@@ -543,8 +543,7 @@ fn manual_replica_assignment(s: &str, available: &[i32], start_partition: i32) -
     let keep = entries.len() as i64 - start_partition as i64;
     let entries = if keep <= 0 { &entries[..0] } else { &entries[entries.len() - keep as usize..] };
     let mut ret = ReplicaAssignment::new();
-    let mut partition = start_partition;
-    for (i, entry) in entries.iter().enumerate() {
+    for (i, (partition, entry)) in (start_partition..).zip(entries).enumerate() {
         let brokers = parse_broker_list(entry)?;
         let shown = format!("[{}]", join(&brokers, ", "));
         if brokers.is_empty() {
@@ -568,7 +567,6 @@ fn manual_replica_assignment(s: &str, available: &[i32], start_partition: i32) -
                 i, shown
             )));
         }
-        partition += 1;
     }
     Ok(ret)
 }

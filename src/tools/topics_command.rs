@@ -76,8 +76,10 @@ macro_rules! say {
 }
 
 fn usage_and_die(p: &OptionParser, message: &str) -> i32 {
-    eprintln!("{}", message);
-    eprint!("{}", p.usage());
+    let stderr = std::io::stderr();
+    let mut lock = stderr.lock();
+    let _ = writeln!(lock, "{}", message);
+    let _ = write!(lock, "{}", p.usage());
     1
 }
 
@@ -100,7 +102,7 @@ pub fn main(args: &[String]) -> i32 {
         Err(e) => return usage_and_die(&p, &e.0),
     };
     if opts.has("help") {
-        print!("{}\n{}", p.summary(), p.usage());
+        let _ = write!(std::io::stdout().lock(), "{}\n{}", p.summary(), p.usage());
         return 0;
     }
     if ACTIONS.iter().filter(|a| opts.has(a)).count() != 1 {
