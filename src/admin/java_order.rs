@@ -127,6 +127,29 @@ mod tests {
         assert_eq!(keys, vec!["b", "l", "a"]);
     }
 
+    /// Orders printed by a real `java.util.Hashtable` (OpenJDK 17; Hashtable's algorithm is
+    /// unchanged since Java 7, and `Properties` was a plain Hashtable until Java 9).
+    #[test]
+    fn orders_match_a_real_java_hashtable() {
+        let keys = crate::log::TOPIC_CONFIG_NAMES;
+        let order = |t: &JavaHashtable| t.iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>().join(",");
+        let expected = [
+            (2, "segment.bytes,segment.ms"),
+            (5, "segment.bytes,segment.jitter.ms,segment.index.bytes,segment.ms,flush.messages"),
+            (9, "segment.index.bytes,segment.bytes,flush.ms,retention.bytes,segment.ms,max.message.bytes,flush.messages,retention.ms,segment.jitter.ms"),
+            (16, "segment.index.bytes,file.delete.delay.ms,segment.bytes,flush.ms,delete.retention.ms,index.interval.bytes,retention.bytes,min.insync.replicas,cleanup.policy,unclean.leader.election.enable,segment.ms,max.message.bytes,flush.messages,min.cleanable.dirty.ratio,retention.ms,segment.jitter.ms"),
+        ];
+        for (n, want) in expected {
+            assert_eq!(order(&JavaHashtable::from_pairs(keys[..n].iter().map(|k| (*k, "v")))), want, "{} keys", n);
+        }
+        let names: Vec<String> = (0..40).map(|i| format!("key{}", i)).collect();
+        assert_eq!(
+            order(&JavaHashtable::from_pairs(names.iter().map(|k| (k.as_str(), "v")))),
+            "key31,key30,key9,key8,key7,key6,key5,key4,key3,key2,key1,key0,key29,key28,key27,key26,key25,key24,key23,key22,key21,key20,key19,key18,key17,key16,key15,key14,key13,key12,key11,key10,key39,key38,key37,key36,key35,key34,key33,key32"
+        );
+        assert_eq!(order(&JavaHashtable::from_pairs([("retention.ms", "1"), ("cleanup.policy", "c")])), "retention.ms,cleanup.policy");
+    }
+
     #[test]
     fn growth_rehashes_to_2n_plus_1_and_keeps_every_entry() {
         let mut t = JavaHashtable::new();
