@@ -286,7 +286,7 @@ impl KafkaApis {
             (config.num_partitions, config.default_replication_factor, Properties::new())
         };
         match crate::admin::create_topic(&self.zk, topic, partitions, rf, &props).await {
-            Ok(()) => {
+            Ok(_) => {
                 log::info!("Auto creation of topic {} with {} partitions and replication factor {} is successful!", topic, partitions, rf);
                 Ok(())
             }

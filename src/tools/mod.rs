@@ -5,6 +5,7 @@
 pub mod dump_log_segments;
 pub mod kafka_main;
 pub mod options;
+pub mod topics_command;
 
 /// A tool entry point: arguments after the tool name; returns the exit code.
 pub type ToolMain = fn(&[String]) -> i32;
@@ -13,6 +14,7 @@ pub type ToolMain = fn(&[String]) -> i32;
 pub const TOOLS: &[(&str, &str, ToolMain)] = &[
     ("kafka.tools.DumpLogSegments", "dump-log-segments", dump_log_segments::main),
     ("kafka.Kafka", "server", kafka_main::main),
+    ("kafka.admin.TopicCommand", "topics", topics_command::main),
 ];
 
 /// Find a tool by 0.8 class name or short name.
