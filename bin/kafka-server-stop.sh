@@ -24,7 +24,8 @@ fi
 is_broker() {
     local d=/proc/$1 i exe cfg
     local -a args=()
-    mapfile -d '' -t args <"$d/cmdline" 2>/dev/null || return 1
+    # A process may exit while we look: silence the shell's own redirection error too.
+    { mapfile -d '' -t args <"$d/cmdline"; } 2>/dev/null || return 1
     for ((i = 0; i + 1 < ${#args[@]}; i++)); do
         [ "${args[i + 1]}" = kafka.Kafka ] || continue
         exe=${args[i]}
