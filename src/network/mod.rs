@@ -12,6 +12,7 @@
 //! produce); deferred parts complete concurrently, but their responses are still written
 //! strictly in request order.
 
+mod client; pub use client::{BrokerConnection, ClientError};
 mod sendfile;
 mod server;
 
