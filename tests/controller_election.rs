@@ -59,7 +59,11 @@ async fn one_of_two_brokers_is_controller_and_the_other_takes_over_when_it_stops
 
     // A broker starting later stays a candidate.
     let late = TestController::start(&zk, 3).await;
-    eventually!("the late broker learns the controller", DEADLINE, late.handle.controller_id() == loser.handle.broker_id());
+    eventually!(
+        "the late broker learns the controller",
+        DEADLINE,
+        late.handle.controller_id() == loser.handle.broker_id()
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!late.handle.is_active());
     assert!(loser.handle.is_active());

@@ -95,7 +95,9 @@ impl TestController {
 
     /// A controller whose ZooKeeper connection goes through `proxy`.
     pub async fn start_via(proxy: &ZkProxy, broker_id: i32) -> TestController {
-        let client = ZkClient::connect(&proxy.connect_string(), SESSION_TIMEOUT, SESSION_TIMEOUT).await.expect("connect via proxy");
+        let client = ZkClient::connect(&proxy.connect_string(), SESSION_TIMEOUT, SESSION_TIMEOUT)
+            .await
+            .expect("connect via proxy");
         let handle = KafkaController::start(client.clone(), broker_id, test_config());
         TestController { handle, zk: client }
     }
@@ -171,7 +173,10 @@ impl FakeBroker {
     pub async fn register(&mut self, zk: &support::ZkServer) {
         let session = connect(zk).await;
         let registration = BrokerRegistration::new("127.0.0.1", self.port as i32, -1, 1_428_512_949_385);
-        session.create_ephemeral_expect_conflict(&paths::broker(self.id), &registration.to_bytes()).await.expect("register");
+        session
+            .create_ephemeral_expect_conflict(&paths::broker(self.id), &registration.to_bytes())
+            .await
+            .expect("register");
         self.session = Some(session);
     }
 
@@ -218,8 +223,7 @@ impl FakeBroker {
         self.leader_and_isr()
             .into_iter()
             .flat_map(|r| r.partition_states)
-            .filter(|s| s.topic == topic && s.partition == partition)
-            .last()
+            .rfind(|s| s.topic == topic && s.partition == partition)
     }
 
     /// The latest UpdateMetadata entry received for a partition, with the alive brokers.
@@ -263,11 +267,17 @@ async fn serve(mut socket: tokio::net::TcpStream, received: Arc<Mutex<Vec<(Reque
                         partitions: r
                             .partition_states
                             .iter()
-                            .map(|s| PartitionResult { topic: s.topic.clone(), partition: s.partition, error_code: ErrorCode::NoError })
+                            .map(|s| PartitionResult {
+                                topic: s.topic.clone(),
+                                partition: s.partition,
+                                error_code: ErrorCode::NoError,
+                            })
                             .collect(),
                     },
                 ),
-                Request::UpdateMetadata(_) => encode_response(c, &UpdateMetadataResponse { error_code: ErrorCode::NoError }),
+                Request::UpdateMetadata(_) => {
+                    encode_response(c, &UpdateMetadataResponse { error_code: ErrorCode::NoError })
+                }
                 Request::StopReplica(r) => encode_response(
                     c,
                     &StopReplicaResponse {

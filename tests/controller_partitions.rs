@@ -39,17 +39,22 @@ async fn a_new_topic_gets_leaders_state_znodes_and_requests() {
             b.latest_leader_and_isr("t", 0).is_some() && b.latest_leader_and_isr("t", 1).is_some()
         );
         let p0 = b.latest_leader_and_isr("t", 0).unwrap();
-        assert_eq!((p0.leader, p0.leader_epoch, p0.isr.clone(), p0.zk_version, p0.replicas.clone()), (1, 0, vec![1, 2], 0, vec![1, 2]));
+        assert_eq!(
+            (p0.leader, p0.leader_epoch, p0.isr.clone(), p0.zk_version, p0.replicas.clone()),
+            (1, 0, vec![1, 2], 0, vec![1, 2])
+        );
         assert_eq!(p0.controller_epoch as i64, epoch);
         let p1 = b.latest_leader_and_isr("t", 1).unwrap();
         assert_eq!((p1.leader, p1.isr.clone(), p1.replicas.clone()), (2, vec![2, 1], vec![2, 1]));
-        let request = b.leader_and_isr().into_iter().find(|r| r.partition_states.iter().any(|s| s.topic == "t")).unwrap();
+        let request =
+            b.leader_and_isr().into_iter().find(|r| r.partition_states.iter().any(|s| s.topic == "t")).unwrap();
         assert_eq!((request.controller_id, request.controller_epoch as i64), (1, epoch));
         assert!(request.leaders.contains(&Broker::new(1, "127.0.0.1", b1.port as i32)), "{:?}", request.leaders);
         assert!(request.leaders.contains(&Broker::new(2, "127.0.0.1", b2.port as i32)), "{:?}", request.leaders);
 
         eventually!(format!("broker {} has metadata of t", b.id), DEADLINE, b.latest_metadata("t", 1).is_some());
-        let um = b.update_metadata().into_iter().rev().find(|r| r.partition_states.iter().any(|s| s.topic == "t")).unwrap();
+        let um =
+            b.update_metadata().into_iter().rev().find(|r| r.partition_states.iter().any(|s| s.topic == "t")).unwrap();
         assert_eq!(ids(&um.alive_brokers), [1, 2].into_iter().collect());
         assert_eq!(um.partition_states.iter().filter(|s| s.topic == "t").count(), 2);
         let (m0, _) = b.latest_metadata("t", 0).unwrap();
@@ -62,7 +67,10 @@ async fn a_new_topic_gets_leaders_state_znodes_and_requests() {
 
     // Partitions added later (the admin tool rewrites the whole document) get the same.
     client
-        .update_persistent(&kafka08::zk::paths::topic("t"), br#"{"version":1,"partitions":{"0":[1,2],"1":[2,1],"2":[2,1]}}"#)
+        .update_persistent(
+            &kafka08::zk::paths::topic("t"),
+            br#"{"version":1,"partitions":{"0":[1,2],"1":[2,1],"2":[2,1]}}"#,
+        )
         .await
         .unwrap();
     let (s2, _) = wait_for!("state of t-2", DEADLINE, read_state(&client, "t", 2).await);
@@ -95,8 +103,16 @@ async fn a_partition_whose_replicas_are_all_dead_gets_a_leader_when_one_register
     let b3 = FakeBroker::live(3, &zk).await;
     let (s0, _) = wait_for!("state of u-0", DEADLINE, read_state(&client, "u", 0).await);
     assert_eq!(state_fields(&s0), (3, 0, vec![3], epoch));
-    eventually!("broker 3 is told to lead u-0", DEADLINE, b3.latest_leader_and_isr("u", 0).is_some_and(|s| s.leader == 3));
-    eventually!("broker 3 hears it follows u-1", DEADLINE, b3.latest_leader_and_isr("u", 1).is_some_and(|s| s.leader == 1));
+    eventually!(
+        "broker 3 is told to lead u-0",
+        DEADLINE,
+        b3.latest_leader_and_isr("u", 0).is_some_and(|s| s.leader == 3)
+    );
+    eventually!(
+        "broker 3 hears it follows u-1",
+        DEADLINE,
+        b3.latest_leader_and_isr("u", 1).is_some_and(|s| s.leader == 1)
+    );
     eventually!(
         "broker 1 learns u-0's leader and broker 3",
         DEADLINE,
@@ -139,14 +155,22 @@ async fn a_new_controller_resumes_from_zookeeper_and_only_reelects_dead_leaders(
     assert_eq!((s0_now, v0), (s0, 0), "t-0's leader is alive: not re-elected");
     assert_eq!((s1_now, v1), (s1, 0), "t-1's leader is alive: not re-elected");
 
-    eventually!("broker 1 leads t-2", DEADLINE, b1.latest_leader_and_isr("t", 2).is_some_and(|s| s.leader == 1 && s.leader_epoch == 1));
+    eventually!(
+        "broker 1 leads t-2",
+        DEADLINE,
+        b1.latest_leader_and_isr("t", 2).is_some_and(|s| s.leader == 1 && s.leader_epoch == 1)
+    );
     eventually!("broker 1 hears of t-0", DEADLINE, b1.latest_leader_and_isr("t", 0).is_some());
     eventually!("broker 2 hears of t-1", DEADLINE, b2.latest_leader_and_isr("t", 1).is_some());
     let r = b2.leader_and_isr().into_iter().next().unwrap();
     assert_eq!((r.controller_id, r.controller_epoch), (2, 2));
     let t0 = b1.latest_leader_and_isr("t", 0).unwrap();
     assert_eq!((t0.controller_epoch, t0.leader_epoch), (1, 0), "the decision's epoch, not the new controller's");
-    eventually!("broker 2 has metadata of everything", DEADLINE, b2.latest_metadata("t", 2).is_some_and(|(s, alive)| s.leader == 1 && alive == vec![1, 2]));
+    eventually!(
+        "broker 2 has metadata of everything",
+        DEADLINE,
+        b2.latest_metadata("t", 2).is_some_and(|(s, alive)| s.leader == 1 && alive == vec![1, 2])
+    );
     second.stop().await;
 }
 
@@ -178,8 +202,16 @@ async fn a_dead_broker_loses_its_leaderships_and_isr_memberships() {
         DEADLINE,
         read_state(&client, "t", 2).await.is_some_and(|(s, _)| state_fields(&s) == (-1, 1, vec![], 1))
     );
-    eventually!("broker 1 leads t-1", DEADLINE, b1.latest_leader_and_isr("t", 1).is_some_and(|s| s.leader == 1 && s.leader_epoch == 1));
-    eventually!("broker 1 hears t-0's ISR shrank", DEADLINE, b1.latest_leader_and_isr("t", 0).is_some_and(|s| s.isr == vec![1]));
+    eventually!(
+        "broker 1 leads t-1",
+        DEADLINE,
+        b1.latest_leader_and_isr("t", 1).is_some_and(|s| s.leader == 1 && s.leader_epoch == 1)
+    );
+    eventually!(
+        "broker 1 hears t-0's ISR shrank",
+        DEADLINE,
+        b1.latest_leader_and_isr("t", 0).is_some_and(|s| s.isr == vec![1])
+    );
     eventually!(
         "broker 1's metadata lists only itself and t-2 leaderless",
         DEADLINE,
@@ -193,7 +225,11 @@ async fn a_dead_broker_loses_its_leaderships_and_isr_memberships() {
         DEADLINE,
         read_state(&client, "t", 2).await.is_some_and(|(s, _)| state_fields(&s) == (2, 2, vec![2], 1))
     );
-    eventually!("broker 2 hears it follows t-0", DEADLINE, b2.latest_leader_and_isr("t", 0).is_some_and(|s| s.leader == 1));
+    eventually!(
+        "broker 2 hears it follows t-0",
+        DEADLINE,
+        b2.latest_leader_and_isr("t", 0).is_some_and(|s| s.leader == 1)
+    );
     c.stop().await;
 }
 
@@ -206,7 +242,10 @@ async fn unclean_election_respects_the_topic_override() {
     let c = TestController::start(&zk, 1).await;
     eventually!("controller active", DEADLINE, c.handle.is_active());
     client
-        .update_persistent(&kafka08::zk::paths::topic_config("safe"), br#"{"version":1,"config":{"unclean.leader.election.enable":"false"}}"#)
+        .update_persistent(
+            &kafka08::zk::paths::topic_config("safe"),
+            br#"{"version":1,"config":{"unclean.leader.election.enable":"false"}}"#,
+        )
         .await
         .unwrap();
     create_topic(&client, "safe", r#"{"version":1,"partitions":{"0":[2,1]}}"#).await;

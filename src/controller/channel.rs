@@ -17,7 +17,6 @@ use tokio::task::JoinHandle;
 /// Pause between attempts to reach a broker (0.8.2's RequestSendThread slept 300 ms).
 pub const RETRY_BACKOFF: Duration = Duration::from_millis(300);
 
-
 struct BrokerChannel {
     broker: Broker,
     queue: mpsc::Sender<ControllerRequest>,
@@ -131,7 +130,12 @@ async fn send_loop(
             match result {
                 Ok(error_code) => {
                     if error_code != ErrorCode::NoError {
-                        log::warn!("broker {} answered {} from the controller with {}", broker.id, request.name(), error_code);
+                        log::warn!(
+                            "broker {} answered {} from the controller with {}",
+                            broker.id,
+                            request.name(),
+                            error_code
+                        );
                     }
                     break;
                 }
@@ -148,7 +152,13 @@ async fn send_loop(
                             e
                         );
                     } else {
-                        log::debug!("controller retry {} of {} to broker {}: {}", failures, request.name(), broker.id, e);
+                        log::debug!(
+                            "controller retry {} of {} to broker {}: {}",
+                            failures,
+                            request.name(),
+                            broker.id,
+                            e
+                        );
                     }
                     failures = failures.saturating_add(1);
                     tokio::time::sleep(RETRY_BACKOFF).await;
@@ -166,7 +176,11 @@ async fn connect(broker: &Broker, timeout: Duration) -> Result<BrokerConnection,
 }
 
 /// Send one request; the response's top-level error code.
-async fn send_one(conn: &mut BrokerConnection, client_id: &str, request: &ControllerRequest) -> Result<ErrorCode, ClientError> {
+async fn send_one(
+    conn: &mut BrokerConnection,
+    client_id: &str,
+    request: &ControllerRequest,
+) -> Result<ErrorCode, ClientError> {
     Ok(match request {
         ControllerRequest::LeaderAndIsr(r) => {
             let resp = conn.send(client_id, r).await?;

@@ -84,7 +84,10 @@ impl ControllerContext {
         self.assignments
             .iter()
             .flat_map(|(t, parts)| {
-                parts.iter().filter(move |(_, ar)| ar.contains(&broker)).map(move |(p, _)| TopicPartition::new(t.clone(), *p))
+                parts
+                    .iter()
+                    .filter(move |(_, ar)| ar.contains(&broker))
+                    .map(move |(p, _)| TopicPartition::new(t.clone(), *p))
             })
             .collect()
     }
@@ -289,11 +292,23 @@ mod tests {
         ctx.assignments.insert("t".into(), parts);
         ctx.leadership.insert(
             TopicPartition::new("t", 0),
-            LeaderIsrAndControllerEpoch { leader: 1, leader_epoch: 0, isr: vec![1, 2], controller_epoch: 4, zk_version: 0 },
+            LeaderIsrAndControllerEpoch {
+                leader: 1,
+                leader_epoch: 0,
+                isr: vec![1, 2],
+                controller_epoch: 4,
+                zk_version: 0,
+            },
         );
         ctx.leadership.insert(
             TopicPartition::new("t", 1),
-            LeaderIsrAndControllerEpoch { leader: 2, leader_epoch: 5, isr: vec![2], controller_epoch: 3, zk_version: 7 },
+            LeaderIsrAndControllerEpoch {
+                leader: 2,
+                leader_epoch: 5,
+                isr: vec![2],
+                controller_epoch: 3,
+                zk_version: 7,
+            },
         );
         ctx
     }

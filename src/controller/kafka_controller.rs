@@ -10,7 +10,9 @@
 use super::channel::ControllerChannelManager;
 use super::context::{ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
 use super::selector::{decide_online, new_partition_leader, OnlineMode, NO_LEADER};
-use super::zk_store::{increment_controller_epoch, read_partition_states, EpochFence, FenceError, StateRead, StateWrite, WriteOutcome};
+use super::zk_store::{
+    increment_controller_epoch, read_partition_states, EpochFence, FenceError, StateRead, StateWrite, WriteOutcome,
+};
 use crate::api::Broker;
 use crate::common::{Clock, ErrorCode, Properties, SystemClock, TopicPartition};
 use crate::zk::json::{BrokerRegistration, ControllerRegistration, TopicAssignment, TopicConfig};
@@ -108,7 +110,10 @@ enum Event {
     BrokerChange,
     TopicChange,
     PartitionModification(String),
-    ControlledShutdown { broker_id: i32, reply: oneshot::Sender<Result<Vec<TopicPartition>, ControlledShutdownError>> },
+    ControlledShutdown {
+        broker_id: i32,
+        reply: oneshot::Sender<Result<Vec<TopicPartition>, ControlledShutdownError>>,
+    },
     Shutdown(Option<oneshot::Sender<()>>),
 }
 
@@ -189,7 +194,11 @@ impl KafkaController {
     /// Start taking part in controller election (every broker, before it registers itself,
     /// zookeeper-layout spec §4.2). Must be called inside a tokio runtime.
     pub fn start(zk: ZkClient, broker_id: i32, config: ControllerConfig) -> ControllerHandle {
-        let shared = Arc::new(Shared { active: AtomicBool::new(false), epoch: AtomicI32::new(0), controller_id: AtomicI32::new(-1) });
+        let shared = Arc::new(Shared {
+            active: AtomicBool::new(false),
+            epoch: AtomicI32::new(0),
+            controller_id: AtomicI32::new(-1),
+        });
         let (tx, rx) = mpsc::unbounded_channel();
         let event_loop = EventLoop {
             channels_client_id: config.client_id(broker_id),
@@ -361,7 +370,12 @@ impl EventLoop {
                 log::warn!("zookeeper session expired while handling {}", name);
             }
             Err(ControllerError::Zk(e)) => {
-                log::warn!("zookeeper error while handling {}: {}; retrying in {:?}", name, e, self.config.retry_backoff);
+                log::warn!(
+                    "zookeeper error while handling {}: {}; retrying in {:?}",
+                    name,
+                    e,
+                    self.config.retry_backoff
+                );
                 if let Some(event) = retry {
                     self.schedule(event, self.config.retry_backoff);
                 }
@@ -531,7 +545,8 @@ impl EventLoop {
             .await?
             .ok_or_else(|| ControllerError::Moved("the controller epoch changed during failover".into()))?;
         log::info!("broker {} starting controller failover, epoch {}", self.broker_id, fence.epoch);
-        let ctx = ControllerContext { epoch: fence.epoch, epoch_zk_version: fence.epoch_zk_version, ..Default::default() };
+        let ctx =
+            ControllerContext { epoch: fence.epoch, epoch_zk_version: fence.epoch_zk_version, ..Default::default() };
         let channels = ControllerChannelManager::new(
             self.channels_client_id.clone(),
             self.config.socket_timeout,
@@ -640,7 +655,8 @@ impl EventLoop {
                 return Ok(());
             }
             let reads = read_partition_states(&zk, &pending).await?;
-            let active = self.active.as_mut().ok_or_else(|| ControllerError::Moved("not the controller any more".into()))?;
+            let active =
+                self.active.as_mut().ok_or_else(|| ControllerError::Moved("not the controller any more".into()))?;
             let live = active.ctx.live_broker_ids();
             let epoch = active.ctx.epoch;
             // Per topic: whether `partitions` exists and which partition nodes do.
@@ -654,7 +670,11 @@ impl EventLoop {
                     StateRead::Missing => {
                         active.ctx.leadership.remove(tp);
                         let Some((leader, isr)) = new_partition_leader(&assigned, &live) else {
-                            log::info!("partition {} has no live replica in {:?}; it stays without a leader", tp, assigned);
+                            log::info!(
+                                "partition {} has no live replica in {:?}; it stays without a leader",
+                                tp,
+                                assigned
+                            );
                             continue;
                         };
                         if !parents.contains_key(&tp.topic) {
@@ -671,7 +691,13 @@ impl EventLoop {
                         if have.insert(tp.partition.to_string()) {
                             missing.push(paths::partition(&tp.topic, tp.partition));
                         }
-                        let state = LeaderIsrAndControllerEpoch { leader, leader_epoch: 0, isr, controller_epoch: epoch, zk_version: 0 };
+                        let state = LeaderIsrAndControllerEpoch {
+                            leader,
+                            leader_epoch: 0,
+                            isr,
+                            controller_epoch: epoch,
+                            zk_version: 0,
+                        };
                         writes.push(StateWrite::create(tp, missing, &state.to_json()));
                         let recipients = state.isr.clone();
                         planned.push((tp.clone(), state, recipients));
@@ -720,7 +746,13 @@ impl EventLoop {
                                 planned.push((tp.clone(), next, e.recipients));
                             }
                             Ok(None) => {}
-                            Err(e) => log::error!("cannot elect a leader for {} (replicas {:?}, isr {:?}): {}", tp, assigned, state.isr, e),
+                            Err(e) => log::error!(
+                                "cannot elect a leader for {} (replicas {:?}, isr {:?}): {}",
+                                tp,
+                                assigned,
+                                state.isr,
+                                e
+                            ),
                         }
                     }
                 }

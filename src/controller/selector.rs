@@ -183,7 +183,8 @@ pub fn decide_online(
         }
     }
     if mode == OnlineMode::ElectAndShrinkIsr {
-        let dead: BTreeSet<i32> = isr.iter().copied().chain(Some(leader)).filter(|r| *r != NO_LEADER && !live.contains(r)).collect();
+        let dead: BTreeSet<i32> =
+            isr.iter().copied().chain(Some(leader)).filter(|r| *r != NO_LEADER && !live.contains(r)).collect();
         if let Some((new_leader, new_isr)) = remove_replicas_from_isr(leader, isr, &dead, unclean_enabled) {
             if new_leader != leader || new_isr != isr {
                 return Ok(Some(Election {
@@ -240,14 +241,20 @@ mod tests {
         let e = preferred_replica_leader(&[1, 2], 2, &[2, 1], &live).unwrap();
         assert_eq!((e.leader, e.isr, e.recipients), (1, vec![2, 1], vec![1, 2]));
         assert_eq!(preferred_replica_leader(&[1, 2], 2, &[2], &live), Err(SelectionError::PreferredReplicaUnavailable));
-        assert_eq!(preferred_replica_leader(&[3, 2], 2, &[2, 3], &live), Err(SelectionError::PreferredReplicaUnavailable));
+        assert_eq!(
+            preferred_replica_leader(&[3, 2], 2, &[2, 3], &live),
+            Err(SelectionError::PreferredReplicaUnavailable)
+        );
     }
 
     #[test]
     fn controlled_shutdown_selector_drops_shutting_down_brokers_from_the_isr() {
         let e = controlled_shutdown_leader(&[1, 2, 3], &[1, 2, 3], &set(&[1]), &set(&[1, 2, 3])).unwrap();
         assert_eq!((e.leader, e.isr, e.recipients), (2, vec![2, 3], vec![1, 2, 3]));
-        assert_eq!(controlled_shutdown_leader(&[1, 2], &[1], &set(&[1]), &set(&[1, 2])), Err(SelectionError::NoIsrAfterShutdown));
+        assert_eq!(
+            controlled_shutdown_leader(&[1, 2], &[1], &set(&[1]), &set(&[1, 2])),
+            Err(SelectionError::NoIsrAfterShutdown)
+        );
     }
 
     #[test]
@@ -267,7 +274,10 @@ mod tests {
         assert_eq!((e.leader, e.isr), (1, vec![1]));
         let e = decide_online(OnlineMode::ElectIfOffline, &[3, 2], NO_LEADER, &[], &live, true).unwrap().unwrap();
         assert_eq!((e.leader, e.isr, e.unclean), (2, vec![2], true));
-        assert_eq!(decide_online(OnlineMode::ElectIfOffline, &[3], 3, &[3], &live, true), Err(SelectionError::NoLiveReplica));
+        assert_eq!(
+            decide_online(OnlineMode::ElectIfOffline, &[3], 3, &[3], &live, true),
+            Err(SelectionError::NoLiveReplica)
+        );
     }
 
     #[test]

@@ -39,7 +39,11 @@ pub async fn read_partition_states(zk: &ZkClient, partitions: &[TopicPartition])
         }
         let results = reader.commit().await.map_err(ZkError::from)?;
         if results.len() != chunk.len() {
-            return Err(ZkError::Other(format!("multi read returned {} results for {} reads", results.len(), chunk.len())));
+            return Err(ZkError::Other(format!(
+                "multi read returned {} results for {} reads",
+                results.len(),
+                chunk.len()
+            )));
         }
         for (tp, r) in chunk.iter().zip(results) {
             out.push(match r {
@@ -72,7 +76,11 @@ impl StateWrite {
     }
 
     pub fn update(tp: &TopicPartition, state: &json::PartitionState, expected_version: i32) -> StateWrite {
-        StateWrite::Update { path: paths::partition_state(&tp.topic, tp.partition), data: state.to_bytes(), expected_version }
+        StateWrite::Update {
+            path: paths::partition_state(&tp.topic, tp.partition),
+            data: state.to_bytes(),
+            expected_version,
+        }
     }
 
     fn ops(&self) -> usize {
@@ -100,7 +108,9 @@ impl StateWrite {
                 }
                 w.add_create(path, data, &persistent)?;
             }
-            StateWrite::Update { path, data, expected_version } => w.add_set_data(path, data, Some(*expected_version))?,
+            StateWrite::Update { path, data, expected_version } => {
+                w.add_set_data(path, data, Some(*expected_version))?
+            }
         }
         Ok(())
     }
@@ -250,7 +260,9 @@ pub async fn increment_controller_epoch(zk: &ZkClient) -> Result<Option<EpochFen
                 .ok()
                 .and_then(|e| i32::try_from(e).ok())
                 .ok_or_else(|| FenceError::Zk(ZkError::Other(format!("{} is not an int", paths::CONTROLLER_EPOCH))))?;
-            let next = epoch.checked_add(1).ok_or_else(|| FenceError::Zk(ZkError::Other("controller epoch overflow".into())))?;
+            let next = epoch
+                .checked_add(1)
+                .ok_or_else(|| FenceError::Zk(ZkError::Other("controller epoch overflow".into())))?;
             // A plain versioned set, not conditional_update: another controller writing the
             // same next epoch must be a conflict, not our own retried write.
             match zk.raw().set_data(paths::CONTROLLER_EPOCH, next.to_string().as_bytes(), Some(stat.version)).await {
