@@ -254,10 +254,12 @@ impl RequestBatch {
         }
         let mut out = Vec::new();
         for (b, partitions) in &self.leader_and_isr {
-            // A partition without a leader only goes out in UpdateMetadata: there is
-            // nobody to lead or follow (0.8.2 brokers logged and skipped such entries).
-            let led: Vec<&TopicPartition> =
-                partitions.iter().filter(|tp| ctx.leadership.get(*tp).is_some_and(|l| l.leader >= 0)).collect();
+            // A partition without a live leader only goes out in UpdateMetadata: there is
+            // nobody to follow (0.8.2 brokers logged and skipped such entries).
+            let led: Vec<&TopicPartition> = partitions
+                .iter()
+                .filter(|tp| ctx.leadership.get(*tp).is_some_and(|l| ctx.live_brokers.contains_key(&l.leader)))
+                .collect();
             if recipients.contains(b) && !led.is_empty() {
                 out.push((*b, ControllerRequest::LeaderAndIsr(ctx.leader_and_isr_request(controller_id, led))));
             }
@@ -347,6 +349,27 @@ mod tests {
     fn a_partition_without_state_goes_out_leaderless() {
         let s = ctx().partition_state(&TopicPartition::new("t", 2));
         assert_eq!((s.leader, s.leader_epoch, s.isr.len(), s.zk_version, s.replicas), (-1, -1, 0, -1, vec![3]));
+    }
+
+    #[test]
+    fn partitions_without_a_live_leader_get_metadata_but_no_leader_and_isr() {
+        let mut c = ctx();
+        c.leadership.get_mut(&TopicPartition::new("t", 1)).unwrap().leader = 3; // dead
+        let mut batch = RequestBatch::new();
+        for p in 0..3 {
+            batch.add_leader_and_isr([1], &TopicPartition::new("t", p));
+        }
+        let out = batch.build(&c, 1);
+        match &out[0] {
+            (1, ControllerRequest::LeaderAndIsr(r)) => {
+                assert_eq!(r.partition_states.iter().map(|s| s.partition).collect::<Vec<_>>(), vec![0]);
+            }
+            other => panic!("{:?}", other),
+        }
+        match &out[1] {
+            (1, ControllerRequest::UpdateMetadata(r)) => assert_eq!(r.partition_states.len(), 3),
+            other => panic!("{:?}", other),
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::zk_store::{
 };
 use crate::api::Broker;
 use crate::common::{Clock, ErrorCode, Properties, SystemClock, TopicPartition};
+use crate::server::KafkaConfig;
 use crate::zk::json::{BrokerRegistration, ControllerRegistration, TopicAssignment, TopicConfig};
 use crate::zk::{paths, WatchFuture, ZkClient, ZkError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -28,6 +29,9 @@ use tokio::task::JoinHandle;
 /// 0.8.2 `controller.message.queue.size` defaulted to Int.MaxValue; a bound that no
 /// healthy broker reaches still turns a runaway queue into an error instead of memory.
 pub const DEFAULT_MESSAGE_QUEUE_SIZE: usize = 100_000;
+
+/// Longest [`ControllerHandle::shutdown`] waits for the event loop.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Read-decide-write cycles per partition before an election gives up (a conflict means a
 /// leader changed the ISR between our read and our write).
@@ -65,6 +69,18 @@ impl Default for ControllerConfig {
 }
 
 impl ControllerConfig {
+    /// The controller keys of a broker's `server.properties`.
+    pub fn from_kafka_config(config: &KafkaConfig) -> ControllerConfig {
+        ControllerConfig {
+            socket_timeout: Duration::from_millis(config.controller_socket_timeout_ms.max(0) as u64),
+            message_queue_size: config.controller_message_queue_size.max(1) as usize,
+            unclean_leader_election_enable: config.unclean_leader_election_enable,
+            host_name: config.host_name.clone(),
+            port: config.port as i32,
+            ..ControllerConfig::default()
+        }
+    }
+
     /// The client id of the controller's requests (0.8.2 `KafkaController.clientId`).
     pub fn client_id(&self, broker_id: i32) -> String {
         format!("id_{}-host_{}-port_{}", broker_id, self.host_name.as_deref().unwrap_or("null"), self.port)
@@ -269,14 +285,25 @@ impl ControllerHandle {
     /// Resign (if elected) and stop: watches are dropped, channels to brokers closed, and
     /// our own `/controller` node deleted so another broker takes over without waiting for
     /// our session to end. Other brokers' nodes are never touched. Idempotent.
+    ///
+    /// Waits for the event in progress to finish, at most [`SHUTDOWN_TIMEOUT`]; then the
+    /// loop is stopped where it is (a broker shutting down must not hang on ZooKeeper).
     pub async fn shutdown(&self) {
         let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let Some(task) = task else { return };
+        let Some(mut task) = task else { return };
         let (reply, rx) = oneshot::channel();
         if self.events.send(Event::Shutdown(Some(reply))).is_ok() {
-            let _ = rx.await;
+            if tokio::time::timeout(SHUTDOWN_TIMEOUT, rx).await.is_err() {
+                log::warn!(
+                    "controller of broker {} did not stop within {:?}; aborting it",
+                    self.broker_id,
+                    SHUTDOWN_TIMEOUT
+                );
+                task.abort();
+            }
         }
-        let _ = task.await;
+        let _ = (&mut task).await;
+        self.shared.active.store(false, Ordering::SeqCst);
     }
 }
 
@@ -1005,4 +1032,27 @@ async fn topic_unclean_enabled(zk: &ZkClient, topic: &str, default: bool) -> Res
             default
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_comes_from_server_properties_and_names_the_client_as_082_did() {
+        let mut props = Properties::new();
+        props.set("broker.id", "3");
+        props.set("zookeeper.connect", "localhost:2181");
+        props.set("port", "9093");
+        props.set("controller.socket.timeout.ms", "1000");
+        props.set("unclean.leader.election.enable", "false");
+        let config = ControllerConfig::from_kafka_config(&KafkaConfig::from_properties(&props).unwrap());
+        assert_eq!(config.socket_timeout, Duration::from_secs(1));
+        assert!(!config.unclean_leader_election_enable);
+        assert_eq!(config.message_queue_size, i32::MAX as usize);
+        assert_eq!(config.client_id(3), "id_3-host_null-port_9093");
+        props.set("host.name", "kafka1");
+        let config = ControllerConfig::from_kafka_config(&KafkaConfig::from_properties(&props).unwrap());
+        assert_eq!(config.client_id(3), "id_3-host_kafka1-port_9093");
+    }
 }

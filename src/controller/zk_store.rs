@@ -169,19 +169,8 @@ impl EpochFence {
     /// in the order of `writes`.
     pub async fn write(&self, zk: &ZkClient, writes: &[StateWrite]) -> Result<Vec<WriteOutcome>, FenceError> {
         let mut outcomes = Vec::with_capacity(writes.len());
-        let mut start = 0;
-        while start < writes.len() {
-            let (mut ops, mut bytes, mut end) = (1, OP_OVERHEAD + paths::CONTROLLER_EPOCH.len(), start);
-            while end < writes.len() {
-                let (o, b) = (writes[end].ops(), writes[end].estimated_bytes());
-                if end > start && (ops + o > MAX_MULTI_OPS || bytes + b > MAX_MULTI_BYTES) {
-                    break;
-                }
-                ops += o;
-                bytes += b;
-                end += 1;
-            }
-            let batch = &writes[start..end];
+        for range in plan_batches(writes) {
+            let batch = &writes[range];
             match self.commit(zk, batch).await? {
                 Ok(versions) => outcomes.extend(versions.into_iter().map(WriteOutcome::Written)),
                 Err(_) => {
@@ -190,7 +179,6 @@ impl EpochFence {
                     }
                 }
             }
-            start = end;
         }
         Ok(outcomes)
     }
@@ -250,6 +238,30 @@ impl EpochFence {
     }
 }
 
+/// Split `writes` into consecutive batches of at most [`MAX_MULTI_OPS`] operations and
+/// [`MAX_MULTI_BYTES`] estimated bytes, the epoch check included (a single write larger
+/// than that still goes alone).
+fn plan_batches(writes: &[StateWrite]) -> Vec<std::ops::Range<usize>> {
+    let check_bytes = OP_OVERHEAD + paths::CONTROLLER_EPOCH.len();
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < writes.len() {
+        let (mut ops, mut bytes, mut end) = (1, check_bytes, start);
+        while end < writes.len() {
+            let (o, b) = (writes[end].ops(), writes[end].estimated_bytes());
+            if end > start && (ops + o > MAX_MULTI_OPS || bytes + b > MAX_MULTI_BYTES) {
+                break;
+            }
+            ops += o;
+            bytes += b;
+            end += 1;
+        }
+        batches.push(start..end);
+        start = end;
+    }
+    batches
+}
+
 /// Read `/controller_epoch` and increment it conditionally (§4.3): the new epoch and the
 /// znode version our writes are fenced with. `Ok(None)` when another controller changed it
 /// between our read and our write (0.8.2 carried on with the old epoch there; we resign).
@@ -276,5 +288,54 @@ pub async fn increment_controller_epoch(zk: &ZkClient) -> Result<Option<EpochFen
             Err(ZkError::NodeExists) => Ok(None),
             Err(e) => Err(e.into()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(p: i32, parents: usize) -> StateWrite {
+        let tp = TopicPartition::new("t", p);
+        let parents = (0..parents).map(|i| format!("/brokers/topics/t/partitions/{}{}", p, i)).collect();
+        StateWrite::create(&tp, parents, &PartitionState::new(1, 0, vec![1, 2, 3], 1))
+    }
+
+    fn check_limits(writes: &[StateWrite], batches: &[std::ops::Range<usize>]) {
+        let mut next = 0;
+        for b in batches {
+            assert_eq!(b.start, next, "consecutive, nothing skipped");
+            next = b.end;
+            let ops: usize = 1 + writes[b.clone()].iter().map(|w| w.ops()).sum::<usize>();
+            let bytes: usize = writes[b.clone()].iter().map(|w| w.estimated_bytes()).sum::<usize>();
+            assert!(ops <= MAX_MULTI_OPS, "{} ops", ops);
+            assert!(bytes <= MAX_MULTI_BYTES, "{} bytes", bytes);
+        }
+        assert_eq!(next, writes.len());
+    }
+
+    #[test]
+    fn batches_stay_under_the_operation_limit() {
+        // 1 check + 2 ops per write: 499 writes fit in a multi of 999 ops, not 500.
+        let writes: Vec<StateWrite> = (0..1500).map(|p| create(p, 1)).collect();
+        let batches = plan_batches(&writes);
+        check_limits(&writes, &batches);
+        assert_eq!(batches[0], 0..499);
+        assert_eq!(batches.len(), 4);
+        assert!(plan_batches(&[]).is_empty());
+    }
+
+    #[test]
+    fn batches_stay_under_the_byte_limit() {
+        let big = vec![b'x'; 100 * 1024];
+        let writes: Vec<StateWrite> = (0..12)
+            .map(|p| StateWrite::Update { path: format!("/p/{}", p), data: big.clone(), expected_version: 0 })
+            .collect();
+        let batches = plan_batches(&writes);
+        check_limits(&writes, &batches);
+        assert_eq!(batches.len(), 3, "five 100 KiB writes per 512 KiB multi");
+        // One write above the limit still goes, alone.
+        let huge = vec![StateWrite::Update { path: "/p".into(), data: vec![0; MAX_MULTI_BYTES], expected_version: 0 }];
+        assert_eq!(plan_batches(&huge), vec![0..1]);
     }
 }
