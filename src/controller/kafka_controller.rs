@@ -11,7 +11,8 @@ use super::channel::ControllerChannelManager;
 use super::context::{ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
 use super::selector::{decide_online, new_partition_leader, OnlineMode, NO_LEADER};
 use super::zk_store::{
-    increment_controller_epoch, read_partition_states, EpochFence, FenceError, StateRead, StateWrite, WriteOutcome,
+    increment_controller_epoch, read_many, read_partition_states, EpochFence, FenceError, StateRead, StateWrite,
+    WriteOutcome,
 };
 use crate::api::Broker;
 use crate::common::{Clock, ErrorCode, Properties, SystemClock, TopicPartition};
@@ -292,15 +293,10 @@ impl ControllerHandle {
         let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
         let Some(mut task) = task else { return };
         let (reply, rx) = oneshot::channel();
-        if self.events.send(Event::Shutdown(Some(reply))).is_ok() {
-            if tokio::time::timeout(SHUTDOWN_TIMEOUT, rx).await.is_err() {
-                log::warn!(
-                    "controller of broker {} did not stop within {:?}; aborting it",
-                    self.broker_id,
-                    SHUTDOWN_TIMEOUT
-                );
-                task.abort();
-            }
+        let sent = self.events.send(Event::Shutdown(Some(reply))).is_ok();
+        if sent && tokio::time::timeout(SHUTDOWN_TIMEOUT, rx).await.is_err() {
+            log::warn!("controller of broker {} did not stop within {:?}; aborting it", self.broker_id, SHUTDOWN_TIMEOUT);
+            task.abort();
         }
         let _ = (&mut task).await;
         self.shared.active.store(false, Ordering::SeqCst);
@@ -998,9 +994,11 @@ fn parse_broker_ids(children: Vec<String>) -> BTreeSet<i32> {
 
 /// Registrations of `ids`; vanished or unreadable ones are skipped.
 async fn read_brokers(zk: &ZkClient, ids: BTreeSet<i32>) -> Result<Vec<Broker>, ZkError> {
+    let ids: Vec<i32> = ids.into_iter().collect();
+    let paths: Vec<String> = ids.iter().map(|id| paths::broker(*id)).collect();
     let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let Some((data, _)) = zk.get_data(&paths::broker(id)).await? else { continue };
+    for (id, data) in ids.into_iter().zip(read_many(zk, &paths).await?) {
+        let Some((data, _)) = data else { continue };
         match BrokerRegistration::parse(&data) {
             Ok(r) => out.push(Broker::new(id, r.host, r.port)),
             Err(e) => log::error!("ignoring broker {}: {}", id, e),

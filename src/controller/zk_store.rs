@@ -30,14 +30,41 @@ pub enum StateRead {
 
 /// Read the state znodes of `partitions` (in order), `MAX_MULTI_OPS` per round trip.
 pub async fn read_partition_states(zk: &ZkClient, partitions: &[TopicPartition]) -> Result<Vec<StateRead>, ZkError> {
-    let mut out = Vec::with_capacity(partitions.len());
-    for chunk in partitions.chunks(MAX_MULTI_OPS) {
+    let paths: Vec<String> = partitions.iter().map(|tp| paths::partition_state(&tp.topic, tp.partition)).collect();
+    let data = read_many(zk, &paths).await?;
+    Ok(paths
+        .iter()
+        .zip(data)
+        .map(|(path, d)| match d {
+            None => StateRead::Missing,
+            Some((bytes, version)) => match PartitionState::parse(&bytes) {
+                Ok(s) => StateRead::Present(s, version),
+                Err(e) => StateRead::Invalid(format!("{}: {}", path, e)),
+            },
+        })
+        .collect())
+}
+
+/// Data and version of each path (`None`: no such node), with one multi read per
+/// `MAX_MULTI_OPS` paths. Servers before ZooKeeper 3.6 have no multi read: one read each.
+pub async fn read_many(zk: &ZkClient, paths: &[String]) -> Result<Vec<Option<(Vec<u8>, i32)>>, ZkError> {
+    let mut out = Vec::with_capacity(paths.len());
+    for chunk in paths.chunks(MAX_MULTI_OPS) {
         let client = zk.raw();
         let mut reader = client.new_multi_reader();
-        for tp in chunk {
-            reader.add_get_data(&paths::partition_state(&tp.topic, tp.partition)).map_err(ZkError::from)?;
+        for path in chunk {
+            reader.add_get_data(path).map_err(ZkError::from)?;
         }
-        let results = reader.commit().await.map_err(ZkError::from)?;
+        let results = match reader.commit().await {
+            Ok(results) => results,
+            Err(zkc::Error::Unimplemented) => {
+                for path in chunk {
+                    out.push(zk.get_data(path).await?.map(|(data, stat)| (data, stat.version)));
+                }
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         if results.len() != chunk.len() {
             return Err(ZkError::Other(format!(
                 "multi read returned {} results for {} reads",
@@ -45,13 +72,10 @@ pub async fn read_partition_states(zk: &ZkClient, partitions: &[TopicPartition])
                 chunk.len()
             )));
         }
-        for (tp, r) in chunk.iter().zip(results) {
+        for r in results {
             out.push(match r {
-                zkc::MultiReadResult::Data { data, stat } => match PartitionState::parse(&data) {
-                    Ok(s) => StateRead::Present(s, stat.version),
-                    Err(e) => StateRead::Invalid(format!("{}: {}", paths::partition_state(&tp.topic, tp.partition), e)),
-                },
-                zkc::MultiReadResult::Error { err: zkc::Error::NoNode } => StateRead::Missing,
+                zkc::MultiReadResult::Data { data, stat } => Some((data, stat.version)),
+                zkc::MultiReadResult::Error { err: zkc::Error::NoNode } => None,
                 zkc::MultiReadResult::Error { err } => return Err(err.into()),
                 _ => return Err(ZkError::Other("multi read returned something else than data".into())),
             });
