@@ -734,10 +734,11 @@ impl EventLoop {
                                 tp, state.controller_epoch, epoch
                             )));
                         }
-                        let healthy = state.leader != NO_LEADER
-                            && live.contains(&state.leader)
-                            && state.isr.iter().all(|r| live.contains(r));
-                        if healthy {
+                        // Nothing to decide (and no topic config to read) for a live
+                        // leader, unless dead replicas must leave the ISR.
+                        let leader_alive = state.leader != NO_LEADER && live.contains(&state.leader);
+                        let isr_alive = state.isr.iter().all(|r| live.contains(r));
+                        if leader_alive && (isr_alive || mode == OnlineMode::ElectIfOffline) {
                             continue;
                         }
                         let unclean = match unclean_by_topic.get(&tp.topic) {
