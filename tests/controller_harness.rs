@@ -155,7 +155,12 @@ pub struct FakeBroker {
 
 impl FakeBroker {
     pub async fn start(id: i32) -> FakeBroker {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        FakeBroker::start_on(id, 0).await
+    }
+
+    /// Listen on a given port (0: any).
+    pub async fn start_on(id: i32, port: u16) -> FakeBroker {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::new(Mutex::new(Vec::new()));
@@ -192,6 +197,11 @@ impl FakeBroker {
         if let Some(session) = self.session.take() {
             session.delete(&paths::broker(self.id)).await.expect("deregister");
         }
+    }
+
+    /// Api names of the requests received, in order.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.received().iter().map(|(h, _)| h.api_key.name()).collect()
     }
 
     pub fn received(&self) -> Vec<(RequestHeader, Request)> {

@@ -294,3 +294,25 @@ async fn many_partitions_are_initialised_in_several_bounded_batches() {
     }
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_wait_for_a_broker_that_is_not_listening_yet_and_arrive_in_order() {
+    let zk = ZkServer::start();
+    let client = connect(&zk).await;
+    // Registered, but nothing listens on its port yet.
+    let port = harness::support::free_port();
+    let session = connect(&zk).await;
+    let registration = kafka08::zk::json::BrokerRegistration::new("127.0.0.1", port as i32, -1, 1);
+    session.create_ephemeral_expect_conflict(&kafka08::zk::paths::broker(1), &registration.to_bytes()).await.unwrap();
+    let c = TestController::start(&zk, 1).await;
+    eventually!("controller active", DEADLINE, c.handle.is_active());
+    create_topic(&client, "t", r#"{"version":1,"partitions":{"0":[1]}}"#).await;
+    wait_for!("state of t-0", DEADLINE, read_state(&client, "t", 0).await);
+
+    let b1 = FakeBroker::start_on(1, port).await;
+    eventually!("the queued requests arrive", DEADLINE, b1.received().len() >= 3);
+    // Failover's metadata, then the new topic's LeaderAndIsr and metadata.
+    assert_eq!(b1.kinds(), vec!["UpdateMetadata", "LeaderAndIsr", "UpdateMetadata"]);
+    assert_eq!(b1.latest_leader_and_isr("t", 0).map(|s| s.leader), Some(1));
+    c.stop().await;
+}
