@@ -316,3 +316,34 @@ async fn requests_wait_for_a_broker_that_is_not_listening_yet_and_arrive_in_orde
     assert_eq!(b1.latest_leader_and_isr("t", 0).map(|s| s.leader), Some(1));
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_initialises_new_partitions_and_leaves_newer_decisions_alone() {
+    let zk = ZkServer::start();
+    let client = connect(&zk).await;
+    let b1 = FakeBroker::live(1, &zk).await;
+    // Written while no controller ran: a topic without state znodes, and a topic whose
+    // leader (broker 2) is dead, one partition decided by a (bogus) newer epoch 99.
+    create_topic(&client, "fresh", r#"{"version":1,"partitions":{"0":[2,1]}}"#).await;
+    create_topic(&client, "old", r#"{"version":1,"partitions":{"0":[2,1],"1":[2,1]}}"#).await;
+    let newer = kafka08::zk::json::PartitionState::new(2, 4, vec![2, 1], 99);
+    let older = kafka08::zk::json::PartitionState::new(2, 4, vec![2, 1], 0);
+    client.create_persistent(&kafka08::zk::paths::partition_state("old", 0), &newer.to_bytes()).await.unwrap();
+    client.create_persistent(&kafka08::zk::paths::partition_state("old", 1), &older.to_bytes()).await.unwrap();
+
+    let c = TestController::start(&zk, 1).await;
+    eventually!("controller active", DEADLINE, c.handle.is_active());
+    let (fresh, _) = read_state(&client, "fresh", 0).await.expect("initialised at failover");
+    assert_eq!(state_fields(&fresh), (1, 0, vec![1], 1));
+    let (old1, v1) = read_state(&client, "old", 1).await.unwrap();
+    assert_eq!((state_fields(&old1), v1), ((1, 5, vec![1], 1), 1), "elected from the live ISR");
+    let (old0, v0) = read_state(&client, "old", 0).await.unwrap();
+    assert_eq!((state_fields(&old0), v0), ((2, 4, vec![2, 1], 99), 0), "a newer epoch's decision is not overwritten");
+    assert!(c.handle.is_active());
+    eventually!(
+        "broker 1 leads fresh-0",
+        DEADLINE,
+        b1.latest_leader_and_isr("fresh", 0).is_some_and(|s| s.leader == 1)
+    );
+    c.stop().await;
+}

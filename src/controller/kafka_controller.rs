@@ -295,7 +295,11 @@ impl ControllerHandle {
         let (reply, rx) = oneshot::channel();
         let sent = self.events.send(Event::Shutdown(Some(reply))).is_ok();
         if sent && tokio::time::timeout(SHUTDOWN_TIMEOUT, rx).await.is_err() {
-            log::warn!("controller of broker {} did not stop within {:?}; aborting it", self.broker_id, SHUTDOWN_TIMEOUT);
+            log::warn!(
+                "controller of broker {} did not stop within {:?}; aborting it",
+                self.broker_id,
+                SHUTDOWN_TIMEOUT
+            );
             task.abort();
         }
         let _ = (&mut task).await;
@@ -729,10 +733,16 @@ impl EventLoop {
                         let current = LeaderIsrAndControllerEpoch::from_json(&state, version);
                         active.ctx.leadership.insert(tp.clone(), current);
                         if state.controller_epoch > epoch {
-                            return Err(ControllerError::Moved(format!(
-                                "{} was decided by controller epoch {}, ours is {}",
-                                tp, state.controller_epoch, epoch
-                            )));
+                            // §8.5: abort this partition's change (as 0.8.2). A newer
+                            // controller is caught by the epoch fence; resigning here
+                            // would loop forever after /controller_epoch was reset.
+                            log::error!(
+                                "not changing {}: it was decided by controller epoch {}, ours is {}",
+                                tp,
+                                state.controller_epoch,
+                                epoch
+                            );
+                            continue;
                         }
                         // Nothing to decide (and no topic config to read) for a live
                         // leader, unless dead replicas must leave the ISR.
