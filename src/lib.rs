@@ -6,10 +6,12 @@
 //! - [`log`]: segments (`.log` + `.index`), logs, the log manager, retention, flush,
 //!   recovery, checkpoints — 0.8.2's on-disk layout byte for byte.
 //! - [`api`]: typed 0.8.2 requests and responses and their byte codec (sans-io).
-//! - [`server`]: the broker; so far `server.properties` as 0.8.2's `KafkaConfig` read it.
-//! - [`zk`]: znode paths and JSON documents (zookeeper-layout spec), nothing else spells them.
+//! - [`controller`]: the elected controller: one event loop, leader selection, epoch-fenced state writes.
+//! - [`server`]: the broker: KafkaApis, replica manager, fetchers, registration, config changes.
+//! - [`zk`]: the ZooKeeper session, znode paths and JSON documents; nothing else spells them.
 //! - [`admin`]: replica assignment (0.8.2 algorithm) and topic administration.
-//! - [`network`]: the socket server: frames in, ordered responses out, `sendfile` for log bytes.
+//! - [`network`]: the socket server (frames in, ordered responses out, `sendfile` for log
+//!   bytes) and `BrokerConnection`, the request/response client.
 //! - [`tools`]: the 0.8.2 command-line tools (the `kafka08` binary dispatches to them).
 //!
 //! # Invariants that are absences

@@ -1,25 +1,32 @@
-//! The controller (`kafka.controller`): TEMPORARY placeholder API until the controller lands.
-use crate::server::KafkaConfig;
-use crate::zk::ZkClient;
+//! The controller (`kafka.controller`): one broker at a time, elected through the ephemeral
+//! `/controller` znode, assigns partition leaders, writes leader/ISR state to ZooKeeper and
+//! tells brokers with LeaderAndIsr and UpdateMetadata (zookeeper-layout spec §4, §8).
+//!
+//! - [`KafkaController::start`] → [`ControllerHandle`]: every broker runs it at startup,
+//!   before registering itself; it takes part in the election and, once elected, runs the
+//!   controller as a single event loop (`kafka_controller`).
+//! - [`selector`]: leader selection as pure functions (new partition, offline, preferred
+//!   replica, controlled shutdown, ISR removal).
+//! - [`context`]: the in-memory model and the requests built from it.
+//! - [`zk_store`]: batched state reads, and state writes fenced by the controller epoch
+//!   (a ZooKeeper `multi` guarded by the version of `/controller_epoch`).
+//! - `channel`: one queue and task per live broker, in-order delivery with retries.
+//!
+//! Not yet here (zookeeper-layout spec): controlled shutdown (§8.6, the extension point is
+//! [`ControllerHandle::controlled_shutdown`]), StopReplica on replica removal, partition
+//! reassignment (§8.7), preferred replica election and auto rebalance (§8.8), topic
+//! deletion (§8.9).
 
-pub struct ControllerConfig;
+mod channel;
+pub mod context;
+mod kafka_controller;
+pub mod selector;
+pub mod zk_store;
 
-impl ControllerConfig {
-    pub fn from_kafka_config(_c: &KafkaConfig) -> ControllerConfig {
-        ControllerConfig
-    }
-}
-
-pub struct ControllerHandle;
-
-impl ControllerHandle {
-    pub async fn shutdown(self) {}
-}
-
-pub struct KafkaController;
-
-impl KafkaController {
-    pub fn start(_zk: ZkClient, _broker_id: i32, _config: ControllerConfig) -> ControllerHandle {
-        ControllerHandle
-    }
-}
+pub use channel::RETRY_BACKOFF;
+pub use context::{ControllerContext, ControllerRequest, LeaderIsrAndControllerEpoch, RequestBatch};
+pub use kafka_controller::{
+    ControlledShutdownError, ControllerConfig, ControllerHandle, KafkaController, DEFAULT_MESSAGE_QUEUE_SIZE,
+    SHUTDOWN_TIMEOUT,
+};
+pub use zk_store::{EpochFence, FenceError, StateRead, StateWrite, WriteOutcome};

@@ -281,7 +281,10 @@ mod tests {
 
     #[tokio::test]
     async fn correlation_ids_increase_and_responses_decode() {
-        let (port, task) = server(|c| Some(encode_response(c, &UpdateMetadataResponse { error_code: ErrorCode::NoError }).unwrap().to_vec())).await;
+        let (port, task) = server(|c| {
+            Some(encode_response(c, &UpdateMetadataResponse { error_code: ErrorCode::NoError }).unwrap().to_vec())
+        })
+        .await;
         let mut conn = BrokerConnection::connect("127.0.0.1", port, Duration::from_secs(5)).await.unwrap();
         conn.set_next_correlation_id(7);
         for _ in 0..3 {
@@ -295,7 +298,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_wrong_correlation_id_breaks_the_connection() {
-        let (port, task) = server(|c| Some(encode_response(c + 1, &UpdateMetadataResponse { error_code: ErrorCode::NoError }).unwrap().to_vec())).await;
+        let (port, task) = server(|c| {
+            Some(encode_response(c + 1, &UpdateMetadataResponse { error_code: ErrorCode::NoError }).unwrap().to_vec())
+        })
+        .await;
         let mut conn = BrokerConnection::connect("127.0.0.1", port, Duration::from_secs(5)).await.unwrap();
         match conn.send("c", &update_metadata()).await {
             Err(ClientError::CorrelationMismatch { expected: 0, actual: 1 }) => {}
@@ -317,14 +323,24 @@ mod tests {
         let (port, task) = server(|_| Some(vec![0, 0, 0, 100])).await;
         let mut conn = BrokerConnection::connect("127.0.0.1", port, Duration::from_secs(5)).await.unwrap();
         conn.set_max_response_size(10);
-        assert!(matches!(conn.send("c", &update_metadata()).await, Err(ClientError::Decode(DecodeError::BadFrameSize { size: 100, max: 10 }))));
+        assert!(matches!(
+            conn.send("c", &update_metadata()).await,
+            Err(ClientError::Decode(DecodeError::BadFrameSize { size: 100, max: 10 }))
+        ));
         drop(conn);
         task.await.unwrap();
     }
 
     #[tokio::test]
     async fn send_raw_returns_the_payload_and_a_closed_peer_is_io() {
-        let (port, task) = server(|c| if c == 5 { Some(encode_response(c, &UpdateMetadataResponse { error_code: ErrorCode::NoError }).unwrap().to_vec()) } else { None }).await;
+        let (port, task) = server(|c| {
+            if c == 5 {
+                Some(encode_response(c, &UpdateMetadataResponse { error_code: ErrorCode::NoError }).unwrap().to_vec())
+            } else {
+                None
+            }
+        })
+        .await;
         let mut conn = BrokerConnection::connect("127.0.0.1", port, Duration::from_secs(5)).await.unwrap();
         let header = RequestHeader::new(crate::api::ApiKey::UpdateMetadata, 0, 5, Some("raw"));
         let frame = Request::UpdateMetadata(update_metadata()).encode(&header).unwrap();

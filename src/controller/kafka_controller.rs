@@ -1,0 +1,1067 @@
+//! The controller as one event loop (0.8.2 `KafkaController` + `ZookeeperLeaderElector` +
+//! the partition and replica state machines, without their shared lock).
+//!
+//! One task owns all controller state and takes [`Event`]s from one queue. ZooKeeper
+//! watches only turn into events: a handler re-reads (and re-arms) what it watches, so a
+//! watch firing twice, late, or for a session change is harmless. Handlers decide with the
+//! pure functions of [`super::selector`], write state znodes through the epoch fence of
+//! [`super::zk_store`], then queue requests on the per-broker channels.
+
+use super::channel::ControllerChannelManager;
+use super::context::{ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
+use super::selector::{decide_online, new_partition_leader, OnlineMode, NO_LEADER};
+use super::zk_store::{
+    increment_controller_epoch, read_many, read_partition_states, EpochFence, FenceError, StateRead, StateWrite,
+    WriteOutcome,
+};
+use crate::api::Broker;
+use crate::common::{Clock, ErrorCode, Properties, SystemClock, TopicPartition};
+use crate::server::KafkaConfig;
+use crate::zk::json::{BrokerRegistration, ControllerRegistration, TopicAssignment, TopicConfig};
+use crate::zk::{paths, WatchFuture, ZkClient, ZkError};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// 0.8.2 `controller.message.queue.size` defaulted to Int.MaxValue; a bound that no
+/// healthy broker reaches still turns a runaway queue into an error instead of memory.
+pub const DEFAULT_MESSAGE_QUEUE_SIZE: usize = 100_000;
+
+/// Longest [`ControllerHandle::shutdown`] waits for the event loop.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Read-decide-write cycles per partition before an election gives up (a conflict means a
+/// leader changed the ISR between our read and our write).
+const MAX_ELECTION_ROUNDS: usize = 5;
+
+/// The controller's settings (0.8.2 keys).
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// `controller.socket.timeout.ms` (30000): connect and request timeout to brokers.
+    pub socket_timeout: Duration,
+    /// `controller.message.queue.size`: requests queued per broker.
+    pub message_queue_size: usize,
+    /// `unclean.leader.election.enable` (true); `/config/topics/<t>` may override it.
+    pub unclean_leader_election_enable: bool,
+    /// `host.name` and `port` of this broker: 0.8.2 named the controller's client id after
+    /// them, `id_<broker.id>-host_<host.name>-port_<port>` (an unset host.name reads "null").
+    pub host_name: Option<String>,
+    pub port: i32,
+    /// Pause after a ZooKeeper error before retrying a handler, and after a failed failover
+    /// before standing for election again.
+    pub retry_backoff: Duration,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            socket_timeout: Duration::from_millis(30_000),
+            message_queue_size: DEFAULT_MESSAGE_QUEUE_SIZE,
+            unclean_leader_election_enable: true,
+            host_name: None,
+            port: 9092,
+            retry_backoff: Duration::from_millis(1000),
+        }
+    }
+}
+
+impl ControllerConfig {
+    /// The controller keys of a broker's `server.properties`.
+    pub fn from_kafka_config(config: &KafkaConfig) -> ControllerConfig {
+        ControllerConfig {
+            socket_timeout: Duration::from_millis(config.controller_socket_timeout_ms.max(0) as u64),
+            message_queue_size: config.controller_message_queue_size.max(1) as usize,
+            unclean_leader_election_enable: config.unclean_leader_election_enable,
+            host_name: config.host_name.clone(),
+            port: config.port as i32,
+            ..ControllerConfig::default()
+        }
+    }
+
+    /// The client id of the controller's requests (0.8.2 `KafkaController.clientId`).
+    pub fn client_id(&self, broker_id: i32) -> String {
+        format!("id_{}-host_{}-port_{}", broker_id, self.host_name.as_deref().unwrap_or("null"), self.port)
+    }
+}
+
+/// Why a controlled shutdown was not carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlledShutdownError {
+    /// This broker is not the controller (0.8.2 `ControllerMovedException`).
+    NotController,
+    /// Controlled shutdown is not implemented yet (zookeeper-layout spec §8.6).
+    NotImplemented,
+    /// The controller has stopped.
+    Stopped,
+}
+
+impl ControlledShutdownError {
+    /// The code for the ControlledShutdown response: 0.8.2 mapped these exceptions, which
+    /// `ErrorMapping` does not know, to Unknown.
+    pub fn error_code(&self) -> ErrorCode {
+        ErrorCode::Unknown
+    }
+}
+
+impl fmt::Display for ControlledShutdownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ControlledShutdownError::NotController => "this broker is not the controller",
+            ControlledShutdownError::NotImplemented => "controlled shutdown is not implemented yet",
+            ControlledShutdownError::Stopped => "the controller has stopped",
+        })
+    }
+}
+
+impl std::error::Error for ControlledShutdownError {}
+
+enum Event {
+    /// `/controller` may have changed (also the first election).
+    ControllerChange,
+    /// A new ZooKeeper session replaced an expired one.
+    SessionRenewed,
+    BrokerChange,
+    TopicChange,
+    PartitionModification(String),
+    ControlledShutdown {
+        broker_id: i32,
+        reply: oneshot::Sender<Result<Vec<TopicPartition>, ControlledShutdownError>>,
+    },
+    Shutdown(Option<oneshot::Sender<()>>),
+}
+
+impl Event {
+    /// The same event, to run again after a ZooKeeper error.
+    fn retry(&self) -> Option<Event> {
+        Some(match self {
+            Event::ControllerChange | Event::SessionRenewed => Event::ControllerChange,
+            Event::BrokerChange => Event::BrokerChange,
+            Event::TopicChange => Event::TopicChange,
+            Event::PartitionModification(t) => Event::PartitionModification(t.clone()),
+            Event::ControlledShutdown { .. } | Event::Shutdown(_) => return None,
+        })
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Event::ControllerChange => "controller change".into(),
+            Event::SessionRenewed => "session renewal".into(),
+            Event::BrokerChange => "broker change".into(),
+            Event::TopicChange => "topic change".into(),
+            Event::PartitionModification(t) => format!("partition modification of {}", t),
+            Event::ControlledShutdown { broker_id, .. } => format!("controlled shutdown of broker {}", broker_id),
+            Event::Shutdown(_) => "shutdown".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum WatchKey {
+    Controller,
+    BrokerIds,
+    Topics,
+    Topic(String),
+}
+
+#[derive(Debug)]
+enum ControllerError {
+    Zk(ZkError),
+    /// Another controller took over (epoch fence, or a state written by a newer epoch).
+    Moved(String),
+}
+
+impl fmt::Display for ControllerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ControllerError::Zk(e) => write!(f, "zookeeper: {}", e),
+            ControllerError::Moved(why) => write!(f, "controller moved: {}", why),
+        }
+    }
+}
+
+impl From<ZkError> for ControllerError {
+    fn from(e: ZkError) -> Self {
+        ControllerError::Zk(e)
+    }
+}
+
+impl From<FenceError> for ControllerError {
+    fn from(e: FenceError) -> Self {
+        match e {
+            FenceError::Fenced => ControllerError::Moved("the controller epoch changed under our writes".into()),
+            FenceError::Zk(e) => ControllerError::Zk(e),
+        }
+    }
+}
+
+struct Shared {
+    active: AtomicBool,
+    epoch: AtomicI32,
+    controller_id: AtomicI32,
+}
+
+/// The broker's side of the controller: election, and the controller itself while elected.
+pub struct KafkaController;
+
+impl KafkaController {
+    /// Start taking part in controller election (every broker, before it registers itself,
+    /// zookeeper-layout spec §4.2). Must be called inside a tokio runtime.
+    pub fn start(zk: ZkClient, broker_id: i32, config: ControllerConfig) -> ControllerHandle {
+        let shared = Arc::new(Shared {
+            active: AtomicBool::new(false),
+            epoch: AtomicI32::new(0),
+            controller_id: AtomicI32::new(-1),
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let event_loop = EventLoop {
+            channels_client_id: config.client_id(broker_id),
+            zk,
+            broker_id,
+            config,
+            shared: shared.clone(),
+            events: tx.clone(),
+            watches: HashMap::new(),
+            background: Vec::new(),
+            active: None,
+            backoff_until: None,
+        };
+        let task = tokio::spawn(event_loop.run(rx));
+        ControllerHandle { broker_id, shared, events: tx, task: Mutex::new(Some(task)) }
+    }
+}
+
+/// What the rest of the broker sees of the controller.
+pub struct ControllerHandle {
+    broker_id: i32,
+    shared: Arc<Shared>,
+    events: mpsc::UnboundedSender<Event>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl fmt::Debug for ControllerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ControllerHandle")
+            .field("broker_id", &self.broker_id)
+            .field("active", &self.is_active())
+            .field("epoch", &self.epoch())
+            .field("controller_id", &self.controller_id())
+            .finish()
+    }
+}
+
+impl ControllerHandle {
+    pub fn broker_id(&self) -> i32 {
+        self.broker_id
+    }
+
+    /// Whether this broker is the controller (its failover has completed).
+    pub fn is_active(&self) -> bool {
+        self.shared.active.load(Ordering::SeqCst)
+    }
+
+    /// The controller epoch while active; 0 otherwise (0.8.2 reset it on resignation).
+    pub fn epoch(&self) -> i32 {
+        self.shared.epoch.load(Ordering::SeqCst)
+    }
+
+    /// The controller's broker id as last read from `/controller`, -1 if there is none.
+    pub fn controller_id(&self) -> i32 {
+        self.shared.controller_id.load(Ordering::SeqCst)
+    }
+
+    /// Move leadership away from `broker_id` before it stops (zookeeper-layout spec §8.6):
+    /// the partitions it still leads. Extension point: not implemented yet.
+    pub async fn controlled_shutdown(&self, broker_id: i32) -> Result<Vec<TopicPartition>, ControlledShutdownError> {
+        let (reply, rx) = oneshot::channel();
+        self.events
+            .send(Event::ControlledShutdown { broker_id, reply })
+            .map_err(|_| ControlledShutdownError::Stopped)?;
+        rx.await.map_err(|_| ControlledShutdownError::Stopped)?
+    }
+
+    /// Resign (if elected) and stop: watches are dropped, channels to brokers closed, and
+    /// our own `/controller` node deleted so another broker takes over without waiting for
+    /// our session to end. Other brokers' nodes are never touched. Idempotent.
+    ///
+    /// Waits for the event in progress to finish, at most [`SHUTDOWN_TIMEOUT`]; then the
+    /// loop is stopped where it is (a broker shutting down must not hang on ZooKeeper).
+    pub async fn shutdown(&self) {
+        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(mut task) = task else { return };
+        let (reply, rx) = oneshot::channel();
+        let sent = self.events.send(Event::Shutdown(Some(reply))).is_ok();
+        if sent && tokio::time::timeout(SHUTDOWN_TIMEOUT, rx).await.is_err() {
+            log::warn!(
+                "controller of broker {} did not stop within {:?}; aborting it",
+                self.broker_id,
+                SHUTDOWN_TIMEOUT
+            );
+            task.abort();
+        }
+        let _ = (&mut task).await;
+        self.shared.active.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for ControllerHandle {
+    fn drop(&mut self) {
+        // Without a shutdown() the loop still stops (and cleans up) on its own.
+        let _ = self.events.send(Event::Shutdown(None));
+    }
+}
+
+/// Controller state that exists only while this broker is the controller.
+struct Active {
+    ctx: ControllerContext,
+    fence: EpochFence,
+    channels: ControllerChannelManager,
+}
+
+struct EventLoop {
+    zk: ZkClient,
+    broker_id: i32,
+    config: ControllerConfig,
+    channels_client_id: String,
+    shared: Arc<Shared>,
+    events: mpsc::UnboundedSender<Event>,
+    /// One forwarding task per armed watch; re-arming replaces (aborts) the previous one.
+    watches: HashMap<WatchKey, JoinHandle<()>>,
+    /// The session listener and scheduled retries.
+    background: Vec<JoinHandle<()>>,
+    active: Option<Active>,
+    /// No election before this instant (after a failed failover).
+    backoff_until: Option<Instant>,
+}
+
+impl EventLoop {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Event>) {
+        let mut generations = self.zk.session_generation();
+        let tx = self.events.clone();
+        self.background.push(tokio::spawn(async move {
+            while generations.changed().await.is_ok() {
+                if tx.send(Event::SessionRenewed).is_err() {
+                    return;
+                }
+            }
+        }));
+        self.dispatch(Event::ControllerChange).await;
+        while let Some(event) = rx.recv().await {
+            if let Event::Shutdown(reply) = event {
+                self.shutdown().await;
+                if let Some(reply) = reply {
+                    let _ = reply.send(());
+                }
+                return;
+            }
+            self.dispatch(event).await;
+        }
+    }
+
+    async fn dispatch(&mut self, event: Event) {
+        let retry = event.retry();
+        let name = event.name();
+        let result = match event {
+            Event::ControllerChange => self.on_controller_change().await,
+            Event::SessionRenewed => {
+                // §4.2 step 6: resign unconditionally, then elect with the new session.
+                self.resign("the zookeeper session was renewed");
+                self.on_controller_change().await
+            }
+            Event::BrokerChange => self.on_broker_change().await,
+            Event::TopicChange => self.on_topic_change().await,
+            Event::PartitionModification(topic) => self.on_partition_modification(&topic).await,
+            Event::ControlledShutdown { broker_id, reply } => {
+                let _ = reply.send(self.on_controlled_shutdown(broker_id));
+                Ok(())
+            }
+            Event::Shutdown(_) => Ok(()),
+        };
+        match result {
+            Ok(()) => {}
+            Err(ControllerError::Moved(why)) => {
+                log::warn!("broker {} is no longer the controller: {}", self.broker_id, why);
+                self.resign(&why);
+                self.backoff_until = Some(Instant::now() + self.config.retry_backoff);
+                // Let the election run again (ourselves included, after the back-off).
+                if let Err(e) = self.zk.delete_own_ephemeral(paths::CONTROLLER).await {
+                    log::warn!("cannot delete our {}: {}", paths::CONTROLLER, e);
+                    self.schedule(Event::ControllerChange, self.config.retry_backoff);
+                }
+            }
+            Err(ControllerError::Zk(ZkError::SessionExpired)) => {
+                // The session renewal event re-runs the election.
+                log::warn!("zookeeper session expired while handling {}", name);
+            }
+            Err(ControllerError::Zk(e)) => {
+                log::warn!(
+                    "zookeeper error while handling {}: {}; retrying in {:?}",
+                    name,
+                    e,
+                    self.config.retry_backoff
+                );
+                if let Some(event) = retry {
+                    self.schedule(event, self.config.retry_backoff);
+                }
+            }
+        }
+    }
+
+    fn schedule(&mut self, event: Event, after: Duration) {
+        self.background.retain(|h| !h.is_finished());
+        let tx = self.events.clone();
+        self.background.push(tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = tx.send(event);
+        }));
+    }
+
+    /// Turn a watch into an event when it fires.
+    fn arm(&mut self, key: WatchKey, fired: WatchFuture, event: Event) {
+        let tx = self.events.clone();
+        let task = tokio::spawn(async move {
+            fired.await;
+            let _ = tx.send(event);
+        });
+        if let Some(old) = self.watches.insert(key, task) {
+            old.abort();
+        }
+    }
+
+    fn disarm(&mut self, key: &WatchKey) {
+        if let Some(old) = self.watches.remove(key) {
+            old.abort();
+        }
+    }
+
+    /// After a failed failover, wait before standing again (and come back by ourselves).
+    fn backing_off(&mut self) -> bool {
+        match self.backoff_until {
+            Some(until) if Instant::now() < until => {
+                let wait = until - Instant::now();
+                self.schedule(Event::ControllerChange, wait);
+                true
+            }
+            _ => {
+                self.backoff_until = None;
+                false
+            }
+        }
+    }
+
+    // ---- election (§4.2–§4.4) ----
+
+    async fn on_controller_change(&mut self) -> Result<(), ControllerError> {
+        let (data, fired) = self.zk.watch_data(paths::CONTROLLER).await?;
+        self.arm(WatchKey::Controller, fired, Event::ControllerChange);
+        match data {
+            Some((bytes, stat)) => {
+                let id = ControllerRegistration::parse(&bytes).map(|r| r.brokerid).unwrap_or(-1);
+                self.shared.controller_id.store(id, Ordering::SeqCst);
+                let ours = id == self.broker_id && stat.ephemeral_owner == self.zk.session_id();
+                if ours && self.active.is_none() {
+                    // Our node without a completed failover: created by a retried request,
+                    // or a failover that failed before we could delete it.
+                    if self.backing_off() {
+                        return Ok(());
+                    }
+                    return self.become_controller().await;
+                }
+                if !ours && self.active.is_some() {
+                    self.resign(&format!("broker {} is the controller now", id));
+                }
+                Ok(())
+            }
+            None => {
+                self.shared.controller_id.store(-1, Ordering::SeqCst);
+                if self.active.is_some() {
+                    self.resign(&format!("{} was deleted", paths::CONTROLLER));
+                }
+                if self.backing_off() {
+                    return Ok(());
+                }
+                self.elect().await
+            }
+        }
+    }
+
+    async fn elect(&mut self) -> Result<(), ControllerError> {
+        let data = ControllerRegistration::new(self.broker_id, SystemClock.now_ms()).to_bytes();
+        match self.zk.create_ephemeral_expect_conflict(paths::CONTROLLER, &data).await {
+            Ok(()) => {
+                self.shared.controller_id.store(self.broker_id, Ordering::SeqCst);
+                log::info!("broker {} won the controller election", self.broker_id);
+                self.become_controller().await
+            }
+            Err(ZkError::NodeExists) => {
+                // Someone else won (or our own node of an older session is not gone yet,
+                // ZOOKEEPER-1740): the armed watch fires when it goes away.
+                if let Some((bytes, _)) = self.zk.get_data(paths::CONTROLLER).await? {
+                    let id = ControllerRegistration::parse(&bytes).map(|r| r.brokerid).unwrap_or(-1);
+                    self.shared.controller_id.store(id, Ordering::SeqCst);
+                }
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn become_controller(&mut self) -> Result<(), ControllerError> {
+        match self.failover().await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // §4.2 step 3: resign and let another broker try.
+                log::error!("controller failover of broker {} failed: {}; resigning", self.broker_id, e);
+                self.resign("failover failed");
+                self.backoff_until = Some(Instant::now() + self.config.retry_backoff);
+                if let ControllerError::Zk(ZkError::SessionExpired) = e {
+                    return Ok(()); // the session renewal re-runs the election
+                }
+                self.zk.delete_own_ephemeral(paths::CONTROLLER).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// §4.4: forget everything of the controller role; ZooKeeper data is not touched.
+    fn resign(&mut self, why: &str) {
+        if let Some(mut active) = self.active.take() {
+            log::info!("broker {} resigns as controller of epoch {}: {}", self.broker_id, active.ctx.epoch, why);
+            active.channels.shutdown();
+        }
+        self.watches.retain(|key, task| {
+            let keep = *key == WatchKey::Controller;
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        self.shared.active.store(false, Ordering::SeqCst);
+        self.shared.epoch.store(0, Ordering::SeqCst);
+    }
+
+    async fn shutdown(&mut self) {
+        self.resign("shutting down");
+        for (_, task) in self.watches.drain() {
+            task.abort();
+        }
+        for task in self.background.drain(..) {
+            task.abort();
+        }
+        // Only a node this session owns is deleted (never another broker's, KAFKA-1971).
+        let timeout = self.zk.session_timeout();
+        match tokio::time::timeout(timeout, self.zk.delete_own_ephemeral(paths::CONTROLLER)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log::warn!("cannot delete our {} at shutdown: {}", paths::CONTROLLER, e),
+            Err(_) => log::warn!("timed out deleting our {} at shutdown", paths::CONTROLLER),
+        }
+        log::info!("controller of broker {} stopped", self.broker_id);
+    }
+
+    fn active_mut(&mut self) -> Result<&mut Active, ControllerError> {
+        self.active.as_mut().ok_or_else(|| ControllerError::Moved("not the controller any more".into()))
+    }
+
+    // ---- failover (§8.1) ----
+
+    async fn failover(&mut self) -> Result<(), ControllerError> {
+        let fence = increment_controller_epoch(&self.zk)
+            .await?
+            .ok_or_else(|| ControllerError::Moved("the controller epoch changed during failover".into()))?;
+        log::info!("broker {} starting controller failover, epoch {}", self.broker_id, fence.epoch);
+        let ctx =
+            ControllerContext { epoch: fence.epoch, epoch_zk_version: fence.epoch_zk_version, ..Default::default() };
+        let channels = ControllerChannelManager::new(
+            self.channels_client_id.clone(),
+            self.config.socket_timeout,
+            self.config.message_queue_size,
+        );
+        self.active = Some(Active { ctx, fence, channels });
+
+        // Watches before reads, so no change between the two is missed.
+        let (ids, fired) = self.zk.watch_children(paths::BROKER_IDS).await?;
+        self.arm(WatchKey::BrokerIds, fired, Event::BrokerChange);
+        let (topics, fired) = self.zk.watch_children(paths::BROKER_TOPICS).await?;
+        self.arm(WatchKey::Topics, fired, Event::TopicChange);
+
+        let brokers = read_brokers(&self.zk, parse_broker_ids(ids.unwrap_or_default())).await?;
+        let mut assignments = BTreeMap::new();
+        for topic in topics.unwrap_or_default() {
+            if let Some(parts) = self.watch_topic(&topic).await? {
+                assignments.insert(topic, parts);
+            }
+        }
+        let active = self.active_mut()?;
+        for b in brokers {
+            active.channels.add_broker(b.clone());
+            active.ctx.live_brokers.insert(b.id, b);
+        }
+        active.ctx.assignments = assignments;
+        let all = active.ctx.all_partitions();
+        let reads = read_partition_states(&self.zk, &all).await?;
+        let active = self.active_mut()?;
+        for (tp, read) in all.iter().zip(reads) {
+            match read {
+                StateRead::Present(state, version) => {
+                    active.ctx.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
+                }
+                StateRead::Missing => {}
+                StateRead::Invalid(e) => log::error!("ignoring unreadable partition state: {}", e),
+            }
+        }
+
+        let mut batch = RequestBatch::new();
+        let offline = active.ctx.offline_partitions();
+        self.elect_partitions(offline, OnlineMode::ElectIfOffline, &mut batch).await?;
+
+        // Every live replica learns its partitions; every broker the whole cluster.
+        let active = self.active_mut()?;
+        let live = active.ctx.live_broker_ids();
+        for tp in active.ctx.leadership.keys() {
+            if let Some(ar) = active.ctx.replicas(tp) {
+                batch.add_leader_and_isr(ar.iter().copied().filter(|r| live.contains(r)), tp);
+            }
+        }
+        batch.add_update_metadata_all(active.ctx.live_or_shutting_down_ids());
+        let epoch = active.ctx.epoch;
+        self.send(batch)?;
+        self.shared.epoch.store(epoch, Ordering::SeqCst);
+        self.shared.active.store(true, Ordering::SeqCst);
+        log::info!("broker {} is the controller, epoch {}", self.broker_id, epoch);
+        Ok(())
+    }
+
+    fn send(&mut self, batch: RequestBatch) -> Result<(), ControllerError> {
+        let broker_id = self.broker_id;
+        let active = self.active_mut()?;
+        for (broker, request) in batch.build(&active.ctx, broker_id) {
+            active.channels.send(broker, request);
+        }
+        Ok(())
+    }
+
+    /// Data-watch `/brokers/topics/<topic>`; its assignment, or `None` if it is gone.
+    async fn watch_topic(&mut self, topic: &str) -> Result<Option<BTreeMap<i32, Vec<i32>>>, ControllerError> {
+        let (data, fired) = self.zk.watch_data(&paths::topic(topic)).await?;
+        let Some((bytes, _)) = data else {
+            self.disarm(&WatchKey::Topic(topic.to_string()));
+            return Ok(None);
+        };
+        self.arm(WatchKey::Topic(topic.to_string()), fired, Event::PartitionModification(topic.to_string()));
+        match TopicAssignment::parse(&bytes) {
+            Ok(a) => Ok(Some(a.partitions.into_iter().filter(|(p, _)| *p >= 0).collect())),
+            Err(e) => {
+                // Known but empty: a rewrite fires the watch again.
+                log::error!("ignoring the assignment of topic {}: {}", topic, e);
+                Ok(Some(BTreeMap::new()))
+            }
+        }
+    }
+
+    // ---- the partition state machine's move to Online (§8.0, §8.4, §8.5) ----
+
+    /// Give `partitions` a live leader where possible (and, after a broker failure, take
+    /// dead replicas out of their ISR): read each state znode, decide, write all decisions
+    /// in fenced batches, re-read and re-decide the ones whose znode changed meanwhile. The
+    /// written partitions go into `batch` (LeaderAndIsr to the decision's recipients).
+    async fn elect_partitions(
+        &mut self,
+        partitions: Vec<TopicPartition>,
+        mode: OnlineMode,
+        batch: &mut RequestBatch,
+    ) -> Result<(), ControllerError> {
+        let zk = self.zk.clone();
+        let default_unclean = self.config.unclean_leader_election_enable;
+        let mut unclean_by_topic: HashMap<String, bool> = HashMap::new();
+        let mut pending = partitions;
+        for _ in 0..MAX_ELECTION_ROUNDS {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let reads = read_partition_states(&zk, &pending).await?;
+            let active =
+                self.active.as_mut().ok_or_else(|| ControllerError::Moved("not the controller any more".into()))?;
+            let live = active.ctx.live_broker_ids();
+            let epoch = active.ctx.epoch;
+            // Per topic: whether `partitions` exists and which partition nodes do.
+            let mut parents: HashMap<String, (bool, BTreeSet<String>)> = HashMap::new();
+            let mut writes = Vec::new();
+            let mut planned = Vec::new();
+            for (tp, read) in pending.iter().zip(reads) {
+                let Some(assigned) = active.ctx.replicas(tp).cloned() else { continue };
+                match read {
+                    StateRead::Invalid(e) => log::error!("cannot elect a leader for {}: {}", tp, e),
+                    StateRead::Missing => {
+                        active.ctx.leadership.remove(tp);
+                        let Some((leader, isr)) = new_partition_leader(&assigned, &live) else {
+                            log::info!(
+                                "partition {} has no live replica in {:?}; it stays without a leader",
+                                tp,
+                                assigned
+                            );
+                            continue;
+                        };
+                        if !parents.contains_key(&tp.topic) {
+                            let children = zk.get_children(&paths::topic_partitions(&tp.topic)).await?;
+                            let known = (children.is_some(), children.unwrap_or_default().into_iter().collect());
+                            parents.insert(tp.topic.clone(), known);
+                        }
+                        let (have_partitions, have) = parents.get_mut(&tp.topic).expect("inserted above");
+                        let mut missing = Vec::new();
+                        if !*have_partitions {
+                            missing.push(paths::topic_partitions(&tp.topic));
+                            *have_partitions = true;
+                        }
+                        if have.insert(tp.partition.to_string()) {
+                            missing.push(paths::partition(&tp.topic, tp.partition));
+                        }
+                        let state = LeaderIsrAndControllerEpoch {
+                            leader,
+                            leader_epoch: 0,
+                            isr,
+                            controller_epoch: epoch,
+                            zk_version: 0,
+                        };
+                        writes.push(StateWrite::create(tp, missing, &state.to_json()));
+                        let recipients = state.isr.clone();
+                        planned.push((tp.clone(), state, recipients));
+                    }
+                    StateRead::Present(state, version) => {
+                        let current = LeaderIsrAndControllerEpoch::from_json(&state, version);
+                        active.ctx.leadership.insert(tp.clone(), current);
+                        if state.controller_epoch > epoch {
+                            // §8.5: abort this partition's change (as 0.8.2). A newer
+                            // controller is caught by the epoch fence; resigning here
+                            // would loop forever after /controller_epoch was reset.
+                            log::error!(
+                                "not changing {}: it was decided by controller epoch {}, ours is {}",
+                                tp,
+                                state.controller_epoch,
+                                epoch
+                            );
+                            continue;
+                        }
+                        // Nothing to decide (and no topic config to read) for a live
+                        // leader, unless dead replicas must leave the ISR.
+                        let leader_alive = state.leader != NO_LEADER && live.contains(&state.leader);
+                        let isr_alive = state.isr.iter().all(|r| live.contains(r));
+                        if leader_alive && (isr_alive || mode == OnlineMode::ElectIfOffline) {
+                            continue;
+                        }
+                        let unclean = match unclean_by_topic.get(&tp.topic) {
+                            Some(u) => *u,
+                            None => {
+                                let u = topic_unclean_enabled(&zk, &tp.topic, default_unclean).await?;
+                                unclean_by_topic.insert(tp.topic.clone(), u);
+                                u
+                            }
+                        };
+                        match decide_online(mode, &assigned, state.leader, &state.isr, &live, unclean) {
+                            Ok(Some(e)) => {
+                                if e.unclean {
+                                    log::warn!(
+                                        "unclean leader election for {}: broker {} leads without being in the ISR {:?}; data may be lost",
+                                        tp,
+                                        e.leader,
+                                        state.isr
+                                    );
+                                }
+                                let next = LeaderIsrAndControllerEpoch {
+                                    leader: e.leader,
+                                    leader_epoch: state.leader_epoch.saturating_add(1),
+                                    isr: e.isr,
+                                    controller_epoch: epoch,
+                                    zk_version: version,
+                                };
+                                writes.push(StateWrite::update(tp, &next.to_json(), version));
+                                planned.push((tp.clone(), next, e.recipients));
+                            }
+                            Ok(None) => {}
+                            Err(e) => log::error!(
+                                "cannot elect a leader for {} (replicas {:?}, isr {:?}): {}",
+                                tp,
+                                assigned,
+                                state.isr,
+                                e
+                            ),
+                        }
+                    }
+                }
+            }
+            let outcomes = active.fence.write(&zk, &writes).await?;
+            pending = Vec::new();
+            for ((tp, mut state, recipients), outcome) in planned.into_iter().zip(outcomes) {
+                match outcome {
+                    WriteOutcome::Written(version) => {
+                        state.zk_version = version;
+                        log::info!(
+                            "partition {}: leader {} leader_epoch {} isr {:?} (controller epoch {})",
+                            tp,
+                            state.leader,
+                            state.leader_epoch,
+                            state.isr,
+                            state.controller_epoch
+                        );
+                        active.ctx.leadership.insert(tp.clone(), state);
+                        batch.add_leader_and_isr(recipients, &tp);
+                    }
+                    WriteOutcome::Conflict(e) => {
+                        log::info!("state of {} changed before our write ({}); reading it again", tp, e);
+                        pending.push(tp);
+                    }
+                }
+            }
+        }
+        if !pending.is_empty() {
+            log::error!("gave up electing leaders for {:?} after {} attempts", pending, MAX_ELECTION_ROUNDS);
+        }
+        Ok(())
+    }
+
+    // ---- brokers (§8.2, §8.3) ----
+
+    async fn on_broker_change(&mut self) -> Result<(), ControllerError> {
+        if self.active.is_none() {
+            return Ok(());
+        }
+        let (children, fired) = self.zk.watch_children(paths::BROKER_IDS).await?;
+        self.arm(WatchKey::BrokerIds, fired, Event::BrokerChange);
+        let ids = parse_broker_ids(children.unwrap_or_default());
+        let known: BTreeSet<i32> = self.active_mut()?.ctx.live_brokers.keys().copied().collect();
+        let dead: BTreeSet<i32> = known.difference(&ids).copied().collect();
+        let new_ids: BTreeSet<i32> = ids.difference(&known).copied().collect();
+        // Registrations that vanished in between are skipped: the next watch sees them gone.
+        let new_brokers = read_brokers(&self.zk, new_ids).await?;
+        if new_brokers.is_empty() && dead.is_empty() {
+            return Ok(());
+        }
+        let active = self.active_mut()?;
+        for id in &dead {
+            active.ctx.live_brokers.remove(id);
+            active.ctx.shutting_down.remove(id);
+            active.channels.remove_broker(*id);
+        }
+        for b in &new_brokers {
+            active.channels.add_broker(b.clone());
+            active.ctx.live_brokers.insert(b.id, b.clone());
+        }
+        let new_ids: Vec<i32> = new_brokers.iter().map(|b| b.id).collect();
+        log::info!(
+            "newly added brokers: {:?}, deleted brokers: {:?}, all live brokers: {:?}",
+            new_ids,
+            dead,
+            active.ctx.live_brokers.keys().collect::<Vec<_>>()
+        );
+        if !new_ids.is_empty() {
+            self.on_broker_startup(&new_ids).await?;
+        }
+        if !dead.is_empty() {
+            self.on_broker_failure(&dead).await?;
+        }
+        Ok(())
+    }
+
+    async fn on_broker_startup(&mut self, new_ids: &[i32]) -> Result<(), ControllerError> {
+        // The new brokers learn the whole cluster first (0.8.2 did so to speed up restarts).
+        let mut metadata = RequestBatch::new();
+        metadata.add_update_metadata_all(new_ids.iter().copied());
+        self.send(metadata)?;
+
+        let mut batch = RequestBatch::new();
+        let active = self.active_mut()?;
+        for &id in new_ids {
+            for tp in active.ctx.partitions_on_broker(id) {
+                if active.ctx.leadership.contains_key(&tp) {
+                    batch.add_leader_and_isr([id], &tp);
+                }
+            }
+        }
+        let offline = active.ctx.offline_partitions();
+        self.elect_partitions(offline, OnlineMode::ElectIfOffline, &mut batch).await?;
+        let everyone = self.active_mut()?.ctx.live_or_shutting_down_ids();
+        batch.add_update_metadata_all(everyone);
+        self.send(batch)
+    }
+
+    async fn on_broker_failure(&mut self, dead: &BTreeSet<i32>) -> Result<(), ControllerError> {
+        let active = self.active_mut()?;
+        let affected: Vec<TopicPartition> = active
+            .ctx
+            .all_partitions()
+            .into_iter()
+            .filter(|tp| {
+                let hosted = active.ctx.replicas(tp).is_some_and(|ar| ar.iter().any(|r| dead.contains(r)));
+                let led = active.ctx.leadership.get(tp).is_some_and(|l| dead.contains(&l.leader));
+                hosted || led
+            })
+            .collect();
+        let mut batch = RequestBatch::new();
+        self.elect_partitions(affected, OnlineMode::ElectAndShrinkIsr, &mut batch).await?;
+        let everyone = self.active_mut()?.ctx.live_or_shutting_down_ids();
+        batch.add_update_metadata_all(everyone);
+        self.send(batch)
+    }
+
+    // ---- topics (§8.4) ----
+
+    async fn on_topic_change(&mut self) -> Result<(), ControllerError> {
+        if self.active.is_none() {
+            return Ok(());
+        }
+        let (children, fired) = self.zk.watch_children(paths::BROKER_TOPICS).await?;
+        self.arm(WatchKey::Topics, fired, Event::TopicChange);
+        let topics: BTreeSet<String> = children.unwrap_or_default().into_iter().collect();
+        let known: BTreeSet<String> = self.active_mut()?.ctx.assignments.keys().cloned().collect();
+        for gone in known.difference(&topics) {
+            self.disarm(&WatchKey::Topic(gone.clone()));
+            self.active_mut()?.ctx.remove_topic(gone);
+        }
+        let mut new_partitions = Vec::new();
+        for topic in topics.difference(&known) {
+            if let Some(parts) = self.watch_topic(topic).await? {
+                new_partitions.extend(parts.keys().map(|p| TopicPartition::new(topic.clone(), *p)));
+                self.active_mut()?.ctx.assignments.insert(topic.clone(), parts);
+            }
+        }
+        if new_partitions.is_empty() {
+            return Ok(());
+        }
+        log::info!("new partitions: {:?}", new_partitions);
+        self.on_new_partitions(new_partitions).await
+    }
+
+    async fn on_partition_modification(&mut self, topic: &str) -> Result<(), ControllerError> {
+        if self.active.is_none() {
+            return Ok(());
+        }
+        if !self.active_mut()?.ctx.assignments.contains_key(topic) {
+            // Removed meanwhile; the topic change handler owns unknown topics.
+            self.disarm(&WatchKey::Topic(topic.to_string()));
+            return Ok(());
+        }
+        let Some(parts) = self.watch_topic(topic).await? else { return Ok(()) };
+        let known = self.active_mut()?.ctx.assignments.get(topic).cloned().unwrap_or_default();
+        // Only added partitions count; rewrites of existing ones belong to reassignment.
+        let added: BTreeMap<i32, Vec<i32>> = parts.into_iter().filter(|(p, _)| !known.contains_key(p)).collect();
+        if added.is_empty() {
+            return Ok(());
+        }
+        let new_partitions: Vec<TopicPartition> = added.keys().map(|p| TopicPartition::new(topic, *p)).collect();
+        self.active_mut()?.ctx.assignments.entry(topic.to_string()).or_default().extend(added);
+        log::info!("partitions added: {:?}", new_partitions);
+        self.on_new_partitions(new_partitions).await
+    }
+
+    /// New → Online for partitions just seen (§8.4 step 3); a partition whose replicas are
+    /// all dead stays New and is elected when one of them starts.
+    async fn on_new_partitions(&mut self, partitions: Vec<TopicPartition>) -> Result<(), ControllerError> {
+        let mut batch = RequestBatch::new();
+        self.elect_partitions(partitions.clone(), OnlineMode::ElectIfOffline, &mut batch).await?;
+        let active = self.active_mut()?;
+        let live = active.ctx.live_broker_ids();
+        let everyone = active.ctx.live_or_shutting_down_ids();
+        for tp in &partitions {
+            // Also partitions another controller initialised first (NodeExists): re-read.
+            if active.ctx.leadership.contains_key(tp) {
+                if let Some(ar) = active.ctx.replicas(tp) {
+                    batch.add_leader_and_isr(ar.iter().copied().filter(|r| live.contains(r)), tp);
+                }
+            }
+            batch.add_update_metadata(everyone.iter().copied(), tp);
+        }
+        self.send(batch)
+    }
+
+    // ---- controlled shutdown (§8.6): the next issue ----
+
+    /// Extension point for 0.8.2 `KafkaController.shutdownBroker`: add the broker to
+    /// `ctx.shutting_down`, move leadership of its partitions (RF > 1) with
+    /// `selector::controlled_shutdown_leader`, StopReplica + ISR removal for the ones it
+    /// follows, and answer with the partitions it still leads.
+    fn on_controlled_shutdown(&mut self, broker_id: i32) -> Result<Vec<TopicPartition>, ControlledShutdownError> {
+        if self.active.is_none() {
+            return Err(ControlledShutdownError::NotController);
+        }
+        log::warn!("controlled shutdown of broker {} asked, but it is not implemented yet", broker_id);
+        Err(ControlledShutdownError::NotImplemented)
+    }
+}
+
+fn parse_broker_ids(children: Vec<String>) -> BTreeSet<i32> {
+    children
+        .into_iter()
+        .filter_map(|c| match c.parse::<i32>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                log::warn!("ignoring {}/{}: not a broker id", paths::BROKER_IDS, c);
+                None
+            }
+        })
+        .collect()
+}
+
+/// Registrations of `ids`; vanished or unreadable ones are skipped.
+async fn read_brokers(zk: &ZkClient, ids: BTreeSet<i32>) -> Result<Vec<Broker>, ZkError> {
+    let ids: Vec<i32> = ids.into_iter().collect();
+    let paths: Vec<String> = ids.iter().map(|id| paths::broker(*id)).collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for (id, data) in ids.into_iter().zip(read_many(zk, &paths).await?) {
+        let Some((data, _)) = data else { continue };
+        match BrokerRegistration::parse(&data) {
+            Ok(r) => out.push(Broker::new(id, r.host, r.port)),
+            Err(e) => log::error!("ignoring broker {}: {}", id, e),
+        }
+    }
+    Ok(out)
+}
+
+/// `unclean.leader.election.enable` for `topic`: its override in `/config/topics/<topic>`,
+/// else the broker's setting (read at every decision that needs it, as 0.8.2 did).
+async fn topic_unclean_enabled(zk: &ZkClient, topic: &str, default: bool) -> Result<bool, ZkError> {
+    const KEY: &str = "unclean.leader.election.enable";
+    let Some((data, _)) = zk.get_data(&paths::topic_config(topic)).await? else { return Ok(default) };
+    let config = match TopicConfig::parse(&data) {
+        Ok(c) => c,
+        Err(e) => {
+            log::warn!("ignoring the config of topic {}: {}", topic, e);
+            return Ok(default);
+        }
+    };
+    let mut props = Properties::new();
+    for (k, v) in &config.config {
+        props.set(k.clone(), v.clone());
+    }
+    Ok(match props.parse_bool(KEY) {
+        Ok(v) => v.unwrap_or(default),
+        Err(e) => {
+            log::warn!("ignoring {} of topic {}: {}", KEY, topic, e);
+            default
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_comes_from_server_properties_and_names_the_client_as_082_did() {
+        let mut props = Properties::new();
+        props.set("broker.id", "3");
+        props.set("zookeeper.connect", "localhost:2181");
+        props.set("port", "9093");
+        props.set("controller.socket.timeout.ms", "1000");
+        props.set("unclean.leader.election.enable", "false");
+        let config = ControllerConfig::from_kafka_config(&KafkaConfig::from_properties(&props).unwrap());
+        assert_eq!(config.socket_timeout, Duration::from_secs(1));
+        assert!(!config.unclean_leader_election_enable);
+        assert_eq!(config.message_queue_size, i32::MAX as usize);
+        assert_eq!(config.client_id(3), "id_3-host_null-port_9093");
+        props.set("host.name", "kafka1");
+        let config = ControllerConfig::from_kafka_config(&KafkaConfig::from_properties(&props).unwrap());
+        assert_eq!(config.client_id(3), "id_3-host_kafka1-port_9093");
+    }
+}

@@ -1,0 +1,302 @@
+//! Leader selection as pure functions (zookeeper-layout spec §8.4, §8.5 and the controller
+//! side of "remove replica from ISR" in §8.0). They see the state read from ZooKeeper and
+//! the live broker set and return the new leader and ISR; the caller bumps `leader_epoch`,
+//! stamps its controller epoch, writes conditionally and sends the requests.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// `leader` when a partition has none.
+pub const NO_LEADER: i32 = -1;
+
+/// A leadership decision: the new leader and ISR, and who must hear about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Election {
+    pub leader: i32,
+    pub isr: Vec<i32>,
+    /// Brokers to send LeaderAndIsr to.
+    pub recipients: Vec<i32>,
+    /// The leader was not in the ISR (possible data loss; 0.8.2 counted these).
+    pub unclean: bool,
+}
+
+/// Why no leader could be selected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelectionError {
+    /// No live replica is in the ISR and unclean election is disabled for the topic.
+    NoLiveIsr,
+    /// No assigned replica is alive.
+    NoLiveReplica,
+    /// The preferred replica already leads.
+    NotNeeded,
+    /// The preferred replica is dead or not in the ISR.
+    PreferredReplicaUnavailable,
+    /// Removing the shutting-down brokers leaves the ISR empty.
+    NoIsrAfterShutdown,
+}
+
+impl fmt::Display for SelectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SelectionError::NoLiveIsr => "no live replica in the ISR and unclean leader election is disabled",
+            SelectionError::NoLiveReplica => "no assigned replica is alive",
+            SelectionError::NotNeeded => "the preferred replica already leads",
+            SelectionError::PreferredReplicaUnavailable => "the preferred replica is not alive or not in the ISR",
+            SelectionError::NoIsrAfterShutdown => "no ISR member would remain after the controlled shutdown",
+        })
+    }
+}
+
+impl std::error::Error for SelectionError {}
+
+fn live_in_order(replicas: &[i32], live: &BTreeSet<i32>) -> Vec<i32> {
+    replicas.iter().copied().filter(|r| live.contains(r)).collect()
+}
+
+/// New → Online (§8.4): leader = first live replica in assignment order, ISR = the live
+/// replicas in assignment order. `None` when no replica is alive (the partition stays New).
+pub fn new_partition_leader(assigned: &[i32], live: &BTreeSet<i32>) -> Option<(i32, Vec<i32>)> {
+    let isr = live_in_order(assigned, live);
+    isr.first().map(|&leader| (leader, isr.clone()))
+}
+
+/// The offline selector (§8.5), default for New/Offline → Online: the first live assigned
+/// replica that is in the live ISR leads, the ISR shrinks to its live members; with no live
+/// ISR member and `unclean_enabled`, the first live assigned replica leads alone.
+/// Recipients are the live assigned replicas.
+pub fn offline_leader(
+    assigned: &[i32],
+    isr: &[i32],
+    live: &BTreeSet<i32>,
+    unclean_enabled: bool,
+) -> Result<Election, SelectionError> {
+    let live_assigned = live_in_order(assigned, live);
+    let live_isr = live_in_order(isr, live);
+    if !live_isr.is_empty() {
+        return match live_assigned.iter().find(|r| live_isr.contains(r)) {
+            Some(&leader) => Ok(Election { leader, isr: live_isr, recipients: live_assigned, unclean: false }),
+            // Live ISR members, none of them assigned (the assignment moved under us):
+            // 0.8.2 fails on the head of an empty list; treat it as having no live ISR.
+            None if live_assigned.is_empty() => Err(SelectionError::NoLiveReplica),
+            None => unclean_or_fail(live_assigned, unclean_enabled),
+        };
+    }
+    unclean_or_fail(live_assigned, unclean_enabled)
+}
+
+fn unclean_or_fail(live_assigned: Vec<i32>, unclean_enabled: bool) -> Result<Election, SelectionError> {
+    if !unclean_enabled {
+        return Err(SelectionError::NoLiveIsr);
+    }
+    match live_assigned.first() {
+        None => Err(SelectionError::NoLiveReplica),
+        Some(&leader) => Ok(Election { leader, isr: vec![leader], recipients: live_assigned, unclean: true }),
+    }
+}
+
+/// The preferred-replica selector (§8.5): the first assigned replica leads if it is alive
+/// and in the ISR; the ISR is unchanged; recipients are all assigned replicas.
+pub fn preferred_replica_leader(
+    assigned: &[i32],
+    current_leader: i32,
+    isr: &[i32],
+    live: &BTreeSet<i32>,
+) -> Result<Election, SelectionError> {
+    let preferred = *assigned.first().ok_or(SelectionError::NoLiveReplica)?;
+    if preferred == current_leader {
+        return Err(SelectionError::NotNeeded);
+    }
+    if live.contains(&preferred) && isr.contains(&preferred) {
+        Ok(Election { leader: preferred, isr: isr.to_vec(), recipients: assigned.to_vec(), unclean: false })
+    } else {
+        Err(SelectionError::PreferredReplicaUnavailable)
+    }
+}
+
+/// The controlled-shutdown selector (§8.5): the ISR loses every shutting-down broker and
+/// its first remaining member leads (0.8.2 does not re-check its liveness); recipients are
+/// the assigned replicas that are live or shutting down.
+pub fn controlled_shutdown_leader(
+    assigned: &[i32],
+    isr: &[i32],
+    shutting_down: &BTreeSet<i32>,
+    live_or_shutting_down: &BTreeSet<i32>,
+) -> Result<Election, SelectionError> {
+    let new_isr: Vec<i32> = isr.iter().copied().filter(|r| !shutting_down.contains(r)).collect();
+    match new_isr.first() {
+        None => Err(SelectionError::NoIsrAfterShutdown),
+        Some(&leader) => Ok(Election {
+            leader,
+            isr: new_isr.clone(),
+            recipients: live_in_order(assigned, live_or_shutting_down),
+            unclean: false,
+        }),
+    }
+}
+
+/// Remove-replica-from-ISR, controller side (§8.0), for several replicas at once: `None`
+/// when none of them is in the ISR (no write). The leader becomes [`NO_LEADER`] if it is
+/// removed. An ISR that would become empty is kept as it was when unclean election is
+/// disabled, so the last in-sync replica is remembered (`{"leader":-1,"isr":[<dead>]}`).
+pub fn remove_replicas_from_isr(
+    leader: i32,
+    isr: &[i32],
+    replicas: &BTreeSet<i32>,
+    unclean_enabled: bool,
+) -> Option<(i32, Vec<i32>)> {
+    if !isr.iter().any(|r| replicas.contains(r)) {
+        return None;
+    }
+    let new_leader = if replicas.contains(&leader) { NO_LEADER } else { leader };
+    let shrunk: Vec<i32> = isr.iter().copied().filter(|r| !replicas.contains(r)).collect();
+    let new_isr = if shrunk.is_empty() && !unclean_enabled { isr.to_vec() } else { shrunk };
+    Some((new_leader, new_isr))
+}
+
+/// How the controller moves a partition towards having a live leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnlineMode {
+    /// Failover, broker startup, new partitions: elect when the leader is not alive; an
+    /// impossible election leaves the state alone.
+    ElectIfOffline,
+    /// Broker failure (§8.2): as above, then take the dead replicas out of the ISR (also
+    /// when the election failed, which leaves leader -1).
+    ElectAndShrinkIsr,
+}
+
+/// What to write for an existing partition state: `Ok(None)` when nothing changes.
+/// Recipients are the live assigned replicas.
+pub fn decide_online(
+    mode: OnlineMode,
+    assigned: &[i32],
+    leader: i32,
+    isr: &[i32],
+    live: &BTreeSet<i32>,
+    unclean_enabled: bool,
+) -> Result<Option<Election>, SelectionError> {
+    let leader_alive = leader != NO_LEADER && live.contains(&leader);
+    let mut failure = None;
+    if !leader_alive {
+        match offline_leader(assigned, isr, live, unclean_enabled) {
+            Ok(e) => return Ok(Some(e)),
+            Err(e) => failure = Some(e),
+        }
+    }
+    if mode == OnlineMode::ElectAndShrinkIsr {
+        let dead: BTreeSet<i32> =
+            isr.iter().copied().chain(Some(leader)).filter(|r| *r != NO_LEADER && !live.contains(r)).collect();
+        if let Some((new_leader, new_isr)) = remove_replicas_from_isr(leader, isr, &dead, unclean_enabled) {
+            if new_leader != leader || new_isr != isr {
+                return Ok(Some(Election {
+                    leader: new_leader,
+                    isr: new_isr,
+                    recipients: live_in_order(assigned, live),
+                    unclean: false,
+                }));
+            }
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(ids: &[i32]) -> BTreeSet<i32> {
+        ids.iter().copied().collect()
+    }
+
+    #[test]
+    fn new_partition_leader_is_the_first_live_replica_and_isr_the_live_ones_in_assignment_order() {
+        assert_eq!(new_partition_leader(&[3, 1, 2], &set(&[1, 2, 3])), Some((3, vec![3, 1, 2])));
+        assert_eq!(new_partition_leader(&[3, 1, 2], &set(&[2, 1])), Some((1, vec![1, 2])));
+        assert_eq!(new_partition_leader(&[3, 1], &set(&[2])), None);
+        assert_eq!(new_partition_leader(&[], &set(&[1])), None);
+    }
+
+    #[test]
+    fn offline_selector_prefers_assignment_order_among_live_isr_members() {
+        let e = offline_leader(&[1, 2, 3], &[3, 2, 1], &set(&[2, 3]), true).unwrap();
+        assert_eq!((e.leader, e.isr.clone(), e.recipients.clone(), e.unclean), (2, vec![3, 2], vec![2, 3], false));
+    }
+
+    #[test]
+    fn offline_selector_unclean_only_when_enabled() {
+        // ISR holds only the dead broker 1.
+        let e = offline_leader(&[1, 2, 3], &[1], &set(&[3, 2]), true).unwrap();
+        assert_eq!((e.leader, e.isr, e.recipients, e.unclean), (2, vec![2], vec![2, 3], true));
+        assert_eq!(offline_leader(&[1, 2, 3], &[1], &set(&[3, 2]), false), Err(SelectionError::NoLiveIsr));
+        assert_eq!(offline_leader(&[1, 2], &[1], &set(&[3]), true), Err(SelectionError::NoLiveReplica));
+        assert_eq!(offline_leader(&[1, 2], &[], &set(&[]), true), Err(SelectionError::NoLiveReplica));
+    }
+
+    #[test]
+    fn preferred_replica_selector() {
+        let live = set(&[1, 2]);
+        assert_eq!(preferred_replica_leader(&[1, 2], 1, &[1, 2], &live), Err(SelectionError::NotNeeded));
+        let e = preferred_replica_leader(&[1, 2], 2, &[2, 1], &live).unwrap();
+        assert_eq!((e.leader, e.isr, e.recipients), (1, vec![2, 1], vec![1, 2]));
+        assert_eq!(preferred_replica_leader(&[1, 2], 2, &[2], &live), Err(SelectionError::PreferredReplicaUnavailable));
+        assert_eq!(
+            preferred_replica_leader(&[3, 2], 2, &[2, 3], &live),
+            Err(SelectionError::PreferredReplicaUnavailable)
+        );
+    }
+
+    #[test]
+    fn controlled_shutdown_selector_drops_shutting_down_brokers_from_the_isr() {
+        let e = controlled_shutdown_leader(&[1, 2, 3], &[1, 2, 3], &set(&[1]), &set(&[1, 2, 3])).unwrap();
+        assert_eq!((e.leader, e.isr, e.recipients), (2, vec![2, 3], vec![1, 2, 3]));
+        assert_eq!(
+            controlled_shutdown_leader(&[1, 2], &[1], &set(&[1]), &set(&[1, 2])),
+            Err(SelectionError::NoIsrAfterShutdown)
+        );
+    }
+
+    #[test]
+    fn isr_removal_keeps_the_last_member_only_when_unclean_election_is_disabled() {
+        assert_eq!(remove_replicas_from_isr(1, &[1, 2], &set(&[3]), true), None);
+        assert_eq!(remove_replicas_from_isr(1, &[1, 2], &set(&[2]), true), Some((1, vec![1])));
+        assert_eq!(remove_replicas_from_isr(1, &[1, 2], &set(&[1]), true), Some((NO_LEADER, vec![2])));
+        assert_eq!(remove_replicas_from_isr(1, &[1], &set(&[1]), true), Some((NO_LEADER, vec![])));
+        assert_eq!(remove_replicas_from_isr(1, &[1], &set(&[1]), false), Some((NO_LEADER, vec![1])));
+    }
+
+    #[test]
+    fn decide_online_leaves_live_leaders_alone_and_elects_for_dead_ones() {
+        let live = set(&[1, 2]);
+        assert_eq!(decide_online(OnlineMode::ElectIfOffline, &[1, 2, 3], 1, &[1, 2, 3], &live, true), Ok(None));
+        let e = decide_online(OnlineMode::ElectIfOffline, &[3, 2, 1], 3, &[3, 1], &live, true).unwrap().unwrap();
+        assert_eq!((e.leader, e.isr), (1, vec![1]));
+        let e = decide_online(OnlineMode::ElectIfOffline, &[3, 2], NO_LEADER, &[], &live, true).unwrap().unwrap();
+        assert_eq!((e.leader, e.isr, e.unclean), (2, vec![2], true));
+        assert_eq!(
+            decide_online(OnlineMode::ElectIfOffline, &[3], 3, &[3], &live, true),
+            Err(SelectionError::NoLiveReplica)
+        );
+    }
+
+    #[test]
+    fn decide_online_after_broker_failure_shrinks_the_isr() {
+        let live = set(&[1, 2]);
+        // Follower 3 died: leader 1 stays, ISR loses 3.
+        let e = decide_online(OnlineMode::ElectAndShrinkIsr, &[1, 2, 3], 1, &[1, 2, 3], &live, true).unwrap().unwrap();
+        assert_eq!((e.leader, e.isr, e.recipients), (1, vec![1, 2], vec![1, 2]));
+        // Nothing dead in the ISR: no write.
+        assert_eq!(decide_online(OnlineMode::ElectAndShrinkIsr, &[1, 2, 3], 1, &[1, 2], &live, true), Ok(None));
+        // The only replica died: leader -1; the ISR keeps it only with unclean election off.
+        let e = decide_online(OnlineMode::ElectAndShrinkIsr, &[3], 3, &[3], &live, false).unwrap().unwrap();
+        assert_eq!((e.leader, e.isr), (NO_LEADER, vec![3]));
+        let e = decide_online(OnlineMode::ElectAndShrinkIsr, &[3], 3, &[3], &live, true).unwrap().unwrap();
+        assert_eq!((e.leader, e.isr), (NO_LEADER, vec![]));
+        // Already leaderless with a dead ISR kept: nothing left to change.
+        assert_eq!(
+            decide_online(OnlineMode::ElectAndShrinkIsr, &[3], NO_LEADER, &[3], &live, false),
+            Err(SelectionError::NoLiveIsr)
+        );
+    }
+}
