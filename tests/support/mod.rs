@@ -14,6 +14,7 @@
 //! - [`zk_cli`] / [`zk_cli_stdin`]: the ZooKeeper CLI; [`zk_mode`]: a node's `srvr` Mode.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod kafka;
 
 use std::fs;

@@ -1,0 +1,60 @@
+//! A 3-broker cluster whose controller is elected among the brokers: topics get leaders
+//! and the state znodes 0.8.2 writes; killing the controller broker moves the role within
+//! the session timeout + 2 s, and topics created afterwards still get leaders.
+
+mod support;
+
+use kafka08::zk::{json, ZkClient};
+use std::time::{Duration, Instant};
+use support::cluster::Cluster;
+use support::wait_until;
+
+fn controller_id(rt: &tokio::runtime::Runtime, zk: &ZkClient) -> Option<i32> {
+    let (data, _) = rt.block_on(zk.get_data("/controller")).ok()??;
+    json::ControllerRegistration::parse(&data).ok().map(|c| c.brokerid)
+}
+
+#[test]
+fn controller_elects_leaders_and_fails_over_within_the_session_timeout() {
+    let mut cluster = Cluster::start(3, &[]);
+    let rt = Cluster::runtime();
+    let zk = rt.block_on(ZkClient::connect(&cluster.zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10))).unwrap();
+
+    // /controller: ephemeral, 0.8.2 JSON; /controller_epoch persistent.
+    let (data, stat) = rt.block_on(zk.get_data("/controller")).unwrap().expect("a controller");
+    assert_ne!(stat.ephemeral_owner, 0);
+    let v: serde_json::Value = serde_json::from_slice(&data).unwrap();
+    assert_eq!(v["version"], 1);
+    assert!(v["timestamp"].is_string());
+    let first = v["brokerid"].as_i64().unwrap() as i32;
+    let epoch = |rt: &tokio::runtime::Runtime| -> i64 { json::parse_int("epoch", &rt.block_on(zk.get_data("/controller_epoch")).unwrap().unwrap().0).unwrap() };
+    let epoch_before = epoch(&rt);
+
+    cluster.create_topic("before", 3, 3);
+    for p in 0..3 {
+        let (data, stat) = rt.block_on(zk.get_data(&format!("/brokers/topics/before/partitions/{p}/state"))).unwrap().expect("state znode");
+        assert_eq!(stat.ephemeral_owner, 0);
+        let v: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 5, "{}", String::from_utf8_lossy(&data));
+        let s = json::PartitionState::parse(&data).unwrap();
+        assert_eq!(s.isr.len(), 3);
+        assert_eq!(s.leader_epoch, 0);
+        assert_eq!(s.controller_epoch as i64, epoch_before);
+        // Leader = first live replica in assignment order.
+        let a = json::TopicAssignment::parse(&rt.block_on(zk.get_data("/brokers/topics/before")).unwrap().unwrap().0).unwrap();
+        assert_eq!(s.leader, a.partitions[&p][0]);
+    }
+
+    // SIGKILL the controller broker.
+    let idx = cluster.brokers.iter().position(|b| b.id == first).unwrap();
+    let killed_at = Instant::now();
+    cluster.brokers[idx].kill();
+    wait_until("another broker becomes controller", Duration::from_secs(30), || controller_id(&rt, &zk).is_some_and(|c| c != first));
+    let took = killed_at.elapsed();
+    assert!(took <= Duration::from_secs(6 + 2), "controller moved after {:?}", took);
+    assert!(epoch(&rt) > epoch_before);
+
+    // A topic created afterwards gets leaders (on the live brokers).
+    cluster.create_topic("after", 3, 2);
+}
