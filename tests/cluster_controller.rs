@@ -58,3 +58,40 @@ fn controller_elects_leaders_and_fails_over_within_the_session_timeout() {
     // A topic created afterwards gets leaders (on the live brokers).
     cluster.create_topic("after", 3, 2);
 }
+
+/// `bin/kafka-topics.sh` against the live cluster: create with replication factor 3, then
+/// `--describe` shows 0.8.2's lines with the leader and an ISR of all three.
+#[test]
+fn kafka_topics_describe_shows_leader_and_isr_of_a_live_cluster() {
+    let cluster = Cluster::start(3, &[]);
+    let zk = cluster.zk.connect_string();
+    let env = [("KAFKA08_BIN", env!("CARGO_BIN_EXE_kafka08"))];
+    let out = support::run_with_env(
+        "bin/kafka-topics.sh",
+        &["--zookeeper", &zk, "--create", "--replication-factor", "3", "--partitions", "1", "--topic", "my-replicated-topic"],
+        None,
+        &env,
+    );
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert_eq!(out.stdout, "Created topic \"my-replicated-topic\".\n");
+    cluster.wait_for_leaders("my-replicated-topic", 1);
+    let mut last = String::new();
+    let ok = support::eventually(Duration::from_secs(30), || {
+        let out = support::run_with_env("bin/kafka-topics.sh", &["--zookeeper", &zk, "--describe", "--topic", "my-replicated-topic"], None, &env);
+        last = out.stdout.clone();
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        lines.len() == 2
+            && lines[0] == "Topic:my-replicated-topic\tPartitionCount:1\tReplicationFactor:3\tConfigs:"
+            && lines[1].starts_with("\tTopic: my-replicated-topic\tPartition: 0\tLeader: ")
+            && {
+                let f: Vec<&str> = lines[1].split('\t').collect();
+                let replicas = f[4].trim_start_matches("Replicas: ");
+                let isr = f[5].trim_start_matches("Isr: ");
+                let leader = f[3].trim_start_matches("Leader: ");
+                replicas.split(',').count() == 3 && isr.split(',').count() == 3 && replicas.split(',').next() == Some(leader)
+            }
+    });
+    assert!(ok, "describe output: {:?}", last);
+    let out = support::run_with_env("bin/kafka-topics.sh", &["--zookeeper", &zk, "--list"], None, &env);
+    assert_eq!(out.stdout, "my-replicated-topic\n");
+}

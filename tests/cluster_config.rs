@@ -1,0 +1,44 @@
+//! Topic config overrides reach the broker: at topic creation from `/config/topics/<t>`,
+//! and live through `/config/changes` notifications (kafka-topics.sh --alter --config).
+//! Also: unknown server.properties keys are warned about, not fatal.
+
+mod support;
+
+use bytes::Bytes;
+use kafka08::api;
+use kafka08::common::{ErrorCode, Properties};
+use kafka08::message::{encode_messages, CompressionCodec, Message};
+use std::time::Duration;
+use support::cluster::{try_call, Cluster};
+use support::wait_until;
+
+fn produce_code(addr: &str, topic: &str, value_len: usize) -> Option<ErrorCode> {
+    let m = Message::new(None, Some(&vec![b'v'; value_len]), CompressionCodec::None);
+    let req = api::ProduceRequest {
+        acks: 1,
+        timeout_ms: 1000,
+        topics: vec![api::ProduceTopic { topic: topic.into(), partitions: vec![api::ProducePartition { partition: 0, message_set: Bytes::from(encode_messages(CompressionCodec::None, &[m], 0)) }] }],
+    };
+    try_call(addr, &req).map(|r| r.topics[0].partitions[0].error_code)
+}
+
+#[test]
+fn topic_overrides_apply_at_creation_and_live_on_change() {
+    let cluster = Cluster::start(1, &[("some.unknown.key", "x")]);
+    assert!(cluster.brokers[0].log().contains("some.unknown.key"), "unknown keys are warned about");
+    let rt = Cluster::runtime();
+    let zk = rt.block_on(kafka08::zk::ZkClient::connect(&cluster.zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10))).unwrap();
+    let mut props = Properties::new();
+    props.set("max.message.bytes", "200");
+    rt.block_on(kafka08::admin::create_topic(&zk, "small", 1, 1, &props)).unwrap();
+    cluster.wait_for_leaders("small", 1);
+    let addr = cluster.brokers[0].addr();
+    assert_eq!(produce_code(&addr, "small", 100), Some(ErrorCode::NoError));
+    assert_eq!(produce_code(&addr, "small", 300), Some(ErrorCode::MessageSizeTooLarge));
+
+    // Raise the limit with a config change: applied live, no restart.
+    let mut props = Properties::new();
+    props.set("max.message.bytes", "100000");
+    rt.block_on(kafka08::admin::change_topic_config(&zk, "small", &props)).unwrap();
+    wait_until("the new limit is applied", Duration::from_secs(30), || produce_code(&addr, "small", 300) == Some(ErrorCode::NoError));
+}
