@@ -8,7 +8,7 @@ mod support;
 use bytes::Bytes;
 use kafka08::api::{self, ApiRequest, Broker, RequestHeader};
 use kafka08::common::ErrorCode;
-use kafka08::message::{encode_messages, shallow_iter, CompressionCodec, Message};
+use kafka08::message::{encode_messages, CompressionCodec, Message};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -174,79 +174,146 @@ fn long_poll_fetch_is_woken_by_an_append() {
     assert!(started.elapsed() >= Duration::from_millis(250));
 }
 
-#[test]
-fn bad_input_gets_082_errors_and_the_broker_keeps_serving() {
+/// A broker led by the test (see `make_leader`), with message.max.bytes = 2000.
+fn broker_for_bad_input() -> (ZkServer, KafkaBroker, Conn) {
     let zks = ZkServer::start();
     let b = KafkaBroker::start(1, &zks.connect_string(), &[("message.max.bytes", "2000")]);
     let mut c = Conn::new(&b.addr());
     make_leader(&mut c, &b);
+    (zks, b, c)
+}
 
-    // Bad CRC → 2.
+/// After the bad input: the same connection (if it survived) and a fresh one are served,
+/// and nothing bad was written.
+fn still_serving(b: &KafkaBroker, c: Option<&mut Conn>) {
+    let ok = encode_messages(CompressionCodec::None, &msgs(1, "ok"), 0);
+    let mut fresh = Conn::new(&b.addr());
+    let r = fresh.call(&produce("t", 0, 1, ok));
+    assert_eq!(r.topics[0].partitions[0].error_code, ErrorCode::NoError);
+    let f = fresh.call(&fetch("t", 0, 0, 0));
+    assert_eq!(values(&f.topics[0].partitions[0].message_set), vec![(0, "ok0".to_string())], "only the good message was stored");
+    if let Some(c) = c {
+        assert_eq!(c.call(&api::MetadataRequest { topics: vec![] }).brokers.len(), 1);
+    }
+}
+
+fn closes_only_its_connection(bytes: &[u8]) {
+    let (_zk, b, mut c) = broker_for_bad_input();
+    let mut bad = Conn::new(&b.addr());
+    bad.s.write_all(bytes).unwrap();
+    assert!(bad.closed(), "the connection is closed");
+    still_serving(&b, Some(&mut c));
+}
+
+#[test]
+fn garbage_bytes_close_the_connection_and_the_broker_keeps_serving() {
+    closes_only_its_connection(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+#[test]
+fn a_2gb_frame_size_closes_the_connection_and_the_broker_keeps_serving() {
+    closes_only_its_connection(&[0x7f, 0xff, 0xff, 0xff, 1, 2, 3]);
+}
+
+#[test]
+fn a_negative_frame_size_closes_the_connection() {
+    closes_only_its_connection(&[0xff, 0xff, 0xff, 0xf0]);
+}
+
+#[test]
+fn a_truncated_request_closes_or_waits_and_the_broker_keeps_serving() {
+    // A whole frame whose request body is cut short: undecodable, closed.
+    closes_only_its_connection(&[0, 0, 0, 6, 0, 3, 0, 0, 0, 1]);
+    // A frame that announces more bytes than ever arrive: the broker waits for the rest
+    // while serving everyone else.
+    let (_zk, b, mut c) = broker_for_bad_input();
+    let mut partial = Conn::new(&b.addr());
+    partial.s.write_all(&[0, 0, 0, 40, 0, 3, 0, 0, 0, 0, 0, 1]).unwrap();
+    partial.s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut buf = [0u8; 1];
+    assert!(partial.s.read(&mut buf).is_err(), "no answer to a partial frame");
+    still_serving(&b, Some(&mut c));
+}
+
+#[test]
+fn an_unknown_api_key_or_version_closes_the_connection() {
+    closes_only_its_connection(&[0, 0, 0, 10, 0, 99, 0, 0, 0, 0, 0, 1, 0, 0]);
+    closes_only_its_connection(&[0, 0, 0, 12, 0, 3, 0, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+}
+
+#[test]
+fn a_produce_with_a_bad_crc_gets_error_2() {
+    let (_zk, b, mut c) = broker_for_bad_input();
     let mut set = encode_messages(CompressionCodec::None, &msgs(1, "x"), 0).to_vec();
     let last = set.len() - 1;
     set[last] ^= 0xff;
     assert_eq!(c.call(&produce("t", 0, 1, Bytes::from(set))).topics[0].partitions[0].error_code, ErrorCode::InvalidMessage);
-    // Over message.max.bytes → 10.
+    still_serving(&b, Some(&mut c));
+}
+
+#[test]
+fn a_message_over_message_max_bytes_gets_error_10() {
+    let (_zk, b, mut c) = broker_for_bad_input();
     let big = Message::new(None, Some(&vec![7u8; 3000]), CompressionCodec::None);
     let r = c.call(&produce("t", 0, 1, encode_messages(CompressionCodec::None, &[big], 0)));
     assert_eq!(r.topics[0].partitions[0].error_code, ErrorCode::MessageSizeTooLarge);
-    // Unknown topic: fetch → 3, produce → 3.
+    still_serving(&b, Some(&mut c));
+}
+
+#[test]
+fn a_fetch_for_an_unknown_topic_gets_error_3() {
+    let (_zk, b, mut c) = broker_for_bad_input();
     assert_eq!(c.call(&fetch("nosuch", 0, 0, 0)).topics[0].partitions[0].error_code, ErrorCode::UnknownTopicOrPartition);
     assert_eq!(c.call(&produce("nosuch", 0, 1, encode_messages(CompressionCodec::None, &msgs(1, "x"), 0))).topics[0].partitions[0].error_code, ErrorCode::UnknownTopicOrPartition);
-    // Not the leader (broker 1 follows t-2) → 6, for produce and for a consumer's fetch.
+    assert_eq!(c.call(&fetch("t", 0, 999, 0)).topics[0].partitions[0].error_code, ErrorCode::OffsetOutOfRange);
+    still_serving(&b, Some(&mut c));
+}
+
+#[test]
+fn a_produce_to_a_broker_that_is_not_the_leader_gets_error_6() {
+    let (_zk, b, mut c) = broker_for_bad_input();
+    // Broker 1 follows t-2 (broker 2 leads it).
     assert_eq!(c.call(&produce("t", 2, 1, encode_messages(CompressionCodec::None, &msgs(1, "x"), 0))).topics[0].partitions[0].error_code, ErrorCode::NotLeaderForPartition);
     assert_eq!(c.call(&fetch("t", 2, 0, 0)).topics[0].partitions[0].error_code, ErrorCode::NotLeaderForPartition);
-    // Offset out of range → 1.
-    assert_eq!(c.call(&fetch("t", 0, 999, 0)).topics[0].partitions[0].error_code, ErrorCode::OffsetOutOfRange);
-    // A stale controller epoch → 11.
+    still_serving(&b, Some(&mut c));
+}
+
+#[test]
+fn a_stale_controller_epoch_is_refused_with_11() {
+    let (_zk, b, mut c) = broker_for_bad_input();
     let stale = c.call(&api::LeaderAndIsrRequest { controller_id: 9, controller_epoch: 0, partition_states: vec![], leaders: vec![] });
     assert_eq!(stale.error_code, ErrorCode::StaleControllerEpoch);
-    // The produce that failed wrote nothing.
-    assert!(c.call(&fetch("t", 0, 0, 0)).topics[0].partitions[0].message_set.is_empty());
+    let stale = c.call(&api::UpdateMetadataRequest { controller_id: 9, controller_epoch: 0, partition_states: vec![], alive_brokers: vec![] });
+    assert_eq!(stale.error_code, ErrorCode::StaleControllerEpoch);
+    still_serving(&b, Some(&mut c));
+}
 
-    // acks=0: success gets no response (the next answer is for the next request); a failure
-    // closes the connection.
+#[test]
+fn acks_0_gets_no_response_and_a_failed_acks_0_produce_closes_the_connection() {
+    let (_zk, b, _c) = broker_for_bad_input();
     let mut a0 = Conn::new(&b.addr());
-    a0.send_only(&produce("t", 0, 0, encode_messages(CompressionCodec::None, &msgs(1, "fire"), 0)));
+    a0.send_only(&produce("t", 1, 0, encode_messages(CompressionCodec::None, &msgs(1, "fire"), 0)));
+    // The next answer on this connection is for the next request.
     let md = a0.call(&api::MetadataRequest { topics: vec![] });
     assert_eq!(md.brokers.len(), 1);
     a0.send_only(&produce("nosuch", 0, 0, encode_messages(CompressionCodec::None, &msgs(1, "x"), 0)));
     assert!(a0.closed());
-
-    // Garbage, a 2 GB frame size, a truncated request, an unknown API key, a bad version,
-    // a negative size: each closes only its own connection.
-    let garbage: Vec<Vec<u8>> = vec![
-        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
-        vec![0x7f, 0xff, 0xff, 0xff, 1, 2, 3],
-        // A whole frame whose request body is cut short.
-        vec![0, 0, 0, 6, 0, 3, 0, 0, 0, 1],
-        // A frame that announces more bytes than ever arrive.
-        vec![0, 0, 0, 40, 0, 3, 0, 0, 0, 0, 0, 1],
-        {
-            let mut v = vec![0, 0, 0, 10, 0, 99, 0, 0, 0, 0, 0, 1, 0, 0];
-            v[3] = 10;
-            v
-        },
-        vec![0, 0, 0, 12, 0, 3, 0, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0],
-        vec![0xff, 0xff, 0xff, 0xf0],
-    ];
-    for (i, g) in garbage.iter().enumerate() {
-        let mut bad = Conn::new(&b.addr());
-        bad.s.write_all(g).unwrap();
-        if i == 3 {
-            // Incomplete: the broker waits for the rest; the client gives up.
-            bad.s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
-            let mut buf = [0u8; 1];
-            assert!(bad.s.read(&mut buf).is_err(), "a truncated request gets no answer");
-            continue;
-        }
-        assert!(bad.closed(), "input {} should close its connection", i);
-    }
-    // Everyone else is still served.
-    let f = c.call(&fetch("t", 0, 0, 0));
+    let f = Conn::new(&b.addr()).call(&fetch("t", 1, 0, 0));
     assert_eq!(values(&f.topics[0].partitions[0].message_set), vec![(0, "fire0".to_string())]);
-    let mut fresh = Conn::new(&b.addr());
-    assert_eq!(fresh.call(&api::MetadataRequest { topics: vec![] }).brokers.len(), 1);
-    let shallow: Vec<_> = shallow_iter(f.topics[0].partitions[0].message_set.clone()).collect();
-    assert_eq!(shallow.len(), 1);
+}
+
+#[test]
+fn stop_replica_with_delete_removes_the_partition_and_its_log() {
+    let (_zk, b, mut c) = broker_for_bad_input();
+    c.call(&produce("t", 1, 1, encode_messages(CompressionCodec::None, &msgs(3, "d"), 0)));
+    let dir = b.data_dir().join("t-1");
+    assert!(dir.exists());
+    let r = c.call(&api::StopReplicaRequest { controller_id: 9, controller_epoch: 1, delete_partitions: true, partitions: vec![kafka08::common::TopicPartition::new("t", 1)] });
+    assert_eq!(r.error_code, ErrorCode::NoError);
+    assert!(!dir.exists(), "the log directory is deleted");
+    assert_eq!(c.call(&fetch("t", 1, 0, 0)).topics[0].partitions[0].error_code, ErrorCode::UnknownTopicOrPartition);
+    // Without delete the data stays.
+    let r = c.call(&api::StopReplicaRequest { controller_id: 9, controller_epoch: 1, delete_partitions: false, partitions: vec![kafka08::common::TopicPartition::new("t", 0)] });
+    assert_eq!(r.error_code, ErrorCode::NoError);
+    assert!(b.data_dir().join("t-0").exists());
 }

@@ -42,3 +42,22 @@ fn topic_overrides_apply_at_creation_and_live_on_change() {
     rt.block_on(kafka08::admin::change_topic_config(&zk, "small", &props)).unwrap();
     wait_until("the new limit is applied", Duration::from_secs(30), || produce_code(&addr, "small", 300) == Some(ErrorCode::NoError));
 }
+
+#[test]
+fn metadata_auto_creates_topics_as_configured() {
+    let cluster = Cluster::start(2, &[("num.partitions", "3"), ("default.replication.factor", "2")]);
+    let addr = cluster.brokers[0].addr();
+    let md = try_call(&addr, &api::MetadataRequest { topics: vec!["auto".into()] }).unwrap();
+    // 0.8.2: the first answer for a just-created topic is LeaderNotAvailable.
+    assert!(matches!(md.topics[0].error_code, ErrorCode::LeaderNotAvailable | ErrorCode::NoError), "{:?}", md);
+    cluster.wait_for_leaders("auto", 3);
+    let md = try_call(&addr, &api::MetadataRequest { topics: vec!["auto".into()] }).unwrap();
+    assert!(md.topics[0].partitions.iter().all(|p| p.replicas.len() == 2));
+    // An illegal name is refused with 17.
+    let md = try_call(&addr, &api::MetadataRequest { topics: vec!["bad name!".into()] }).unwrap();
+    assert_eq!(md.topics[0].error_code, ErrorCode::InvalidTopic);
+
+    let off = Cluster::start(1, &[("auto.create.topics.enable", "false")]);
+    let md = try_call(&off.brokers[0].addr(), &api::MetadataRequest { topics: vec!["nope".into()] }).unwrap();
+    assert_eq!(md.topics[0].error_code, ErrorCode::UnknownTopicOrPartition);
+}
