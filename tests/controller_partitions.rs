@@ -152,8 +152,11 @@ async fn a_new_controller_resumes_from_zookeeper_and_only_reelects_dead_leaders(
     assert_eq!(v2, 1);
     let (s0_now, v0) = read_state(&client, "t", 0).await.unwrap();
     let (s1_now, v1) = read_state(&client, "t", 1).await.unwrap();
-    assert_eq!((s0_now, v0), (s0, 0), "t-0's leader is alive: not re-elected");
-    assert_eq!((s1_now, v1), (s1, 0), "t-1's leader is alive: not re-elected");
+    assert_eq!((s0_now, v0), (s0, 0), "t-0's leader and ISR are alive: untouched");
+    // t-1's leader (2) lives, but broker 3 died with no controller to handle it: the new
+    // controller takes it out of the ISR (leader kept, leader epoch bumped).
+    assert_eq!(state_fields(&s1), (2, 0, vec![2, 3], 1));
+    assert_eq!((state_fields(&s1_now), v1), ((2, 1, vec![2], 2), 1), "t-1 loses its dead ISR member");
 
     eventually!(
         "broker 1 leads t-2",
@@ -165,6 +168,7 @@ async fn a_new_controller_resumes_from_zookeeper_and_only_reelects_dead_leaders(
     let r = b2.leader_and_isr().into_iter().next().unwrap();
     assert_eq!((r.controller_id, r.controller_epoch), (2, 2));
     let t0 = b1.latest_leader_and_isr("t", 0).unwrap();
+    // t-0 was not re-decided: its LeaderAndIsr carries the first controller's epoch.
     assert_eq!((t0.controller_epoch, t0.leader_epoch), (1, 0), "the decision's epoch, not the new controller's");
     eventually!(
         "broker 2 has metadata of everything",

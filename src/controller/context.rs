@@ -104,6 +104,21 @@ impl ControllerContext {
             .collect()
     }
 
+    /// Partitions with no live leader, or with dead brokers still in their ISR: what a new
+    /// controller must repair, since brokers that died while no controller was active
+    /// never had their failure handled (0.8.2 left their ISR entries until the leader's
+    /// own ISR expiration, stalling acks=-1 producers meanwhile).
+    pub fn partitions_needing_repair(&self) -> Vec<TopicPartition> {
+        let live = self.live_broker_ids();
+        self.all_partitions()
+            .into_iter()
+            .filter(|tp| match self.leadership.get(tp) {
+                None => true,
+                Some(l) => !live.contains(&l.leader) || l.isr.iter().any(|r| !live.contains(r)),
+            })
+            .collect()
+    }
+
     /// Forget a topic that disappeared from `/brokers/topics`.
     pub fn remove_topic(&mut self, topic: &str) {
         self.assignments.remove(topic);

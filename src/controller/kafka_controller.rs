@@ -614,8 +614,10 @@ impl EventLoop {
         }
 
         let mut batch = RequestBatch::new();
-        let offline = active.ctx.offline_partitions();
-        self.elect_partitions(offline, OnlineMode::ElectIfOffline, &mut batch).await?;
+        // Brokers that died while there was no controller are handled as failures now:
+        // elect where the leader is gone, and take dead replicas out of ISRs.
+        let repair = active.ctx.partitions_needing_repair();
+        self.elect_partitions(repair, OnlineMode::ElectAndShrinkIsr, &mut batch).await?;
 
         // Every live replica learns its partitions; every broker the whole cluster.
         let active = self.active_mut()?;

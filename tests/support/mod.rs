@@ -16,6 +16,7 @@
 
 pub mod cluster;
 pub mod kafka;
+pub mod producer;
 
 use std::fs;
 use std::io::{Read, Write};
