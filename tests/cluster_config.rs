@@ -61,3 +61,20 @@ fn metadata_auto_creates_topics_as_configured() {
     let md = try_call(&off.brokers[0].addr(), &api::MetadataRequest { topics: vec!["nope".into()] }).unwrap();
     assert_eq!(md.topics[0].error_code, ErrorCode::UnknownTopicOrPartition);
 }
+
+#[test]
+fn several_replica_fetchers_per_leader_replicate_every_partition() {
+    let cluster = Cluster::start(2, &[("num.replica.fetchers", "3"), ("replica.fetch.wait.max.ms", "100")]);
+    cluster.create_topic("multi", 6, 2);
+    let bootstrap: Vec<String> = cluster.brokers.iter().map(|b| b.addr()).collect();
+    let mut p = support::producer::TestProducer::new(bootstrap.clone(), "multi");
+    for part in 0..6 {
+        for i in 0..20 {
+            p.send(part, &format!("p{part}-{i}"), Duration::from_secs(30)).expect("acks=-1 needs the follower's fetch");
+        }
+    }
+    for part in 0..6 {
+        let got = support::producer::read_partition(&bootstrap, "multi", part, Duration::from_secs(30));
+        assert_eq!(got.len(), 20);
+    }
+}

@@ -109,6 +109,8 @@ pub const BROKER_KEYS: &[&str] = &[
     "replica.fetch.wait.max.ms",
     "replica.fetch.min.bytes",
     "num.replica.fetchers",
+    // Not in 0.8.2 (0.9 added it); accepted so 0.8-era runbooks that set it keep working.
+    "replica.fetch.backoff.ms",
     "replica.high.watermark.checkpoint.interval.ms",
     "fetch.purgatory.purge.interval.requests",
     "producer.purgatory.purge.interval.requests",
@@ -299,6 +301,9 @@ pub struct KafkaConfig {
     pub replica_fetch_wait_max_ms: i32,
     pub replica_fetch_min_bytes: i32,
     pub num_replica_fetchers: i32,
+    /// Pause after a failed replica fetch (0.9's key; 0.8.2 backed off by
+    /// `replica.fetch.wait.max.ms`).
+    pub replica_fetch_backoff_ms: i32,
     pub replica_high_watermark_checkpoint_interval_ms: i64,
     pub fetch_purgatory_purge_interval_requests: i32,
     pub producer_purgatory_purge_interval_requests: i32,
@@ -606,7 +611,8 @@ impl KafkaConfig {
             ));
         }
         let replica_fetch_min_bytes = r.int("replica.fetch.min.bytes", 1, INT)?;
-        let num_replica_fetchers = r.int("num.replica.fetchers", 1, INT)?;
+        let num_replica_fetchers = r.int("num.replica.fetchers", 1, POSITIVE)?;
+        let replica_fetch_backoff_ms = r.int("replica.fetch.backoff.ms", 1000, NON_NEGATIVE)?;
         let replica_high_watermark_checkpoint_interval_ms =
             r.long("replica.high.watermark.checkpoint.interval.ms", 5000, LONG)?;
         let fetch_purgatory_purge_interval_requests = r.int("fetch.purgatory.purge.interval.requests", 1000, INT)?;
@@ -707,6 +713,7 @@ impl KafkaConfig {
             replica_fetch_wait_max_ms,
             replica_fetch_min_bytes,
             num_replica_fetchers,
+            replica_fetch_backoff_ms,
             replica_high_watermark_checkpoint_interval_ms,
             fetch_purgatory_purge_interval_requests,
             producer_purgatory_purge_interval_requests,
@@ -931,6 +938,7 @@ impl KafkaConfig {
             "replica.fetch.wait.max.ms" => s(self.replica_fetch_wait_max_ms),
             "replica.fetch.min.bytes" => s(self.replica_fetch_min_bytes),
             "num.replica.fetchers" => s(self.num_replica_fetchers),
+            "replica.fetch.backoff.ms" => s(self.replica_fetch_backoff_ms),
             "replica.high.watermark.checkpoint.interval.ms" => s(self.replica_high_watermark_checkpoint_interval_ms),
             "fetch.purgatory.purge.interval.requests" => s(self.fetch_purgatory_purge_interval_requests),
             "producer.purgatory.purge.interval.requests" => s(self.producer_purgatory_purge_interval_requests),

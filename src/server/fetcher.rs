@@ -1,6 +1,8 @@
-//! Replica fetchers (0.8.2 `ReplicaFetcherManager` / `ReplicaFetcherThread`): one task per
-//! leader broker, fetching every partition we follow from it with `replica_id` = our id,
-//! appending with the leader's offsets and tracking the leader's high watermark.
+//! Replica fetchers (0.8.2 `ReplicaFetcherManager` / `ReplicaFetcherThread`):
+//! `num.replica.fetchers` tasks per leader broker (a partition goes to fetcher
+//! `hash(topic, partition) % n`, as 0.8.2's `getFetcherId`), each fetching its partitions
+//! with `replica_id` = our id, appending with the leader's offsets and tracking the
+//! leader's high watermark.
 
 use super::config::KafkaConfig;
 use super::replica_manager::ReplicaManager;
@@ -26,7 +28,15 @@ struct Fetcher {
 pub struct FetcherManager {
     replica_manager: Weak<ReplicaManager>,
     config: Arc<KafkaConfig>,
-    fetchers: Mutex<HashMap<i32, Arc<Fetcher>>>,
+    /// Keyed by (leader broker id, fetcher id).
+    fetchers: Mutex<HashMap<(i32, usize), Arc<Fetcher>>>,
+}
+
+/// 0.8.2 `AbstractFetcherManager.getFetcherId`: `abs(31 * topic.hashCode + partition) %
+/// numFetchers`, with Java's string hash.
+fn fetcher_id(tp: &TopicPartition, n: usize) -> usize {
+    let h = crate::admin::java_string_hash(&tp.topic).wrapping_mul(31).wrapping_add(tp.partition);
+    (h.unsigned_abs() as usize) % n.max(1)
 }
 
 impl FetcherManager {
@@ -37,8 +47,9 @@ impl FetcherManager {
     /// Start fetching `tp` from `leader` at `offset` (replacing any earlier assignment).
     pub fn add(&self, tp: TopicPartition, leader: Broker, offset: i64) {
         self.remove(std::slice::from_ref(&tp));
+        let id = fetcher_id(&tp, self.config.num_replica_fetchers.max(1) as usize);
         let mut map = self.fetchers.lock().unwrap_or_else(|e| e.into_inner());
-        let f = map.entry(leader.id).or_insert_with(|| {
+        let f = map.entry((leader.id, id)).or_insert_with(|| {
             Arc::new(Fetcher {
                 state: Mutex::new(Assignment { broker: leader.clone(), partitions: BTreeMap::new() }),
                 wake: Notify::new(),
@@ -71,7 +82,7 @@ impl FetcherManager {
     pub fn assigned(&self) -> Vec<(TopicPartition, i32, i64)> {
         let map = self.fetchers.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::new();
-        for (id, f) in map.iter() {
+        for ((id, _), f) in map.iter() {
             let st = f.state.lock().unwrap_or_else(|e| e.into_inner());
             out.extend(st.partitions.iter().map(|(tp, o)| (tp.clone(), *id, *o)));
         }
@@ -89,7 +100,7 @@ impl FetcherManager {
 }
 
 async fn run(f: Arc<Fetcher>, rm: Weak<ReplicaManager>, config: Arc<KafkaConfig>) {
-    let backoff = Duration::from_millis(config.replica_fetch_wait_max_ms.clamp(100, 1000) as u64);
+    let backoff = Duration::from_millis(config.replica_fetch_backoff_ms.max(10) as u64);
     let socket_timeout = Duration::from_millis(config.replica_socket_timeout_ms.max(1000) as u64);
     let mut conn: Option<crate::network::BrokerConnection> = None;
     loop {
@@ -238,4 +249,18 @@ async fn handle_out_of_range(
     part.log.truncate_fully_and_start_at(earliest).map_err(|e| e.to_string())?;
     part.clamp_high_watermark();
     Ok(earliest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fetcher_ids_follow_082_and_spread_partitions() {
+        // Java: "test".hashCode() = 3556498; 31 * 3556498 + 1 = 110251439.
+        assert_eq!(fetcher_id(&TopicPartition::new("test", 1), 4), 110_251_439 % 4);
+        let ids: std::collections::HashSet<usize> = (0..32).map(|p| fetcher_id(&TopicPartition::new("t", p), 4)).collect();
+        assert_eq!(ids.len(), 4);
+        assert!((0..100).all(|p| fetcher_id(&TopicPartition::new("x", p), 1) == 0));
+    }
 }
