@@ -74,6 +74,8 @@ const DEFAULTS: &[(&str, Option<&str>)] = &[
     ("replica.fetch.wait.max.ms", Some("500")),
     ("replica.fetch.min.bytes", Some("1")),
     ("num.replica.fetchers", Some("1")),
+    // 0.9 key accepted as an extension; 1000 is 0.9.0's default.
+    ("replica.fetch.backoff.ms", Some("1000")),
     ("replica.high.watermark.checkpoint.interval.ms", Some("5000")),
     ("fetch.purgatory.purge.interval.requests", Some("1000")),
     ("producer.purgatory.purge.interval.requests", Some("1000")),
