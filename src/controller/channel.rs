@@ -95,6 +95,22 @@ impl ControllerChannelManager {
             ch.task.abort();
         }
     }
+
+    /// Deliver what is queued, for at most `timeout` in all, then stop every channel. A
+    /// controller that stops (after moving leadership away in a controlled shutdown) must
+    /// not drop the LeaderAndIsr that tell the new leaders; a broker that does not answer
+    /// in time loses its requests, as it would on `shutdown`.
+    pub async fn drain(&mut self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        for (id, ch) in self.channels.drain() {
+            drop(ch.queue);
+            let mut task = ch.task;
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                log::warn!("controller could not deliver its last requests to broker {} within {:?}", id, timeout);
+                task.abort();
+            }
+        }
+    }
 }
 
 impl Drop for ControllerChannelManager {

@@ -9,7 +9,7 @@
 
 use super::channel::ControllerChannelManager;
 use super::context::{ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
-use super::selector::{decide_online, new_partition_leader, OnlineMode, NO_LEADER};
+use super::selector::{controlled_shutdown_change, decide_online, new_partition_leader, OnlineMode, NO_LEADER};
 use super::zk_store::{
     increment_controller_epoch, read_many, read_partition_states, EpochFence, FenceError, StateRead, StateWrite,
     WriteOutcome,
@@ -38,6 +38,13 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// leader changed the ISR between our read and our write).
 const MAX_ELECTION_ROUNDS: usize = 5;
 
+/// Longest a stopping controller waits for its channels to deliver what it decided.
+const CHANNEL_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Added to `replica.fetch.wait.max.ms` before the ISRs are checked again after a
+/// controlled shutdown (see [`Event::ShutdownIsrCheck`]).
+const SHUTDOWN_ISR_CHECK_MARGIN: Duration = Duration::from_secs(1);
+
 /// The controller's settings (0.8.2 keys).
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
@@ -54,6 +61,9 @@ pub struct ControllerConfig {
     /// Pause after a ZooKeeper error before retrying a handler, and after a failed failover
     /// before standing for election again.
     pub retry_backoff: Duration,
+    /// `replica.fetch.wait.max.ms` (500): how long a follower's fetch may stay parked at
+    /// a leader, so how long after StopReplica a follower may still be seen fetching.
+    pub replica_fetch_wait_max: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -65,6 +75,7 @@ impl Default for ControllerConfig {
             host_name: None,
             port: 9092,
             retry_backoff: Duration::from_millis(1000),
+            replica_fetch_wait_max: Duration::from_millis(500),
         }
     }
 }
@@ -78,6 +89,7 @@ impl ControllerConfig {
             unclean_leader_election_enable: config.unclean_leader_election_enable,
             host_name: config.host_name.clone(),
             port: config.port as i32,
+            replica_fetch_wait_max: Duration::from_millis(config.replica_fetch_wait_max_ms.max(0) as u64),
             ..ControllerConfig::default()
         }
     }
@@ -93,27 +105,33 @@ impl ControllerConfig {
 pub enum ControlledShutdownError {
     /// This broker is not the controller (0.8.2 `ControllerMovedException`).
     NotController,
-    /// Controlled shutdown is not implemented yet (zookeeper-layout spec §8.6).
-    NotImplemented,
+    /// The broker is not registered (0.8.2 `BrokerNotAvailableException`).
+    BrokerNotAvailable(i32),
+    /// A ZooKeeper error interrupted it; the broker asks again.
+    Failed(String),
     /// The controller has stopped.
     Stopped,
 }
 
 impl ControlledShutdownError {
-    /// The code for the ControlledShutdown response: 0.8.2 mapped these exceptions, which
-    /// `ErrorMapping` does not know, to Unknown.
+    /// The code for the ControlledShutdown response, as 0.8.2's `ErrorMapping.codeFor`:
+    /// BrokerNotAvailable (8); the other exceptions were unknown to it, so Unknown (-1).
     pub fn error_code(&self) -> ErrorCode {
-        ErrorCode::Unknown
+        match self {
+            ControlledShutdownError::BrokerNotAvailable(_) => ErrorCode::BrokerNotAvailable,
+            _ => ErrorCode::Unknown,
+        }
     }
 }
 
 impl fmt::Display for ControlledShutdownError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ControlledShutdownError::NotController => "this broker is not the controller",
-            ControlledShutdownError::NotImplemented => "controlled shutdown is not implemented yet",
-            ControlledShutdownError::Stopped => "the controller has stopped",
-        })
+        match self {
+            ControlledShutdownError::NotController => f.write_str("this broker is not the controller"),
+            ControlledShutdownError::BrokerNotAvailable(id) => write!(f, "broker id {} does not exist", id),
+            ControlledShutdownError::Failed(why) => write!(f, "controlled shutdown failed: {}", why),
+            ControlledShutdownError::Stopped => f.write_str("the controller has stopped"),
+        }
     }
 }
 
@@ -131,6 +149,10 @@ enum Event {
         broker_id: i32,
         reply: oneshot::Sender<Result<Vec<TopicPartition>, ControlledShutdownError>>,
     },
+    /// Take a broker in controlled shutdown out of the ISRs again: a fetch it sent before
+    /// its StopReplica can still be parked at a leader (`replica.fetch.wait.max.ms`) and,
+    /// once answered, make that leader add it back to the ISR we just removed it from.
+    ShutdownIsrCheck(i32),
     Shutdown(Option<oneshot::Sender<()>>),
 }
 
@@ -142,6 +164,7 @@ impl Event {
             Event::BrokerChange => Event::BrokerChange,
             Event::TopicChange => Event::TopicChange,
             Event::PartitionModification(t) => Event::PartitionModification(t.clone()),
+            Event::ShutdownIsrCheck(id) => Event::ShutdownIsrCheck(*id),
             Event::ControlledShutdown { .. } | Event::Shutdown(_) => return None,
         })
     }
@@ -154,6 +177,7 @@ impl Event {
             Event::TopicChange => "topic change".into(),
             Event::PartitionModification(t) => format!("partition modification of {}", t),
             Event::ControlledShutdown { broker_id, .. } => format!("controlled shutdown of broker {}", broker_id),
+            Event::ShutdownIsrCheck(id) => format!("ISR check after the controlled shutdown of broker {}", id),
             Event::Shutdown(_) => "shutdown".into(),
         }
     }
@@ -273,8 +297,8 @@ impl ControllerHandle {
         self.shared.controller_id.load(Ordering::SeqCst)
     }
 
-    /// Move leadership away from `broker_id` before it stops (zookeeper-layout spec §8.6):
-    /// the partitions it still leads. Extension point: not implemented yet.
+    /// Move leadership away from `broker_id` before it stops, and take it out of the ISRs
+    /// (zookeeper-layout spec §8.6): the replicated partitions it still leads.
     pub async fn controlled_shutdown(&self, broker_id: i32) -> Result<Vec<TopicPartition>, ControlledShutdownError> {
         let (reply, rx) = oneshot::channel();
         self.events
@@ -374,10 +398,21 @@ impl EventLoop {
             Event::BrokerChange => self.on_broker_change().await,
             Event::TopicChange => self.on_topic_change().await,
             Event::PartitionModification(topic) => self.on_partition_modification(&topic).await,
-            Event::ControlledShutdown { broker_id, reply } => {
-                let _ = reply.send(self.on_controlled_shutdown(broker_id));
-                Ok(())
-            }
+            Event::ControlledShutdown { broker_id, reply } => match self.on_controlled_shutdown(broker_id).await {
+                Ok(answer) => {
+                    let _ = reply.send(answer);
+                    Ok(())
+                }
+                Err(e) => {
+                    let refusal = match &e {
+                        ControllerError::Moved(_) => ControlledShutdownError::NotController,
+                        ControllerError::Zk(z) => ControlledShutdownError::Failed(z.to_string()),
+                    };
+                    let _ = reply.send(Err(refusal));
+                    Err(e)
+                }
+            },
+            Event::ShutdownIsrCheck(broker_id) => self.on_shutdown_isr_check(broker_id).await,
             Event::Shutdown(_) => Ok(()),
         };
         match result {
@@ -544,6 +579,12 @@ impl EventLoop {
     }
 
     async fn shutdown(&mut self) {
+        let own_id = self.broker_id;
+        if let Some(active) = self.active.as_mut() {
+            // Our own socket server is already closed: nothing to deliver there.
+            active.channels.remove_broker(own_id);
+            active.channels.drain(CHANNEL_DRAIN_TIMEOUT.min(self.config.socket_timeout)).await;
+        }
         self.resign("shutting down");
         for (_, task) in self.watches.drain() {
             task.abort();
@@ -791,34 +832,49 @@ impl EventLoop {
                     }
                 }
             }
-            let outcomes = active.fence.write(&zk, &writes).await?;
-            pending = Vec::new();
-            for ((tp, mut state, recipients), outcome) in planned.into_iter().zip(outcomes) {
-                match outcome {
-                    WriteOutcome::Written(version) => {
-                        state.zk_version = version;
-                        log::info!(
-                            "partition {}: leader {} leader_epoch {} isr {:?} (controller epoch {})",
-                            tp,
-                            state.leader,
-                            state.leader_epoch,
-                            state.isr,
-                            state.controller_epoch
-                        );
-                        active.ctx.leadership.insert(tp.clone(), state);
-                        batch.add_leader_and_isr(recipients, &tp);
-                    }
-                    WriteOutcome::Conflict(e) => {
-                        log::info!("state of {} changed before our write ({}); reading it again", tp, e);
-                        pending.push(tp);
-                    }
-                }
-            }
+            pending = self.write_planned(&writes, planned, batch).await?;
         }
         if !pending.is_empty() {
             log::error!("gave up electing leaders for {:?} after {} attempts", pending, MAX_ELECTION_ROUNDS);
         }
         Ok(())
+    }
+
+    /// Write decided states (fenced, conditional); the written ones update the cache and
+    /// go into `batch` as LeaderAndIsr to their recipients. Returns the partitions whose
+    /// znode changed before our write, to read and decide again.
+    async fn write_planned(
+        &mut self,
+        writes: &[StateWrite],
+        planned: Vec<(TopicPartition, LeaderIsrAndControllerEpoch, Vec<i32>)>,
+        batch: &mut RequestBatch,
+    ) -> Result<Vec<TopicPartition>, ControllerError> {
+        let zk = self.zk.clone();
+        let active = self.active_mut()?;
+        let outcomes = active.fence.write(&zk, writes).await?;
+        let mut conflicts = Vec::new();
+        for ((tp, mut state, recipients), outcome) in planned.into_iter().zip(outcomes) {
+            match outcome {
+                WriteOutcome::Written(version) => {
+                    state.zk_version = version;
+                    log::info!(
+                        "partition {}: leader {} leader_epoch {} isr {:?} (controller epoch {})",
+                        tp,
+                        state.leader,
+                        state.leader_epoch,
+                        state.isr,
+                        state.controller_epoch
+                    );
+                    active.ctx.leadership.insert(tp.clone(), state);
+                    batch.add_leader_and_isr(recipients, &tp);
+                }
+                WriteOutcome::Conflict(e) => {
+                    log::info!("state of {} changed before our write ({}); reading it again", tp, e);
+                    conflicts.push(tp);
+                }
+            }
+        }
+        Ok(conflicts)
     }
 
     // ---- brokers (§8.2, §8.3) ----
@@ -975,19 +1031,167 @@ impl EventLoop {
         self.send(batch)
     }
 
-    // ---- controlled shutdown (§8.6): the next issue ----
+    // ---- controlled shutdown (§8.6) ----
 
-    /// Extension point for 0.8.2 `KafkaController.shutdownBroker`: add the broker to
-    /// `ctx.shutting_down`, move leadership of its partitions (RF > 1) with
-    /// `selector::controlled_shutdown_leader`, StopReplica + ISR removal for the ones it
-    /// follows, and answer with the partitions it still leads.
-    fn on_controlled_shutdown(&mut self, broker_id: i32) -> Result<Vec<TopicPartition>, ControlledShutdownError> {
-        if self.active.is_none() {
-            return Err(ControlledShutdownError::NotController);
+    /// 0.8.2 `KafkaController.shutdownBroker`: `broker_id` stops counting as live (no
+    /// leadership, no place in a new ISR) until its registration disappears; the
+    /// partitions it follows get StopReplica (no delete) first, so that it stops fetching
+    /// before it leaves their ISRs; then every replicated partition it leads gets another
+    /// leader from its ISR and it leaves every ISR, in one batch of fenced writes. The
+    /// answer (inner result) is the replicated partitions it still leads; single-replica
+    /// partitions are not counted (they simply go offline with it).
+    async fn on_controlled_shutdown(
+        &mut self,
+        broker_id: i32,
+    ) -> Result<Result<Vec<TopicPartition>, ControlledShutdownError>, ControllerError> {
+        let Some(active) = self.active.as_mut() else { return Ok(Err(ControlledShutdownError::NotController)) };
+        if !active.ctx.live_brokers.contains_key(&broker_id) {
+            return Ok(Err(ControlledShutdownError::BrokerNotAvailable(broker_id)));
         }
-        log::warn!("controlled shutdown of broker {} asked, but it is not implemented yet", broker_id);
-        Err(ControlledShutdownError::NotImplemented)
+        active.ctx.shutting_down.insert(broker_id);
+        log::info!(
+            "shutting down broker {}; all shutting down brokers: {:?}, live brokers: {:?}",
+            broker_id,
+            active.ctx.shutting_down,
+            active.ctx.live_broker_ids()
+        );
+        let partitions = replicated_partitions_on(&active.ctx, broker_id);
+        let mut stop = RequestBatch::new();
+        for tp in &partitions {
+            if active.ctx.leadership.get(tp).is_some_and(|l| l.leader != broker_id) {
+                stop.add_stop_replica(broker_id, tp);
+            }
+        }
+        self.send(stop)?;
+
+        let mut batch = RequestBatch::new();
+        self.move_off_shutting_down_broker(broker_id, partitions, &mut batch).await?;
+        self.send(batch)?;
+        self.schedule(Event::ShutdownIsrCheck(broker_id), self.config.replica_fetch_wait_max + SHUTDOWN_ISR_CHECK_MARGIN);
+
+        let active = self.active_mut()?;
+        let remaining: Vec<TopicPartition> = replicated_partitions_on(&active.ctx, broker_id)
+            .into_iter()
+            .filter(|tp| active.ctx.leadership.get(tp).is_some_and(|l| l.leader == broker_id))
+            .collect();
+        if remaining.is_empty() {
+            log::info!("broker {} leads no replicated partition any more", broker_id);
+        } else {
+            log::info!("broker {} still leads {:?}", broker_id, remaining);
+        }
+        Ok(Ok(remaining))
     }
+
+    /// See [`Event::ShutdownIsrCheck`]. Nothing to do once the broker is gone (broker
+    /// failure handling took over) or if we stopped being the controller.
+    async fn on_shutdown_isr_check(&mut self, broker_id: i32) -> Result<(), ControllerError> {
+        let Some(active) = self.active.as_ref() else { return Ok(()) };
+        if !active.ctx.shutting_down.contains(&broker_id) {
+            return Ok(());
+        }
+        let partitions = replicated_partitions_on(&active.ctx, broker_id);
+        let mut batch = RequestBatch::new();
+        self.move_off_shutting_down_broker(broker_id, partitions, &mut batch).await?;
+        self.send(batch)
+    }
+
+    /// Take `broker` (in controlled shutdown) out of the leadership and the ISR of
+    /// `partitions` (`selector::controlled_shutdown_change`): read each state znode,
+    /// decide, write in fenced batches, re-read and re-decide the ones that changed
+    /// meanwhile. A partition it leads with no other live ISR member stays as it is.
+    async fn move_off_shutting_down_broker(
+        &mut self,
+        broker: i32,
+        partitions: Vec<TopicPartition>,
+        batch: &mut RequestBatch,
+    ) -> Result<(), ControllerError> {
+        let zk = self.zk.clone();
+        let default_unclean = self.config.unclean_leader_election_enable;
+        let mut unclean_by_topic: HashMap<String, bool> = HashMap::new();
+        let mut pending = partitions;
+        for _ in 0..MAX_ELECTION_ROUNDS {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let reads = read_partition_states(&zk, &pending).await?;
+            let active = self.active_mut()?;
+            let live = active.ctx.live_broker_ids();
+            let epoch = active.ctx.epoch;
+            let mut writes = Vec::new();
+            let mut planned = Vec::new();
+            for (tp, read) in pending.iter().zip(reads) {
+                let Some(assigned) = active.ctx.replicas(tp).cloned() else { continue };
+                let (state, version) = match read {
+                    StateRead::Present(state, version) => (state, version),
+                    StateRead::Missing => continue,
+                    StateRead::Invalid(e) => {
+                        log::error!("cannot move {} off broker {}: {}", tp, broker, e);
+                        continue;
+                    }
+                };
+                active.ctx.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
+                if state.controller_epoch > epoch {
+                    log::error!(
+                        "not changing {}: it was decided by controller epoch {}, ours is {}",
+                        tp,
+                        state.controller_epoch,
+                        epoch
+                    );
+                    continue;
+                }
+                // The topic's setting only matters when the broker is the last ISR member.
+                let unclean = if state.leader != broker && state.isr == [broker] {
+                    match unclean_by_topic.get(&tp.topic) {
+                        Some(u) => *u,
+                        None => {
+                            let u = topic_unclean_enabled(&zk, &tp.topic, default_unclean).await?;
+                            unclean_by_topic.insert(tp.topic.clone(), u);
+                            u
+                        }
+                    }
+                } else {
+                    default_unclean
+                };
+                let shutting_down = &active.ctx.shutting_down;
+                match controlled_shutdown_change(&assigned, state.leader, &state.isr, broker, shutting_down, &live, unclean)
+                {
+                    Ok(Some(e)) => {
+                        let next = LeaderIsrAndControllerEpoch {
+                            leader: e.leader,
+                            leader_epoch: state.leader_epoch.saturating_add(1),
+                            isr: e.isr,
+                            controller_epoch: epoch,
+                            zk_version: version,
+                        };
+                        writes.push(StateWrite::update(tp, &next.to_json(), version));
+                        planned.push((tp.clone(), next, e.recipients));
+                    }
+                    Ok(None) => {}
+                    Err(e) => log::info!(
+                        "broker {} in controlled shutdown keeps leading {} (isr {:?}): {}",
+                        broker,
+                        tp,
+                        state.isr,
+                        e
+                    ),
+                }
+            }
+            pending = self.write_planned(&writes, planned, batch).await?;
+        }
+        if !pending.is_empty() {
+            log::error!("gave up moving {:?} off broker {} after {} attempts", pending, broker, MAX_ELECTION_ROUNDS);
+        }
+        Ok(())
+    }
+}
+
+/// Partitions with a replica on `broker`, more than one replica, and a leadership known
+/// to the controller (0.8.2 ignored the others in a controlled shutdown).
+fn replicated_partitions_on(ctx: &ControllerContext, broker: i32) -> Vec<TopicPartition> {
+    ctx.partitions_on_broker(broker)
+        .into_iter()
+        .filter(|tp| ctx.replicas(tp).is_some_and(|ar| ar.len() > 1) && ctx.leadership.contains_key(tp))
+        .collect()
 }
 
 fn parse_broker_ids(children: Vec<String>) -> BTreeSet<i32> {
