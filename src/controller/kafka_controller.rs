@@ -41,10 +41,6 @@ const MAX_ELECTION_ROUNDS: usize = 5;
 /// Longest a stopping controller waits for its channels to deliver what it decided.
 const CHANNEL_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Added to `replica.fetch.wait.max.ms` before the ISRs are checked again after a
-/// controlled shutdown (see [`Event::ShutdownIsrCheck`]).
-const SHUTDOWN_ISR_CHECK_MARGIN: Duration = Duration::from_secs(1);
-
 /// The controller's settings (0.8.2 keys).
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
@@ -61,9 +57,6 @@ pub struct ControllerConfig {
     /// Pause after a ZooKeeper error before retrying a handler, and after a failed failover
     /// before standing for election again.
     pub retry_backoff: Duration,
-    /// `replica.fetch.wait.max.ms` (500): how long a follower's fetch may stay parked at
-    /// a leader, so how long after StopReplica a follower may still be seen fetching.
-    pub replica_fetch_wait_max: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -75,7 +68,6 @@ impl Default for ControllerConfig {
             host_name: None,
             port: 9092,
             retry_backoff: Duration::from_millis(1000),
-            replica_fetch_wait_max: Duration::from_millis(500),
         }
     }
 }
@@ -89,7 +81,6 @@ impl ControllerConfig {
             unclean_leader_election_enable: config.unclean_leader_election_enable,
             host_name: config.host_name.clone(),
             port: config.port as i32,
-            replica_fetch_wait_max: Duration::from_millis(config.replica_fetch_wait_max_ms.max(0) as u64),
             ..ControllerConfig::default()
         }
     }
@@ -149,10 +140,6 @@ enum Event {
         broker_id: i32,
         reply: oneshot::Sender<Result<Vec<TopicPartition>, ControlledShutdownError>>,
     },
-    /// Take a broker in controlled shutdown out of the ISRs again: a fetch it sent before
-    /// its StopReplica can still be parked at a leader (`replica.fetch.wait.max.ms`) and,
-    /// once answered, make that leader add it back to the ISR we just removed it from.
-    ShutdownIsrCheck(i32),
     Shutdown(Option<oneshot::Sender<()>>),
 }
 
@@ -164,7 +151,6 @@ impl Event {
             Event::BrokerChange => Event::BrokerChange,
             Event::TopicChange => Event::TopicChange,
             Event::PartitionModification(t) => Event::PartitionModification(t.clone()),
-            Event::ShutdownIsrCheck(id) => Event::ShutdownIsrCheck(*id),
             Event::ControlledShutdown { .. } | Event::Shutdown(_) => return None,
         })
     }
@@ -177,7 +163,6 @@ impl Event {
             Event::TopicChange => "topic change".into(),
             Event::PartitionModification(t) => format!("partition modification of {}", t),
             Event::ControlledShutdown { broker_id, .. } => format!("controlled shutdown of broker {}", broker_id),
-            Event::ShutdownIsrCheck(id) => format!("ISR check after the controlled shutdown of broker {}", id),
             Event::Shutdown(_) => "shutdown".into(),
         }
     }
@@ -412,7 +397,6 @@ impl EventLoop {
                     Err(e)
                 }
             },
-            Event::ShutdownIsrCheck(broker_id) => self.on_shutdown_isr_check(broker_id).await,
             Event::Shutdown(_) => Ok(()),
         };
         match result {
@@ -1067,7 +1051,6 @@ impl EventLoop {
         let mut batch = RequestBatch::new();
         self.move_off_shutting_down_broker(broker_id, partitions, &mut batch).await?;
         self.send(batch)?;
-        self.schedule(Event::ShutdownIsrCheck(broker_id), self.config.replica_fetch_wait_max + SHUTDOWN_ISR_CHECK_MARGIN);
 
         let active = self.active_mut()?;
         let remaining: Vec<TopicPartition> = replicated_partitions_on(&active.ctx, broker_id)
@@ -1080,19 +1063,6 @@ impl EventLoop {
             log::info!("broker {} still leads {:?}", broker_id, remaining);
         }
         Ok(Ok(remaining))
-    }
-
-    /// See [`Event::ShutdownIsrCheck`]. Nothing to do once the broker is gone (broker
-    /// failure handling took over) or if we stopped being the controller.
-    async fn on_shutdown_isr_check(&mut self, broker_id: i32) -> Result<(), ControllerError> {
-        let Some(active) = self.active.as_ref() else { return Ok(()) };
-        if !active.ctx.shutting_down.contains(&broker_id) {
-            return Ok(());
-        }
-        let partitions = replicated_partitions_on(&active.ctx, broker_id);
-        let mut batch = RequestBatch::new();
-        self.move_off_shutting_down_broker(broker_id, partitions, &mut batch).await?;
-        self.send(batch)
     }
 
     /// Take `broker` (in controlled shutdown) out of the leadership and the ISR of

@@ -19,6 +19,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+/// Added to `replica.fetch.wait.max.ms` when waiting for our last fetches to leave the
+/// leaders before a controlled shutdown (request transit and scheduling).
+const PARKED_FETCH_MARGIN: Duration = Duration::from_millis(300);
+
 /// Why the broker could not start.
 #[derive(Debug)]
 pub struct StartupError(pub String);
@@ -243,6 +247,7 @@ impl KafkaServer {
         let backoff = Duration::from_millis(self.config.controlled_shutdown_retry_backoff_ms.max(0) as u64);
         let timeout = Duration::from_millis(self.config.controller_socket_timeout_ms.max(1) as u64);
         log::info!("[Kafka Server {}], Starting controlled shutdown", id);
+        self.stop_fetching_for_controlled_shutdown().await;
         let mut channel: Option<(Broker, BrokerConnection)> = None;
         for attempt in 1..=attempts {
             match self.controlled_shutdown_attempt(&mut channel, timeout).await {
@@ -259,6 +264,19 @@ impl KafkaServer {
         }
         log::warn!("[Kafka Server {}], Proceeding to do an unclean shutdown as all the controlled shutdown attempts failed", id);
         false
+    }
+
+    /// Stop replicating before the controller takes this broker out of the ISRs, and let
+    /// the last fetches run out: a fetch still parked at a leader (up to the
+    /// `replica.fetch.wait.max.ms` it asked for) re-reads when woken, and that read makes
+    /// the leader add this broker back to the ISR the controller has just shrunk.
+    async fn stop_fetching_for_controlled_shutdown(&self) {
+        let fetching = !self.replica_manager.fetchers.assigned().is_empty();
+        self.replica_manager.fetchers.shutdown();
+        if fetching {
+            let parked = Duration::from_millis(self.config.replica_fetch_wait_max_ms.max(0) as u64);
+            tokio::time::sleep(parked + PARKED_FETCH_MARGIN).await;
+        }
     }
 
     /// One ControlledShutdown request to the current controller, reusing `channel` while
