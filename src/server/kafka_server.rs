@@ -247,7 +247,9 @@ impl KafkaServer {
         let backoff = Duration::from_millis(self.config.controlled_shutdown_retry_backoff_ms.max(0) as u64);
         let timeout = Duration::from_millis(self.config.controller_socket_timeout_ms.max(1) as u64);
         log::info!("[Kafka Server {}], Starting controlled shutdown", id);
-        self.stop_fetching_for_controlled_shutdown().await;
+        if attempts > 0 {
+            self.stop_fetching_for_controlled_shutdown().await;
+        }
         let mut channel: Option<(Broker, BrokerConnection)> = None;
         for attempt in 1..=attempts {
             match self.controlled_shutdown_attempt(&mut channel, timeout).await {
