@@ -10,16 +10,19 @@
 
 mod support;
 
-use kafka08::api;
+use bytes::Bytes;
+use kafka08::api::{self, ApiRequest, RequestHeader};
 use kafka08::common::ErrorCode;
 use kafka08::message::{deep_iter, encode_messages, CompressionCodec, Message};
 use kafka08::zk::{json, Stat, ZkClient};
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
-use support::cluster::{try_call, Cluster};
+use support::cluster::Cluster;
 use support::wait_until;
 
 /// Short retry back-off and session timeout, so failures show up fast.
@@ -31,7 +34,27 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The test's own ZooKeeper session, to read what the controller wrote.
+/// One request on a fresh connection, answered within `timeout`; `None` if the broker is
+/// unreachable, closes, or is too slow (a broker shutting down may hold connections).
+fn call<R: ApiRequest>(addr: &str, req: &R, timeout: Duration) -> Option<R::Response> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    s.set_write_timeout(Some(timeout)).ok()?;
+    let h = RequestHeader::new(R::API_KEY, 0, 1, Some("test"));
+    s.write_all(&api::encode_request(&h, req).ok()?).ok()?;
+    let mut size = [0u8; 4];
+    s.read_exact(&mut size).ok()?;
+    let mut buf = vec![0u8; i32::from_be_bytes(size).max(0) as usize];
+    s.read_exact(&mut buf).ok()?;
+    api::decode_response::<R::Response>(0, Bytes::from(buf)).ok().map(|(_, r)| r)
+}
+
+fn metadata(addr: &str, topic: &str) -> Option<api::MetadataResponse> {
+    call(addr, &api::MetadataRequest { topics: vec![topic.to_string()] }, Duration::from_secs(2))
+}
+
+/// The test's own ZooKeeper session, to read what the controller wrote. Its runtime has a
+/// worker of its own, so the session keeps pinging while the test waits on something else.
 struct Zk {
     rt: tokio::runtime::Runtime,
     zk: ZkClient,
@@ -39,7 +62,7 @@ struct Zk {
 
 impl Zk {
     fn connect(connect: &str) -> Zk {
-        let rt = Cluster::runtime();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
         let zk = rt.block_on(ZkClient::connect(connect, Duration::from_secs(6), Duration::from_secs(10))).expect("zk");
         Zk { rt, zk }
     }
@@ -72,6 +95,20 @@ impl Zk {
         ids.iter().filter_map(|id| id.parse().ok()).collect()
     }
 
+    /// The registered brokers and the state of each partition of `topic` (`None`: no state
+    /// znode), or the ZooKeeper error that prevented reading them.
+    fn try_leadership(&self, topic: &str, partitions: i32) -> Result<(BTreeSet<i32>, Vec<Option<json::PartitionState>>), String> {
+        self.rt.block_on(async {
+            let ids = self.zk.get_children("/brokers/ids").await.map_err(|e| e.to_string())?.unwrap_or_default();
+            let mut states = Vec::new();
+            for p in 0..partitions {
+                let data = self.zk.get_data(&format!("/brokers/topics/{topic}/partitions/{p}/state")).await.map_err(|e| e.to_string())?;
+                states.push(data.map(|(d, _)| json::PartitionState::parse(&d).expect("state json")));
+            }
+            Ok((ids.iter().filter_map(|id| id.parse().ok()).collect(), states))
+        })
+    }
+
     /// The zxid of the last registration or deregistration of a broker.
     fn last_broker_change(&self) -> i64 {
         self.data("/brokers/ids").expect("/brokers/ids").1.pzxid
@@ -93,6 +130,8 @@ fn wait_for_full_isrs(zk: &Zk, topic: &str, partitions: i32, rf: usize) {
 #[derive(Debug, Default)]
 struct WatchReport {
     polls: usize,
+    /// Polls that could not read ZooKeeper (they count for nothing else).
+    zk_errors: Vec<String>,
     /// Observations of a partition without a leader, as "what: partition".
     leaderless: Vec<String>,
     /// The longest time a partition stayed without a leader (first to last observation
@@ -119,19 +158,23 @@ impl LeaderWatch {
             let mut since: BTreeMap<i32, Instant> = BTreeMap::new();
             while !stopping.load(Ordering::SeqCst) {
                 let now = Instant::now();
-                let registered = zk.registered();
                 let mut without = BTreeSet::new();
-                for p in 0..partitions {
-                    match zk.state(&topic, p) {
-                        Some((s, _)) if s.leader >= 0 && registered.contains(&s.leader) => {}
-                        other => {
-                            without.insert(p);
-                            report.leaderless.push(format!("state znode: {p} {:?}", other.map(|(s, _)| s)));
+                match zk.try_leadership(&topic, partitions) {
+                    Ok((registered, states)) => {
+                        for (p, state) in states.into_iter().enumerate() {
+                            match state {
+                                Some(s) if s.leader >= 0 && registered.contains(&s.leader) => {}
+                                other => {
+                                    without.insert(p as i32);
+                                    report.leaderless.push(format!("state znode: {p} {other:?} (registered {registered:?})"));
+                                }
+                            }
                         }
                     }
+                    Err(e) => report.zk_errors.push(e),
                 }
                 for addr in &addrs {
-                    let Some(md) = try_call(addr, &api::MetadataRequest { topics: vec![topic.clone()] }) else { continue };
+                    let Some(md) = metadata(addr, &topic) else { continue };
                     // A broker that has not heard of the topic yet (just restarted) answers
                     // without partitions: it says nothing about leaders.
                     let Some(t) = md.topics.first().filter(|t| t.partitions.len() == partitions as usize) else { continue };
@@ -201,6 +244,11 @@ fn sigterm_moves_leadership_to_other_isr_members_before_the_broker_exits() {
     let log = cluster.brokers[idx].log();
     assert!(log.contains("Controlled shutdown succeeded"), "broker {victim} log:\n{log}");
     assert!(!log.contains("unclean shutdown"), "broker {victim} log:\n{log}");
+    // The answer came after the broker had heard it leads them no more.
+    let window = &log[log.find("Starting controlled shutdown").expect("start")..log.find("Controlled shutdown succeeded").expect("end")];
+    for p in &led {
+        assert!(window.contains(&format!("[moved,{p}]")), "broker {victim} heard nothing of partition {p} before the answer:\n{window}");
+    }
 
     // Every partition (led or followed) lost it while it was still registered: the
     // controller did it in the controlled shutdown, not broker failure handling.
@@ -363,7 +411,8 @@ impl SequenceProducer {
                 };
                 loop {
                     if let Some(addr) = leaders.get(&partition) {
-                        let answer = try_call(addr, &request);
+                        // Longer than the request's own 10 s acks=-1 timeout.
+                        let answer = call(addr, &request, Duration::from_secs(15));
                         let code = answer.as_ref().and_then(|r| r.topics.first()).and_then(|t| t.partitions.first()).map(|p| p.error_code);
                         if code == Some(ErrorCode::NoError) {
                             record.lock().unwrap().entry(partition).or_default().push(n);
@@ -403,7 +452,7 @@ impl Drop for SequenceProducer {
 /// Leader address per partition, from the first broker that answers with all of them.
 fn leader_addresses(addrs: &[String], topic: &str, partitions: i32) -> BTreeMap<i32, String> {
     for addr in addrs {
-        let Some(md) = try_call(addr, &api::MetadataRequest { topics: vec![topic.to_string()] }) else { continue };
+        let Some(md) = metadata(addr, topic) else { continue };
         let Some(t) = md.topics.first().filter(|t| t.partitions.len() == partitions as usize) else { continue };
         let brokers: BTreeMap<i32, String> = md.brokers.iter().map(|b| (b.id, format!("{}:{}", b.host, b.port))).collect();
         let leaders: BTreeMap<i32, String> =
@@ -430,7 +479,7 @@ fn consume_all(addrs: &[String], topic: &str, partition: i32, partitions: i32) -
                 partitions: vec![api::FetchPartition { partition, fetch_offset: offset, max_bytes: 1 << 20 }],
             }],
         };
-        let r = try_call(&leader, &request).expect("fetch");
+        let r = call(&leader, &request, Duration::from_secs(10)).expect("fetch");
         let p = &r.topics[0].partitions[0];
         assert_eq!(p.error_code, ErrorCode::NoError, "fetch {topic}-{partition} at {offset}");
         let mut read = 0;
@@ -469,7 +518,11 @@ fn rolling_restart_keeps_leaders_and_loses_no_acknowledged_message() {
         let acked_before = producer.acked_count();
         let started = Instant::now();
         assert_eq!(cluster.brokers[idx].stop(), Some(0), "exit code of broker {id}");
-        stops.push((id, started.elapsed()));
+        let took = started.elapsed();
+        // Nothing in flight may hold the broker up (a produce left waiting on a demoted
+        // leader held a stop for its whole 10 s acks timeout once).
+        assert!(took < Duration::from_secs(5), "stopping broker {id} took {took:?}");
+        stops.push((id, took));
         let log = cluster.brokers[idx].log();
         assert_eq!(log.matches("Controlled shutdown succeeded").count(), 1, "broker {id} log:\n{log}");
         wait_until("the producer goes on without the stopped broker", Duration::from_secs(30), || {
@@ -507,9 +560,10 @@ fn rolling_restart_keeps_leaders_and_loses_no_acknowledged_message() {
         total += want.len();
     }
     eprintln!(
-        "rolling restart: {total} acknowledged messages, stops {stops:?}, longest leaderless gap {:?} ({} observations), {} polls",
+        "rolling restart: {total} acknowledged messages, stops {stops:?}, longest leaderless gap {:?} ({} observations), {} polls, zookeeper errors {:?}",
         report.longest_gap,
         report.leaderless.len(),
-        report.polls
+        report.polls,
+        report.zk_errors
     );
 }

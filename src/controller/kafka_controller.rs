@@ -128,6 +128,8 @@ impl fmt::Display for ControlledShutdownError {
 
 impl std::error::Error for ControlledShutdownError {}
 
+type ShutdownReply = oneshot::Sender<Result<Vec<TopicPartition>, ControlledShutdownError>>;
+
 enum Event {
     /// `/controller` may have changed (also the first election).
     ControllerChange,
@@ -138,7 +140,7 @@ enum Event {
     PartitionModification(String),
     ControlledShutdown {
         broker_id: i32,
-        reply: oneshot::Sender<Result<Vec<TopicPartition>, ControlledShutdownError>>,
+        reply: ShutdownReply,
     },
     Shutdown(Option<oneshot::Sender<()>>),
 }
@@ -383,20 +385,7 @@ impl EventLoop {
             Event::BrokerChange => self.on_broker_change().await,
             Event::TopicChange => self.on_topic_change().await,
             Event::PartitionModification(topic) => self.on_partition_modification(&topic).await,
-            Event::ControlledShutdown { broker_id, reply } => match self.on_controlled_shutdown(broker_id).await {
-                Ok(answer) => {
-                    let _ = reply.send(answer);
-                    Ok(())
-                }
-                Err(e) => {
-                    let refusal = match &e {
-                        ControllerError::Moved(_) => ControlledShutdownError::NotController,
-                        ControllerError::Zk(z) => ControlledShutdownError::Failed(z.to_string()),
-                    };
-                    let _ = reply.send(Err(refusal));
-                    Err(e)
-                }
-            },
+            Event::ControlledShutdown { broker_id, reply } => self.on_controlled_shutdown(broker_id, reply).await,
             Event::Shutdown(_) => Ok(()),
         };
         match result {
@@ -660,12 +649,27 @@ impl EventLoop {
     }
 
     fn send(&mut self, batch: RequestBatch) -> Result<(), ControllerError> {
+        self.send_tracking(batch, None).map(drop)
+    }
+
+    /// [`Self::send`]; the receivers tell when broker `tracked` has answered each of the
+    /// requests it gets.
+    fn send_tracking(
+        &mut self,
+        batch: RequestBatch,
+        tracked: Option<i32>,
+    ) -> Result<Vec<oneshot::Receiver<()>>, ControllerError> {
         let broker_id = self.broker_id;
         let active = self.active_mut()?;
+        let mut answered = Vec::new();
         for (broker, request) in batch.build(&active.ctx, broker_id) {
-            active.channels.send(broker, request);
+            if Some(broker) == tracked {
+                answered.push(active.channels.send_tracked(broker, request));
+            } else {
+                active.channels.send(broker, request);
+            }
         }
-        Ok(())
+        Ok(answered)
     }
 
     /// Data-watch `/brokers/topics/<topic>`; its assignment, or `None` if it is gone.
@@ -1022,16 +1026,57 @@ impl EventLoop {
     /// partitions it follows get StopReplica (no delete) first, so that it stops fetching
     /// before it leaves their ISRs; then every replicated partition it leads gets another
     /// leader from its ISR and it leaves every ISR, in one batch of fenced writes. The
-    /// answer (inner result) is the replicated partitions it still leads; single-replica
-    /// partitions are not counted (they simply go offline with it).
-    async fn on_controlled_shutdown(
+    /// answer is the replicated partitions it still leads; single-replica partitions are
+    /// not counted (they simply go offline with it).
+    ///
+    /// The answer waits (not the event loop) until the broker has answered the requests
+    /// that demote it, at most `controller.socket.timeout.ms`: 0.8.2 answered at once, and
+    /// a broker that closed its socket server before the LeaderAndIsr arrived kept
+    /// leading in its own eyes, taking acks=1 writes and holding acks=-1 ones until their
+    /// timeout.
+    async fn on_controlled_shutdown(&mut self, broker_id: i32, reply: ShutdownReply) -> Result<(), ControllerError> {
+        let refusal = match self.active.as_ref() {
+            None => Some(ControlledShutdownError::NotController),
+            Some(a) if !a.ctx.live_brokers.contains_key(&broker_id) => {
+                Some(ControlledShutdownError::BrokerNotAvailable(broker_id))
+            }
+            Some(_) => None,
+        };
+        if let Some(refusal) = refusal {
+            let _ = reply.send(Err(refusal));
+            return Ok(());
+        }
+        match self.move_for_controlled_shutdown(broker_id).await {
+            Ok((remaining, answered)) => {
+                let timeout = self.config.socket_timeout;
+                self.background.retain(|h| !h.is_finished());
+                self.background.push(tokio::spawn(async move {
+                    let all = all_answered(answered);
+                    if tokio::time::timeout(timeout, all).await.is_err() {
+                        log::warn!("broker {} did not answer its controlled shutdown requests within {:?}", broker_id, timeout);
+                    }
+                    let _ = reply.send(Ok(remaining));
+                }));
+                Ok(())
+            }
+            Err(e) => {
+                let refusal = match &e {
+                    ControllerError::Moved(_) => ControlledShutdownError::NotController,
+                    ControllerError::Zk(z) => ControlledShutdownError::Failed(z.to_string()),
+                };
+                let _ = reply.send(Err(refusal));
+                Err(e)
+            }
+        }
+    }
+
+    /// The work of [`Self::on_controlled_shutdown`]: the partitions still led, and the
+    /// receivers of the stopping broker's answers.
+    async fn move_for_controlled_shutdown(
         &mut self,
         broker_id: i32,
-    ) -> Result<Result<Vec<TopicPartition>, ControlledShutdownError>, ControllerError> {
-        let Some(active) = self.active.as_mut() else { return Ok(Err(ControlledShutdownError::NotController)) };
-        if !active.ctx.live_brokers.contains_key(&broker_id) {
-            return Ok(Err(ControlledShutdownError::BrokerNotAvailable(broker_id)));
-        }
+    ) -> Result<(Vec<TopicPartition>, Vec<oneshot::Receiver<()>>), ControllerError> {
+        let active = self.active_mut()?;
         active.ctx.shutting_down.insert(broker_id);
         log::info!(
             "shutting down broker {}; all shutting down brokers: {:?}, live brokers: {:?}",
@@ -1046,11 +1091,11 @@ impl EventLoop {
                 stop.add_stop_replica(broker_id, tp);
             }
         }
-        self.send(stop)?;
+        let mut answered = self.send_tracking(stop, Some(broker_id))?;
 
         let mut batch = RequestBatch::new();
         self.move_off_shutting_down_broker(broker_id, partitions, &mut batch).await?;
-        self.send(batch)?;
+        answered.extend(self.send_tracking(batch, Some(broker_id))?);
 
         let active = self.active_mut()?;
         let remaining: Vec<TopicPartition> = replicated_partitions_on(&active.ctx, broker_id)
@@ -1062,7 +1107,7 @@ impl EventLoop {
         } else {
             log::info!("broker {} still leads {:?}", broker_id, remaining);
         }
-        Ok(Ok(remaining))
+        Ok((remaining, answered))
     }
 
     /// Take `broker` (in controlled shutdown) out of the leadership and the ISR of
@@ -1162,6 +1207,13 @@ fn replicated_partitions_on(ctx: &ControllerContext, broker: i32) -> Vec<TopicPa
         .into_iter()
         .filter(|tp| ctx.replicas(tp).is_some_and(|ar| ar.len() > 1) && ctx.leadership.contains_key(tp))
         .collect()
+}
+
+/// Wait for every receiver (a dropped sender counts as done: the request was dropped).
+async fn all_answered(receivers: Vec<oneshot::Receiver<()>>) {
+    for rx in receivers {
+        let _ = rx.await;
+    }
 }
 
 fn parse_broker_ids(children: Vec<String>) -> BTreeSet<i32> {
