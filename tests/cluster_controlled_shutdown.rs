@@ -348,6 +348,19 @@ fn a_partition_that_cannot_move_makes_the_broker_retry_then_shut_down_anyway() {
     cluster.wait_for_leaders("pair", 1);
     wait_for_full_isrs(&zk, "pair", 1, 2);
 
+    // The request (v0: no client id in its header) to a broker that is not the controller
+    // fails as 0.8.2's ControllerMovedException did (-1); an unknown id gets
+    // BrokerNotAvailable. Neither changes anything.
+    let ask = |at: i32, broker_id: i32| {
+        let addr = cluster.brokers[index_of(&cluster, at)].addr();
+        call(&addr, &api::ControlledShutdownRequest { broker_id }, Duration::from_secs(10)).expect("an answer")
+    };
+    let r = ask(partner, victim);
+    assert_eq!((r.error_code, r.partitions_remaining.len()), (ErrorCode::Unknown, 0));
+    let r = ask(controller, 99);
+    assert_eq!((r.error_code, r.partitions_remaining.len()), (ErrorCode::BrokerNotAvailable, 0));
+    assert_eq!(zk.state("pair", 0).expect("state").0.isr.len(), 2);
+
     // The partner leads single-1 (one replica) and follows pair-0: it leaves pair-0's ISR
     // and its controlled shutdown succeeds at the first attempt.
     let p_idx = index_of(&cluster, partner);
