@@ -26,7 +26,8 @@ use support::cluster::Cluster;
 use support::wait_until;
 
 /// Short retry back-off and session timeout, so failures show up fast.
-const FAST: [(&str, &str); 2] = [("controlled.shutdown.retry.backoff.ms", "500"), ("zookeeper.session.timeout.ms", "6000")];
+const FAST: [(&str, &str); 2] =
+    [("controlled.shutdown.retry.backoff.ms", "500"), ("zookeeper.session.timeout.ms", "6000")];
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -82,7 +83,9 @@ impl Zk {
 
     fn create_topic(&self, topic: &str, assignment: &BTreeMap<i32, Vec<i32>>) {
         let none = kafka08::common::Properties::new();
-        self.rt.block_on(kafka08::admin::create_topic_with_assignment(&self.zk, topic, assignment, &none)).expect("create topic");
+        self.rt
+            .block_on(kafka08::admin::create_topic_with_assignment(&self.zk, topic, assignment, &none))
+            .expect("create topic");
     }
 
     fn controller(&self) -> Option<i32> {
@@ -97,12 +100,20 @@ impl Zk {
 
     /// The registered brokers and the state of each partition of `topic` (`None`: no state
     /// znode), or the ZooKeeper error that prevented reading them.
-    fn try_leadership(&self, topic: &str, partitions: i32) -> Result<(BTreeSet<i32>, Vec<Option<json::PartitionState>>), String> {
+    fn try_leadership(
+        &self,
+        topic: &str,
+        partitions: i32,
+    ) -> Result<(BTreeSet<i32>, Vec<Option<json::PartitionState>>), String> {
         self.rt.block_on(async {
             let ids = self.zk.get_children("/brokers/ids").await.map_err(|e| e.to_string())?.unwrap_or_default();
             let mut states = Vec::new();
             for p in 0..partitions {
-                let data = self.zk.get_data(&format!("/brokers/topics/{topic}/partitions/{p}/state")).await.map_err(|e| e.to_string())?;
+                let data = self
+                    .zk
+                    .get_data(&format!("/brokers/topics/{topic}/partitions/{p}/state"))
+                    .await
+                    .map_err(|e| e.to_string())?;
                 states.push(data.map(|(d, _)| json::PartitionState::parse(&d).expect("state json")));
             }
             Ok((ids.iter().filter_map(|id| id.parse().ok()).collect(), states))
@@ -166,7 +177,9 @@ impl LeaderWatch {
                                 Some(s) if s.leader >= 0 && registered.contains(&s.leader) => {}
                                 other => {
                                     without.insert(p as i32);
-                                    report.leaderless.push(format!("state znode: {p} {other:?} (registered {registered:?})"));
+                                    report
+                                        .leaderless
+                                        .push(format!("state znode: {p} {other:?} (registered {registered:?})"));
                                 }
                             }
                         }
@@ -177,7 +190,9 @@ impl LeaderWatch {
                     let Some(md) = metadata(addr, &topic) else { continue };
                     // A broker that has not heard of the topic yet (just restarted) answers
                     // without partitions: it says nothing about leaders.
-                    let Some(t) = md.topics.first().filter(|t| t.partitions.len() == partitions as usize) else { continue };
+                    let Some(t) = md.topics.first().filter(|t| t.partitions.len() == partitions as usize) else {
+                        continue;
+                    };
                     for pm in t.partitions.iter().filter(|pm| pm.leader < 0) {
                         without.insert(pm.partition);
                         report.leaderless.push(format!("metadata from {addr}: {pm:?}"));
@@ -245,9 +260,13 @@ fn sigterm_moves_leadership_to_other_isr_members_before_the_broker_exits() {
     assert!(log.contains("Controlled shutdown succeeded"), "broker {victim} log:\n{log}");
     assert!(!log.contains("unclean shutdown"), "broker {victim} log:\n{log}");
     // The answer came after the broker had heard it leads them no more.
-    let window = &log[log.find("Starting controlled shutdown").expect("start")..log.find("Controlled shutdown succeeded").expect("end")];
+    let window = &log[log.find("Starting controlled shutdown").expect("start")
+        ..log.find("Controlled shutdown succeeded").expect("end")];
     for p in &led {
-        assert!(window.contains(&format!("[moved,{p}]")), "broker {victim} heard nothing of partition {p} before the answer:\n{window}");
+        assert!(
+            window.contains(&format!("[moved,{p}]")),
+            "broker {victim} heard nothing of partition {p} before the answer:\n{window}"
+        );
     }
 
     // Every partition (led or followed) lost it while it was still registered: the
@@ -385,7 +404,10 @@ fn a_partition_that_cannot_move_makes_the_broker_retry_then_shut_down_anyway() {
     assert_eq!(remaining.len(), 2, "victim log:\n{log}");
     assert!(remaining.iter().all(|l| l.contains("move: [pair,0] (")), "{remaining:?}");
     assert!(log.contains("Retrying controlled shutdown after the previous attempt failed"), "victim log:\n{log}");
-    assert!(log.contains("Proceeding to do an unclean shutdown as all the controlled shutdown attempts failed"), "victim log:\n{log}");
+    assert!(
+        log.contains("Proceeding to do an unclean shutdown as all the controlled shutdown attempts failed"),
+        "victim log:\n{log}"
+    );
     assert!(!log.contains("Controlled shutdown succeeded"), "victim log:\n{log}");
     assert!(log.contains("shut down completed"), "victim log:\n{log}");
     assert!(took < Duration::from_secs(10), "two attempts 200 ms apart took {took:?}");
@@ -426,7 +448,11 @@ impl SequenceProducer {
                     if let Some(addr) = leaders.get(&partition) {
                         // Longer than the request's own 10 s acks=-1 timeout.
                         let answer = call(addr, &request, Duration::from_secs(15));
-                        let code = answer.as_ref().and_then(|r| r.topics.first()).and_then(|t| t.partitions.first()).map(|p| p.error_code);
+                        let code = answer
+                            .as_ref()
+                            .and_then(|r| r.topics.first())
+                            .and_then(|t| t.partitions.first())
+                            .map(|p| p.error_code);
                         if code == Some(ErrorCode::NoError) {
                             record.lock().unwrap().entry(partition).or_default().push(n);
                             break;
@@ -467,7 +493,8 @@ fn leader_addresses(addrs: &[String], topic: &str, partitions: i32) -> BTreeMap<
     for addr in addrs {
         let Some(md) = metadata(addr, topic) else { continue };
         let Some(t) = md.topics.first().filter(|t| t.partitions.len() == partitions as usize) else { continue };
-        let brokers: BTreeMap<i32, String> = md.brokers.iter().map(|b| (b.id, format!("{}:{}", b.host, b.port))).collect();
+        let brokers: BTreeMap<i32, String> =
+            md.brokers.iter().map(|b| (b.id, format!("{}:{}", b.host, b.port))).collect();
         let leaders: BTreeMap<i32, String> =
             t.partitions.iter().filter_map(|p| brokers.get(&p.leader).map(|a| (p.partition, a.clone()))).collect();
         if !leaders.is_empty() {
@@ -547,7 +574,9 @@ fn rolling_restart_keeps_leaders_and_loses_no_acknowledged_message() {
         });
     }
     let after = producer.acked_count();
-    wait_until("the producer goes on after the restarts", Duration::from_secs(30), || producer.acked_count() >= after + 20);
+    wait_until("the producer goes on after the restarts", Duration::from_secs(30), || {
+        producer.acked_count() >= after + 20
+    });
     let acked = producer.finish();
     let report = watch.finish();
 

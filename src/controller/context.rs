@@ -307,7 +307,10 @@ impl RequestBatch {
         }
         for (b, partitions) in &self.stop_replica {
             if recipients.contains(b) {
-                out.push((*b, ControllerRequest::StopReplica(ctx.stop_replica_request(controller_id, false, partitions))));
+                out.push((
+                    *b,
+                    ControllerRequest::StopReplica(ctx.stop_replica_request(controller_id, false, partitions)),
+                ));
             }
         }
         out
@@ -419,7 +422,13 @@ mod tests {
         let kinds: Vec<(i32, &str)> = out.iter().map(|(b, r)| (*b, r.name())).collect();
         assert_eq!(
             kinds,
-            vec![(1, "LeaderAndIsr"), (2, "LeaderAndIsr"), (1, "UpdateMetadata"), (2, "UpdateMetadata"), (1, "StopReplica")]
+            vec![
+                (1, "LeaderAndIsr"),
+                (2, "LeaderAndIsr"),
+                (1, "UpdateMetadata"),
+                (2, "UpdateMetadata"),
+                (1, "StopReplica")
+            ]
         );
         match (&out[0].1, &out[1].1) {
             (ControllerRequest::LeaderAndIsr(to_stopping), ControllerRequest::LeaderAndIsr(to_leader)) => {

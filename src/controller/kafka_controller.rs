@@ -1053,7 +1053,11 @@ impl EventLoop {
                 self.background.push(tokio::spawn(async move {
                     let all = all_answered(answered);
                     if tokio::time::timeout(timeout, all).await.is_err() {
-                        log::warn!("broker {} did not answer its controlled shutdown requests within {:?}", broker_id, timeout);
+                        log::warn!(
+                            "broker {} did not answer its controlled shutdown requests within {:?}",
+                            broker_id,
+                            timeout
+                        );
                     }
                     let _ = reply.send(Ok(remaining));
                 }));
@@ -1168,8 +1172,15 @@ impl EventLoop {
                     default_unclean
                 };
                 let shutting_down = &active.ctx.shutting_down;
-                match controlled_shutdown_change(&assigned, state.leader, &state.isr, broker, shutting_down, &live, unclean)
-                {
+                match controlled_shutdown_change(
+                    &assigned,
+                    state.leader,
+                    &state.isr,
+                    broker,
+                    shutting_down,
+                    &live,
+                    unclean,
+                ) {
                     Ok(Some(e)) => {
                         let next = LeaderIsrAndControllerEpoch {
                             leader: e.leader,
