@@ -11,15 +11,21 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// Pause between attempts to reach a broker (0.8.2's RequestSendThread slept 300 ms).
 pub const RETRY_BACKOFF: Duration = Duration::from_millis(300);
 
+/// A request and, if someone waits for it, how to tell them the broker answered.
+struct Queued {
+    request: ControllerRequest,
+    answered: Option<oneshot::Sender<()>>,
+}
+
 struct BrokerChannel {
     broker: Broker,
-    queue: mpsc::Sender<ControllerRequest>,
+    queue: mpsc::Sender<Queued>,
     task: JoinHandle<()>,
 }
 
@@ -72,12 +78,24 @@ impl ControllerChannelManager {
     /// Queue a request. Never waits: the event loop must not block on a broker (a full
     /// queue deadlocked 0.8.1's controller, KAFKA-1305). A full queue drops the request.
     pub fn send(&self, broker_id: i32, request: ControllerRequest) {
+        self.enqueue(broker_id, Queued { request, answered: None });
+    }
+
+    /// [`Self::send`], and learn when the broker has answered the request. The receiver
+    /// fails instead when the request is dropped (full queue, broker removed).
+    pub fn send_tracked(&self, broker_id: i32, request: ControllerRequest) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(broker_id, Queued { request, answered: Some(tx) });
+        rx
+    }
+
+    fn enqueue(&self, broker_id: i32, queued: Queued) {
         match self.channels.get(&broker_id) {
-            None => log::warn!("controller has no channel to broker {}; dropping {}", broker_id, request.name()),
+            None => log::warn!("controller has no channel to broker {}; dropping {}", broker_id, queued.request.name()),
             Some(ch) => {
-                if let Err(e) = ch.queue.try_send(request) {
+                if let Err(e) = ch.queue.try_send(queued) {
                     let name = match &e {
-                        mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => r.name(),
+                        mpsc::error::TrySendError::Full(q) | mpsc::error::TrySendError::Closed(q) => q.request.name(),
                     };
                     log::error!(
                         "controller queue to broker {} is full ({} requests, controller.message.queue.size); dropping {}",
@@ -95,6 +113,22 @@ impl ControllerChannelManager {
             ch.task.abort();
         }
     }
+
+    /// Deliver what is queued, for at most `timeout` in all, then stop every channel. A
+    /// controller that stops (after moving leadership away in a controlled shutdown) must
+    /// not drop the LeaderAndIsr that tell the new leaders; a broker that does not answer
+    /// in time loses its requests, as it would on `shutdown`.
+    pub async fn drain(&mut self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        for (id, ch) in self.channels.drain() {
+            drop(ch.queue);
+            let mut task = ch.task;
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                log::warn!("controller could not deliver its last requests to broker {} within {:?}", id, timeout);
+                task.abort();
+            }
+        }
+    }
 }
 
 impl Drop for ControllerChannelManager {
@@ -105,13 +139,13 @@ impl Drop for ControllerChannelManager {
 
 async fn send_loop(
     broker: Broker,
-    mut queue: mpsc::Receiver<ControllerRequest>,
+    mut queue: mpsc::Receiver<Queued>,
     client_id: String,
     timeout: Duration,
     correlation_id: Arc<AtomicI32>,
 ) {
     let mut conn: Option<BrokerConnection> = None;
-    while let Some(request) = queue.recv().await {
+    while let Some(Queued { request, mut answered }) = queue.recv().await {
         let mut failures = 0u32;
         loop {
             let result = match conn.as_mut() {
@@ -136,6 +170,9 @@ async fn send_loop(
                             request.name(),
                             error_code
                         );
+                    }
+                    if let Some(tx) = answered.take() {
+                        let _ = tx.send(());
                     }
                     break;
                 }

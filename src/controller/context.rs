@@ -171,6 +171,21 @@ impl ControllerContext {
         LeaderAndIsrRequest { controller_id, controller_epoch: self.epoch, partition_states, leaders }
     }
 
+    /// StopReplica for `partitions`.
+    pub fn stop_replica_request<'a>(
+        &self,
+        controller_id: i32,
+        delete_partitions: bool,
+        partitions: impl IntoIterator<Item = &'a TopicPartition>,
+    ) -> StopReplicaRequest {
+        StopReplicaRequest {
+            controller_id,
+            controller_epoch: self.epoch,
+            delete_partitions,
+            partitions: partitions.into_iter().cloned().collect(),
+        }
+    }
+
     /// UpdateMetadata for `partitions` with every live broker.
     pub fn update_metadata_request<'a>(
         &self,
@@ -218,6 +233,8 @@ enum MetadataScope {
 pub struct RequestBatch {
     leader_and_isr: BTreeMap<i32, BTreeSet<TopicPartition>>,
     update_metadata: BTreeMap<i32, MetadataScope>,
+    /// StopReplica without deletion (topic deletion is not implemented yet).
+    stop_replica: BTreeMap<i32, BTreeSet<TopicPartition>>,
 }
 
 impl RequestBatch {
@@ -226,7 +243,7 @@ impl RequestBatch {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.leader_and_isr.is_empty() && self.update_metadata.is_empty()
+        self.leader_and_isr.is_empty() && self.update_metadata.is_empty() && self.stop_replica.is_empty()
     }
 
     pub fn add_leader_and_isr(&mut self, brokers: impl IntoIterator<Item = i32>, tp: &TopicPartition) {
@@ -246,6 +263,11 @@ impl RequestBatch {
         }
     }
 
+    /// StopReplica(delete = false): the broker stops fetching `tp` and keeps its log.
+    pub fn add_stop_replica(&mut self, broker: i32, tp: &TopicPartition) {
+        self.stop_replica.entry(broker).or_default().insert(tp.clone());
+    }
+
     /// UpdateMetadata with every partition the controller knows.
     pub fn add_update_metadata_all(&mut self, brokers: impl IntoIterator<Item = i32>) {
         for b in brokers {
@@ -253,8 +275,12 @@ impl RequestBatch {
         }
     }
 
-    /// The requests, per broker in sending order (LeaderAndIsr before UpdateMetadata, as
-    /// 0.8.2 sent them). Brokers that are not registered any more are skipped.
+    /// The requests, per broker in sending order (LeaderAndIsr, UpdateMetadata, StopReplica,
+    /// as 0.8.2 sent them). Brokers that are not registered any more are skipped.
+    ///
+    /// A broker in controlled shutdown gets its LeaderAndIsr without the leaders' addresses:
+    /// it stops leading but follows nobody, because a fetch from it would make the new
+    /// leader add it back to the ISR the controller is taking it out of (0.8.2 let it fetch).
     pub fn build(self, ctx: &ControllerContext, controller_id: i32) -> Vec<(i32, ControllerRequest)> {
         let recipients = ctx.live_or_shutting_down_ids();
         let announced: BTreeSet<TopicPartition> = self.leader_and_isr.values().flatten().cloned().collect();
@@ -276,7 +302,11 @@ impl RequestBatch {
                 .filter(|tp| ctx.leadership.get(*tp).is_some_and(|l| ctx.live_brokers.contains_key(&l.leader)))
                 .collect();
             if recipients.contains(b) && !led.is_empty() {
-                out.push((*b, ControllerRequest::LeaderAndIsr(ctx.leader_and_isr_request(controller_id, led))));
+                let mut request = ctx.leader_and_isr_request(controller_id, led);
+                if ctx.shutting_down.contains(b) {
+                    request.leaders.clear();
+                }
+                out.push((*b, ControllerRequest::LeaderAndIsr(request)));
             }
         }
         let all = ctx.all_partitions();
@@ -289,6 +319,14 @@ impl RequestBatch {
                 MetadataScope::Partitions(set) => ctx.update_metadata_request(controller_id, set),
             };
             out.push((*b, ControllerRequest::UpdateMetadata(request)));
+        }
+        for (b, partitions) in &self.stop_replica {
+            if recipients.contains(b) {
+                out.push((
+                    *b,
+                    ControllerRequest::StopReplica(ctx.stop_replica_request(controller_id, false, partitions)),
+                ));
+            }
         }
         out
     }
@@ -383,6 +421,43 @@ mod tests {
         }
         match &out[1] {
             (1, ControllerRequest::UpdateMetadata(r)) => assert_eq!(r.partition_states.len(), 3),
+            other => panic!("{:?}", other),
+        }
+    }
+
+    #[test]
+    fn a_shutting_down_broker_learns_it_leads_no_more_but_not_whom_to_follow() {
+        let mut c = ctx();
+        c.shutting_down.insert(1);
+        let mut batch = RequestBatch::new();
+        batch.add_leader_and_isr([1, 2], &TopicPartition::new("t", 1));
+        batch.add_stop_replica(1, &TopicPartition::new("t", 0));
+        batch.add_stop_replica(3, &TopicPartition::new("t", 2)); // not registered: skipped
+        let out = batch.build(&c, 2);
+        let kinds: Vec<(i32, &str)> = out.iter().map(|(b, r)| (*b, r.name())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (1, "LeaderAndIsr"),
+                (2, "LeaderAndIsr"),
+                (1, "UpdateMetadata"),
+                (2, "UpdateMetadata"),
+                (1, "StopReplica")
+            ]
+        );
+        match (&out[0].1, &out[1].1) {
+            (ControllerRequest::LeaderAndIsr(to_stopping), ControllerRequest::LeaderAndIsr(to_leader)) => {
+                assert_eq!(to_stopping.partition_states, to_leader.partition_states);
+                assert!(to_stopping.leaders.is_empty());
+                assert_eq!(to_leader.leaders, vec![Broker::new(2, "h2", 9092)]);
+            }
+            other => panic!("{:?}", other),
+        }
+        match &out[4].1 {
+            ControllerRequest::StopReplica(r) => {
+                assert_eq!((r.controller_id, r.controller_epoch, r.delete_partitions), (2, 4, false));
+                assert_eq!(r.partitions, vec![TopicPartition::new("t", 0)]);
+            }
             other => panic!("{:?}", other),
         }
     }

@@ -9,7 +9,7 @@
 
 use super::channel::ControllerChannelManager;
 use super::context::{ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
-use super::selector::{decide_online, new_partition_leader, OnlineMode, NO_LEADER};
+use super::selector::{controlled_shutdown_change, decide_online, new_partition_leader, OnlineMode, NO_LEADER};
 use super::zk_store::{
     increment_controller_epoch, read_many, read_partition_states, EpochFence, FenceError, StateRead, StateWrite,
     WriteOutcome,
@@ -37,6 +37,9 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Read-decide-write cycles per partition before an election gives up (a conflict means a
 /// leader changed the ISR between our read and our write).
 const MAX_ELECTION_ROUNDS: usize = 5;
+
+/// Longest a stopping controller waits for its channels to deliver what it decided.
+const CHANNEL_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The controller's settings (0.8.2 keys).
 #[derive(Debug, Clone)]
@@ -93,31 +96,39 @@ impl ControllerConfig {
 pub enum ControlledShutdownError {
     /// This broker is not the controller (0.8.2 `ControllerMovedException`).
     NotController,
-    /// Controlled shutdown is not implemented yet (zookeeper-layout spec §8.6).
-    NotImplemented,
+    /// The broker is not registered (0.8.2 `BrokerNotAvailableException`).
+    BrokerNotAvailable(i32),
+    /// A ZooKeeper error interrupted it; the broker asks again.
+    Failed(String),
     /// The controller has stopped.
     Stopped,
 }
 
 impl ControlledShutdownError {
-    /// The code for the ControlledShutdown response: 0.8.2 mapped these exceptions, which
-    /// `ErrorMapping` does not know, to Unknown.
+    /// The code for the ControlledShutdown response, as 0.8.2's `ErrorMapping.codeFor`:
+    /// BrokerNotAvailable (8); the other exceptions were unknown to it, so Unknown (-1).
     pub fn error_code(&self) -> ErrorCode {
-        ErrorCode::Unknown
+        match self {
+            ControlledShutdownError::BrokerNotAvailable(_) => ErrorCode::BrokerNotAvailable,
+            _ => ErrorCode::Unknown,
+        }
     }
 }
 
 impl fmt::Display for ControlledShutdownError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ControlledShutdownError::NotController => "this broker is not the controller",
-            ControlledShutdownError::NotImplemented => "controlled shutdown is not implemented yet",
-            ControlledShutdownError::Stopped => "the controller has stopped",
-        })
+        match self {
+            ControlledShutdownError::NotController => f.write_str("this broker is not the controller"),
+            ControlledShutdownError::BrokerNotAvailable(id) => write!(f, "broker id {} does not exist", id),
+            ControlledShutdownError::Failed(why) => write!(f, "controlled shutdown failed: {}", why),
+            ControlledShutdownError::Stopped => f.write_str("the controller has stopped"),
+        }
     }
 }
 
 impl std::error::Error for ControlledShutdownError {}
+
+type ShutdownReply = oneshot::Sender<Result<Vec<TopicPartition>, ControlledShutdownError>>;
 
 enum Event {
     /// `/controller` may have changed (also the first election).
@@ -129,7 +140,7 @@ enum Event {
     PartitionModification(String),
     ControlledShutdown {
         broker_id: i32,
-        reply: oneshot::Sender<Result<Vec<TopicPartition>, ControlledShutdownError>>,
+        reply: ShutdownReply,
     },
     Shutdown(Option<oneshot::Sender<()>>),
 }
@@ -273,8 +284,8 @@ impl ControllerHandle {
         self.shared.controller_id.load(Ordering::SeqCst)
     }
 
-    /// Move leadership away from `broker_id` before it stops (zookeeper-layout spec §8.6):
-    /// the partitions it still leads. Extension point: not implemented yet.
+    /// Move leadership away from `broker_id` before it stops, and take it out of the ISRs
+    /// (zookeeper-layout spec §8.6): the replicated partitions it still leads.
     pub async fn controlled_shutdown(&self, broker_id: i32) -> Result<Vec<TopicPartition>, ControlledShutdownError> {
         let (reply, rx) = oneshot::channel();
         self.events
@@ -374,10 +385,7 @@ impl EventLoop {
             Event::BrokerChange => self.on_broker_change().await,
             Event::TopicChange => self.on_topic_change().await,
             Event::PartitionModification(topic) => self.on_partition_modification(&topic).await,
-            Event::ControlledShutdown { broker_id, reply } => {
-                let _ = reply.send(self.on_controlled_shutdown(broker_id));
-                Ok(())
-            }
+            Event::ControlledShutdown { broker_id, reply } => self.on_controlled_shutdown(broker_id, reply).await,
             Event::Shutdown(_) => Ok(()),
         };
         match result {
@@ -544,6 +552,12 @@ impl EventLoop {
     }
 
     async fn shutdown(&mut self) {
+        let own_id = self.broker_id;
+        if let Some(active) = self.active.as_mut() {
+            // Our own socket server is already closed: nothing to deliver there.
+            active.channels.remove_broker(own_id);
+            active.channels.drain(CHANNEL_DRAIN_TIMEOUT.min(self.config.socket_timeout)).await;
+        }
         self.resign("shutting down");
         for (_, task) in self.watches.drain() {
             task.abort();
@@ -637,12 +651,27 @@ impl EventLoop {
     }
 
     fn send(&mut self, batch: RequestBatch) -> Result<(), ControllerError> {
+        self.send_tracking(batch, None).map(drop)
+    }
+
+    /// [`Self::send`]; the receivers tell when broker `tracked` has answered each of the
+    /// requests it gets.
+    fn send_tracking(
+        &mut self,
+        batch: RequestBatch,
+        tracked: Option<i32>,
+    ) -> Result<Vec<oneshot::Receiver<()>>, ControllerError> {
         let broker_id = self.broker_id;
         let active = self.active_mut()?;
+        let mut answered = Vec::new();
         for (broker, request) in batch.build(&active.ctx, broker_id) {
-            active.channels.send(broker, request);
+            if Some(broker) == tracked {
+                answered.push(active.channels.send_tracked(broker, request));
+            } else {
+                active.channels.send(broker, request);
+            }
         }
-        Ok(())
+        Ok(answered)
     }
 
     /// Data-watch `/brokers/topics/<topic>`; its assignment, or `None` if it is gone.
@@ -793,34 +822,49 @@ impl EventLoop {
                     }
                 }
             }
-            let outcomes = active.fence.write(&zk, &writes).await?;
-            pending = Vec::new();
-            for ((tp, mut state, recipients), outcome) in planned.into_iter().zip(outcomes) {
-                match outcome {
-                    WriteOutcome::Written(version) => {
-                        state.zk_version = version;
-                        log::info!(
-                            "partition {}: leader {} leader_epoch {} isr {:?} (controller epoch {})",
-                            tp,
-                            state.leader,
-                            state.leader_epoch,
-                            state.isr,
-                            state.controller_epoch
-                        );
-                        active.ctx.leadership.insert(tp.clone(), state);
-                        batch.add_leader_and_isr(recipients, &tp);
-                    }
-                    WriteOutcome::Conflict(e) => {
-                        log::info!("state of {} changed before our write ({}); reading it again", tp, e);
-                        pending.push(tp);
-                    }
-                }
-            }
+            pending = self.write_planned(&writes, planned, batch).await?;
         }
         if !pending.is_empty() {
             log::error!("gave up electing leaders for {:?} after {} attempts", pending, MAX_ELECTION_ROUNDS);
         }
         Ok(())
+    }
+
+    /// Write decided states (fenced, conditional); the written ones update the cache and
+    /// go into `batch` as LeaderAndIsr to their recipients. Returns the partitions whose
+    /// znode changed before our write, to read and decide again.
+    async fn write_planned(
+        &mut self,
+        writes: &[StateWrite],
+        planned: Vec<(TopicPartition, LeaderIsrAndControllerEpoch, Vec<i32>)>,
+        batch: &mut RequestBatch,
+    ) -> Result<Vec<TopicPartition>, ControllerError> {
+        let zk = self.zk.clone();
+        let active = self.active_mut()?;
+        let outcomes = active.fence.write(&zk, writes).await?;
+        let mut conflicts = Vec::new();
+        for ((tp, mut state, recipients), outcome) in planned.into_iter().zip(outcomes) {
+            match outcome {
+                WriteOutcome::Written(version) => {
+                    state.zk_version = version;
+                    log::info!(
+                        "partition {}: leader {} leader_epoch {} isr {:?} (controller epoch {})",
+                        tp,
+                        state.leader,
+                        state.leader_epoch,
+                        state.isr,
+                        state.controller_epoch
+                    );
+                    active.ctx.leadership.insert(tp.clone(), state);
+                    batch.add_leader_and_isr(recipients, &tp);
+                }
+                WriteOutcome::Conflict(e) => {
+                    log::info!("state of {} changed before our write ({}); reading it again", tp, e);
+                    conflicts.push(tp);
+                }
+            }
+        }
+        Ok(conflicts)
     }
 
     // ---- brokers (§8.2, §8.3) ----
@@ -977,18 +1021,211 @@ impl EventLoop {
         self.send(batch)
     }
 
-    // ---- controlled shutdown (§8.6): the next issue ----
+    // ---- controlled shutdown (§8.6) ----
 
-    /// Extension point for 0.8.2 `KafkaController.shutdownBroker`: add the broker to
-    /// `ctx.shutting_down`, move leadership of its partitions (RF > 1) with
-    /// `selector::controlled_shutdown_leader`, StopReplica + ISR removal for the ones it
-    /// follows, and answer with the partitions it still leads.
-    fn on_controlled_shutdown(&mut self, broker_id: i32) -> Result<Vec<TopicPartition>, ControlledShutdownError> {
-        if self.active.is_none() {
-            return Err(ControlledShutdownError::NotController);
+    /// 0.8.2 `KafkaController.shutdownBroker`: `broker_id` stops counting as live (no
+    /// leadership, no place in a new ISR) until its registration disappears; the
+    /// partitions it follows get StopReplica (no delete) first, so that it stops fetching
+    /// before it leaves their ISRs; then every replicated partition it leads gets another
+    /// leader from its ISR and it leaves every ISR, in one batch of fenced writes. The
+    /// answer is the replicated partitions it still leads; single-replica partitions are
+    /// not counted (they simply go offline with it).
+    ///
+    /// The answer waits (not the event loop) until the broker has answered the requests
+    /// that demote it, at most `controller.socket.timeout.ms`: 0.8.2 answered at once, and
+    /// a broker that closed its socket server before the LeaderAndIsr arrived kept
+    /// leading in its own eyes, taking acks=1 writes and holding acks=-1 ones until their
+    /// timeout.
+    async fn on_controlled_shutdown(&mut self, broker_id: i32, reply: ShutdownReply) -> Result<(), ControllerError> {
+        let refusal = match self.active.as_ref() {
+            None => Some(ControlledShutdownError::NotController),
+            Some(a) if !a.ctx.live_brokers.contains_key(&broker_id) => {
+                Some(ControlledShutdownError::BrokerNotAvailable(broker_id))
+            }
+            Some(_) => None,
+        };
+        if let Some(refusal) = refusal {
+            let _ = reply.send(Err(refusal));
+            return Ok(());
         }
-        log::warn!("controlled shutdown of broker {} asked, but it is not implemented yet", broker_id);
-        Err(ControlledShutdownError::NotImplemented)
+        match self.move_for_controlled_shutdown(broker_id).await {
+            Ok((remaining, answered)) => {
+                let timeout = self.config.socket_timeout;
+                self.background.retain(|h| !h.is_finished());
+                self.background.push(tokio::spawn(async move {
+                    let all = all_answered(answered);
+                    if tokio::time::timeout(timeout, all).await.is_err() {
+                        log::warn!(
+                            "broker {} did not answer its controlled shutdown requests within {:?}",
+                            broker_id,
+                            timeout
+                        );
+                    }
+                    let _ = reply.send(Ok(remaining));
+                }));
+                Ok(())
+            }
+            Err(e) => {
+                let refusal = match &e {
+                    ControllerError::Moved(_) => ControlledShutdownError::NotController,
+                    ControllerError::Zk(z) => ControlledShutdownError::Failed(z.to_string()),
+                };
+                let _ = reply.send(Err(refusal));
+                Err(e)
+            }
+        }
+    }
+
+    /// The work of [`Self::on_controlled_shutdown`]: the partitions still led, and the
+    /// receivers of the stopping broker's answers.
+    async fn move_for_controlled_shutdown(
+        &mut self,
+        broker_id: i32,
+    ) -> Result<(Vec<TopicPartition>, Vec<oneshot::Receiver<()>>), ControllerError> {
+        let active = self.active_mut()?;
+        active.ctx.shutting_down.insert(broker_id);
+        log::info!(
+            "shutting down broker {}; all shutting down brokers: {:?}, live brokers: {:?}",
+            broker_id,
+            active.ctx.shutting_down,
+            active.ctx.live_broker_ids()
+        );
+        let partitions = replicated_partitions_on(&active.ctx, broker_id);
+        let mut stop = RequestBatch::new();
+        for tp in &partitions {
+            if active.ctx.leadership.get(tp).is_some_and(|l| l.leader != broker_id) {
+                stop.add_stop_replica(broker_id, tp);
+            }
+        }
+        let mut answered = self.send_tracking(stop, Some(broker_id))?;
+
+        let mut batch = RequestBatch::new();
+        self.move_off_shutting_down_broker(broker_id, partitions, &mut batch).await?;
+        answered.extend(self.send_tracking(batch, Some(broker_id))?);
+
+        let active = self.active_mut()?;
+        let remaining: Vec<TopicPartition> = replicated_partitions_on(&active.ctx, broker_id)
+            .into_iter()
+            .filter(|tp| active.ctx.leadership.get(tp).is_some_and(|l| l.leader == broker_id))
+            .collect();
+        if remaining.is_empty() {
+            log::info!("broker {} leads no replicated partition any more", broker_id);
+        } else {
+            log::info!("broker {} still leads {:?}", broker_id, remaining);
+        }
+        Ok((remaining, answered))
+    }
+
+    /// Take `broker` (in controlled shutdown) out of the leadership and the ISR of
+    /// `partitions` (`selector::controlled_shutdown_change`): read each state znode,
+    /// decide, write in fenced batches, re-read and re-decide the ones that changed
+    /// meanwhile. A partition it leads with no other live ISR member stays as it is.
+    async fn move_off_shutting_down_broker(
+        &mut self,
+        broker: i32,
+        partitions: Vec<TopicPartition>,
+        batch: &mut RequestBatch,
+    ) -> Result<(), ControllerError> {
+        let zk = self.zk.clone();
+        let default_unclean = self.config.unclean_leader_election_enable;
+        let mut unclean_by_topic: HashMap<String, bool> = HashMap::new();
+        let mut pending = partitions;
+        for _ in 0..MAX_ELECTION_ROUNDS {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let reads = read_partition_states(&zk, &pending).await?;
+            let active = self.active_mut()?;
+            let live = active.ctx.live_broker_ids();
+            let epoch = active.ctx.epoch;
+            let mut writes = Vec::new();
+            let mut planned = Vec::new();
+            for (tp, read) in pending.iter().zip(reads) {
+                let Some(assigned) = active.ctx.replicas(tp).cloned() else { continue };
+                let (state, version) = match read {
+                    StateRead::Present(state, version) => (state, version),
+                    StateRead::Missing => continue,
+                    StateRead::Invalid(e) => {
+                        log::error!("cannot move {} off broker {}: {}", tp, broker, e);
+                        continue;
+                    }
+                };
+                active.ctx.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
+                if state.controller_epoch > epoch {
+                    log::error!(
+                        "not changing {}: it was decided by controller epoch {}, ours is {}",
+                        tp,
+                        state.controller_epoch,
+                        epoch
+                    );
+                    continue;
+                }
+                // The topic's setting only matters when the broker is the last ISR member.
+                let unclean = if state.leader != broker && state.isr == [broker] {
+                    match unclean_by_topic.get(&tp.topic) {
+                        Some(u) => *u,
+                        None => {
+                            let u = topic_unclean_enabled(&zk, &tp.topic, default_unclean).await?;
+                            unclean_by_topic.insert(tp.topic.clone(), u);
+                            u
+                        }
+                    }
+                } else {
+                    default_unclean
+                };
+                let shutting_down = &active.ctx.shutting_down;
+                match controlled_shutdown_change(
+                    &assigned,
+                    state.leader,
+                    &state.isr,
+                    broker,
+                    shutting_down,
+                    &live,
+                    unclean,
+                ) {
+                    Ok(Some(e)) => {
+                        let next = LeaderIsrAndControllerEpoch {
+                            leader: e.leader,
+                            leader_epoch: state.leader_epoch.saturating_add(1),
+                            isr: e.isr,
+                            controller_epoch: epoch,
+                            zk_version: version,
+                        };
+                        writes.push(StateWrite::update(tp, &next.to_json(), version));
+                        planned.push((tp.clone(), next, e.recipients));
+                    }
+                    Ok(None) => {}
+                    Err(e) => log::info!(
+                        "broker {} in controlled shutdown keeps leading {} (isr {:?}): {}",
+                        broker,
+                        tp,
+                        state.isr,
+                        e
+                    ),
+                }
+            }
+            pending = self.write_planned(&writes, planned, batch).await?;
+        }
+        if !pending.is_empty() {
+            log::error!("gave up moving {:?} off broker {} after {} attempts", pending, broker, MAX_ELECTION_ROUNDS);
+        }
+        Ok(())
+    }
+}
+
+/// Partitions with a replica on `broker`, more than one replica, and a leadership known
+/// to the controller (0.8.2 ignored the others in a controlled shutdown).
+fn replicated_partitions_on(ctx: &ControllerContext, broker: i32) -> Vec<TopicPartition> {
+    ctx.partitions_on_broker(broker)
+        .into_iter()
+        .filter(|tp| ctx.replicas(tp).is_some_and(|ar| ar.len() > 1) && ctx.leadership.contains_key(tp))
+        .collect()
+}
+
+/// Wait for every receiver (a dropped sender counts as done: the request was dropped).
+async fn all_answered(receivers: Vec<oneshot::Receiver<()>>) {
+    for rx in receivers {
+        let _ = rx.await;
     }
 }
 

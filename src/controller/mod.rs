@@ -12,10 +12,11 @@
 //!   (a ZooKeeper `multi` guarded by the version of `/controller_epoch`).
 //! - `channel`: one queue and task per live broker, in-order delivery with retries.
 //!
-//! Not yet here (zookeeper-layout spec): controlled shutdown (§8.6, the extension point is
-//! [`ControllerHandle::controlled_shutdown`]), StopReplica on replica removal, partition
-//! reassignment (§8.7), preferred replica election and auto rebalance (§8.8), topic
-//! deletion (§8.9).
+//! Controlled shutdown (§8.6) goes through [`ControllerHandle::controlled_shutdown`], which
+//! the broker's ControlledShutdown request handler calls.
+//!
+//! Not yet here (zookeeper-layout spec): partition reassignment (§8.7), preferred replica
+//! election and auto rebalance (§8.8), topic deletion (§8.9).
 
 mod channel;
 pub mod context;

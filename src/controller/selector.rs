@@ -114,23 +114,55 @@ pub fn preferred_replica_leader(
 }
 
 /// The controlled-shutdown selector (§8.5): the ISR loses every shutting-down broker and
-/// its first remaining member leads (0.8.2 does not re-check its liveness); recipients are
-/// the assigned replicas that are live or shutting down.
+/// its first remaining member that is `live` (registered, not shutting down) leads.
+/// 0.8.2 took the first remaining member without checking it was alive, which could hand
+/// leadership to a dead broker; a dead member stays in the ISR (broker failure handling
+/// takes it out). Recipients are the assigned replicas that are live or shutting down: the
+/// broker that stops must hear that it leads no more.
 pub fn controlled_shutdown_leader(
     assigned: &[i32],
     isr: &[i32],
     shutting_down: &BTreeSet<i32>,
-    live_or_shutting_down: &BTreeSet<i32>,
+    live: &BTreeSet<i32>,
 ) -> Result<Election, SelectionError> {
     let new_isr: Vec<i32> = isr.iter().copied().filter(|r| !shutting_down.contains(r)).collect();
-    match new_isr.first() {
+    match new_isr.iter().find(|r| live.contains(r)) {
         None => Err(SelectionError::NoIsrAfterShutdown),
         Some(&leader) => Ok(Election {
             leader,
-            isr: new_isr.clone(),
-            recipients: live_in_order(assigned, live_or_shutting_down),
+            isr: new_isr,
+            recipients: assigned.iter().copied().filter(|r| live.contains(r) || shutting_down.contains(r)).collect(),
             unclean: false,
         }),
+    }
+}
+
+/// What the controlled shutdown of `broker` changes in one partition (§8.6), from the state
+/// read from ZooKeeper: if it leads, the controlled-shutdown selector picks another leader;
+/// if it is only in the ISR, it leaves the ISR (remove-replica-from-ISR, §8.0) and the other
+/// live replicas hear of it. `Ok(None)` when nothing changes. `live` excludes the brokers
+/// in controlled shutdown.
+pub fn controlled_shutdown_change(
+    assigned: &[i32],
+    leader: i32,
+    isr: &[i32],
+    broker: i32,
+    shutting_down: &BTreeSet<i32>,
+    live: &BTreeSet<i32>,
+    unclean_enabled: bool,
+) -> Result<Option<Election>, SelectionError> {
+    if leader == broker {
+        return controlled_shutdown_leader(assigned, isr, shutting_down, live).map(Some);
+    }
+    let removed = BTreeSet::from([broker]);
+    match remove_replicas_from_isr(leader, isr, &removed, unclean_enabled) {
+        Some((new_leader, new_isr)) if new_leader != leader || new_isr != isr => Ok(Some(Election {
+            leader: new_leader,
+            isr: new_isr,
+            recipients: live_in_order(assigned, live),
+            unclean: false,
+        })),
+        _ => Ok(None),
     }
 }
 
@@ -249,10 +281,43 @@ mod tests {
 
     #[test]
     fn controlled_shutdown_selector_drops_shutting_down_brokers_from_the_isr() {
-        let e = controlled_shutdown_leader(&[1, 2, 3], &[1, 2, 3], &set(&[1]), &set(&[1, 2, 3])).unwrap();
+        let e = controlled_shutdown_leader(&[1, 2, 3], &[1, 2, 3], &set(&[1]), &set(&[2, 3])).unwrap();
         assert_eq!((e.leader, e.isr, e.recipients), (2, vec![2, 3], vec![1, 2, 3]));
         assert_eq!(
-            controlled_shutdown_leader(&[1, 2], &[1], &set(&[1]), &set(&[1, 2])),
+            controlled_shutdown_leader(&[1, 2], &[1], &set(&[1]), &set(&[2])),
+            Err(SelectionError::NoIsrAfterShutdown)
+        );
+    }
+
+    #[test]
+    fn controlled_shutdown_selector_skips_dead_isr_members_but_keeps_them_in_the_isr() {
+        // 2 is dead (not live, not shutting down): 3 leads; 2 stays until failure handling.
+        let e = controlled_shutdown_leader(&[1, 2, 3], &[1, 2, 3], &set(&[1]), &set(&[3])).unwrap();
+        assert_eq!((e.leader, e.isr, e.recipients), (3, vec![2, 3], vec![1, 3]));
+        // Only dead or shutting-down members left: the broker keeps leading.
+        assert_eq!(
+            controlled_shutdown_leader(&[1, 2, 3], &[1, 2, 3], &set(&[1, 3]), &set(&[])),
+            Err(SelectionError::NoIsrAfterShutdown)
+        );
+    }
+
+    #[test]
+    fn controlled_shutdown_moves_leadership_or_takes_a_follower_out_of_the_isr() {
+        let down = set(&[2]);
+        let live = set(&[1, 3]);
+        // Leader 2 hands over to the next live ISR member, in ISR order.
+        let e = controlled_shutdown_change(&[2, 1, 3], 2, &[2, 3, 1], 2, &down, &live, true).unwrap().unwrap();
+        assert_eq!((e.leader, e.isr, e.recipients), (3, vec![3, 1], vec![2, 1, 3]));
+        // Follower 2 leaves the ISR; the leader and the other live replicas hear of it.
+        let e = controlled_shutdown_change(&[1, 2, 3], 1, &[1, 2, 3], 2, &down, &live, true).unwrap().unwrap();
+        assert_eq!((e.leader, e.isr, e.recipients), (1, vec![1, 3], vec![1, 3]));
+        // Not in the ISR: nothing to write.
+        assert_eq!(controlled_shutdown_change(&[1, 2, 3], 1, &[1, 3], 2, &down, &live, true), Ok(None));
+        // The last ISR member of a leaderless partition stays with unclean election off.
+        assert_eq!(controlled_shutdown_change(&[1, 2], NO_LEADER, &[2], 2, &down, &live, false), Ok(None));
+        // Sole in-sync leader: nobody to hand over to.
+        assert_eq!(
+            controlled_shutdown_change(&[2, 1], 2, &[2], 2, &down, &live, true),
             Err(SelectionError::NoIsrAfterShutdown)
         );
     }

@@ -11,11 +11,12 @@ use crate::api::{
     ProduceResponsePartition, RecordPayload, Request, RequestHeader, TopicMetadata,
 };
 use crate::common::{validate_topic_name, ErrorCode, Properties, TopicPartition};
+use crate::controller::{ControlledShutdownError, ControllerHandle};
 use crate::log::FetchRegion;
 use crate::network::{BoxFuture, ConnectionInfo, Outcome, RequestHandler, ResponseChunk};
 use crate::zk::ZkClient;
 use bytes::Bytes;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 impl RecordPayload for FetchRegion {
@@ -28,6 +29,8 @@ pub struct KafkaApis {
     pub replica_manager: Arc<ReplicaManager>,
     pub metadata_cache: Arc<MetadataCache>,
     pub zk: ZkClient,
+    /// Set once the controller starts (after the socket server, as 0.8.2 started them).
+    pub controller: Arc<OnceLock<ControllerHandle>>,
 }
 
 fn respond<R: ApiResponse>(correlation_id: i32, body: &R) -> Outcome {
@@ -67,7 +70,7 @@ impl RequestHandler for KafkaApis {
                 return Box::pin(async { Outcome::Close });
             }
         };
-        let this = KafkaApis { replica_manager: self.replica_manager.clone(), metadata_cache: self.metadata_cache.clone(), zk: self.zk.clone() };
+        let this = KafkaApis { replica_manager: self.replica_manager.clone(), metadata_cache: self.metadata_cache.clone(), zk: self.zk.clone(), controller: self.controller.clone() };
         let peer = conn.peer;
         Box::pin(async move { this.dispatch(header, req, peer).await })
     }
@@ -111,9 +114,21 @@ impl KafkaApis {
                     None => Outcome::Close,
                 }
             }
-            Request::ControlledShutdown(_) => {
-                log::info!("ControlledShutdown from {} is not handled by this broker yet; closing", peer);
-                Outcome::Close
+            Request::ControlledShutdown(r) => {
+                let result = match self.controller.get() {
+                    Some(c) => c.controlled_shutdown(r.broker_id).await,
+                    None => Err(ControlledShutdownError::NotController),
+                };
+                let resp = match result {
+                    Ok(partitions_remaining) => {
+                        api::ControlledShutdownResponse { error_code: ErrorCode::NoError, partitions_remaining }
+                    }
+                    Err(e) => {
+                        log::warn!("controlled shutdown of broker {} asked by {}: {}", r.broker_id, peer, e);
+                        api::ControlledShutdownResponse { error_code: e.error_code(), partitions_remaining: vec![] }
+                    }
+                };
+                respond(cid, &resp)
             }
         }
     }
@@ -213,7 +228,7 @@ impl KafkaApis {
             return fetch_frame(cid, resp);
         }
         // Long poll: park until enough bytes arrived or max_wait passes.
-        let this = KafkaApis { replica_manager: self.replica_manager.clone(), metadata_cache: self.metadata_cache.clone(), zk: self.zk.clone() };
+        let this = KafkaApis { replica_manager: self.replica_manager.clone(), metadata_cache: self.metadata_cache.clone(), zk: self.zk.clone(), controller: self.controller.clone() };
         let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms as u64);
         Outcome::Deferred(Box::pin(async move {
             let mut progress = this.replica_manager.progress();

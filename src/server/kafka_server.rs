@@ -9,14 +9,19 @@ use super::apis::KafkaApis;
 use super::config::KafkaConfig;
 use super::metadata_cache::MetadataCache;
 use super::replica_manager::ReplicaManager;
-use crate::common::{Clock, Properties, SystemClock};
+use crate::api::{Broker, ControlledShutdownRequest};
+use crate::common::{Clock, ErrorCode, Properties, SystemClock};
 use crate::controller::{ControllerConfig, ControllerHandle, KafkaController};
 use crate::log::{LogConfig, LogManager};
-use crate::network::{SocketServer, SocketServerConfig};
+use crate::network::{BrokerConnection, SocketServer, SocketServerConfig};
 use crate::zk::{json, paths, ZkClient, ZkError};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+/// Added to `replica.fetch.wait.max.ms` when waiting for our last fetches to leave the
+/// leaders before a controlled shutdown (request transit and scheduling).
+const PARKED_FETCH_MARGIN: Duration = Duration::from_millis(300);
 
 /// Why the broker could not start.
 #[derive(Debug)]
@@ -37,7 +42,8 @@ pub struct KafkaServer {
     pub replica_manager: Arc<ReplicaManager>,
     pub metadata_cache: Arc<MetadataCache>,
     socket_server: Option<SocketServer>,
-    controller: Option<ControllerHandle>,
+    /// Shared with the request handler, which serves ControlledShutdown through it.
+    controller: Arc<OnceLock<ControllerHandle>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -109,7 +115,13 @@ impl KafkaServer {
 
         let replica_manager = ReplicaManager::new(config.clone(), log_manager.clone(), zk.clone());
         let metadata_cache = Arc::new(MetadataCache::new());
-        let apis = Arc::new(KafkaApis { replica_manager: replica_manager.clone(), metadata_cache: metadata_cache.clone(), zk: zk.clone() });
+        let controller_slot = Arc::new(OnceLock::new());
+        let apis = Arc::new(KafkaApis {
+            replica_manager: replica_manager.clone(),
+            metadata_cache: metadata_cache.clone(),
+            zk: zk.clone(),
+            controller: controller_slot.clone(),
+        });
         let socket_config = SocketServerConfig {
             host: config.bind_host().unwrap_or("").to_string(),
             port: config.port,
@@ -157,6 +169,9 @@ impl KafkaServer {
         }
 
         let controller = KafkaController::start(zk.clone(), id, ControllerConfig::from_kafka_config(&config));
+        if controller_slot.set(controller).is_err() {
+            unreachable!("the controller starts once");
+        }
 
         tasks.push(tokio::spawn(topic_config_manager(zk.clone(), log_manager.clone(), defaults)));
 
@@ -173,7 +188,7 @@ impl KafkaServer {
             replica_manager,
             metadata_cache,
             socket_server: Some(socket_server),
-            controller: Some(controller),
+            controller: controller_slot,
             tasks,
         })
     }
@@ -183,14 +198,18 @@ impl KafkaServer {
     }
 
     pub fn controller(&self) -> Option<&ControllerHandle> {
-        self.controller.as_ref()
+        self.controller.get()
     }
 
-    /// SIGTERM: stop serving, stop fetchers, write checkpoints, shut the logs down
-    /// cleanly, leave the controller role, deregister, close the session.
+    /// SIGTERM: hand leadership over (controlled shutdown), stop serving, stop fetchers,
+    /// write checkpoints, shut the logs down cleanly, leave the controller role,
+    /// deregister, close the session.
     pub async fn shutdown(mut self) {
         let id = self.config.broker_id;
         log::info!("[Kafka Server {}], shutting down", id);
+        if self.config.controlled_shutdown_enable {
+            self.controlled_shutdown().await;
+        }
         if let Some(s) = self.socket_server.take() {
             s.shutdown().await;
         }
@@ -198,7 +217,7 @@ impl KafkaServer {
         for t in self.tasks.drain(..) {
             t.abort();
         }
-        if let Some(c) = self.controller.take() {
+        if let Some(c) = self.controller.get() {
             c.shutdown().await;
         }
         let rm = self.replica_manager.clone();
@@ -214,6 +233,105 @@ impl KafkaServer {
             log::warn!("cannot deregister broker {}: {}", id, e);
         }
         log::info!("[Kafka Server {}], shut down completed", id);
+    }
+
+    /// 0.8.2 `KafkaServer.controlledShutdown`: ask the controller, up to
+    /// `controlled.shutdown.max.retries` times, to move every leadership away from this
+    /// broker; success is an answer without error and without partitions remaining. Each
+    /// attempt reads `/controller` again (the controller may have moved, or be this very
+    /// broker: the request then comes back through our own socket server, still open).
+    /// When every attempt failed the broker shuts down anyway. Returns whether it succeeded.
+    async fn controlled_shutdown(&self) -> bool {
+        let id = self.config.broker_id;
+        let attempts = self.config.controlled_shutdown_max_retries.max(0);
+        let backoff = Duration::from_millis(self.config.controlled_shutdown_retry_backoff_ms.max(0) as u64);
+        let timeout = Duration::from_millis(self.config.controller_socket_timeout_ms.max(1) as u64);
+        log::info!("[Kafka Server {}], Starting controlled shutdown", id);
+        if attempts > 0 {
+            self.stop_fetching_for_controlled_shutdown().await;
+        }
+        let mut channel: Option<(Broker, BrokerConnection)> = None;
+        for attempt in 1..=attempts {
+            match self.controlled_shutdown_attempt(&mut channel, timeout).await {
+                Ok(()) => {
+                    log::info!("[Kafka Server {}], Controlled shutdown succeeded", id);
+                    return true;
+                }
+                Err(why) => log::warn!("[Kafka Server {}], Controlled shutdown attempt {} of {} failed: {}", id, attempt, attempts, why),
+            }
+            if attempt < attempts {
+                tokio::time::sleep(backoff).await;
+                log::warn!("[Kafka Server {}], Retrying controlled shutdown after the previous attempt failed...", id);
+            }
+        }
+        log::warn!("[Kafka Server {}], Proceeding to do an unclean shutdown as all the controlled shutdown attempts failed", id);
+        false
+    }
+
+    /// Stop replicating before the controller takes this broker out of the ISRs, and let
+    /// the last fetches run out: a fetch still parked at a leader (up to the
+    /// `replica.fetch.wait.max.ms` it asked for) re-reads when woken, and that read makes
+    /// the leader add this broker back to the ISR the controller has just shrunk.
+    async fn stop_fetching_for_controlled_shutdown(&self) {
+        let fetching = !self.replica_manager.fetchers.assigned().is_empty();
+        self.replica_manager.fetchers.shutdown();
+        if fetching {
+            let parked = Duration::from_millis(self.config.replica_fetch_wait_max_ms.max(0) as u64);
+            tokio::time::sleep(parked + PARKED_FETCH_MARGIN).await;
+        }
+    }
+
+    /// One ControlledShutdown request to the current controller, reusing `channel` while
+    /// the controller stays the same broker at the same address.
+    async fn controlled_shutdown_attempt(&self, channel: &mut Option<(Broker, BrokerConnection)>, timeout: Duration) -> Result<(), String> {
+        let controller = self.current_controller().await?;
+        if channel.as_ref().is_none_or(|(b, c)| *b != controller || c.is_broken()) {
+            let port = u16::try_from(controller.port).map_err(|_| format!("controller {} has a bad port {}", controller.id, controller.port))?;
+            let conn = BrokerConnection::connect(&controller.host, port, timeout)
+                .await
+                .map_err(|e| format!("cannot connect to controller {} at {}:{}: {}", controller.id, controller.host, controller.port, e))?;
+            *channel = Some((controller, conn));
+        }
+        let (controller, conn) = channel.as_mut().expect("connected above");
+        // ControlledShutdown v0 has no client id in its header; the argument is not sent.
+        let response = match conn.send("", &ControlledShutdownRequest { broker_id: self.config.broker_id }).await {
+            Ok(r) => r,
+            Err(e) => {
+                let why = format!(
+                    "error talking to controller {}, possibly because leader movement took longer than controller.socket.timeout.ms: {}",
+                    controller.id, e
+                );
+                *channel = None;
+                return Err(why);
+            }
+        };
+        if response.error_code == ErrorCode::NoError && response.partitions_remaining.is_empty() {
+            return Ok(());
+        }
+        let remaining: Vec<String> = response.partitions_remaining.iter().map(|tp| tp.to_string()).collect();
+        log::info!("[Kafka Server {}], Remaining partitions to move: {}", self.config.broker_id, remaining.join(","));
+        log::info!("[Kafka Server {}], Error code from controller: {}", self.config.broker_id, response.error_code.code());
+        Err(format!("controller {} answered {} with {} partitions remaining", controller.id, response.error_code, remaining.len()))
+    }
+
+    /// The controller's id and address, from `/controller` and its registration.
+    async fn current_controller(&self) -> Result<Broker, String> {
+        let (data, _) = self
+            .zk
+            .get_data(paths::CONTROLLER)
+            .await
+            .map_err(|e| format!("cannot read {}: {}", paths::CONTROLLER, e))?
+            .ok_or_else(|| "there is no controller".to_string())?;
+        let id = json::ControllerRegistration::parse(&data).map_err(|e| format!("cannot parse {}: {}", paths::CONTROLLER, e))?.brokerid;
+        let path = paths::broker(id);
+        let (data, _) = self
+            .zk
+            .get_data(&path)
+            .await
+            .map_err(|e| format!("cannot read {}: {}", path, e))?
+            .ok_or_else(|| format!("controller {} is not registered", id))?;
+        let r = json::BrokerRegistration::parse(&data).map_err(|e| format!("cannot parse {}: {}", path, e))?;
+        Ok(Broker::new(id, r.host, r.port))
     }
 }
 
