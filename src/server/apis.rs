@@ -200,13 +200,13 @@ impl KafkaApis {
 
     /// Read every requested partition once; returns the response and its payload size, and
     /// whether any partition failed (0.8.2 answers at once then).
-    fn read_fetch(&self, req: &FetchRequest) -> (FetchResponse<FetchRegion>, usize, bool) {
+    fn read_fetch(&self, req: &FetchRequest, first: bool) -> (FetchResponse<FetchRegion>, usize, bool) {
         let mut bytes = 0usize;
         let mut error = false;
         let mut entries = Vec::new();
         for (topic, p) in req.partitions() {
             let tp = TopicPartition::new(topic, p.partition);
-            let part = match self.replica_manager.read(&tp, req.replica_id, p.fetch_offset, p.max_bytes.max(0) as usize) {
+            let part = match self.replica_manager.read(&tp, req.replica_id, p.fetch_offset, p.max_bytes.max(0) as usize, first) {
                 Ok((region, hw)) => {
                     bytes += region.length;
                     FetchResponsePartition { partition: p.partition, error_code: ErrorCode::NoError, high_watermark: hw, message_set: region }
@@ -223,7 +223,7 @@ impl KafkaApis {
     }
 
     fn handle_fetch(&self, cid: i32, req: FetchRequest) -> Outcome {
-        let (resp, bytes, error) = self.read_fetch(&req);
+        let (resp, bytes, error) = self.read_fetch(&req, true);
         if req.max_wait_ms <= 0 || bytes >= req.min_bytes.max(0) as usize || error || req.partitions().is_empty() {
             return fetch_frame(cid, resp);
         }
@@ -236,12 +236,12 @@ impl KafkaApis {
                 if tokio::time::timeout_at(deadline, progress.changed()).await.is_err() {
                     break;
                 }
-                let (_, bytes, error) = this.read_fetch(&req);
+                let (_, bytes, error) = this.read_fetch(&req, false);
                 if bytes >= req.min_bytes.max(0) as usize || error {
                     break;
                 }
             }
-            let (resp, _, _) = this.read_fetch(&req);
+            let (resp, _, _) = this.read_fetch(&req, false);
             fetch_frame(cid, resp)
         }))
     }

@@ -119,14 +119,25 @@ impl ReplicaManager {
 
     /// Read for a fetch. Consumers (`replica_id` < 0) read from the leader up to the high
     /// watermark (a debugging consumer, -2, may read a follower); a follower reads to the
-    /// log end and reports its position. Returns the region and the high watermark.
-    pub fn read(&self, tp: &TopicPartition, replica_id: i32, offset: i64, max_bytes: usize) -> Result<(FetchRegion, i64), PartitionError> {
+    /// log end. `record_position` is true for the first read of a follower's fetch only:
+    /// its position counts once per fetch (as 0.8.2), never again from the re-reads of a
+    /// parked long poll, which could otherwise put a follower that has since died or been
+    /// removed by the controller back into the ISR. Returns the region and the high
+    /// watermark.
+    pub fn read(
+        &self,
+        tp: &TopicPartition,
+        replica_id: i32,
+        offset: i64,
+        max_bytes: usize,
+        record_position: bool,
+    ) -> Result<(FetchRegion, i64), PartitionError> {
         let p = if replica_id == crate::api::DEBUGGING_REPLICA_ID {
             self.partition(tp).ok_or_else(|| PartitionError(ErrorCode::UnknownTopicOrPartition, format!("{} is not hosted here", tp)))?
         } else {
             self.leader_partition(tp)?
         };
-        if replica_id >= 0 {
+        if replica_id >= 0 && record_position {
             if p.update_follower_leo(replica_id, offset) {
                 self.notify_progress();
             }
@@ -136,6 +147,8 @@ impl ReplicaManager {
                     tokio::spawn(async move { rm.write_isr_change(&p, change).await });
                 }
             }
+        }
+        if replica_id >= 0 {
             let region = p.log.read(offset, max_bytes, None)?;
             return Ok((region, p.high_watermark()));
         }
