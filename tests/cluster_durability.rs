@@ -89,10 +89,13 @@ fn produce_through(cluster: &mut Cluster, topic: &str, disrupt: impl FnOnce(&mut
         })
     };
     disrupt(cluster);
+    // After the last disruption the cluster serves again: the producer gets further
+    // acknowledgements (how many it got during the chaos depends on the machine's load).
+    let after = acked.lock().unwrap().len();
+    wait_until("the producer is acknowledged again after the disruptions", Duration::from_secs(60), || acked.lock().unwrap().len() >= after + 20);
     stop.store(true, Ordering::SeqCst);
     let retries = producer.join().unwrap();
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 50, "the producer made progress ({} acknowledged)", acked.len());
     let stored = read_partition(&addrs(cluster), topic, 0, Duration::from_secs(60));
     assert_no_loss(&acked, &stored);
     eprintln!("{topic}: {} acknowledged, {} stored, {retries} retries", acked.len(), stored.len());
