@@ -181,6 +181,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut shutdown: w
         conns.retain(|h| !h.is_finished());
         conns.push(tokio::spawn(connection(stream, info, shared.clone(), shutdown.clone())));
     }
+    // Stop accepting at once: a connection accepted now would never be served.
+    drop(listener);
     for c in conns {
         let _ = c.await;
     }
@@ -224,7 +226,7 @@ async fn connection(stream: TcpStream, info: ConnectionInfo, shared: Arc<Shared>
     let (reader, writer) = stream.into_split();
     let (tx, rx) = mpsc::channel::<Pending>(shared.config.max_in_flight_per_connection.max(1));
     let in_flight = Arc::new(AtomicUsize::new(0));
-    let writer_task = tokio::spawn(write_loop(writer, rx, in_flight.clone()));
+    let writer_task = tokio::spawn(write_loop(writer, rx, in_flight.clone(), shutdown.clone()));
     if let Err(e) = read_loop(reader, &info, &shared, tx, in_flight, shutdown).await {
         log::debug!("connection {} from {} closed: {}", info.id, info.peer, e);
     }
@@ -314,11 +316,16 @@ async fn resolve(mut fut: BoxFuture<Outcome>) -> Outcome {
     }
 }
 
-async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Pending>, in_flight: Arc<AtomicUsize>) {
+async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Pending>, in_flight: Arc<AtomicUsize>, mut shutdown: watch::Receiver<bool>) {
     while let Some(p) = rx.recv().await {
         let outcome = match p {
             Pending::Ready(o) => o,
-            Pending::Waiting(r) => r.await.unwrap_or(Outcome::Close),
+            // On shutdown, answers still waiting (a long poll, an acks=-1 produce) are
+            // dropped with the connection rather than holding the broker's exit.
+            Pending::Waiting(r) => tokio::select! {
+                o = r => o.unwrap_or(Outcome::Close),
+                _ = wait_true(&mut shutdown) => Outcome::Close,
+            },
         };
         let outcome = match outcome {
             Outcome::Deferred(f) => resolve(f).await,
@@ -364,4 +371,12 @@ async fn write_chunks(writer: &mut OwnedWriteHalf, chunks: Vec<ResponseChunk>) -
         writer.write_all(&pending).await?;
     }
     Ok(())
+}
+
+async fn wait_true(rx: &mut watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
