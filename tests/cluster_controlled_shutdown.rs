@@ -557,7 +557,7 @@ fn rolling_restart_keeps_leaders_and_loses_no_acknowledged_message() {
         let id = cluster.brokers[idx].id;
         let acked_before = producer.acked_count();
         let started = Instant::now();
-        assert_eq!(cluster.brokers[idx].stop(), Some(0), "exit code of broker {id}");
+        assert_eq!(cluster.brokers[idx].stop_with_script(), Some(0), "exit code of broker {id} after kafka-server-stop.sh");
         let took = started.elapsed();
         // Nothing in flight may hold the broker up (a produce left waiting on a demoted
         // leader held a stop for its whole 10 s acks timeout once).

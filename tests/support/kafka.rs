@@ -145,6 +145,31 @@ impl KafkaBroker {
         }
     }
 
+    /// Stop with `bin/kafka-server-stop.sh <this broker's server.properties>` (as an
+    /// operator would) and wait for the exit; returns the exit code.
+    pub fn stop_with_script(&mut self) -> Option<i32> {
+        let out = super::run_with_env(
+            "bin/kafka-server-stop.sh",
+            &[self.properties_path().to_str().expect("utf-8 path")],
+            None,
+            &[("KAFKA08_BIN", env!("CARGO_BIN_EXE_kafka08"))],
+        );
+        assert_eq!(out.code, Some(0), "kafka-server-stop.sh: {}", out.all());
+        let mut c = self.child.take()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!("broker {} did not stop within 30 s of kafka-server-stop.sh", self.id);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn signal_child(&self, c: &Child, sig: i32) {
         // SAFETY: plain kill(2) on our own child.
         unsafe {
