@@ -3,6 +3,7 @@
 //! to them.
 
 pub mod dump_log_segments;
+pub mod get_offset_shell;
 pub mod kafka_main;
 pub mod options;
 pub mod topics_command;
@@ -13,6 +14,7 @@ pub type ToolMain = fn(&[String]) -> i32;
 /// 0.8 class names (as `kafka-run-class.sh` takes them) and our short names.
 pub const TOOLS: &[(&str, &str, ToolMain)] = &[
     ("kafka.tools.DumpLogSegments", "dump-log-segments", dump_log_segments::main),
+    ("kafka.tools.GetOffsetShell", "get-offset-shell", get_offset_shell::main),
     ("kafka.Kafka", "server", kafka_main::main),
     ("kafka.admin.TopicCommand", "topics", topics_command::main),
 ];

@@ -251,7 +251,10 @@ where
             1
         }
         Err(ToolError::Failed(msg)) => {
-            eprintln!("{}", msg);
+            // An empty message: the tool already said what went wrong.
+            if !msg.is_empty() {
+                eprintln!("{}", msg);
+            }
             1
         }
     }
