@@ -6,8 +6,9 @@ mod support;
 
 use bytes::Bytes;
 use kafka08::api::{
-    self, ApiRequest, ConsumerMetadataRequest, FetchPartition, FetchRequest, FetchResponse, FetchTopic, OffsetCommitPartition,
-    OffsetCommitRequest, OffsetCommitTopic, OffsetFetchRequest, OffsetFetchResponsePartition, OffsetFetchTopic, RequestHeader,
+    self, ApiRequest, ConsumerMetadataRequest, FetchPartition, FetchRequest, FetchResponse, FetchTopic,
+    OffsetCommitPartition, OffsetCommitRequest, OffsetCommitTopic, OffsetFetchRequest, OffsetFetchResponsePartition,
+    OffsetFetchTopic, RequestHeader,
 };
 use kafka08::common::{ErrorCode, OFFSETS_TOPIC};
 use kafka08::message::deep_iter;
@@ -75,12 +76,18 @@ fn fetch_req(group: &str, tps: &[(&str, i32)]) -> OffsetFetchRequest {
 /// Commit, answer as (topic, partition) → error code.
 fn commit(addr: &str, version: i16, req: &OffsetCommitRequest) -> BTreeMap<(String, i32), ErrorCode> {
     let resp = call(addr, version, req).expect("an OffsetCommit response");
-    resp.topics.iter().flat_map(|t| t.partitions.iter().map(move |p| ((t.topic.clone(), p.partition), p.error_code))).collect()
+    resp.topics
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(move |p| ((t.topic.clone(), p.partition), p.error_code)))
+        .collect()
 }
 
 fn fetch(addr: &str, version: i16, req: &OffsetFetchRequest) -> BTreeMap<(String, i32), OffsetFetchResponsePartition> {
     let resp = call(addr, version, req).expect("an OffsetFetch response");
-    resp.topics.iter().flat_map(|t| t.partitions.iter().map(move |p| ((t.topic.clone(), p.partition), p.clone()))).collect()
+    resp.topics
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(move |p| ((t.topic.clone(), p.partition), p.clone())))
+        .collect()
 }
 
 fn k(t: &str, p: i32) -> (String, i32) {
@@ -90,7 +97,9 @@ fn k(t: &str, p: i32) -> (String, i32) {
 fn zk_get(cluster: &Cluster, path: &str) -> Option<String> {
     let rt = Cluster::runtime();
     rt.block_on(async {
-        let zk = ZkClient::connect(&cluster.zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10)).await.expect("zk");
+        let zk = ZkClient::connect(&cluster.zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10))
+            .await
+            .expect("zk");
         zk.get_data(path).await.expect("zk read").map(|(d, _)| String::from_utf8(d).expect("utf-8 znode"))
     })
 }
@@ -98,7 +107,9 @@ fn zk_get(cluster: &Cluster, path: &str) -> Option<String> {
 fn zk_children(cluster: &Cluster, path: &str) -> Vec<String> {
     let rt = Cluster::runtime();
     rt.block_on(async {
-        let zk = ZkClient::connect(&cluster.zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10)).await.expect("zk");
+        let zk = ZkClient::connect(&cluster.zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10))
+            .await
+            .expect("zk");
         let mut c = zk.get_children(path).await.expect("zk read").unwrap_or_default();
         c.sort();
         c
@@ -131,7 +142,10 @@ fn addr_of(b: &api::Broker) -> String {
 
 /// v1 fetch from the current coordinator until the answer is not 14/15/16 (loading or
 /// moving), then return it.
-fn fetch_v1_settled(cluster: &Cluster, req: &OffsetFetchRequest) -> BTreeMap<(String, i32), OffsetFetchResponsePartition> {
+fn fetch_v1_settled(
+    cluster: &Cluster,
+    req: &OffsetFetchRequest,
+) -> BTreeMap<(String, i32), OffsetFetchResponsePartition> {
     let mut last = BTreeMap::new();
     let settled = eventually(DEADLINE, || {
         let c = coordinator(cluster, &req.group);
@@ -144,7 +158,9 @@ fn fetch_v1_settled(cluster: &Cluster, req: &OffsetFetchRequest) -> BTreeMap<(St
         last.values().all(|p| {
             !matches!(
                 p.error_code,
-                ErrorCode::OffsetsLoadInProgress | ErrorCode::NotCoordinatorForConsumer | ErrorCode::ConsumerCoordinatorNotAvailable
+                ErrorCode::OffsetsLoadInProgress
+                    | ErrorCode::NotCoordinatorForConsumer
+                    | ErrorCode::ConsumerCoordinatorNotAvailable
             )
         })
     });
@@ -152,7 +168,14 @@ fn fetch_v1_settled(cluster: &Cluster, req: &OffsetFetchRequest) -> BTreeMap<(St
     last
 }
 
-fn assert_offset(got: &BTreeMap<(String, i32), OffsetFetchResponsePartition>, t: &str, p: i32, offset: i64, metadata: &str, code: ErrorCode) {
+fn assert_offset(
+    got: &BTreeMap<(String, i32), OffsetFetchResponsePartition>,
+    t: &str,
+    p: i32,
+    offset: i64,
+    metadata: &str,
+    code: ErrorCode,
+) {
     let e = got.get(&k(t, p)).unwrap_or_else(|| panic!("no entry for {t}-{p} in {got:?}"));
     assert_eq!((e.offset, e.metadata.as_str(), e.error_code), (offset, metadata, code), "{t}-{p}");
 }
@@ -175,7 +198,10 @@ fn v0_commit_and_fetch_round_trip_through_zookeeper_and_survive_a_restart() {
     let got = commit(
         &addr,
         0,
-        &commit_req("zg", &[("zt", 0, 43, -1, "this is seventeen"), ("zt", 1, 8, -1, "sixteen chars ok"), ("nosuch", 0, 1, -1, "")]),
+        &commit_req(
+            "zg",
+            &[("zt", 0, 43, -1, "this is seventeen"), ("zt", 1, 8, -1, "sixteen chars ok"), ("nosuch", 0, 1, -1, "")],
+        ),
     );
     assert_eq!(
         got,
@@ -205,7 +231,9 @@ fn v0_commit_and_fetch_round_trip_through_zookeeper_and_survive_a_restart() {
     // A node written by someone else (a Java consumer) is read the same way.
     let rt = Cluster::runtime();
     rt.block_on(async {
-        let zk = ZkClient::connect(&cluster.zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10)).await.unwrap();
+        let zk = ZkClient::connect(&cluster.zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10))
+            .await
+            .unwrap();
         zk.update_persistent("/consumers/java/offsets/zt/1", b"50793695368").await.unwrap();
     });
     let got = fetch(&addr, 0, &fetch_req("java", &[("zt", 1)]));
@@ -232,7 +260,8 @@ fn consumer_metadata_with_default_settings_creates_50_compacted_offsets_partitio
     assert_eq!(parts.len(), 50);
     // Replication min(offsets.topic.replication.factor = 3, live brokers = 1).
     assert!(parts.values().all(|r| r.as_array().unwrap().len() == 1));
-    let config: serde_json::Value = serde_json::from_str(&zk_get(&cluster, "/config/topics/__consumer_offsets").unwrap()).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&zk_get(&cluster, "/config/topics/__consumer_offsets").unwrap()).unwrap();
     assert_eq!(config["config"]["cleanup.policy"], "compact");
     assert_eq!(config["config"]["segment.bytes"], "104857600");
     assert_eq!(config["version"], 1);
@@ -240,14 +269,16 @@ fn consumer_metadata_with_default_settings_creates_50_compacted_offsets_partitio
 
 #[test]
 fn consumer_metadata_names_the_leader_of_the_groups_offsets_partition() {
-    let mut cluster = Cluster::start(3, &[("offsets.topic.num.partitions", "5"), ("offsets.topic.replication.factor", "2")]);
+    let mut cluster =
+        Cluster::start(3, &[("offsets.topic.num.partitions", "5"), ("offsets.topic.replication.factor", "2")]);
     let groups = ["g1", "my-group", "kp-group", "polygenelubricants", "console", "x", "yy"];
     let check_all = |cluster: &Cluster| {
         for g in groups {
             let c = coordinator(cluster, g);
             let p = partition_for(g, 5);
             let state: serde_json::Value = serde_json::from_str(
-                &zk_get(cluster, &format!("/brokers/topics/__consumer_offsets/partitions/{p}/state")).expect("state znode"),
+                &zk_get(cluster, &format!("/brokers/topics/__consumer_offsets/partitions/{p}/state"))
+                    .expect("state znode"),
             )
             .unwrap();
             assert_eq!(c.id as i64, state["leader"].as_i64().unwrap(), "coordinator of {g} (offsets partition {p})");
@@ -260,7 +291,8 @@ fn consumer_metadata_names_the_leader_of_the_groups_offsets_partition() {
     let assignment: serde_json::Value =
         serde_json::from_str(&zk_get(&cluster, "/brokers/topics/__consumer_offsets").unwrap()).unwrap();
     assert!(assignment["partitions"].as_object().unwrap().values().all(|r| r.as_array().unwrap().len() == 2));
-    let config: serde_json::Value = serde_json::from_str(&zk_get(&cluster, "/config/topics/__consumer_offsets").unwrap()).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&zk_get(&cluster, "/config/topics/__consumer_offsets").unwrap()).unwrap();
     assert_eq!(config["config"]["cleanup.policy"], "compact");
 
     // The coordinator follows leadership: kill the coordinator of g1, ask again.
@@ -271,7 +303,10 @@ fn consumer_metadata_names_the_leader_of_the_groups_offsets_partition() {
     check_all(&cluster);
 }
 
-fn offsets_topic_records(addr: &str, partition: i32) -> Vec<(i64, offsets_record::GroupTopicPartition, Option<offsets_record::OffsetAndMetadata>)> {
+fn offsets_topic_records(
+    addr: &str,
+    partition: i32,
+) -> Vec<(i64, offsets_record::GroupTopicPartition, Option<offsets_record::OffsetAndMetadata>)> {
     let req = FetchRequest {
         replica_id: -1,
         max_wait_ms: 0,
@@ -293,9 +328,35 @@ fn offsets_topic_records(addr: &str, partition: i32) -> Vec<(i64, offsets_record
         .collect()
 }
 
+/// The codec of each shallow entry of an offsets partition.
+fn offsets_topic_codecs(addr: &str, partition: i32) -> Vec<u8> {
+    let req = FetchRequest {
+        replica_id: -1,
+        max_wait_ms: 0,
+        min_bytes: 0,
+        topics: vec![FetchTopic {
+            topic: OFFSETS_TOPIC.into(),
+            partitions: vec![FetchPartition { partition, fetch_offset: 0, max_bytes: 1 << 20 }],
+        }],
+    };
+    let resp: FetchResponse = call(addr, 0, &req).expect("fetch response");
+    kafka08::message::shallow_iter(resp.topics[0].partitions[0].message_set.clone())
+        .map(|e| e.unwrap().message.codec_id())
+        .collect()
+}
+
 #[test]
 fn v1_commit_and_fetch_round_trip_through_the_offsets_topic_and_survive_a_restart() {
-    let mut cluster = Cluster::start(1, &[("offsets.topic.num.partitions", "3"), ("offset.metadata.max.bytes", "16")]);
+    // gzip: every commit is one compressed wrapper (0.8.2's "atomic" commits), which the
+    // reload must open.
+    let mut cluster = Cluster::start(
+        1,
+        &[
+            ("offsets.topic.num.partitions", "3"),
+            ("offset.metadata.max.bytes", "16"),
+            ("offsets.topic.compression.codec", "1"),
+        ],
+    );
     cluster.create_topic("kt", 3, 1);
     let group = "kg";
     let c = coordinator(&cluster, group);
@@ -310,7 +371,10 @@ fn v1_commit_and_fetch_round_trip_through_the_offsets_topic_and_survive_a_restar
     let got = commit(
         &addr,
         1,
-        &commit_req(group, &[("kt", 0, 100, -1, "m0"), ("kt", 1, 200, 1_400_000_000_000, ""), ("kt", 2, 300, -1, "seventeen chars!!")]),
+        &commit_req(
+            group,
+            &[("kt", 0, 100, -1, "m0"), ("kt", 1, 200, 1_400_000_000_000, ""), ("kt", 2, 300, -1, "seventeen chars!!")],
+        ),
     );
     assert_eq!(
         got,
@@ -336,6 +400,7 @@ fn v1_commit_and_fetch_round_trip_through_the_offsets_topic_and_survive_a_restar
     let offsets_partition = partition_for(group, 3);
     let records = offsets_topic_records(&addr, offsets_partition);
     assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(offsets_topic_codecs(&addr, offsets_partition), vec![1], "one gzip wrapper");
     let by_tp: BTreeMap<i32, &offsets_record::OffsetAndMetadata> =
         records.iter().map(|(_, key, v)| (key.partition, v.as_ref().unwrap())).collect();
     assert!(records.iter().all(|(_, key, _)| key.group == group && key.topic == "kt"));
@@ -345,7 +410,10 @@ fn v1_commit_and_fetch_round_trip_through_the_offsets_topic_and_survive_a_restar
     assert_eq!((by_tp[&1].offset, by_tp[&1].timestamp), (200, 1_400_000_000_000));
 
     // A later commit wins.
-    assert_eq!(commit(&addr, 1, &commit_req(group, &[("kt", 0, 101, -1, "m1")])), BTreeMap::from([(k("kt", 0), ErrorCode::NoError)]));
+    assert_eq!(
+        commit(&addr, 1, &commit_req(group, &[("kt", 0, 101, -1, "m1")])),
+        BTreeMap::from([(k("kt", 0), ErrorCode::NoError)])
+    );
 
     // kill -9 and restart: the cache is rebuilt from the log (possibly after 14s).
     cluster.brokers[0].restart();
@@ -365,7 +433,11 @@ fn v1_commit_and_fetch_round_trip_through_the_offsets_topic_and_survive_a_restar
 fn v1_offsets_survive_the_coordinator_dying_and_only_the_coordinator_answers() {
     let mut cluster = Cluster::start(
         3,
-        &[("offsets.topic.num.partitions", "4"), ("offsets.topic.replication.factor", "3"), ("offsets.commit.required.acks", "-1")],
+        &[
+            ("offsets.topic.num.partitions", "4"),
+            ("offsets.topic.replication.factor", "3"),
+            ("offsets.commit.required.acks", "-1"),
+        ],
     );
     cluster.create_topic("ft", 2, 2);
     let group = "failover-group";
@@ -409,9 +481,8 @@ fn v1_offsets_survive_the_coordinator_dying_and_only_the_coordinator_answers() {
     cluster.brokers[i].restart();
     let old = cluster.brokers[i].addr();
     wait_until("the old coordinator follows", DEADLINE, || {
-        call(&old, 1, &fetch_req(group, &[("ft", 0)])).is_some_and(|r| {
-            r.topics[0].partitions[0].error_code == ErrorCode::NotCoordinatorForConsumer
-        })
+        call(&old, 1, &fetch_req(group, &[("ft", 0)]))
+            .is_some_and(|r| r.topics[0].partitions[0].error_code == ErrorCode::NotCoordinatorForConsumer)
     });
     let records = offsets_topic_records(&addr_of(&coordinator(&cluster, group)), offsets_partition);
     assert_eq!(records.last().and_then(|(_, _, v)| v.as_ref()).map(|v| v.offset), Some(11));
@@ -435,12 +506,16 @@ fn v1_commit_times_out_with_7_when_a_follower_in_the_isr_stops_fetching() {
     let group = "slow";
     let c = coordinator(&cluster, group);
     wait_until("both replicas in the offsets partition's ISR", DEADLINE, || {
-        zk_get(&cluster, "/brokers/topics/__consumer_offsets/partitions/0/state")
-            .is_some_and(|s| serde_json::from_str::<serde_json::Value>(&s).unwrap()["isr"].as_array().unwrap().len() == 2)
+        zk_get(&cluster, "/brokers/topics/__consumer_offsets/partitions/0/state").is_some_and(|s| {
+            serde_json::from_str::<serde_json::Value>(&s).unwrap()["isr"].as_array().unwrap().len() == 2
+        })
     });
     // Wait until the cache is loaded, then commit once normally.
     fetch_v1_settled(&cluster, &fetch_req(group, &[("tt", 0)]));
-    assert_eq!(commit(&addr_of(&c), 1, &commit_req(group, &[("tt", 0, 5, -1, "")])), BTreeMap::from([(k("tt", 0), ErrorCode::NoError)]));
+    assert_eq!(
+        commit(&addr_of(&c), 1, &commit_req(group, &[("tt", 0, 5, -1, "")])),
+        BTreeMap::from([(k("tt", 0), ErrorCode::NoError)])
+    );
 
     let follower = cluster.brokers.iter().find(|b| b.id != c.id).unwrap();
     follower.pause();
@@ -454,7 +529,8 @@ fn v1_commit_times_out_with_7_when_a_follower_in_the_isr_stops_fetching() {
     assert_offset(&got, "tt", 0, 5, "", ErrorCode::NoError);
     // With the follower back, commits work again.
     wait_until("a commit succeeds again", DEADLINE, || {
-        commit(&addr_of(&c), 1, &commit_req(group, &[("tt", 0, 7, -1, "")])) == BTreeMap::from([(k("tt", 0), ErrorCode::NoError)])
+        commit(&addr_of(&c), 1, &commit_req(group, &[("tt", 0, 7, -1, "")]))
+            == BTreeMap::from([(k("tt", 0), ErrorCode::NoError)])
     });
 }
 
@@ -462,7 +538,11 @@ fn v1_commit_times_out_with_7_when_a_follower_in_the_isr_stops_fetching() {
 fn v1_offsets_older_than_the_retention_are_expired_and_tombstoned() {
     let mut cluster = Cluster::start(
         1,
-        &[("offsets.topic.num.partitions", "2"), ("offsets.retention.minutes", "1"), ("offsets.retention.check.interval.ms", "300")],
+        &[
+            ("offsets.topic.num.partitions", "2"),
+            ("offsets.retention.minutes", "1"),
+            ("offsets.retention.check.interval.ms", "300"),
+        ],
     );
     cluster.create_topic("et", 2, 1);
     let group = "expiring";
@@ -479,7 +559,7 @@ fn v1_offsets_older_than_the_retention_are_expired_and_tombstoned() {
     assert_offset(&got, "et", 1, 2, "fresh", ErrorCode::NoError);
     // The log holds a tombstone (null value) for it after the value.
     let records = offsets_topic_records(&addr_of(&c), partition_for(group, 2));
-    let last_for_0 = records.iter().filter(|(_, key, _)| key.partition == 0).last().unwrap();
+    let last_for_0 = records.iter().rev().find(|(_, key, _)| key.partition == 0).unwrap();
     assert!(last_for_0.2.is_none(), "{records:?}");
     // Reloaded after a restart, it stays gone.
     cluster.brokers[0].restart();

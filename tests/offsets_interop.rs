@@ -24,19 +24,27 @@ fn kafka_python_offsets(cluster: &Cluster, version: &str, group: &str, topic: &s
 
 fn zk_get(cluster: &Cluster, path: &str) -> Option<String> {
     Cluster::runtime().block_on(async {
-        let zk = kafka08::zk::ZkClient::connect(&cluster.zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10))
-            .await
-            .expect("zk");
+        let zk = kafka08::zk::ZkClient::connect(
+            &cluster.zk.connect_string(),
+            Duration::from_secs(6),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("zk");
         zk.get_data(path).await.expect("zk read").map(|(d, _)| String::from_utf8(d).expect("utf-8"))
     })
 }
 
 #[test]
 fn kafka_python_082_commits_and_fetches_kafka_stored_offsets() {
-    let cluster = Cluster::start(3, &[("offsets.topic.num.partitions", "6"), ("offsets.topic.replication.factor", "2")]);
+    let cluster =
+        Cluster::start(3, &[("offsets.topic.num.partitions", "6"), ("offsets.topic.replication.factor", "2")]);
     cluster.create_topic("kpo", 3, 2);
     let lines = kafka_python_offsets(&cluster, "0.8.2", "kp-group", "kpo", 3);
-    assert_eq!(lines, vec!["COMMITTED kpo 0 1000 meta-0", "COMMITTED kpo 1 1001 meta-1", "COMMITTED kpo 2 1002 meta-2"]);
+    assert_eq!(
+        lines,
+        vec!["COMMITTED kpo 0 1000 meta-0", "COMMITTED kpo 1 1001 meta-1", "COMMITTED kpo 2 1002 meta-2"]
+    );
     // Kafka-stored: nothing in ZooKeeper; the offsets topic exists.
     assert_eq!(zk_get(&cluster, "/consumers/kp-group/offsets/kpo/0"), None);
     assert!(zk_get(&cluster, "/brokers/topics/__consumer_offsets").is_some());

@@ -441,15 +441,27 @@ impl OffsetManager {
             match (record::encode_key(&req.group, topic, p.partition), record::encode_value(&value)) {
                 (Ok(k), Ok(v)) => {
                     messages.push(Message::new(Some(&k), Some(&v), CompressionCodec::None));
-                    entries.push((GroupTopicPartition { group: req.group.clone(), topic: topic.to_string(), partition: p.partition }, value));
+                    entries.push((
+                        GroupTopicPartition {
+                            group: req.group.clone(),
+                            topic: topic.to_string(),
+                            partition: p.partition,
+                        },
+                        value,
+                    ));
                     results.push((topic.to_string(), p.partition, None));
                 }
                 // Only a metadata (or name) beyond 32767 UTF-8 bytes gets here.
                 _ => results.push((topic.to_string(), p.partition, Some(ErrorCode::OffsetMetadataTooLarge))),
             }
         }
-        let mut pending =
-            PendingCommit { offsets_partition, results, append_error: ErrorCode::NoError, appended: vec![], wait_for: None };
+        let mut pending = PendingCommit {
+            offsets_partition,
+            results,
+            append_error: ErrorCode::NoError,
+            appended: vec![],
+            wait_for: None,
+        };
         if messages.is_empty() {
             return pending;
         }
@@ -535,7 +547,9 @@ impl OffsetManager {
         pending
             .results
             .into_iter()
-            .map(|(t, partition, decided)| (t, OffsetCommitResponsePartition { partition, error_code: decided.unwrap_or(shared) }))
+            .map(|(t, partition, decided)| {
+                (t, OffsetCommitResponsePartition { partition, error_code: decided.unwrap_or(shared) })
+            })
             .collect()
     }
 
@@ -558,8 +572,11 @@ impl OffsetManager {
                     Some(cache) if !cache.loading => tps
                         .iter()
                         .map(|tp| {
-                            let key =
-                                GroupTopicPartition { group: group.to_string(), topic: tp.topic.clone(), partition: tp.partition };
+                            let key = GroupTopicPartition {
+                                group: group.to_string(),
+                                topic: tp.topic.clone(),
+                                partition: tp.partition,
+                            };
                             match cache.offsets.get(&key) {
                                 Some(c) => answer(tp, c.value.offset, c.value.metadata.clone(), ErrorCode::NoError),
                                 None => answer(tp, -1, String::new(), ErrorCode::NoError),
@@ -629,7 +646,12 @@ impl OffsetManager {
         log::info!("Loading offsets from {}", tp);
         let started = std::time::Instant::now();
         match self.scan_log(partition, generation) {
-            Ok(n) => log::info!("Finished loading {} offset records from {} in {} milliseconds.", n, tp, started.elapsed().as_millis()),
+            Ok(n) => log::info!(
+                "Finished loading {} offset records from {} in {} milliseconds.",
+                n,
+                tp,
+                started.elapsed().as_millis()
+            ),
             Err(e) => log::error!("Error in loading offsets from {}: {}", tp, e),
         }
         let mut map = self.lock();
@@ -670,7 +692,12 @@ impl OffsetManager {
                     for inner in deep_iter(one) {
                         match inner {
                             Ok(i) => batch.push((i.offset, i.message)),
-                            Err(e) => log::warn!("skipping an undecodable wrapper at offset {} of {}: {}", entry.offset, tp, e),
+                            Err(e) => log::warn!(
+                                "skipping an undecodable wrapper at offset {} of {}: {}",
+                                entry.offset,
+                                tp,
+                                e
+                            ),
                         }
                     }
                 } else {
@@ -709,8 +736,12 @@ impl OffsetManager {
         {
             let mut map = self.lock();
             for (partition, cache) in map.iter_mut() {
-                let keys: Vec<GroupTopicPartition> =
-                    cache.offsets.iter().filter(|(_, c)| now - c.value.timestamp > retention).map(|(k, _)| k.clone()).collect();
+                let keys: Vec<GroupTopicPartition> = cache
+                    .offsets
+                    .iter()
+                    .filter(|(_, c)| now - c.value.timestamp > retention)
+                    .map(|(k, _)| k.clone())
+                    .collect();
                 for k in &keys {
                     cache.offsets.remove(k);
                 }
@@ -735,7 +766,9 @@ impl OffsetManager {
                         p.after_local_append();
                         self.replica_manager.notify_progress();
                     }
-                    Err(e) => log::error!("Failed to mark {} stale offsets for deletion in {}: {}", tombstones.len(), tp, e),
+                    Err(e) => {
+                        log::error!("Failed to mark {} stale offsets for deletion in {}: {}", tombstones.len(), tp, e)
+                    }
                 }
             }
         }
@@ -864,7 +897,10 @@ mod tests {
         let k = record::encode_key("g", "t", 1).unwrap();
         let v = record::encode_value(&OffsetAndMetadata { offset: 99, metadata: "m".into(), timestamp: 5 }).unwrap();
         apply_record(&mut c, &tp, 0, &Message::new(Some(&k), Some(&v), CompressionCodec::None));
-        assert_eq!(c.offsets[&key("g", "t", 1)].value, OffsetAndMetadata { offset: 99, metadata: "m".into(), timestamp: 5 });
+        assert_eq!(
+            c.offsets[&key("g", "t", 1)].value,
+            OffsetAndMetadata { offset: 99, metadata: "m".into(), timestamp: 5 }
+        );
         // Garbage is skipped, not fatal.
         apply_record(&mut c, &tp, 1, &Message::new(None, Some(&v), CompressionCodec::None));
         apply_record(&mut c, &tp, 2, &Message::new(Some(b"\x00"), Some(&v), CompressionCodec::None));
