@@ -4,6 +4,7 @@
 //! answered (wire spec §8.7) so clients with default settings can connect.
 
 use super::metadata_cache::MetadataCache;
+use super::offset_manager::OffsetManager;
 use super::replica_manager::{PartitionError, ReplicaManager};
 use crate::api::{
     self, ApiResponse, ApiVersionsResponse, ChunkedFrame, FetchRequest, FetchResponse, FetchResponsePartition, MetadataRequest,
@@ -25,12 +26,14 @@ impl RecordPayload for FetchRegion {
     }
 }
 
+#[derive(Clone)]
 pub struct KafkaApis {
     pub replica_manager: Arc<ReplicaManager>,
     pub metadata_cache: Arc<MetadataCache>,
     pub zk: ZkClient,
     /// Set once the controller starts (after the socket server, as 0.8.2 started them).
     pub controller: Arc<OnceLock<ControllerHandle>>,
+    pub offset_manager: Arc<OffsetManager>,
 }
 
 fn respond<R: ApiResponse>(correlation_id: i32, body: &R) -> Outcome {
@@ -70,7 +73,7 @@ impl RequestHandler for KafkaApis {
                 return Box::pin(async { Outcome::Close });
             }
         };
-        let this = KafkaApis { replica_manager: self.replica_manager.clone(), metadata_cache: self.metadata_cache.clone(), zk: self.zk.clone(), controller: self.controller.clone() };
+        let this = self.clone();
         let peer = conn.peer;
         Box::pin(async move { this.dispatch(header, req, peer).await })
     }
@@ -103,17 +106,11 @@ impl KafkaApis {
             }
             Request::ApiVersions(_) => respond(cid, &ApiVersionsResponse::kafka_0_8_2()),
             Request::UnsupportedApiVersions => respond(cid, &ApiVersionsResponse::unsupported_version()),
-            other @ (Request::OffsetCommit(_) | Request::OffsetFetch(_) | Request::ConsumerMetadata(_)) => {
-                // Consumer offsets arrive with the clients issue; until then the 0.8.2
-                // "coordinator not available" answer makes clients back off cleanly.
-                match other.error_response(ErrorCode::ConsumerCoordinatorNotAvailable) {
-                    Some(resp) => match resp.encode(cid) {
-                        Ok(b) => Outcome::Respond(vec![ResponseChunk::Bytes(b)]),
-                        Err(_) => Outcome::Close,
-                    },
-                    None => Outcome::Close,
-                }
-            }
+            Request::OffsetCommit(r) if header.api_version == 0 => self.handle_offset_commit_zookeeper(cid, r).await,
+            Request::OffsetCommit(r) => self.handle_offset_commit_kafka(cid, r),
+            Request::OffsetFetch(r) if header.api_version == 0 => self.handle_offset_fetch_zookeeper(cid, r).await,
+            Request::OffsetFetch(r) => self.handle_offset_fetch_kafka(cid, r),
+            Request::ConsumerMetadata(r) => self.handle_consumer_metadata(cid, r).await,
             Request::ControlledShutdown(r) => {
                 let result = match self.controller.get() {
                     Some(c) => c.controlled_shutdown(r.broker_id).await,
@@ -228,7 +225,7 @@ impl KafkaApis {
             return fetch_frame(cid, resp);
         }
         // Long poll: park until enough bytes arrived or max_wait passes.
-        let this = KafkaApis { replica_manager: self.replica_manager.clone(), metadata_cache: self.metadata_cache.clone(), zk: self.zk.clone(), controller: self.controller.clone() };
+        let this = self.clone();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms as u64);
         Outcome::Deferred(Box::pin(async move {
             let mut progress = this.replica_manager.progress();
@@ -285,6 +282,98 @@ impl KafkaApis {
             topics.push(TopicMetadata { error_code, topic: t, partitions: vec![] });
         }
         respond(cid, &MetadataResponse { brokers: self.metadata_cache.alive_brokers(), topics })
+    }
+
+    /// OffsetCommit v0 (0.8.2 `handleOffsetCommitRequest`, version 0): any broker; per
+    /// partition, an unknown topic is 3, metadata longer than `offset.metadata.max.bytes`
+    /// is 12, otherwise the offset goes to ZooKeeper (the metadata is not kept).
+    async fn handle_offset_commit_zookeeper(&self, cid: i32, req: api::OffsetCommitRequest) -> Outcome {
+        let om = &self.offset_manager;
+        let mut entries = Vec::new();
+        for (topic, p) in req.partitions() {
+            let error_code = if !self.metadata_cache.contains_topic(topic) {
+                ErrorCode::UnknownTopicOrPartition
+            } else if om.metadata_too_large(&p.metadata) {
+                ErrorCode::OffsetMetadataTooLarge
+            } else {
+                om.commit_to_zookeeper(&req.group, topic, p.partition, p.offset).await
+            };
+            entries.push((topic.to_string(), api::OffsetCommitResponsePartition { partition: p.partition, error_code }));
+        }
+        respond(cid, &api::OffsetCommitResponse::from_partitions(entries))
+    }
+
+    /// OffsetCommit v1: appended to the group's `__consumer_offsets` partition by its
+    /// leader; with `offsets.commit.required.acks` = -1 the answer waits for the ISR.
+    fn handle_offset_commit_kafka(&self, cid: i32, req: api::OffsetCommitRequest) -> Outcome {
+        // Appended now, so a request read after this one on the connection sees it.
+        let pending = self.offset_manager.append_commit(&req);
+        let om = self.offset_manager.clone();
+        Outcome::Deferred(Box::pin(async move {
+            let entries = om.complete_commit(pending).await;
+            respond(cid, &api::OffsetCommitResponse::from_partitions(entries))
+        }))
+    }
+
+    /// OffsetFetch v0: any broker; an unknown topic or nothing committed is -1 with 3.
+    async fn handle_offset_fetch_zookeeper(&self, cid: i32, req: api::OffsetFetchRequest) -> Outcome {
+        let mut entries = Vec::new();
+        for tp in req.partitions() {
+            let (offset, error_code) = if !self.metadata_cache.contains_topic(&tp.topic) {
+                (-1, ErrorCode::UnknownTopicOrPartition)
+            } else {
+                self.offset_manager.fetch_from_zookeeper(&req.group, &tp.topic, tp.partition).await
+            };
+            entries.push((tp.topic, api::OffsetFetchResponsePartition { partition: tp.partition, offset, metadata: String::new(), error_code }));
+        }
+        respond(cid, &api::OffsetFetchResponse::from_partitions(entries))
+    }
+
+    /// OffsetFetch v1 (0.8.2 treats every version but 0 this way): a partition the
+    /// metadata cache does not know is -1 with 3; the rest come from the coordinator's
+    /// cache (16 elsewhere, 14 while loading, -1 with 0 when nothing is committed).
+    fn handle_offset_fetch_kafka(&self, cid: i32, req: api::OffsetFetchRequest) -> Outcome {
+        let (known, unknown): (Vec<TopicPartition>, Vec<TopicPartition>) =
+            req.partitions().into_iter().partition(|tp| self.metadata_cache.partition_state(&tp.topic, tp.partition).is_some());
+        let mut entries: Vec<(String, api::OffsetFetchResponsePartition)> = unknown
+            .into_iter()
+            .map(|tp| {
+                let p = api::OffsetFetchResponsePartition {
+                    partition: tp.partition,
+                    offset: -1,
+                    metadata: String::new(),
+                    error_code: ErrorCode::UnknownTopicOrPartition,
+                };
+                (tp.topic, p)
+            })
+            .collect();
+        if !known.is_empty() {
+            entries.extend(self.offset_manager.fetch(&req.group, &known).into_iter().map(|(tp, p)| (tp.topic, p)));
+        }
+        respond(cid, &api::OffsetFetchResponse::from_partitions(entries))
+    }
+
+    /// ConsumerMetadata (0.8.2 `handleConsumerMetadataRequest`): the live leader of the
+    /// group's offsets partition, else 15. The offsets topic is created when missing,
+    /// whatever `auto.create.topics.enable` says.
+    async fn handle_consumer_metadata(&self, cid: i32, req: api::ConsumerMetadataRequest) -> Outcome {
+        let partition = self.offset_manager.partition_for(&req.group);
+        let coordinator = match self.metadata_cache.topic_metadata(crate::common::OFFSETS_TOPIC) {
+            Some(md) => md
+                .partitions
+                .iter()
+                .find(|p| p.partition == partition && p.leader >= 0)
+                .and_then(|p| self.metadata_cache.broker(p.leader)),
+            None => {
+                let _ = self.auto_create(crate::common::OFFSETS_TOPIC).await;
+                None
+            }
+        };
+        let resp = match coordinator {
+            Some(b) => api::ConsumerMetadataResponse::found(b),
+            None => api::ConsumerMetadataResponse::error(ErrorCode::ConsumerCoordinatorNotAvailable),
+        };
+        respond(cid, &resp)
     }
 
     /// Auto-create a topic with `num.partitions` and `default.replication.factor` (0.8.2:

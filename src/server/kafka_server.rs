@@ -8,6 +8,7 @@
 use super::apis::KafkaApis;
 use super::config::KafkaConfig;
 use super::metadata_cache::MetadataCache;
+use super::offset_manager::{OffsetManager, OffsetManagerConfig};
 use super::replica_manager::ReplicaManager;
 use crate::api::{Broker, ControlledShutdownRequest};
 use crate::common::{Clock, ErrorCode, Properties, SystemClock};
@@ -41,6 +42,7 @@ pub struct KafkaServer {
     pub log_manager: Arc<LogManager>,
     pub replica_manager: Arc<ReplicaManager>,
     pub metadata_cache: Arc<MetadataCache>,
+    pub offset_manager: Arc<OffsetManager>,
     socket_server: Option<SocketServer>,
     /// Shared with the request handler, which serves ControlledShutdown through it.
     controller: Arc<OnceLock<ControllerHandle>>,
@@ -116,11 +118,16 @@ impl KafkaServer {
         let replica_manager = ReplicaManager::new(config.clone(), log_manager.clone(), zk.clone());
         let metadata_cache = Arc::new(MetadataCache::new());
         let controller_slot = Arc::new(OnceLock::new());
+        // Before the socket server: the first LeaderAndIsr must find the offset manager.
+        let offset_manager = OffsetManager::new(OffsetManagerConfig::from_kafka_config(&config), replica_manager.clone(), zk.clone());
+        let listener: Arc<dyn super::replica_manager::LeadershipListener> = offset_manager.clone();
+        replica_manager.set_leadership_listener(Arc::downgrade(&listener));
         let apis = Arc::new(KafkaApis {
             replica_manager: replica_manager.clone(),
             metadata_cache: metadata_cache.clone(),
             zk: zk.clone(),
             controller: controller_slot.clone(),
+            offset_manager: offset_manager.clone(),
         });
         let socket_config = SocketServerConfig {
             host: config.bind_host().unwrap_or("").to_string(),
@@ -168,6 +175,9 @@ impl KafkaServer {
             }));
         }
 
+        // Stale offsets expiry (offsets.retention.check.interval.ms).
+        tasks.push(tokio::spawn(OffsetManager::run_expiry(Arc::downgrade(&offset_manager))));
+
         let controller = KafkaController::start(zk.clone(), id, ControllerConfig::from_kafka_config(&config));
         if controller_slot.set(controller).is_err() {
             unreachable!("the controller starts once");
@@ -187,6 +197,7 @@ impl KafkaServer {
             log_manager,
             replica_manager,
             metadata_cache,
+            offset_manager,
             socket_server: Some(socket_server),
             controller: controller_slot,
             tasks,
@@ -214,6 +225,7 @@ impl KafkaServer {
             s.shutdown().await;
         }
         self.replica_manager.fetchers.shutdown();
+        self.offset_manager.shutdown();
         for t in self.tasks.drain(..) {
             t.abort();
         }

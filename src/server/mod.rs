@@ -7,6 +7,7 @@ pub mod config;
 mod fetcher;
 mod kafka_server;
 mod metadata_cache;
+mod offset_manager;
 mod partition;
 mod replica_manager;
 
@@ -15,5 +16,6 @@ pub use config::{apply_overrides, local_hostname, ConfigError, KafkaConfig, BROK
 pub use fetcher::FetcherManager;
 pub use kafka_server::{KafkaServer, StartupError};
 pub use metadata_cache::MetadataCache;
+pub use offset_manager::{metadata_too_large, partition_for, record as offsets_record, OffsetManager, OffsetManagerConfig};
 pub use partition::{LeaderState, Partition};
-pub use replica_manager::{PartitionError, ReplicaManager};
+pub use replica_manager::{LeadershipListener, PartitionError, ReplicaManager};

@@ -13,8 +13,17 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 use tokio::sync::watch;
+
+/// Told when this broker starts or stops leading a partition, right after the partition
+/// changed state: the offset manager loads or drops the offsets of a `__consumer_offsets`
+/// partition (0.8.2 passed the `OffsetManager` into `becomeLeaderOrFollower`).
+pub trait LeadershipListener: Send + Sync {
+    fn became_leader(&self, tp: &TopicPartition);
+    /// Became a follower, or the replica was stopped.
+    fn became_follower(&self, tp: &TopicPartition);
+}
 
 /// Why a partition-level operation failed, as the wire error it becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +48,7 @@ pub struct ReplicaManager {
     progress: watch::Sender<u64>,
     pub fetchers: FetcherManager,
     me: std::sync::Weak<ReplicaManager>,
+    leadership_listener: OnceLock<Weak<dyn LeadershipListener>>,
 }
 
 impl ReplicaManager {
@@ -62,11 +72,21 @@ impl ReplicaManager {
             checkpointed_hw,
             progress,
             me: weak.clone(),
+            leadership_listener: OnceLock::new(),
         })
     }
 
     pub fn config(&self) -> &KafkaConfig {
         &self.config
+    }
+
+    /// Set once at start-up, before the first LeaderAndIsr can arrive.
+    pub fn set_leadership_listener(&self, listener: Weak<dyn LeadershipListener>) {
+        let _ = self.leadership_listener.set(listener);
+    }
+
+    fn leadership_listener(&self) -> Option<Arc<dyn LeadershipListener>> {
+        self.leadership_listener.get().and_then(|w| w.upgrade())
     }
 
     pub fn partition(&self, tp: &TopicPartition) -> Option<Arc<Partition>> {
@@ -276,10 +296,17 @@ impl ReplicaManager {
             self.fetchers.remove(&[tp.clone()]);
             p.make_leader(s);
             log::info!("Broker {} is now the leader of {} (leader epoch {}, ISR {:?})", self.broker_id, tp, s.leader_epoch, s.isr);
+            if let Some(l) = self.leadership_listener() {
+                l.became_leader(tp);
+            }
             ErrorCode::NoError
         } else {
             self.fetchers.remove(&[tp.clone()]);
-            let from = match p.make_follower(s) {
+            let followed = p.make_follower(s);
+            if let Some(l) = self.leadership_listener() {
+                l.became_follower(tp);
+            }
+            let from = match followed {
                 Ok(o) => o,
                 Err(e) => {
                     log::error!("Broker {} cannot truncate {} to become a follower: {}", self.broker_id, tp, e);
@@ -305,7 +332,11 @@ impl ReplicaManager {
         self.controller_epoch.store(req.controller_epoch, Ordering::SeqCst);
         self.fetchers.remove(&req.partitions);
         let mut results = Vec::new();
+        let listener = self.leadership_listener();
         for tp in &req.partitions {
+            if let Some(l) = &listener {
+                l.became_follower(tp);
+            }
             let mut code = ErrorCode::NoError;
             if req.delete_partitions {
                 let removed = self.partitions.write().unwrap_or_else(|e| e.into_inner()).remove(tp);
