@@ -47,6 +47,24 @@ async fn read_all(bootstrap: &str, topic: &str, partition: i32) -> Vec<(i64, Opt
     out
 }
 
+/// Wait until the high watermarks of `topic`'s partitions add up to `total`: with acks=1
+/// the followers (and so the high watermark) may still be catching up when `send` returns.
+async fn wait_for_high_watermarks(bootstrap: &str, topic: &str, partitions: i32, total: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut sum = 0;
+        for p in 0..partitions {
+            let mut reader = PartitionReader::new(parse_broker_list(bootstrap).unwrap(), topic, p, ReaderConfig::default());
+            sum += reader.latest_offset().await.expect("latest offset");
+        }
+        if sum == total {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{topic}: high watermarks add up to {sum}, not {total}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The codec ids of the stored (shallow) entries of a partition, from its leader.
 async fn stored_codecs(bootstrap: &str, topic: &str, partition: i32) -> Vec<u8> {
     let md = try_call(&bootstrap.split(',').next().unwrap().to_string(), &api::MetadataRequest { topics: vec![topic.into()] }).unwrap();
@@ -96,6 +114,7 @@ fn sync_producer_with_every_codec_and_acks_1_and_all_delivers_keyed_messages_to_
                 }
                 producer.close().await.unwrap();
             });
+            rt.block_on(wait_for_high_watermarks(&bootstrap, &topic, 3, sent.len() as i64));
             let mut stored: Vec<(String, String)> = Vec::new();
             for p in 0..3 {
                 let msgs = rt.block_on(read_all(&bootstrap, &topic, p));
@@ -142,6 +161,7 @@ fn same_key_same_partition_and_null_keys_stick_until_a_metadata_refresh() {
             }
             producer.close().await.unwrap();
         }
+        wait_for_high_watermarks(&bootstrap, "keys", 3, 60).await;
         let mut seen: HashMap<Bytes, i32> = HashMap::new();
         let mut total = 0;
         for p in 0..3 {
@@ -161,6 +181,7 @@ fn same_key_same_partition_and_null_keys_stick_until_a_metadata_refresh() {
             producer.send_one(KeyedMessage::new("sticky", format!("s{i}"))).await.unwrap();
         }
         producer.close().await.unwrap();
+        wait_for_high_watermarks(&bootstrap, "sticky", 3, 60).await;
         let mut counts = Vec::new();
         for p in 0..3 {
             counts.push(read_all(&bootstrap, "sticky", p).await.len());
@@ -180,6 +201,7 @@ fn same_key_same_partition_and_null_keys_stick_until_a_metadata_refresh() {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         producer.close().await.unwrap();
+        wait_for_high_watermarks(&bootstrap, "refreshing", 3, 60).await;
         let mut counts = Vec::new();
         for p in 0..3 {
             counts.push(read_all(&bootstrap, "refreshing", p).await.len());
