@@ -8,6 +8,7 @@ use kafka08::api;
 use kafka08::common::Properties;
 use kafka08::consumer::{PartitionReader, ReaderConfig};
 use kafka08::producer::{parse_broker_list, BlockingProducer, KeyedMessage};
+use kafka08::zk::{json, ZkClient};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,6 +18,17 @@ use support::wait_until;
 
 const FAST: &[(&str, &str)] =
     &[("zookeeper.session.timeout.ms", "4000"), ("replica.fetch.wait.max.ms", "100"), ("controlled.shutdown.enable", "false")];
+
+/// The Isr as the leader wrote it in ZooKeeper (metadata responses carry the controller's
+/// stale copy, KAFKA-1367).
+fn zk_isr(cluster: &Cluster, topic: &str) -> Vec<i32> {
+    let rt = Cluster::runtime();
+    rt.block_on(async {
+        let zk = ZkClient::connect(&cluster.zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10)).await.unwrap();
+        let (data, _) = zk.get_data(&format!("/brokers/topics/{topic}/partitions/0/state")).await.unwrap().expect("state znode");
+        json::PartitionState::parse(&data).unwrap().isr
+    })
+}
 
 fn partition_state(addr: &str, topic: &str) -> Option<api::PartitionMetadata> {
     try_call(addr, &api::MetadataRequest { topics: vec![topic.to_string()] })
@@ -29,9 +41,7 @@ fn acks_all_producer_loses_nothing_acknowledged_across_a_leader_failover() {
     let mut cluster = Cluster::start(3, FAST);
     let addrs: Vec<String> = cluster.brokers.iter().map(|b| b.addr()).collect();
     cluster.create_topic("failover", 1, 3);
-    wait_until("all three replicas in the Isr", Duration::from_secs(30), || {
-        partition_state(&addrs[0], "failover").is_some_and(|p| p.isr.len() == 3)
-    });
+    wait_until("all three replicas in the Isr", Duration::from_secs(30), || zk_isr(&cluster, "failover").len() == 3);
 
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -78,7 +88,7 @@ fn acks_all_producer_loses_nothing_acknowledged_across_a_leader_failover() {
 
     cluster.brokers[idx].restart();
     wait_until("the restarted broker rejoins the Isr", Duration::from_secs(60), || {
-        partition_state(&live[0], "failover").is_some_and(|p| p.isr.contains(&leader))
+        zk_isr(&cluster, "failover").contains(&leader)
     });
     let after_restart = acked_count();
     wait_until("100 more acknowledged", Duration::from_secs(60), || acked_count() >= after_restart + 100);
