@@ -53,7 +53,10 @@ fn stored_batches(broker: &str, topic: &str) -> Vec<usize> {
                 replica_id: -1,
                 max_wait_ms: 0,
                 min_bytes: 0,
-                topics: vec![FetchTopic { topic: topic.into(), partitions: vec![FetchPartition { partition: 0, fetch_offset: 0, max_bytes: 8 << 20 }] }],
+                topics: vec![FetchTopic {
+                    topic: topic.into(),
+                    partitions: vec![FetchPartition { partition: 0, fetch_offset: 0, max_bytes: 8 << 20 }],
+                }],
             })
             .await
             .unwrap();
@@ -80,13 +83,20 @@ fn async_producer_sends_full_batches_and_close_flushes_the_rest() {
     // batches. A queue time of a minute: only full batches and close() send.
     let producer = BlockingProducer::from_properties(&props(
         &bootstrap,
-        &[("request.required.acks", "1"), ("compression.codec", "gzip"), ("batch.num.messages", "200"), ("queue.buffering.max.ms", "60000")],
+        &[
+            ("request.required.acks", "1"),
+            ("compression.codec", "gzip"),
+            ("batch.num.messages", "200"),
+            ("queue.buffering.max.ms", "60000"),
+        ],
     ))
     .unwrap();
     for i in 0..1050 {
         producer.send_one(KeyedMessage::new("batched", format!("b{i}"))).unwrap();
     }
-    wait_until("five full batches are sent", Duration::from_secs(30), || read_values(&bootstrap, "batched", 0).len() == 1000);
+    wait_until("five full batches are sent", Duration::from_secs(30), || {
+        read_values(&bootstrap, "batched", 0).len() == 1000
+    });
     let started = Instant::now();
     producer.close().unwrap();
     assert!(started.elapsed() < Duration::from_secs(30), "close flushes at once, not after the queue time");
@@ -102,7 +112,9 @@ fn async_producer_sends_full_batches_and_close_flushes_the_rest() {
     ))
     .unwrap();
     producer.send((0..5).map(|i| KeyedMessage::new("timed", format!("t{i}"))).collect()).unwrap();
-    wait_until("the partial batch is sent after the queue time", Duration::from_secs(10), || read_values(&bootstrap, "timed", 0).len() == 5);
+    wait_until("the partial batch is sent after the queue time", Duration::from_secs(10), || {
+        read_values(&bootstrap, "timed", 0).len() == 5
+    });
     producer.close().unwrap();
 }
 
@@ -139,7 +151,9 @@ fn a_full_queue_is_an_error_with_enqueue_timeout_0_and_after_waiting_with_a_posi
         }
         match error {
             Some(ProducerError::QueueFull { ref topic, enqueued: 0 }) => assert_eq!(topic, "full"),
-            other => panic!("queue.enqueue.timeout.ms={timeout}: expected QueueFull, got {other:?} after {accepted} accepted"),
+            other => panic!(
+                "queue.enqueue.timeout.ms={timeout}: expected QueueFull, got {other:?} after {accepted} accepted"
+            ),
         }
         assert!((10..=20).contains(&accepted), "accepted {accepted}");
         assert!(waited >= min_wait, "waited {waited:?} for room with queue.enqueue.timeout.ms={timeout}");

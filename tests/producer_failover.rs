@@ -16,16 +16,22 @@ use support::cluster::{try_call, Cluster};
 use support::producer::{assert_no_loss, read_partition};
 use support::wait_until;
 
-const FAST: &[(&str, &str)] =
-    &[("zookeeper.session.timeout.ms", "4000"), ("replica.fetch.wait.max.ms", "100"), ("controlled.shutdown.enable", "false")];
+const FAST: &[(&str, &str)] = &[
+    ("zookeeper.session.timeout.ms", "4000"),
+    ("replica.fetch.wait.max.ms", "100"),
+    ("controlled.shutdown.enable", "false"),
+];
 
 /// The Isr as the leader wrote it in ZooKeeper (metadata responses carry the controller's
 /// stale copy, KAFKA-1367).
 fn zk_isr(cluster: &Cluster, topic: &str) -> Vec<i32> {
     let rt = Cluster::runtime();
     rt.block_on(async {
-        let zk = ZkClient::connect(&cluster.zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10)).await.unwrap();
-        let (data, _) = zk.get_data(&format!("/brokers/topics/{topic}/partitions/0/state")).await.unwrap().expect("state znode");
+        let zk = ZkClient::connect(&cluster.zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10))
+            .await
+            .unwrap();
+        let (data, _) =
+            zk.get_data(&format!("/brokers/topics/{topic}/partitions/0/state")).await.unwrap().expect("state znode");
         json::PartitionState::parse(&data).unwrap().isr
     })
 }
@@ -81,7 +87,9 @@ fn acks_all_producer_loses_nothing_acknowledged_across_a_leader_failover() {
     let idx = cluster.brokers.iter().position(|b| b.id == leader).unwrap();
     cluster.brokers[idx].kill();
     let before_kill = acked_count();
-    wait_until("200 more acknowledged from the new leader", Duration::from_secs(90), || acked_count() >= before_kill + 200);
+    wait_until("200 more acknowledged from the new leader", Duration::from_secs(90), || {
+        acked_count() >= before_kill + 200
+    });
     let live: Vec<String> = cluster.brokers.iter().filter(|b| b.id != leader).map(|b| b.addr()).collect();
     let new_leader = partition_state(&live[0], "failover").unwrap().leader;
     assert!(new_leader >= 0 && new_leader != leader, "a new leader: {new_leader}");

@@ -1,4 +1,4 @@
-//! The producer in sync mode against real brokers: every codec with acks 1 and -1 to a
+//! The producer in sync mode against real brokers: every codec with acks 1, -1 and 0 to a
 //! 3-partition topic (read back exactly, keys on their hashed partitions, batches stored
 //! with the codec), null-key stickiness until a metadata refresh, and a clear error naming
 //! the partitions when retries run out.
@@ -11,8 +11,7 @@ use kafka08::common::{ErrorCode, Properties};
 use kafka08::consumer::{PartitionReader, ReaderConfig, SimpleConsumer};
 use kafka08::message::{shallow_iter, CompressionCodec};
 use kafka08::producer::{
-    parse_broker_list, partitioner, KeyedMessage, PartitionerClass, Producer, ProducerError, Serializer,
-    STRING_ENCODER,
+    parse_broker_list, partitioner, KeyedMessage, PartitionerClass, Producer, ProducerError, Serializer, STRING_ENCODER,
 };
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -54,7 +53,8 @@ async fn wait_for_high_watermarks(bootstrap: &str, topic: &str, partitions: i32,
     loop {
         let mut sum = 0;
         for p in 0..partitions {
-            let mut reader = PartitionReader::new(parse_broker_list(bootstrap).unwrap(), topic, p, ReaderConfig::default());
+            let mut reader =
+                PartitionReader::new(parse_broker_list(bootstrap).unwrap(), topic, p, ReaderConfig::default());
             sum += reader.latest_offset().await.expect("latest offset");
         }
         if sum == total {
@@ -67,7 +67,8 @@ async fn wait_for_high_watermarks(bootstrap: &str, topic: &str, partitions: i32,
 
 /// The codec ids of the stored (shallow) entries of a partition, from its leader.
 async fn stored_codecs(bootstrap: &str, topic: &str, partition: i32) -> Vec<u8> {
-    let md = try_call(&bootstrap.split(',').next().unwrap().to_string(), &api::MetadataRequest { topics: vec![topic.into()] }).unwrap();
+    let md =
+        try_call(bootstrap.split(',').next().unwrap(), &api::MetadataRequest { topics: vec![topic.into()] }).unwrap();
     let leader = md.topics[0].partitions.iter().find(|p| p.partition == partition).unwrap().leader;
     let b = md.brokers.iter().find(|b| b.id == leader).unwrap();
     let mut c = SimpleConsumer::new(b.host.clone(), b.port as u16, Duration::from_secs(10), 65536, "codec-check");
@@ -76,7 +77,10 @@ async fn stored_codecs(bootstrap: &str, topic: &str, partition: i32) -> Vec<u8> 
             replica_id: -1,
             max_wait_ms: 0,
             min_bytes: 0,
-            topics: vec![FetchTopic { topic: topic.into(), partitions: vec![FetchPartition { partition, fetch_offset: 0, max_bytes: 1 << 20 }] }],
+            topics: vec![FetchTopic {
+                topic: topic.into(),
+                partitions: vec![FetchPartition { partition, fetch_offset: 0, max_bytes: 1 << 20 }],
+            }],
         })
         .await
         .unwrap();
@@ -86,17 +90,23 @@ async fn stored_codecs(bootstrap: &str, topic: &str, partition: i32) -> Vec<u8> 
 }
 
 #[test]
-fn sync_producer_with_every_codec_and_acks_1_and_all_delivers_keyed_messages_to_their_partitions() {
+fn sync_producer_with_every_codec_and_acks_1_all_and_0_delivers_keyed_messages_to_their_partitions() {
     let cluster = Cluster::start(3, FAST);
     let bootstrap = cluster.bootstrap();
     let rt = runtime();
-    for acks in ["1", "-1"] {
+    // acks=0 too: requests without responses (send_oneway), read back all the same.
+    for (acks, name) in [("1", "one"), ("-1", "all"), ("0", "none")] {
         for codec in ["none", "gzip", "snappy", "lz4"] {
-            let topic = format!("sync-{}-{}", if acks == "1" { "one" } else { "all" }, codec);
+            let topic = format!("sync-{name}-{codec}");
             cluster.create_topic(&topic, 3, 3);
             let producer = Producer::from_properties(&props(
                 &bootstrap,
-                &[("request.required.acks", acks), ("compression.codec", codec), ("key.serializer.class", STRING_ENCODER), ("client.id", "sync-test")],
+                &[
+                    ("request.required.acks", acks),
+                    ("compression.codec", codec),
+                    ("key.serializer.class", STRING_ENCODER),
+                    ("client.id", "sync-test"),
+                ],
             ))
             .unwrap();
             let mut sent: Vec<(String, String)> = Vec::new();
@@ -122,13 +132,17 @@ fn sync_producer_with_every_codec_and_acks_1_and_all_delivers_keyed_messages_to_
                 assert_eq!(offsets, (0..msgs.len() as i64).collect::<Vec<_>>(), "{topic}-{p}: contiguous offsets");
                 for (_, key, value) in msgs {
                     let key = key.expect("keyed");
-                    let expected = partitioner::partition_for_key(PartitionerClass::Default, Serializer::String, &key, 3);
+                    let expected =
+                        partitioner::partition_for_key(PartitionerClass::Default, Serializer::String, &key, 3);
                     assert_eq!(expected, p, "{topic}: key {:?} stored in partition {p}", key);
                     stored.push((String::from_utf8(key.to_vec()).unwrap(), String::from_utf8(value.to_vec()).unwrap()));
                 }
                 let want = CompressionCodec::parse(codec).unwrap() as u8;
                 let codecs = rt.block_on(stored_codecs(&bootstrap, &topic, p));
-                assert!(!codecs.is_empty() && codecs.iter().all(|c| *c == want), "{topic}-{p}: stored codecs {codecs:?}");
+                assert!(
+                    !codecs.is_empty() && codecs.iter().all(|c| *c == want),
+                    "{topic}-{p}: stored codecs {codecs:?}"
+                );
             }
             // Order within a key is kept (one key, one partition, requests in order).
             let mut by_key_sent: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -157,7 +171,10 @@ fn same_key_same_partition_and_null_keys_stick_until_a_metadata_refresh() {
         for round in 0..2 {
             let producer = Producer::from_properties(&props(&bootstrap, &[("request.required.acks", "1")])).unwrap();
             for i in 0..30 {
-                producer.send_one(KeyedMessage::with_key("keys", format!("k{}", i % 10), format!("r{round}-{i}"))).await.unwrap();
+                producer
+                    .send_one(KeyedMessage::with_key("keys", format!("k{}", i % 10), format!("r{round}-{i}")))
+                    .await
+                    .unwrap();
             }
             producer.close().await.unwrap();
         }
@@ -186,7 +203,11 @@ fn same_key_same_partition_and_null_keys_stick_until_a_metadata_refresh() {
         for p in 0..3 {
             counts.push(read_all(&bootstrap, "sticky", p).await.len());
         }
-        assert_eq!(counts.iter().filter(|c| **c > 0).count(), 1, "null-key messages stick to one partition: {counts:?}");
+        assert_eq!(
+            counts.iter().filter(|c| **c > 0).count(),
+            1,
+            "null-key messages stick to one partition: {counts:?}"
+        );
         assert_eq!(counts.iter().sum::<usize>(), 60);
 
         // topic.metadata.refresh.interval.ms=0 refreshes before every send, and each refresh
@@ -217,7 +238,11 @@ fn retries_exhausted_on_a_leaderless_partition_fail_with_an_error_naming_it() {
     let bootstrap1 = cluster.brokers[0].addr();
     let rt = runtime();
     let zk = rt
-        .block_on(kafka08::zk::ZkClient::connect(&cluster.zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10)))
+        .block_on(kafka08::zk::ZkClient::connect(
+            &cluster.zk.connect_string(),
+            Duration::from_secs(6),
+            Duration::from_secs(10),
+        ))
         .unwrap();
     // Partition 0 lives on broker 1 only, partition 1 on broker 2 only.
     let assignment: kafka08::admin::ReplicaAssignment = [(0, vec![1]), (1, vec![2])].into_iter().collect();
@@ -230,7 +255,12 @@ fn retries_exhausted_on_a_leaderless_partition_fail_with_an_error_naming_it() {
     });
     // Keys with a known partition (bytes keys: Arrays.hashCode % 2).
     let key_for = |want: i32| {
-        (0..).map(|i| format!("k{i}")).find(|k| partitioner::partition_for_key(PartitionerClass::Default, Serializer::Bytes, k.as_bytes(), 2) == want).unwrap()
+        (0..)
+            .map(|i| format!("k{i}"))
+            .find(|k| {
+                partitioner::partition_for_key(PartitionerClass::Default, Serializer::Bytes, k.as_bytes(), 2) == want
+            })
+            .unwrap()
     };
     let (k0, k1) = (key_for(0), key_for(1));
     let producer = Producer::from_properties(&props(
@@ -239,10 +269,17 @@ fn retries_exhausted_on_a_leaderless_partition_fail_with_an_error_naming_it() {
     ))
     .unwrap();
     rt.block_on(async {
-        producer.send_one(KeyedMessage::with_key("orphan", k0.clone(), "fine")).await.expect("partition 0 has a leader");
+        producer
+            .send_one(KeyedMessage::with_key("orphan", k0.clone(), "fine"))
+            .await
+            .expect("partition 0 has a leader");
         let started = Instant::now();
         let err = producer
-            .send(vec![KeyedMessage::with_key("orphan", k1.clone(), "lost-1"), KeyedMessage::with_key("orphan", k1.clone(), "lost-2"), KeyedMessage::with_key("orphan", k0.clone(), "also-fine")])
+            .send(vec![
+                KeyedMessage::with_key("orphan", k1.clone(), "lost-1"),
+                KeyedMessage::with_key("orphan", k1.clone(), "lost-2"),
+                KeyedMessage::with_key("orphan", k0.clone(), "also-fine"),
+            ])
             .await
             .expect_err("partition 1 has no leader");
         match &err {
@@ -260,14 +297,19 @@ fn retries_exhausted_on_a_leaderless_partition_fail_with_an_error_naming_it() {
         assert!(started.elapsed() >= Duration::from_millis(400), "two backoffs of retry.backoff.ms");
         producer.close().await.unwrap();
         let stored: Vec<Bytes> = read_all(&bootstrap1, "orphan", 0).await.into_iter().map(|m| m.2).collect();
-        assert_eq!(stored, vec![Bytes::from("fine"), Bytes::from("also-fine")], "the partition with a leader got its messages");
+        assert_eq!(
+            stored,
+            vec![Bytes::from("fine"), Bytes::from("also-fine")],
+            "the partition with a leader got its messages"
+        );
     });
 }
 
 #[test]
 fn no_reachable_broker_is_an_error_naming_the_topic() {
     let dead = format!("127.0.0.1:{}", free_port());
-    let producer_props = props(&dead, &[("message.send.max.retries", "1"), ("retry.backoff.ms", "10"), ("request.timeout.ms", "2000")]);
+    let producer_props =
+        props(&dead, &[("message.send.max.retries", "1"), ("retry.backoff.ms", "10"), ("request.timeout.ms", "2000")]);
     let rt = runtime();
     rt.block_on(async {
         let producer = Producer::from_properties(&producer_props).unwrap();

@@ -12,8 +12,11 @@ use kafka08::producer::{parse_broker_list, KeyedMessage, Producer};
 use std::time::Duration;
 use support::cluster::Cluster;
 
-const FAST: &[(&str, &str)] =
-    &[("zookeeper.session.timeout.ms", "4000"), ("replica.fetch.wait.max.ms", "100"), ("controlled.shutdown.enable", "false")];
+const FAST: &[(&str, &str)] = &[
+    ("zookeeper.session.timeout.ms", "4000"),
+    ("replica.fetch.wait.max.ms", "100"),
+    ("controlled.shutdown.enable", "false"),
+];
 
 fn producer(bootstrap: &str, pairs: &[(&str, &str)]) -> Producer {
     let mut p = Properties::new();
@@ -80,7 +83,9 @@ fn simple_consumer_reads_everything_back_and_answers_offsets() {
             other => panic!("expected MessageTooLarge, got {other:?}"),
         }
         match c.fetch("sc", 0, 600, 200, 0, 0).await {
-            Err(e @ ConsumerError::MessageTooLarge { .. }) => assert!(e.to_string().contains("Increase the fetch size")),
+            Err(e @ ConsumerError::MessageTooLarge { .. }) => {
+                assert!(e.to_string().contains("Increase the fetch size"))
+            }
             other => panic!("a gzip wrapper larger than 200 bytes: {other:?}"),
         }
         let f = c.fetch("sc", 0, 600, 400_000, 0, 0).await.unwrap();
@@ -94,7 +99,9 @@ fn simple_consumer_reads_everything_back_and_answers_offsets() {
             other => panic!("expected OffsetOutOfRange, got {other:?}"),
         }
         match c.fetch("sc", 7, 0, 1 << 20, 0, 0).await {
-            Err(e @ ConsumerError::Broker { error: ErrorCode::UnknownTopicOrPartition, .. }) => assert!(e.is_leader_change()),
+            Err(e @ ConsumerError::Broker { error: ErrorCode::UnknownTopicOrPartition, .. }) => {
+                assert!(e.is_leader_change())
+            }
             other => panic!("expected UnknownTopicOrPartition, got {other:?}"),
         }
         // The consumer keeps working after errors.
@@ -108,7 +115,10 @@ fn partition_reader_follows_its_partition_to_a_new_leader() {
     let bootstrap = cluster.bootstrap();
     cluster.create_topic("moving", 1, 3);
     let rt = Cluster::runtime();
-    let p = producer(&bootstrap, &[("request.required.acks", "-1"), ("message.send.max.retries", "30"), ("retry.backoff.ms", "300")]);
+    let p = producer(
+        &bootstrap,
+        &[("request.required.acks", "-1"), ("message.send.max.retries", "30"), ("retry.backoff.ms", "300")],
+    );
     let mut reader = PartitionReader::new(
         parse_broker_list(&bootstrap).unwrap(),
         "moving",

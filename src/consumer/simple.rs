@@ -232,14 +232,7 @@ impl SimpleConsumer {
         buffer_size: usize,
         client_id: impl Into<String>,
     ) -> SimpleConsumer {
-        SimpleConsumer {
-            host: host.into(),
-            port,
-            so_timeout,
-            buffer_size,
-            client_id: client_id.into(),
-            conn: None,
-        }
+        SimpleConsumer { host: host.into(), port, so_timeout, buffer_size, client_id: client_id.into(), conn: None }
     }
 
     pub fn host(&self) -> &str {
@@ -391,7 +384,12 @@ impl SimpleConsumer {
     }
 
     /// 0.8.2 `earliestOrLatestOffset`: the first offset for `time` -2 or -1.
-    pub async fn earliest_or_latest_offset(&mut self, topic: &str, partition: i32, time: i64) -> Result<i64, ConsumerError> {
+    pub async fn earliest_or_latest_offset(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        time: i64,
+    ) -> Result<i64, ConsumerError> {
         let offsets = self.offsets_before(topic, partition, time, 1).await?;
         offsets.first().copied().ok_or_else(|| ConsumerError::Broker {
             topic: topic.to_string(),
@@ -465,7 +463,12 @@ pub struct PartitionReader {
 impl PartitionReader {
     /// A reader positioned at offset 0 (see [`PartitionReader::seek`]); `bootstrap` are the
     /// brokers asked for metadata first.
-    pub fn new(bootstrap: Vec<(String, u16)>, topic: impl Into<String>, partition: i32, config: ReaderConfig) -> PartitionReader {
+    pub fn new(
+        bootstrap: Vec<(String, u16)>,
+        topic: impl Into<String>,
+        partition: i32,
+        config: ReaderConfig,
+    ) -> PartitionReader {
         PartitionReader {
             brokers: bootstrap,
             topic: topic.into(),
@@ -643,7 +646,11 @@ impl PartitionReader {
                 return Ok(found);
             }
             if Instant::now() >= deadline {
-                return Err(ConsumerError::NoLeader { topic: self.topic.clone(), partition: self.partition, reason: last });
+                return Err(ConsumerError::NoLeader {
+                    topic: self.topic.clone(),
+                    partition: self.partition,
+                    reason: last,
+                });
             }
             tokio::time::sleep(self.config.refresh_leader_backoff).await;
         }

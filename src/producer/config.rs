@@ -193,8 +193,9 @@ impl ProducerConfig {
         };
         let compression_codec = match props.get("compression.codec") {
             None => CompressionCodec::None,
-            Some(v) => CompressionCodec::parse(v)
-                .ok_or_else(|| ConfigError::new("compression.codec", format!("{} is an unknown compression codec", v)))?,
+            Some(v) => CompressionCodec::parse(v).ok_or_else(|| {
+                ConfigError::new("compression.codec", format!("{} is an unknown compression codec", v))
+            })?,
         };
         let compressed_topics = props.get("compressed.topics").map(parse_csv).unwrap_or_default();
         let message_send_max_retries = int(props, "message.send.max.retries", 3, 0, i32::MAX as i64)? as u32;
@@ -202,7 +203,8 @@ impl ProducerConfig {
         let topic_metadata_refresh_interval_ms =
             int(props, "topic.metadata.refresh.interval.ms", 600000, i32::MIN as i64, i32::MAX as i64)?;
         let queue_buffering_max_ms = int(props, "queue.buffering.max.ms", 5000, 0, i32::MAX as i64)? as u64;
-        let queue_buffering_max_messages = int(props, "queue.buffering.max.messages", 10000, 1, i32::MAX as i64)? as usize;
+        let queue_buffering_max_messages =
+            int(props, "queue.buffering.max.messages", 10000, 1, i32::MAX as i64)? as usize;
         let queue_enqueue_timeout_ms = int(props, "queue.enqueue.timeout.ms", -1, i32::MIN as i64, i32::MAX as i64)?;
         let batch_num_messages = int(props, "batch.num.messages", 200, 1, i32::MAX as i64)? as usize;
         if batch_num_messages > queue_buffering_max_messages {
@@ -286,14 +288,9 @@ fn parse_serializer(key: &str, value: Option<&str>) -> Result<Serializer, Config
 pub fn parse_broker_list(s: &str) -> Result<Vec<(String, u16)>, String> {
     let mut out = Vec::new();
     for entry in parse_csv(s) {
-        let (host, port) = entry
-            .rsplit_once(':')
-            .ok_or_else(|| format!("{:?} is not host:port", entry))?;
-        let port: u16 = port
-            .parse()
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| format!("{:?} has an invalid port", entry))?;
+        let (host, port) = entry.rsplit_once(':').ok_or_else(|| format!("{:?} is not host:port", entry))?;
+        let port: u16 =
+            port.parse().ok().filter(|p| *p > 0).ok_or_else(|| format!("{:?} has an invalid port", entry))?;
         if host.is_empty() {
             return Err(format!("{:?} has no host", entry));
         }
@@ -379,7 +376,12 @@ mod tests {
         assert_eq!(c.compressed_topics, vec!["x", "y"]);
         assert_eq!(c.codec_for("x"), CompressionCodec::Snappy);
         assert_eq!(c.codec_for("z"), CompressionCodec::None);
-        for (v, codec) in [("none", CompressionCodec::None), ("gzip", CompressionCodec::Gzip), ("lz4", CompressionCodec::Lz4), ("3", CompressionCodec::Lz4)] {
+        for (v, codec) in [
+            ("none", CompressionCodec::None),
+            ("gzip", CompressionCodec::Gzip),
+            ("lz4", CompressionCodec::Lz4),
+            ("3", CompressionCodec::Lz4),
+        ] {
             let c = ProducerConfig::from_properties(&props(&[("compression.codec", v)])).unwrap();
             assert_eq!(c.compression_codec, codec);
             assert_eq!(c.codec_for("any"), codec);

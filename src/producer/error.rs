@@ -31,16 +31,26 @@ pub enum ProducerError {
     /// 0.8.2 `FailedToSendMessageException`: messages still unsent after
     /// `message.send.max.retries` retries (or a non-retriable broker error). Nothing of it
     /// is silently dropped in sync mode.
-    FailedToSend { attempts: u32, failures: Vec<SendFailure> },
+    FailedToSend {
+        attempts: u32,
+        failures: Vec<SendFailure>,
+    },
     /// 0.8.2 `QueueFullException` (async mode): the queue stayed full for
     /// `queue.enqueue.timeout.ms`. `enqueued` of the messages given to this `send` call
     /// were queued before it filled.
-    QueueFull { topic: String, enqueued: usize },
+    QueueFull {
+        topic: String,
+        enqueued: usize,
+    },
     /// 0.8.2 `ProducerClosedException`: `send` after `close`.
     Closed,
     /// Async mode: batches sent in the background that failed (reported by `close`, as
     /// 0.8.2 could only log them). `last` is the last such error.
-    AsyncSendFailed { batches: u64, messages: u64, last: String },
+    AsyncSendFailed {
+        batches: u64,
+        messages: u64,
+        last: String,
+    },
     /// The blocking producer could not start its runtime.
     Runtime(String),
 }

@@ -187,7 +187,11 @@ impl EventHandler {
     }
 
     /// The partition for `m` and its leader (0.8.2 `getPartition`).
-    fn choose_partition(&mut self, m: &Serialized, partitions: &[PartitionAndLeader]) -> Result<(i32, Option<i32>), String> {
+    fn choose_partition(
+        &mut self,
+        m: &Serialized,
+        partitions: &[PartitionAndLeader],
+    ) -> Result<(i32, Option<i32>), String> {
         let n = partitions.len() as i32;
         let partition = match &m.partition_key {
             Some(key) => partition_for_key(self.config.partitioner, self.config.key_serializer, key, n),
@@ -308,9 +312,10 @@ impl EventHandler {
         if !reusable {
             self.pool.remove(&broker);
             let port = u16::try_from(port).map_err(|_| format!("broker {} has an invalid port {}", broker, port))?;
-            let mut conn = BrokerConnection::connect(&host, port, Duration::from_millis(self.config.request_timeout_ms as u64))
-                .await
-                .map_err(|e| format!("cannot connect: {}", e))?;
+            let mut conn =
+                BrokerConnection::connect(&host, port, Duration::from_millis(self.config.request_timeout_ms as u64))
+                    .await
+                    .map_err(|e| format!("cannot connect: {}", e))?;
             conn.set_request_timeout(self.config.socket_timeout());
             self.pool.insert(broker, conn);
         }

@@ -40,7 +40,13 @@ pub async fn fetch_topic_metadata(
         match result {
             Ok(r) => return Ok(r),
             Err(e) => {
-                log::warn!("Fetching topic metadata for topics {:?} from broker {}:{} failed: {}", topics, host, port, e);
+                log::warn!(
+                    "Fetching topic metadata for topics {:?} from broker {}:{} failed: {}",
+                    topics,
+                    host,
+                    port,
+                    e
+                );
                 errors.push(format!("{}:{}: {}", host, port, e));
             }
         }
@@ -74,7 +80,12 @@ impl BrokerPartitionInfo {
             if tmd.error_code == ErrorCode::NoError {
                 for p in &tmd.partitions {
                     if p.error_code == ErrorCode::LeaderNotAvailable {
-                        log::warn!("Error while fetching metadata for partition [{},{}]: {}", tmd.topic, p.partition, p.error_code);
+                        log::warn!(
+                            "Error while fetching metadata for partition [{},{}]: {}",
+                            tmd.topic,
+                            p.partition,
+                            p.error_code
+                        );
                     }
                 }
                 self.topics.insert(tmd.topic.clone(), tmd);

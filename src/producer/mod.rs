@@ -24,8 +24,8 @@ mod producer;
 
 pub use blocking::BlockingProducer;
 pub use config::{
-    parse_broker_list, ConfigError, PartitionerClass, ProducerConfig, ProducerType, Serializer, DEFAULT_ENCODER,
-    DEFAULT_PARTITIONER, BYTE_ARRAY_PARTITIONER, PRODUCER_CONFIG_KEYS, SOCKET_TIMEOUT_MARGIN, STRING_ENCODER,
+    parse_broker_list, ConfigError, PartitionerClass, ProducerConfig, ProducerType, Serializer, BYTE_ARRAY_PARTITIONER,
+    DEFAULT_ENCODER, DEFAULT_PARTITIONER, PRODUCER_CONFIG_KEYS, SOCKET_TIMEOUT_MARGIN, STRING_ENCODER,
 };
 pub use error::{ProducerError, SendFailure};
 pub use event_handler::EventHandler;

@@ -25,7 +25,7 @@ pub struct Producer {
 }
 
 enum Mode {
-    Sync(tokio::sync::Mutex<EventHandler>),
+    Sync(Box<tokio::sync::Mutex<EventHandler>>),
     Async(AsyncQueue),
 }
 
@@ -49,7 +49,7 @@ impl Producer {
         let config = Arc::new(config);
         let handler = EventHandler::new(config.clone());
         let mode = match config.producer_type {
-            ProducerType::Sync => Mode::Sync(tokio::sync::Mutex::new(handler)),
+            ProducerType::Sync => Mode::Sync(Box::new(tokio::sync::Mutex::new(handler))),
             ProducerType::Async => {
                 let (tx, rx) = mpsc::channel(config.queue_buffering_max_messages);
                 let stats = Arc::new(AsyncStats::default());
