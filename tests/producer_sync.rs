@@ -295,6 +295,17 @@ fn retries_exhausted_on_a_leaderless_partition_fail_with_an_error_naming_it() {
         let text = err.to_string();
         assert!(text.contains("[orphan,1]") && text.contains("after 3 tries"), "{text}");
         assert!(started.elapsed() >= Duration::from_millis(400), "two backoffs of retry.backoff.ms");
+        // A message over the broker's message.max.bytes fails at once: resending cannot help.
+        let started = Instant::now();
+        let big = vec![b'x'; 1_100_000];
+        match producer.send_one(KeyedMessage::with_key("orphan", k0.clone(), big)).await {
+            Err(ProducerError::FailedToSend { attempts: 1, failures }) => {
+                assert_eq!((failures[0].topic.as_str(), failures[0].partition), ("orphan", Some(0)));
+                assert!(failures[0].reason.contains("MessageSizeTooLarge"), "{}", failures[0].reason);
+            }
+            other => panic!("expected MessageSizeTooLarge without retries, got {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_millis(200), "no retry backoff");
         producer.close().await.unwrap();
         let stored: Vec<Bytes> = read_all(&bootstrap1, "orphan", 0).await.into_iter().map(|m| m.2).collect();
         assert_eq!(

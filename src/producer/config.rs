@@ -389,6 +389,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_producer_properties_parse() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/producer.properties");
+        let c = ProducerConfig::from_properties(&Properties::load(&path).unwrap()).unwrap();
+        assert_eq!(c.broker_list, vec![("localhost".to_string(), 9092)]);
+        assert_eq!(c.producer_type, ProducerType::Sync);
+    }
+
+    #[test]
     fn a_bad_value_names_its_key() {
         for (k, v) in [
             ("metadata.broker.list", "nohost"),
