@@ -12,6 +12,8 @@
 //! - [`admin`]: replica assignment (0.8.2 algorithm) and topic administration.
 //! - [`network`]: the socket server (frames in, ordered responses out, `sendfile` for log
 //!   bytes) and `BrokerConnection`, the request/response client.
+//! - [`producer`]: the 0.8.2 producer (partitioner, per-leader requests, retries, sync/async modes).
+//! - [`consumer`]: `SimpleConsumer` and the leader-following `PartitionReader` (async).
 //! - [`tools`]: the 0.8.2 command-line tools (the `kafka08` binary dispatches to them).
 //!
 //! # Invariants that are absences
@@ -24,10 +26,12 @@
 pub mod admin;
 pub mod api;
 pub mod common;
+pub mod consumer;
 pub mod controller;
 pub mod log;
 pub mod message;
 pub mod network;
+pub mod producer;
 pub mod server;
 pub mod tools;
 pub mod zk;
