@@ -2,6 +2,7 @@
 //! `main(&[String]) -> i32`; the `kafka08` binary maps 0.8 class names and script names
 //! to them.
 
+pub mod console_producer;
 pub mod dump_log_segments;
 pub mod get_offset_shell;
 pub mod kafka_main;
@@ -13,6 +14,7 @@ pub type ToolMain = fn(&[String]) -> i32;
 
 /// 0.8 class names (as `kafka-run-class.sh` takes them) and our short names.
 pub const TOOLS: &[(&str, &str, ToolMain)] = &[
+    ("kafka.tools.ConsoleProducer", "console-producer", console_producer::main),
     ("kafka.tools.DumpLogSegments", "dump-log-segments", dump_log_segments::main),
     ("kafka.tools.GetOffsetShell", "get-offset-shell", get_offset_shell::main),
     ("kafka.Kafka", "server", kafka_main::main),
