@@ -3,6 +3,7 @@
 //! to them.
 
 pub mod console_producer;
+pub mod consumer_offset_checker;
 pub mod dump_log_segments;
 pub mod get_offset_shell;
 pub mod kafka_main;
@@ -15,6 +16,7 @@ pub type ToolMain = fn(&[String]) -> i32;
 /// 0.8 class names (as `kafka-run-class.sh` takes them) and our short names.
 pub const TOOLS: &[(&str, &str, ToolMain)] = &[
     ("kafka.tools.ConsoleProducer", "console-producer", console_producer::main),
+    ("kafka.tools.ConsumerOffsetChecker", "consumer-offset-checker", consumer_offset_checker::main),
     ("kafka.tools.DumpLogSegments", "dump-log-segments", dump_log_segments::main),
     ("kafka.tools.GetOffsetShell", "get-offset-shell", get_offset_shell::main),
     ("kafka.Kafka", "server", kafka_main::main),

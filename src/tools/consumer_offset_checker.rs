@@ -1,0 +1,187 @@
+//! `kafka.tools.ConsumerOffsetChecker`: a group's committed offset, the log size and the
+//! lag of every partition, in 0.8.2's table (Group, Topic, Pid, Offset, logSize, Lag,
+//! Owner). Offsets come from the group's coordinator (OffsetFetch v1) first and from
+//! ZooKeeper where the coordinator has none, as 0.8.2 did.
+
+use super::options::{run_tool, OptionParser, Options, ToolError};
+use crate::api::{self, Broker, ConsumerMetadataRequest, OffsetFetchRequest, OffsetFetchTopic, OffsetsPartition, OffsetsRequest, OffsetsTopic};
+use crate::common::ErrorCode;
+use crate::network::BrokerConnection;
+use crate::zk::{json, paths, ZkClient};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+fn parser() -> OptionParser {
+    OptionParser::new("Check the offset of your consumers.")
+        .arg("zookeeper", "ZooKeeper connect string.", "urls")
+        .arg("topic", "Comma-separated list of consumer topics (all topics if absent).", "topic")
+        .arg("group", "Consumer group.", "String")
+        .arg_default("socket.timeout.ms", "Socket timeout to use when querying for offsets.", "Integer", "6000")
+        .arg_default("retry.backoff.ms", "Retry back-off to use for failed offset queries.", "Integer", "3000")
+        .flag("broker-info", "Print broker info")
+}
+
+pub fn main(args: &[String]) -> i32 {
+    let p = parser();
+    run_tool(&p, args, |opts| run(&p, opts))
+}
+
+fn failed(e: impl std::fmt::Display) -> ToolError {
+    ToolError::Failed(format!("Exiting due to: {}.", e))
+}
+
+fn row(cols: [&str; 7]) -> String {
+    format!("{:<15} {:<30} {:<3} {:<15} {:<15} {:<15} {}", cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6])
+}
+
+fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
+    p.check_required(&opts, &["zookeeper", "group"])?;
+    let group = opts.value("group").unwrap_or("").to_string();
+    let zk_connect = opts.value("zookeeper").unwrap_or("").to_string();
+    let timeout = Duration::from_millis(opts.parse_value::<u64>("socket.timeout.ms")?.unwrap_or(6000));
+    let topics_opt = opts.value("topic").map(|t| t.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>());
+    let broker_info = opts.has("broker-info");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(failed)?;
+    rt.block_on(async move {
+        let zk = ZkClient::connect(&zk_connect, Duration::from_secs(30), Duration::from_secs(30)).await.map_err(failed)?;
+        let topics: BTreeSet<String> = match topics_opt {
+            Some(t) => t.into_iter().collect(),
+            None => {
+                // 0.8.2 listed the topics of /consumers/<g>/owners only, which is empty once
+                // the group stopped; committed offsets are listed too.
+                let mut t: BTreeSet<String> = zk.get_children(&paths::consumer_owners(&group)).await.map_err(failed)?.unwrap_or_default().into_iter().collect();
+                t.extend(zk.get_children(&paths::consumer_offsets(&group)).await.map_err(failed)?.unwrap_or_default());
+                t
+            }
+        };
+        let brokers = live_brokers(&zk).await?;
+        let mut partitions: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+        for t in &topics {
+            if let Some((data, _)) = zk.get_data(&paths::topic(t)).await.map_err(failed)? {
+                if let Ok(a) = json::TopicAssignment::parse(&data) {
+                    partitions.insert(t.clone(), a.partitions.keys().copied().collect());
+                }
+            }
+        }
+        let mut offsets = kafka_offsets(&group, &brokers, &partitions, timeout).await;
+        for (t, ps) in &partitions {
+            for p in ps {
+                if offsets.contains_key(&(t.clone(), *p)) {
+                    continue;
+                }
+                match zk.get_data(&paths::consumer_offset(&group, t, *p)).await.map_err(failed)? {
+                    Some((data, _)) => {
+                        if let Ok(o) = json::parse_int("offset", &data) {
+                            offsets.insert((t.clone(), *p), o);
+                        }
+                    }
+                    None => {
+                        if zk.exists(&paths::consumer_offsets_topic(&group, t)).await.map_err(failed)?.is_some() {
+                            offsets.insert((t.clone(), *p), -1);
+                        }
+                    }
+                }
+            }
+        }
+        println!("{}", row(["Group", "Topic", "Pid", "Offset", "logSize", "Lag", "Owner"]));
+        let mut conns: HashMap<i32, BrokerConnection> = HashMap::new();
+        for (t, ps) in &partitions {
+            for p in ps {
+                let leader = match zk.get_data(&paths::partition_state(t, *p)).await.map_err(failed)? {
+                    Some((data, _)) => json::PartitionState::parse(&data).map(|s| s.leader).unwrap_or(-1),
+                    None => -1,
+                };
+                let Some(b) = brokers.get(&leader) else {
+                    println!("No broker for partition {} - {}", t, p);
+                    continue;
+                };
+                if !conns.contains_key(&leader) {
+                    match BrokerConnection::connect(&b.host, b.port as u16, timeout).await {
+                        Ok(c) => {
+                            conns.insert(leader, c);
+                        }
+                        Err(_) => continue,
+                    }
+                }
+                let c = conns.get_mut(&leader).expect("inserted");
+                let req = OffsetsRequest {
+                    replica_id: -1,
+                    topics: vec![OffsetsTopic { topic: t.clone(), partitions: vec![OffsetsPartition { partition: *p, time: api::LATEST_TIME, max_offsets: 1 }] }],
+                };
+                let Some(log_size) = c.send("ConsumerOffsetChecker", &req).await.ok().and_then(|r| r.topics.into_iter().flat_map(|x| x.partitions).next()).and_then(|x| x.offsets.first().copied()) else {
+                    conns.remove(&leader);
+                    continue;
+                };
+                let offset = offsets.get(&(t.clone(), *p)).copied();
+                let (offset_s, lag_s) = match offset {
+                    None => ("unknown".to_string(), "unknown".to_string()),
+                    Some(-1) => ("-1".to_string(), "unknown".to_string()),
+                    Some(o) => (o.to_string(), (log_size - o).to_string()),
+                };
+                let owner = zk
+                    .get_data(&paths::consumer_owner(&group, t, *p))
+                    .await
+                    .map_err(failed)?
+                    .map(|(d, _)| String::from_utf8_lossy(&d).into_owned())
+                    .unwrap_or_else(|| "none".to_string());
+                println!("{}", row([&group, t, &p.to_string(), &offset_s, &log_size.to_string(), &lag_s, &owner]));
+            }
+        }
+        if broker_info {
+            println!("BROKER INFO");
+            for (id, b) in &brokers {
+                println!("{} -> {}:{}", id, b.host, b.port);
+            }
+        }
+        Ok(())
+    })
+}
+
+async fn live_brokers(zk: &ZkClient) -> Result<BTreeMap<i32, Broker>, ToolError> {
+    let mut out = BTreeMap::new();
+    for id in zk.get_children(paths::BROKER_IDS).await.map_err(failed)?.unwrap_or_default() {
+        let Ok(n) = id.parse::<i32>() else { continue };
+        if let Some((data, _)) = zk.get_data(&paths::broker(n)).await.map_err(failed)? {
+            if let Ok(r) = json::BrokerRegistration::parse(&data) {
+                out.insert(n, Broker::new(n, r.host, r.port));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Offsets the group's coordinator holds (OffsetFetch v1); partitions without one are left
+/// out (the caller falls back to ZooKeeper). Unreachable coordinator: an empty map.
+async fn kafka_offsets(group: &str, brokers: &BTreeMap<i32, Broker>, partitions: &BTreeMap<String, Vec<i32>>, timeout: Duration) -> HashMap<(String, i32), i64> {
+    let mut out = HashMap::new();
+    let mut coordinator = None;
+    'find: for _ in 0..5 {
+        for b in brokers.values() {
+            if let Ok(mut c) = BrokerConnection::connect(&b.host, b.port as u16, timeout).await {
+                if let Ok(r) = c.send("ConsumerOffsetChecker", &ConsumerMetadataRequest { group: group.to_string() }).await {
+                    if r.error_code == ErrorCode::NoError {
+                        coordinator = Some(r.coordinator);
+                        break 'find;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let Some(co) = coordinator else { return out };
+    let Ok(mut c) = BrokerConnection::connect(&co.host, co.port as u16, timeout).await else { return out };
+    let req = OffsetFetchRequest {
+        group: group.to_string(),
+        topics: partitions.iter().map(|(t, ps)| OffsetFetchTopic { topic: t.clone(), partitions: ps.clone() }).collect(),
+    };
+    if let Ok(r) = c.send_versioned("ConsumerOffsetChecker", 1, &req).await {
+        for t in r.topics {
+            for p in t.partitions {
+                if p.error_code == ErrorCode::NoError && p.offset >= 0 {
+                    out.insert((t.topic.clone(), p.partition), p.offset);
+                }
+            }
+        }
+    }
+    out
+}
