@@ -10,6 +10,8 @@
 //! - [`server`]: the broker: KafkaApis, replica manager, fetchers, registration, config changes.
 //! - [`zk`]: the ZooKeeper session, znode paths and JSON documents; nothing else spells them.
 //! - [`admin`]: replica assignment (0.8.2 algorithm) and topic administration.
+//! - [`consumer`]: the ZooKeeper-coordinated high-level consumer (group membership,
+//!   rebalance, range/roundrobin assignors, fetchers, offsets in ZooKeeper or Kafka).
 //! - [`network`]: the socket server (frames in, ordered responses out, `sendfile` for log
 //!   bytes) and `BrokerConnection`, the request/response client.
 //! - [`tools`]: the 0.8.2 command-line tools (the `kafka08` binary dispatches to them).
@@ -24,6 +26,7 @@
 pub mod admin;
 pub mod api;
 pub mod common;
+pub mod consumer;
 pub mod controller;
 pub mod log;
 pub mod message;
