@@ -110,6 +110,7 @@ struct ConsumerChild {
     log: std::path::PathBuf,
     reader: Option<thread::JoinHandle<()>>,
     shut_down: Arc<AtomicBool>,
+    ready: std::sync::mpsc::Receiver<()>,
 }
 
 impl ConsumerChild {
@@ -166,19 +167,22 @@ impl ConsumerChild {
                 }
             })
         };
-        let c = ConsumerChild { name: name.to_string(), child, stdin, log, reader: Some(reader), shut_down };
-        if ready_rx.recv_timeout(Duration::from_secs(20)).is_err() {
-            c.print_log();
-            panic!("consumer {} did not start", name);
+        ConsumerChild { name: name.to_string(), child, stdin, log, reader: Some(reader), shut_down, ready: ready_rx }
+    }
+
+    /// Wait until the child's streams exist (its first rebalance ran).
+    fn wait_ready(&self) {
+        if self.ready.recv_timeout(Duration::from_secs(60)).is_err() {
+            self.print_log();
+            panic!("consumer {} did not start", self.name);
         }
-        c
     }
 
     fn print_log(&self) {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         eprintln!("--- last lines of consumer {} ---", self.name);
-        for l in &lines[lines.len().saturating_sub(150)..] {
+        for l in &lines[lines.len().saturating_sub(60)..] {
             eprintln!("{}", l);
         }
     }
@@ -351,10 +355,13 @@ fn group_lifecycle(strategy: AssignmentStrategy, strategy_name: &str, pause_one:
     let producer = BackgroundProducer::start(&cluster.bootstrap());
     let start = |name: &str| ConsumerChild::start(name, &zk_connect, &group_name, strategy_name, &dir, consumed.clone());
 
-    // Four members: three partitions each.
+    // Four members join at once (a herd: their first rebalances race): three partitions each.
     let mut children: HashMap<String, ConsumerChild> = HashMap::new();
     for name in ["c1", "c2", "c3", "c4"] {
         children.insert(name.to_string(), start(name));
+    }
+    for c in children.values() {
+        c.wait_ready();
     }
     let split = group.converged(&["c1", "c2", "c3", "c4"], "four members");
     assert_eq!(counts(&split).values().copied().collect::<Vec<_>>(), vec![3, 3, 3, 3], "{:?}", split);
@@ -369,6 +376,7 @@ fn group_lifecycle(strategy: AssignmentStrategy, strategy_name: &str, pause_one:
 
     // A fifth member joins.
     children.insert("c5".into(), start("c5"));
+    children["c5"].wait_ready();
     let split = group.converged(&["c1", "c2", "c3", "c4", "c5"], "fifth member joined");
     assert_eq!(counts(&split).values().sum::<usize>(), 12);
 
