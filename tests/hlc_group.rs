@@ -219,6 +219,11 @@ impl Drop for ConsumerChild {
         if thread::panicking() {
             self.print_log();
         }
+        // For looking at a passing run's rebalances: KAFKA08_HLC_KEEP_LOGS=<dir>.
+        if let Ok(keep) = std::env::var("KAFKA08_HLC_KEEP_LOGS") {
+            let _ = std::fs::create_dir_all(&keep);
+            let _ = std::fs::copy(&self.log, std::path::Path::new(&keep).join(format!("{}.log", self.name)));
+        }
         self.signal(libc::SIGCONT);
         self.kill();
     }
