@@ -67,9 +67,25 @@ fn respond(request: Request, port: u16, state: &Mutex<FakeState>, cid: i32) -> O
                 .partitions()
                 .into_iter()
                 .map(|tp| {
-                    let offset = st.committed.get(&(r.group.clone(), tp.partition)).copied().unwrap_or(-1);
-                    let error_code = if loading { ErrorCode::OffsetsLoadInProgress } else { ErrorCode::NoError };
-                    (tp.topic, api::OffsetFetchResponsePartition { partition: tp.partition, offset, metadata: String::new(), error_code })
+                    let offset = st
+                        .committed
+                        .get(&(r.group.clone(), tp.partition))
+                        .copied()
+                        .unwrap_or(-1);
+                    let error_code = if loading {
+                        ErrorCode::OffsetsLoadInProgress
+                    } else {
+                        ErrorCode::NoError
+                    };
+                    (
+                        tp.topic,
+                        api::OffsetFetchResponsePartition {
+                            partition: tp.partition,
+                            offset,
+                            metadata: String::new(),
+                            error_code,
+                        },
+                    )
                 })
                 .collect();
             api::encode_response(cid, &api::OffsetFetchResponse::from_partitions(entries))
@@ -82,7 +98,13 @@ fn respond(request: Request, port: u16, state: &Mutex<FakeState>, cid: i32) -> O
                     r.group, r.generation_id, r.consumer_id, topic, p.partition, p.offset, p.timestamp
                 ));
                 st.committed.insert((r.group.clone(), p.partition), p.offset);
-                entries.push((topic.to_string(), api::OffsetCommitResponsePartition { partition: p.partition, error_code: ErrorCode::NoError }));
+                entries.push((
+                    topic.to_string(),
+                    api::OffsetCommitResponsePartition {
+                        partition: p.partition,
+                        error_code: ErrorCode::NoError,
+                    },
+                ));
             }
             api::encode_response(cid, &api::OffsetCommitResponse::from_partitions(entries))
         }
@@ -92,7 +114,14 @@ fn respond(request: Request, port: u16, state: &Mutex<FakeState>, cid: i32) -> O
                 .into_iter()
                 .map(|(t, p)| {
                     let o = if p.time == api::EARLIEST_TIME { 0 } else { LOG_END };
-                    (t.to_string(), api::OffsetsResponsePartition { partition: p.partition, error_code: ErrorCode::NoError, offsets: vec![o] })
+                    (
+                        t.to_string(),
+                        api::OffsetsResponsePartition {
+                            partition: p.partition,
+                            error_code: ErrorCode::NoError,
+                            offsets: vec![o],
+                        },
+                    )
                 })
                 .collect();
             api::encode_response(cid, &api::OffsetsResponse::from_partitions(entries))
@@ -102,7 +131,8 @@ fn respond(request: Request, port: u16, state: &Mutex<FakeState>, cid: i32) -> O
                 .partitions()
                 .into_iter()
                 .map(|(t, p)| {
-                    st.events.push(format!("Fetch {}/{}@{}", t, p.partition, p.fetch_offset));
+                    st.events
+                        .push(format!("Fetch {}/{}@{}", t, p.partition, p.fetch_offset));
                     let from = p.fetch_offset.clamp(0, LOG_END);
                     let msgs: Vec<Message> = (from..LOG_END)
                         .map(|o| Message::new(None, Some(format!("k-{}", o).as_bytes()), CompressionCodec::None))
@@ -110,7 +140,12 @@ fn respond(request: Request, port: u16, state: &Mutex<FakeState>, cid: i32) -> O
                     let set = encode_messages(CompressionCodec::None, &msgs, from);
                     (
                         t.to_string(),
-                        api::FetchResponsePartition { partition: p.partition, error_code: ErrorCode::NoError, high_watermark: LOG_END, message_set: set },
+                        api::FetchResponsePartition {
+                            partition: p.partition,
+                            error_code: ErrorCode::NoError,
+                            high_watermark: LOG_END,
+                            message_set: set,
+                        },
                     )
                 })
                 .collect();
@@ -132,14 +167,23 @@ async fn fake_broker(state: Arc<Mutex<FakeState>>) -> u16 {
                 let mut buf = BytesMut::new();
                 loop {
                     while let Ok(Some(payload)) = api::split_frame(&mut buf, 1 << 20) {
-                        let Ok((header, request)) = api::decode_request(payload) else { return };
+                        let Ok((header, request)) = api::decode_request(payload) else {
+                            return;
+                        };
                         let is_fetch = matches!(request, Request::Fetch(_));
                         if matches!(request, Request::OffsetFetch(_) | Request::OffsetCommit(_)) {
-                            state.lock().unwrap().events.push(format!("version {}", header.api_version));
+                            state
+                                .lock()
+                                .unwrap()
+                                .events
+                                .push(format!("version {}", header.api_version));
                         }
-                        let Some(frame) = respond(request, port, &state, header.correlation_id) else { return };
+                        let Some(frame) = respond(request, port, &state, header.correlation_id) else {
+                            return;
+                        };
                         if is_fetch {
-                            tokio::time::sleep(Duration::from_millis(50)).await; // a long poll, shortened
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            // a long poll, shortened
                         }
                         if sock.write_all(&frame).await.is_err() {
                             return;
@@ -160,7 +204,10 @@ async fn drain(stream: &mut KafkaStream) -> Vec<(i64, String)> {
     let mut out = Vec::new();
     loop {
         match stream.next().await {
-            Some(Ok(m)) => out.push((m.offset, String::from_utf8_lossy(m.value.as_deref().unwrap_or_default()).into_owned())),
+            Some(Ok(m)) => out.push((
+                m.offset,
+                String::from_utf8_lossy(m.value.as_deref().unwrap_or_default()).into_owned(),
+            )),
             Some(Err(ConsumerError::Timeout)) => return out,
             other => panic!("{:?}", other),
         }
@@ -168,10 +215,22 @@ async fn drain(stream: &mut KafkaStream) -> Vec<(i64, String)> {
 }
 
 async fn consume_once(zk: &str, group: &str, extra: &[(&str, &str)]) -> Vec<(i64, String)> {
-    let mut pairs = vec![("offsets.storage", "kafka"), ("consumer.timeout.ms", "1000"), ("offsets.channel.backoff.ms", "100")];
+    let mut pairs = vec![
+        ("offsets.storage", "kafka"),
+        ("consumer.timeout.ms", "1000"),
+        ("offsets.channel.backoff.ms", "100"),
+    ];
     pairs.extend_from_slice(extra);
-    let c = ZookeeperConsumerConnector::create(config(zk, group, &pairs)).await.unwrap();
-    let mut s = c.create_message_streams(&BTreeMap::from([(TOPIC.to_string(), 1)])).await.unwrap().remove(TOPIC).unwrap().remove(0);
+    let c = ZookeeperConsumerConnector::create(config(zk, group, &pairs))
+        .await
+        .unwrap();
+    let mut s = c
+        .create_message_streams(&BTreeMap::from([(TOPIC.to_string(), 1)]))
+        .await
+        .unwrap()
+        .remove(TOPIC)
+        .unwrap()
+        .remove(0);
     let got = drain(&mut s).await;
     c.commit_offsets().await.unwrap();
     c.shutdown().await;
@@ -185,23 +244,46 @@ fn kafka_stored_offsets_through_the_coordinator_with_dual_commit() {
     let zk_connect = zk_server.connect_string();
     let rt = runtime();
     rt.block_on(async {
-        let state = Arc::new(Mutex::new(FakeState { loading_once: true, ..FakeState::default() }));
+        let state = Arc::new(Mutex::new(FakeState {
+            loading_once: true,
+            ..FakeState::default()
+        }));
         state.lock().unwrap().committed.insert(("g".into(), 0), 5);
         let port = fake_broker(state.clone()).await;
         let zk = zk_client(&zk_connect).await;
-        zk.create_ephemeral_expect_conflict(&paths::broker(1), &BrokerRegistration::new("127.0.0.1", port as i32, -1, 1).to_bytes())
-            .await
-            .unwrap();
-        zk.create_persistent(&paths::topic(TOPIC), &TopicAssignment::new(BTreeMap::from([(0, vec![1])])).to_bytes()).await.unwrap();
+        zk.create_ephemeral_expect_conflict(
+            &paths::broker(1),
+            &BrokerRegistration::new("127.0.0.1", port as i32, -1, 1).to_bytes(),
+        )
+        .await
+        .unwrap();
+        zk.create_persistent(
+            &paths::topic(TOPIC),
+            &TopicAssignment::new(BTreeMap::from([(0, vec![1])])).to_bytes(),
+        )
+        .await
+        .unwrap();
 
         // Starts at the Kafka-stored offset 5 (after one "load in progress").
         let got = consume_once(&zk_connect, "g", &[]).await;
         assert_eq!(got, vec![(5, "k-5".into()), (6, "k-6".into()), (7, "k-7".into())]);
         let events = state.lock().unwrap().events.clone();
         assert!(events.iter().any(|e| e == "ConsumerMetadata"), "{:?}", events);
-        assert_eq!(events.iter().filter(|e| e.as_str() == "OffsetFetch g").count(), 2, "retried after load in progress: {:?}", events);
+        assert_eq!(
+            events.iter().filter(|e| e.as_str() == "OffsetFetch g").count(),
+            2,
+            "retried after load in progress: {:?}",
+            events
+        );
         assert!(events.iter().any(|e| e == "Fetch kt/0@5"), "{:?}", events);
-        assert!(events.iter().filter(|e| e.starts_with("version")).all(|e| e == "version 1"), "v1 only: {:?}", events);
+        assert!(
+            events
+                .iter()
+                .filter(|e| e.starts_with("version"))
+                .all(|e| e == "version 1"),
+            "v1 only: {:?}",
+            events
+        );
         assert!(
             events.iter().any(|e| e == "OffsetCommit g gen=-1 id=\"\" kt/0=8 ts=-1"),
             "OffsetCommit v1 with 0.8.2's defaults: {:?}",

@@ -15,7 +15,13 @@ async fn take_values(stream: &mut KafkaStream, n: usize, deadline: Duration) -> 
     let mut out = BTreeSet::new();
     let end = Instant::now() + deadline;
     while out.len() < n {
-        assert!(Instant::now() < end, "only {} of {} distinct messages within {:?}", out.len(), n, deadline);
+        assert!(
+            Instant::now() < end,
+            "only {} of {} distinct messages within {:?}",
+            out.len(),
+            n,
+            deadline
+        );
         match stream.next().await {
             Some(Ok(m)) => {
                 out.insert(String::from_utf8_lossy(m.value.as_deref().unwrap_or_default()).into_owned());
@@ -41,31 +47,64 @@ fn a_consumer_that_exhausts_its_retries_keeps_trying_until_it_owns_its_partition
     rt.block_on(async {
         let ghost = zk_client(&zk_connect).await;
         let owner = paths::consumer_owner("stuck", "stuck", 1);
-        ghost.create_ephemeral_expect_conflict(&owner, b"stuck_ghost-0").await.unwrap();
+        ghost
+            .create_ephemeral_expect_conflict(&owner, b"stuck_ghost-0")
+            .await
+            .unwrap();
 
         let c = ZookeeperConsumerConnector::create(config(
             &zk_connect,
             "stuck",
-            &[("consumer.id", "live"), ("rebalance.max.retries", "2"), ("rebalance.backoff.ms", "200"), ("consumer.timeout.ms", "200")],
+            &[
+                ("consumer.id", "live"),
+                ("rebalance.max.retries", "2"),
+                ("rebalance.backoff.ms", "200"),
+                ("consumer.timeout.ms", "200"),
+            ],
         ))
         .await
         .unwrap();
         let t = Instant::now();
-        let mut s = c.create_message_streams(&BTreeMap::from([("stuck".to_string(), 1)])).await.unwrap().remove("stuck").unwrap().remove(0);
-        assert!(t.elapsed() < Duration::from_secs(10), "streams came back after {:?}", t.elapsed());
-        assert!(c.owned_partitions().is_empty(), "no partial ownership after failed attempts: {:?}", c.owned_partitions());
-        assert_eq!(owners(&ghost, "stuck", "stuck").await, BTreeMap::from([(1, "stuck_ghost-0".to_string())]));
+        let mut s = c
+            .create_message_streams(&BTreeMap::from([("stuck".to_string(), 1)]))
+            .await
+            .unwrap()
+            .remove("stuck")
+            .unwrap()
+            .remove(0);
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "streams came back after {:?}",
+            t.elapsed()
+        );
+        assert!(
+            c.owned_partitions().is_empty(),
+            "no partial ownership after failed attempts: {:?}",
+            c.owned_partitions()
+        );
+        assert_eq!(
+            owners(&ghost, "stuck", "stuck").await,
+            BTreeMap::from([(1, "stuck_ghost-0".to_string())])
+        );
 
         // Still retrying well past the retry budget.
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert!(c.owned_partitions().is_empty());
         ghost.delete(&owner).await.unwrap();
         let end = Instant::now() + Duration::from_secs(20);
-        while owners(&ghost, "stuck", "stuck").await != BTreeMap::from([(0, "stuck_live-0".into()), (1, "stuck_live-0".into())]) {
-            assert!(Instant::now() < end, "the consumer never claimed its partitions after the owner went away");
+        while owners(&ghost, "stuck", "stuck").await
+            != BTreeMap::from([(0, "stuck_live-0".into()), (1, "stuck_live-0".into())])
+        {
+            assert!(
+                Instant::now() < end,
+                "the consumer never claimed its partitions after the owner went away"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(take_values(&mut s, 4, Duration::from_secs(30)).await, values("s", 0..4).into_iter().collect());
+        assert_eq!(
+            take_values(&mut s, 4, Duration::from_secs(30)).await,
+            values("s", 0..4).into_iter().collect()
+        );
         c.shutdown().await;
     });
 }
@@ -82,9 +121,20 @@ fn partitions_follow_their_leader_to_another_broker_without_loss() {
     produce(&bootstrap, "moving", &[0, 1, 2, 3], &values("before", 0..40));
     let rt = runtime();
     let (c, mut s) = rt.block_on(async {
-        let c = ZookeeperConsumerConnector::create(config(&zk_connect, "movers", &[("consumer.timeout.ms", "200")])).await.unwrap();
-        let mut s = c.create_message_streams(&BTreeMap::from([("moving".to_string(), 1)])).await.unwrap().remove("moving").unwrap().remove(0);
-        assert_eq!(take_values(&mut s, 40, Duration::from_secs(30)).await, values("before", 0..40).into_iter().collect());
+        let c = ZookeeperConsumerConnector::create(config(&zk_connect, "movers", &[("consumer.timeout.ms", "200")]))
+            .await
+            .unwrap();
+        let mut s = c
+            .create_message_streams(&BTreeMap::from([("moving".to_string(), 1)]))
+            .await
+            .unwrap()
+            .remove("moving")
+            .unwrap()
+            .remove(0);
+        assert_eq!(
+            take_values(&mut s, 40, Duration::from_secs(30)).await,
+            values("before", 0..40).into_iter().collect()
+        );
         (c, s)
     });
     cluster.brokers[0].kill();
@@ -94,7 +144,11 @@ fn partitions_follow_their_leader_to_another_broker_without_loss() {
     rt.block_on(async {
         let got = take_values(&mut s, 40, Duration::from_secs(60)).await;
         let want: BTreeSet<String> = values("after", 0..40).into_iter().collect();
-        assert!(want.is_subset(&got), "missing after the leader moved: {:?}", want.difference(&got).collect::<Vec<_>>());
+        assert!(
+            want.is_subset(&got),
+            "missing after the leader moved: {:?}",
+            want.difference(&got).collect::<Vec<_>>()
+        );
         assert_eq!(c.owned_partitions().len(), 4);
         c.shutdown().await;
     });

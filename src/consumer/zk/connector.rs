@@ -138,7 +138,9 @@ impl Drop for Handle {
 
 impl std::fmt::Debug for ZookeeperConsumerConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ZookeeperConsumerConnector").field("consumer_id", &self.handle.inner.consumer_id).finish()
+        f.debug_struct("ZookeeperConsumerConnector")
+            .field("consumer_id", &self.handle.inner.consumer_id)
+            .finish()
     }
 }
 
@@ -147,7 +149,11 @@ impl ZookeeperConsumerConnector {
     /// streams are created.
     pub async fn create(config: ConsumerConfig) -> Result<ZookeeperConsumerConnector, ConsumerError> {
         let consumer_id = make_consumer_id(&config.group_id, config.consumer_id.as_deref());
-        log::info!("[{}] connecting to zookeeper at {}", consumer_id, config.zookeeper_connect);
+        log::info!(
+            "[{}] connecting to zookeeper at {}",
+            consumer_id,
+            config.zookeeper_connect
+        );
         let zk = ZkClient::connect(
             &config.zookeeper_connect,
             Duration::from_millis(config.zookeeper_session_timeout_ms),
@@ -175,11 +181,17 @@ impl ZookeeperConsumerConnector {
             rebalances: AtomicU64::new(0),
         });
         if inner.config.auto_commit_enable {
-            log::info!("[{}] starting auto committer every {} ms", inner.consumer_id, inner.config.auto_commit_interval_ms);
+            log::info!(
+                "[{}] starting auto committer every {} ms",
+                inner.consumer_id,
+                inner.config.auto_commit_interval_ms
+            );
             let h = tokio::spawn(auto_commit(inner.clone()));
             inner.tasks.lock().unwrap_or_else(|e| e.into_inner()).push(h);
         }
-        Ok(ZookeeperConsumerConnector { handle: Arc::new(Handle { inner }) })
+        Ok(ZookeeperConsumerConnector {
+            handle: Arc::new(Handle { inner }),
+        })
     }
 
     /// `<group>_<consumer.id>` or `<group>_<host>-<ms>-<hex8>`; thread ids append `-<n>`.
@@ -217,20 +229,33 @@ impl ZookeeperConsumerConnector {
             queues.insert(topic.clone(), tx);
             streams.insert(topic.clone(), rx);
         }
-        let sub = Subscription { topic_count: TopicCount::Static(topic_count.clone()), queues: Queues::Static(queues) };
+        let sub = Subscription {
+            topic_count: TopicCount::Static(topic_count.clone()),
+            queues: Queues::Static(queues),
+        };
         self.handle.inner.consume(sub).await?;
         Ok(streams)
     }
 
     /// `n` streams shared by every topic the filter allows, now and later (new matching
     /// topics are picked up as they are created). At most once per connector.
-    pub async fn create_message_streams_by_filter(&self, filter: TopicFilter, n: usize) -> Result<Vec<KafkaStream>, ConsumerError> {
+    pub async fn create_message_streams_by_filter(
+        &self,
+        filter: TopicFilter,
+        n: usize,
+    ) -> Result<Vec<KafkaStream>, ConsumerError> {
         if n == 0 || n > MAX_STREAMS {
-            return Err(ConsumerError::Subscription(format!("stream count {} is not in 1..={}", n, MAX_STREAMS)));
+            return Err(ConsumerError::Subscription(format!(
+                "stream count {} is not in 1..={}",
+                n, MAX_STREAMS
+            )));
         }
         self.claim_stream_creation()?;
         let (tx, rx): (Vec<_>, Vec<_>) = (0..n).map(|_| self.new_stream()).unzip();
-        let sub = Subscription { topic_count: TopicCount::Wildcard { filter, streams: n }, queues: Queues::Wildcard(tx) };
+        let sub = Subscription {
+            topic_count: TopicCount::Wildcard { filter, streams: n },
+            queues: Queues::Wildcard(tx),
+        };
         self.handle.inner.consume(sub).await?;
         Ok(rx)
     }
@@ -247,7 +272,12 @@ impl ZookeeperConsumerConnector {
 
     fn new_stream(&self) -> (ChunkSender, KafkaStream) {
         let c = &self.handle.inner.config;
-        KafkaStream::new(c.queued_max_message_chunks, self.handle.inner.shutdown_tx.subscribe(), c.consumer_timeout(), &c.client_id)
+        KafkaStream::new(
+            c.queued_max_message_chunks,
+            self.handle.inner.shutdown_tx.subscribe(),
+            c.consumer_timeout(),
+            &c.client_id,
+        )
     }
 
     /// Commit the consumed offset of every owned partition.
@@ -257,7 +287,12 @@ impl ZookeeperConsumerConnector {
 
     /// The partitions this member owns right now, with the owning thread id.
     pub fn owned_partitions(&self) -> BTreeMap<TopicPartition, String> {
-        self.handle.inner.registry().iter().map(|(tp, pti)| (tp.clone(), pti.thread_id.clone())).collect()
+        self.handle
+            .inner
+            .registry()
+            .iter()
+            .map(|(tp, pti)| (tp.clone(), pti.thread_id.clone()))
+            .collect()
     }
 
     /// How many rebalances completed (for monitoring and tests).
@@ -274,7 +309,11 @@ impl ZookeeperConsumerConnector {
 
 fn sleep_jittered(base_ms: u64) -> Duration {
     // Up to +50%: members that failed together do not retry in lock step.
-    let jitter = if base_ms == 0 { 0 } else { random_u64() % (base_ms / 2 + 1) };
+    let jitter = if base_ms == 0 {
+        0
+    } else {
+        random_u64() % (base_ms / 2 + 1)
+    };
     Duration::from_millis(base_ms + jitter)
 }
 
@@ -291,7 +330,11 @@ impl Inner {
     }
 
     fn zk(&self) -> Result<ZkClient, ConsumerError> {
-        self.zk.read().unwrap_or_else(|e| e.into_inner()).clone().ok_or(ConsumerError::ShutDown)
+        self.zk
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(ConsumerError::ShutDown)
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, BTreeMap<TopicPartition, Arc<PartitionTopicInfo>>> {
@@ -321,12 +364,19 @@ impl Inner {
     async fn consume(self: &Arc<Self>, sub: Subscription) -> Result<(), ConsumerError> {
         *self.subscription.lock().unwrap_or_else(|e| e.into_inner()) = Some(sub.clone());
         let zk = self.zk()?;
-        self.register(&zk, Duration::from_millis(self.config.zookeeper_session_timeout_ms * 2)).await?;
+        self.register(&zk, Duration::from_millis(self.config.zookeeper_session_timeout_ms * 2))
+            .await?;
 
         // Watches are armed before the first rebalance reads the state they guard.
         let ids = paths::consumer_ids(&self.config.group_id);
         let first = arm(&zk, &WatchKind::Children, &ids).await?;
-        self.spawn(watch_loop(self.clone(), WatchKind::Children, ids, first, OnChange::Rebalance("group membership changed")));
+        self.spawn(watch_loop(
+            self.clone(),
+            WatchKind::Children,
+            ids,
+            first,
+            OnChange::Rebalance("group membership changed"),
+        ));
         match &sub.topic_count {
             TopicCount::Static(topics) => {
                 for topic in topics.keys() {
@@ -360,8 +410,19 @@ impl Inner {
     async fn watch_topic(self: &Arc<Self>, zk: &ZkClient, topic: &str) -> Result<(), ConsumerError> {
         let path = paths::topic(topic);
         let first = arm(zk, &WatchKind::Data, &path).await?;
-        let h = tokio::spawn(watch_loop(self.clone(), WatchKind::Data, path, first, OnChange::Rebalance("topic partitions changed")));
-        if let Some(old) = self.topic_watches.lock().unwrap_or_else(|e| e.into_inner()).insert(topic.to_string(), h) {
+        let h = tokio::spawn(watch_loop(
+            self.clone(),
+            WatchKind::Data,
+            path,
+            first,
+            OnChange::Rebalance("topic partitions changed"),
+        ));
+        if let Some(old) = self
+            .topic_watches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(topic.to_string(), h)
+        {
             old.abort();
         }
         Ok(())
@@ -370,26 +431,48 @@ impl Inner {
     /// Wildcards: watch the data of every matching topic; a changed set of matching topics
     /// needs a rebalance. Returns whether the set changed.
     async fn refresh_wildcard_topics(self: &Arc<Self>) -> Result<bool, ConsumerError> {
-        let Some(Subscription { topic_count: TopicCount::Wildcard { filter, .. }, .. }) = self.subscription() else {
+        let Some(Subscription {
+            topic_count: TopicCount::Wildcard { filter, .. },
+            ..
+        }) = self.subscription()
+        else {
             return Ok(false);
         };
         let zk = self.zk()?;
         let all = zk.get_children(paths::BROKER_TOPICS).await?.unwrap_or_default();
-        let matching: BTreeSet<String> =
-            all.into_iter().filter(|t| filter.is_topic_allowed(t, self.config.exclude_internal_topics)).collect();
-        let current: BTreeSet<String> = self.topic_watches.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        let matching: BTreeSet<String> = all
+            .into_iter()
+            .filter(|t| filter.is_topic_allowed(t, self.config.exclude_internal_topics))
+            .collect();
+        let current: BTreeSet<String> = self
+            .topic_watches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
         if matching == current {
             return Ok(false);
         }
         for gone in current.difference(&matching) {
-            if let Some(h) = self.topic_watches.lock().unwrap_or_else(|e| e.into_inner()).remove(gone) {
+            if let Some(h) = self
+                .topic_watches
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(gone)
+            {
                 h.abort();
             }
         }
         for new in matching.difference(&current) {
             self.watch_topic(&zk, new).await?;
         }
-        log::info!("[{}] topics matching {} are now {:?}", self.consumer_id, filter.regex(), matching);
+        log::info!(
+            "[{}] topics matching {} are now {:?}",
+            self.consumer_id,
+            filter.regex(),
+            matching
+        );
         Ok(true)
     }
 
@@ -417,7 +500,12 @@ impl Inner {
                                 path, stat.ephemeral_owner
                             )));
                         }
-                        log::info!("[{}] {} still held by session 0x{:x}; waiting", self.consumer_id, path, stat.ephemeral_owner);
+                        log::info!(
+                            "[{}] {} still held by session 0x{:x}; waiting",
+                            self.consumer_id,
+                            path,
+                            stat.ephemeral_owner
+                        );
                         tokio::time::sleep(Duration::from_millis(500)).await;
                     }
                 },
@@ -445,7 +533,12 @@ impl Inner {
                     return true;
                 }
                 Ok(false) => log::info!("[{}] rebalancing attempt #{} failed", self.consumer_id, failures),
-                Err(e) => log::warn!("[{}] exception during rebalance attempt #{}: {}", self.consumer_id, failures, e),
+                Err(e) => log::warn!(
+                    "[{}] exception during rebalance attempt #{}: {}",
+                    self.consumer_id,
+                    failures,
+                    e
+                ),
             }
             failures += 1;
             if let Some(limit) = limit {
@@ -481,7 +574,11 @@ impl Inner {
         }
         if commit && self.config.auto_commit_enable && !ptis.is_empty() {
             if let Err(e) = self.commit(retries).await {
-                log::warn!("[{}] commit before releasing partitions failed: {}", self.consumer_id, e);
+                log::warn!(
+                    "[{}] commit before releasing partitions failed: {}",
+                    self.consumer_id,
+                    e
+                );
             }
         }
         self.registry().clear();
@@ -493,7 +590,8 @@ impl Inner {
         let group = &self.config.group_id;
         let claimed: Vec<TopicPartition> = st.claimed.keys().cloned().collect();
         for tp in claimed {
-            zk.delete_own_ephemeral(&paths::consumer_owner(group, &tp.topic, tp.partition)).await?;
+            zk.delete_own_ephemeral(&paths::consumer_owner(group, &tp.topic, tp.partition))
+                .await?;
             st.claimed.remove(&tp);
         }
         Ok(())
@@ -502,14 +600,17 @@ impl Inner {
     /// Every member's subscription, skipping members whose data is not the Java layout.
     async fn read_members(&self, zk: &ZkClient) -> Result<BTreeMap<String, TopicCount>, ConsumerError> {
         let mut out = BTreeMap::new();
-        let ids = zk.get_children(&paths::consumer_ids(&self.config.group_id)).await?.unwrap_or_default();
+        let ids = zk
+            .get_children(&paths::consumer_ids(&self.config.group_id))
+            .await?
+            .unwrap_or_default();
         for id in ids {
             let Some((data, _)) = zk.get_data(&paths::consumer_id(&self.config.group_id, &id)).await? else {
                 continue; // left between the two reads
             };
-            let parsed = ConsumerRegistration::parse(&data).map_err(|e| e.to_string()).and_then(|r| {
-                TopicCount::from_registration(&r).map_err(|e| e.to_string())
-            });
+            let parsed = ConsumerRegistration::parse(&data)
+                .map_err(|e| e.to_string())
+                .and_then(|r| TopicCount::from_registration(&r).map_err(|e| e.to_string()));
             match parsed {
                 Ok(tc) => {
                     out.insert(id, tc);
@@ -527,18 +628,27 @@ impl Inner {
     }
 
     async fn rebalance_attempt(self: &Arc<Self>, st: &mut RebalanceState) -> Result<bool, ConsumerError> {
-        let Some(sub) = self.subscription() else { return Ok(true) };
+        let Some(sub) = self.subscription() else {
+            return Ok(true);
+        };
         let zk = self.zk()?;
         // 1. Our member znode (gone after a session expiry, or never created).
-        let registered = zk.get_data(&self.path()).await?.is_some_and(|(_, s)| s.ephemeral_owner == zk.session_id());
+        let registered = zk
+            .get_data(&self.path())
+            .await?
+            .is_some_and(|(_, s)| s.ephemeral_owner == zk.session_id());
         if !registered {
             self.close_generation(st, false, 0).await;
-            self.register(&zk, Duration::from_millis(self.config.zookeeper_session_timeout_ms)).await?;
+            self.register(&zk, Duration::from_millis(self.config.zookeeper_session_timeout_ms))
+                .await?;
         }
 
         // 2. No broker at all: nothing to fetch; rebalance again when one registers.
         if read_brokers(&zk).await?.is_empty() {
-            log::warn!("[{}] no broker partitions consumed: no broker is registered", self.consumer_id);
+            log::warn!(
+                "[{}] no broker partitions consumed: no broker is registered",
+                self.consumer_id
+            );
             self.watch_brokers_once(&zk).await?;
             return Ok(true);
         }
@@ -563,7 +673,8 @@ impl Inner {
             .map(|(id, tc)| tc.thread_ids_per_topic(id, &all_topics, self.config.exclude_internal_topics))
             .collect();
         let mine: BTreeMap<String, Vec<String>> =
-            sub.topic_count.thread_ids_per_topic(&self.consumer_id, &all_topics, self.config.exclude_internal_topics);
+            sub.topic_count
+                .thread_ids_per_topic(&self.consumer_id, &all_topics, self.config.exclude_internal_topics);
         let mut topics: BTreeSet<String> = per_member.iter().flat_map(|m| m.keys().cloned()).collect();
         topics.extend(mine.keys().cloned());
         let mut partitions_for_topic = BTreeMap::new();
@@ -573,7 +684,12 @@ impl Inner {
                     Ok(a) => {
                         partitions_for_topic.insert(topic.clone(), a.partitions.keys().copied().collect::<Vec<i32>>());
                     }
-                    Err(e) => log::warn!("[{}] topic {} has an unreadable assignment: {}", self.consumer_id, topic, e),
+                    Err(e) => log::warn!(
+                        "[{}] topic {} has an unreadable assignment: {}",
+                        self.consumer_id,
+                        topic,
+                        e
+                    ),
                 }
             }
         }
@@ -585,10 +701,14 @@ impl Inner {
                 return Ok(false);
             }
         };
-        let my_threads: HashSet<(&str, &str)> =
-            mine.iter().flat_map(|(t, ids)| ids.iter().map(move |id| (t.as_str(), id.as_str()))).collect();
-        let own: BTreeMap<TopicPartition, String> =
-            decision.into_iter().filter(|(tp, thread)| my_threads.contains(&(tp.topic.as_str(), thread.as_str()))).collect();
+        let my_threads: HashSet<(&str, &str)> = mine
+            .iter()
+            .flat_map(|(t, ids)| ids.iter().map(move |id| (t.as_str(), id.as_str())))
+            .collect();
+        let own: BTreeMap<TopicPartition, String> = decision
+            .into_iter()
+            .filter(|(tp, thread)| my_threads.contains(&(tp.topic.as_str(), thread.as_str())))
+            .collect();
 
         // 6. Claim.
         for (tp, thread) in &own {
@@ -602,7 +722,11 @@ impl Inner {
                     st.claimed.insert(tp.clone(), thread.clone());
                 }
                 Err(ZkError::NodeExists) => {
-                    log::info!("[{}] waiting for the partition ownership of {} to be deleted", self.consumer_id, tp);
+                    log::info!(
+                        "[{}] waiting for the partition ownership of {} to be deleted",
+                        self.consumer_id,
+                        tp
+                    );
                     self.release(&zk, st).await?;
                     return Ok(false);
                 }
@@ -638,10 +762,9 @@ impl Inner {
                 .and_then(|s| s.strip_prefix('-'))
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| ConsumerError::Subscription(format!("{} is not one of our thread ids", thread)))?;
-            let queue = sub
-                .queues
-                .queue_for(&tp.topic, n)
-                .ok_or_else(|| ConsumerError::Subscription(format!("no stream for thread {} of topic {}", thread, tp.topic)))?;
+            let queue = sub.queues.queue_for(&tp.topic, n).ok_or_else(|| {
+                ConsumerError::Subscription(format!("no stream for thread {} of topic {}", thread, tp.topic))
+            })?;
             let offset = offsets.get(tp).copied().unwrap_or(super::NO_OFFSET);
             let pti = Arc::new(PartitionTopicInfo::new(tp.clone(), thread.clone(), offset));
             registry.insert(tp.clone(), pti.clone());
@@ -659,7 +782,12 @@ impl Inner {
 
     /// With no broker registered, 0.8.2 watches `/brokers/ids` until one appears.
     async fn watch_brokers_once(self: &Arc<Self>, zk: &ZkClient) -> Result<(), ConsumerError> {
-        let running = self.broker_watch.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|h| !h.is_finished());
+        let running = self
+            .broker_watch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|h| !h.is_finished());
         if running {
             return Ok(());
         }
@@ -679,8 +807,11 @@ impl Inner {
     /// Commit the consumed offsets of the current generation.
     async fn commit(&self, retries: u32) -> Result<(), ConsumerError> {
         let _serial = self.commit_lock.lock().await;
-        let offsets: Vec<(TopicPartition, i64)> =
-            self.registry().iter().map(|(tp, pti)| (tp.clone(), pti.consumed_offset())).collect();
+        let offsets: Vec<(TopicPartition, i64)> = self
+            .registry()
+            .iter()
+            .map(|(tp, pti)| (tp.clone(), pti.consumed_offset()))
+            .collect();
         if offsets.is_empty() {
             return Ok(());
         }
@@ -707,7 +838,9 @@ impl Inner {
         // completes first, so no claim is left half done.
         let tasks: Vec<JoinHandle<()>> = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
         let mut more: Vec<JoinHandle<()>> =
-            std::mem::take(&mut *self.topic_watches.lock().unwrap_or_else(|e| e.into_inner())).into_values().collect();
+            std::mem::take(&mut *self.topic_watches.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_values()
+                .collect();
         more.extend(self.broker_watch.lock().unwrap_or_else(|e| e.into_inner()).take());
         for h in tasks.into_iter().chain(more) {
             let abort = h.abort_handle();
@@ -716,7 +849,8 @@ impl Inner {
             }
         }
         let mut st = self.rebalance.lock().await;
-        self.close_generation(&mut st, true, self.config.offsets_commit_max_retries).await;
+        self.close_generation(&mut st, true, self.config.offsets_commit_max_retries)
+            .await;
         if let Ok(zk) = self.zk() {
             if let Err(e) = self.release(&zk, &mut st).await {
                 log::warn!("[{}] cannot release partition ownership: {}", self.consumer_id, e);
@@ -743,8 +877,15 @@ impl Inner {
         }
         self.registry().clear();
         if let Ok(zk) = self.zk() {
-            if let Err(e) = self.register(&zk, Duration::from_millis(self.config.zookeeper_session_timeout_ms)).await {
-                log::warn!("[{}] re-registration failed (the rebalance retries it): {}", self.consumer_id, e);
+            if let Err(e) = self
+                .register(&zk, Duration::from_millis(self.config.zookeeper_session_timeout_ms))
+                .await
+            {
+                log::warn!(
+                    "[{}] re-registration failed (the rebalance retries it): {}",
+                    self.consumer_id,
+                    e
+                );
             }
         }
         self.trigger("new zookeeper session");
@@ -755,7 +896,13 @@ impl Inner {
 /// opaque recursive future type could not be proven `Send`.
 type LoopFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
-fn watch_loop(inner: Arc<Inner>, kind: WatchKind, path: String, mut fut: WatchFuture, on_change: OnChange) -> LoopFuture {
+fn watch_loop(
+    inner: Arc<Inner>,
+    kind: WatchKind,
+    path: String,
+    mut fut: WatchFuture,
+    on_change: OnChange,
+) -> LoopFuture {
     Box::pin(async move {
         let mut shutdown = inner.shutdown_tx.subscribe();
         loop {

@@ -47,15 +47,22 @@ pub(crate) struct BrokerInfo {
 /// Every broker registered under `/brokers/ids`, by id (unreadable registrations skipped).
 pub(crate) async fn read_brokers(zk: &ZkClient) -> Result<Vec<BrokerInfo>, ZkError> {
     let mut out = Vec::new();
-    let mut ids: Vec<i32> =
-        zk.get_children(paths::BROKER_IDS).await?.unwrap_or_default().iter().filter_map(|c| c.parse().ok()).collect();
+    let mut ids: Vec<i32> = zk
+        .get_children(paths::BROKER_IDS)
+        .await?
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| c.parse().ok())
+        .collect();
     ids.sort_unstable();
     for id in ids {
         if let Some((data, _)) = zk.get_data(&paths::broker(id)).await? {
             match BrokerRegistration::parse(&data) {
-                Ok(b) if (0..=u16::MAX as i32).contains(&b.port) => {
-                    out.push(BrokerInfo { id, host: b.host, port: b.port as u16 })
-                }
+                Ok(b) if (0..=u16::MAX as i32).contains(&b.port) => out.push(BrokerInfo {
+                    id,
+                    host: b.host,
+                    port: b.port as u16,
+                }),
                 Ok(_) | Err(_) => log::warn!("skipping unreadable registration of broker {}", id),
             }
         }
@@ -134,17 +141,38 @@ pub(crate) struct FetcherManager {
 
 impl FetcherManager {
     /// Start fetching `partitions` (each with the queue of the stream that owns it).
-    pub fn start(zk: ZkClient, cfg: FetchConfig, partitions: Vec<(Arc<PartitionTopicInfo>, ChunkSender)>) -> FetcherManager {
+    pub fn start(
+        zk: ZkClient,
+        cfg: FetchConfig,
+        partitions: Vec<(Arc<PartitionTopicInfo>, ChunkSender)>,
+    ) -> FetcherManager {
         let state = State {
             partitions: partitions
                 .into_iter()
-                .map(|(pti, queue)| (pti.tp.clone(), Assigned { pti, queue, leader: Leader::Unknown }))
+                .map(|(pti, queue)| {
+                    (
+                        pti.tp.clone(),
+                        Assigned {
+                            pti,
+                            queue,
+                            leader: Leader::Unknown,
+                        },
+                    )
+                })
                 .collect(),
             ..State::default()
         };
-        let shared = Arc::new(Shared { cfg, zk, state: Mutex::new(state), finder_wake: Notify::new() });
+        let shared = Arc::new(Shared {
+            cfg,
+            zk,
+            state: Mutex::new(state),
+            finder_wake: Notify::new(),
+        });
         let finder = tokio::spawn(leader_finder(shared.clone()));
-        FetcherManager { shared, finder: Some(finder) }
+        FetcherManager {
+            shared,
+            finder: Some(finder),
+        }
     }
 
     /// Stop every task of this generation and wait until they are gone.
@@ -182,7 +210,11 @@ async fn leader_finder(shared: Arc<Shared>) {
             if st.stopped {
                 return;
             }
-            st.partitions.iter().filter(|(_, a)| a.leader == Leader::Unknown).map(|(tp, _)| tp.clone()).collect()
+            st.partitions
+                .iter()
+                .filter(|(_, a)| a.leader == Leader::Unknown)
+                .map(|(tp, _)| tp.clone())
+                .collect()
         };
         if leaderless.is_empty() {
             shared.finder_wake.notified().await;
@@ -196,7 +228,9 @@ async fn leader_finder(shared: Arc<Shared>) {
                 }
                 let mut moved = Vec::new();
                 for tp in &leaderless {
-                    let Some(leader) = leaders.get(tp).copied().filter(|l| *l >= 0) else { continue };
+                    let Some(leader) = leaders.get(tp).copied().filter(|l| *l >= 0) else {
+                        continue;
+                    };
                     let Some(broker) = brokers.get(&leader) else { continue };
                     let Some(a) = st.partitions.get_mut(tp) else { continue };
                     if a.leader != Leader::Unknown {
@@ -204,16 +238,20 @@ async fn leader_finder(shared: Arc<Shared>) {
                     }
                     a.leader = Leader::Broker(leader);
                     moved.push((tp.clone(), leader));
-                    if !st.fetchers.contains_key(&leader) {
-                        let h = tokio::spawn(broker_fetcher(shared.clone(), broker.clone()));
-                        st.fetchers.insert(leader, h);
-                    }
+                    st.fetchers
+                        .entry(leader)
+                        .or_insert_with(|| tokio::spawn(broker_fetcher(shared.clone(), broker.clone())));
                 }
                 if !moved.is_empty() {
                     log::info!("[{}] fetching {:?}", shared.cfg.client_id, moved);
                 }
             }
-            Err(e) => log::warn!("[{}] cannot find leaders for {:?}: {}", shared.cfg.client_id, leaderless, e),
+            Err(e) => log::warn!(
+                "[{}] cannot find leaders for {:?}: {}",
+                shared.cfg.client_id,
+                leaderless,
+                e
+            ),
         }
         tokio::time::sleep(shared.cfg.refresh_leader_backoff).await;
     }
@@ -224,7 +262,9 @@ async fn find_leaders(
     shared: &Shared,
     partitions: &[TopicPartition],
 ) -> Result<(HashMap<i32, BrokerInfo>, HashMap<TopicPartition, i32>), String> {
-    let brokers = read_brokers(&shared.zk).await.map_err(|e| format!("reading /brokers/ids: {}", e))?;
+    let brokers = read_brokers(&shared.zk)
+        .await
+        .map_err(|e| format!("reading /brokers/ids: {}", e))?;
     if brokers.is_empty() {
         return Err("no broker is registered".into());
     }
@@ -247,7 +287,16 @@ async fn find_leaders(
                     .brokers
                     .iter()
                     .filter(|b| (0..=u16::MAX as i32).contains(&b.port))
-                    .map(|b| (b.id, BrokerInfo { id: b.id, host: b.host.clone(), port: b.port as u16 }))
+                    .map(|b| {
+                        (
+                            b.id,
+                            BrokerInfo {
+                                id: b.id,
+                                host: b.host.clone(),
+                                port: b.port as u16,
+                            },
+                        )
+                    })
                     .collect();
                 let mut leaders = HashMap::new();
                 for t in &md.topics {
@@ -297,7 +346,13 @@ fn give_up(shared: &Shared, broker: i32, why: &str) {
     st.fetchers.remove(&broker);
     drop(st);
     if !returned.is_empty() {
-        log::warn!("[{}] fetcher for broker {} stopped ({}); finding new leaders for {:?}", shared.cfg.client_id, broker, why, returned);
+        log::warn!(
+            "[{}] fetcher for broker {} stopped ({}); finding new leaders for {:?}",
+            shared.cfg.client_id,
+            broker,
+            why,
+            returned
+        );
     }
     shared.finder_wake.notify_one();
 }
@@ -308,7 +363,13 @@ fn return_partition(shared: &Shared, broker: i32, tp: &TopicPartition, error: Er
     if let Some(a) = st.partitions.get_mut(tp) {
         if a.leader == Leader::Broker(broker) {
             a.leader = Leader::Unknown;
-            log::info!("[{}] {} on broker {}: {:?}; finding its leader again", shared.cfg.client_id, tp, broker, error);
+            log::info!(
+                "[{}] {} on broker {}: {:?}; finding its leader again",
+                shared.cfg.client_id,
+                tp,
+                broker,
+                error
+            );
         }
     }
     drop(st);
@@ -331,7 +392,11 @@ async fn reset_offset(conn: &mut BrokerConnection, cfg: &FetchConfig, tp: &Topic
         replica_id: CONSUMER_REPLICA_ID,
         topics: vec![OffsetsTopic {
             topic: tp.topic.clone(),
-            partitions: vec![OffsetsPartition { partition: tp.partition, time, max_offsets: 1 }],
+            partitions: vec![OffsetsPartition {
+                partition: tp.partition,
+                time,
+                max_offsets: 1,
+            }],
         }],
     };
     let resp = conn.send(&cfg.client_id, &req).await.map_err(|e| e.to_string())?;
@@ -345,26 +410,43 @@ async fn reset_offset(conn: &mut BrokerConnection, cfg: &FetchConfig, tp: &Topic
     if p.error_code != ErrorCode::NoError {
         return Err(format!("{:?}", p.error_code));
     }
-    p.offsets.first().copied().ok_or_else(|| format!("no offset returned for {}", tp))
+    p.offsets
+        .first()
+        .copied()
+        .ok_or_else(|| format!("no offset returned for {}", tp))
 }
 
 async fn broker_fetcher(shared: Arc<Shared>, broker: BrokerInfo) {
     let cfg = shared.cfg.clone();
     let mut conn = match BrokerConnection::connect(&broker.host, broker.port, cfg.socket_timeout).await {
         Ok(c) => c,
-        Err(e) => return give_up(&shared, broker.id, &format!("cannot connect to {}:{}: {}", broker.host, broker.port, e)),
+        Err(e) => {
+            return give_up(
+                &shared,
+                broker.id,
+                &format!("cannot connect to {}:{}: {}", broker.host, broker.port, e),
+            )
+        }
     };
     // The server holds a fetch up to max_wait_ms before answering.
     conn.set_request_timeout(cfg.socket_timeout + Duration::from_millis(cfg.max_wait_ms.max(0) as u64));
     loop {
-        let Some(parts) = my_partitions(&shared, broker.id) else { return };
+        let Some(parts) = my_partitions(&shared, broker.id) else {
+            return;
+        };
         // Partitions without a valid start offset (nothing committed) first.
         let mut ready = Vec::with_capacity(parts.len());
         for (tp, pti, queue) in parts {
             if pti.fetch_offset() < 0 {
                 match reset_offset(&mut conn, &cfg, &tp).await {
                     Ok(o) => {
-                        log::info!("[{}] {} has no valid offset; starting at {} ({:?})", cfg.client_id, tp, o, cfg.auto_offset_reset);
+                        log::info!(
+                            "[{}] {} has no valid offset; starting at {} ({:?})",
+                            cfg.client_id,
+                            tp,
+                            o,
+                            cfg.auto_offset_reset
+                        );
                         pti.reset(o);
                     }
                     Err(e) if conn.is_broken() => return give_up(&shared, broker.id, &e),
@@ -396,10 +478,20 @@ async fn broker_fetcher(shared: Arc<Shared>, broker: BrokerInfo) {
             replica_id: CONSUMER_REPLICA_ID,
             max_wait_ms: cfg.max_wait_ms,
             min_bytes: cfg.min_bytes,
-            topics: by_topic.into_iter().map(|(t, partitions)| FetchTopic { topic: t.to_string(), partitions }).collect(),
+            topics: by_topic
+                .into_iter()
+                .map(|(t, partitions)| FetchTopic {
+                    topic: t.to_string(),
+                    partitions,
+                })
+                .collect(),
         };
         conn.set_max_response_size(
-            ready.len().saturating_mul(cfg.fetch_size as usize + 1024).saturating_add(1 << 16).max(api::DEFAULT_MAX_REQUEST_SIZE),
+            ready
+                .len()
+                .saturating_mul(cfg.fetch_size as usize + 1024)
+                .saturating_add(1 << 16)
+                .max(api::DEFAULT_MAX_REQUEST_SIZE),
         );
         let response = match conn.send(&cfg.client_id, &request).await {
             Ok(r) => r,
@@ -427,7 +519,11 @@ async fn broker_fetcher(shared: Arc<Shared>, broker: BrokerInfo) {
                         }
                         match next {
                             Some(next) => {
-                                let chunk = Chunk::Data { pti: pti.clone(), fetch_offset, messages: p.message_set };
+                                let chunk = Chunk::Data {
+                                    pti: pti.clone(),
+                                    fetch_offset,
+                                    messages: p.message_set,
+                                };
                                 if queue.send(chunk).await.is_err() {
                                     return; // the stream is gone: the connector is shutting down
                                 }
@@ -436,8 +532,17 @@ async fn broker_fetcher(shared: Arc<Shared>, broker: BrokerInfo) {
                                 let _ = pti.compare_and_set_fetch_offset(fetch_offset, next);
                             }
                             None if broken => {
-                                log::error!("[{}] unreadable message set in {} at offset {}", cfg.client_id, tp, fetch_offset);
-                                let chunk = Chunk::Data { pti: pti.clone(), fetch_offset, messages: p.message_set };
+                                log::error!(
+                                    "[{}] unreadable message set in {} at offset {}",
+                                    cfg.client_id,
+                                    tp,
+                                    fetch_offset
+                                );
+                                let chunk = Chunk::Data {
+                                    pti: pti.clone(),
+                                    fetch_offset,
+                                    messages: p.message_set,
+                                };
                                 stall(&shared, &tp);
                                 if queue.send(chunk).await.is_err() {
                                     return;
@@ -452,7 +557,11 @@ async fn broker_fetcher(shared: Arc<Shared>, broker: BrokerInfo) {
                                     cfg.fetch_size
                                 );
                                 stall(&shared, &tp);
-                                let chunk = Chunk::TooLarge { pti: pti.clone(), offset: fetch_offset, fetch_size: cfg.fetch_size };
+                                let chunk = Chunk::TooLarge {
+                                    pti: pti.clone(),
+                                    offset: fetch_offset,
+                                    fetch_size: cfg.fetch_size,
+                                };
                                 if queue.send(chunk).await.is_err() {
                                     return;
                                 }

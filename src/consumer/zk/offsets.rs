@@ -68,7 +68,11 @@ impl OffsetStore {
     }
 
     /// Committed offsets of `partitions` ([`NO_OFFSET`] where none).
-    pub async fn fetch(&self, zk: &ZkClient, partitions: &[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, ConsumerError> {
+    pub async fn fetch(
+        &self,
+        zk: &ZkClient,
+        partitions: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>, ConsumerError> {
         match self.storage {
             OffsetsStorage::Zookeeper => self.fetch_zk(zk, partitions).await,
             OffsetsStorage::Kafka => {
@@ -86,7 +90,12 @@ impl OffsetStore {
 
     /// Commit `offsets` (next offsets to consume). `retries` applies to the Kafka storage
     /// (0.8.2 retries `offsets.commit.max.retries` times during shutdown only).
-    pub async fn commit(&self, zk: &ZkClient, offsets: &[(TopicPartition, i64)], retries: u32) -> Result<(), ConsumerError> {
+    pub async fn commit(
+        &self,
+        zk: &ZkClient,
+        offsets: &[(TopicPartition, i64)],
+        retries: u32,
+    ) -> Result<(), ConsumerError> {
         let offsets: Vec<(TopicPartition, i64)> = offsets.iter().filter(|(_, o)| *o >= 0).cloned().collect();
         if offsets.is_empty() {
             return Ok(());
@@ -103,15 +112,27 @@ impl OffsetStore {
         }
     }
 
-    async fn fetch_zk(&self, zk: &ZkClient, partitions: &[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, ConsumerError> {
+    async fn fetch_zk(
+        &self,
+        zk: &ZkClient,
+        partitions: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>, ConsumerError> {
         let mut out = HashMap::with_capacity(partitions.len());
         for tp in partitions {
-            let offset = match zk.get_data(&paths::consumer_offset(&self.group, &tp.topic, tp.partition)).await? {
+            let offset = match zk
+                .get_data(&paths::consumer_offset(&self.group, &tp.topic, tp.partition))
+                .await?
+            {
                 None => NO_OFFSET,
                 Some((data, _)) => match parse_int("consumer offset", &data) {
                     Ok(o) => o,
                     Err(e) => {
-                        log::warn!("offset of {} for group {} is unreadable ({}); treating it as absent", tp, self.group, e);
+                        log::warn!(
+                            "offset of {} for group {} is unreadable ({}); treating it as absent",
+                            tp,
+                            self.group,
+                            e
+                        );
                         NO_OFFSET
                     }
                 },
@@ -149,16 +170,25 @@ impl OffsetStore {
         let mut last = "no broker is registered".to_string();
         for b in &brokers {
             let found = async {
-                let mut conn = BrokerConnection::connect(&b.host, b.port, self.socket_timeout).await.map_err(|e| e.to_string())?;
+                let mut conn = BrokerConnection::connect(&b.host, b.port, self.socket_timeout)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let r = conn
-                    .send(&self.client_id, &ConsumerMetadataRequest { group: self.group.clone() })
+                    .send(
+                        &self.client_id,
+                        &ConsumerMetadataRequest {
+                            group: self.group.clone(),
+                        },
+                    )
                     .await
                     .map_err(|e| e.to_string())?;
                 if r.error_code != ErrorCode::NoError {
                     return Err(format!("{:?}", r.error_code));
                 }
                 let port = u16::try_from(r.coordinator.port).map_err(|_| "bad coordinator port".to_string())?;
-                BrokerConnection::connect(&r.coordinator.host, port, self.socket_timeout).await.map_err(|e| e.to_string())
+                BrokerConnection::connect(&r.coordinator.host, port, self.socket_timeout)
+                    .await
+                    .map_err(|e| e.to_string())
             };
             match found.await {
                 Ok(c) => return Ok(c),
@@ -168,12 +198,19 @@ impl OffsetStore {
         Err(last)
     }
 
-    async fn fetch_kafka(&self, zk: &ZkClient, partitions: &[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, ConsumerError> {
+    async fn fetch_kafka(
+        &self,
+        zk: &ZkClient,
+        partitions: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>, ConsumerError> {
         let request = OffsetFetchRequest {
             group: self.group.clone(),
             topics: group_topics(partitions.iter().map(|tp| (tp.clone(), ())))
                 .into_iter()
-                .map(|(topic, ps)| OffsetFetchTopic { topic, partitions: ps.into_iter().map(|(p, _)| p).collect() })
+                .map(|(topic, ps)| OffsetFetchTopic {
+                    topic,
+                    partitions: ps.into_iter().map(|(p, _)| p).collect(),
+                })
                 .collect(),
         };
         let mut last = String::new();
@@ -182,7 +219,7 @@ impl OffsetStore {
                 tokio::time::sleep(self.backoff).await;
             }
             let mut coord = self.coordinator.lock().await;
-            if coord.as_ref().map_or(true, |c| c.is_broken()) {
+            if coord.as_ref().is_none_or(|c| c.is_broken()) {
                 match self.connect_coordinator(zk).await {
                     Ok(c) => *coord = Some(c),
                     Err(e) => {
@@ -232,7 +269,12 @@ impl OffsetStore {
         Err(ConsumerError::Offsets(last))
     }
 
-    async fn commit_kafka(&self, zk: &ZkClient, offsets: &[(TopicPartition, i64)], retries: u32) -> Result<(), ConsumerError> {
+    async fn commit_kafka(
+        &self,
+        zk: &ZkClient,
+        offsets: &[(TopicPartition, i64)],
+        retries: u32,
+    ) -> Result<(), ConsumerError> {
         let request = OffsetCommitRequest {
             group: self.group.clone(),
             generation_id: DEFAULT_GENERATION_ID,
@@ -259,7 +301,7 @@ impl OffsetStore {
                 tokio::time::sleep(self.backoff).await;
             }
             let mut coord = self.coordinator.lock().await;
-            if coord.as_ref().map_or(true, |c| c.is_broken()) {
+            if coord.as_ref().is_none_or(|c| c.is_broken()) {
                 match self.connect_coordinator(zk).await {
                     Ok(c) => *coord = Some(c),
                     Err(e) => {
@@ -274,14 +316,21 @@ impl OffsetStore {
                     let errors: Vec<(String, i32, ErrorCode)> = r
                         .topics
                         .iter()
-                        .flat_map(|t| t.partitions.iter().map(move |p| (t.topic.clone(), p.partition, p.error_code)))
+                        .flat_map(|t| {
+                            t.partitions
+                                .iter()
+                                .map(move |p| (t.topic.clone(), p.partition, p.error_code))
+                        })
                         .filter(|(_, _, e)| *e != ErrorCode::NoError)
                         .collect();
                     if errors.is_empty() {
                         return Ok(());
                     }
                     if errors.iter().any(|(_, _, e)| {
-                        matches!(e, ErrorCode::NotCoordinatorForConsumer | ErrorCode::ConsumerCoordinatorNotAvailable)
+                        matches!(
+                            e,
+                            ErrorCode::NotCoordinatorForConsumer | ErrorCode::ConsumerCoordinatorNotAvailable
+                        )
                     }) {
                         *coord = None;
                     }
