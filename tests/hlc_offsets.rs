@@ -433,3 +433,43 @@ fn wildcard_streams_pick_up_new_matching_topics() {
         c.shutdown().await;
     });
 }
+
+#[test]
+fn dropping_one_stream_does_not_stop_the_others() {
+    let _serial = serial();
+    let cluster = Cluster::start(1, &[]);
+    cluster.create_topic("two", 2, 1);
+    let zk_connect = cluster.zk.connect_string();
+    let bootstrap = cluster.bootstrap();
+    let rt = runtime();
+    rt.block_on(async {
+        let c = ZookeeperConsumerConnector::create(config(
+            &zk_connect,
+            "two",
+            &[("consumer.id", "x"), ("consumer.timeout.ms", "500")],
+        ))
+        .await
+        .unwrap();
+        let mut streams = c
+            .create_message_streams(&one_topic("two", 2))
+            .await
+            .unwrap()
+            .remove("two")
+            .unwrap();
+        assert_eq!(
+            c.owned_partitions(),
+            BTreeMap::from([
+                (kafka08::common::TopicPartition::new("two", 0), "two_x-0".to_string()),
+                (kafka08::common::TopicPartition::new("two", 1), "two_x-1".to_string())
+            ])
+        );
+        let mut second = streams.pop().unwrap();
+        drop(streams); // stream 0 (partition 0) is gone; both partitions live on one broker
+        tokio::task::spawn_blocking(move || produce(&bootstrap, "two", &[0, 1], &values("d", 0..20)))
+            .await
+            .unwrap();
+        let got = take(&mut second, 10, Duration::from_secs(30)).await;
+        assert!(got.iter().all(|m| m.partition == 1), "{:?}", got);
+        c.shutdown().await;
+    });
+}

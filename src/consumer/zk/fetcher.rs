@@ -525,7 +525,10 @@ async fn broker_fetcher(shared: Arc<Shared>, broker: BrokerInfo) {
                                     messages: p.message_set,
                                 };
                                 if queue.send(chunk).await.is_err() {
-                                    return; // the stream is gone: the connector is shutting down
+                                    // The application dropped this stream: nothing to deliver
+                                    // to; the other partitions of this broker keep going.
+                                    stall(&shared, &tp);
+                                    continue;
                                 }
                                 // Only from where this fetch started: a reset or another
                                 // fetcher's progress since then wins.
@@ -544,9 +547,7 @@ async fn broker_fetcher(shared: Arc<Shared>, broker: BrokerInfo) {
                                     messages: p.message_set,
                                 };
                                 stall(&shared, &tp);
-                                if queue.send(chunk).await.is_err() {
-                                    return;
-                                }
+                                let _ = queue.send(chunk).await;
                             }
                             None if p.message_set.len() >= cfg.fetch_size as usize => {
                                 log::error!(
@@ -562,9 +563,7 @@ async fn broker_fetcher(shared: Arc<Shared>, broker: BrokerInfo) {
                                     offset: fetch_offset,
                                     fetch_size: cfg.fetch_size,
                                 };
-                                if queue.send(chunk).await.is_err() {
-                                    return;
-                                }
+                                let _ = queue.send(chunk).await;
                             }
                             None => {}
                         }
