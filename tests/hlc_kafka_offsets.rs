@@ -301,3 +301,85 @@ fn kafka_stored_offsets_through_the_coordinator_with_dual_commit() {
         assert_eq!(got.iter().map(|(o, _)| *o).collect::<Vec<_>>(), vec![3, 4, 5, 6, 7]);
     });
 }
+
+/// The same through real brokers, when they coordinate offsets (the broker side is built
+/// on another branch: until it is merged the brokers answer "coordinator not available"
+/// and this test says so and stops).
+#[test]
+fn kafka_stored_offsets_on_real_brokers_survive_a_restart() {
+    use support::cluster::{try_call, Cluster};
+    let _serial = serial();
+    let cluster = Cluster::start(
+        1,
+        &[
+            ("offsets.topic.replication.factor", "1"),
+            ("offsets.topic.num.partitions", "2"),
+        ],
+    );
+    let coordinating = support::eventually(Duration::from_secs(30), || {
+        try_call(
+            &cluster.bootstrap(),
+            &api::ConsumerMetadataRequest { group: "real".into() },
+        )
+        .is_some_and(|r| r.error_code == ErrorCode::NoError)
+    });
+    if !coordinating {
+        eprintln!("SKIPPED: these brokers do not coordinate consumer offsets (ConsumerMetadata answers an error)");
+        return;
+    }
+    cluster.create_topic("kst", 1, 1);
+    produce(&cluster.bootstrap(), "kst", &[0], &values("v", 0..6));
+    let zk_connect = cluster.zk.connect_string();
+    let rt = runtime();
+    rt.block_on(async {
+        let zk = zk_client(&zk_connect).await;
+        let kafka_only = [
+            ("offsets.storage", "kafka"),
+            ("dual.commit.enabled", "false"),
+            ("consumer.timeout.ms", "1500"),
+            ("consumer.id", "a"),
+        ];
+        let a = ZookeeperConsumerConnector::create(config(&zk_connect, "real", &kafka_only))
+            .await
+            .unwrap();
+        let mut s = a
+            .create_message_streams(&BTreeMap::from([("kst".to_string(), 1)]))
+            .await
+            .unwrap()
+            .remove("kst")
+            .unwrap()
+            .remove(0);
+        let mut first = Vec::new();
+        while first.len() < 4 {
+            match s.next().await {
+                Some(Ok(m)) => first.push(m.offset),
+                Some(Err(ConsumerError::Timeout)) => {}
+                other => panic!("{:?}", other),
+            }
+        }
+        a.commit_offsets().await.unwrap();
+        a.shutdown().await;
+        assert_eq!(first, vec![0, 1, 2, 3]);
+        assert_eq!(
+            committed(&zk, "real", "kst", 0).await,
+            None,
+            "kafka storage without dual commit leaves ZooKeeper alone"
+        );
+
+        let mut b_config = kafka_only;
+        b_config[3] = ("consumer.id", "b");
+        let b = ZookeeperConsumerConnector::create(config(&zk_connect, "real", &b_config))
+            .await
+            .unwrap();
+        let mut s = b
+            .create_message_streams(&BTreeMap::from([("kst".to_string(), 1)]))
+            .await
+            .unwrap()
+            .remove("kst")
+            .unwrap()
+            .remove(0);
+        let rest: Vec<i64> = drain(&mut s).await.iter().map(|(o, _)| *o).collect();
+        assert_eq!(rest, vec![4, 5], "resumed at the Kafka-stored offset");
+        b.shutdown().await;
+    });
+}
