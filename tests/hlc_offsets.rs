@@ -470,6 +470,26 @@ fn dropping_one_stream_does_not_stop_the_others() {
             .unwrap();
         let got = take(&mut second, 10, Duration::from_secs(30)).await;
         assert!(got.iter().all(|m| m.partition == 1), "{:?}", got);
-        c.shutdown().await;
+
+        // Dropping the last connector handle without shutdown() shuts it down anyway.
+        drop(c);
+        let zk = zk_client(&zk_connect).await;
+        let end = Instant::now() + Duration::from_secs(10);
+        while !members(&zk, "two").await.is_empty() || !owners(&zk, "two", "two").await.is_empty() {
+            assert!(Instant::now() < end, "a dropped connector left its znodes");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(drain_until_end(&mut second).await, None);
     });
+}
+
+/// Skip what is left; `None` once the stream has ended.
+async fn drain_until_end(stream: &mut KafkaStream) -> Option<ConsumerError> {
+    loop {
+        match stream.next().await {
+            Some(Ok(_)) | Some(Err(ConsumerError::Timeout)) => {}
+            Some(Err(e)) => return Some(e),
+            None => return None,
+        }
+    }
 }

@@ -205,6 +205,10 @@ impl ZookeeperConsumerConnector {
 
     /// `n` streams per topic. Registers the member, watches the group and the topics, and
     /// runs the first rebalance before returning. At most once per connector.
+    ///
+    /// Unlike 0.8.2 (`ConsumerRebalanceFailedException`), running out of
+    /// `rebalance.max.retries` here is not an error: the streams are returned and the
+    /// rebalance goes on in the background until the member owns its share (KAFKA-4228).
     pub async fn create_message_streams(
         &self,
         topic_count: &BTreeMap<String, usize>,
