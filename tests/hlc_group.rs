@@ -43,9 +43,7 @@ fn hlc_group_child() {
     let topic = std::env::var(TOPIC_ENV).expect("topic");
     let id = std::env::var(ID_ENV).expect("id");
     let strategy = std::env::var(STRATEGY_ENV).expect("strategy");
-    let _ = env_logger::Builder::from_default_env()
-        .format_timestamp_millis()
-        .try_init();
+    let _ = env_logger::Builder::from_default_env().format_timestamp_millis().try_init();
     let rt = runtime();
     let session = SESSION_TIMEOUT_MS.to_string();
     rt.block_on(async move {
@@ -64,10 +62,8 @@ fn hlc_group_child() {
             ],
         );
         let connector = ZookeeperConsumerConnector::create(config).await.expect("connector");
-        let mut streams = connector
-            .create_message_streams(&BTreeMap::from([(topic.clone(), 1)]))
-            .await
-            .expect("streams");
+        let mut streams =
+            connector.create_message_streams(&BTreeMap::from([(topic.clone(), 1)])).await.expect("streams");
         let mut stream = streams.remove(&topic).expect("stream").remove(0);
         // The harness has printed "test hlc_group_child ... " without a newline.
         println!();
@@ -180,15 +176,7 @@ impl ConsumerChild {
                 }
             })
         };
-        ConsumerChild {
-            name: name.to_string(),
-            child,
-            stdin,
-            log,
-            reader: Some(reader),
-            shut_down,
-            ready: ready_rx,
-        }
+        ConsumerChild { name: name.to_string(), child, stdin, log, reader: Some(reader), shut_down, ready: ready_rx }
     }
 
     /// Wait until the child's streams exist (its first rebalance ran).
@@ -226,11 +214,7 @@ impl ConsumerChild {
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
-        assert!(
-            self.shut_down.load(Ordering::SeqCst),
-            "{} exited without a clean shutdown",
-            self.name
-        );
+        assert!(self.shut_down.load(Ordering::SeqCst), "{} exited without a clean shutdown", self.name);
     }
 
     fn kill(&mut self) {
@@ -247,10 +231,7 @@ impl Drop for ConsumerChild {
         // For looking at a passing run's rebalances: KAFKA08_HLC_KEEP_LOGS=<dir>.
         if let Ok(keep) = std::env::var("KAFKA08_HLC_KEEP_LOGS") {
             let _ = std::fs::create_dir_all(&keep);
-            let _ = std::fs::copy(
-                &self.log,
-                std::path::Path::new(&keep).join(format!("{}.log", self.name)),
-            );
+            let _ = std::fs::copy(&self.log, std::path::Path::new(&keep).join(format!("{}.log", self.name)));
         }
         self.signal(libc::SIGCONT);
         self.kill();
@@ -287,11 +268,7 @@ impl BackgroundProducer {
             }
             acked
         });
-        BackgroundProducer {
-            stop,
-            handle: Some(handle),
-            count,
-        }
+        BackgroundProducer { stop, handle: Some(handle), count }
     }
 
     fn acked(&self) -> usize {
@@ -328,18 +305,10 @@ impl Group {
 
     /// What the assignor gives `live` members of one stream each.
     fn expected(&self, live: &[&str]) -> BTreeMap<i32, String> {
-        let members = live
-            .iter()
-            .map(|m| BTreeMap::from([(TOPIC.to_string(), vec![format!("{}_{}-0", self.name, m)])]));
-        let ctx = AssignmentContext::new(
-            members,
-            BTreeMap::from([(TOPIC.to_string(), (0..PARTITIONS).collect())]),
-        );
-        assign(self.strategy, &ctx)
-            .expect("assignable")
-            .into_iter()
-            .map(|(tp, t)| (tp.partition, t))
-            .collect()
+        let members =
+            live.iter().map(|m| BTreeMap::from([(TOPIC.to_string(), vec![format!("{}_{}-0", self.name, m)])]));
+        let ctx = AssignmentContext::new(members, BTreeMap::from([(TOPIC.to_string(), (0..PARTITIONS).collect())]));
+        assign(self.strategy, &ctx).expect("assignable").into_iter().map(|(tp, t)| (tp.partition, t)).collect()
     }
 
     /// Wait until exactly `live` are registered and own every partition as the assignor
@@ -368,13 +337,7 @@ impl Group {
         expected
             .into_iter()
             .map(|(p, t)| {
-                (
-                    p,
-                    t.strip_prefix(&prefix)
-                        .and_then(|t| t.strip_suffix("-0"))
-                        .expect("thread id")
-                        .to_string(),
-                )
+                (p, t.strip_prefix(&prefix).and_then(|t| t.strip_suffix("-0")).expect("thread id").to_string())
             })
             .collect()
     }
@@ -393,11 +356,7 @@ fn wait_consumed(consumed: &Arc<Mutex<Vec<Consumed>>>, acked: &[(i32, String)], 
     let mut missing = Vec::new();
     let ok = support::eventually(Duration::from_secs(60), || {
         let got: BTreeSet<String> = consumed.lock().unwrap().iter().map(|c| c.value.clone()).collect();
-        missing = want
-            .iter()
-            .filter(|v| !got.contains(**v))
-            .map(|v| v.to_string())
-            .collect();
+        missing = want.iter().filter(|v| !got.contains(**v)).map(|v| v.to_string()).collect();
         missing.is_empty()
     });
     assert!(
@@ -416,17 +375,9 @@ fn group_lifecycle(strategy: AssignmentStrategy, strategy_name: &str, pause_one:
     let zk_connect = cluster.zk.connect_string();
     let dir = TempDir::new("hlc-group");
     let group_name = format!("lifecycle-{}", strategy_name);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let zk = rt.block_on(zk_client(&zk_connect));
-    let group = Group {
-        rt,
-        zk,
-        name: group_name.clone(),
-        strategy,
-    };
+    let group = Group { rt, zk, name: group_name.clone(), strategy };
     let consumed: Arc<Mutex<Vec<Consumed>>> = Arc::new(Mutex::new(Vec::new()));
     let producer = BackgroundProducer::start(&cluster.bootstrap());
     let start =
@@ -441,27 +392,15 @@ fn group_lifecycle(strategy: AssignmentStrategy, strategy_name: &str, pause_one:
         c.wait_ready();
     }
     let split = group.converged(&["c1", "c2", "c3", "c4"], "four members");
-    assert_eq!(
-        counts(&split).values().copied().collect::<Vec<_>>(),
-        vec![3, 3, 3, 3],
-        "{:?}",
-        split
-    );
+    assert_eq!(counts(&split).values().copied().collect::<Vec<_>>(), vec![3, 3, 3, 3], "{:?}", split);
     if strategy == AssignmentStrategy::Range {
         for (i, m) in ["c1", "c2", "c3", "c4"].iter().enumerate() {
             let mine: Vec<i32> = split.iter().filter(|(_, o)| o == m).map(|(p, _)| *p).collect();
             let first = 3 * i as i32;
-            assert_eq!(
-                mine,
-                vec![first, first + 1, first + 2],
-                "range gives {} a contiguous block",
-                m
-            );
+            assert_eq!(mine, vec![first, first + 1, first + 2], "range gives {} a contiguous block", m);
         }
     }
-    wait_until("messages flow", Duration::from_secs(30), || {
-        consumed.lock().unwrap().len() > 50
-    });
+    wait_until("messages flow", Duration::from_secs(30), || consumed.lock().unwrap().len() > 50);
 
     // A fifth member joins.
     children.insert("c5".into(), start("c5"));
@@ -475,14 +414,8 @@ fn group_lifecycle(strategy: AssignmentStrategy, strategy_name: &str, pause_one:
     children.get_mut("c2").unwrap().shutdown();
     children.remove("c2");
     let gone = format!("{}_c2", group_name);
-    assert!(
-        !group.members().contains(&gone),
-        "c2's member znode is deleted by its shutdown"
-    );
-    assert!(
-        !group.owners().values().any(|o| o.starts_with(&gone)),
-        "c2's owner znodes are deleted by its shutdown"
-    );
+    assert!(!group.members().contains(&gone), "c2's member znode is deleted by its shutdown");
+    assert!(!group.owners().values().any(|o| o.starts_with(&gone)), "c2's owner znodes are deleted by its shutdown");
     group.converged(&["c1", "c3", "c4", "c5"], "c2 shut down");
     eprintln!("clean shutdown to converged group: {:?}", shutdown_at.elapsed());
 
@@ -500,12 +433,7 @@ fn group_lifecycle(strategy: AssignmentStrategy, strategy_name: &str, pause_one:
     // One is killed: its session expires and the others take over.
     let split = group.owners();
     let killed = if pause_one { "c3" } else { "c4" };
-    suspect.extend(
-        split
-            .iter()
-            .filter(|(_, o)| o.ends_with(&format!("_{}-0", killed)))
-            .map(|(p, _)| *p),
-    );
+    suspect.extend(split.iter().filter(|(_, o)| o.ends_with(&format!("_{}-0", killed))).map(|(p, _)| *p));
     let acked_before_kill = producer.acked();
     children.get_mut(killed).unwrap().kill();
     children.remove(killed);
@@ -552,10 +480,7 @@ fn group_lifecycle(strategy: AssignmentStrategy, strategy_name: &str, pause_one:
     for c in children.values_mut() {
         c.shutdown();
     }
-    assert!(
-        group.members().is_empty(),
-        "every member's znode is gone after shutdown"
-    );
+    assert!(group.members().is_empty(), "every member's znode is gone after shutdown");
     assert!(group.owners().is_empty(), "every owner znode is gone after shutdown");
 }
 

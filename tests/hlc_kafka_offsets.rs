@@ -67,16 +67,8 @@ fn respond(request: Request, port: u16, state: &Mutex<FakeState>, cid: i32) -> O
                 .partitions()
                 .into_iter()
                 .map(|tp| {
-                    let offset = st
-                        .committed
-                        .get(&(r.group.clone(), tp.partition))
-                        .copied()
-                        .unwrap_or(-1);
-                    let error_code = if loading {
-                        ErrorCode::OffsetsLoadInProgress
-                    } else {
-                        ErrorCode::NoError
-                    };
+                    let offset = st.committed.get(&(r.group.clone(), tp.partition)).copied().unwrap_or(-1);
+                    let error_code = if loading { ErrorCode::OffsetsLoadInProgress } else { ErrorCode::NoError };
                     (
                         tp.topic,
                         api::OffsetFetchResponsePartition {
@@ -100,10 +92,7 @@ fn respond(request: Request, port: u16, state: &Mutex<FakeState>, cid: i32) -> O
                 st.committed.insert((r.group.clone(), p.partition), p.offset);
                 entries.push((
                     topic.to_string(),
-                    api::OffsetCommitResponsePartition {
-                        partition: p.partition,
-                        error_code: ErrorCode::NoError,
-                    },
+                    api::OffsetCommitResponsePartition { partition: p.partition, error_code: ErrorCode::NoError },
                 ));
             }
             api::encode_response(cid, &api::OffsetCommitResponse::from_partitions(entries))
@@ -131,8 +120,7 @@ fn respond(request: Request, port: u16, state: &Mutex<FakeState>, cid: i32) -> O
                 .partitions()
                 .into_iter()
                 .map(|(t, p)| {
-                    st.events
-                        .push(format!("Fetch {}/{}@{}", t, p.partition, p.fetch_offset));
+                    st.events.push(format!("Fetch {}/{}@{}", t, p.partition, p.fetch_offset));
                     let from = p.fetch_offset.clamp(0, LOG_END);
                     let msgs: Vec<Message> = (from..LOG_END)
                         .map(|o| Message::new(None, Some(format!("k-{}", o).as_bytes()), CompressionCodec::None))
@@ -172,11 +160,7 @@ async fn fake_broker(state: Arc<Mutex<FakeState>>) -> u16 {
                         };
                         let is_fetch = matches!(request, Request::Fetch(_));
                         if matches!(request, Request::OffsetFetch(_) | Request::OffsetCommit(_)) {
-                            state
-                                .lock()
-                                .unwrap()
-                                .events
-                                .push(format!("version {}", header.api_version));
+                            state.lock().unwrap().events.push(format!("version {}", header.api_version));
                         }
                         let Some(frame) = respond(request, port, &state, header.correlation_id) else {
                             return;
@@ -204,10 +188,9 @@ async fn drain(stream: &mut KafkaStream) -> Vec<(i64, String)> {
     let mut out = Vec::new();
     loop {
         match stream.next().await {
-            Some(Ok(m)) => out.push((
-                m.offset,
-                String::from_utf8_lossy(m.value.as_deref().unwrap_or_default()).into_owned(),
-            )),
+            Some(Ok(m)) => {
+                out.push((m.offset, String::from_utf8_lossy(m.value.as_deref().unwrap_or_default()).into_owned()))
+            }
             Some(Err(ConsumerError::Timeout)) => return out,
             other => panic!("{:?}", other),
         }
@@ -215,15 +198,10 @@ async fn drain(stream: &mut KafkaStream) -> Vec<(i64, String)> {
 }
 
 async fn consume_once(zk: &str, group: &str, extra: &[(&str, &str)]) -> Vec<(i64, String)> {
-    let mut pairs = vec![
-        ("offsets.storage", "kafka"),
-        ("consumer.timeout.ms", "1000"),
-        ("offsets.channel.backoff.ms", "100"),
-    ];
+    let mut pairs =
+        vec![("offsets.storage", "kafka"), ("consumer.timeout.ms", "1000"), ("offsets.channel.backoff.ms", "100")];
     pairs.extend_from_slice(extra);
-    let c = ZookeeperConsumerConnector::create(config(zk, group, &pairs))
-        .await
-        .unwrap();
+    let c = ZookeeperConsumerConnector::create(config(zk, group, &pairs)).await.unwrap();
     let mut s = c
         .create_message_streams(&BTreeMap::from([(TOPIC.to_string(), 1)]))
         .await
@@ -244,10 +222,7 @@ fn kafka_stored_offsets_through_the_coordinator_with_dual_commit() {
     let zk_connect = zk_server.connect_string();
     let rt = runtime();
     rt.block_on(async {
-        let state = Arc::new(Mutex::new(FakeState {
-            loading_once: true,
-            ..FakeState::default()
-        }));
+        let state = Arc::new(Mutex::new(FakeState { loading_once: true, ..FakeState::default() }));
         state.lock().unwrap().committed.insert(("g".into(), 0), 5);
         let port = fake_broker(state.clone()).await;
         let zk = zk_client(&zk_connect).await;
@@ -257,12 +232,9 @@ fn kafka_stored_offsets_through_the_coordinator_with_dual_commit() {
         )
         .await
         .unwrap();
-        zk.create_persistent(
-            &paths::topic(TOPIC),
-            &TopicAssignment::new(BTreeMap::from([(0, vec![1])])).to_bytes(),
-        )
-        .await
-        .unwrap();
+        zk.create_persistent(&paths::topic(TOPIC), &TopicAssignment::new(BTreeMap::from([(0, vec![1])])).to_bytes())
+            .await
+            .unwrap();
 
         // Starts at the Kafka-stored offset 5 (after one "load in progress").
         let got = consume_once(&zk_connect, "g", &[]).await;
@@ -276,14 +248,7 @@ fn kafka_stored_offsets_through_the_coordinator_with_dual_commit() {
             events
         );
         assert!(events.iter().any(|e| e == "Fetch kt/0@5"), "{:?}", events);
-        assert!(
-            events
-                .iter()
-                .filter(|e| e.starts_with("version"))
-                .all(|e| e == "version 1"),
-            "v1 only: {:?}",
-            events
-        );
+        assert!(events.iter().filter(|e| e.starts_with("version")).all(|e| e == "version 1"), "v1 only: {:?}", events);
         assert!(
             events.iter().any(|e| e == "OffsetCommit g gen=-1 id=\"\" kt/0=8 ts=-1"),
             "OffsetCommit v1 with 0.8.2's defaults: {:?}",
@@ -309,19 +274,11 @@ fn kafka_stored_offsets_through_the_coordinator_with_dual_commit() {
 fn kafka_stored_offsets_on_real_brokers_survive_a_restart() {
     use support::cluster::{try_call, Cluster};
     let _serial = serial();
-    let cluster = Cluster::start(
-        1,
-        &[
-            ("offsets.topic.replication.factor", "1"),
-            ("offsets.topic.num.partitions", "2"),
-        ],
-    );
+    let cluster =
+        Cluster::start(1, &[("offsets.topic.replication.factor", "1"), ("offsets.topic.num.partitions", "2")]);
     let coordinating = support::eventually(Duration::from_secs(30), || {
-        try_call(
-            &cluster.bootstrap(),
-            &api::ConsumerMetadataRequest { group: "real".into() },
-        )
-        .is_some_and(|r| r.error_code == ErrorCode::NoError)
+        try_call(&cluster.bootstrap(), &api::ConsumerMetadataRequest { group: "real".into() })
+            .is_some_and(|r| r.error_code == ErrorCode::NoError)
     });
     if !coordinating {
         eprintln!("SKIPPED: these brokers do not coordinate consumer offsets (ConsumerMetadata answers an error)");
@@ -339,9 +296,7 @@ fn kafka_stored_offsets_on_real_brokers_survive_a_restart() {
             ("consumer.timeout.ms", "1500"),
             ("consumer.id", "a"),
         ];
-        let a = ZookeeperConsumerConnector::create(config(&zk_connect, "real", &kafka_only))
-            .await
-            .unwrap();
+        let a = ZookeeperConsumerConnector::create(config(&zk_connect, "real", &kafka_only)).await.unwrap();
         let mut s = a
             .create_message_streams(&BTreeMap::from([("kst".to_string(), 1)]))
             .await
@@ -368,9 +323,7 @@ fn kafka_stored_offsets_on_real_brokers_survive_a_restart() {
 
         let mut b_config = kafka_only;
         b_config[3] = ("consumer.id", "b");
-        let b = ZookeeperConsumerConnector::create(config(&zk_connect, "real", &b_config))
-            .await
-            .unwrap();
+        let b = ZookeeperConsumerConnector::create(config(&zk_connect, "real", &b_config)).await.unwrap();
         let mut s = b
             .create_message_streams(&BTreeMap::from([("kst".to_string(), 1)]))
             .await

@@ -22,14 +22,7 @@ async fn take(stream: &mut KafkaStream, n: usize, deadline: Duration) -> Vec<Mes
     let mut out = Vec::new();
     let end = Instant::now() + deadline;
     while out.len() < n {
-        assert!(
-            Instant::now() < end,
-            "only {} of {} messages within {:?}: {:?}",
-            out.len(),
-            n,
-            deadline,
-            out
-        );
+        assert!(Instant::now() < end, "only {} of {} messages within {:?}: {:?}", out.len(), n, deadline, out);
         match stream.next().await {
             Some(Ok(m)) => out.push(m),
             Some(Err(ConsumerError::Timeout)) => {}
@@ -66,19 +59,13 @@ fn committed_offsets_survive_a_consumer_restart() {
     let rt = runtime();
     rt.block_on(async {
         let zk = zk_client(&zk_connect).await;
-        let a = ZookeeperConsumerConnector::create(config(&zk_connect, "g1", &[("consumer.id", "a")]))
-            .await
-            .unwrap();
+        let a = ZookeeperConsumerConnector::create(config(&zk_connect, "g1", &[("consumer.id", "a")])).await.unwrap();
         assert_eq!(a.consumer_id(), "g1_a");
         let mut streams = a.create_message_streams(&one_topic("resume", 1)).await.unwrap();
         let mut s = streams.remove("resume").unwrap().remove(0);
 
         // The member znode is 0.8.2's JSON.
-        let (data, stat) = zk
-            .get_data(&paths::consumer_id("g1", "g1_a"))
-            .await
-            .unwrap()
-            .expect("registered");
+        let (data, stat) = zk.get_data(&paths::consumer_id("g1", "g1_a")).await.unwrap().expect("registered");
         assert!(stat.ephemeral_owner != 0, "the member znode is ephemeral");
         let reg = ConsumerRegistration::parse(&data).unwrap();
         assert_eq!((reg.version, reg.pattern.as_str()), (1, "static"));
@@ -89,10 +76,7 @@ fn committed_offsets_survive_a_consumer_restart() {
             "{}",
             text
         );
-        assert_eq!(
-            owners(&zk, "g1", "resume").await,
-            BTreeMap::from([(0, "g1_a-0".into()), (1, "g1_a-0".into())])
-        );
+        assert_eq!(owners(&zk, "g1", "resume").await, BTreeMap::from([(0, "g1_a-0".into()), (1, "g1_a-0".into())]));
 
         let first = take(&mut s, 6, Duration::from_secs(30)).await;
         a.commit_offsets().await.unwrap();
@@ -102,10 +86,7 @@ fn committed_offsets_survive_a_consumer_restart() {
         }
         a.shutdown().await;
         assert!(s.next().await.is_none(), "streams end at shutdown");
-        assert!(
-            owners(&zk, "g1", "resume").await.is_empty(),
-            "shutdown released the owner znodes"
-        );
+        assert!(owners(&zk, "g1", "resume").await.is_empty(), "shutdown released the owner znodes");
         assert!(members(&zk, "g1").await.is_empty(), "shutdown deleted the member znode");
 
         let b = ZookeeperConsumerConnector::create(config(
@@ -115,36 +96,16 @@ fn committed_offsets_survive_a_consumer_restart() {
         ))
         .await
         .unwrap();
-        let mut s = b
-            .create_message_streams(&one_topic("resume", 1))
-            .await
-            .unwrap()
-            .remove("resume")
-            .unwrap()
-            .remove(0);
+        let mut s =
+            b.create_message_streams(&one_topic("resume", 1)).await.unwrap().remove("resume").unwrap().remove(0);
         let rest = drain(&mut s).await;
         let seen: BTreeSet<String> = first.iter().chain(rest.iter()).map(value).collect();
-        assert_eq!(
-            first.len() + rest.len(),
-            10,
-            "no message twice: {:?} then {:?}",
-            first,
-            rest
-        );
+        assert_eq!(first.len() + rest.len(), 10, "no message twice: {:?} then {:?}", first, rest);
         assert_eq!(seen, all.iter().cloned().collect::<BTreeSet<_>>());
         for m in &rest {
-            let committed_before = first
-                .iter()
-                .filter(|f| f.partition == m.partition)
-                .map(|f| f.offset + 1)
-                .max()
-                .unwrap_or(0);
-            assert!(
-                m.offset >= committed_before,
-                "{:?} resumed before the committed offset {}",
-                m,
-                committed_before
-            );
+            let committed_before =
+                first.iter().filter(|f| f.partition == m.partition).map(|f| f.offset + 1).max().unwrap_or(0);
+            assert!(m.offset >= committed_before, "{:?} resumed before the committed offset {}", m, committed_before);
         }
         b.shutdown().await;
     });
@@ -164,13 +125,8 @@ fn auto_offset_reset_smallest_and_largest() {
             ZookeeperConsumerConnector::create(config(&zk_connect, "small", &[("consumer.timeout.ms", "1500")]))
                 .await
                 .unwrap();
-        let mut s = small
-            .create_message_streams(&one_topic("reset", 1))
-            .await
-            .unwrap()
-            .remove("reset")
-            .unwrap()
-            .remove(0);
+        let mut s =
+            small.create_message_streams(&one_topic("reset", 1)).await.unwrap().remove("reset").unwrap().remove(0);
         let got: Vec<i64> = drain(&mut s).await.iter().map(|m| m.offset).collect();
         assert_eq!(got, vec![0, 1, 2]);
         small.shutdown().await;
@@ -182,18 +138,11 @@ fn auto_offset_reset_smallest_and_largest() {
         ))
         .await
         .unwrap();
-        let mut s = large
-            .create_message_streams(&one_topic("reset", 1))
-            .await
-            .unwrap()
-            .remove("reset")
-            .unwrap()
-            .remove(0);
+        let mut s =
+            large.create_message_streams(&one_topic("reset", 1)).await.unwrap().remove("reset").unwrap().remove(0);
         // Nothing old arrives; by the time the timeout passes the fetcher has its start offset.
         assert_eq!(s.next().await, Some(Err(ConsumerError::Timeout)));
-        tokio::task::spawn_blocking(move || produce(&bootstrap, "reset", &[0], &values("new", 0..2)))
-            .await
-            .unwrap();
+        tokio::task::spawn_blocking(move || produce(&bootstrap, "reset", &[0], &values("new", 0..2))).await.unwrap();
         let got: Vec<(i64, String)> = drain(&mut s).await.iter().map(|m| (m.offset, value(m))).collect();
         assert_eq!(got, vec![(3, "new-0".to_string()), (4, "new-1".to_string())]);
         large.shutdown().await;
@@ -211,13 +160,7 @@ fn consumer_timeout_ends_iteration_and_the_stream_stays_usable() {
         let c = ZookeeperConsumerConnector::create(config(&zk_connect, "quiet", &[("consumer.timeout.ms", "300")]))
             .await
             .unwrap();
-        let s = c
-            .create_message_streams(&one_topic("quiet", 1))
-            .await
-            .unwrap()
-            .remove("quiet")
-            .unwrap()
-            .remove(0);
+        let s = c.create_message_streams(&one_topic("quiet", 1)).await.unwrap().remove("quiet").unwrap().remove(0);
         (c, s)
     });
     // 0.8's model: a consumer thread iterating (blocking) outside the runtime.
@@ -225,11 +168,7 @@ fn consumer_timeout_ends_iteration_and_the_stream_stays_usable() {
     let t = Instant::now();
     assert_eq!(stream.next_blocking(), Some(Err(ConsumerError::Timeout)));
     let waited = t.elapsed();
-    assert!(
-        waited >= Duration::from_millis(300) && waited < Duration::from_secs(5),
-        "waited {:?}",
-        waited
-    );
+    assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(5), "waited {:?}", waited);
     produce(&cluster.bootstrap(), "quiet", &[0], &values("late", 0..1));
     let got = loop {
         match stream.next_blocking() {
@@ -239,10 +178,7 @@ fn consumer_timeout_ends_iteration_and_the_stream_stays_usable() {
         }
     };
     assert_eq!(value(&got), "late-0");
-    let consumed: Vec<String> = (&mut stream)
-        .take_while(|m| m.is_ok())
-        .map(|m| value(&m.unwrap()))
-        .collect();
+    let consumed: Vec<String> = (&mut stream).take_while(|m| m.is_ok()).map(|m| value(&m.unwrap())).collect();
     assert!(consumed.is_empty(), "iteration ends at the timeout: {:?}", consumed);
     rt.block_on(c.shutdown());
     assert_eq!(stream.next_blocking(), None);
@@ -275,13 +211,7 @@ fn auto_commit_writes_offsets_on_its_interval_and_at_shutdown() {
         ))
         .await
         .unwrap();
-        let mut s = c
-            .create_message_streams(&one_topic("auto", 1))
-            .await
-            .unwrap()
-            .remove("auto")
-            .unwrap()
-            .remove(0);
+        let mut s = c.create_message_streams(&one_topic("auto", 1)).await.unwrap().remove("auto").unwrap().remove(0);
         take(&mut s, 3, Duration::from_secs(30)).await;
         let end = Instant::now() + Duration::from_secs(10);
         while committed(&zk, "auto", "auto", 0).await != Some(3) {
@@ -290,11 +220,7 @@ fn auto_commit_writes_offsets_on_its_interval_and_at_shutdown() {
         }
         take(&mut s, 1, Duration::from_secs(30)).await;
         c.shutdown().await;
-        assert_eq!(
-            committed(&zk, "auto", "auto", 0).await,
-            Some(4),
-            "shutdown commits with auto-commit on"
-        );
+        assert_eq!(committed(&zk, "auto", "auto", 0).await, Some(4), "shutdown commits with auto-commit on");
     });
 }
 
@@ -314,15 +240,10 @@ fn foreign_member_znodes_are_skipped_without_a_crash() {
             ("web01:4f1e6c3a-1b2c-4d5e-8f90-123456789abc", &b"shared"[..]),
             ("empty", b""),
             ("truncated", br#"{"version":1,"subscr"#),
-            (
-                "numbers",
-                br#"{"version":1,"subscription":{"shared":"two"},"pattern":"static"}"#,
-            ),
+            ("numbers", br#"{"version":1,"subscription":{"shared":"two"},"pattern":"static"}"#),
         ] {
             zk.ensure_path(&paths::consumer_ids("mixed")).await.unwrap();
-            zk.create_ephemeral_expect_conflict(&paths::consumer_id("mixed", id), data)
-                .await
-                .unwrap();
+            zk.create_ephemeral_expect_conflict(&paths::consumer_id("mixed", id), data).await.unwrap();
         }
         let c = ZookeeperConsumerConnector::create(config(
             &zk_connect,
@@ -331,13 +252,8 @@ fn foreign_member_znodes_are_skipped_without_a_crash() {
         ))
         .await
         .unwrap();
-        let mut s = c
-            .create_message_streams(&one_topic("shared", 1))
-            .await
-            .unwrap()
-            .remove("shared")
-            .unwrap()
-            .remove(0);
+        let mut s =
+            c.create_message_streams(&one_topic("shared", 1)).await.unwrap().remove("shared").unwrap().remove(0);
         assert_eq!(
             owners(&zk, "mixed", "shared").await,
             BTreeMap::from([(0, "mixed_java-0".into()), (1, "mixed_java-0".into())])
@@ -346,15 +262,10 @@ fn foreign_member_znodes_are_skipped_without_a_crash() {
         // A foreign member leaving or joining triggers a rebalance that must not crash either.
         let before = c.rebalance_count();
         zk.delete(&paths::consumer_id("mixed", "empty")).await.unwrap();
-        zk.create_ephemeral_expect_conflict(&paths::consumer_id("mixed", "web02:other"), b"shared")
-            .await
-            .unwrap();
+        zk.create_ephemeral_expect_conflict(&paths::consumer_id("mixed", "web02:other"), b"shared").await.unwrap();
         let end = Instant::now() + Duration::from_secs(20);
         while c.rebalance_count() < before + 1 || c.owned_partitions().len() != 2 {
-            assert!(
-                Instant::now() < end,
-                "no rebalance after the membership change, or partitions not owned again"
-            );
+            assert!(Instant::now() < end, "no rebalance after the membership change, or partitions not owned again");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(owners(&zk, "mixed", "shared").await.len(), 2);
@@ -382,26 +293,17 @@ fn wildcard_streams_pick_up_new_matching_topics() {
         ))
         .await
         .unwrap();
-        let mut streams = c
-            .create_message_streams_by_filter(TopicFilter::whitelist("wild-.*").unwrap(), 1)
-            .await
-            .unwrap();
+        let mut streams =
+            c.create_message_streams_by_filter(TopicFilter::whitelist("wild-.*").unwrap(), 1).await.unwrap();
         let s = streams.remove(0);
-        let (data, _) = zk
-            .get_data(&paths::consumer_id("wild", "wild_w"))
-            .await
-            .unwrap()
-            .unwrap();
+        let (data, _) = zk.get_data(&paths::consumer_id("wild", "wild_w")).await.unwrap().unwrap();
         let reg = ConsumerRegistration::parse(&data).unwrap();
         assert_eq!(reg.pattern, "white_list");
         assert_eq!(reg.subscription, BTreeMap::from([("wild-.*".to_string(), 1)]));
         (c, s, zk)
     });
-    let got: BTreeSet<String> = rt
-        .block_on(async { take(&mut s, 2, Duration::from_secs(30)).await })
-        .iter()
-        .map(value)
-        .collect();
+    let got: BTreeSet<String> =
+        rt.block_on(async { take(&mut s, 2, Duration::from_secs(30)).await }).iter().map(value).collect();
     assert_eq!(got, BTreeSet::from(["a-0".to_string(), "a-1".to_string()]));
     // Without auto-commit the application commits; uncommitted messages would be
     // delivered again after the rebalance the new topic causes.
@@ -416,18 +318,9 @@ fn wildcard_streams_pick_up_new_matching_topics() {
             assert!(Instant::now() < end, "wild-b was not picked up");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let got: BTreeSet<(String, String)> = take(&mut s, 4, Duration::from_secs(30))
-            .await
-            .iter()
-            .map(|m| (m.topic.clone(), value(m)))
-            .collect();
-        assert_eq!(
-            got,
-            values("b", 0..4)
-                .into_iter()
-                .map(|v| ("wild-b".to_string(), v))
-                .collect()
-        );
+        let got: BTreeSet<(String, String)> =
+            take(&mut s, 4, Duration::from_secs(30)).await.iter().map(|m| (m.topic.clone(), value(m))).collect();
+        assert_eq!(got, values("b", 0..4).into_iter().map(|v| ("wild-b".to_string(), v)).collect());
         assert_eq!(drain(&mut s).await, vec![]);
         assert!(owners(&zk, "wild", "tame").await.is_empty());
         c.shutdown().await;
@@ -450,12 +343,7 @@ fn dropping_one_stream_does_not_stop_the_others() {
         ))
         .await
         .unwrap();
-        let mut streams = c
-            .create_message_streams(&one_topic("two", 2))
-            .await
-            .unwrap()
-            .remove("two")
-            .unwrap();
+        let mut streams = c.create_message_streams(&one_topic("two", 2)).await.unwrap().remove("two").unwrap();
         assert_eq!(
             c.owned_partitions(),
             BTreeMap::from([
@@ -465,9 +353,7 @@ fn dropping_one_stream_does_not_stop_the_others() {
         );
         let mut second = streams.pop().unwrap();
         drop(streams); // stream 0 (partition 0) is gone; both partitions live on one broker
-        tokio::task::spawn_blocking(move || produce(&bootstrap, "two", &[0, 1], &values("d", 0..20)))
-            .await
-            .unwrap();
+        tokio::task::spawn_blocking(move || produce(&bootstrap, "two", &[0, 1], &values("d", 0..20))).await.unwrap();
         let got = take(&mut second, 10, Duration::from_secs(30)).await;
         assert!(got.iter().all(|m| m.partition == 1), "{:?}", got);
 

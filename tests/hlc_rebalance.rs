@@ -15,13 +15,7 @@ async fn take_values(stream: &mut KafkaStream, n: usize, deadline: Duration) -> 
     let mut out = BTreeSet::new();
     let end = Instant::now() + deadline;
     while out.len() < n {
-        assert!(
-            Instant::now() < end,
-            "only {} of {} distinct messages within {:?}",
-            out.len(),
-            n,
-            deadline
-        );
+        assert!(Instant::now() < end, "only {} of {} distinct messages within {:?}", out.len(), n, deadline);
         match stream.next().await {
             Some(Ok(m)) => {
                 out.insert(String::from_utf8_lossy(m.value.as_deref().unwrap_or_default()).into_owned());
@@ -47,10 +41,7 @@ fn a_consumer_that_exhausts_its_retries_keeps_trying_until_it_owns_its_partition
     rt.block_on(async {
         let ghost = zk_client(&zk_connect).await;
         let owner = paths::consumer_owner("stuck", "stuck", 1);
-        ghost
-            .create_ephemeral_expect_conflict(&owner, b"stuck_ghost-0")
-            .await
-            .unwrap();
+        ghost.create_ephemeral_expect_conflict(&owner, b"stuck_ghost-0").await.unwrap();
 
         let c = ZookeeperConsumerConnector::create(config(
             &zk_connect,
@@ -72,20 +63,13 @@ fn a_consumer_that_exhausts_its_retries_keeps_trying_until_it_owns_its_partition
             .remove("stuck")
             .unwrap()
             .remove(0);
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "streams came back after {:?}",
-            t.elapsed()
-        );
+        assert!(t.elapsed() < Duration::from_secs(10), "streams came back after {:?}", t.elapsed());
         assert!(
             c.owned_partitions().is_empty(),
             "no partial ownership after failed attempts: {:?}",
             c.owned_partitions()
         );
-        assert_eq!(
-            owners(&ghost, "stuck", "stuck").await,
-            BTreeMap::from([(1, "stuck_ghost-0".to_string())])
-        );
+        assert_eq!(owners(&ghost, "stuck", "stuck").await, BTreeMap::from([(1, "stuck_ghost-0".to_string())]));
 
         // Still retrying well past the retry budget.
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -95,16 +79,10 @@ fn a_consumer_that_exhausts_its_retries_keeps_trying_until_it_owns_its_partition
         while owners(&ghost, "stuck", "stuck").await
             != BTreeMap::from([(0, "stuck_live-0".into()), (1, "stuck_live-0".into())])
         {
-            assert!(
-                Instant::now() < end,
-                "the consumer never claimed its partitions after the owner went away"
-            );
+            assert!(Instant::now() < end, "the consumer never claimed its partitions after the owner went away");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(
-            take_values(&mut s, 4, Duration::from_secs(30)).await,
-            values("s", 0..4).into_iter().collect()
-        );
+        assert_eq!(take_values(&mut s, 4, Duration::from_secs(30)).await, values("s", 0..4).into_iter().collect());
         c.shutdown().await;
     });
 }

@@ -17,11 +17,7 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
 
 /// A config for `group` with the test defaults (smallest, no auto-commit unless asked)
@@ -43,19 +39,13 @@ pub fn config(zk: &str, group: &str, extra: &[(&str, &str)]) -> ConsumerConfig {
 }
 
 pub async fn zk_client(connect: &str) -> ZkClient {
-    ZkClient::connect(connect, Duration::from_secs(10), Duration::from_secs(10))
-        .await
-        .expect("connect to zookeeper")
+    ZkClient::connect(connect, Duration::from_secs(10), Duration::from_secs(10)).await.expect("connect to zookeeper")
 }
 
 /// `/consumers/<g>/owners/<t>`: partition → owning thread id.
 pub async fn owners(zk: &ZkClient, group: &str, topic: &str) -> BTreeMap<i32, String> {
     let mut out = BTreeMap::new();
-    let children = zk
-        .get_children(&paths::consumer_owners_topic(group, topic))
-        .await
-        .expect("zk")
-        .unwrap_or_default();
+    let children = zk.get_children(&paths::consumer_owners_topic(group, topic)).await.expect("zk").unwrap_or_default();
     for c in children {
         let Ok(p) = c.parse::<i32>() else { continue };
         if let Some((data, _)) = zk.get_data(&paths::consumer_owner(group, topic, p)).await.expect("zk") {
@@ -67,11 +57,7 @@ pub async fn owners(zk: &ZkClient, group: &str, topic: &str) -> BTreeMap<i32, St
 
 /// `/consumers/<g>/ids` children.
 pub async fn members(zk: &ZkClient, group: &str) -> Vec<String> {
-    let mut m = zk
-        .get_children(&paths::consumer_ids(group))
-        .await
-        .expect("zk")
-        .unwrap_or_default();
+    let mut m = zk.get_children(&paths::consumer_ids(group)).await.expect("zk").unwrap_or_default();
     m.sort();
     m
 }
@@ -89,8 +75,7 @@ pub fn produce(bootstrap: &str, topic: &str, partitions: &[i32], values: &[Strin
     let mut p = TestProducer::new(bootstrap.split(',').map(String::from).collect(), topic);
     for (i, v) in values.iter().enumerate() {
         let partition = partitions[i % partitions.len()];
-        p.send(partition, v, Duration::from_secs(30))
-            .unwrap_or_else(|| panic!("{} not acknowledged", v));
+        p.send(partition, v, Duration::from_secs(30)).unwrap_or_else(|| panic!("{} not acknowledged", v));
     }
 }
 

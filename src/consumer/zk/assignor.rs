@@ -40,10 +40,7 @@ impl AssignmentContext {
                 (t, ps)
             })
             .collect();
-        AssignmentContext {
-            consumers_for_topic,
-            partitions_for_topic,
-        }
+        AssignmentContext { consumers_for_topic, partitions_for_topic }
     }
 }
 
@@ -91,8 +88,7 @@ pub fn range(ctx: &AssignmentContext) -> BTreeMap<TopicPartition, String> {
 
 /// Java's `String.hashCode` (over UTF-16 code units, wrapping 32-bit arithmetic).
 pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+    s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
 }
 
 /// Round-robin (§11.4, KAFKA-687): every topic must have the same set of threads; all
@@ -137,10 +133,7 @@ mod tests {
     use super::*;
 
     fn member(id: &str, topics: &[(&str, usize)]) -> BTreeMap<String, Vec<String>> {
-        topics
-            .iter()
-            .map(|(t, n)| (t.to_string(), (0..*n).map(|i| format!("{}-{}", id, i)).collect()))
-            .collect()
+        topics.iter().map(|(t, n)| (t.to_string(), (0..*n).map(|i| format!("{}-{}", id, i)).collect())).collect()
     }
 
     fn parts(topics: &[(&str, i32)]) -> BTreeMap<String, Vec<i32>> {
@@ -148,10 +141,7 @@ mod tests {
     }
 
     fn owned_by(a: &BTreeMap<TopicPartition, String>, thread: &str) -> Vec<i32> {
-        a.iter()
-            .filter(|(_, t)| *t == thread)
-            .map(|(tp, _)| tp.partition)
-            .collect()
+        a.iter().filter(|(_, t)| *t == thread).map(|(tp, _)| tp.partition).collect()
     }
 
     #[test]
@@ -169,10 +159,7 @@ mod tests {
     fn range_matches_the_082_doc_example() {
         // Two consumers with two streams each, five partitions:
         // p0 -> C1-0, p1 -> C1-0, p2 -> C1-1, p3 -> C2-0, p4 -> C2-1.
-        let ctx = AssignmentContext::new(
-            [member("C1", &[("t", 2)]), member("C2", &[("t", 2)])],
-            parts(&[("t", 5)]),
-        );
+        let ctx = AssignmentContext::new([member("C1", &[("t", 2)]), member("C2", &[("t", 2)])], parts(&[("t", 5)]));
         let a = range(&ctx);
         assert_eq!(owned_by(&a, "C1-0"), vec![0, 1]);
         assert_eq!(owned_by(&a, "C1-1"), vec![2]);
@@ -198,10 +185,7 @@ mod tests {
         let a = range(&AssignmentContext::new(members, parts(&[("t", 12)])));
         for i in 1..=4 {
             let start = (i - 1) * 3;
-            assert_eq!(
-                owned_by(&a, &format!("g_c{}-0", i)),
-                (start..start + 3).collect::<Vec<_>>()
-            );
+            assert_eq!(owned_by(&a, &format!("g_c{}-0", i)), (start..start + 3).collect::<Vec<_>>());
         }
         let members: Vec<_> = (1..=5).map(|i| member(&format!("g_c{}", i), &[("t", 1)])).collect();
         let a = range(&AssignmentContext::new(members, parts(&[("t", 12)])));

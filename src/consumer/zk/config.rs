@@ -109,9 +109,7 @@ fn int<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
     default: T,
     min: T,
 ) -> Result<T, ConsumerError> {
-    let v = props
-        .parse_or(key, default)
-        .map_err(|e| ConsumerError::Config(e.to_string()))?;
+    let v = props.parse_or(key, default).map_err(|e| ConsumerError::Config(e.to_string()))?;
     if v < min {
         return Err(bad(key, &v.to_string(), &format!("must be at least {}", min)));
     }
@@ -119,18 +117,12 @@ fn int<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
 }
 
 fn boolean(props: &Properties, key: &str, default: bool) -> Result<bool, ConsumerError> {
-    Ok(props
-        .parse_bool(key)
-        .map_err(|e| ConsumerError::Config(e.to_string()))?
-        .unwrap_or(default))
+    Ok(props.parse_bool(key).map_err(|e| ConsumerError::Config(e.to_string()))?.unwrap_or(default))
 }
 
 /// 0.8.2 `Config.validateChars`: ASCII alphanumerics, '.', '_' and '-' (empty allowed).
 fn validate_chars(key: &str, value: &str) -> Result<(), ConsumerError> {
-    if value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-')
-    {
+    if value.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-') {
         Ok(())
     } else {
         Err(ConsumerError::Config(format!(
@@ -185,11 +177,7 @@ impl ConsumerConfig {
                 &format!("must be at most {}", MAX_QUEUED_CHUNKS),
             ));
         }
-        let offsets_storage = match props
-            .get("offsets.storage")
-            .map(|s| s.trim().to_ascii_lowercase())
-            .as_deref()
-        {
+        let offsets_storage = match props.get("offsets.storage").map(|s| s.trim().to_ascii_lowercase()).as_deref() {
             None | Some("zookeeper") => OffsetsStorage::Zookeeper,
             Some("kafka") => OffsetsStorage::Kafka,
             Some(other) => {
@@ -221,10 +209,7 @@ impl ConsumerConfig {
                 )))
             }
         };
-        let client_id = props
-            .get("client.id")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|| group_id.clone());
+        let client_id = props.get("client.id").map(|s| s.trim().to_string()).unwrap_or_else(|| group_id.clone());
         validate_chars("client.id", &client_id)?;
         Ok(ConsumerConfig {
             group_id,
@@ -339,29 +324,19 @@ mod tests {
             let e = ConsumerConfig::from_pairs(&p).unwrap_err().to_string();
             assert!(e.contains(k), "error for {}={} does not name the key: {}", k, v, e);
         }
-        let e = ConsumerConfig::from_pairs(&[("zookeeper.connect", "h:1")])
-            .unwrap_err()
-            .to_string();
+        let e = ConsumerConfig::from_pairs(&[("zookeeper.connect", "h:1")]).unwrap_err().to_string();
         assert!(e.contains("group.id"), "{}", e);
-        let e = ConsumerConfig::from_pairs(&[("group.id", "g")])
-            .unwrap_err()
-            .to_string();
+        let e = ConsumerConfig::from_pairs(&[("group.id", "g")]).unwrap_err().to_string();
         assert!(e.contains("zookeeper.connect"), "{}", e);
         let mut p = base();
         p.extend([("fetch.wait.max.ms", "5000"), ("socket.timeout.ms", "1000")]);
-        assert!(ConsumerConfig::from_pairs(&p)
-            .unwrap_err()
-            .to_string()
-            .contains("fetch.wait.max.ms"));
+        assert!(ConsumerConfig::from_pairs(&p).unwrap_err().to_string().contains("fetch.wait.max.ms"));
     }
 
     #[test]
     fn consumer_timeout_is_a_duration_when_non_negative() {
         let mut p = base();
         p.push(("consumer.timeout.ms", "250"));
-        assert_eq!(
-            ConsumerConfig::from_pairs(&p).unwrap().consumer_timeout(),
-            Some(Duration::from_millis(250))
-        );
+        assert_eq!(ConsumerConfig::from_pairs(&p).unwrap().consumer_timeout(), Some(Duration::from_millis(250)));
     }
 }

@@ -138,9 +138,7 @@ impl Drop for Handle {
 
 impl std::fmt::Debug for ZookeeperConsumerConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ZookeeperConsumerConnector")
-            .field("consumer_id", &self.handle.inner.consumer_id)
-            .finish()
+        f.debug_struct("ZookeeperConsumerConnector").field("consumer_id", &self.handle.inner.consumer_id).finish()
     }
 }
 
@@ -149,11 +147,7 @@ impl ZookeeperConsumerConnector {
     /// streams are created.
     pub async fn create(config: ConsumerConfig) -> Result<ZookeeperConsumerConnector, ConsumerError> {
         let consumer_id = make_consumer_id(&config.group_id, config.consumer_id.as_deref());
-        log::info!(
-            "[{}] connecting to zookeeper at {}",
-            consumer_id,
-            config.zookeeper_connect
-        );
+        log::info!("[{}] connecting to zookeeper at {}", consumer_id, config.zookeeper_connect);
         let zk = ZkClient::connect(
             &config.zookeeper_connect,
             Duration::from_millis(config.zookeeper_session_timeout_ms),
@@ -189,9 +183,7 @@ impl ZookeeperConsumerConnector {
             let h = tokio::spawn(auto_commit(inner.clone()));
             inner.tasks.lock().unwrap_or_else(|e| e.into_inner()).push(h);
         }
-        Ok(ZookeeperConsumerConnector {
-            handle: Arc::new(Handle { inner }),
-        })
+        Ok(ZookeeperConsumerConnector { handle: Arc::new(Handle { inner }) })
     }
 
     /// `<group>_<consumer.id>` or `<group>_<host>-<ms>-<hex8>`; thread ids append `-<n>`.
@@ -233,10 +225,7 @@ impl ZookeeperConsumerConnector {
             queues.insert(topic.clone(), tx);
             streams.insert(topic.clone(), rx);
         }
-        let sub = Subscription {
-            topic_count: TopicCount::Static(topic_count.clone()),
-            queues: Queues::Static(queues),
-        };
+        let sub = Subscription { topic_count: TopicCount::Static(topic_count.clone()), queues: Queues::Static(queues) };
         self.handle.inner.consume(sub).await?;
         Ok(streams)
     }
@@ -249,17 +238,12 @@ impl ZookeeperConsumerConnector {
         n: usize,
     ) -> Result<Vec<KafkaStream>, ConsumerError> {
         if n == 0 || n > MAX_STREAMS {
-            return Err(ConsumerError::Subscription(format!(
-                "stream count {} is not in 1..={}",
-                n, MAX_STREAMS
-            )));
+            return Err(ConsumerError::Subscription(format!("stream count {} is not in 1..={}", n, MAX_STREAMS)));
         }
         self.claim_stream_creation()?;
         let (tx, rx): (Vec<_>, Vec<_>) = (0..n).map(|_| self.new_stream()).unzip();
-        let sub = Subscription {
-            topic_count: TopicCount::Wildcard { filter, streams: n },
-            queues: Queues::Wildcard(tx),
-        };
+        let sub =
+            Subscription { topic_count: TopicCount::Wildcard { filter, streams: n }, queues: Queues::Wildcard(tx) };
         self.handle.inner.consume(sub).await?;
         Ok(rx)
     }
@@ -291,12 +275,7 @@ impl ZookeeperConsumerConnector {
 
     /// The partitions this member owns right now, with the owning thread id.
     pub fn owned_partitions(&self) -> BTreeMap<TopicPartition, String> {
-        self.handle
-            .inner
-            .registry()
-            .iter()
-            .map(|(tp, pti)| (tp.clone(), pti.thread_id.clone()))
-            .collect()
+        self.handle.inner.registry().iter().map(|(tp, pti)| (tp.clone(), pti.thread_id.clone())).collect()
     }
 
     /// How many rebalances completed (for monitoring and tests).
@@ -313,11 +292,7 @@ impl ZookeeperConsumerConnector {
 
 fn sleep_jittered(base_ms: u64) -> Duration {
     // Up to +50%: members that failed together do not retry in lock step.
-    let jitter = if base_ms == 0 {
-        0
-    } else {
-        random_u64() % (base_ms / 2 + 1)
-    };
+    let jitter = if base_ms == 0 { 0 } else { random_u64() % (base_ms / 2 + 1) };
     Duration::from_millis(base_ms + jitter)
 }
 
@@ -334,11 +309,7 @@ impl Inner {
     }
 
     fn zk(&self) -> Result<ZkClient, ConsumerError> {
-        self.zk
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or(ConsumerError::ShutDown)
+        self.zk.read().unwrap_or_else(|e| e.into_inner()).clone().ok_or(ConsumerError::ShutDown)
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, BTreeMap<TopicPartition, Arc<PartitionTopicInfo>>> {
@@ -368,8 +339,7 @@ impl Inner {
     async fn consume(self: &Arc<Self>, sub: Subscription) -> Result<(), ConsumerError> {
         *self.subscription.lock().unwrap_or_else(|e| e.into_inner()) = Some(sub.clone());
         let zk = self.zk()?;
-        self.register(&zk, Duration::from_millis(self.config.zookeeper_session_timeout_ms * 2))
-            .await?;
+        self.register(&zk, Duration::from_millis(self.config.zookeeper_session_timeout_ms * 2)).await?;
 
         // Watches are armed before the first rebalance reads the state they guard.
         let ids = paths::consumer_ids(&self.config.group_id);
@@ -421,12 +391,7 @@ impl Inner {
             first,
             OnChange::Rebalance("topic partitions changed"),
         ));
-        if let Some(old) = self
-            .topic_watches
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(topic.to_string(), h)
-        {
+        if let Some(old) = self.topic_watches.lock().unwrap_or_else(|e| e.into_inner()).insert(topic.to_string(), h) {
             old.abort();
         }
         Ok(())
@@ -435,48 +400,27 @@ impl Inner {
     /// Wildcards: watch the data of every matching topic; a changed set of matching topics
     /// needs a rebalance. Returns whether the set changed.
     async fn refresh_wildcard_topics(self: &Arc<Self>) -> Result<bool, ConsumerError> {
-        let Some(Subscription {
-            topic_count: TopicCount::Wildcard { filter, .. },
-            ..
-        }) = self.subscription()
-        else {
+        let Some(Subscription { topic_count: TopicCount::Wildcard { filter, .. }, .. }) = self.subscription() else {
             return Ok(false);
         };
         let zk = self.zk()?;
         let all = zk.get_children(paths::BROKER_TOPICS).await?.unwrap_or_default();
-        let matching: BTreeSet<String> = all
-            .into_iter()
-            .filter(|t| filter.is_topic_allowed(t, self.config.exclude_internal_topics))
-            .collect();
-        let current: BTreeSet<String> = self
-            .topic_watches
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
-            .collect();
+        let matching: BTreeSet<String> =
+            all.into_iter().filter(|t| filter.is_topic_allowed(t, self.config.exclude_internal_topics)).collect();
+        let current: BTreeSet<String> =
+            self.topic_watches.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
         if matching == current {
             return Ok(false);
         }
         for gone in current.difference(&matching) {
-            if let Some(h) = self
-                .topic_watches
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(gone)
-            {
+            if let Some(h) = self.topic_watches.lock().unwrap_or_else(|e| e.into_inner()).remove(gone) {
                 h.abort();
             }
         }
         for new in matching.difference(&current) {
             self.watch_topic(&zk, new).await?;
         }
-        log::info!(
-            "[{}] topics matching {} are now {:?}",
-            self.consumer_id,
-            filter.regex(),
-            matching
-        );
+        log::info!("[{}] topics matching {} are now {:?}", self.consumer_id, filter.regex(), matching);
         Ok(true)
     }
 
@@ -537,12 +481,7 @@ impl Inner {
                     return true;
                 }
                 Ok(false) => log::info!("[{}] rebalancing attempt #{} failed", self.consumer_id, failures),
-                Err(e) => log::warn!(
-                    "[{}] exception during rebalance attempt #{}: {}",
-                    self.consumer_id,
-                    failures,
-                    e
-                ),
+                Err(e) => log::warn!("[{}] exception during rebalance attempt #{}: {}", self.consumer_id, failures, e),
             }
             failures += 1;
             if let Some(limit) = limit {
@@ -578,11 +517,7 @@ impl Inner {
         }
         if commit && self.config.auto_commit_enable && !ptis.is_empty() {
             if let Err(e) = self.commit(retries).await {
-                log::warn!(
-                    "[{}] commit before releasing partitions failed: {}",
-                    self.consumer_id,
-                    e
-                );
+                log::warn!("[{}] commit before releasing partitions failed: {}", self.consumer_id, e);
             }
         }
         self.registry().clear();
@@ -594,8 +529,7 @@ impl Inner {
         let group = &self.config.group_id;
         let claimed: Vec<TopicPartition> = st.claimed.keys().cloned().collect();
         for tp in claimed {
-            zk.delete_own_ephemeral(&paths::consumer_owner(group, &tp.topic, tp.partition))
-                .await?;
+            zk.delete_own_ephemeral(&paths::consumer_owner(group, &tp.topic, tp.partition)).await?;
             st.claimed.remove(&tp);
         }
         Ok(())
@@ -604,10 +538,7 @@ impl Inner {
     /// Every member's subscription, skipping members whose data is not the Java layout.
     async fn read_members(&self, zk: &ZkClient) -> Result<BTreeMap<String, TopicCount>, ConsumerError> {
         let mut out = BTreeMap::new();
-        let ids = zk
-            .get_children(&paths::consumer_ids(&self.config.group_id))
-            .await?
-            .unwrap_or_default();
+        let ids = zk.get_children(&paths::consumer_ids(&self.config.group_id)).await?.unwrap_or_default();
         for id in ids {
             let Some((data, _)) = zk.get_data(&paths::consumer_id(&self.config.group_id, &id)).await? else {
                 continue; // left between the two reads
@@ -637,22 +568,15 @@ impl Inner {
         };
         let zk = self.zk()?;
         // 1. Our member znode (gone after a session expiry, or never created).
-        let registered = zk
-            .get_data(&self.path())
-            .await?
-            .is_some_and(|(_, s)| s.ephemeral_owner == zk.session_id());
+        let registered = zk.get_data(&self.path()).await?.is_some_and(|(_, s)| s.ephemeral_owner == zk.session_id());
         if !registered {
             self.close_generation(st, false, 0).await;
-            self.register(&zk, Duration::from_millis(self.config.zookeeper_session_timeout_ms))
-                .await?;
+            self.register(&zk, Duration::from_millis(self.config.zookeeper_session_timeout_ms)).await?;
         }
 
         // 2. No broker at all: nothing to fetch; rebalance again when one registers.
         if read_brokers(&zk).await?.is_empty() {
-            log::warn!(
-                "[{}] no broker partitions consumed: no broker is registered",
-                self.consumer_id
-            );
+            log::warn!("[{}] no broker partitions consumed: no broker is registered", self.consumer_id);
             self.watch_brokers_once(&zk).await?;
             return Ok(true);
         }
@@ -677,8 +601,7 @@ impl Inner {
             .map(|(id, tc)| tc.thread_ids_per_topic(id, &all_topics, self.config.exclude_internal_topics))
             .collect();
         let mine: BTreeMap<String, Vec<String>> =
-            sub.topic_count
-                .thread_ids_per_topic(&self.consumer_id, &all_topics, self.config.exclude_internal_topics);
+            sub.topic_count.thread_ids_per_topic(&self.consumer_id, &all_topics, self.config.exclude_internal_topics);
         let mut topics: BTreeSet<String> = per_member.iter().flat_map(|m| m.keys().cloned()).collect();
         topics.extend(mine.keys().cloned());
         let mut partitions_for_topic = BTreeMap::new();
@@ -688,12 +611,7 @@ impl Inner {
                     Ok(a) => {
                         partitions_for_topic.insert(topic.clone(), a.partitions.keys().copied().collect::<Vec<i32>>());
                     }
-                    Err(e) => log::warn!(
-                        "[{}] topic {} has an unreadable assignment: {}",
-                        self.consumer_id,
-                        topic,
-                        e
-                    ),
+                    Err(e) => log::warn!("[{}] topic {} has an unreadable assignment: {}", self.consumer_id, topic, e),
                 }
             }
         }
@@ -705,10 +623,8 @@ impl Inner {
                 return Ok(false);
             }
         };
-        let my_threads: HashSet<(&str, &str)> = mine
-            .iter()
-            .flat_map(|(t, ids)| ids.iter().map(move |id| (t.as_str(), id.as_str())))
-            .collect();
+        let my_threads: HashSet<(&str, &str)> =
+            mine.iter().flat_map(|(t, ids)| ids.iter().map(move |id| (t.as_str(), id.as_str()))).collect();
         let own: BTreeMap<TopicPartition, String> = decision
             .into_iter()
             .filter(|(tp, thread)| my_threads.contains(&(tp.topic.as_str(), thread.as_str())))
@@ -726,11 +642,7 @@ impl Inner {
                     st.claimed.insert(tp.clone(), thread.clone());
                 }
                 Err(ZkError::NodeExists) => {
-                    log::info!(
-                        "[{}] waiting for the partition ownership of {} to be deleted",
-                        self.consumer_id,
-                        tp
-                    );
+                    log::info!("[{}] waiting for the partition ownership of {} to be deleted", self.consumer_id, tp);
                     self.release(&zk, st).await?;
                     return Ok(false);
                 }
@@ -786,12 +698,8 @@ impl Inner {
 
     /// With no broker registered, 0.8.2 watches `/brokers/ids` until one appears.
     async fn watch_brokers_once(self: &Arc<Self>, zk: &ZkClient) -> Result<(), ConsumerError> {
-        let running = self
-            .broker_watch
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .is_some_and(|h| !h.is_finished());
+        let running =
+            self.broker_watch.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|h| !h.is_finished());
         if running {
             return Ok(());
         }
@@ -811,11 +719,8 @@ impl Inner {
     /// Commit the consumed offsets of the current generation.
     async fn commit(&self, retries: u32) -> Result<(), ConsumerError> {
         let _serial = self.commit_lock.lock().await;
-        let offsets: Vec<(TopicPartition, i64)> = self
-            .registry()
-            .iter()
-            .map(|(tp, pti)| (tp.clone(), pti.consumed_offset()))
-            .collect();
+        let offsets: Vec<(TopicPartition, i64)> =
+            self.registry().iter().map(|(tp, pti)| (tp.clone(), pti.consumed_offset())).collect();
         if offsets.is_empty() {
             return Ok(());
         }
@@ -842,9 +747,7 @@ impl Inner {
         // completes first, so no claim is left half done.
         let tasks: Vec<JoinHandle<()>> = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
         let mut more: Vec<JoinHandle<()>> =
-            std::mem::take(&mut *self.topic_watches.lock().unwrap_or_else(|e| e.into_inner()))
-                .into_values()
-                .collect();
+            std::mem::take(&mut *self.topic_watches.lock().unwrap_or_else(|e| e.into_inner())).into_values().collect();
         more.extend(self.broker_watch.lock().unwrap_or_else(|e| e.into_inner()).take());
         for h in tasks.into_iter().chain(more) {
             let abort = h.abort_handle();
@@ -853,8 +756,7 @@ impl Inner {
             }
         }
         let mut st = self.rebalance.lock().await;
-        self.close_generation(&mut st, true, self.config.offsets_commit_max_retries)
-            .await;
+        self.close_generation(&mut st, true, self.config.offsets_commit_max_retries).await;
         if let Ok(zk) = self.zk() {
             if let Err(e) = self.release(&zk, &mut st).await {
                 log::warn!("[{}] cannot release partition ownership: {}", self.consumer_id, e);
@@ -870,10 +772,7 @@ impl Inner {
     }
 
     async fn on_new_session(self: &Arc<Self>) {
-        log::info!(
-            "[{}] ZK expired; release old broker partition ownership; re-register consumer",
-            self.consumer_id
-        );
+        log::info!("[{}] ZK expired; release old broker partition ownership; re-register consumer", self.consumer_id);
         // Our owner znodes died with the old session: stop handing out their messages now
         // (nothing to commit: another member may already own them).
         for pti in self.registry().values() {
@@ -881,15 +780,8 @@ impl Inner {
         }
         self.registry().clear();
         if let Ok(zk) = self.zk() {
-            if let Err(e) = self
-                .register(&zk, Duration::from_millis(self.config.zookeeper_session_timeout_ms))
-                .await
-            {
-                log::warn!(
-                    "[{}] re-registration failed (the rebalance retries it): {}",
-                    self.consumer_id,
-                    e
-                );
+            if let Err(e) = self.register(&zk, Duration::from_millis(self.config.zookeeper_session_timeout_ms)).await {
+                log::warn!("[{}] re-registration failed (the rebalance retries it): {}", self.consumer_id, e);
             }
         }
         self.trigger("new zookeeper session");

@@ -16,20 +16,10 @@ pub enum ConsumerError {
     /// The connector is shut down.
     ShutDown,
     /// A stored message failed its CRC or could not be decompressed; it is skipped.
-    InvalidMessage {
-        topic: String,
-        partition: i32,
-        offset: i64,
-        reason: String,
-    },
+    InvalidMessage { topic: String, partition: i32, offset: i64, reason: String },
     /// A message at `offset` is larger than `fetch.message.max.bytes`; the partition stalls
     /// there until the fetch size is raised (0.8's `MessageSizeTooLargeException`).
-    MessageSizeTooLarge {
-        topic: String,
-        partition: i32,
-        offset: i64,
-        fetch_size: i32,
-    },
+    MessageSizeTooLarge { topic: String, partition: i32, offset: i64, fetch_size: i32 },
     /// A subscription that cannot be served (bad stream count, bad regex, ...).
     Subscription(String),
     /// ZooKeeper failed.

@@ -47,22 +47,15 @@ pub(crate) struct BrokerInfo {
 /// Every broker registered under `/brokers/ids`, by id (unreadable registrations skipped).
 pub(crate) async fn read_brokers(zk: &ZkClient) -> Result<Vec<BrokerInfo>, ZkError> {
     let mut out = Vec::new();
-    let mut ids: Vec<i32> = zk
-        .get_children(paths::BROKER_IDS)
-        .await?
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|c| c.parse().ok())
-        .collect();
+    let mut ids: Vec<i32> =
+        zk.get_children(paths::BROKER_IDS).await?.unwrap_or_default().iter().filter_map(|c| c.parse().ok()).collect();
     ids.sort_unstable();
     for id in ids {
         if let Some((data, _)) = zk.get_data(&paths::broker(id)).await? {
             match BrokerRegistration::parse(&data) {
-                Ok(b) if (0..=u16::MAX as i32).contains(&b.port) => out.push(BrokerInfo {
-                    id,
-                    host: b.host,
-                    port: b.port as u16,
-                }),
+                Ok(b) if (0..=u16::MAX as i32).contains(&b.port) => {
+                    out.push(BrokerInfo { id, host: b.host, port: b.port as u16 })
+                }
                 Ok(_) | Err(_) => log::warn!("skipping unreadable registration of broker {}", id),
             }
         }
@@ -149,30 +142,13 @@ impl FetcherManager {
         let state = State {
             partitions: partitions
                 .into_iter()
-                .map(|(pti, queue)| {
-                    (
-                        pti.tp.clone(),
-                        Assigned {
-                            pti,
-                            queue,
-                            leader: Leader::Unknown,
-                        },
-                    )
-                })
+                .map(|(pti, queue)| (pti.tp.clone(), Assigned { pti, queue, leader: Leader::Unknown }))
                 .collect(),
             ..State::default()
         };
-        let shared = Arc::new(Shared {
-            cfg,
-            zk,
-            state: Mutex::new(state),
-            finder_wake: Notify::new(),
-        });
+        let shared = Arc::new(Shared { cfg, zk, state: Mutex::new(state), finder_wake: Notify::new() });
         let finder = tokio::spawn(leader_finder(shared.clone()));
-        FetcherManager {
-            shared,
-            finder: Some(finder),
-        }
+        FetcherManager { shared, finder: Some(finder) }
     }
 
     /// Stop every task of this generation and wait until they are gone.
@@ -210,11 +186,7 @@ async fn leader_finder(shared: Arc<Shared>) {
             if st.stopped {
                 return;
             }
-            st.partitions
-                .iter()
-                .filter(|(_, a)| a.leader == Leader::Unknown)
-                .map(|(tp, _)| tp.clone())
-                .collect()
+            st.partitions.iter().filter(|(_, a)| a.leader == Leader::Unknown).map(|(tp, _)| tp.clone()).collect()
         };
         if leaderless.is_empty() {
             shared.finder_wake.notified().await;
@@ -246,12 +218,7 @@ async fn leader_finder(shared: Arc<Shared>) {
                     log::info!("[{}] fetching {:?}", shared.cfg.client_id, moved);
                 }
             }
-            Err(e) => log::warn!(
-                "[{}] cannot find leaders for {:?}: {}",
-                shared.cfg.client_id,
-                leaderless,
-                e
-            ),
+            Err(e) => log::warn!("[{}] cannot find leaders for {:?}: {}", shared.cfg.client_id, leaderless, e),
         }
         tokio::time::sleep(shared.cfg.refresh_leader_backoff).await;
     }
@@ -262,9 +229,7 @@ async fn find_leaders(
     shared: &Shared,
     partitions: &[TopicPartition],
 ) -> Result<(HashMap<i32, BrokerInfo>, HashMap<TopicPartition, i32>), String> {
-    let brokers = read_brokers(&shared.zk)
-        .await
-        .map_err(|e| format!("reading /brokers/ids: {}", e))?;
+    let brokers = read_brokers(&shared.zk).await.map_err(|e| format!("reading /brokers/ids: {}", e))?;
     if brokers.is_empty() {
         return Err("no broker is registered".into());
     }
@@ -287,16 +252,7 @@ async fn find_leaders(
                     .brokers
                     .iter()
                     .filter(|b| (0..=u16::MAX as i32).contains(&b.port))
-                    .map(|b| {
-                        (
-                            b.id,
-                            BrokerInfo {
-                                id: b.id,
-                                host: b.host.clone(),
-                                port: b.port as u16,
-                            },
-                        )
-                    })
+                    .map(|b| (b.id, BrokerInfo { id: b.id, host: b.host.clone(), port: b.port as u16 }))
                     .collect();
                 let mut leaders = HashMap::new();
                 for t in &md.topics {
@@ -363,13 +319,7 @@ fn return_partition(shared: &Shared, broker: i32, tp: &TopicPartition, error: Er
     if let Some(a) = st.partitions.get_mut(tp) {
         if a.leader == Leader::Broker(broker) {
             a.leader = Leader::Unknown;
-            log::info!(
-                "[{}] {} on broker {}: {:?}; finding its leader again",
-                shared.cfg.client_id,
-                tp,
-                broker,
-                error
-            );
+            log::info!("[{}] {} on broker {}: {:?}; finding its leader again", shared.cfg.client_id, tp, broker, error);
         }
     }
     drop(st);
@@ -392,11 +342,7 @@ async fn reset_offset(conn: &mut BrokerConnection, cfg: &FetchConfig, tp: &Topic
         replica_id: CONSUMER_REPLICA_ID,
         topics: vec![OffsetsTopic {
             topic: tp.topic.clone(),
-            partitions: vec![OffsetsPartition {
-                partition: tp.partition,
-                time,
-                max_offsets: 1,
-            }],
+            partitions: vec![OffsetsPartition { partition: tp.partition, time, max_offsets: 1 }],
         }],
     };
     let resp = conn.send(&cfg.client_id, &req).await.map_err(|e| e.to_string())?;
@@ -410,10 +356,7 @@ async fn reset_offset(conn: &mut BrokerConnection, cfg: &FetchConfig, tp: &Topic
     if p.error_code != ErrorCode::NoError {
         return Err(format!("{:?}", p.error_code));
     }
-    p.offsets
-        .first()
-        .copied()
-        .ok_or_else(|| format!("no offset returned for {}", tp))
+    p.offsets.first().copied().ok_or_else(|| format!("no offset returned for {}", tp))
 }
 
 async fn broker_fetcher(shared: Arc<Shared>, broker: BrokerInfo) {
@@ -421,11 +364,7 @@ async fn broker_fetcher(shared: Arc<Shared>, broker: BrokerInfo) {
     let mut conn = match BrokerConnection::connect(&broker.host, broker.port, cfg.socket_timeout).await {
         Ok(c) => c,
         Err(e) => {
-            return give_up(
-                &shared,
-                broker.id,
-                &format!("cannot connect to {}:{}: {}", broker.host, broker.port, e),
-            )
+            return give_up(&shared, broker.id, &format!("cannot connect to {}:{}: {}", broker.host, broker.port, e))
         }
     };
     // The server holds a fetch up to max_wait_ms before answering.
@@ -480,10 +419,7 @@ async fn broker_fetcher(shared: Arc<Shared>, broker: BrokerInfo) {
             min_bytes: cfg.min_bytes,
             topics: by_topic
                 .into_iter()
-                .map(|(t, partitions)| FetchTopic {
-                    topic: t.to_string(),
-                    partitions,
-                })
+                .map(|(t, partitions)| FetchTopic { topic: t.to_string(), partitions })
                 .collect(),
         };
         conn.set_max_response_size(
@@ -519,11 +455,7 @@ async fn broker_fetcher(shared: Arc<Shared>, broker: BrokerInfo) {
                         }
                         match next {
                             Some(next) => {
-                                let chunk = Chunk::Data {
-                                    pti: pti.clone(),
-                                    fetch_offset,
-                                    messages: p.message_set,
-                                };
+                                let chunk = Chunk::Data { pti: pti.clone(), fetch_offset, messages: p.message_set };
                                 if queue.send(chunk).await.is_err() {
                                     // The application dropped this stream: nothing to deliver
                                     // to; the other partitions of this broker keep going.
@@ -541,11 +473,7 @@ async fn broker_fetcher(shared: Arc<Shared>, broker: BrokerInfo) {
                                     tp,
                                     fetch_offset
                                 );
-                                let chunk = Chunk::Data {
-                                    pti: pti.clone(),
-                                    fetch_offset,
-                                    messages: p.message_set,
-                                };
+                                let chunk = Chunk::Data { pti: pti.clone(), fetch_offset, messages: p.message_set };
                                 stall(&shared, &tp);
                                 let _ = queue.send(chunk).await;
                             }

@@ -119,10 +119,7 @@ impl OffsetStore {
     ) -> Result<HashMap<TopicPartition, i64>, ConsumerError> {
         let mut out = HashMap::with_capacity(partitions.len());
         for tp in partitions {
-            let offset = match zk
-                .get_data(&paths::consumer_offset(&self.group, &tp.topic, tp.partition))
-                .await?
-            {
+            let offset = match zk.get_data(&paths::consumer_offset(&self.group, &tp.topic, tp.partition)).await? {
                 None => NO_OFFSET,
                 Some((data, _)) => match parse_int("consumer offset", &data) {
                     Ok(o) => o,
@@ -170,16 +167,10 @@ impl OffsetStore {
         let mut last = "no broker is registered".to_string();
         for b in &brokers {
             let found = async {
-                let mut conn = BrokerConnection::connect(&b.host, b.port, self.socket_timeout)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let mut conn =
+                    BrokerConnection::connect(&b.host, b.port, self.socket_timeout).await.map_err(|e| e.to_string())?;
                 let r = conn
-                    .send(
-                        &self.client_id,
-                        &ConsumerMetadataRequest {
-                            group: self.group.clone(),
-                        },
-                    )
+                    .send(&self.client_id, &ConsumerMetadataRequest { group: self.group.clone() })
                     .await
                     .map_err(|e| e.to_string())?;
                 if r.error_code != ErrorCode::NoError {
@@ -207,10 +198,7 @@ impl OffsetStore {
             group: self.group.clone(),
             topics: group_topics(partitions.iter().map(|tp| (tp.clone(), ())))
                 .into_iter()
-                .map(|(topic, ps)| OffsetFetchTopic {
-                    topic,
-                    partitions: ps.into_iter().map(|(p, _)| p).collect(),
-                })
+                .map(|(topic, ps)| OffsetFetchTopic { topic, partitions: ps.into_iter().map(|(p, _)| p).collect() })
                 .collect(),
         };
         let mut last = String::new();
@@ -316,21 +304,14 @@ impl OffsetStore {
                     let errors: Vec<(String, i32, ErrorCode)> = r
                         .topics
                         .iter()
-                        .flat_map(|t| {
-                            t.partitions
-                                .iter()
-                                .map(move |p| (t.topic.clone(), p.partition, p.error_code))
-                        })
+                        .flat_map(|t| t.partitions.iter().map(move |p| (t.topic.clone(), p.partition, p.error_code)))
                         .filter(|(_, _, e)| *e != ErrorCode::NoError)
                         .collect();
                     if errors.is_empty() {
                         return Ok(());
                     }
                     if errors.iter().any(|(_, _, e)| {
-                        matches!(
-                            e,
-                            ErrorCode::NotCoordinatorForConsumer | ErrorCode::ConsumerCoordinatorNotAvailable
-                        )
+                        matches!(e, ErrorCode::NotCoordinatorForConsumer | ErrorCode::ConsumerCoordinatorNotAvailable)
                     }) {
                         *coord = None;
                     }

@@ -49,10 +49,7 @@ impl PartitionTopicInfo {
         PartitionTopicInfo {
             tp,
             thread_id,
-            state: Mutex::new(ConsumeState {
-                consumed: offset,
-                revoked: false,
-            }),
+            state: Mutex::new(ConsumeState { consumed: offset, revoked: false }),
             fetched: AtomicI64::new(offset),
         }
     }
@@ -71,9 +68,7 @@ impl PartitionTopicInfo {
 
     /// Advance the fetch offset only if it still is `expected`.
     pub fn compare_and_set_fetch_offset(&self, expected: i64, new: i64) -> bool {
-        self.fetched
-            .compare_exchange(expected, new, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
+        self.fetched.compare_exchange(expected, new, Ordering::SeqCst, Ordering::SeqCst).is_ok()
     }
 
     /// After an offset reset both positions move (0.8.2 `resetFetchOffset` +
@@ -101,17 +96,9 @@ impl PartitionTopicInfo {
 #[derive(Debug)]
 pub(crate) enum Chunk {
     /// A message set fetched at `fetch_offset` (may end with a partial message).
-    Data {
-        pti: Arc<PartitionTopicInfo>,
-        fetch_offset: i64,
-        messages: Bytes,
-    },
+    Data { pti: Arc<PartitionTopicInfo>, fetch_offset: i64, messages: Bytes },
     /// The partition is stuck at `offset`: the message there does not fit the fetch size.
-    TooLarge {
-        pti: Arc<PartitionTopicInfo>,
-        offset: i64,
-        fetch_size: i32,
-    },
+    TooLarge { pti: Arc<PartitionTopicInfo>, offset: i64, fetch_size: i32 },
 }
 
 pub(crate) type ChunkSender = mpsc::Sender<Chunk>;
@@ -140,10 +127,7 @@ pub struct KafkaStream {
 
 impl std::fmt::Debug for KafkaStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KafkaStream")
-            .field("client_id", &self.client_id)
-            .field("timeout", &self.timeout)
-            .finish()
+        f.debug_struct("KafkaStream").field("client_id", &self.client_id).field("timeout", &self.timeout).finish()
     }
 }
 
@@ -156,17 +140,7 @@ impl KafkaStream {
     ) -> (ChunkSender, KafkaStream) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let runtime = tokio::runtime::Handle::try_current().ok();
-        (
-            tx,
-            KafkaStream {
-                rx,
-                shutdown,
-                timeout,
-                client_id: client_id.to_string(),
-                current: None,
-                runtime,
-            },
-        )
+        (tx, KafkaStream { rx, shutdown, timeout, client_id: client_id.to_string(), current: None, runtime })
     }
 
     /// The next message, waiting for one as long as `consumer.timeout.ms` allows.
@@ -200,23 +174,10 @@ impl KafkaStream {
             };
             match chunk {
                 None => return None,
-                Some(Chunk::Data {
-                    pti,
-                    fetch_offset,
-                    messages,
-                }) => {
-                    self.current = Some(CurrentChunk {
-                        pti,
-                        fetch_offset,
-                        iter: deep_iter(messages),
-                        first: true,
-                    })
+                Some(Chunk::Data { pti, fetch_offset, messages }) => {
+                    self.current = Some(CurrentChunk { pti, fetch_offset, iter: deep_iter(messages), first: true })
                 }
-                Some(Chunk::TooLarge {
-                    pti,
-                    offset,
-                    fetch_size,
-                }) => {
+                Some(Chunk::TooLarge { pti, offset, fetch_size }) => {
                     if pti.is_revoked() {
                         continue;
                     }
@@ -293,10 +254,7 @@ impl Iterator for KafkaStream {
     type Item = Result<MessageAndMetadata, ConsumerError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let handle = self
-            .runtime
-            .clone()
-            .expect("KafkaStream created outside a tokio runtime");
+        let handle = self.runtime.clone().expect("KafkaStream created outside a tokio runtime");
         handle.block_on(KafkaStream::next(self))
     }
 }
@@ -307,10 +265,8 @@ mod tests {
     use crate::message::{encode_messages, CompressionCodec, Message};
 
     fn set(first: i64, values: &[&str], codec: CompressionCodec) -> Bytes {
-        let msgs: Vec<Message> = values
-            .iter()
-            .map(|v| Message::new(None, Some(v.as_bytes()), CompressionCodec::None))
-            .collect();
+        let msgs: Vec<Message> =
+            values.iter().map(|v| Message::new(None, Some(v.as_bytes()), CompressionCodec::None)).collect();
         encode_messages(codec, &msgs, first)
     }
 
@@ -341,20 +297,13 @@ mod tests {
                 (m.offset, m.value.unwrap())
             })
             .collect();
-        assert_eq!(
-            got,
-            vec![(0, Bytes::from("a")), (1, Bytes::from("b")), (2, Bytes::from("c"))]
-        );
+        assert_eq!(got, vec![(0, Bytes::from("a")), (1, Bytes::from("b")), (2, Bytes::from("c"))]);
         assert_eq!(pti.consumed_offset(), 3);
         assert_eq!(s.next().await, Some(Err(ConsumerError::Timeout)));
         // Still usable after a timeout.
-        tx.send(Chunk::Data {
-            pti: pti.clone(),
-            fetch_offset: 3,
-            messages: set(3, &["d"], CompressionCodec::None),
-        })
-        .await
-        .unwrap();
+        tx.send(Chunk::Data { pti: pti.clone(), fetch_offset: 3, messages: set(3, &["d"], CompressionCodec::None) })
+            .await
+            .unwrap();
         assert_eq!(s.next().await.unwrap().unwrap().offset, 3);
     }
 
@@ -373,13 +322,9 @@ mod tests {
         assert_eq!(s.next().await.unwrap().unwrap().offset, 0);
         assert_eq!(pti.revoke(), 1);
         let other = Arc::new(PartitionTopicInfo::new(TopicPartition::new("t", 1), "c-0".into(), 5));
-        tx.send(Chunk::Data {
-            pti: other.clone(),
-            fetch_offset: 5,
-            messages: set(5, &["x"], CompressionCodec::None),
-        })
-        .await
-        .unwrap();
+        tx.send(Chunk::Data { pti: other.clone(), fetch_offset: 5, messages: set(5, &["x"], CompressionCodec::None) })
+            .await
+            .unwrap();
         let m = s.next().await.unwrap().unwrap();
         assert_eq!((m.partition, m.offset), (1, 5));
         assert_eq!(pti.consumed_offset(), 1);
@@ -389,20 +334,12 @@ mod tests {
 
     #[test]
     fn blocking_iteration_outside_the_runtime() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let (_stx, srx) = watch::channel(false);
         let (tx, s) = rt.block_on(async { KafkaStream::new(1, srx, Some(Duration::from_millis(100)), "c") });
         let pti = Arc::new(PartitionTopicInfo::new(TopicPartition::new("t", 0), "c-0".into(), -1));
-        rt.block_on(tx.send(Chunk::Data {
-            pti,
-            fetch_offset: 7,
-            messages: set(7, &["z"], CompressionCodec::None),
-        }))
-        .unwrap();
+        rt.block_on(tx.send(Chunk::Data { pti, fetch_offset: 7, messages: set(7, &["z"], CompressionCodec::None) }))
+            .unwrap();
         let mut it = s;
         assert_eq!(Iterator::next(&mut it).unwrap().unwrap().offset, 7);
         assert_eq!(Iterator::next(&mut it), Some(Err(ConsumerError::Timeout)));

@@ -52,9 +52,7 @@ impl Eq for TopicFilter {}
 /// trailing runs of `"` and `'` (property files may bring quotes).
 pub fn normalise_regex(raw: &str) -> String {
     let s = raw.trim().replace(',', "|").replace(' ', "");
-    s.trim_start_matches(['"', '\''])
-        .trim_end_matches(['"', '\''])
-        .to_string()
+    s.trim_start_matches(['"', '\'']).trim_end_matches(['"', '\'']).to_string()
 }
 
 impl FilterRegex {
@@ -127,10 +125,9 @@ impl TopicCount {
     pub fn registration(&self, timestamp_ms: i64) -> ConsumerRegistration {
         let (subscription, pattern) = match self {
             TopicCount::Static(m) => (m.iter().map(|(t, n)| (t.clone(), *n as i32)).collect(), "static"),
-            TopicCount::Wildcard { filter, streams } => (
-                BTreeMap::from([(filter.regex().to_string(), *streams as i32)]),
-                filter.pattern(),
-            ),
+            TopicCount::Wildcard { filter, streams } => {
+                (BTreeMap::from([(filter.regex().to_string(), *streams as i32)]), filter.pattern())
+            }
         };
         ConsumerRegistration {
             version: 1,
@@ -153,14 +150,9 @@ impl TopicCount {
                 } else {
                     TopicFilter::blacklist(regex)?
                 };
-                Ok(TopicCount::Wildcard {
-                    filter,
-                    streams: clamp(*n),
-                })
+                Ok(TopicCount::Wildcard { filter, streams: clamp(*n) })
             }
-            _ => Ok(TopicCount::Static(
-                reg.subscription.iter().map(|(t, n)| (t.clone(), clamp(*n))).collect(),
-            )),
+            _ => Ok(TopicCount::Static(reg.subscription.iter().map(|(t, n)| (t.clone(), clamp(*n))).collect())),
         }
     }
 
@@ -174,11 +166,7 @@ impl TopicCount {
     ) -> BTreeMap<String, Vec<String>> {
         let ids = |n: usize| (0..n).map(|i| thread_id(consumer_id, i)).collect::<Vec<_>>();
         match self {
-            TopicCount::Static(m) => m
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(t, n)| (t.clone(), ids(*n)))
-                .collect(),
+            TopicCount::Static(m) => m.iter().filter(|(_, n)| **n > 0).map(|(t, n)| (t.clone(), ids(*n))).collect(),
             TopicCount::Wildcard { filter, streams } => {
                 if *streams == 0 {
                     return BTreeMap::new();
@@ -202,10 +190,7 @@ mod tests {
         assert_eq!(normalise_regex(" a, b ,c "), "a|b|c");
         assert_eq!(normalise_regex("\"foo.*\""), "foo.*");
         assert_eq!(normalise_regex("'\"x\"'"), "x");
-        assert!(TopicFilter::whitelist("a[")
-            .unwrap_err()
-            .to_string()
-            .contains("invalid regex"));
+        assert!(TopicFilter::whitelist("a[").unwrap_err().to_string().contains("invalid regex"));
     }
 
     #[test]
@@ -233,32 +218,20 @@ mod tests {
             String::from_utf8(bytes.clone()).unwrap(),
             r#"{"version":1,"subscription":{"bar":1,"foo":2},"pattern":"static","timestamp":"1428512949666"}"#
         );
-        assert_eq!(
-            TopicCount::from_registration(&ConsumerRegistration::parse(&bytes).unwrap()).unwrap(),
-            s
-        );
+        assert_eq!(TopicCount::from_registration(&ConsumerRegistration::parse(&bytes).unwrap()).unwrap(), s);
 
-        let w = TopicCount::Wildcard {
-            filter: TopicFilter::whitelist("foo.*, bar").unwrap(),
-            streams: 3,
-        };
+        let w = TopicCount::Wildcard { filter: TopicFilter::whitelist("foo.*, bar").unwrap(), streams: 3 };
         let bytes = w.registration(5).to_bytes();
         assert_eq!(
             String::from_utf8(bytes.clone()).unwrap(),
             r#"{"version":1,"subscription":{"foo.*|bar":3},"pattern":"white_list","timestamp":"5"}"#
         );
-        assert_eq!(
-            TopicCount::from_registration(&ConsumerRegistration::parse(&bytes).unwrap()).unwrap(),
-            w
-        );
+        assert_eq!(TopicCount::from_registration(&ConsumerRegistration::parse(&bytes).unwrap()).unwrap(), w);
 
         // A wildcard pattern with several entries is read as static, as 0.8.2 did.
         let odd = ConsumerRegistration::parse(br#"{"version":1,"subscription":{"a":1,"b":1},"pattern":"white_list"}"#)
             .unwrap();
-        assert!(matches!(
-            TopicCount::from_registration(&odd).unwrap(),
-            TopicCount::Static(_)
-        ));
+        assert!(matches!(TopicCount::from_registration(&odd).unwrap(), TopicCount::Static(_)));
     }
 
     #[test]
@@ -267,10 +240,7 @@ mod tests {
         let m = s.thread_ids_per_topic("g_c1", &[], true);
         assert_eq!(m.len(), 1);
         assert_eq!(m["t"], vec!["g_c1-0", "g_c1-1"]);
-        let w = TopicCount::Wildcard {
-            filter: TopicFilter::blacklist("skip").unwrap(),
-            streams: 1,
-        };
+        let w = TopicCount::Wildcard { filter: TopicFilter::blacklist("skip").unwrap(), streams: 1 };
         let topics = ["a", "skip", "__consumer_offsets"].map(String::from);
         let m = w.thread_ids_per_topic("c", &topics, true);
         assert_eq!(m.keys().collect::<Vec<_>>(), vec!["a"]);
