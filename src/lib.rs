@@ -13,7 +13,8 @@
 //! - [`network`]: the socket server (frames in, ordered responses out, `sendfile` for log
 //!   bytes) and `BrokerConnection`, the request/response client.
 //! - [`producer`]: the 0.8.2 producer (partitioner, per-leader requests, retries, sync/async modes).
-//! - [`consumer`]: `SimpleConsumer` and the leader-following `PartitionReader` (async).
+//! - [`consumer`]: `SimpleConsumer`, the leader-following `PartitionReader`, and the
+//!   ZooKeeper high-level consumer (group membership, rebalance, range/roundrobin, offsets).
 //! - [`tools`]: the 0.8.2 command-line tools (the `kafka08` binary dispatches to them).
 //!
 //! # Invariants that are absences
