@@ -2,6 +2,7 @@
 //! `main(&[String]) -> i32`; the `kafka08` binary maps 0.8 class names and script names
 //! to them.
 
+pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_offset_checker;
 pub mod dump_log_segments;
@@ -15,6 +16,7 @@ pub type ToolMain = fn(&[String]) -> i32;
 
 /// 0.8 class names (as `kafka-run-class.sh` takes them) and our short names.
 pub const TOOLS: &[(&str, &str, ToolMain)] = &[
+    ("kafka.tools.ConsoleConsumer", "console-consumer", console_consumer::main),
     ("kafka.tools.ConsoleProducer", "console-producer", console_producer::main),
     ("kafka.tools.ConsumerOffsetChecker", "consumer-offset-checker", consumer_offset_checker::main),
     ("kafka.tools.DumpLogSegments", "dump-log-segments", dump_log_segments::main),

@@ -30,8 +30,10 @@ impl Cluster {
         self.brokers.iter().map(|b| b.addr()).collect::<Vec<_>>().join(",")
     }
 
+    /// A runtime with a worker thread of its own, so that a ZooKeeper client created in it
+    /// keeps its session alive (pings) between `block_on` calls.
     pub fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime")
     }
 
     /// Create a topic through the admin API, then wait until every partition has a leader
