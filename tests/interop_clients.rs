@@ -136,3 +136,16 @@ fn kafka_rust_crate_produces_and_consumes() {
     }
     assert_exactly(got, &want);
 }
+
+#[test]
+fn pykafka_balanced_consumer_in_its_own_group_reads_everything_and_commits() {
+    let cluster = Cluster::start(3, &[("offsets.topic.num.partitions", "4")]);
+    cluster.create_topic("pb", 3, 2);
+    let out = Command::new(venv_python())
+        .arg(support::project_root().join("tests/interop/pykafka_balanced.py"))
+        .args([&cluster.zk.connect_string(), "pb", "300", "pykafka-group"])
+        .output()
+        .expect("the venv from zk-scripts/install.sh");
+    assert!(out.status.success(), "pykafka balanced: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK 300 "), "{}", String::from_utf8_lossy(&out.stdout));
+}
