@@ -31,8 +31,11 @@ pub fn main(args: &[String]) -> i32 {
         } else if file.is_none() && !args[i].starts_with("--") {
             file = Some(&args[i]);
             i += 1;
+        } else if args[i] == "--help" || args[i] == "-h" {
+            println!("USAGE: kafka-server-start.sh [-daemon] server.properties [--override property=value]*");
+            return 0;
         } else {
-            eprintln!("{} is not a recognized option", args[i]);
+            eprintln!("{} is not a recognized option", args[i].trim_start_matches('-'));
             eprintln!("USAGE: kafka-server-start.sh [-daemon] server.properties [--override property=value]*");
             return 1;
         }
