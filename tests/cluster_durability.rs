@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::cluster::{try_call, Cluster};
-use support::producer::{assert_no_loss, read_partition, TestProducer};
+use support::producer::{assert_no_loss, read_until_complete, TestProducer};
 use support::wait_until;
 
 const FAST: &[(&str, &str)] = &[("zookeeper.session.timeout.ms", "4000"), ("replica.fetch.wait.max.ms", "100"), ("controlled.shutdown.enable", "false")];
@@ -63,7 +63,7 @@ fn seed_walkthrough_kill_the_leader_and_everything_stays_consumable() {
         s.leader >= 0 && s.leader != leader && !s.isr.contains(&leader)
     });
     let live: Vec<String> = cluster.brokers.iter().filter(|b| b.id != leader).map(|b| b.addr()).collect();
-    assert_no_loss(&acked, &read_partition(&live, "my-replicated-topic", 0, Duration::from_secs(30)));
+    assert_no_loss(&acked, &read_until_complete(&live, "my-replicated-topic", 0, &acked, Duration::from_secs(30)));
     cluster.brokers[idx].restart();
     wait_until("the restarted broker rejoins the Isr", Duration::from_secs(60), || zk.state("my-replicated-topic", 0).isr.contains(&leader));
 }
@@ -96,7 +96,7 @@ fn produce_through(cluster: &mut Cluster, topic: &str, disrupt: impl FnOnce(&mut
     stop.store(true, Ordering::SeqCst);
     let retries = producer.join().unwrap();
     let acked = acked.lock().unwrap().clone();
-    let stored = read_partition(&addrs(cluster), topic, 0, Duration::from_secs(60));
+    let stored = read_until_complete(&addrs(cluster), topic, 0, &acked, Duration::from_secs(60));
     assert_no_loss(&acked, &stored);
     eprintln!("{topic}: {} acknowledged, {} stored, {retries} retries", acked.len(), stored.len());
 }

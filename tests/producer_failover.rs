@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::cluster::{try_call, Cluster};
-use support::producer::{assert_no_loss, read_partition};
+use support::producer::{assert_no_loss, read_partition, read_until_complete};
 use support::wait_until;
 
 const FAST: &[(&str, &str)] = &[
@@ -104,7 +104,7 @@ fn acks_all_producer_loses_nothing_acknowledged_across_a_leader_failover() {
     producer.join().unwrap();
 
     let acked = acked.lock().unwrap().clone();
-    let stored = read_partition(&addrs, "failover", 0, Duration::from_secs(60));
+    let stored = read_until_complete(&addrs, "failover", 0, &acked, Duration::from_secs(60));
     assert_no_loss(&acked, &stored);
     eprintln!("acknowledged {}, failed {}, stored {}", acked.len(), failed.lock().unwrap().len(), stored.len());
 

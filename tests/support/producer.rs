@@ -163,3 +163,18 @@ pub fn assert_no_loss(acked: &[String], stored: &[(i64, String)]) {
         last = Some(pos);
     }
 }
+
+/// Read a partition until every acknowledged value is visible (a new leader's high
+/// watermark catches up only after its followers fetch again), or the deadline passes;
+/// returns the last read for [`assert_no_loss`].
+pub fn read_until_complete(bootstrap: &[String], topic: &str, partition: i32, acked: &[String], deadline: Duration) -> Vec<(i64, String)> {
+    let end = Instant::now() + deadline;
+    loop {
+        let stored = read_partition(bootstrap, topic, partition, deadline);
+        let present: std::collections::HashSet<&str> = stored.iter().map(|(_, v)| v.as_str()).collect();
+        if acked.iter().all(|a| present.contains(a.as_str())) || Instant::now() >= end {
+            return stored;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
