@@ -177,16 +177,17 @@ impl ReplicaManager {
         Ok((region, hw))
     }
 
-    /// Offsets API (0.8.2 `fetchOffsets`): an ordinary client never sees offsets above the
-    /// high watermark.
+    /// Offsets API (0.8.2 `fetchOffsets`): an ordinary client (-1) asks the leader and never
+    /// sees offsets above the high watermark; the debugging consumer (-2, the simple consumer
+    /// shell's `--replica`) may ask any replica and sees its whole log, as in 0.8.2.
     pub fn offsets_before(&self, tp: &TopicPartition, replica_id: i32, time: i64, max: usize) -> Result<Vec<i64>, PartitionError> {
-        let p = if replica_id < 0 {
+        let p = if replica_id < 0 && replica_id != crate::api::DEBUGGING_REPLICA_ID {
             self.leader_partition(tp)?
         } else {
             self.partition(tp).ok_or_else(|| PartitionError(ErrorCode::UnknownTopicOrPartition, format!("{} is not hosted here", tp)))?
         };
         let all = p.log.offsets_before(time, max);
-        if replica_id >= 0 {
+        if replica_id != crate::api::CONSUMER_REPLICA_ID {
             return Ok(all);
         }
         let hw = p.high_watermark();
