@@ -177,14 +177,16 @@ impl ReplicaManager {
         Ok((region, hw))
     }
 
-    /// Offsets API (0.8.2 `fetchOffsets`): an ordinary client (-1) asks the leader and never
-    /// sees offsets above the high watermark; the debugging consumer (-2, the simple consumer
-    /// shell's `--replica`) may ask any replica and sees its whole log, as in 0.8.2.
+    /// Offsets API (0.8.2 `fetchOffsets`): an ordinary client never sees offsets above the
+    /// high watermark.
     pub fn offsets_before(&self, tp: &TopicPartition, replica_id: i32, time: i64, max: usize) -> Result<Vec<i64>, PartitionError> {
-        let p = if replica_id < 0 && replica_id != crate::api::DEBUGGING_REPLICA_ID {
-            self.leader_partition(tp)?
-        } else {
+        // 0.8.2 `handleOffsetRequest`: the debugging consumer (-2) may ask any replica,
+        // everyone else the leader; only ordinary clients (-1) are capped at the high
+        // watermark.
+        let p = if replica_id == crate::api::DEBUGGING_REPLICA_ID {
             self.partition(tp).ok_or_else(|| PartitionError(ErrorCode::UnknownTopicOrPartition, format!("{} is not hosted here", tp)))?
+        } else {
+            self.leader_partition(tp)?
         };
         let all = p.log.offsets_before(time, max);
         if replica_id != crate::api::CONSUMER_REPLICA_ID {
