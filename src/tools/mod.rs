@@ -6,10 +6,15 @@ pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_offset_checker;
 pub mod dump_log_segments;
+pub mod export_zk_offsets;
 pub mod get_offset_shell;
+pub mod import_zk_offsets;
 pub mod kafka_main;
 pub mod options;
+pub mod replica_verification_tool;
+pub mod simple_consumer_shell;
 pub mod topics_command;
+pub mod update_offsets_in_zk;
 
 /// A tool entry point: arguments after the tool name; returns the exit code.
 pub type ToolMain = fn(&[String]) -> i32;
@@ -20,7 +25,12 @@ pub const TOOLS: &[(&str, &str, ToolMain)] = &[
     ("kafka.tools.ConsoleProducer", "console-producer", console_producer::main),
     ("kafka.tools.ConsumerOffsetChecker", "consumer-offset-checker", consumer_offset_checker::main),
     ("kafka.tools.DumpLogSegments", "dump-log-segments", dump_log_segments::main),
+    ("kafka.tools.ExportZkOffsets", "export-zk-offsets", export_zk_offsets::main),
     ("kafka.tools.GetOffsetShell", "get-offset-shell", get_offset_shell::main),
+    ("kafka.tools.ImportZkOffsets", "import-zk-offsets", import_zk_offsets::main),
+    ("kafka.tools.ReplicaVerificationTool", "replica-verification", replica_verification_tool::main),
+    ("kafka.tools.SimpleConsumerShell", "simple-consumer-shell", simple_consumer_shell::main),
+    ("kafka.tools.UpdateOffsetsInZK", "update-offsets-in-zk", update_offsets_in_zk::main),
     ("kafka.Kafka", "server", kafka_main::main),
     ("kafka.admin.TopicCommand", "topics", topics_command::main),
 ];
