@@ -8,6 +8,7 @@ pub mod consumer_offset_checker;
 pub mod dump_log_segments;
 pub mod get_offset_shell;
 pub mod kafka_main;
+pub mod mirror_maker;
 pub mod options;
 pub mod topics_command;
 
@@ -21,6 +22,7 @@ pub const TOOLS: &[(&str, &str, ToolMain)] = &[
     ("kafka.tools.ConsumerOffsetChecker", "consumer-offset-checker", consumer_offset_checker::main),
     ("kafka.tools.DumpLogSegments", "dump-log-segments", dump_log_segments::main),
     ("kafka.tools.GetOffsetShell", "get-offset-shell", get_offset_shell::main),
+    ("kafka.tools.MirrorMaker", "mirror-maker", mirror_maker::main),
     ("kafka.Kafka", "server", kafka_main::main),
     ("kafka.admin.TopicCommand", "topics", topics_command::main),
 ];
