@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::cluster::{try_call, ChrootCluster, Cluster};
-use support::{wait_until, TempDir, ZkServer};
+use support::{TempDir, ZkServer};
 
 const GROUP: &str = "mirror-group";
 const KEYED: &str = "mm-keyed";
@@ -68,6 +68,22 @@ impl MirrorMaker {
                 panic!("mirror maker did not stop within 60 s of signal {sig}:\n{}", self.output());
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Wait for the process to exit by itself.
+    fn wait_exit(&mut self, deadline: Duration) -> Option<i32> {
+        let c = self.child.as_mut().expect("running");
+        let end = Instant::now() + deadline;
+        loop {
+            if let Ok(Some(status)) = c.try_wait() {
+                self.child = None;
+                return status.code();
+            }
+            if Instant::now() > end {
+                panic!("mirror maker still running after {deadline:?}:\n{}", self.output());
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -209,16 +225,18 @@ fn wait_for_target(dst: &ChrootCluster, mm: &mut MirrorMaker, n: usize) {
 }
 
 /// The group's committed offset of every source partition of the mirrored topics equals
-/// the partition's log end: all of it copied and committed. Nothing committed for SKIPPED.
-fn assert_committed_everything(src: &ChrootCluster) {
+/// the number of that partition's messages numbered below `limit` (all of them: the log
+/// end). Nothing committed for SKIPPED.
+fn assert_committed_below(src: &ChrootCluster, limit: usize) {
     let rt = Cluster::runtime();
     rt.block_on(async {
         let zk = kafka08::zk::ZkClient::connect(&src.zk_connect, Duration::from_secs(6), Duration::from_secs(10)).await.expect("zk");
         for topic in [KEYED, PLAIN] {
             for (partition, msgs) in read_topic(src, topic) {
+                let below = msgs.iter().take_while(|(_, v)| v.split_once(':').and_then(|(_, i)| i.parse::<usize>().ok()).is_some_and(|i| i < limit)).count();
                 let path = kafka08::zk::paths::consumer_offset(GROUP, topic, partition);
                 let (data, _) = zk.get_data(&path).await.expect("zk read").unwrap_or_else(|| panic!("{path} committed"));
-                assert_eq!(String::from_utf8_lossy(&data), msgs.len().to_string(), "{path}");
+                assert_eq!(String::from_utf8_lossy(&data), below.to_string(), "{path}");
             }
         }
         let skipped = format!("/consumers/{GROUP}/offsets/{SKIPPED}");
@@ -226,60 +244,110 @@ fn assert_committed_everything(src: &ChrootCluster) {
     });
 }
 
+fn assert_committed_everything(src: &ChrootCluster) {
+    assert_committed_below(src, usize::MAX);
+}
+
+/// The source and target clusters on one ZooKeeper, the topics, and the two config files.
+struct Setup {
+    src: ChrootCluster,
+    dst: ChrootCluster,
+    dir: TempDir,
+    _zk: ZkServer,
+}
+
+impl Setup {
+    fn start() -> Setup {
+        let zk = ZkServer::start();
+        let src = ChrootCluster::start(&zk, "/src", 1, &[]);
+        let dst = ChrootCluster::start(&zk, "/dst", 1, &[("num.partitions", "2")]);
+        src.create_topic(KEYED, 3, 1);
+        src.create_topic(PLAIN, 2, 1);
+        src.create_topic(SKIPPED, 1, 1);
+        // KEYED is pre-created on the target; PLAIN is auto-created by the first send.
+        dst.create_topic(KEYED, 3, 1);
+        let dir = TempDir::new("mirror");
+        fs::write(
+            dir.path().join("consumer.properties"),
+            format!("zookeeper.connect={}\ngroup.id={GROUP}\nauto.offset.reset=smallest\nauto.commit.interval.ms=1000\n", src.zk_connect),
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join("producer.properties"),
+            format!(
+                "metadata.broker.list={}\nrequest.required.acks=-1\nproducer.type=async\nmessage.send.max.retries=5\nretry.backoff.ms=300\nclient.id=mirror\n",
+                dst.bootstrap()
+            ),
+        )
+        .unwrap();
+        Setup { src, dst, dir, _zk: zk }
+    }
+
+    fn mirror_maker(&self, log: &str, extra: &[&str]) -> MirrorMaker {
+        let cc = self.dir.path().join("consumer.properties");
+        let pc = self.dir.path().join("producer.properties");
+        let mut args = vec!["--consumer.config", cc.to_str().unwrap(), "--producer.config", pc.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        MirrorMaker::start(&args, &self.dir.path().join(log))
+    }
+}
+
 #[test]
 fn mirrors_selected_topics_without_loss_and_resumes_after_a_clean_stop() {
-    let zk = ZkServer::start();
-    let src = ChrootCluster::start(&zk, "/src", 1, &[]);
-    let dst = ChrootCluster::start(&zk, "/dst", 1, &[("num.partitions", "2")]);
-    src.create_topic(KEYED, 3, 1);
-    src.create_topic(PLAIN, 2, 1);
-    src.create_topic(SKIPPED, 1, 1);
-    // KEYED is pre-created on the target; PLAIN is auto-created by the first send.
-    dst.create_topic(KEYED, 3, 1);
-
-    let dir = TempDir::new("mirror");
-    let consumer_config = dir.path().join("consumer.properties");
-    fs::write(
-        &consumer_config,
-        format!("zookeeper.connect={}\ngroup.id={GROUP}\nauto.offset.reset=smallest\nauto.commit.interval.ms=1000\n", src.zk_connect),
-    )
-    .unwrap();
-    let producer_config = dir.path().join("producer.properties");
-    fs::write(
-        &producer_config,
-        format!(
-            "metadata.broker.list={}\nrequest.required.acks=-1\nproducer.type=async\nmessage.send.max.retries=10\nretry.backoff.ms=300\nclient.id=mirror\n",
-            dst.bootstrap()
-        ),
-    )
-    .unwrap();
-    let cc = consumer_config.to_str().unwrap();
-    let pc = producer_config.to_str().unwrap();
-
+    let s = Setup::start();
     // Run 1: whitelist; half the messages exist before it starts, half arrive while it runs.
-    produce(&src, 0..150);
-    let mut mm = MirrorMaker::start(&["--consumer.config", cc, "--producer.config", pc, "--whitelist", "mm-keyed,mm-plain"], &dir.path().join("mm1.log"));
-    produce(&src, 150..300);
-    wait_for_target(&dst, &mut mm, 300);
+    produce(&s.src, 0..150);
+    let mut mm = s.mirror_maker("mm1.log", &["--whitelist", "mm-keyed,mm-plain"]);
+    produce(&s.src, 150..300);
+    wait_for_target(&s.dst, &mut mm, 300);
     assert_eq!(mm.stop(libc::SIGTERM), Some(0), "SIGTERM: clean exit\n{}", mm.output());
-    assert_target_holds(&dst, 300);
-    assert_committed_everything(&src);
-    assert!(read_topic(&dst, SKIPPED).is_empty(), "{SKIPPED} is not mirrored");
+    assert_target_holds(&s.dst, 300);
+    assert_committed_everything(&s.src);
+    assert_not_on_target(&s.dst);
 
     // Run 2: blacklist, two streams and two producers; only the new messages are copied.
-    produce(&src, 300..450);
-    let mut mm = MirrorMaker::start(
-        &["--consumer.config", cc, "--producer.config", pc, "--blacklist", SKIPPED, "--num.streams", "2", "--num.producers", "2"],
-        &dir.path().join("mm2.log"),
-    );
-    wait_for_target(&dst, &mut mm, 450);
+    produce(&s.src, 300..450);
+    let mut mm = s.mirror_maker("mm2.log", &["--blacklist", SKIPPED, "--num.streams", "2", "--num.producers", "2"]);
+    wait_for_target(&s.dst, &mut mm, 450);
     assert_eq!(mm.stop(libc::SIGINT), Some(0), "SIGINT: clean exit\n{}", mm.output());
-    assert_target_holds(&dst, 450);
-    assert_committed_everything(&src);
+    assert_target_holds(&s.dst, 450);
+    assert_committed_everything(&s.src);
+    assert_not_on_target(&s.dst);
+}
+
+/// 0.8.2 committed offsets of messages its producers had not sent, so messages consumed
+/// while the target was down were lost. Here only acknowledged messages are committed:
+/// the mirror maker stops when its sends fail (as 0.8.2's sync producer thread did), and
+/// once the target is back a restart copies exactly what was missing.
+#[test]
+fn commits_only_what_the_target_acknowledged_when_the_target_is_down() {
+    let mut s = Setup::start();
+    produce(&s.src, 0..100);
+    let mut mm = s.mirror_maker("mm1.log", &["--whitelist", "mm-.*"]);
+    wait_for_target(&s.dst, &mut mm, 100);
+    s.dst.brokers[0].kill();
+    produce(&s.src, 100..200);
+    let code = mm.wait_exit(Duration::from_secs(60));
+    assert_eq!(code, Some(1), "a failed send stops the mirror maker\n{}", mm.output());
+    assert!(mm.output().contains("Producer thread failure"), "{}", mm.output());
+    assert_committed_below(&s.src, 100);
+
+    s.dst.brokers[0].restart();
+    s.dst.wait_for_leaders(KEYED, 3);
+    let mut mm = s.mirror_maker("mm2.log", &["--whitelist", "mm-.*"]);
+    wait_for_target(&s.dst, &mut mm, 200);
+    assert_eq!(mm.stop(libc::SIGTERM), Some(0), "{}", mm.output());
+    assert_target_holds(&s.dst, 200);
+    assert_committed_everything(&s.src);
+}
+
+/// SKIPPED was never sent to the target (a send would have auto-created it). Checked in
+/// ZooKeeper: a Metadata request for it would create it.
+fn assert_not_on_target(dst: &ChrootCluster) {
     let rt = Cluster::runtime();
     rt.block_on(async {
         let zk = kafka08::zk::ZkClient::connect(&dst.zk_connect, Duration::from_secs(6), Duration::from_secs(10)).await.unwrap();
-        assert!(zk.get_data(&kafka08::zk::paths::topic(SKIPPED)).await.unwrap().is_none(), "{SKIPPED} never created on the target");
+        assert!(zk.get_data(&kafka08::zk::paths::topic(SKIPPED)).await.unwrap().is_none(), "{SKIPPED} is not mirrored");
     });
 }
 
