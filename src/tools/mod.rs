@@ -10,6 +10,7 @@ pub mod export_zk_offsets;
 pub mod get_offset_shell;
 pub mod import_zk_offsets;
 pub mod kafka_main;
+pub mod mirror_maker;
 pub mod options;
 pub mod replica_verification_tool;
 pub mod simple_consumer_shell;
@@ -28,6 +29,7 @@ pub const TOOLS: &[(&str, &str, ToolMain)] = &[
     ("kafka.tools.ExportZkOffsets", "export-zk-offsets", export_zk_offsets::main),
     ("kafka.tools.GetOffsetShell", "get-offset-shell", get_offset_shell::main),
     ("kafka.tools.ImportZkOffsets", "import-zk-offsets", import_zk_offsets::main),
+    ("kafka.tools.MirrorMaker", "mirror-maker", mirror_maker::main),
     ("kafka.tools.ReplicaVerificationTool", "replica-verification", replica_verification_tool::main),
     ("kafka.tools.SimpleConsumerShell", "simple-consumer-shell", simple_consumer_shell::main),
     ("kafka.tools.UpdateOffsetsInZK", "update-offsets-in-zk", update_offsets_in_zk::main),
