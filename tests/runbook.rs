@@ -148,7 +148,7 @@ fn the_082_runbook_runs_unchanged_and_prints_082_output() {
     let tmp = TempDir::new("runbook");
     let dir = tmp.path().join("cluster");
     let _down = Down(&dir);
-    let up = cluster_sh(&dir, &["up", "-n", "3"]);
+    let up = cluster_sh(&dir, &["up", "-n", "3", "--override", "controlled.shutdown.retry.backoff.ms=500"]);
     assert_eq!(up.code, Some(0), "{}", up.all());
     let zk = up.stdout.lines().find_map(|l| l.strip_prefix("zookeeper.connect=")).unwrap().to_string();
     let brokers = up.stdout.lines().find_map(|l| l.strip_prefix("metadata.broker.list=")).unwrap().to_string();
