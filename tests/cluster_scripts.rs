@@ -64,7 +64,8 @@ fn up_registers_every_broker_serves_a_replicated_topic_and_down_leaves_nothing_r
     assert_eq!(up.code, Some(0), "{}", up.all());
     assert!(up.stdout.contains("3 brokers registered in /brokers/ids: [0, 1, 2]"), "{}", up.all());
     let zk = value_after(&up.stdout, "zookeeper.connect=").to_string();
-    let brokers: Vec<String> = value_after(&up.stdout, "metadata.broker.list=").split(',').map(str::to_string).collect();
+    let brokers: Vec<String> =
+        value_after(&up.stdout, "metadata.broker.list=").split(',').map(str::to_string).collect();
     assert_eq!(brokers.len(), 3);
 
     // The generated configs are 0.8.2's server.properties with the quickstart's three changes.
@@ -123,7 +124,10 @@ fn up_registers_every_broker_serves_a_replicated_topic_and_down_leaves_nothing_r
         })
     });
     assert!(in_sync, "the Isr never reached three:\n{described}");
-    assert!(described.starts_with("Topic:replicated\tPartitionCount:1\tReplicationFactor:3\tConfigs:\n"), "{described}");
+    assert!(
+        described.starts_with("Topic:replicated\tPartitionCount:1\tReplicationFactor:3\tConfigs:\n"),
+        "{described}"
+    );
 
     let down = cluster_sh(&dir, &["down"]);
     assert_eq!(down.code, Some(0), "{}", down.all());

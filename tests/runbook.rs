@@ -52,10 +52,8 @@ fn steps(stdout: &str) -> Vec<(String, Vec<Command>)> {
 
 /// The output of the `which`-th command in step `n` whose command line contains `needle`.
 fn output_of<'a>(steps: &'a [(String, Vec<Command>)], n: usize, needle: &str, which: usize) -> &'a [String] {
-    let (title, cmds) = steps
-        .iter()
-        .find(|(t, _)| t.starts_with(&format!("{n}. ")))
-        .unwrap_or_else(|| panic!("no step {n}"));
+    let (title, cmds) =
+        steps.iter().find(|(t, _)| t.starts_with(&format!("{n}. "))).unwrap_or_else(|| panic!("no step {n}"));
     &cmds
         .iter()
         .filter(|c| c.line.contains(needle))
@@ -75,7 +73,8 @@ struct Row {
 
 /// 0.8.2's table: a header, then one `%-15s %-30s %-3s %-15s %-15s %-15s %s` row per partition.
 fn offset_table(lines: &[String], group: &str, topic: &str) -> Vec<Row> {
-    let fmt = |c: [&str; 7]| format!("{:<15} {:<30} {:<3} {:<15} {:<15} {:<15} {}", c[0], c[1], c[2], c[3], c[4], c[5], c[6]);
+    let fmt =
+        |c: [&str; 7]| format!("{:<15} {:<30} {:<3} {:<15} {:<15} {:<15} {}", c[0], c[1], c[2], c[3], c[4], c[5], c[6]);
     assert_eq!(lines.first(), Some(&fmt(["Group", "Topic", "Pid", "Offset", "logSize", "Lag", "Owner"])), "{lines:#?}");
     let rows: Vec<Row> = lines[1..]
         .iter()
@@ -130,7 +129,11 @@ fn check_describe(lines: &[String], topic: &str, partitions: usize, rf: usize) {
     for (p, line) in lines[1..].iter().enumerate() {
         let f: Vec<&str> = line.split('\t').collect();
         assert_eq!(f.len(), 6, "{line:?}");
-        assert_eq!((f[0], f[1], f[2]), ("", format!("Topic: {topic}").as_str(), format!("Partition: {p}").as_str()), "{line:?}");
+        assert_eq!(
+            (f[0], f[1], f[2]),
+            ("", format!("Topic: {topic}").as_str(), format!("Partition: {p}").as_str()),
+            "{line:?}"
+        );
         let leader = f[3].strip_prefix("Leader: ").unwrap();
         let replicas = f[4].strip_prefix("Replicas: ").unwrap();
         let isr = f[5].strip_prefix("Isr: ").unwrap();
