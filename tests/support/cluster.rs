@@ -21,9 +21,7 @@ impl Cluster {
         let c = Cluster { brokers, zk };
         let n = n as usize;
         wait_until("every broker knows every broker", Duration::from_secs(60), || {
-            c.brokers.iter().all(|b| {
-                try_call(&b.addr(), &api::MetadataRequest { topics: vec![] }).is_some_and(|m| m.brokers.len() == n)
-            })
+            c.brokers.iter().all(|b| try_call(&b.addr(), &api::MetadataRequest { topics: vec![] }).is_some_and(|m| m.brokers.len() == n))
         });
         c
     }
@@ -43,16 +41,8 @@ impl Cluster {
     pub fn create_topic(&self, topic: &str, partitions: i32, rf: i32) {
         let rt = Cluster::runtime();
         rt.block_on(async {
-            let zk = kafka08::zk::ZkClient::connect(
-                &self.zk.connect_string(),
-                Duration::from_secs(6),
-                Duration::from_secs(10),
-            )
-            .await
-            .expect("zk");
-            kafka08::admin::create_topic(&zk, topic, partitions, rf, &kafka08::common::Properties::new())
-                .await
-                .expect("create topic");
+            let zk = kafka08::zk::ZkClient::connect(&self.zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10)).await.expect("zk");
+            kafka08::admin::create_topic(&zk, topic, partitions, rf, &kafka08::common::Properties::new()).await.expect("create topic");
         });
         self.wait_for_leaders(topic, partitions);
     }
@@ -61,9 +51,7 @@ impl Cluster {
         wait_until(&format!("leaders for {topic}"), Duration::from_secs(60), || {
             self.brokers.iter().filter(|b| b.pid().is_some()).all(|b| {
                 try_call(&b.addr(), &api::MetadataRequest { topics: vec![topic.to_string()] }).is_some_and(|m| {
-                    m.topics.first().is_some_and(|t| {
-                        t.partitions.len() == partitions as usize && t.partitions.iter().all(|p| p.leader >= 0)
-                    })
+                    m.topics.first().is_some_and(|t| t.partitions.len() == partitions as usize && t.partitions.iter().all(|p| p.leader >= 0))
                 })
             })
         });

@@ -45,9 +45,13 @@ pub fn free_port() -> u16 {
 
 /// `n` distinct free ports: all listeners are held until every port is picked.
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> =
-        (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0")).collect();
-    listeners.iter().map(|l| l.local_addr().expect("local_addr").port()).collect()
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local_addr").port())
+        .collect()
 }
 
 /// True if something listens on 127.0.0.1:`port` (we can no longer bind it).
@@ -113,7 +117,10 @@ impl TempDir {
         static SWEEP: std::sync::Once = std::sync::Once::new();
         SWEEP.call_once(sweep_dead_temp_dirs);
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         let path = std::env::temp_dir().join(format!(
             "{TEMP_DIR_PREFIX}{prefix}-{}-{}-{nanos}",
             std::process::id(),
@@ -149,30 +156,49 @@ impl Output {
 
     /// The last non-empty line of stdout (where the ZooKeeper CLI prints its answer).
     pub fn last_line(&self) -> &str {
-        self.stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim()
+        self.stdout
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim()
     }
 
     /// stdout and stderr together, for assertion messages.
     pub fn all(&self) -> String {
-        format!("exit {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
 /// Run `path` (relative to the project root) with `args`, optionally feeding `stdin`.
 /// Servers the script starts get a watchdog tied to this test process (`ZK_OWNER_PID`).
-pub fn run_with_env(path: &str, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+pub fn run_with_env(
+    path: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Output {
     let program = project_root().join(path);
     let mut cmd = Command::new(&program);
     cmd.args(args)
         .current_dir(project_root())
         .env("ZK_OWNER_PID", std::process::id().to_string())
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
     if let Some(input) = stdin {
         let mut pipe = child.stdin.take().expect("stdin piped");
         pipe.write_all(input.as_bytes()).expect("write stdin");
@@ -225,7 +251,10 @@ pub fn four_letter(port: u16, word: &str) -> Option<String> {
 /// (`ruok` answers before the node serves; a Mode line is the proof.)
 pub fn zk_mode(port: u16) -> Option<String> {
     let answer = four_letter(port, "srvr")?;
-    answer.lines().find_map(|l| l.strip_prefix("Mode:")).map(|m| m.trim().to_string())
+    answer
+        .lines()
+        .find_map(|l| l.strip_prefix("Mode:"))
+        .map(|m| m.trim().to_string())
 }
 
 fn print_log_tail(log: &Path) {
@@ -268,7 +297,10 @@ impl ZkServer {
             }
             last = Some(out);
         }
-        panic!("zk.sh start kept hitting ports in use:\n{}", last.map(|o| o.all()).unwrap_or_default());
+        panic!(
+            "zk.sh start kept hitting ports in use:\n{}",
+            last.map(|o| o.all()).unwrap_or_default()
+        );
     }
 
     pub fn port(&self) -> u16 {
@@ -326,11 +358,22 @@ impl ZkEnsemble {
     pub fn start() -> ZkEnsemble {
         let dir = TempDir::new("zk-ensemble");
         let root = dir.path().to_str().expect("utf-8 temp dir").to_string();
-        let join = |p: &[u16]| p.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(",");
+        let join = |p: &[u16]| {
+            p.iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         let mut last = None;
         for _ in 0..3 {
             let p = free_ports(9);
-            let out = zk_sh(&["start-ensemble", &root, &join(&p[0..3]), &join(&p[3..6]), &join(&p[6..9])]);
+            let out = zk_sh(&[
+                "start-ensemble",
+                &root,
+                &join(&p[0..3]),
+                &join(&p[3..6]),
+                &join(&p[6..9]),
+            ]);
             if out.success() {
                 return ZkEnsemble {
                     dir,
@@ -349,12 +392,19 @@ impl ZkEnsemble {
             }
             last = Some(out);
         }
-        panic!("zk.sh start-ensemble kept hitting ports in use:\n{}", last.map(|o| o.all()).unwrap_or_default());
+        panic!(
+            "zk.sh start-ensemble kept hitting ports in use:\n{}",
+            last.map(|o| o.all()).unwrap_or_default()
+        );
     }
 
     /// All three members: `127.0.0.1:C1,127.0.0.1:C2,127.0.0.1:C3`.
     pub fn connect_string(&self) -> String {
-        self.client.iter().map(|p| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
+        self.client
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// One member, `127.0.0.1:Cn` (n = 1..=3).
@@ -416,11 +466,19 @@ impl ZkEnsemble {
         args.push(self.dir_str());
         args.push(&nn);
         let out = zk_sh(&args);
-        assert!(out.success(), "zk.sh {} {n} failed:\n{}", cmd.join(" "), out.all());
+        assert!(
+            out.success(),
+            "zk.sh {} {n} failed:\n{}",
+            cmd.join(" "),
+            out.all()
+        );
     }
 
     fn index(n: usize) -> usize {
-        assert!((1..=3).contains(&n), "ensemble members are numbered 1..=3, not {n}");
+        assert!(
+            (1..=3).contains(&n),
+            "ensemble members are numbered 1..=3, not {n}"
+        );
         n - 1
     }
 

@@ -40,8 +40,7 @@ impl TestProducer {
         self.leaders.clear();
         for b in &self.bootstrap {
             if let Some(md) = try_call(b, &api::MetadataRequest { topics: vec![self.topic.clone()] }) {
-                let hosts: HashMap<i32, String> =
-                    md.brokers.iter().map(|b| (b.id, format!("{}:{}", b.host, b.port))).collect();
+                let hosts: HashMap<i32, String> = md.brokers.iter().map(|b| (b.id, format!("{}:{}", b.host, b.port))).collect();
                 if let Some(t) = md.topics.first() {
                     for p in &t.partitions {
                         if let Some(h) = hosts.get(&p.leader) {
@@ -59,18 +58,11 @@ impl TestProducer {
     /// Send until acknowledged (error 0) or the deadline passes; returns the offset.
     pub fn send(&mut self, partition: i32, value: &str, deadline: Duration) -> Option<i64> {
         let end = Instant::now() + deadline;
-        let set = encode_messages(
-            CompressionCodec::None,
-            &[Message::new(None, Some(value.as_bytes()), CompressionCodec::None)],
-            0,
-        );
+        let set = encode_messages(CompressionCodec::None, &[Message::new(None, Some(value.as_bytes()), CompressionCodec::None)], 0);
         let req = api::ProduceRequest {
             acks: -1,
             timeout_ms: 5000,
-            topics: vec![api::ProduceTopic {
-                topic: self.topic.clone(),
-                partitions: vec![api::ProducePartition { partition, message_set: set }],
-            }],
+            topics: vec![api::ProduceTopic { topic: self.topic.clone(), partitions: vec![api::ProducePartition { partition, message_set: set }] }],
         };
         let mut first = true;
         while Instant::now() < end {
@@ -111,13 +103,8 @@ pub fn read_partition(bootstrap: &[String], topic: &str, partition: i32, deadlin
         let mut leader = None;
         for b in bootstrap {
             if let Some(md) = try_call(b, &api::MetadataRequest { topics: vec![topic.to_string()] }) {
-                let hosts: HashMap<i32, String> =
-                    md.brokers.iter().map(|b| (b.id, format!("{}:{}", b.host, b.port))).collect();
-                leader = md
-                    .topics
-                    .first()
-                    .and_then(|t| t.partitions.iter().find(|p| p.partition == partition))
-                    .and_then(|p| hosts.get(&p.leader).cloned());
+                let hosts: HashMap<i32, String> = md.brokers.iter().map(|b| (b.id, format!("{}:{}", b.host, b.port))).collect();
+                leader = md.topics.first().and_then(|t| t.partitions.iter().find(|p| p.partition == partition)).and_then(|p| hosts.get(&p.leader).cloned());
                 if leader.is_some() {
                     break;
                 }
@@ -136,10 +123,7 @@ pub fn read_partition(bootstrap: &[String], topic: &str, partition: i32, deadlin
                     replica_id: -1,
                     max_wait_ms: 0,
                     min_bytes: 0,
-                    topics: vec![api::FetchTopic {
-                        topic: topic.to_string(),
-                        partitions: vec![api::FetchPartition { partition, fetch_offset: offset, max_bytes: 1 << 20 }],
-                    }],
+                    topics: vec![api::FetchTopic { topic: topic.to_string(), partitions: vec![api::FetchPartition { partition, fetch_offset: offset, max_bytes: 1 << 20 }] }],
                 },
             );
             let Some(f) = f else { continue 'outer };
@@ -172,9 +156,7 @@ pub fn assert_no_loss(acked: &[String], stored: &[(i64, String)]) {
     }
     let mut last = None;
     for a in acked {
-        let pos = *first_pos
-            .get(a.as_str())
-            .unwrap_or_else(|| panic!("acknowledged message {a} was lost ({} stored)", stored.len()));
+        let pos = *first_pos.get(a.as_str()).unwrap_or_else(|| panic!("acknowledged message {a} was lost ({} stored)", stored.len()));
         if let Some(l) = last {
             assert!(pos > l, "acknowledged message {a} is out of order");
         }
@@ -185,13 +167,7 @@ pub fn assert_no_loss(acked: &[String], stored: &[(i64, String)]) {
 /// Read a partition until every acknowledged value is visible (a new leader's high
 /// watermark catches up only after its followers fetch again), or the deadline passes;
 /// returns the last read for [`assert_no_loss`].
-pub fn read_until_complete(
-    bootstrap: &[String],
-    topic: &str,
-    partition: i32,
-    acked: &[String],
-    deadline: Duration,
-) -> Vec<(i64, String)> {
+pub fn read_until_complete(bootstrap: &[String], topic: &str, partition: i32, acked: &[String], deadline: Duration) -> Vec<(i64, String)> {
     let end = Instant::now() + deadline;
     loop {
         let stored = read_partition(bootstrap, topic, partition, deadline);
