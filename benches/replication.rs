@@ -249,6 +249,30 @@ fn part_many_partitions(counts: &[usize]) {
     }
 }
 
+/// Latency of single acks=-1 produces (one message, one request at a time) by replication
+/// factor.
+fn part_latency() {
+    println!("== 4. latency of one-message acks=-1 produce requests, one at a time");
+    let c = Cluster::start(3, &[]);
+    for rf in 1..=3 {
+        let topic = format!("lat{rf}");
+        c.create_topic(&topic, 1, rf);
+        let addr = leader_addr(&c, &topic);
+        let frame = produce_frame(&topic, -1, 1);
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_nodelay(true).unwrap();
+        let mut lat = Vec::new();
+        for _ in 0..500 {
+            let t = Instant::now();
+            s.write_all(&frame).unwrap();
+            recv(&mut s);
+            lat.push(t.elapsed().as_micros() as u64);
+        }
+        lat.sort_unstable();
+        println!("rf={rf}: p50 {} µs  p90 {} µs  p99 {} µs  max {} µs", lat[250], lat[450], lat[495], lat[499]);
+    }
+}
+
 fn main() {
     let total: usize = std::env::var("KAFKA08_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let counts: Vec<usize> = std::env::var("KAFKA08_BENCH_PARTITIONS")
@@ -262,6 +286,9 @@ fn main() {
     }
     if parts.contains('2') {
         part_failover();
+    }
+    if parts.contains('4') {
+        part_latency();
     }
     if parts.contains('3') {
         part_many_partitions(&counts);

@@ -220,6 +220,10 @@ impl KafkaApis {
     }
 
     fn handle_fetch(&self, cid: i32, req: FetchRequest) -> Outcome {
+        // Subscribe before the first read: an append between that read and parking would
+        // otherwise go unnoticed, and the fetch would sleep its whole max_wait (a lost
+        // wakeup that held acks=-1 produces for replica.fetch.wait.max.ms).
+        let mut progress = self.replica_manager.progress();
         let (resp, bytes, error) = self.read_fetch(&req, true);
         if req.max_wait_ms <= 0 || bytes >= req.min_bytes.max(0) as usize || error || req.partitions().is_empty() {
             return fetch_frame(cid, resp);
@@ -228,7 +232,6 @@ impl KafkaApis {
         let this = self.clone();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms as u64);
         Outcome::Deferred(Box::pin(async move {
-            let mut progress = this.replica_manager.progress();
             loop {
                 if tokio::time::timeout_at(deadline, progress.changed()).await.is_err() {
                     break;
