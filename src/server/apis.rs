@@ -162,17 +162,20 @@ impl KafkaApis {
         let timeout = Duration::from_millis(req.timeout_ms.max(0) as u64);
         Outcome::Deferred(Box::pin(async move {
             let deadline = tokio::time::Instant::now() + timeout;
-            let mut progress = rm.progress();
-            loop {
-                let pending = results.iter().any(|(t, p, w)| match w {
-                    Some(need) => rm.partition(&TopicPartition::new(t.clone(), p.partition)).is_some_and(|part| part.high_watermark() < *need && part.is_leader()),
-                    None => false,
-                });
-                if !pending {
-                    break;
-                }
-                if tokio::time::timeout_at(deadline, progress.changed()).await.is_err() {
-                    break;
+            'partitions: for (t, p, w) in &results {
+                let Some(need) = *w else { continue };
+                loop {
+                    let Some(part) = rm.partition(&TopicPartition::new(t.clone(), p.partition)) else { continue 'partitions };
+                    if !part.is_leader() {
+                        continue 'partitions;
+                    }
+                    let Some(rx) = part.wait_for_high_watermark(need) else { continue 'partitions };
+                    drop(part);
+                    match tokio::time::timeout_at(deadline, rx).await {
+                        Ok(Ok(())) => continue 'partitions,
+                        Ok(Err(_)) => continue, // leadership changed: look again
+                        Err(_) => break 'partitions, // timed out
+                    }
                 }
             }
             let parts = results.into_iter().map(|(t, mut p, w)| {

@@ -5,7 +5,7 @@
 use crate::api::PartitionState;
 use crate::common::TopicPartition;
 use crate::log::Log;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -57,6 +57,13 @@ pub struct Partition {
     broker_id: i32,
     inner: Mutex<Inner>,
     high_watermark: AtomicI64,
+    /// acks=-1 produces waiting for the high watermark to reach an offset (0.8.2's
+    /// producer purgatory, keyed by partition): each is woken exactly once, when the
+    /// watermark passes its offset, or dropped (its receiver errs) when leadership changes.
+    hw_waiters: Mutex<BTreeMap<i64, Vec<tokio::sync::oneshot::Sender<()>>>>,
+    /// Whether we lead, as seen under `hw_waiters`' lock (set before the waiters are
+    /// dropped on a leadership change, so no waiter registers after the drop).
+    leading: std::sync::atomic::AtomicBool,
 }
 
 impl Partition {
@@ -72,7 +79,37 @@ impl Partition {
                 leader_since_ms: now_ms(),
             }),
             high_watermark: AtomicI64::new(hw),
+            hw_waiters: Mutex::new(BTreeMap::new()),
+            leading: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// A receiver completed once the high watermark reaches `offset`; `None` if it already
+    /// has or we do not lead. The receiver errs when the waiters are dropped (leadership
+    /// changed): look at the partition again then.
+    pub fn wait_for_high_watermark(&self, offset: i64) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        let mut w = self.hw_waiters.lock().unwrap_or_else(|e| e.into_inner());
+        // Checked under the waiters' lock: a watermark stored (or leadership lost) before
+        // a wake-up (or drop) that we missed is visible here.
+        if self.high_watermark() >= offset || !self.leading.load(Ordering::Acquire) {
+            return None;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        w.entry(offset).or_default().push(tx);
+        Some(rx)
+    }
+
+    fn wake_high_watermark_waiters(&self, hw: i64) {
+        let mut w = self.hw_waiters.lock().unwrap_or_else(|e| e.into_inner());
+        let later = w.split_off(&(hw + 1));
+        for tx in std::mem::replace(&mut *w, later).into_values().flatten() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Leadership changed: every waiter looks again (and finds it is no longer leader).
+    fn drop_high_watermark_waiters(&self) {
+        self.hw_waiters.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -118,6 +155,9 @@ impl Partition {
         inner.follower_leo.clear();
         inner.leader_since_ms = now_ms();
         self.maybe_advance_hw(&inner);
+        drop(inner);
+        self.leading.store(true, Ordering::Release);
+        self.drop_high_watermark_waiters();
     }
 
     /// Become follower of `s.leader`. Returns `(fetch_from, verify_to)`: the fetcher starts
@@ -140,6 +180,8 @@ impl Partition {
             };
             inner.follower_leo.clear();
         }
+        self.leading.store(false, Ordering::Release);
+        self.drop_high_watermark_waiters();
         let leo = self.log.log_end_offset();
         let hw = self.high_watermark().clamp(self.log.log_start_offset().min(leo), leo);
         (hw, leo)
@@ -244,6 +286,7 @@ impl Partition {
         let old = self.high_watermark.load(Ordering::Acquire);
         if new_hw > old {
             self.high_watermark.store(new_hw, Ordering::Release);
+            self.wake_high_watermark_waiters(new_hw);
             true
         } else {
             false
@@ -260,5 +303,45 @@ impl Partition {
     pub fn clamp_high_watermark(&self) {
         let leo = self.log.log_end_offset();
         let _ = self.high_watermark.fetch_min(leo, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::SystemClock;
+    use crate::log::LogConfig;
+    use crate::message::{encode_messages, CompressionCodec, Message};
+
+    fn state(leader: i32, epoch: i32, isr: Vec<i32>) -> PartitionState {
+        PartitionState { topic: "w".into(), partition: 0, controller_epoch: 1, leader, leader_epoch: epoch, isr, zk_version: 0, replicas: vec![1, 2] }
+    }
+
+    #[test]
+    fn acks_all_waiters_wake_once_the_watermark_passes_them_and_on_leadership_loss() {
+        let dir = std::env::temp_dir().join(format!("kafka08-partition-waiters-{}", std::process::id()));
+        let log = Arc::new(crate::log::Log::open(&dir.join("w-0"), LogConfig::default(), 0, false, Arc::new(SystemClock)).unwrap());
+        let p = Partition::new(TopicPartition::new("w", 0), log.clone(), 1, 0);
+        assert!(p.wait_for_high_watermark(1).is_none(), "a follower has nothing to wait for");
+        p.make_leader(&state(1, 0, vec![1, 2]));
+        let msgs: Vec<Message> = (0..3).map(|i| Message::new(None, Some(format!("{i}").as_bytes()), CompressionCodec::None)).collect();
+        log.append(encode_messages(CompressionCodec::None, &msgs, 0), true).unwrap();
+        p.after_local_append();
+        let mut at2 = p.wait_for_high_watermark(2).expect("follower 2 has not fetched");
+        let mut at3 = p.wait_for_high_watermark(3).expect("waits");
+        p.update_follower_leo(2, 2);
+        assert_eq!(p.high_watermark(), 2);
+        assert_eq!(at2.try_recv(), Ok(()));
+        assert!(at3.try_recv().is_err(), "still waiting at 2");
+        p.update_follower_leo(2, 3);
+        assert_eq!(at3.try_recv(), Ok(()));
+        assert!(p.wait_for_high_watermark(3).is_none());
+        // Leadership lost: waiters are dropped (they look again), and none registers.
+        log.append(encode_messages(CompressionCodec::None, &msgs, 0), true).unwrap();
+        let mut at6 = p.wait_for_high_watermark(6).expect("waits");
+        p.make_follower(&state(2, 1, vec![2]));
+        assert!(matches!(at6.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Closed)));
+        assert!(p.wait_for_high_watermark(6).is_none());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
