@@ -4,11 +4,16 @@
 
 pub mod console_consumer;
 pub mod console_producer;
+pub mod consumer_performance;
 pub mod consumer_offset_checker;
 pub mod dump_log_segments;
 pub mod get_offset_shell;
 pub mod kafka_main;
 pub mod options;
+pub mod perf;
+pub mod producer_performance;
+pub mod simple_consumer_performance;
+pub mod test_end_to_end_latency;
 pub mod topics_command;
 
 /// A tool entry point: arguments after the tool name; returns the exit code.
@@ -19,8 +24,12 @@ pub const TOOLS: &[(&str, &str, ToolMain)] = &[
     ("kafka.tools.ConsoleConsumer", "console-consumer", console_consumer::main),
     ("kafka.tools.ConsoleProducer", "console-producer", console_producer::main),
     ("kafka.tools.ConsumerOffsetChecker", "consumer-offset-checker", consumer_offset_checker::main),
+    ("kafka.tools.ConsumerPerformance", "consumer-perf-test", consumer_performance::main),
     ("kafka.tools.DumpLogSegments", "dump-log-segments", dump_log_segments::main),
     ("kafka.tools.GetOffsetShell", "get-offset-shell", get_offset_shell::main),
+    ("kafka.tools.ProducerPerformance", "producer-perf-test", producer_performance::main),
+    ("kafka.tools.SimpleConsumerPerformance", "simple-consumer-perf-test", simple_consumer_performance::main),
+    ("kafka.tools.TestEndToEndLatency", "end-to-end-latency", test_end_to_end_latency::main),
     ("kafka.Kafka", "server", kafka_main::main),
     ("kafka.admin.TopicCommand", "topics", topics_command::main),
 ];
