@@ -220,6 +220,9 @@ impl KafkaApis {
     }
 
     fn handle_fetch(&self, cid: i32, req: FetchRequest) -> Outcome {
+        // Subscribe before the first read: an append between that read and a later
+        // subscription would not wake the long poll, which then sat out all of max_wait.
+        let mut progress = self.replica_manager.progress();
         let (resp, bytes, error) = self.read_fetch(&req, true);
         if req.max_wait_ms <= 0 || bytes >= req.min_bytes.max(0) as usize || error || req.partitions().is_empty() {
             return fetch_frame(cid, resp);
@@ -228,7 +231,6 @@ impl KafkaApis {
         let this = self.clone();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms as u64);
         Outcome::Deferred(Box::pin(async move {
-            let mut progress = this.replica_manager.progress();
             loop {
                 if tokio::time::timeout_at(deadline, progress.changed()).await.is_err() {
                     break;
