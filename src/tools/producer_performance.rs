@@ -179,6 +179,11 @@ async fn producer_thread(thread_id: i32, producer: Producer, plan: Arc<Plan>) ->
     let mut rng = XorShift::seeded(thread_id as u64);
     // Zero-filled values of each size share one buffer (0.8.2 sent `new Array[Byte](size)`).
     let zeros = Bytes::from(vec![0u8; plan.message_size]);
+    // Async mode queues messages a chunk at a time (the producer still batches them by
+    // `batch.num.messages`); sync mode and a send gap send each message on its own.
+    let chunk = if plan.sync || plan.send_gap_ms > 0 { 1 } else { SEND_CHUNK };
+    let mut pending: Vec<KeyedMessage> = Vec::with_capacity(chunk);
+    let mut pending_bytes = 0u64;
     let mut i: i64 = 0;
     while i < plan.messages_per_thread {
         for topic in &plan.topics {
@@ -190,31 +195,25 @@ async fn producer_thread(thread_id: i32, producer: Producer, plan: Arc<Plan>) ->
                 }
                 None => zeros.slice(..size),
             };
-            let len = value.len() as u64;
-            let message = KeyedMessage {
+            pending_bytes += value.len() as u64;
+            pending.push(KeyedMessage {
                 topic: topic.clone(),
                 key: None,
                 part_key: Some(Bytes::from(java_big_integer_bytes(i))),
                 value: Some(value),
-            };
-            match producer.send_one(message).await {
-                Ok(()) => {
-                    result.bytes += len;
-                    result.messages += 1;
-                }
-                Err(e) => {
-                    result.failed += 1;
-                    if plan.sync {
-                        log::error!("Error when sending message: {}", e);
-                    }
-                    result.last_error = Some(e.to_string());
-                }
+            });
+            if pending.len() >= chunk {
+                let messages = std::mem::replace(&mut pending, Vec::with_capacity(chunk));
+                send(&producer, messages, std::mem::take(&mut pending_bytes), plan.sync, &mut result).await;
             }
             if plan.send_gap_ms > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(plan.send_gap_ms)).await;
             }
         }
         i += 1;
+    }
+    if !pending.is_empty() {
+        send(&producer, pending, pending_bytes, plan.sync, &mut result).await;
     }
     if let Err(e) = producer.close().await {
         log::error!("Error when closing producer: {}", e);
@@ -225,6 +224,26 @@ async fn producer_thread(thread_id: i32, producer: Producer, plan: Arc<Plan>) ->
         result.last_error = Some(e.to_string());
     }
     result
+}
+
+/// Messages handed to the async producer per call.
+const SEND_CHUNK: usize = 500;
+
+async fn send(producer: &Producer, messages: Vec<KeyedMessage>, bytes: u64, sync: bool, result: &mut ThreadResult) {
+    let n = messages.len() as u64;
+    match producer.send(messages).await {
+        Ok(()) => {
+            result.bytes += bytes;
+            result.messages += n;
+        }
+        Err(e) => {
+            if sync {
+                log::error!("Error when sending message: {}", e);
+            }
+            result.failed += n;
+            result.last_error = Some(e.to_string());
+        }
+    }
 }
 
 /// 0.8.2 `generateMessageWithSeqId`: the header left-justified in `size` characters, the
@@ -273,7 +292,8 @@ mod tests {
     #[test]
     fn seq_id_messages_are_0_8_2s() {
         let m = message_with_seq_id("t", 1, 42, 50);
-        assert_eq!(String::from_utf8(m).unwrap(), "Topic:t:ThreadID:1:MessageID:0000000042:xxxxxxxxxxxxx");
+        assert_eq!(m.len(), 50);
+        assert_eq!(String::from_utf8(m).unwrap(), format!("Topic:t:ThreadID:1:MessageID:0000000042:{}", "x".repeat(10)));
         // A header longer than the size is not cut (String.format does not truncate).
         assert_eq!(message_with_seq_id("t", 0, 7, 5).len(), "Topic:t:ThreadID:0:MessageID:0000000007:".len());
     }
