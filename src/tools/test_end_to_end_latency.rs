@@ -4,9 +4,9 @@
 //!
 //! ```text
 //! USAGE: java kafka.tools.TestEndToEndLatency$ broker_list zookeeper_connect topic num_messages consumer_fetch_max_wait producer_acks
-//! 0	3.141592          <- message number, tab, latency in ms, every 1000th message
+//! 0<TAB>3.141592      <- message number, a tab, latency in ms; every 1000th message
 //! Avg latency: 2.7183 ms
-//!                       <- (0.8.2 printed "...ms\n" with println)
+//!                       <- an empty line (0.8.2 printed "...ms\n" with println)
 //! Percentiles: 50th = 2, 99th = 4, 99.9th = 4
 //! ```
 //!
