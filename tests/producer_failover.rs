@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::cluster::{try_call, Cluster};
-use support::producer::{assert_no_loss, read_partition, read_until_complete};
+use support::producer::{assert_no_loss, read_until_complete};
 use support::wait_until;
 
 const FAST: &[(&str, &str)] = &[

@@ -51,3 +51,39 @@ fn console_consumer_behaves_as_082() {
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.starts_with("Exactly one of whitelist/blacklist/topic is required."), "{}", out.all());
 }
+
+/// `--blacklist` reads every other topic; `--consumer.config` supplies the group and
+/// `consumer.timeout.ms` (the flags keep their 0.8.2 defaults otherwise); the group named in
+/// the file keeps its offsets; `--skip-message-on-error` is accepted.
+#[test]
+fn blacklist_and_consumer_config_as_082() {
+    let cluster = Cluster::start(1, &[]);
+    cluster.create_topic("bl-a", 1, 1);
+    cluster.create_topic("bl-b", 1, 1);
+    let zk = cluster.zk.connect_string();
+    let mut a = TestProducer::new(vec![cluster.brokers[0].addr()], "bl-a");
+    for v in ["a1", "a2", "a3"] {
+        a.send(0, v, Duration::from_secs(20)).unwrap();
+    }
+    let mut b = TestProducer::new(vec![cluster.brokers[0].addr()], "bl-b");
+    for v in ["b1", "b2"] {
+        b.send(0, v, Duration::from_secs(20)).unwrap();
+    }
+    let out = consume(&["--zookeeper", &zk, "--blacklist", "bl-b", "--from-beginning", "--consumer-timeout-ms", "3000", "--skip-message-on-error"]);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert_eq!(out.stdout, "a1\na2\na3\n", "everything but the blacklisted topic");
+
+    let dir = support::TempDir::new("cc-config");
+    let config = dir.path().join("consumer.properties");
+    std::fs::write(&config, "# as config/consumer.properties\ngroup.id=from-file\nconsumer.timeout.ms=2000\n").unwrap();
+    let out = consume(&["--zookeeper", &zk, "--topic", "bl-b", "--from-beginning", "--consumer.config", config.to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "ends on the file's consumer.timeout.ms: {}", out.all());
+    assert_eq!(out.stdout, "b1\nb2\n");
+    let rt = Cluster::runtime();
+    let z = rt.block_on(kafka08::zk::ZkClient::connect(&zk, Duration::from_secs(6), Duration::from_secs(10))).unwrap();
+    let off = rt.block_on(z.get_data("/consumers/from-file/offsets/bl-b/0")).unwrap().expect("the file's group keeps its offsets").0;
+    assert_eq!(off, b"2");
+    let out = consume(&["--zookeeper", &zk, "--topic", "bl-b", "--consumer.config", "/nonexistent/consumer.properties"]);
+    assert_eq!(out.code, Some(1), "{}", out.all());
+    assert_eq!(out.stderr.lines().count(), 1, "one line: {}", out.all());
+}

@@ -35,5 +35,89 @@ fn lines_become_messages() {
     assert!(out.stderr.starts_with("Missing required argument \"[broker-list]\""), "{}", out.all());
     let out = produce(&["--broker-list", &bl, "--topic", "lines", "--compression-codec", "zip"], "x\n");
     assert_eq!(out.code, Some(1));
-    assert!(out.stderr.contains("Unknown compression codec zip"), "{}", out.all());
+    assert_eq!(out.stderr, "kafka.common.UnknownCodecException: zip is an unknown compression codec\n", "{}", out.all());
+}
+
+fn consume(args: &[&str]) -> support::Output {
+    support::run_with_env("bin/kafka-console-consumer.sh", args, None, &[("KAFKA08_BIN", env!("CARGO_BIN_EXE_kafka08"))])
+}
+
+/// Every codec by name and number (and `--compression-codec` without a value: gzip) with
+/// the async tuning flags, checked in the broker's log with DumpLogSegments.
+#[test]
+fn each_codec_is_what_the_broker_stores() {
+    let cluster = Cluster::start(1, &[]);
+    cluster.create_topic("codecs", 1, 1);
+    let bl = cluster.bootstrap();
+    let tuning = [
+        "--batch-size", "2", "--timeout", "50", "--queue-size", "100", "--queue-enqueuetimeout-ms", "1000",
+        "--message-send-max-retries", "5", "--retry-backoff-ms", "200", "--request-timeout-ms", "3000",
+        "--request-required-acks", "1", "--metadata-expiry-ms", "60000", "--socket-buffer-size", "65536",
+    ];
+    let cases: [(&[&str], &str); 6] = [
+        (&["--compression-codec", "none"], "NoCompressionCodec"),
+        (&["--compression-codec", "gzip"], "GZIPCompressionCodec"),
+        (&["--compression-codec", "snappy"], "SnappyCompressionCodec"),
+        (&["--compression-codec", "lz4"], "LZ4CompressionCodec"),
+        (&["--compression-codec"], "GZIPCompressionCodec"),
+        (&["--compression-codec", "3"], "LZ4CompressionCodec"),
+    ];
+    let mut want = Vec::new();
+    for (n, (codec, _)) in cases.iter().enumerate() {
+        let mut args = vec!["--broker-list", bl.as_str(), "--topic", "codecs"];
+        args.extend_from_slice(&tuning);
+        args.extend_from_slice(codec);
+        let out = produce(&args, &format!("a{n}\nb{n}\n"));
+        assert_eq!(out.code, Some(0), "{codec:?}: {}", out.all());
+        want.extend([format!("a{n}"), format!("b{n}")]);
+        // One batch at a time, so that the log holds the cases in order.
+        let stored = support::producer::read_until_complete(&[bl.clone()], "codecs", 0, &want, Duration::from_secs(30));
+        assert_eq!(stored.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), want);
+    }
+    let segment = cluster.brokers[0].data_dir().join("codecs-0/00000000000000000000.log");
+    let dump = std::process::Command::new(env!("CARGO_BIN_EXE_kafka08"))
+        .args(["kafka.tools.DumpLogSegments", "--files", segment.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let dump = String::from_utf8_lossy(&dump.stdout).to_string();
+    let mut codecs: Vec<&str> = dump.lines().filter_map(|l| l.split("compresscodec: ").nth(1)).map(|c| c.split(' ').next().unwrap()).collect();
+    codecs.dedup();
+    assert_eq!(codecs, cases.iter().map(|(_, c)| *c).collect::<Vec<_>>(), "{dump}");
+}
+
+/// `parse.key`/`key.separator` put the key on the message (read back with `print.key`); a
+/// line without the separator stops 0.8.2's LineMessageReader with its line number, after
+/// the lines before it were sent; `ignore.error=true` sends such a line without a key.
+#[test]
+fn keys_and_bad_input_as_082() {
+    let cluster = Cluster::start(1, &[]);
+    cluster.create_topic("keys", 1, 1);
+    let bl = cluster.bootstrap();
+    let zk = cluster.zk.connect_string();
+    let keyed = ["--broker-list", bl.as_str(), "--topic", "keys", "--sync", "--property", "parse.key=true", "--property", "key.separator=::"];
+    let out = produce(&keyed, "k1::v1\nk2::v::2\nno key here\nk3::v3\n");
+    assert_eq!(out.code, Some(1), "{}", out.all());
+    assert_eq!(out.stderr, "kafka.common.KafkaException: No key found on line 3: no key here\n");
+    let mut lenient = keyed.to_vec();
+    lenient.extend(["--property", "ignore.error=true"]);
+    let out = produce(&lenient, "plain\n::empty key\n");
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    let out = consume(&[
+        "--zookeeper", &zk, "--topic", "keys", "--from-beginning", "--max-messages", "4",
+        "--property", "print.key=true", "--property", "key.separator=|",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert_eq!(out.stdout, "k1|v1\nk2|v::2\nnull|plain\n|empty key\n");
+
+    // Bad flags: one line (0.8.2's text), usage, exit 1; nothing sent.
+    let out = produce(&["--broker-list", "localhost", "--topic", "keys"], "x\n");
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.starts_with("Please provide valid host:port like host1:9091,host2:9092\n \nOption"), "{}", out.all());
+    let out = produce(&["--broker-list", &bl, "--topic", "keys", "--batch-size", "many"], "x\n");
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.starts_with("Cannot parse argument 'many' of option batch-size\nOption"), "{}", out.all());
+    let out = produce(&["--broker-list", &bl, "--topic", "keys", "--request-required-acks"], "x\n");
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.starts_with("Option request-required-acks requires an argument\n"), "{}", out.all());
+    assert!(!out.stderr.contains("panicked"));
 }

@@ -34,6 +34,23 @@ fn prints_the_082_offset_table() {
     assert_eq!(lines[1], fmt(["grp", "c", "0", "3", "5", "2", "grp_host-1-abcdef01-0"]));
     assert_eq!(lines[2], fmt(["grp", "c", "1", "-1", "0", "unknown", "none"]));
     assert_eq!(lines.len(), 3);
+    // --topic narrows the table; --broker-info adds 0.8.2's broker list after it.
+    let checker = |extra: &[&str]| {
+        let zk = cluster.zk.connect_string();
+        let mut args = vec!["kafka.tools.ConsumerOffsetChecker", "--zookeeper", zk.as_str(), "--group", "grp"];
+        args.extend_from_slice(extra);
+        support::run_with_env("bin/kafka-run-class.sh", &args, None, &[("KAFKA08_BIN", env!("CARGO_BIN_EXE_kafka08"))])
+    };
+    let out = checker(&["--topic", "c", "--broker-info"]);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    let broker = &cluster.brokers[0];
+    assert_eq!(
+        out.stdout,
+        format!("{}\n{}\n{}\nBROKER INFO\n{} -> {}\n", lines[0], lines[1], lines[2], broker.id, broker.addr())
+    );
+    let out = checker(&["--topic", "nosuchtopic"]);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert_eq!(out.stdout, format!("{}\n", lines[0]), "a topic without partitions has no rows");
     let out = support::run_with_env("bin/kafka-run-class.sh", &["kafka.tools.ConsumerOffsetChecker", "--group", "grp"], None, &[("KAFKA08_BIN", env!("CARGO_BIN_EXE_kafka08"))]);
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.starts_with("Missing required argument \"[zookeeper]\""));

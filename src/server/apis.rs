@@ -220,8 +220,9 @@ impl KafkaApis {
     }
 
     fn handle_fetch(&self, cid: i32, req: FetchRequest) -> Outcome {
-        // Subscribe before the first read: an append between that read and a later
-        // subscription would not wake the long poll, which then sat out all of max_wait.
+        // Subscribe before the first read: an append between that read and parking would
+        // otherwise go unnoticed, and the fetch would sleep its whole max_wait (a lost
+        // wakeup that held acks=-1 produces for replica.fetch.wait.max.ms).
         let mut progress = self.replica_manager.progress();
         let (resp, bytes, error) = self.read_fetch(&req, true);
         if req.max_wait_ms <= 0 || bytes >= req.min_bytes.max(0) as usize || error || req.partitions().is_empty() {

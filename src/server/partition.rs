@@ -120,9 +120,14 @@ impl Partition {
         self.maybe_advance_hw(&inner);
     }
 
-    /// Become follower of `s.leader`. Returns the offset to fetch from after the log was
-    /// truncated to the high watermark (0.8 behaviour).
-    pub fn make_follower(&self, s: &PartitionState) -> Result<i64, crate::log::LogError> {
+    /// Become follower of `s.leader`. Returns `(fetch_from, verify_to)`: the fetcher starts
+    /// at our high watermark and, up to our log end offset `verify_to`, compares what the
+    /// leader sends with what we hold, truncating only at the first difference (or where
+    /// the leader's log ends). 0.8.2 truncated to the high watermark here at once; a
+    /// follower elected leader before it re-fetched then lost messages that were
+    /// committed above its (lagging) high watermark (KAFKA-1211). Nothing is truncated
+    /// until the leader has shown what it holds.
+    pub fn make_follower(&self, s: &PartitionState) -> (i64, i64) {
         {
             let mut inner = self.lock();
             inner.state = LeaderState {
@@ -135,9 +140,9 @@ impl Partition {
             };
             inner.follower_leo.clear();
         }
-        let hw = self.high_watermark();
-        self.log.truncate_to(hw)?;
-        Ok(self.log.log_end_offset())
+        let leo = self.log.log_end_offset();
+        let hw = self.high_watermark().clamp(self.log.log_start_offset().min(leo), leo);
+        (hw, leo)
     }
 
     /// After a local append (leader) or a follower fetch: recompute the high watermark as

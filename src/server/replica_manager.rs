@@ -180,13 +180,16 @@ impl ReplicaManager {
     /// Offsets API (0.8.2 `fetchOffsets`): an ordinary client never sees offsets above the
     /// high watermark.
     pub fn offsets_before(&self, tp: &TopicPartition, replica_id: i32, time: i64, max: usize) -> Result<Vec<i64>, PartitionError> {
-        let p = if replica_id < 0 {
-            self.leader_partition(tp)?
-        } else {
+        // 0.8.2 `handleOffsetRequest`: the debugging consumer (-2) may ask any replica,
+        // everyone else the leader; only ordinary clients (-1) are capped at the high
+        // watermark.
+        let p = if replica_id == crate::api::DEBUGGING_REPLICA_ID {
             self.partition(tp).ok_or_else(|| PartitionError(ErrorCode::UnknownTopicOrPartition, format!("{} is not hosted here", tp)))?
+        } else {
+            self.leader_partition(tp)?
         };
         let all = p.log.offsets_before(time, max);
-        if replica_id >= 0 {
+        if replica_id != crate::api::CONSUMER_REPLICA_ID {
             return Ok(all);
         }
         let hw = p.high_watermark();
@@ -302,20 +305,13 @@ impl ReplicaManager {
             ErrorCode::NoError
         } else {
             self.fetchers.remove(&[tp.clone()]);
-            let followed = p.make_follower(s);
+            let (from, verify_to) = p.make_follower(s);
             if let Some(l) = self.leadership_listener() {
                 l.became_follower(tp);
             }
-            let from = match followed {
-                Ok(o) => o,
-                Err(e) => {
-                    log::error!("Broker {} cannot truncate {} to become a follower: {}", self.broker_id, tp, e);
-                    return e.error_code();
-                }
-            };
             match leaders.get(&s.leader) {
                 Some(b) => {
-                    self.fetchers.add(tp.clone(), (*b).clone(), from);
+                    self.fetchers.add(tp.clone(), (*b).clone(), from, verify_to);
                     log::info!("Broker {} follows broker {} for {} from offset {}", self.broker_id, s.leader, tp, from);
                 }
                 None => log::warn!("Broker {} has no live leader to follow for {} (leader {})", self.broker_id, tp, s.leader),

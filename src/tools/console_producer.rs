@@ -37,6 +37,15 @@ pub fn main(args: &[String]) -> i32 {
 
 fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
     p.check_required(&opts, &["topic", "broker-list"])?;
+    if !valid_broker_list(opts.value("broker-list").unwrap_or("")) {
+        // 0.8.2 ToolsUtils.validatePortOrDie, trailing "\n " included.
+        return Err(UsageError("Please provide valid host:port like host1:9091,host2:9092\n ".into()).into());
+    }
+    // jopt-simple converted these to Integer (metadata-expiry-ms to Long) while parsing.
+    for name in INT_OPTIONS {
+        opts.parse_value::<i32>(name)?;
+    }
+    opts.parse_value::<i64>("metadata-expiry-ms")?;
     let topic = opts.value("topic").unwrap_or("").to_string();
     let mut reader_props = Properties::new();
     for kv in opts.values("property") {
@@ -48,7 +57,8 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
     let ignore_error = reader_props.get("ignore.error").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     let codec = opts.value("compression-codec").filter(|_| opts.has("compression-codec")).unwrap_or("none");
     if crate::message::CompressionCodec::parse(codec).is_none() {
-        return Err(UsageError(format!("Unknown compression codec {} (none, gzip, snappy, lz4)", codec)).into());
+        // Thrown by 0.8.2's ProducerConfig and printed as a stack trace: no usage.
+        return Err(ToolError::Failed(format!("kafka.common.UnknownCodecException: {} is an unknown compression codec", codec)));
     }
     let mut props = Properties::new();
     props.set("metadata.broker.list", opts.value("broker-list").unwrap_or(""));
@@ -72,13 +82,21 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
     let producer = BlockingProducer::from_properties(&props).map_err(|e| ToolError::Failed(e.to_string()))?;
     let stdin = std::io::stdin();
     let mut failed = false;
-    for line in stdin.lock().lines() {
+    for (n, line) in stdin.lock().lines().enumerate() {
         let line = line.map_err(|e| ToolError::Failed(format!("cannot read stdin: {}", e)))?;
         let msg = if parse_key {
             match line.split_once(key_separator.as_str()) {
                 Some((k, v)) => KeyedMessage::with_key(topic.clone(), k.as_bytes().to_vec(), v.as_bytes().to_vec()),
                 None if ignore_error => KeyedMessage::new(topic.clone(), line.as_bytes().to_vec()),
-                None => return Err(ToolError::Failed(format!("No key found on line: {}", line))),
+                // 0.8.2's LineMessageReader threw this (lines counted from 1); what was read
+                // before it is still sent, as 0.8.2's shutdown hook closed the producer.
+                None => {
+                    return Err(ToolError::Failed(format!(
+                        "kafka.common.KafkaException: No key found on line {}: {}",
+                        n + 1,
+                        line
+                    )))
+                }
             }
         } else {
             KeyedMessage::new(topic.clone(), line.into_bytes())
@@ -96,5 +114,44 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
         Err(ToolError::Failed(String::new()))
     } else {
         Ok(())
+    }
+}
+
+/// The options 0.8.2 declared `ofType(classOf[java.lang.Integer])`.
+const INT_OPTIONS: &[&str] = &[
+    "batch-size",
+    "message-send-max-retries",
+    "retry-backoff-ms",
+    "timeout",
+    "queue-size",
+    "queue-enqueuetimeout-ms",
+    "request-required-acks",
+    "request-timeout-ms",
+    "socket-buffer-size",
+];
+
+/// 0.8.2 `ToolsUtils.validatePortOrDie`: every comma-separated entry (Java's `split`, so
+/// trailing empty entries are dropped) must match the client `Utils.getPort` pattern.
+fn valid_broker_list(list: &str) -> bool {
+    let pattern = regex::Regex::new(r"^.*?\[?([0-9a-zA-Z\-.:]*)\]?:([0-9]+)$").expect("constant regex");
+    let mut entries: Vec<&str> = list.split(',').collect();
+    while entries.len() > 1 && entries.last() == Some(&"") {
+        entries.pop();
+    }
+    entries.iter().all(|e| pattern.captures(e).is_some_and(|c| c[2].parse::<i32>().is_ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_broker_list;
+
+    #[test]
+    fn broker_lists_are_checked_as_082_did() {
+        for ok in ["h:9092", "h1:9091,h2:9092", "10.0.0.1:1,", "[::1]:9092", ":9092"] {
+            assert!(valid_broker_list(ok), "{ok}");
+        }
+        for bad in ["", "h", "h:", "h:x", "h:1,h2", ",h:1", "h:1,,h:2", "h:99999999999"] {
+            assert!(!valid_broker_list(bad), "{bad}");
+        }
     }
 }

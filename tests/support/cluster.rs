@@ -70,3 +70,49 @@ pub fn try_call<R: ApiRequest>(addr: &str, req: &R) -> Option<R::Response> {
     s.read_exact(&mut buf).ok()?;
     api::decode_response::<R::Response>(0, Bytes::from(buf)).ok().map(|(_, r)| r)
 }
+
+/// The brokers of one cluster in a chroot of a ZooKeeper server owned by the test: two
+/// clusters on one ZooKeeper (`127.0.0.1:PORT/src` and `/dst`), as a mirror maker copies
+/// between. The brokers create their chroot at start-up (0.8.2, KAFKA-404).
+pub struct ChrootCluster {
+    pub brokers: Vec<KafkaBroker>,
+    /// `127.0.0.1:PORT/chroot`: what this cluster's brokers, consumers and tools are given.
+    pub zk_connect: String,
+}
+
+impl ChrootCluster {
+    pub fn start(zk: &ZkServer, chroot: &str, n: i32, extra: &[(&str, &str)]) -> ChrootCluster {
+        let zk_connect = format!("{}{}", zk.connect_string(), chroot);
+        let brokers = (1..=n).map(|id| KafkaBroker::start(id, &zk_connect, extra)).collect();
+        let c = ChrootCluster { brokers, zk_connect };
+        let n = n as usize;
+        wait_until(&format!("every broker in {chroot} knows every broker"), Duration::from_secs(60), || {
+            c.brokers.iter().all(|b| try_call(&b.addr(), &api::MetadataRequest { topics: vec![] }).is_some_and(|m| m.brokers.len() == n))
+        });
+        c
+    }
+
+    pub fn bootstrap(&self) -> String {
+        self.brokers.iter().map(|b| b.addr()).collect::<Vec<_>>().join(",")
+    }
+
+    /// Create a topic in this cluster's chroot, then wait for its leaders.
+    pub fn create_topic(&self, topic: &str, partitions: i32, rf: i32) {
+        let rt = Cluster::runtime();
+        rt.block_on(async {
+            let zk = kafka08::zk::ZkClient::connect(&self.zk_connect, Duration::from_secs(6), Duration::from_secs(10)).await.expect("zk");
+            kafka08::admin::create_topic(&zk, topic, partitions, rf, &kafka08::common::Properties::new()).await.expect("create topic");
+        });
+        self.wait_for_leaders(topic, partitions);
+    }
+
+    pub fn wait_for_leaders(&self, topic: &str, partitions: i32) {
+        wait_until(&format!("leaders for {topic}"), Duration::from_secs(60), || {
+            self.brokers.iter().filter(|b| b.pid().is_some()).all(|b| {
+                try_call(&b.addr(), &api::MetadataRequest { topics: vec![topic.to_string()] }).is_some_and(|m| {
+                    m.topics.first().is_some_and(|t| t.partitions.len() == partitions as usize && t.partitions.iter().all(|p| p.leader >= 0))
+                })
+            })
+        });
+    }
+}

@@ -67,6 +67,10 @@ struct Subscription {
     queues: Queues,
 }
 
+/// What a commit writes for one owned partition: called with the partition and its
+/// consumed offset; `None` leaves the partition's committed offset as it is.
+pub type CommitOffsetFn = Arc<dyn Fn(&TopicPartition, i64) -> Option<i64> + Send + Sync>;
+
 /// Held under the rebalance lock.
 #[derive(Default)]
 struct RebalanceState {
@@ -100,6 +104,8 @@ struct Inner {
     /// The partitions of the current generation (what a commit covers).
     registry: Mutex<BTreeMap<TopicPartition, Arc<PartitionTopicInfo>>>,
     commit_lock: tokio::sync::Mutex<()>,
+    /// Set by [`ZookeeperConsumerConnector::set_commit_offsets`].
+    commit_source: Mutex<Option<CommitOffsetFn>>,
     subscription: Mutex<Option<Subscription>>,
     streams_created: AtomicBool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -167,6 +173,7 @@ impl ZookeeperConsumerConnector {
             rebalance: tokio::sync::Mutex::new(RebalanceState::default()),
             registry: Mutex::new(BTreeMap::new()),
             commit_lock: tokio::sync::Mutex::new(()),
+            commit_source: Mutex::new(None),
             subscription: Mutex::new(None),
             streams_created: AtomicBool::new(false),
             tasks: Mutex::new(Vec::new()),
@@ -271,6 +278,16 @@ impl ZookeeperConsumerConnector {
     /// Commit the consumed offset of every owned partition.
     pub async fn commit_offsets(&self) -> Result<(), ConsumerError> {
         self.handle.inner.commit(0).await
+    }
+
+    /// Decide what every commit writes (auto-commit, the commit before a rebalance releases
+    /// partitions, the commit at shutdown, [`commit_offsets`](Self::commit_offsets)):
+    /// `f(partition, consumed offset)` gives the offset to commit, or `None` to leave the
+    /// partition alone. For an application that hands messages on before they are done
+    /// with (the mirror maker): commit only what was processed, not what was handed out,
+    /// which is 0.8.2's data loss when such a consumer stops or crashes.
+    pub fn set_commit_offsets(&self, f: CommitOffsetFn) {
+        *self.handle.inner.commit_source.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
     }
 
     /// The partitions this member owns right now, with the owning thread id.
@@ -719,8 +736,18 @@ impl Inner {
     /// Commit the consumed offsets of the current generation.
     async fn commit(&self, retries: u32) -> Result<(), ConsumerError> {
         let _serial = self.commit_lock.lock().await;
-        let offsets: Vec<(TopicPartition, i64)> =
-            self.registry().iter().map(|(tp, pti)| (tp.clone(), pti.consumed_offset())).collect();
+        let source = self.commit_source.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let offsets: Vec<(TopicPartition, i64)> = self
+            .registry()
+            .iter()
+            .filter_map(|(tp, pti)| {
+                let consumed = pti.consumed_offset();
+                match &source {
+                    Some(f) => f(tp, consumed).map(|o| (tp.clone(), o)),
+                    None => Some((tp.clone(), consumed)),
+                }
+            })
+            .collect();
         if offsets.is_empty() {
             return Ok(());
         }

@@ -45,7 +45,7 @@ pub mod topic_count;
 
 pub use assignor::{assign, AssignmentContext};
 pub use config::{AssignmentStrategy, AutoOffsetReset, ConsumerConfig, OffsetsStorage};
-pub use connector::ZookeeperConsumerConnector;
+pub use connector::{CommitOffsetFn, ZookeeperConsumerConnector};
 pub use error::ConsumerError;
 pub use offsets::NO_OFFSET;
 pub use stream::{KafkaStream, MessageAndMetadata};

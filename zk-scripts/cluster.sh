@@ -1,0 +1,357 @@
+#!/usr/bin/env bash
+# Bring a local kafka08 cluster up and down: one ZooKeeper and N brokers, each started with
+# bin/kafka-server-start.sh from a generated server-<id>.properties, as in step 6 of Kafka
+# 0.8.2's quickstart (copies of config/server.properties with broker.id, port and log.dirs
+# changed), but on ports picked free at run time and in a folder of its own.
+#
+#   cluster.sh up [-n N] [--fixed-ports] [--override key=value]...
+#                     start ZooKeeper and brokers 0..N-1 (N defaults to 3); returns once
+#                     every broker is registered in /brokers/ids. Prints the ZooKeeper
+#                     connect string and the broker list.
+#   cluster.sh status every server's state; exit 0 only if ZooKeeper serves and every
+#                     broker runs and is registered
+#   cluster.sh env    `export ZK_CONNECT=... BROKER_LIST=...` lines, for eval
+#   cluster.sh down   stop the brokers as bin/kafka-server-stop.sh does (SIGTERM: controlled
+#                     shutdown), wait until they are gone, then stop ZooKeeper; leaves
+#                     nothing running (the data stays, so `up` again finds the topics)
+#
+# The folder: -d DIR (before or after the command), else $KAFKA08_CLUSTER_DIR, else
+# ${TMPDIR:-/tmp}/kafka08-cluster. It holds config/server-<id>.properties,
+# kafka-logs-<id>/, logs/broker-<id>/kafkaServer.out, zookeeper/ (zk.sh's node folder) and
+# cluster.env (the ports, sourced by status, env and down).
+#
+# --fixed-ports uses 0.8.2's ports instead (ZooKeeper 2181, broker <id> on 9092+<id>), so
+# runbooks that say localhost:2181 and localhost:9092 run as written. --override sets a key
+# in every generated server-<id>.properties.
+#
+# Environment: KAFKA08_BIN (the kafka08 binary the bin/ scripts run),
+# KAFKA08_CLUSTER_START_TIMEOUT (s a broker may take to register, default 60),
+# KAFKA08_CLUSTER_STOP_TIMEOUT (s a broker may take to shut down before SIGKILL, default
+# 60), ZK_OWNER_PID (kill every server of this cluster once that process is gone; the test
+# harness sets it).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+here="$root/zk-scripts"
+# shellcheck source=zk-scripts/lib.sh
+. "$here/lib.sh"
+
+START_TIMEOUT=${KAFKA08_CLUSTER_START_TIMEOUT:-60}
+STOP_TIMEOUT=${KAFKA08_CLUSTER_STOP_TIMEOUT:-60}
+
+# usage [CODE]: the comment above; to stdout for --help (exit 0), else to stderr (exit 2).
+usage() {
+    local code=${1:-2}
+    if [[ $code -eq 0 ]]; then
+        sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    else
+        sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    fi
+    exit "$code"
+}
+
+die() {
+    echo "cluster.sh: $*" >&2
+    exit 1
+}
+
+dir=${KAFKA08_CLUSTER_DIR:-${TMPDIR:-/tmp}/kafka08-cluster}
+cmd=
+n=3
+fixed_ports=false
+overrides=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -d | --dir)
+            [[ $# -ge 2 ]] || die "$1 needs a folder"
+            dir=$2
+            shift 2
+            ;;
+        -n)
+            [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || die "-n needs a number of brokers (1 or more)"
+            n=$2
+            shift 2
+            ;;
+        --fixed-ports)
+            fixed_ports=true
+            shift
+            ;;
+        --override)
+            [[ $# -ge 2 && "$2" == ?*=* ]] || die "--override needs key=value"
+            overrides+=("$2")
+            shift 2
+            ;;
+        -h | --help | help) usage 0 ;;
+        up | down | status | env)
+            [[ -z "$cmd" ]] || die "one command at a time (got $cmd and $1)"
+            cmd=$1
+            shift
+            ;;
+        *) echo "cluster.sh: unknown argument: $1" >&2; usage ;;
+    esac
+done
+[[ -n "$cmd" ]] || usage
+dir=$(zk_abs "$dir")
+state="$dir/cluster.env"
+
+props_of() { echo "$dir/config/server-$1.properties"; }
+log_dir_of() { echo "$dir/logs/broker-$1"; }
+
+# broker_pid ID: the pid of the broker started with server-ID.properties, if it runs (the
+# same match as bin/kafka-server-stop.sh: `kafka.Kafka <that file>` on the command line).
+broker_pid() {
+    local want d i
+    want=$(props_of "$1")
+    local -a args
+    for d in /proc/[0-9]*; do
+        { mapfile -d '' -t args <"$d/cmdline"; } 2>/dev/null || continue
+        for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+            if [[ "${args[i]}" == kafka.Kafka && "${args[i + 1]}" == "$want" ]]; then
+                echo "${d#/proc/}"
+                return 0
+            fi
+        done
+    done
+    return 1
+}
+
+# broker_watchdog OWNER PID ID: SIGKILL the broker once OWNER is gone (a test process
+# killed without cleaning up), unless the broker went first.
+broker_watchdog() {
+    local owner=$1 pid=$2 id=$3
+    while kill -0 "$owner" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do
+        sleep 1
+    done
+    if [[ "$(broker_pid "$id" || true)" == "$pid" ]]; then
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+}
+
+load_state() {
+    [[ -f "$state" ]] || die "no cluster in $dir (run: zk-scripts/cluster.sh up)"
+    # shellcheck source=/dev/null
+    . "$state"
+}
+
+# registered_ids: the ids under /brokers/ids, space separated (empty if none or no answer).
+registered_ids() {
+    local out
+    out=$("$here/zk-cli.sh" "$ZK_CONNECT" ls /brokers/ids 2>/dev/null | tail -n1) || true
+    [[ "$out" == \[*\] ]] || return 0
+    out=${out#[}
+    out=${out%]}
+    echo "${out//,/}"
+}
+
+# all_registered IDS...: every id is under /brokers/ids.
+all_registered() {
+    local have id
+    have=" $(registered_ids) "
+    for id in "$@"; do
+        [[ "$have" == *" $id "* ]] || return 1
+    done
+}
+
+# stop_brokers: SIGTERM every running broker of this cluster with bin/kafka-server-stop.sh
+# (controlled shutdown), wait until all are gone, SIGKILL what is left after STOP_TIMEOUT.
+stop_brokers() {
+    local id pid deadline
+    local -a ids=() pids=()
+    for id in ${BROKER_IDS:-}; do
+        if pid=$(broker_pid "$id"); then
+            "$root/bin/kafka-server-stop.sh" "$(props_of "$id")"
+            ids+=("$id")
+            pids+=("$pid")
+        fi
+    done
+    deadline=$((SECONDS + STOP_TIMEOUT))
+    for i in "${!ids[@]}"; do
+        while [[ "$(broker_pid "${ids[$i]}" || true)" == "${pids[$i]}" ]]; do
+            if ((SECONDS >= deadline)); then
+                echo "warning: broker ${ids[$i]} still running ${STOP_TIMEOUT}s after SIGTERM; sending SIGKILL" >&2
+                kill -9 "${pids[$i]}" 2>/dev/null || true
+            fi
+            sleep 0.1
+        done
+        echo "stopped broker ${ids[$i]} (pid ${pids[$i]})"
+    done
+}
+
+stop_all() {
+    stop_brokers
+    if [[ -f "$dir/zookeeper/zoo.cfg" ]]; then
+        "$here/zk.sh" stop "$dir/zookeeper" | sed 's/^stopped .*/stopped ZooKeeper/'
+    fi
+}
+
+# write_props ID PORT: server-ID.properties from config/server.properties.
+write_props() {
+    local id=$1 port=$2 props kv key
+    props=$(props_of "$id")
+    sed -e "s|^broker.id=.*|broker.id=$id|" -e "s|^port=.*|port=$port|" \
+        -e "s|^log.dirs=.*|log.dirs=$dir/kafka-logs-$id|" -e "s|^zookeeper.connect=.*|zookeeper.connect=$ZK_CONNECT|" \
+        "$root/config/server.properties" >"$props"
+    {
+        echo
+        echo "# Added by zk-scripts/cluster.sh: serve and register on loopback."
+        echo "host.name=127.0.0.1"
+    } >>"$props"
+    for kv in "${overrides[@]}"; do
+        key=${kv%%=*}
+        # The last value of a key wins in a .properties file; drop the earlier one anyway
+        # so the file reads as what runs.
+        sed -i "/^[[:space:]]*${key//./\\.}[[:space:]]*=/d" "$props"
+        echo "$kv" >>"$props"
+    done
+}
+
+# wait_started ID PID: wait until the broker logs that it started, or fail with its log's tail.
+wait_started() {
+    local id=$1 pid=$2 out deadline
+    out="$(log_dir_of "$id")/kafkaServer.out"
+    deadline=$((SECONDS + START_TIMEOUT))
+    until grep -q "], started (" "$out" 2>/dev/null; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "cluster.sh: broker $id exited during start-up; last lines of $out:" >&2
+            tail -n 20 "$out" >&2 || true
+            return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            echo "cluster.sh: broker $id did not start within ${START_TIMEOUT}s; last lines of $out:" >&2
+            tail -n 20 "$out" >&2 || true
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+cmd_up() {
+    zk_require_installed
+    if [[ -f "$state" ]]; then
+        # shellcheck source=/dev/null
+        . "$state"
+        local id
+        for id in ${BROKER_IDS:-}; do
+            broker_pid "$id" >/dev/null && die "a cluster is already up in $dir (broker $id runs); run: zk-scripts/cluster.sh down"
+        done
+    fi
+    local -a ports
+    local id zk_port
+    if $fixed_ports; then
+        zk_port=2181
+        for ((id = 0; id < n; id++)); do ports+=($((9092 + id))); done
+        for p in "$zk_port" "${ports[@]}"; do
+            zk_port_in_use "$p" && die "port $p is already in use"
+        done
+    else
+        mapfile -t ports < <("$here/free-port.sh" $((n + 1)))
+        zk_port=${ports[$n]}
+    fi
+    mkdir -p "$dir/config" "$dir/logs"
+    ZK_CONNECT="127.0.0.1:$zk_port"
+    BROKER_IDS=$(seq -s ' ' 0 $((n - 1)))
+    local list=()
+    for ((id = 0; id < n; id++)); do list+=("127.0.0.1:${ports[$id]}"); done
+    BROKER_LIST=$(IFS=,; echo "${list[*]}")
+    {
+        echo "# Written by zk-scripts/cluster.sh up; read by status, env and down."
+        echo "ZK_CONNECT=$ZK_CONNECT"
+        echo "BROKER_LIST=$BROKER_LIST"
+        echo "BROKER_IDS=\"$BROKER_IDS\""
+    } >"$state"
+
+    # From here on, a failure stops whatever was started.
+    trap 'rc=$?; if [[ $rc -ne 0 ]]; then stop_all >/dev/null 2>&1 || true; fi' EXIT
+    "$here/zk.sh" start "$dir/zookeeper" "$zk_port" >/dev/null
+    local -a pids=()
+    local pid
+    for ((id = 0; id < n; id++)); do
+        write_props "$id" "${ports[$id]}"
+        mkdir -p "$(log_dir_of "$id")"
+        : >"$(log_dir_of "$id")/kafkaServer.out"
+        LOG_DIR=$(log_dir_of "$id") "$root/bin/kafka-server-start.sh" -daemon "$(props_of "$id")"
+    done
+    for ((id = 0; id < n; id++)); do
+        local deadline=$((SECONDS + 10))
+        until pid=$(broker_pid "$id"); do
+            ((SECONDS < deadline)) || die "broker $id did not start; see $(log_dir_of "$id")/kafkaServer.out"
+            sleep 0.05
+        done
+        pids+=("$pid")
+        if [[ -n "${ZK_OWNER_PID:-}" ]]; then
+            broker_watchdog "$ZK_OWNER_PID" "$pid" "$id" >/dev/null 2>&1 </dev/null &
+        fi
+    done
+    for ((id = 0; id < n; id++)); do
+        wait_started "$id" "${pids[$id]}" || exit 1
+    done
+    # The brokers log "started" after registering; check ZooKeeper itself all the same.
+    local deadline=$((SECONDS + START_TIMEOUT))
+    # shellcheck disable=SC2086 # BROKER_IDS is a list of words
+    until all_registered $BROKER_IDS; do
+        ((SECONDS < deadline)) || die "brokers not all registered in /brokers/ids within ${START_TIMEOUT}s (have: $(registered_ids))"
+        sleep 0.5
+    done
+    trap - EXIT
+    echo "ZooKeeper 127.0.0.1:$zk_port, $n brokers registered in /brokers/ids: [$(registered_ids | sed 's/ /, /g')] ($dir)"
+    for ((id = 0; id < n; id++)); do
+        echo "broker $id 127.0.0.1:${ports[$id]} pid ${pids[$id]} $(props_of "$id")"
+    done
+    echo "zookeeper.connect=$ZK_CONNECT"
+    echo "metadata.broker.list=$BROKER_LIST"
+}
+
+cmd_status() {
+    load_state
+    local ok=0 id pid zk_line have
+    if zk_line=$("$here/zk.sh" status "$dir/zookeeper" 2>/dev/null); then
+        echo "ZooKeeper $ZK_CONNECT serving (${zk_line##*Mode: })"
+        have=" $(registered_ids) "
+    else
+        echo "ZooKeeper $ZK_CONNECT not running"
+        have=" "
+        ok=1
+    fi
+    local -a addrs
+    IFS=, read -r -a addrs <<<"$BROKER_LIST"
+    local i=0
+    for id in $BROKER_IDS; do
+        local addr=${addrs[$i]:-?}
+        i=$((i + 1))
+        if pid=$(broker_pid "$id"); then
+            if [[ "$have" == *" $id "* ]]; then
+                echo "broker $id $addr running (pid $pid), registered"
+            else
+                echo "broker $id $addr running (pid $pid), not registered"
+                ok=1
+            fi
+        else
+            echo "broker $id $addr not running"
+            ok=1
+        fi
+    done
+    return "$ok"
+}
+
+cmd_env() {
+    load_state
+    echo "export ZK_CONNECT=$ZK_CONNECT"
+    echo "export BROKER_LIST=$BROKER_LIST"
+}
+
+cmd_down() {
+    if [[ ! -f "$state" ]]; then
+        echo "no cluster in $dir"
+        return 0
+    fi
+    load_state
+    stop_all
+    echo "cluster down ($dir; data kept)"
+}
+
+case "$cmd" in
+    up) cmd_up ;;
+    status) cmd_status ;;
+    env) cmd_env ;;
+    down) cmd_down ;;
+esac
