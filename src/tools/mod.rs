@@ -5,6 +5,7 @@
 pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_offset_checker;
+pub mod consumer_performance;
 pub mod dump_log_segments;
 pub mod export_zk_offsets;
 pub mod get_offset_shell;
@@ -12,8 +13,12 @@ pub mod import_zk_offsets;
 pub mod kafka_main;
 pub mod mirror_maker;
 pub mod options;
+pub mod perf;
+pub mod producer_performance;
 pub mod replica_verification_tool;
+pub mod simple_consumer_performance;
 pub mod simple_consumer_shell;
+pub mod test_end_to_end_latency;
 pub mod topics_command;
 pub mod update_offsets_in_zk;
 
@@ -25,13 +30,17 @@ pub const TOOLS: &[(&str, &str, ToolMain)] = &[
     ("kafka.tools.ConsoleConsumer", "console-consumer", console_consumer::main),
     ("kafka.tools.ConsoleProducer", "console-producer", console_producer::main),
     ("kafka.tools.ConsumerOffsetChecker", "consumer-offset-checker", consumer_offset_checker::main),
+    ("kafka.tools.ConsumerPerformance", "consumer-perf-test", consumer_performance::main),
     ("kafka.tools.DumpLogSegments", "dump-log-segments", dump_log_segments::main),
     ("kafka.tools.ExportZkOffsets", "export-zk-offsets", export_zk_offsets::main),
     ("kafka.tools.GetOffsetShell", "get-offset-shell", get_offset_shell::main),
     ("kafka.tools.ImportZkOffsets", "import-zk-offsets", import_zk_offsets::main),
     ("kafka.tools.MirrorMaker", "mirror-maker", mirror_maker::main),
+    ("kafka.tools.ProducerPerformance", "producer-perf-test", producer_performance::main),
     ("kafka.tools.ReplicaVerificationTool", "replica-verification", replica_verification_tool::main),
+    ("kafka.tools.SimpleConsumerPerformance", "simple-consumer-perf-test", simple_consumer_performance::main),
     ("kafka.tools.SimpleConsumerShell", "simple-consumer-shell", simple_consumer_shell::main),
+    ("kafka.tools.TestEndToEndLatency", "end-to-end-latency", test_end_to_end_latency::main),
     ("kafka.tools.UpdateOffsetsInZK", "update-offsets-in-zk", update_offsets_in_zk::main),
     ("kafka.Kafka", "server", kafka_main::main),
     ("kafka.admin.TopicCommand", "topics", topics_command::main),

@@ -161,6 +161,10 @@ impl ZkClient {
                 if !matches!(state, zkc::SessionState::Expired | zkc::SessionState::AuthFailed | zkc::SessionState::Closed) {
                     continue;
                 }
+                if weak.strong_count() == 0 {
+                    // Every handle was dropped: a deliberate close, not a lost session.
+                    return;
+                }
                 log::warn!("zookeeper session {:?}; opening a new session", state);
                 loop {
                     let Some(inner) = weak.upgrade() else { return };
