@@ -118,9 +118,10 @@ fn round_down(size: usize) -> usize {
     size / INDEX_ENTRY_SIZE * INDEX_ENTRY_SIZE
 }
 
-/// File-side state: the descriptor (closed while the index is not written to, so an
-/// inactive segment costs one descriptor, as in 0.8.2 where the index is only a mapping),
-/// how many entries are on disk and the file's length.
+/// File-side state: the descriptor (opened only while the file is written: entries live in
+/// memory and reach the file on flush, roll and close, so a segment costs one descriptor,
+/// its log, as in 0.8.2 where the index is only a mapping), how many entries are on disk
+/// and the file's length.
 #[derive(Debug)]
 struct IndexIo {
     path: PathBuf,
@@ -161,7 +162,7 @@ impl OffsetIndex {
             base_offset,
             entries: RwLock::new(Vec::new()),
             max_entries: AtomicUsize::new(len as usize / INDEX_ENTRY_SIZE),
-            io: Mutex::new(IndexIo { path: path.to_path_buf(), file: Some(file), written: 0, file_len: len }),
+            io: Mutex::new(IndexIo { path: path.to_path_buf(), file: None, written: 0, file_len: len }),
         })
     }
 
@@ -181,7 +182,7 @@ impl OffsetIndex {
             base_offset,
             entries: RwLock::new(entries),
             max_entries: AtomicUsize::new(len as usize / INDEX_ENTRY_SIZE),
-            io: Mutex::new(IndexIo { path: path.to_path_buf(), file: Some(file), written: n, file_len: len }),
+            io: Mutex::new(IndexIo { path: path.to_path_buf(), file: None, written: n, file_len: len }),
         })
     }
 
@@ -312,11 +313,8 @@ impl OffsetIndex {
     /// the background) is opened for the occasion only.
     pub fn flush(&self) -> io::Result<()> {
         let mut io = lock(&self.io);
-        let was_released = io.file.is_none();
         let result = self.write_pending(&mut io).and_then(|_| io.file()?.sync_data());
-        if was_released {
-            io.file = None;
-        }
+        io.file = None;
         result
     }
 
@@ -330,6 +328,7 @@ impl OffsetIndex {
             io.file()?.set_len(len)?;
             io.file_len = len;
         }
+        io.file = None;
         self.max_entries.store(n, Ordering::Release);
         Ok(())
     }
@@ -345,6 +344,7 @@ impl OffsetIndex {
             io.file()?.set_len(len)?;
             io.file_len = len;
         }
+        io.file = None;
         self.max_entries.store(len as usize / INDEX_ENTRY_SIZE, Ordering::Release);
         Ok(())
     }
@@ -372,6 +372,7 @@ impl OffsetIndex {
             file.set_len(keep_len)?;
             file.set_len(file_len)?;
             io.written = n;
+            io.file = None;
         }
         Ok(())
     }
