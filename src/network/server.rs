@@ -335,7 +335,13 @@ async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Pending>,
         match outcome {
             Outcome::Respond(chunks) => {
                 if let Err(e) = write_chunks(&mut writer, chunks).await {
-                    log::debug!("write failed: {}", e);
+                    // A peer that went away is routine; a file region that came up short
+                    // is not (the connection is closed either way).
+                    if e.kind() == io::ErrorKind::UnexpectedEof {
+                        log::warn!("closing a connection: {}", e);
+                    } else {
+                        log::debug!("write failed: {}", e);
+                    }
                     break;
                 }
             }
