@@ -11,7 +11,8 @@
 //! `cargo bench --bench replication` (needs ZooKeeper from zk-scripts/install.sh).
 //! KAFKA08_BENCH_MESSAGES: messages per throughput run (default 1,000,000);
 //! KAFKA08_BENCH_PARTITIONS: comma-separated partition counts (default 1000,10000);
-//! KAFKA08_BENCH_PARTS: which parts to run (default 123).
+//! KAFKA08_BENCH_PARTS: which parts to run (default 123; 4 = acks=-1 latency, 5 = restart
+//! after SIGKILL with N partitions).
 
 #[allow(dead_code)]
 #[path = "../tests/support/mod.rs"]
@@ -286,6 +287,21 @@ fn part_latency() {
     }
 }
 
+/// A one-broker cluster holding N partitions: SIGKILL, then the time until it is started
+/// again (log recovery of every partition).
+fn part_restart(counts: &[usize]) {
+    println!("== 5. restart after SIGKILL of a broker holding N partitions (log recovery)");
+    for &n in counts {
+        let mut c = Cluster::start(1, &[]);
+        let topic = format!("rs{n}");
+        c.create_topic(&topic, n as i32, 1);
+        c.brokers[0].kill();
+        let t = Instant::now();
+        c.brokers[0].restart();
+        println!("N={n:>6}: started again in {:>6} ms", t.elapsed().as_millis());
+    }
+}
+
 fn main() {
     let total: usize = std::env::var("KAFKA08_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let counts: Vec<usize> = std::env::var("KAFKA08_BENCH_PARTITIONS")
@@ -302,6 +318,9 @@ fn main() {
     }
     if parts.contains('4') {
         part_latency();
+    }
+    if parts.contains('5') {
+        part_restart(&counts);
     }
     if parts.contains('3') {
         part_many_partitions(&counts);
