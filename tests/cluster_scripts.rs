@@ -6,27 +6,9 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
-use support::{run_with_env, Output, TempDir};
-
-fn cluster_sh(dir: &Path, args: &[&str]) -> Output {
-    run_with_env(
-        "zk-scripts/cluster.sh",
-        args,
-        None,
-        &[("KAFKA08_CLUSTER_DIR", dir.to_str().expect("utf-8 path")), ("KAFKA08_BIN", env!("CARGO_BIN_EXE_kafka08"))],
-    )
-}
-
-/// Runs `cluster.sh down` on drop, so a failing test leaves nothing running either.
-struct Down<'a>(&'a Path);
-
-impl Drop for Down<'_> {
-    fn drop(&mut self) {
-        let _ = cluster_sh(self.0, &["down"]);
-    }
-}
+use support::local_cluster::{cluster_sh, Down};
+use support::{run_with_env, TempDir};
 
 /// Pids of the processes whose command line mentions `needle` (the cluster's folder).
 fn processes_mentioning(needle: &str) -> Vec<String> {

@@ -5,25 +5,8 @@
 
 mod support;
 
-use std::path::Path;
-use support::{run_with_env, Output, TempDir};
-
-fn cluster_sh(dir: &Path, args: &[&str]) -> Output {
-    run_with_env(
-        "zk-scripts/cluster.sh",
-        args,
-        None,
-        &[("KAFKA08_CLUSTER_DIR", dir.to_str().expect("utf-8 path")), ("KAFKA08_BIN", env!("CARGO_BIN_EXE_kafka08"))],
-    )
-}
-
-struct Down<'a>(&'a Path);
-
-impl Drop for Down<'_> {
-    fn drop(&mut self) {
-        let _ = cluster_sh(self.0, &["down"]);
-    }
-}
+use support::local_cluster::{cluster_sh, Down};
+use support::{run_with_env, TempDir};
 
 /// One command of the runbook (`$ ...`) and the lines it printed.
 struct Command {

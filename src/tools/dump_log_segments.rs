@@ -1,7 +1,7 @@
 //! `kafka.tools.DumpLogSegments`: print the messages of `.log` segments and the entries
 //! of `.index` files in 0.8.2's output shape.
 
-use super::options::{run_tool, OptionParser, Options, ToolError, UsageError};
+use super::options::{run_tool, usage_and_die, OptionParser, Options, ToolError, UsageError};
 use crate::message::{deep_iter, shallow_iter, Entry, Message, MIN_MESSAGE_SIZE, LOG_OVERHEAD};
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -24,9 +24,7 @@ fn parser() -> OptionParser {
 pub fn main(args: &[String]) -> i32 {
     let p = parser();
     if args.is_empty() {
-        eprintln!("{}", p.summary());
-        eprint!("{}", p.usage());
-        return 1;
+        return usage_and_die(&p, p.summary());
     }
     run_tool(&p, args, |opts| run(&p, opts))
 }

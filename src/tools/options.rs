@@ -313,3 +313,14 @@ mod tests {
         assert!(u.contains("(default: 5242880)"));
     }
 }
+
+/// 0.8.2 `CommandLineUtils.printUsageAndDie`: `message` (what the tool does, or what is
+/// wrong), then the usage, on stderr; exit code 1.
+pub fn usage_and_die(p: &OptionParser, message: &str) -> i32 {
+    use std::io::Write as _;
+    let stderr = std::io::stderr();
+    let mut lock = stderr.lock();
+    let _ = writeln!(lock, "{}", message);
+    let _ = write!(lock, "{}", p.usage());
+    1
+}

@@ -6,7 +6,7 @@
 //! with exit code 1.
 
 use super::get_offset_shell::parse_broker_list;
-use super::options::{run_tool, OptionParser, Options, ToolError, UsageError};
+use super::options::{run_tool, usage_and_die, OptionParser, Options, ToolError, UsageError};
 use super::simple_consumer_shell::fetch_metadata;
 use crate::api::{Broker, FetchPartition, FetchRequest, FetchTopic, DEBUGGING_REPLICA_ID};
 use crate::common::{ErrorCode, TopicPartition};
@@ -33,37 +33,14 @@ fn parser() -> OptionParser {
 pub fn main(args: &[String]) -> i32 {
     let p = parser();
     if args.is_empty() {
-        eprintln!("{}", SUMMARY);
-        eprint!("{}", p.usage());
-        return 1;
+        return usage_and_die(&p, SUMMARY);
     }
     run_tool(&p, args, |opts| run(&p, opts))
 }
 
 /// 0.8.2's `yyyy-MM-dd HH:mm:ss,SSS` in local time.
-pub fn time_string(at: std::time::SystemTime) -> String {
-    let d = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as libc::time_t;
-    // SAFETY: localtime_r writes only into the `tm` we own.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
-    if !ok {
-        return format!("{}", d.as_millis());
-    }
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{:03}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        d.subsec_millis()
-    )
-}
-
 fn now_string() -> String {
-    time_string(std::time::SystemTime::now())
+    super::perf::DateFormat::new("yyyy-MM-dd HH:mm:ss,SSS").expect("a valid pattern").format(super::perf::now_ms())
 }
 
 /// 0.8.2 `TopicAndPartition.toString`.

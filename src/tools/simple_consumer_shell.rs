@@ -3,7 +3,7 @@
 //! (replica id -2), printing each message with the console consumer's formatters, as 0.8.2.
 
 use super::get_offset_shell::parse_broker_list;
-use super::options::{run_tool, OptionParser, Options, ToolError, UsageError};
+use super::options::{run_tool, usage_and_die, OptionParser, Options, ToolError, UsageError};
 use crate::api::{Broker, FetchPartition, FetchRequest, FetchTopic, MetadataRequest, MetadataResponse, DEBUGGING_REPLICA_ID, EARLIEST_TIME};
 use crate::common::ErrorCode;
 use crate::consumer::simple::{MessageAndOffset, SimpleConsumer};
@@ -37,10 +37,7 @@ fn parser() -> OptionParser {
 pub fn main(args: &[String]) -> i32 {
     let p = parser();
     if args.is_empty() {
-        // 0.8.2 `CommandLineUtils.printUsageAndDie(parser, <what the tool does>)`.
-        eprintln!("{}", SUMMARY);
-        eprint!("{}", p.usage());
-        return 1;
+        return usage_and_die(&p, SUMMARY);
     }
     run_tool(&p, args, |opts| run(&p, opts))
 }

@@ -7,7 +7,7 @@
 //! exits 1. A ZooKeeper that cannot be reached within the connection timeout (30 s, as
 //! 0.8.2's `new ZkClient(zk, 30000, 30000)`) gives 0.8.2's one-line `ZkTimeoutException`.
 
-use super::options::{OptionParser, Options, UsageError};
+use super::options::{usage_and_die, OptionParser, Options, UsageError};
 use crate::admin::{self, AdminError, JavaHashtable};
 use crate::common::Properties;
 use crate::zk::ZkClient;
@@ -73,14 +73,6 @@ macro_rules! say {
         let mut lock = stdout.lock();
         let _ = writeln!(lock, $($arg)*);
     }};
-}
-
-fn usage_and_die(p: &OptionParser, message: &str) -> i32 {
-    let stderr = std::io::stderr();
-    let mut lock = stderr.lock();
-    let _ = writeln!(lock, "{}", message);
-    let _ = write!(lock, "{}", p.usage());
-    1
 }
 
 pub fn main(args: &[String]) -> i32 {

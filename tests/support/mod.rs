@@ -16,6 +16,7 @@
 
 pub mod cluster;
 pub mod kafka;
+pub mod local_cluster;
 pub mod producer;
 
 use std::fs;
