@@ -26,6 +26,29 @@ fn call<R: ApiRequest>(addr: &str, req: &R) -> R::Response {
     api::decode_response::<R::Response>(0, Bytes::from(buf)).unwrap().1
 }
 
+/// Partition 0 of `topic` at `addr` from offset 0, as `replica_id` (-1 consumer, -2
+/// debugging consumer) fetches it: (message set, high watermark).
+fn fetch_p0(addr: &str, topic: &str, replica_id: i32) -> (Bytes, i64) {
+    let f = call(
+        addr,
+        &api::FetchRequest {
+            replica_id,
+            max_wait_ms: 0,
+            min_bytes: 0,
+            topics: vec![api::FetchTopic { topic: topic.into(), partitions: vec![api::FetchPartition { partition: 0, fetch_offset: 0, max_bytes: 1 << 20 }] }],
+        },
+    );
+    let p = &f.topics[0].partitions[0];
+    (p.message_set.clone(), p.high_watermark)
+}
+
+/// Log end offset of partition 0 of `topic` at `addr` (a debugging Offsets request, not
+/// capped at the high watermark, answered by any replica).
+fn log_end_p0(addr: &str, topic: &str) -> i64 {
+    let o = call(addr, &api::OffsetsRequest { replica_id: -2, topics: vec![api::OffsetsTopic { topic: topic.into(), partitions: vec![api::OffsetsPartition { partition: 0, time: -1, max_offsets: 1 }] }] });
+    o.topics[0].partitions[0].offsets[0]
+}
+
 #[test]
 fn follower_copies_the_leader_and_acks_all_waits_for_it() {
     let zks = ZkServer::start();
@@ -54,16 +77,7 @@ fn follower_copies_the_leader_and_acks_all_waits_for_it() {
     // The follower holds the same messages at the same offsets (a debugging consumer,
     // replica id -2, may read a follower).
     let read = |addr: &str| -> Vec<(i64, Vec<u8>)> {
-        let f = call(
-            addr,
-            &api::FetchRequest {
-                replica_id: -2,
-                max_wait_ms: 0,
-                min_bytes: 0,
-                topics: vec![api::FetchTopic { topic: "r".into(), partitions: vec![api::FetchPartition { partition: 0, fetch_offset: 0, max_bytes: 1 << 20 }] }],
-            },
-        );
-        kafka08::message::deep_iter(f.topics[0].partitions[0].message_set.clone()).map(|e| e.unwrap()).map(|e| (e.offset, e.message.value().unwrap().to_vec())).collect()
+        kafka08::message::deep_iter(fetch_p0(addr, "r", -2).0).map(|e| e.unwrap()).map(|e| (e.offset, e.message.value().unwrap().to_vec())).collect()
     };
     wait_until("follower caught up", Duration::from_secs(20), || read(&b2.addr()).len() == 30);
     assert_eq!(read(&b1.addr()), read(&b2.addr()));
@@ -142,34 +156,11 @@ fn a_follower_elected_before_it_refetched_keeps_every_committed_message() {
     assert_eq!(r.topics[0].partitions[0].error_code, ErrorCode::NoError, "all three replicas hold the 10 messages");
     // (log end offset, high watermark) of broker `b`: a non-client Offsets request (replica
     // -2) is not capped at the high watermark; a debugging fetch reports the watermark.
-    let held = |b: &KafkaBroker| -> (i64, i64) {
-        let o = call(&b.addr(), &api::OffsetsRequest { replica_id: -2, topics: vec![api::OffsetsTopic { topic: "k".into(), partitions: vec![api::OffsetsPartition { partition: 0, time: -1, max_offsets: 1 }] }] });
-        let f = call(
-            &b.addr(),
-            &api::FetchRequest {
-                replica_id: -2,
-                max_wait_ms: 0,
-                min_bytes: 0,
-                topics: vec![api::FetchTopic { topic: "k".into(), partitions: vec![api::FetchPartition { partition: 0, fetch_offset: 0, max_bytes: 1 << 20 }] }],
-            },
-        );
-        (o.topics[0].partitions[0].offsets[0], f.topics[0].partitions[0].high_watermark)
-    };
+    let held = |b: &KafkaBroker| -> (i64, i64) { (log_end_p0(&b.addr(), "k"), fetch_p0(&b.addr(), "k", -2).1) };
     let (n, hw) = held(&b3);
     assert_eq!(n, 10);
     assert!(hw < 10, "precondition: broker 3's high watermark lags the leader's (it is {hw})");
-    let consumer_reads = |b: &KafkaBroker| -> usize {
-        let f = call(
-            &b.addr(),
-            &api::FetchRequest {
-                replica_id: -1,
-                max_wait_ms: 0,
-                min_bytes: 0,
-                topics: vec![api::FetchTopic { topic: "k".into(), partitions: vec![api::FetchPartition { partition: 0, fetch_offset: 0, max_bytes: 1 << 20 }] }],
-            },
-        );
-        kafka08::message::deep_iter(f.topics[0].partitions[0].message_set.clone()).count()
-    };
+    let consumer_reads = |b: &KafkaBroker| -> usize { kafka08::message::deep_iter(fetch_p0(&b.addr(), "k", -1).0).count() };
     // Leadership moves to broker 2, which broker 3 cannot reach (paused), then to broker 3.
     b2.pause();
     lai(&b3, state(2, 1, vec![2, 3]));
@@ -208,24 +199,12 @@ fn an_old_leader_drops_its_uncommitted_tail_and_copies_the_new_leader() {
     };
     // Every message of broker `b` up to its high watermark (a debugging fetch).
     let log_of = |b: &KafkaBroker| -> Vec<(i64, String)> {
-        let f = call(
-            &b.addr(),
-            &api::FetchRequest {
-                replica_id: -2,
-                max_wait_ms: 0,
-                min_bytes: 0,
-                topics: vec![api::FetchTopic { topic: "d".into(), partitions: vec![api::FetchPartition { partition: 0, fetch_offset: 0, max_bytes: 1 << 20 }] }],
-            },
-        );
-        kafka08::message::deep_iter(f.topics[0].partitions[0].message_set.clone())
+        kafka08::message::deep_iter(fetch_p0(&b.addr(), "d", -2).0)
             .map(|e| e.unwrap())
             .map(|e| (e.offset, String::from_utf8(e.message.value().unwrap().to_vec()).unwrap()))
             .collect()
     };
-    let leo = |b: &KafkaBroker| -> i64 {
-        let o = call(&b.addr(), &api::OffsetsRequest { replica_id: -2, topics: vec![api::OffsetsTopic { topic: "d".into(), partitions: vec![api::OffsetsPartition { partition: 0, time: -1, max_offsets: 1 }] }] });
-        o.topics[0].partitions[0].offsets[0]
-    };
+    let leo = |b: &KafkaBroker| -> i64 { log_end_p0(&b.addr(), "d") };
     for b in [&b1, &b2] {
         lai(b, 1, 0, vec![1, 2]);
     }
