@@ -152,6 +152,8 @@ pub struct SegmentInfo {
     pub index_file_size: u64,
     pub created_ms: i64,
     pub last_modified_ms: i64,
+    /// Completed fsyncs of the segment since it was opened.
+    pub fsyncs: u64,
 }
 
 /// State shared with the background flush started by a roll.
@@ -490,6 +492,7 @@ impl Log {
                 index_file_size: s.index().file_size(),
                 created_ms: s.created_ms(),
                 last_modified_ms: s.last_modified_ms(),
+                fsyncs: s.fsyncs(),
             })
             .collect()
     }

@@ -123,6 +123,9 @@ pub struct LogSegment {
     max_index_size: usize,
     roll_jitter_ms: i64,
     clock: Arc<dyn Clock>,
+    /// Completed fsyncs of this segment (log and index): what a flush promised is on disk
+    /// only if this moved, which a test that SIGKILLs a writer cannot see from outside.
+    fsyncs: AtomicU64,
 }
 
 impl LogSegment {
@@ -152,6 +155,7 @@ impl LogSegment {
             max_index_size: config.max_index_size,
             roll_jitter_ms,
             clock,
+            fsyncs: AtomicU64::new(0),
         })
     }
 
@@ -193,6 +197,7 @@ impl LogSegment {
             max_index_size: config.max_index_size,
             roll_jitter_ms,
             clock,
+            fsyncs: AtomicU64::new(0),
         };
         let state = match rebuild {
             None => IndexState::Loaded,
@@ -516,7 +521,14 @@ impl LogSegment {
     /// fsync the log and the index.
     pub fn flush(&self) -> io::Result<()> {
         self.log.sync_data()?;
-        self.index.flush()
+        self.index.flush()?;
+        self.fsyncs.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// How many flushes of this segment have completed.
+    pub fn fsyncs(&self) -> u64 {
+        self.fsyncs.load(Ordering::Acquire)
     }
 
     /// Trim the index to its entries (on roll and close) and close its descriptor until

@@ -14,10 +14,17 @@
 //! - [`zk_cli`] / [`zk_cli_stdin`]: the ZooKeeper CLI; [`zk_mode`]: a node's `srvr` Mode.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod cluster;
+#[macro_use]
+pub mod controller;
+pub mod hlc;
 pub mod kafka;
 pub mod local_cluster;
+pub mod logs;
 pub mod producer;
+pub mod samples;
+pub mod wire;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -133,6 +140,10 @@ impl TempDir {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
     }
 }
 
