@@ -1,5 +1,5 @@
-//! Topics in ZooKeeper, as 0.8.2 `kafka.admin.AdminUtils` kept them (zookeeper-layout spec
-//! §3.1, §5.3, §6, §10): create (automatic or manual assignment), add partitions, change the
+//! Topics in ZooKeeper, as 0.8.2 `kafka.admin.AdminUtils` kept them (see
+//! docs/zookeeper-layout.md): create (automatic or manual assignment), add partitions, change the
 //! config overrides, mark for deletion, and read back what `kafka-topics.sh --describe`
 //! shows. The broker uses [`create_topic`] for auto-creation and the offsets topic.
 //!

@@ -1,6 +1,6 @@
 //! Typed Kafka 0.8.2 requests and responses and their byte codec (`kafka.api`), sans-io:
 //! bytes in, values out, and back. No I/O and no broker state, so the broker, the clients
-//! and the tests share it. The contract is `shared/spec/wire-protocol.md`.
+//! and the tests share it. The contract is `docs/wire-protocol.md`.
 //!
 //! - [`codec`]: the 0.8 primitives ([`Reader`] over `Bytes`, [`Writer`] over `BytesMut`).
 //! - [`check_frame`] / [`split_frame`]: is a complete size-prefixed frame buffered; take it.

@@ -1,4 +1,4 @@
-//! OffsetFetch (key 9) v0 (ZooKeeper) and v1 (Kafka), wire spec §3.6. Both versions share
+//! OffsetFetch (key 9) v0 (ZooKeeper) and v1 (Kafka), docs/wire-protocol.md. Both versions share
 //! one layout; the version only selects the storage.
 
 use super::codec::{Reader, Writer};

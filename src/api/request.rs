@@ -48,7 +48,7 @@ pub enum Request {
     ConsumerMetadata(ConsumerMetadataRequest),
     ApiVersions(ApiVersionsRequest),
     /// ApiVersions at a version other than 0. Answer it with
-    /// `ApiVersionsResponse::unsupported_version()` (KIP-511, wire spec §8.7/§9.6), or
+    /// `ApiVersionsResponse::unsupported_version()` (KIP-511, docs/wire-protocol.md), or
     /// close the connection when emulating 0.8 strictly. Only the header's key, version and
     /// correlation id are meaningful: newer versions use a flexible header, so `client_id`
     /// is a best effort and the body is not parsed.
@@ -158,7 +158,7 @@ pub fn write_request<R: ApiRequest>(buf: &mut BytesMut, header: &RequestHeader, 
 
 /// Decode one request frame payload (the bytes after the size prefix).
 ///
-/// Accepts exactly the 0.8.2 versions of wire spec §1.5 (see [`ApiKey::versions`]); an
+/// Accepts exactly the 0.8.2 versions of docs/wire-protocol.md (see [`ApiKey::versions`]); an
 /// unknown key is `UnknownApiKey` (11 JoinGroup and 12 Heartbeat included), a known key at
 /// another version is `UnsupportedVersion`, and any malformed body is an error: in every
 /// case the broker closes the connection without a response, as 0.8.2 does. The single

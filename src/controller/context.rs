@@ -1,4 +1,4 @@
-//! The controller's in-memory model (0.8.2 `ControllerContext`, zookeeper-layout spec §8.0)
+//! The controller's in-memory model (0.8.2 `ControllerContext`, docs/zookeeper-layout.md)
 //! and the requests built from it. Owned by the event loop alone: no locks.
 
 use crate::api::{Broker, LeaderAndIsrRequest, PartitionState, StopReplicaRequest, UpdateMetadataRequest};
@@ -228,7 +228,7 @@ enum MetadataScope {
 /// Collects what one controller decision must tell which broker (0.8.2
 /// `ControllerBrokerRequestBatch`), then builds one request of each kind per broker from
 /// the context as it is at send time. Every partition in a LeaderAndIsr also goes to every
-/// live broker in an UpdateMetadata (§8.0).
+/// live broker in an UpdateMetadata.
 #[derive(Debug, Default)]
 pub struct RequestBatch {
     leader_and_isr: BTreeMap<i32, BTreeSet<TopicPartition>>,

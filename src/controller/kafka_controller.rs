@@ -220,7 +220,7 @@ pub struct KafkaController;
 
 impl KafkaController {
     /// Start taking part in controller election (every broker, before it registers itself,
-    /// zookeeper-layout spec §4.2). Must be called inside a tokio runtime.
+    /// docs/zookeeper-layout.md, controller election). Must be called inside a tokio runtime.
     pub fn start(zk: ZkClient, broker_id: i32, config: ControllerConfig) -> ControllerHandle {
         let shared = Arc::new(Shared {
             active: AtomicBool::new(false),
@@ -285,7 +285,7 @@ impl ControllerHandle {
     }
 
     /// Move leadership away from `broker_id` before it stops, and take it out of the ISRs
-    /// (zookeeper-layout spec §8.6): the replicated partitions it still leads.
+    /// (docs/zookeeper-layout.md, controlled shutdown): the replicated partitions it still leads.
     pub async fn controlled_shutdown(&self, broker_id: i32) -> Result<Vec<TopicPartition>, ControlledShutdownError> {
         let (reply, rx) = oneshot::channel();
         self.events
@@ -378,7 +378,7 @@ impl EventLoop {
         let result = match event {
             Event::ControllerChange => self.on_controller_change().await,
             Event::SessionRenewed => {
-                // §4.2 step 6: resign unconditionally, then elect with the new session.
+                // Resign unconditionally, then elect with the new session.
                 self.resign("the zookeeper session was renewed");
                 self.on_controller_change().await
             }
@@ -460,7 +460,7 @@ impl EventLoop {
         }
     }
 
-    // ---- election (§4.2–§4.4) ----
+    // ---- election (docs/zookeeper-layout.md, controller election) ----
 
     async fn on_controller_change(&mut self) -> Result<(), ControllerError> {
         let (data, fired) = self.zk.watch_data(paths::CONTROLLER).await?;
@@ -521,7 +521,7 @@ impl EventLoop {
         match self.failover().await {
             Ok(()) => Ok(()),
             Err(e) => {
-                // §4.2 step 3: resign and let another broker try.
+                // Resign and let another broker try.
                 log::error!("controller failover of broker {} failed: {}; resigning", self.broker_id, e);
                 self.resign("failover failed");
                 self.backoff_until = Some(Instant::now() + self.config.retry_backoff);
@@ -534,7 +534,7 @@ impl EventLoop {
         }
     }
 
-    /// §4.4: forget everything of the controller role; ZooKeeper data is not touched.
+    /// Resignation: forget everything of the controller role; ZooKeeper data is not touched.
     fn resign(&mut self, why: &str) {
         if let Some(mut active) = self.active.take() {
             log::info!("broker {} resigns as controller of epoch {}: {}", self.broker_id, active.ctx.epoch, why);
@@ -579,7 +579,7 @@ impl EventLoop {
         self.active.as_mut().ok_or_else(|| ControllerError::Moved("not the controller any more".into()))
     }
 
-    // ---- failover (§8.1) ----
+    // ---- failover (docs/zookeeper-layout.md, failover) ----
 
     async fn failover(&mut self) -> Result<(), ControllerError> {
         let fence = increment_controller_epoch(&self.zk)
@@ -692,7 +692,7 @@ impl EventLoop {
         }
     }
 
-    // ---- the partition state machine's move to Online (§8.0, §8.4, §8.5) ----
+    // ---- the partition state machine's move to Online (docs/zookeeper-layout.md) ----
 
     /// Give `partitions` a live leader where possible (and, after a broker failure, take
     /// dead replicas out of their ISR): read each state znode, decide, write all decisions
@@ -764,7 +764,7 @@ impl EventLoop {
                         let current = LeaderIsrAndControllerEpoch::from_json(&state, version);
                         active.ctx.leadership.insert(tp.clone(), current);
                         if state.controller_epoch > epoch {
-                            // §8.5: abort this partition's change (as 0.8.2). A newer
+                            // Abort this partition's change (as 0.8.2). A newer
                             // controller is caught by the epoch fence; resigning here
                             // would loop forever after /controller_epoch was reset.
                             log::error!(
@@ -867,7 +867,7 @@ impl EventLoop {
         Ok(conflicts)
     }
 
-    // ---- brokers (§8.2, §8.3) ----
+    // ---- brokers (docs/zookeeper-layout.md, broker failure and start-up) ----
 
     async fn on_broker_change(&mut self) -> Result<(), ControllerError> {
         if self.active.is_none() {
@@ -951,7 +951,7 @@ impl EventLoop {
         self.send(batch)
     }
 
-    // ---- topics (§8.4) ----
+    // ---- topics (docs/zookeeper-layout.md, topics and partitions) ----
 
     async fn on_topic_change(&mut self) -> Result<(), ControllerError> {
         if self.active.is_none() {
@@ -1001,7 +1001,7 @@ impl EventLoop {
         self.on_new_partitions(new_partitions).await
     }
 
-    /// New → Online for partitions just seen (§8.4 step 3); a partition whose replicas are
+    /// New → Online for partitions just seen; a partition whose replicas are
     /// all dead stays New and is elected when one of them starts.
     async fn on_new_partitions(&mut self, partitions: Vec<TopicPartition>) -> Result<(), ControllerError> {
         let mut batch = RequestBatch::new();
@@ -1021,7 +1021,7 @@ impl EventLoop {
         self.send(batch)
     }
 
-    // ---- controlled shutdown (§8.6) ----
+    // ---- controlled shutdown (docs/zookeeper-layout.md) ----
 
     /// 0.8.2 `KafkaController.shutdownBroker`: `broker_id` stops counting as live (no
     /// leadership, no place in a new ISR) until its registration disappears; the

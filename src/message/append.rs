@@ -1,4 +1,4 @@
-//! The append path of wire spec §5.4: validate a produced (or replicated) set, then give
+//! The append path of docs/wire-protocol.md: validate a produced (or replicated) set, then give
 //! it offsets. `Log::append` calls these under its lock.
 
 use super::codec::{self, CompressionCodec};
@@ -115,7 +115,7 @@ pub fn assign_offsets(
             return Err(MessageError::TooSmall(entry.message.size()));
         }
         // The reference does not check inner CRCs; checking them is stricter and lets a
-        // consumer trust every stored byte (wire spec §10).
+        // consumer trust every stored byte (docs/wire-protocol.md).
         entry.message.validate()?;
         inner.push_raw(offset, entry.message.as_bytes());
         offset += 1;

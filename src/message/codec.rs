@@ -1,4 +1,4 @@
-//! Compression codecs of message format v0 (wire spec §6). What we accept is lenient
+//! Compression codecs of message format v0 (docs/wire-protocol.md). What we accept is lenient
 //! (every framing a 0.8 client writes); what we emit is exactly what the 0.8.2 broker
 //! emits: one gzip member, xerial-framed snappy, Kafka's LZ4 frame with its KAFKA-3160
 //! header checksum.

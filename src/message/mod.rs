@@ -4,7 +4,7 @@
 //! - [`shallow_iter`] / [`deep_iter`]: walk a message set; a truncated trailing entry ends
 //!   the walk without error (fetch responses end that way).
 //! - [`codec`]: none, gzip, xerial/raw snappy, Kafka 0.8.2 LZ4 (KAFKA-3160 header checksum).
-//! - [`analyze`] + [`assign_offsets`]: the append path of wire spec §5.4.
+//! - [`analyze`] + [`assign_offsets`]: the append path of docs/wire-protocol.md.
 //!
 //! This module does no I/O: bytes in, bytes out.
 

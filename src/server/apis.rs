@@ -1,7 +1,7 @@
 //! Request dispatch (0.8.2 `KafkaApis`): decodes each request and answers it from the
 //! replica manager, the metadata cache and ZooKeeper. An undecodable request, an unknown
 //! API key or an unsupported version closes the connection, as 0.8 did; ApiVersions is
-//! answered (wire spec §8.7) so clients with default settings can connect.
+//! answered (docs/wire-protocol.md) so clients with default settings can connect.
 
 use super::metadata_cache::MetadataCache;
 use super::offset_manager::OffsetManager;

@@ -13,7 +13,7 @@
 //! [`KafkaConfig::log_dirs`], [`KafkaConfig::zk_connection_timeout_ms`], ...
 //!
 //! These are the broker-wide raw values. `log` builds per-log settings from them and from
-//! topic overrides (zookeeper-layout §6.3); nothing here knows about logs.
+//! topic overrides (docs/zookeeper-layout.md); nothing here knows about logs.
 //!
 //! # Errors and warnings
 //! A missing required key (`broker.id`, `zookeeper.connect`), a value that does not parse,

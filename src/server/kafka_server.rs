@@ -347,7 +347,7 @@ impl KafkaServer {
     }
 }
 
-/// Register `/brokers/ids/<id>` (spec §2.2): a node left by our own previous session (same
+/// Register `/brokers/ids/<id>` (docs/zookeeper-layout.md): a node left by our own previous session (same
 /// host and port) is waited out; another broker's registration refuses start-up.
 async fn register_broker(zk: &ZkClient, id: i32, host: &str, port: u16) -> Result<(), StartupError> {
     let path = paths::broker(id);

@@ -349,7 +349,7 @@ impl ReplicaManager {
         (ErrorCode::NoError, results)
     }
 
-    /// The leader's conditional ISR write (zookeeper-layout §9.4): the state znode keeps
+    /// The leader's conditional ISR write (docs/zookeeper-layout.md): the state znode keeps
     /// leader, leader epoch and the controller epoch we were given; it is written only if
     /// its version is still the one we know (KAFKA-1382 re-read on BadVersion).
     pub async fn write_isr_change(&self, p: &Partition, change: super::partition::IsrChange) {

@@ -1,5 +1,5 @@
 //! A ZooKeeper session for kafka08 over the `zookeeper-client` crate, with the helper
-//! semantics 0.8 relied on from ZkClient (zookeeper-layout spec §0.3–§0.4):
+//! semantics 0.8 relied on from ZkClient (docs/zookeeper-layout.md, conventions):
 //! parents created on demand, "expect conflict" ephemeral creation, unconditional and
 //! conditional updates, recursive delete, watches that fire on creation too.
 //!
@@ -247,7 +247,7 @@ impl ZkClient {
         Ok(format!("{}{}", prefix, seq))
     }
 
-    /// Spec §0.4 create-ephemeral-expect-conflict: an existing node holding exactly `data`
+    /// Create-ephemeral-expect-conflict: an existing node holding exactly `data`
     /// is ours (an earlier attempt during connection loss) and counts as success.
     pub async fn create_ephemeral_expect_conflict(&self, path: &str, data: &[u8]) -> ZkResult<()> {
         let c = self.raw();
@@ -270,7 +270,7 @@ impl ZkClient {
         }
     }
 
-    /// Spec §0.4 update-persistent: unconditional set, creating the node (and parents) if
+    /// Update-persistent: unconditional set, creating the node (and parents) if
     /// missing.
     pub async fn update_persistent(&self, path: &str, data: &[u8]) -> ZkResult<()> {
         let c = self.raw();
@@ -284,7 +284,7 @@ impl ZkClient {
         }
     }
 
-    /// Spec §0.4 conditional-update: set if the version matches; returns the new version.
+    /// Conditional-update: set if the version matches; returns the new version.
     /// On `BadVersion`, if the stored data already equals `data` (our own retried write,
     /// KAFKA-1382), that is success with the stored version.
     pub async fn conditional_update(&self, path: &str, data: &[u8], expected_version: i32) -> ZkResult<i32> {

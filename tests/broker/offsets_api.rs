@@ -1,6 +1,6 @@
 //! Consumer offsets on real brokers and a real ZooKeeper: OffsetCommit/OffsetFetch v0
-//! (ZooKeeper) and v1 (`__consumer_offsets`), and ConsumerMetadata (wire spec §3.5–3.7,
-//! zookeeper-layout §7.3/§7.5).
+//! (ZooKeeper) and v1 (`__consumer_offsets`), and ConsumerMetadata (docs/wire-protocol.md,
+//! docs/zookeeper-layout.md).
 
 use crate::support;
 
@@ -174,7 +174,7 @@ fn v0_commit_and_fetch_round_trip_through_zookeeper_and_survive_a_restart() {
 
     let got = commit(&addr, 0, &commit_req("zg", &[("zt", 0, 42, -1, "hello"), ("zt", 1, 7, -1, "")]));
     assert_eq!(got, BTreeMap::from([(k("zt", 0), ErrorCode::NoError), (k("zt", 1), ErrorCode::NoError)]));
-    // Decimal text, nothing else; the metadata is not stored (zookeeper-layout §7.3).
+    // Decimal text, nothing else; the metadata is not stored (docs/zookeeper-layout.md).
     assert_eq!(zk_get(&cluster, "/consumers/zg/offsets/zt/0").as_deref(), Some("42"));
     assert_eq!(zk_get(&cluster, "/consumers/zg/offsets/zt/1").as_deref(), Some("7"));
     assert_eq!(zk_children(&cluster, "/consumers/zg/offsets/zt"), vec!["0", "1"]);

@@ -1,4 +1,4 @@
-//! Controlled shutdown (zookeeper-layout spec §8.6) against a real ZooKeeper and real
+//! Controlled shutdown (docs/zookeeper-layout.md) against a real ZooKeeper and real
 //! broker processes: SIGTERM makes a broker ask the controller to move its leaderships to
 //! other ISR members and take it out of every ISR before it stops serving, so no partition
 //! is ever without a leader; the controller broker does the same for itself and hands its

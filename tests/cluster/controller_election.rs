@@ -1,4 +1,4 @@
-//! Controller election against a real ZooKeeper (zookeeper-layout spec §4): exactly one
+//! Controller election against a real ZooKeeper (docs/zookeeper-layout.md): exactly one
 //! controller, the `/controller` and `/controller_epoch` znodes, takeover on shutdown and
 //! on session expiry, and epoch fencing of a deposed controller's writes.
 

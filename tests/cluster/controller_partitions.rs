@@ -1,5 +1,5 @@
 //! The controller's partition leadership against a real ZooKeeper and fake brokers
-//! (zookeeper-layout spec §3.2, §8.1–§8.4): new topics and partitions, partitions without
+//! (docs/zookeeper-layout.md, the controller): new topics and partitions, partitions without
 //! live replicas, failover resuming from ZooKeeper, broker failure.
 
 use crate::support::controller as harness;

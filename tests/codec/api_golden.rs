@@ -1,4 +1,4 @@
-//! Every worked example of wire spec §9: decodes to the expected values and re-encodes
+//! Hand-checked byte strings (docs/wire-protocol.md): decodes to the expected values and re-encodes
 //! byte for byte.
 
 use crate::support::samples;
@@ -17,7 +17,7 @@ const API_VERSIONS_REQUEST: &str = "0000001000120000000000070006636c69656e74";
 const API_VERSIONS_RESPONSE: &str = "0000003a00000007000000000008000000000000000100000000000200000000000300000000000800000001000900000001000a00000000001200000000";
 const API_VERSIONS_UNSUPPORTED: &str = "0000001000000008002300000001001200000000";
 
-/// §9.1: the 19-byte "hello" message.
+/// The 19-byte "hello" message.
 const HELLO_MESSAGE: &str = "87a77ab20000ffffffff0000000568656c6c6f";
 
 /// The payload of a complete frame, checked with `check_frame`/`split_frame`.

@@ -18,7 +18,7 @@ fn golden_single_message_segment() {
     let dir = TempDir::new("golden");
     let (_c, clock) = mock_clock();
     let log = open(dir.path(), LogConfig::default(), clock);
-    // Spec §9.1: the message "hello", null key. A producer sends any offset; the log writes 0.
+    // The message "hello", null key. A producer sends any offset; the log writes 0.
     let m = Message::new(None, Some(b"hello"), CompressionCodec::None);
     let mut b = MessageSetBuilder::new();
     b.push(12345, &m);

@@ -1,5 +1,5 @@
-//! `ConsumerConfig`: the 0.8.2 high-level consumer keys and defaults (zookeeper-layout spec
-//! §13.2, 0.8.2 `kafka.consumer.ConsumerConfig` + `ZKConfig`). A bad value is an error naming
+//! `ConsumerConfig`: the 0.8.2 high-level consumer keys and defaults (0.8.2
+//! `kafka.consumer.ConsumerConfig` + `ZKConfig`). A bad value is an error naming
 //! the key; an unknown key is logged and ignored (0.8's `VerifiableProperties.verify`).
 
 use super::error::ConsumerError;
