@@ -9,7 +9,10 @@
 
 use super::channel::ControllerChannelManager;
 use super::context::{ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
-use super::selector::{controlled_shutdown_change, decide_online, new_partition_leader, OnlineMode, NO_LEADER};
+use super::selector::{
+    controlled_shutdown_change, decide_online, new_partition_leader, preferred_election_moves, preferred_replica_leader,
+    rebalance_moves, Election, LeaderView, OnlineMode, SelectionError, NO_LEADER,
+};
 use super::zk_store::{
     increment_controller_epoch, read_many, read_partition_states, EpochFence, FenceError, StateRead, StateWrite,
     WriteOutcome,
@@ -17,7 +20,7 @@ use super::zk_store::{
 use crate::api::Broker;
 use crate::common::{Clock, ErrorCode, Properties, SystemClock, TopicPartition};
 use crate::server::KafkaConfig;
-use crate::zk::json::{BrokerRegistration, ControllerRegistration, TopicAssignment, TopicConfig};
+use crate::zk::json::{BrokerRegistration, ControllerRegistration, PartitionList, PartitionState, TopicAssignment, TopicConfig};
 use crate::zk::{paths, WatchFuture, ZkClient, ZkError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -57,6 +60,12 @@ pub struct ControllerConfig {
     /// Pause after a ZooKeeper error before retrying a handler, and after a failed failover
     /// before standing for election again.
     pub retry_backoff: Duration,
+    /// `auto.leader.rebalance.enable` (0.8.2 default true).
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.per.broker.percentage` (10).
+    pub leader_imbalance_per_broker_percentage: i32,
+    /// `leader.imbalance.check.interval.seconds` (300).
+    pub leader_imbalance_check_interval: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -68,6 +77,9 @@ impl Default for ControllerConfig {
             host_name: None,
             port: 9092,
             retry_backoff: Duration::from_millis(1000),
+            auto_leader_rebalance_enable: true,
+            leader_imbalance_per_broker_percentage: 10,
+            leader_imbalance_check_interval: Duration::from_secs(300),
         }
     }
 }
@@ -81,6 +93,9 @@ impl ControllerConfig {
             unclean_leader_election_enable: config.unclean_leader_election_enable,
             host_name: config.host_name.clone(),
             port: config.port as i32,
+            auto_leader_rebalance_enable: config.auto_leader_rebalance_enable,
+            leader_imbalance_per_broker_percentage: config.leader_imbalance_per_broker_percentage,
+            leader_imbalance_check_interval: Duration::from_secs(config.leader_imbalance_check_interval_seconds.max(1) as u64),
             ..ControllerConfig::default()
         }
     }
@@ -138,6 +153,12 @@ enum Event {
     BrokerChange,
     TopicChange,
     PartitionModification(String),
+    /// `/admin/preferred_replica_election` may have been written.
+    PreferredReplicaElection,
+    /// Time for the automatic leader rebalance check.
+    RebalanceCheck,
+    /// Leaders announced ISR changes under `/isr_change_notification`.
+    IsrChangeNotification,
     ControlledShutdown {
         broker_id: i32,
         reply: ShutdownReply,
@@ -153,6 +174,9 @@ impl Event {
             Event::BrokerChange => Event::BrokerChange,
             Event::TopicChange => Event::TopicChange,
             Event::PartitionModification(t) => Event::PartitionModification(t.clone()),
+            Event::PreferredReplicaElection => Event::PreferredReplicaElection,
+            Event::IsrChangeNotification => Event::IsrChangeNotification,
+            Event::RebalanceCheck => return None, // the next tick comes anyway
             Event::ControlledShutdown { .. } | Event::Shutdown(_) => return None,
         })
     }
@@ -164,6 +188,9 @@ impl Event {
             Event::BrokerChange => "broker change".into(),
             Event::TopicChange => "topic change".into(),
             Event::PartitionModification(t) => format!("partition modification of {}", t),
+            Event::PreferredReplicaElection => "preferred replica election".into(),
+            Event::RebalanceCheck => "leader imbalance check".into(),
+            Event::IsrChangeNotification => "isr change notification".into(),
             Event::ControlledShutdown { broker_id, .. } => format!("controlled shutdown of broker {}", broker_id),
             Event::Shutdown(_) => "shutdown".into(),
         }
@@ -176,6 +203,8 @@ enum WatchKey {
     BrokerIds,
     Topics,
     Topic(String),
+    PreferredElection,
+    IsrChanges,
 }
 
 #[derive(Debug)]
@@ -330,6 +359,8 @@ struct Active {
     ctx: ControllerContext,
     fence: EpochFence,
     channels: ControllerChannelManager,
+    /// Sends [`Event::RebalanceCheck`] every `leader.imbalance.check.interval.seconds`.
+    rebalance_timer: Option<JoinHandle<()>>,
 }
 
 struct EventLoop {
@@ -385,6 +416,9 @@ impl EventLoop {
             Event::BrokerChange => self.on_broker_change().await,
             Event::TopicChange => self.on_topic_change().await,
             Event::PartitionModification(topic) => self.on_partition_modification(&topic).await,
+            Event::PreferredReplicaElection => self.on_preferred_replica_election().await,
+            Event::RebalanceCheck => self.on_rebalance_check().await,
+            Event::IsrChangeNotification => self.on_isr_change_notification().await,
             Event::ControlledShutdown { broker_id, reply } => self.on_controlled_shutdown(broker_id, reply).await,
             Event::Shutdown(_) => Ok(()),
         };
@@ -539,6 +573,9 @@ impl EventLoop {
         if let Some(mut active) = self.active.take() {
             log::info!("broker {} resigns as controller of epoch {}: {}", self.broker_id, active.ctx.epoch, why);
             active.channels.shutdown();
+            if let Some(timer) = active.rebalance_timer.take() {
+                timer.abort();
+            }
         }
         self.watches.retain(|key, task| {
             let keep = *key == WatchKey::Controller;
@@ -593,7 +630,7 @@ impl EventLoop {
             self.config.socket_timeout,
             self.config.message_queue_size,
         );
-        self.active = Some(Active { ctx, fence, channels });
+        self.active = Some(Active { ctx, fence, channels, rebalance_timer: None });
 
         // Watches before reads, so no change between the two is missed.
         let (ids, fired) = self.zk.watch_children(paths::BROKER_IDS).await?;
@@ -647,6 +684,26 @@ impl EventLoop {
         self.shared.epoch.store(epoch, Ordering::SeqCst);
         self.shared.active.store(true, Ordering::SeqCst);
         log::info!("broker {} is the controller, epoch {}", self.broker_id, epoch);
+        // Resume an election an earlier controller left unfinished, pick up ISR changes
+        // announced while there was none, and start the periodic imbalance check: all as
+        // events of this loop, so none of them runs beside another handler.
+        let _ = self.events.send(Event::PreferredReplicaElection);
+        let _ = self.events.send(Event::IsrChangeNotification);
+        if self.config.auto_leader_rebalance_enable {
+            let every = self.config.leader_imbalance_check_interval;
+            let tx = self.events.clone();
+            let timer = tokio::spawn(async move {
+                let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticks.tick().await;
+                    if tx.send(Event::RebalanceCheck).is_err() {
+                        return;
+                    }
+                }
+            });
+            self.active_mut()?.rebalance_timer = Some(timer);
+        }
         Ok(())
     }
 
@@ -1021,6 +1078,192 @@ impl EventLoop {
         self.send(batch)
     }
 
+    // ---- preferred replica election and automatic leader rebalance ----
+
+    /// `/admin/preferred_replica_election` (0.8.2 `PreferredReplicaElectionListener`):
+    /// move the listed partitions to their preferred replica where it is alive and in
+    /// the ISR, then delete the znode, so that the tool can start the next election.
+    async fn on_preferred_replica_election(&mut self) -> Result<(), ControllerError> {
+        if self.active.is_none() {
+            return Ok(());
+        }
+        let (data, fired) = self.zk.watch_data(paths::PREFERRED_REPLICA_ELECTION).await?;
+        self.arm(WatchKey::PreferredElection, fired, Event::PreferredReplicaElection);
+        let Some((bytes, _)) = data else { return Ok(()) };
+        let requested: BTreeSet<TopicPartition> = match PartitionList::parse(&bytes) {
+            Ok(list) => list.partitions.into_iter().map(|e| TopicPartition::new(e.topic, e.partition)).collect(),
+            Err(e) => {
+                log::error!("ignoring {}: {}", paths::PREFERRED_REPLICA_ELECTION, e);
+                BTreeSet::new()
+            }
+        };
+        log::info!("starting preferred replica leader election for partitions {:?}", requested);
+        let moves = preferred_election_moves(&leader_views(&self.active_mut()?.ctx), Some(&requested));
+        self.elect_preferred(moves).await?;
+        self.zk.delete(paths::PREFERRED_REPLICA_ELECTION).await?;
+        Ok(())
+    }
+
+    /// 0.8.2 `checkAndTriggerPartitionRebalance`, as an event of this loop (never a
+    /// thread taking the controller's lock, so KAFKA-1305's deadlock cannot happen).
+    async fn on_rebalance_check(&mut self) -> Result<(), ControllerError> {
+        let percentage = self.config.leader_imbalance_per_broker_percentage;
+        let Some(active) = self.active.as_ref() else { return Ok(()) };
+        let ctx = &active.ctx;
+        // Partitions a controlled shutdown is moving stay where they are. Reassignment
+        // and topic deletion, once they exist, add theirs here.
+        let busy: BTreeSet<TopicPartition> =
+            ctx.shutting_down.iter().flat_map(|b| ctx.partitions_on_broker(*b)).collect();
+        let moves = rebalance_moves(&leader_views(ctx), &ctx.live_broker_ids(), &busy, percentage);
+        if moves.is_empty() {
+            return Ok(());
+        }
+        log::info!("leader imbalance above {}%: moving {:?} to their preferred replica", percentage, moves);
+        self.elect_preferred(moves).await
+    }
+
+    /// Preferred replica leader election of `partitions`: LeaderAndIsr to their live
+    /// replicas, UpdateMetadata to every broker.
+    async fn elect_preferred(&mut self, partitions: Vec<TopicPartition>) -> Result<(), ControllerError> {
+        if partitions.is_empty() {
+            return Ok(());
+        }
+        let mut batch = RequestBatch::new();
+        self.change_leadership(partitions, "preferred replica election", &mut batch, |assigned, state, live| {
+            match preferred_replica_leader(assigned, state.leader, &state.isr, live) {
+                Ok(e) => Ok(Some(e)),
+                Err(SelectionError::NotNeeded) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+        self.send(batch)
+    }
+
+    /// The read-decide-write cycle for a leadership change decided by a pure selector:
+    /// read each state znode, `decide` from the assignment, the state and the live
+    /// brokers, write the decisions in fenced batches, re-read and re-decide the ones
+    /// whose znode changed meanwhile. Written partitions go into `batch`.
+    async fn change_leadership<F>(
+        &mut self,
+        partitions: Vec<TopicPartition>,
+        what: &str,
+        batch: &mut RequestBatch,
+        mut decide: F,
+    ) -> Result<(), ControllerError>
+    where
+        F: FnMut(&[i32], &PartitionState, &BTreeSet<i32>) -> Result<Option<Election>, SelectionError>,
+    {
+        let zk = self.zk.clone();
+        let mut pending = partitions;
+        for _ in 0..MAX_ELECTION_ROUNDS {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let reads = read_partition_states(&zk, &pending).await?;
+            let active = self.active_mut()?;
+            let live = active.ctx.live_broker_ids();
+            let epoch = active.ctx.epoch;
+            let mut writes = Vec::new();
+            let mut planned = Vec::new();
+            for (tp, read) in pending.iter().zip(reads) {
+                let Some(assigned) = active.ctx.replicas(tp).cloned() else { continue };
+                let (state, version) = match read {
+                    StateRead::Present(state, version) => (state, version),
+                    StateRead::Missing => continue,
+                    StateRead::Invalid(e) => {
+                        log::error!("{} of {}: {}", what, tp, e);
+                        continue;
+                    }
+                };
+                active.ctx.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
+                if state.controller_epoch > epoch {
+                    log::error!(
+                        "not changing {}: it was decided by controller epoch {}, ours is {}",
+                        tp,
+                        state.controller_epoch,
+                        epoch
+                    );
+                    continue;
+                }
+                match decide(&assigned, &state, &live) {
+                    Ok(Some(e)) => {
+                        let next = LeaderIsrAndControllerEpoch {
+                            leader: e.leader,
+                            leader_epoch: state.leader_epoch.saturating_add(1),
+                            isr: e.isr,
+                            controller_epoch: epoch,
+                            zk_version: version,
+                        };
+                        writes.push(StateWrite::update(tp, &next.to_json(), version));
+                        let recipients: Vec<i32> = e.recipients.into_iter().filter(|r| live.contains(r)).collect();
+                        planned.push((tp.clone(), next, recipients));
+                    }
+                    Ok(None) => {}
+                    Err(e) => log::warn!(
+                        "{} of {} (replicas {:?}, leader {}, isr {:?}) not done: {}",
+                        what,
+                        tp,
+                        assigned,
+                        state.leader,
+                        state.isr,
+                        e
+                    ),
+                }
+            }
+            pending = self.write_planned(&writes, planned, batch).await?;
+        }
+        if !pending.is_empty() {
+            log::error!("gave up the {} of {:?} after {} attempts", what, pending, MAX_ELECTION_ROUNDS);
+        }
+        Ok(())
+    }
+
+    // ---- ISR changes (0.9's /isr_change_notification; 0.8.2 left metadata stale) ----
+
+    /// Leaders write a sequential node naming the partitions whose ISR they changed;
+    /// re-read those partitions' state, tell every broker, delete the notifications.
+    async fn on_isr_change_notification(&mut self) -> Result<(), ControllerError> {
+        if self.active.is_none() {
+            return Ok(());
+        }
+        let (children, fired) = self.zk.watch_children(paths::ISR_CHANGE_NOTIFICATION).await?;
+        self.arm(WatchKey::IsrChanges, fired, Event::IsrChangeNotification);
+        let children = children.unwrap_or_default();
+        if children.is_empty() {
+            return Ok(());
+        }
+        let nodes: Vec<String> =
+            children.iter().map(|c| format!("{}/{}", paths::ISR_CHANGE_NOTIFICATION, c)).collect();
+        let mut changed = BTreeSet::new();
+        for data in read_many(&self.zk, &nodes).await?.into_iter().flatten() {
+            match PartitionList::parse(&data.0) {
+                Ok(list) => changed.extend(list.partitions.into_iter().map(|e| TopicPartition::new(e.topic, e.partition))),
+                Err(e) => log::warn!("ignoring an isr change notification: {}", e),
+            }
+        }
+        let changed: Vec<TopicPartition> =
+            changed.into_iter().filter(|tp| self.active.as_ref().is_some_and(|a| a.ctx.replicas(tp).is_some())).collect();
+        let reads = read_partition_states(&self.zk, &changed).await?;
+        let active = self.active_mut()?;
+        let everyone = active.ctx.live_or_shutting_down_ids();
+        let mut batch = RequestBatch::new();
+        for (tp, read) in changed.iter().zip(reads) {
+            if let StateRead::Present(state, version) = read {
+                active.ctx.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
+                batch.add_update_metadata(everyone.iter().copied(), tp);
+            }
+        }
+        if !changed.is_empty() {
+            log::info!("isr changes of {:?} go to every broker", changed);
+        }
+        self.send(batch)?;
+        for node in &nodes {
+            self.zk.delete(node).await?;
+        }
+        Ok(())
+    }
+
     // ---- controlled shutdown (docs/zookeeper-layout.md) ----
 
     /// 0.8.2 `KafkaController.shutdownBroker`: `broker_id` stops counting as live (no
@@ -1219,6 +1462,16 @@ fn replicated_partitions_on(ctx: &ControllerContext, broker: i32) -> Vec<TopicPa
     ctx.partitions_on_broker(broker)
         .into_iter()
         .filter(|tp| ctx.replicas(tp).is_some_and(|ar| ar.len() > 1) && ctx.leadership.contains_key(tp))
+        .collect()
+}
+
+/// The partitions with a known leadership, for the leader-balance decisions.
+fn leader_views(ctx: &ControllerContext) -> Vec<LeaderView> {
+    ctx.leadership
+        .iter()
+        .filter_map(|(tp, l)| {
+            ctx.replicas(tp).map(|ar| LeaderView { partition: tp.clone(), assigned: ar.clone(), leader: l.leader })
+        })
         .collect()
 }
 

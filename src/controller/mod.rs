@@ -6,7 +6,8 @@
 //!   before registering itself; it takes part in the election and, once elected, runs the
 //!   controller as a single event loop (`kafka_controller`).
 //! - [`selector`]: leader selection as pure functions (new partition, offline, preferred
-//!   replica, controlled shutdown, ISR removal).
+//!   replica, controlled shutdown, ISR removal), and which partitions a preferred replica
+//!   election or the automatic leader rebalance moves.
 //! - [`context`]: the in-memory model and the requests built from it.
 //! - [`zk_store`]: batched state reads, and state writes fenced by the controller epoch
 //!   (a ZooKeeper `multi` guarded by the version of `/controller_epoch`).
@@ -15,8 +16,12 @@
 //! Controlled shutdown goes through [`ControllerHandle::controlled_shutdown`], which
 //! the broker's ControlledShutdown request handler calls.
 //!
+//! Preferred replica election (`/admin/preferred_replica_election`), the automatic leader
+//! rebalance (`auto.leader.rebalance.enable`) and ISR change notifications from leaders
+//! (`/isr_change_notification`, 0.9's layout) are events of the same loop.
+//!
 //! Not yet here (docs/zookeeper-layout.md, not yet implemented): partition reassignment,
-//! preferred replica election and auto rebalance, topic deletion.
+//! topic deletion.
 
 mod channel;
 pub mod context;

@@ -3,7 +3,8 @@
 //! the live broker set and return the new leader and ISR; the caller bumps `leader_epoch`,
 //! stamps its controller epoch, writes conditionally and sends the requests.
 
-use std::collections::BTreeSet;
+use crate::common::TopicPartition;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// `leader` when a partition has none.
@@ -234,6 +235,70 @@ pub fn decide_online(
     }
 }
 
+/// A partition as the leader-balance decisions see it: its assignment (the head is
+/// the preferred replica) and its current leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderView {
+    pub partition: TopicPartition,
+    pub assigned: Vec<i32>,
+    pub leader: i32,
+}
+
+/// Which of `requested` a preferred replica election moves: the known partitions (in
+/// `views`) whose preferred replica does not lead; each must still pass
+/// [`preferred_replica_leader`] against the state read from ZooKeeper. `None` asks for
+/// every known partition (a file-less `kafka-preferred-replica-election.sh`).
+pub fn preferred_election_moves(views: &[LeaderView], requested: Option<&BTreeSet<TopicPartition>>) -> Vec<TopicPartition> {
+    views
+        .iter()
+        .filter(|v| requested.map_or(true, |r| r.contains(&v.partition)))
+        .filter(|v| v.assigned.first().is_some_and(|&p| p != v.leader))
+        .map(|v| v.partition.clone())
+        .collect()
+}
+
+/// Per preferred replica: (partitions it prefers but does not lead, partitions it
+/// prefers), 0.8.2 `checkAndTriggerPartitionRebalance`'s imbalance figures.
+pub fn leader_imbalance(views: &[LeaderView]) -> BTreeMap<i32, (usize, usize)> {
+    let mut out: BTreeMap<i32, (usize, usize)> = BTreeMap::new();
+    for v in views {
+        let Some(&preferred) = v.assigned.first() else { continue };
+        let entry = out.entry(preferred).or_default();
+        entry.1 += 1;
+        if v.leader != preferred {
+            entry.0 += 1;
+        }
+    }
+    out
+}
+
+/// The automatic leader rebalance (0.8.2 `auto.leader.rebalance.enable`): for every
+/// live broker whose share of preferred partitions it does not lead is above
+/// `percentage` % (`leader.imbalance.per.broker.percentage`), the partitions to hand back
+/// to it. `live` must exclude brokers in controlled shutdown; `busy` partitions (touched by
+/// a controlled shutdown, later a reassignment or deletion) are skipped, as in 0.8.2.
+pub fn rebalance_moves(
+    views: &[LeaderView],
+    live: &BTreeSet<i32>,
+    busy: &BTreeSet<TopicPartition>,
+    percentage: i32,
+) -> Vec<TopicPartition> {
+    let imbalance = leader_imbalance(views);
+    let over: BTreeSet<i32> = imbalance
+        .iter()
+        .filter(|(broker, (not_led, total))| {
+            live.contains(*broker) && *total > 0 && (*not_led as f64 / *total as f64) > (percentage as f64 / 100.0)
+        })
+        .map(|(broker, _)| *broker)
+        .collect();
+    views
+        .iter()
+        .filter(|v| v.assigned.first().is_some_and(|p| over.contains(p) && *p != v.leader))
+        .filter(|v| !busy.contains(&v.partition))
+        .map(|v| v.partition.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,5 +428,71 @@ mod tests {
             decide_online(OnlineMode::ElectAndShrinkIsr, &[3], NO_LEADER, &[3], &live, false),
             Err(SelectionError::NoLiveIsr)
         );
+    }
+
+    fn view(topic: &str, p: i32, assigned: &[i32], leader: i32) -> LeaderView {
+        LeaderView { partition: TopicPartition::new(topic, p), assigned: assigned.to_vec(), leader }
+    }
+
+    fn tps(list: &[(&str, i32)]) -> Vec<TopicPartition> {
+        list.iter().map(|(t, p)| TopicPartition::new(*t, *p)).collect()
+    }
+
+    #[test]
+    fn preferred_election_moves_one_partition_or_all_that_are_not_led_by_their_preferred_replica() {
+        let views = vec![view("t", 0, &[1, 2], 2), view("t", 1, &[2, 1], 2), view("u", 0, &[1, 3], 3)];
+        let one: BTreeSet<TopicPartition> = tps(&[("t", 0)]).into_iter().collect();
+        assert_eq!(preferred_election_moves(&views, Some(&one)), tps(&[("t", 0)]));
+        assert_eq!(preferred_election_moves(&views, None), tps(&[("t", 0), ("u", 0)]));
+        // Already led by its preferred replica, or unknown: nothing to move.
+        let led: BTreeSet<TopicPartition> = tps(&[("t", 1), ("x", 0)]).into_iter().collect();
+        assert!(preferred_election_moves(&views, Some(&led)).is_empty());
+    }
+
+    #[test]
+    fn preferred_election_skips_a_dead_or_out_of_isr_preferred_replica() {
+        // The selector run on each moved partition: 1 dead, or alive but out of the ISR.
+        assert_eq!(
+            preferred_replica_leader(&[1, 2], 2, &[2, 1], &set(&[2])),
+            Err(SelectionError::PreferredReplicaUnavailable)
+        );
+        assert_eq!(
+            preferred_replica_leader(&[1, 2], 2, &[2], &set(&[1, 2])),
+            Err(SelectionError::PreferredReplicaUnavailable)
+        );
+        let e = preferred_replica_leader(&[1, 2, 3], 3, &[3, 2, 1], &set(&[1, 2, 3])).unwrap();
+        assert_eq!((e.leader, e.isr), (1, vec![3, 2, 1]));
+    }
+
+    #[test]
+    fn imbalance_counts_preferred_partitions_not_led_per_broker() {
+        let views = vec![view("t", 0, &[1, 2], 2), view("t", 1, &[1, 2], 1), view("t", 2, &[2, 1], 2)];
+        let m = leader_imbalance(&views);
+        assert_eq!(m[&1], (1, 2));
+        assert_eq!(m[&2], (0, 1));
+    }
+
+    #[test]
+    fn rebalance_triggers_just_above_the_threshold_and_not_at_or_below_it() {
+        // Broker 1 prefers 10 partitions; it leads 9 of them: 10 % imbalance.
+        let mut views: Vec<LeaderView> = (0..10).map(|p| view("t", p, &[1, 2], 1)).collect();
+        views[0].leader = 2;
+        let live = set(&[1, 2]);
+        let none = BTreeSet::new();
+        assert!(rebalance_moves(&views, &live, &none, 10).is_empty(), "10 % is not above 10 %");
+        assert_eq!(rebalance_moves(&views, &live, &none, 9), tps(&[("t", 0)]), "10 % is above 9 %");
+        // 2 of 10 not led: 20 % > 10 %, both move.
+        views[1].leader = 2;
+        assert_eq!(rebalance_moves(&views, &live, &none, 10), tps(&[("t", 0), ("t", 1)]));
+        assert!(rebalance_moves(&views, &live, &none, 20).is_empty());
+    }
+
+    #[test]
+    fn rebalance_skips_dead_or_shutting_down_brokers_and_busy_partitions() {
+        let views = vec![view("t", 0, &[1, 2], 2), view("t", 1, &[1, 2], 2)];
+        // Broker 1 not live (dead, or in controlled shutdown: excluded from `live`).
+        assert!(rebalance_moves(&views, &set(&[2]), &BTreeSet::new(), 10).is_empty());
+        let busy: BTreeSet<TopicPartition> = tps(&[("t", 0)]).into_iter().collect();
+        assert_eq!(rebalance_moves(&views, &set(&[1, 2]), &busy, 10), tps(&[("t", 1)]));
     }
 }

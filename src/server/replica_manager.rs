@@ -362,6 +362,7 @@ impl ReplicaManager {
                     log::info!("Partition {} on broker {}: ISR {:?} -> {:?}", p.tp, self.broker_id, st.isr, change.new_isr);
                     self.notify_progress();
                 }
+                self.announce_isr_change(&p.tp).await;
             }
             Err(e) => log::info!(
                 "Partition {} on broker {}: cached zkVersion {} does not match ZooKeeper ({}); skip updating ISR",
@@ -370,6 +371,17 @@ impl ReplicaManager {
                 change.zk_version,
                 e
             ),
+        }
+    }
+
+    /// Tell the controller that the ISR of `tp` changed (0.9's
+    /// `/isr_change_notification`), so that every broker's metadata learns it: 0.8.2 left
+    /// TopicMetadata's ISR stale until the next leader change (KAFKA-1367).
+    async fn announce_isr_change(&self, tp: &TopicPartition) {
+        let entry = json::PartitionEntry { topic: tp.topic.clone(), partition: tp.partition, replicas: None };
+        let doc = json::PartitionList { version: 1, partitions: vec![entry] };
+        if let Err(e) = self.zk.create_persistent_sequential(paths::ISR_CHANGE_PREFIX, &doc.to_bytes()).await {
+            log::warn!("Broker {} cannot announce the ISR change of {}: {}", self.broker_id, tp, e);
         }
     }
 

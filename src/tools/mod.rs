@@ -14,6 +14,7 @@ pub mod kafka_main;
 pub mod mirror_maker;
 pub mod options;
 pub mod perf;
+pub mod preferred_replica_election;
 pub mod producer_performance;
 pub mod replica_verification_tool;
 pub mod simple_consumer_performance;
@@ -44,6 +45,11 @@ pub const TOOLS: &[(&str, &str, ToolMain)] = &[
     ("kafka.tools.UpdateOffsetsInZK", "update-offsets-in-zk", update_offsets_in_zk::main),
     ("kafka.Kafka", "server", kafka_main::main),
     ("kafka.admin.TopicCommand", "topics", topics_command::main),
+    (
+        "kafka.admin.PreferredReplicaLeaderElectionCommand",
+        "preferred-replica-election",
+        preferred_replica_election::main,
+    ),
 ];
 
 /// Find a tool by 0.8 class name or short name.

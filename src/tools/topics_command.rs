@@ -182,30 +182,38 @@ fn normalize_connect(connect: &str) -> String {
     format!("{}{}", hosts.join(","), chroot)
 }
 
+/// Connect as 0.8.2's admin tools did (`new ZkClient(zk, 30000, 30000)`); the error is
+/// the one line 0.8.2's ZkClient exception printed.
+pub(super) async fn connect(zookeeper: &str) -> Result<ZkClient, String> {
+    let connect = normalize_connect(zookeeper);
+    let timeout = connection_timeout();
+    match tokio::time::timeout(
+        timeout + Duration::from_secs(2),
+        ZkClient::connect(&connect, Duration::from_millis(ZK_TIMEOUT_MS), timeout),
+    )
+    .await
+    {
+        Ok(Ok(zk)) => Ok(zk),
+        Ok(Err(e)) if !e.to_string().contains("Unable to connect") && !e.to_string().contains("timeout") => {
+            Err(format!("Exception in thread \"main\" org.I0Itec.zkclient.exception.ZkException: {}", e))
+        }
+        _ => Err(format!(
+            "Exception in thread \"main\" org.I0Itec.zkclient.exception.ZkTimeoutException: Unable to connect to zookeeper server within timeout: {}",
+            timeout.as_millis()
+        )),
+    }
+}
+
 fn connection_timeout() -> Duration {
     let ms = std::env::var(CONNECTION_TIMEOUT_ENV).ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(ZK_TIMEOUT_MS);
     Duration::from_millis(ms.max(1))
 }
 
 async fn run(p: &OptionParser, opts: &Options) -> i32 {
-    let connect = normalize_connect(opts.value("zookeeper").unwrap_or_default());
-    let timeout = connection_timeout();
-    let zk = match tokio::time::timeout(
-        timeout + Duration::from_secs(2),
-        ZkClient::connect(&connect, Duration::from_millis(ZK_TIMEOUT_MS), timeout),
-    )
-    .await
-    {
-        Ok(Ok(zk)) => zk,
-        Ok(Err(e)) if !e.to_string().contains("Unable to connect") && !e.to_string().contains("timeout") => {
-            eprintln!("Exception in thread \"main\" org.I0Itec.zkclient.exception.ZkException: {}", e);
-            return 1;
-        }
-        _ => {
-            eprintln!(
-                "Exception in thread \"main\" org.I0Itec.zkclient.exception.ZkTimeoutException: Unable to connect to zookeeper server within timeout: {}",
-                timeout.as_millis()
-            );
+    let zk = match connect(opts.value("zookeeper").unwrap_or_default()).await {
+        Ok(zk) => zk,
+        Err(line) => {
+            eprintln!("{}", line);
             return 1;
         }
     };

@@ -11,6 +11,10 @@ pub const ADMIN: &str = "/admin";
 pub const REASSIGN_PARTITIONS: &str = "/admin/reassign_partitions";
 pub const PREFERRED_REPLICA_ELECTION: &str = "/admin/preferred_replica_election";
 pub const DELETE_TOPICS: &str = "/admin/delete_topics";
+/// Leaders announce ISR changes here (0.9's layout; 0.8.2 had no such path).
+pub const ISR_CHANGE_NOTIFICATION: &str = "/isr_change_notification";
+/// Prefix of the sequential nodes under [`ISR_CHANGE_NOTIFICATION`].
+pub const ISR_CHANGE_PREFIX: &str = "/isr_change_notification/isr_change_";
 pub const CONFIG: &str = "/config";
 pub const CONFIG_TOPICS: &str = "/config/topics";
 pub const CONFIG_CHANGES: &str = "/config/changes";

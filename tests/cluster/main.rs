@@ -13,4 +13,5 @@ mod cluster_controller;
 mod cluster_durability;
 mod controller_election;
 mod controller_partitions;
+mod preferred_leaders;
 mod producer_failover;

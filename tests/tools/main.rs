@@ -11,6 +11,7 @@ mod admin_server_scripts;
 mod admin_topics;
 mod cluster_scripts;
 mod dump_log_segments;
+mod preferred_replica_election;
 mod quickstart;
 mod runbook;
 mod tools_console_consumer;
