@@ -9,10 +9,7 @@
 //! old buckets from the last, which reverses chains), iteration from the last bucket to the
 //! first and each chain from its head.
 
-/// Java `String.hashCode`: over UTF-16 code units, `h = 31*h + c` with wrapping.
-pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
-}
+use crate::common::java_string_hash;
 
 /// A `java.util.Hashtable<String, String>` kept only to reproduce its iteration order.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@
 use super::config::LogConfig;
 use super::index::{IndexLoadError, OffsetIndex, OffsetPosition};
 use crate::common::Clock;
-use crate::message::{deep_iter, Message, LOG_OVERHEAD, MIN_MESSAGE_SIZE};
+use crate::message::{deep_iter, EntryHeader, Message, LOG_OVERHEAD, MIN_MESSAGE_SIZE};
 use bytes::Bytes;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -301,9 +301,7 @@ impl LogSegment {
                 buf_len = got;
             }
             let at = (pos - buf_start) as usize;
-            let h = &buf[at..at + LOG_OVERHEAD];
-            let offset = i64::from_be_bytes(h[0..8].try_into().expect("8 bytes"));
-            let msize = i32::from_be_bytes(h[8..12].try_into().expect("4 bytes"));
+            let EntryHeader { offset, size: msize } = EntryHeader::parse(&buf[at..]).expect("12 bytes buffered");
             if msize < MIN_MESSAGE_SIZE as i32 {
                 return Err(corrupt(&self.log_path(), pos, format!("invalid message size {}", msize)));
             }
@@ -414,8 +412,7 @@ impl LogSegment {
                 }
             }
             let at = (valid - chunk_start) as usize;
-            let offset = i64::from_be_bytes(chunk[at..at + 8].try_into().expect("8 bytes"));
-            let msize = i32::from_be_bytes(chunk[at + 8..at + 12].try_into().expect("4 bytes"));
+            let EntryHeader { offset, size: msize } = EntryHeader::parse(&chunk[at..]).expect("12 bytes buffered");
             // 0.8.2 `FileMessageSet.iterator(maxMessageSize)` compares the message size
             // itself (without the 12-byte prefix) with the maximum.
             if msize < MIN_MESSAGE_SIZE as i32 || msize as usize > max_message_size {
