@@ -416,7 +416,7 @@ impl LogSegment {
             // 0.8.2 `FileMessageSet.iterator(maxMessageSize)` compares the message size
             // itself (without the 12-byte prefix) with the maximum.
             if msize < MIN_MESSAGE_SIZE as i32 || msize as usize > max_message_size {
-                ::log::warn!("{}: invalid message size {} at position {}", path.display(), msize, valid);
+                log::warn!("{}: invalid message size {} at position {}", path.display(), msize, valid);
                 break;
             }
             let entry_len = LOG_OVERHEAD + msize as usize;
@@ -437,11 +437,11 @@ impl LogSegment {
                 Err(_) => break,
             };
             if let Err(e) = message.validate() {
-                ::log::warn!("{}: invalid message at position {}: {}", path.display(), valid, e);
+                log::warn!("{}: invalid message at position {}: {}", path.display(), valid, e);
                 break;
             }
             if offset < self.base_offset || last_offset.is_some_and(|l| offset <= l) {
-                ::log::warn!(
+                log::warn!(
                     "{}: offset {} at position {} does not follow {:?} (base offset {})",
                     path.display(),
                     offset,
@@ -473,7 +473,7 @@ impl LogSegment {
         }
         let truncated = file_len - valid;
         if truncated > 0 {
-            ::log::warn!("{}: truncating {} invalid bytes at position {}", path.display(), truncated, valid);
+            log::warn!("{}: truncating {} invalid bytes at position {}", path.display(), truncated, valid);
             self.log.set_len(valid)?;
         }
         self.size.store(valid, Ordering::Release);
