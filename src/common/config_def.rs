@@ -47,6 +47,9 @@ macro_rules! integer_value {
 integer_value!(i16, "short", "a 16-bit integer");
 integer_value!(i32, "int", "a 32-bit integer");
 integer_value!(i64, "long", "a 64-bit integer");
+integer_value!(u32, "int", "a non-negative integer");
+integer_value!(u64, "long", "a non-negative integer");
+integer_value!(usize, "int", "a non-negative integer");
 
 /// A TCP port: read as 0.8.2's Int, then it must fit 0..=65535.
 impl ConfigValue for u16 {
@@ -88,6 +91,17 @@ impl ConfigValue for bool {
     }
     fn render(&self) -> String {
         self.to_string()
+    }
+}
+
+/// A comma-separated list (0.8.2 `Utils.parseCsvList`).
+impl ConfigValue for Vec<String> {
+    const TYPE: &'static str = "list";
+    fn parse_value(raw: &str) -> Result<Self, String> {
+        Ok(parse_csv_list(raw))
+    }
+    fn render(&self) -> String {
+        self.join(",")
     }
 }
 
@@ -217,7 +231,6 @@ macro_rules! config_struct {
         extra { $( $(#[$emeta:meta])* $efield:ident : $ety:ty ),* $(,)? }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq)]
         $vis struct $name {
             $(
                 #[doc = $doc]
@@ -353,6 +366,7 @@ mod tests {
     }
 
     config_struct! {
+        #[derive(Debug)]
         struct Sample {
             "a.int" => a_int: i32 = Some(5), Some((1, 10)), read if true, "An int.";
             "b.req" => b_req: String = None, None, read if true, "Required.";

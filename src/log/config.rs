@@ -129,6 +129,7 @@ const INT_SIZE: Option<(i32, i32)> = Some((0, i32::MAX));
 const NON_NEGATIVE_LONG: Option<(i64, i64)> = Some((0, i64::MAX));
 
 config_struct! {
+    #[derive(Debug, Clone, PartialEq)]
     /// A topic's overrides of the broker's log defaults (0.8.2 `LogConfig.ConfigNames`, in
     /// 0.8.2's order; the broker key each one overrides in the doc line). Only the keys
     /// present in `/config/topics/<topic>` are set.

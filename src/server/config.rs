@@ -125,17 +125,6 @@ fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key: key.to_string(), value: value.to_string(), reason: reason.into() }
 }
 
-/// `offsets.topic.compression.codec`: by name or id.
-impl ConfigValue for CompressionCodec {
-    const TYPE: &'static str = "codec";
-    fn parse_value(raw: &str) -> Result<Self, String> {
-        CompressionCodec::parse(raw).ok_or_else(|| "expected none, gzip, snappy, lz4 or their ids 0-3".to_string())
-    }
-    fn render(&self) -> String {
-        self.name().to_string()
-    }
-}
-
 /// `max.connections.per.ip.overrides`: `host:count,host:count`, in file order. The host is
 /// everything before the last colon, so IPv6 addresses work (later Kafkas split there too;
 /// 0.8.2 split at the first colon, which is the same for host names and IPv4).
@@ -159,6 +148,7 @@ impl ConfigValue for Vec<(String, i32)> {
 }
 
 config_struct! {
+    #[derive(Debug, Clone, PartialEq)]
     /// The broker's configuration. See the module doc for the naming scheme. Each line of
     /// the table is one 0.8.2 key: name, field, default, valid range, when it is read, and
     /// 0.8.2's doc line.
