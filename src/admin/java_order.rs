@@ -109,14 +109,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn string_hash_is_javas() {
-        assert_eq!(java_string_hash(""), 0);
-        assert_eq!(java_string_hash("a"), 97);
-        assert_eq!(java_string_hash("hello"), 99162322);
-        assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
-    }
-
-    #[test]
     fn iteration_runs_from_the_last_bucket_and_newest_first_in_a_chain() {
         // "a" (97 % 11 = 9), "b" (98 % 11 = 10), "l" (108 % 11 = 9).
         let t = JavaHashtable::from_pairs([("a", "1"), ("b", "2"), ("l", "3")]);

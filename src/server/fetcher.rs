@@ -546,49 +546,12 @@ mod tests {
         (Dir(d), Arc::new(log))
     }
 
-    /// A follower's partition: a log and the high watermark the leader gave it.
-    struct TestFollower {
-        log: Arc<Log>,
-        hw: std::sync::atomic::AtomicI64,
-    }
-
-    impl TestFollower {
-        fn hw(&self) -> i64 {
-            self.hw.load(std::sync::atomic::Ordering::SeqCst)
-        }
-        fn clamp_hw(&self) {
-            self.hw.fetch_min(self.log.log_end_offset(), std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-
-    impl FollowerLog for TestFollower {
-        fn log_end_offset(&self) -> i64 {
-            self.log.log_end_offset()
-        }
-        fn read(&self, from: i64, max_bytes: usize) -> Result<Bytes, String> {
-            Ok(self.log.read(from, max_bytes, None).map_err(|e| e.to_string())?.read_bytes().unwrap())
-        }
-        fn append_as_follower(&self, set: Bytes) -> Result<(), String> {
-            self.log.append(set, false).map(|_| ()).map_err(|e| e.to_string())
-        }
-        fn truncate_to(&self, offset: i64) -> Result<(), String> {
-            self.log.truncate_to(offset).map_err(|e| e.to_string())?;
-            self.clamp_hw();
-            Ok(())
-        }
-        fn truncate_fully_and_start_at(&self, offset: i64) -> Result<(), String> {
-            self.log.truncate_fully_and_start_at(offset).map_err(|e| e.to_string())?;
-            self.clamp_hw();
-            Ok(())
-        }
-        fn set_leader_high_watermark(&self, hw: i64) {
-            self.hw.store(hw.min(self.log.log_end_offset()).max(0), std::sync::atomic::Ordering::SeqCst);
-        }
-    }
+    /// The follower side is the real `Partition` (its `FollowerLog` is what the broker runs).
+    type TestFollower = crate::server::partition::Partition;
 
     fn new_log(name: &str) -> (Dir, Arc<TestFollower>) {
         let (d, log) = open_log(name);
-        (d, Arc::new(TestFollower { log, hw: std::sync::atomic::AtomicI64::new(0) }))
+        (d, Arc::new(TestFollower::new(TopicPartition::new("t", 0), log, 2, 0)))
     }
 
     /// A leader in memory: a real log per partition, served without sockets.
@@ -701,7 +664,7 @@ mod tests {
             let leader_log = &leader.logs[&TopicPartition::new("t", 0)];
             assert_eq!(contents(&follower.log), contents(leader_log));
             assert_eq!(offset_of(&f), Position { offset: 6, verify_to: None });
-            assert_eq!(follower.hw(), 6, "the leader's high watermark");
+            assert_eq!(follower.high_watermark(), 6, "the leader's high watermark");
             assert!(progress.load(std::sync::atomic::Ordering::SeqCst) >= 1);
         });
     }
@@ -719,7 +682,7 @@ mod tests {
             settle(&f, &mut leader, &ctx).await;
             assert_eq!(contents(&follower.log), contents(&leader.logs[&TopicPartition::new("t", 0)]));
             assert_eq!(follower.log.log_end_offset(), 7);
-            assert_eq!(follower.hw(), 3, "the leader's high watermark, not our log end");
+            assert_eq!(follower.high_watermark(), 3, "the leader's high watermark, not our log end");
         });
     }
 
@@ -740,7 +703,7 @@ mod tests {
             assert_eq!(follower.log.log_start_offset(), 10);
             assert_eq!(follower.log.log_end_offset(), 13);
             assert_eq!(contents(&follower.log), contents(&leader_log));
-            assert_eq!(follower.hw(), 13);
+            assert_eq!(follower.high_watermark(), 13);
         });
     }
 
@@ -757,7 +720,7 @@ mod tests {
             assert_eq!(fetch_round(&f, &mut leader, &ctx).await, Round::Done);
             assert_eq!(offset_of(&f), Position { offset: 3, verify_to: None });
             assert_eq!(follower.log.log_end_offset(), 3);
-            assert_eq!(follower.hw(), 3, "the high watermark never stays above the log end");
+            assert_eq!(follower.high_watermark(), 3, "the high watermark never stays above the log end");
             leader.logs[&TopicPartition::new("t", 0)].append(set(3, &["P"]), false).unwrap();
             leader.high_watermark = 4;
             settle(&f, &mut leader, &ctx).await;
