@@ -115,6 +115,34 @@ impl ConfigValue for String {
     }
 }
 
+/// [`ConfigValue`] for an enum spelled by fixed words (`sync`/`async`, encoder class
+/// names): each variant with its word; a value that matches none is refused with `$err`
+/// (which may use the raw value). `any case` compares ignoring ASCII case.
+macro_rules! word_config_value {
+    ($t:ty, $type_name:literal, |$raw:ident| $err:expr, { $($variant:path => $word:expr),+ $(,)? }) => {
+        $crate::common::config_def::word_config_value!(@impl $t, $type_name, |$raw| $err, |a, b| a == b, { $($variant => $word),+ });
+    };
+    ($t:ty, $type_name:literal, any case, |$raw:ident| $err:expr, { $($variant:path => $word:expr),+ $(,)? }) => {
+        $crate::common::config_def::word_config_value!(@impl $t, $type_name, |$raw| $err, |a: &str, b: &str| a.eq_ignore_ascii_case(b), { $($variant => $word),+ });
+    };
+    (@impl $t:ty, $type_name:literal, |$raw:ident| $err:expr, $eq:expr, { $($variant:path => $word:expr),+ }) => {
+        impl $crate::common::config_def::ConfigValue for $t {
+            const TYPE: &'static str = $type_name;
+            fn parse_value($raw: &str) -> Result<Self, String> {
+                let eq: fn(&str, &str) -> bool = $eq;
+                $( if eq($raw, $word) { return Ok($variant); } )+
+                Err($err)
+            }
+            fn render(&self) -> String {
+                match self {
+                    $( $variant => $word.to_string(), )+
+                }
+            }
+        }
+    };
+}
+pub(crate) use word_config_value;
+
 /// How a field holds its key's value: `T` for a key with a default or a required one,
 /// `Option<T>` for a key that only matters when set.
 pub trait Slot: Sized {

@@ -2,7 +2,7 @@
 //! (`KafkaConfig::log_defaults`, from the broker key table) overridden per topic with the
 //! 0.8.2 topic-level keys of [`TopicOverrides`] (`/config/topics/<topic>`).
 
-use crate::common::config_def::{config_struct, ConfigValue, KeyError};
+use crate::common::config_def::{config_struct, word_config_value, KeyError};
 use crate::common::{Properties, PropertiesError};
 use crate::message::MIN_MESSAGE_SIZE;
 use std::fmt;
@@ -111,19 +111,10 @@ impl Default for LogConfig {
     }
 }
 
-impl ConfigValue for CleanupPolicy {
-    const TYPE: &'static str = "string";
-    fn parse_value(raw: &str) -> Result<Self, String> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "delete" => Ok(CleanupPolicy::Delete),
-            "compact" => Ok(CleanupPolicy::Compact),
-            _ => Err("expected delete or compact".into()),
-        }
-    }
-    fn render(&self) -> String {
-        self.name().to_string()
-    }
-}
+word_config_value!(CleanupPolicy, "string", any case, |_raw| "expected delete or compact".to_string(), {
+    CleanupPolicy::Delete => "delete",
+    CleanupPolicy::Compact => "compact",
+});
 
 const INT_SIZE: Option<(i32, i32)> = Some((0, i32::MAX));
 const NON_NEGATIVE_LONG: Option<(i64, i64)> = Some((0, i64::MAX));

@@ -5,7 +5,7 @@
 //! key. Keys this producer does not know are logged and ignored, as 0.8.2's
 //! `VerifiableProperties.verify` does.
 
-use crate::common::config_def::{config_struct, parse_csv_list, ConfigValue, KeyError};
+use crate::common::config_def::{config_struct, parse_csv_list, word_config_value, ConfigValue, KeyError};
 use crate::common::Properties;
 use crate::message::CompressionCodec;
 use std::fmt;
@@ -73,56 +73,22 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-impl ConfigValue for ProducerType {
-    const TYPE: &'static str = "string";
-    fn parse_value(raw: &str) -> Result<Self, String> {
-        match raw {
-            "sync" => Ok(ProducerType::Sync),
-            "async" => Ok(ProducerType::Async),
-            other => Err(format!("invalid value {}, valid values are sync/async", other)),
-        }
-    }
-    fn render(&self) -> String {
-        match self {
-            ProducerType::Sync => "sync".into(),
-            ProducerType::Async => "async".into(),
-        }
-    }
-}
+word_config_value!(ProducerType, "string", |raw| format!("invalid value {}, valid values are sync/async", raw), {
+    ProducerType::Sync => "sync",
+    ProducerType::Async => "async",
+});
 
-impl ConfigValue for Serializer {
-    const TYPE: &'static str = "class";
-    fn parse_value(raw: &str) -> Result<Self, String> {
-        match raw {
-            DEFAULT_ENCODER => Ok(Serializer::Bytes),
-            STRING_ENCODER => Ok(Serializer::String),
-            other => Err(format!("{} is not supported (use {} or {})", other, DEFAULT_ENCODER, STRING_ENCODER)),
-        }
-    }
-    fn render(&self) -> String {
-        match self {
-            Serializer::Bytes => DEFAULT_ENCODER.into(),
-            Serializer::String => STRING_ENCODER.into(),
-        }
-    }
-}
+word_config_value!(Serializer, "class", |raw| format!("{} is not supported (use {} or {})", raw, DEFAULT_ENCODER, STRING_ENCODER), {
+    Serializer::Bytes => DEFAULT_ENCODER,
+    Serializer::String => STRING_ENCODER,
+});
 
-impl ConfigValue for PartitionerClass {
-    const TYPE: &'static str = "class";
-    fn parse_value(raw: &str) -> Result<Self, String> {
-        match raw {
-            DEFAULT_PARTITIONER => Ok(PartitionerClass::Default),
-            BYTE_ARRAY_PARTITIONER => Ok(PartitionerClass::ByteArray),
-            other => Err(format!("{} is not supported (use {} or {})", other, DEFAULT_PARTITIONER, BYTE_ARRAY_PARTITIONER)),
-        }
-    }
-    fn render(&self) -> String {
-        match self {
-            PartitionerClass::Default => DEFAULT_PARTITIONER.into(),
-            PartitionerClass::ByteArray => BYTE_ARRAY_PARTITIONER.into(),
-        }
-    }
-}
+word_config_value!(
+    PartitionerClass,
+    "class",
+    |raw| format!("{} is not supported (use {} or {})", raw, DEFAULT_PARTITIONER, BYTE_ARRAY_PARTITIONER),
+    { PartitionerClass::Default => DEFAULT_PARTITIONER, PartitionerClass::ByteArray => BYTE_ARRAY_PARTITIONER }
+);
 
 /// `metadata.broker.list`: `host1:port1,host2:port2`.
 impl ConfigValue for Vec<(String, u16)> {

@@ -3,7 +3,7 @@
 //! the key; an unknown key is logged and ignored (0.8's `VerifiableProperties.verify`).
 
 use super::error::ConsumerError;
-use crate::common::config_def::{config_struct, ConfigValue, KeyError};
+use crate::common::config_def::{config_struct, word_config_value, KeyError};
 use crate::common::Properties;
 use std::time::Duration;
 
@@ -40,58 +40,24 @@ fn wrong_value(value: &str, key: &str, valid: &str) -> String {
     format!("Wrong value {} of {} in consumer config; Valid values are {}", value, key, valid)
 }
 
-impl ConfigValue for OffsetsStorage {
-    const TYPE: &'static str = "string";
-    fn parse_value(raw: &str) -> Result<Self, String> {
-        match raw.to_ascii_lowercase().as_str() {
-            "zookeeper" => Ok(OffsetsStorage::Zookeeper),
-            "kafka" => Ok(OffsetsStorage::Kafka),
-            _ => Err(wrong_value(raw, "offsets.storage", "'zookeeper' and 'kafka'")),
-        }
-    }
-    fn render(&self) -> String {
-        match self {
-            OffsetsStorage::Zookeeper => "zookeeper".into(),
-            OffsetsStorage::Kafka => "kafka".into(),
-        }
-    }
-}
+word_config_value!(OffsetsStorage, "string", any case, |raw| wrong_value(raw, "offsets.storage", "'zookeeper' and 'kafka'"), {
+    OffsetsStorage::Zookeeper => "zookeeper",
+    OffsetsStorage::Kafka => "kafka",
+});
 
-impl ConfigValue for AutoOffsetReset {
-    const TYPE: &'static str = "string";
-    fn parse_value(raw: &str) -> Result<Self, String> {
-        match raw {
-            "largest" => Ok(AutoOffsetReset::Largest),
-            "smallest" => Ok(AutoOffsetReset::Smallest),
-            _ => Err(format!("Wrong value {} of auto.offset.reset in ConsumerConfig; Valid values are smallest and largest", raw)),
-        }
-    }
-    fn render(&self) -> String {
-        match self {
-            AutoOffsetReset::Largest => "largest".into(),
-            AutoOffsetReset::Smallest => "smallest".into(),
-        }
-    }
-}
+word_config_value!(
+    AutoOffsetReset,
+    "string",
+    |raw| format!("Wrong value {} of auto.offset.reset in ConsumerConfig; Valid values are smallest and largest", raw),
+    { AutoOffsetReset::Largest => "largest", AutoOffsetReset::Smallest => "smallest" }
+);
 
-/// 0.8.2 silently used range for anything but "roundrobin"; a typo here would change the
-/// group's split without a word, so it is refused.
-impl ConfigValue for AssignmentStrategy {
-    const TYPE: &'static str = "string";
-    fn parse_value(raw: &str) -> Result<Self, String> {
-        match raw {
-            "range" => Ok(AssignmentStrategy::Range),
-            "roundrobin" => Ok(AssignmentStrategy::RoundRobin),
-            _ => Err(wrong_value(raw, "partition.assignment.strategy", "'range' and 'roundrobin'")),
-        }
-    }
-    fn render(&self) -> String {
-        match self {
-            AssignmentStrategy::Range => "range".into(),
-            AssignmentStrategy::RoundRobin => "roundrobin".into(),
-        }
-    }
-}
+// 0.8.2 silently used range for anything but "roundrobin"; a typo here would change the
+// group's split without a word, so it is refused.
+word_config_value!(AssignmentStrategy, "string", |raw| wrong_value(raw, "partition.assignment.strategy", "'range' and 'roundrobin'"), {
+    AssignmentStrategy::Range => "range",
+    AssignmentStrategy::RoundRobin => "roundrobin",
+});
 
 const AT_LEAST_1: Option<(u64, u64)> = Some((1, u64::MAX));
 const NON_NEGATIVE_I32: Option<(i32, i32)> = Some((0, i32::MAX));
