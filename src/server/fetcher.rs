@@ -265,6 +265,14 @@ impl FetcherManager {
     }
 }
 
+/// The fetch tasks hold the logs they follow: they end with their manager (the replica
+/// manager that owns it), as 0.8.2's fetcher threads ended with the broker.
+impl Drop for FetcherManager {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
 async fn run(f: Arc<Fetcher>, ctx: FetcherContext) {
     let backoff = Duration::from_millis(ctx.config.replica_fetch_backoff_ms.max(10) as u64);
     let socket_timeout = Duration::from_millis(ctx.config.replica_socket_timeout_ms.max(1000) as u64);
