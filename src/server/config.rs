@@ -12,8 +12,16 @@
 //! broker uses: [`KafkaConfig::log_retention_ms`], [`KafkaConfig::advertised_port`],
 //! [`KafkaConfig::log_dirs`], [`KafkaConfig::zk_connection_timeout_ms`], ...
 //!
-//! These are the broker-wide raw values. `log` builds per-log settings from them and from
-//! topic overrides (zookeeper-layout §6.3); nothing here knows about logs.
+//! # The key table
+//! Every key is one line of the [`KafkaConfig`] table (`config_struct!`, see
+//! [`crate::common::config_def`]): name, field, type, default, valid range, when it is read,
+//! and 0.8.2's doc line. Parsing, [`BROKER_KEYS`] (and so the unknown-key warning),
+//! [`KafkaConfig::value`] and [`KafkaConfig::key_table`] all come from it: adding a key is
+//! adding a line. Checks between keys that a range cannot express are in `check`.
+//!
+//! These are the broker-wide values. [`KafkaConfig::log_defaults`] turns the log keys into
+//! the default [`LogConfig`] every log starts from (topic overrides apply on top of it,
+//! zookeeper-layout §6.3); nothing parses the log keys a second time.
 //!
 //! # Errors and warnings
 //! A missing required key (`broker.id`, `zookeeper.connect`), a value that does not parse,
