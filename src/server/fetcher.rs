@@ -569,11 +569,16 @@ mod tests {
         /// Answers to give instead of the next fetches.
         failures: Vec<EndPointError>,
         fetches: usize,
+        /// Run while a fetch is out (before it is answered).
+        on_fetch: Option<Box<dyn FnMut() + Send>>,
     }
 
     impl LeaderEndPoint for MemLeader {
         async fn fetch(&mut self, request: &FetchRequest) -> Result<FetchResponse, EndPointError> {
             self.fetches += 1;
+            if let Some(hook) = self.on_fetch.as_mut() {
+                hook();
+            }
             if !self.failures.is_empty() {
                 return Err(self.failures.remove(0));
             }
@@ -631,7 +636,7 @@ mod tests {
             log.append(set(0, values), false).unwrap();
         }
         let hw = log.log_end_offset();
-        (d, MemLeader { logs: HashMap::from([(TopicPartition::new("t", 0), log)]), high_watermark: hw, failures: vec![], fetches: 0 })
+        (d, MemLeader { logs: HashMap::from([(TopicPartition::new("t", 0), log)]), high_watermark: hw, failures: vec![], fetches: 0, on_fetch: None })
     }
 
     fn offset_of(f: &Fetcher) -> Position {
@@ -754,22 +759,32 @@ mod tests {
     }
 
     #[test]
-    fn a_partition_reassigned_during_a_fetch_is_left_alone() {
+    fn a_partition_reassigned_or_removed_while_its_fetch_is_out_is_left_alone() {
         runtime().block_on(async {
+            let tp = TopicPartition::new("t", 0);
             let (_d, follower) = new_log("moved");
             let (_l, mut leader) = leader_with(&["a", "b"]);
-            let (f, ctx, _) = fetcher(&follower, 0, 0);
-            // Became leader (removed) while the fetch was out: the answer must not append.
-            let tp = TopicPartition::new("t", 0);
-            let followed = f.state().partitions.remove(&tp).unwrap();
-            let resp = leader.fetch(&FetchRequest {
-                replica_id: 2, max_wait_ms: 0, min_bytes: 0,
-                topics: vec![FetchTopic { topic: "t".into(), partitions: vec![FetchPartition { partition: 0, fetch_offset: 0, max_bytes: 1 << 20 }] }],
-            }).await.unwrap();
-            assert!(!still_at(&f, &tp, followed.offset));
-            assert!(!resp.topics.is_empty());
+            let (f, ctx, progress) = fetcher(&follower, 0, 0);
+            let f = Arc::new(f);
+            // A LeaderAndIsr re-added the partition at another offset while the fetch was
+            // out: the answer (for offset 0) must neither append nor move it.
+            let during = f.clone();
+            let moved = tp.clone();
+            leader.on_fetch = Some(Box::new(move || during.state().partitions.get_mut(&moved).unwrap().offset = 7));
             assert_eq!(fetch_round(&f, &mut leader, &ctx).await, Round::Done);
             assert_eq!(follower.log.log_end_offset(), 0);
+            assert_eq!(offset_of(&f).offset, 7);
+            // Became leader (removed) while the fetch was out: nothing appended, not re-added.
+            f.state().partitions.get_mut(&tp).unwrap().offset = 0;
+            let during = f.clone();
+            let removed = tp.clone();
+            leader.on_fetch = Some(Box::new(move || {
+                during.state().partitions.remove(&removed);
+            }));
+            assert_eq!(fetch_round(&f, &mut leader, &ctx).await, Round::Done);
+            assert_eq!(follower.log.log_end_offset(), 0);
+            assert!(f.state().partitions.is_empty());
+            assert_eq!(progress.load(std::sync::atomic::Ordering::SeqCst), 0);
         });
     }
 
