@@ -7,8 +7,11 @@
 //! (for the unknown-key warning) and `value(key)` (the value rendered as it would be
 //! written in the file).
 //!
-//! What a table cannot say — a value that must fit another key's, a resolved value such
-//! as "`log.retention.ms`, else minutes, else hours" — stays hand-written beside it.
+//! A line may refer to the keys above it: a range that depends on another key's value
+//! (`replica.fetch.max.bytes` at least `message.max.bytes`), a default that is another
+//! key's (`key.serializer.class`), a key not read when a more precise one is set. What a
+//! line cannot say — other checks between keys, a resolved value such as
+//! "`log.retention.ms`, else minutes, else hours" — stays hand-written beside the table.
 
 use super::properties::Properties;
 
@@ -244,8 +247,10 @@ pub fn read<T: ConfigValue>(
 /// - an optional `, shown |c| <expr>` after the doc renders `value(key)` from the whole
 ///   config (for keys whose default is another key's value).
 ///
-/// Generates the struct (plus the `extra` fields, filled by the caller), `KEYS` (the key
-/// names in table order), `key_table()`, `read_keys(props, extra...)` and `value(key)`.
+/// Generates the struct (derives are the caller's; the `extra` fields are filled by the
+/// caller), `KEYS` (the key names in table order), `key_table(&self)` (ranges as they apply
+/// to that config), `read_keys(props, extra...)` (private: the caller adds the checks
+/// between keys) and `value(key)`.
 macro_rules! config_struct {
     (
         $(#[$meta:meta])*
