@@ -27,6 +27,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+// A child module, so that its `impl EventLoop` reaches the loop's private state.
+#[path = "reassignment.rs"]
+pub(super) mod reassignment;
+
 /// 0.8.2 `controller.message.queue.size` defaulted to Int.MaxValue; a bound that no
 /// healthy broker reaches still turns a runaway queue into an error instead of memory.
 pub const DEFAULT_MESSAGE_QUEUE_SIZE: usize = 100_000;
@@ -138,6 +142,10 @@ enum Event {
     BrokerChange,
     TopicChange,
     PartitionModification(String),
+    /// `/admin/reassign_partitions` may have changed.
+    ReassignPartitions,
+    /// Re-check the partitions being reassigned.
+    ReassignmentPoll,
     ControlledShutdown {
         broker_id: i32,
         reply: ShutdownReply,
@@ -153,6 +161,7 @@ impl Event {
             Event::BrokerChange => Event::BrokerChange,
             Event::TopicChange => Event::TopicChange,
             Event::PartitionModification(t) => Event::PartitionModification(t.clone()),
+            Event::ReassignPartitions | Event::ReassignmentPoll => Event::ReassignPartitions,
             Event::ControlledShutdown { .. } | Event::Shutdown(_) => return None,
         })
     }
@@ -164,6 +173,7 @@ impl Event {
             Event::BrokerChange => "broker change".into(),
             Event::TopicChange => "topic change".into(),
             Event::PartitionModification(t) => format!("partition modification of {}", t),
+            Event::ReassignPartitions | Event::ReassignmentPoll => "partition reassignment".into(),
             Event::ControlledShutdown { broker_id, .. } => format!("controlled shutdown of broker {}", broker_id),
             Event::Shutdown(_) => "shutdown".into(),
         }
@@ -176,6 +186,7 @@ enum WatchKey {
     BrokerIds,
     Topics,
     Topic(String),
+    ReassignPartitions,
 }
 
 #[derive(Debug)]
@@ -239,6 +250,7 @@ impl KafkaController {
             background: Vec::new(),
             active: None,
             backoff_until: None,
+            reassignments: Default::default(),
         };
         let task = tokio::spawn(event_loop.run(rx));
         ControllerHandle { broker_id, shared, events: tx, task: Mutex::new(Some(task)) }
@@ -346,6 +358,7 @@ struct EventLoop {
     active: Option<Active>,
     /// No election before this instant (after a failed failover).
     backoff_until: Option<Instant>,
+    reassignments: reassignment::Reassignments,
 }
 
 impl EventLoop {
@@ -385,6 +398,8 @@ impl EventLoop {
             Event::BrokerChange => self.on_broker_change().await,
             Event::TopicChange => self.on_topic_change().await,
             Event::PartitionModification(topic) => self.on_partition_modification(&topic).await,
+            Event::ReassignPartitions => self.on_partition_reassignment(false).await,
+            Event::ReassignmentPoll => self.on_partition_reassignment(true).await,
             Event::ControlledShutdown { broker_id, reply } => self.on_controlled_shutdown(broker_id, reply).await,
             Event::Shutdown(_) => Ok(()),
         };
@@ -647,7 +662,9 @@ impl EventLoop {
         self.shared.epoch.store(epoch, Ordering::SeqCst);
         self.shared.active.store(true, Ordering::SeqCst);
         log::info!("broker {} is the controller, epoch {}", self.broker_id, epoch);
-        Ok(())
+        // Resume (or start) the reassignments asked for, and watch for new ones.
+        self.reassignments = Default::default();
+        self.on_partition_reassignment(false).await
     }
 
     fn send(&mut self, batch: RequestBatch) -> Result<(), ControllerError> {

@@ -15,8 +15,11 @@
 //! Controlled shutdown goes through [`ControllerHandle::controlled_shutdown`], which
 //! the broker's ControlledShutdown request handler calls.
 //!
-//! Not yet here (docs/zookeeper-layout.md, not yet implemented): partition reassignment,
-//! preferred replica election and auto rebalance, topic deletion.
+//! Partition reassignment (`/admin/reassign_partitions`) is `reassignment`, a child module
+//! of the event loop: its steps are decided by the pure `reassignment_step`.
+//!
+//! Not yet here (docs/zookeeper-layout.md, not yet implemented): preferred replica election
+//! and auto rebalance, topic deletion.
 
 mod channel;
 pub mod context;
