@@ -11,6 +11,7 @@ mod cluster_config;
 mod cluster_controlled_shutdown;
 mod cluster_controller;
 mod cluster_durability;
+mod cluster_reassignment;
 mod controller_election;
 mod controller_partitions;
 mod producer_failover;

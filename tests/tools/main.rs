@@ -12,6 +12,7 @@ mod admin_topics;
 mod cluster_scripts;
 mod dump_log_segments;
 mod quickstart;
+mod reassign_partitions_command;
 mod runbook;
 mod tools_console_consumer;
 mod tools_console_producer;
