@@ -30,6 +30,8 @@ use tokio::task::JoinHandle;
 // A child module, so that its `impl EventLoop` reaches the loop's private state.
 #[path = "reassignment.rs"]
 pub(super) mod reassignment;
+#[path = "deletion.rs"]
+pub(super) mod deletion;
 
 /// 0.8.2 `controller.message.queue.size` defaulted to Int.MaxValue; a bound that no
 /// healthy broker reaches still turns a runaway queue into an error instead of memory.
@@ -61,6 +63,8 @@ pub struct ControllerConfig {
     /// Pause after a ZooKeeper error before retrying a handler, and after a failed failover
     /// before standing for election again.
     pub retry_backoff: Duration,
+    /// `delete.topic.enable` (false): act on `/admin/delete_topics`.
+    pub delete_topic_enable: bool,
 }
 
 impl Default for ControllerConfig {
@@ -72,6 +76,7 @@ impl Default for ControllerConfig {
             host_name: None,
             port: 9092,
             retry_backoff: Duration::from_millis(1000),
+            delete_topic_enable: false,
         }
     }
 }
@@ -85,6 +90,7 @@ impl ControllerConfig {
             unclean_leader_election_enable: config.unclean_leader_election_enable,
             host_name: config.host_name.clone(),
             port: config.port as i32,
+            delete_topic_enable: config.delete_topic_enable,
             ..ControllerConfig::default()
         }
     }
@@ -146,6 +152,10 @@ enum Event {
     ReassignPartitions,
     /// Re-check the partitions being reassigned.
     ReassignmentPoll,
+    /// `/admin/delete_topics` may have changed.
+    TopicDeletion,
+    /// Re-check the topics being deleted.
+    TopicDeletionPoll,
     ControlledShutdown {
         broker_id: i32,
         reply: ShutdownReply,
@@ -162,6 +172,7 @@ impl Event {
             Event::TopicChange => Event::TopicChange,
             Event::PartitionModification(t) => Event::PartitionModification(t.clone()),
             Event::ReassignPartitions | Event::ReassignmentPoll => Event::ReassignPartitions,
+            Event::TopicDeletion | Event::TopicDeletionPoll => Event::TopicDeletion,
             Event::ControlledShutdown { .. } | Event::Shutdown(_) => return None,
         })
     }
@@ -174,6 +185,7 @@ impl Event {
             Event::TopicChange => "topic change".into(),
             Event::PartitionModification(t) => format!("partition modification of {}", t),
             Event::ReassignPartitions | Event::ReassignmentPoll => "partition reassignment".into(),
+            Event::TopicDeletion | Event::TopicDeletionPoll => "topic deletion".into(),
             Event::ControlledShutdown { broker_id, .. } => format!("controlled shutdown of broker {}", broker_id),
             Event::Shutdown(_) => "shutdown".into(),
         }
@@ -187,6 +199,7 @@ enum WatchKey {
     Topics,
     Topic(String),
     ReassignPartitions,
+    DeleteTopics,
 }
 
 #[derive(Debug)]
@@ -251,6 +264,7 @@ impl KafkaController {
             active: None,
             backoff_until: None,
             reassignments: Default::default(),
+            deletions: Default::default(),
         };
         let task = tokio::spawn(event_loop.run(rx));
         ControllerHandle { broker_id, shared, events: tx, task: Mutex::new(Some(task)) }
@@ -359,6 +373,7 @@ struct EventLoop {
     /// No election before this instant (after a failed failover).
     backoff_until: Option<Instant>,
     reassignments: reassignment::Reassignments,
+    deletions: deletion::Deletions,
 }
 
 impl EventLoop {
@@ -400,6 +415,8 @@ impl EventLoop {
             Event::PartitionModification(topic) => self.on_partition_modification(&topic).await,
             Event::ReassignPartitions => self.on_partition_reassignment(false).await,
             Event::ReassignmentPoll => self.on_partition_reassignment(true).await,
+            Event::TopicDeletion => self.on_topic_deletion(false).await,
+            Event::TopicDeletionPoll => self.on_topic_deletion(true).await,
             Event::ControlledShutdown { broker_id, reply } => self.on_controlled_shutdown(broker_id, reply).await,
             Event::Shutdown(_) => Ok(()),
         };
@@ -664,7 +681,9 @@ impl EventLoop {
         log::info!("broker {} is the controller, epoch {}", self.broker_id, epoch);
         // Resume (or start) the reassignments asked for, and watch for new ones.
         self.reassignments = Default::default();
-        self.on_partition_reassignment(false).await
+        self.on_partition_reassignment(false).await?;
+        self.deletions = Default::default();
+        self.on_topic_deletion(false).await
     }
 
     fn send(&mut self, batch: RequestBatch) -> Result<(), ControllerError> {
@@ -983,7 +1002,8 @@ impl EventLoop {
             self.active_mut()?.ctx.remove_topic(gone);
         }
         let mut new_partitions = Vec::new();
-        for topic in topics.difference(&known) {
+        let fresh: Vec<String> = topics.difference(&known).filter(|t| !self.deletions.contains(t)).cloned().collect();
+        for topic in &fresh {
             if let Some(parts) = self.watch_topic(topic).await? {
                 new_partitions.extend(parts.keys().map(|p| TopicPartition::new(topic.clone(), *p)));
                 self.active_mut()?.ctx.assignments.insert(topic.clone(), parts);

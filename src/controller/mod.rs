@@ -15,11 +15,12 @@
 //! Controlled shutdown goes through [`ControllerHandle::controlled_shutdown`], which
 //! the broker's ControlledShutdown request handler calls.
 //!
-//! Partition reassignment (`/admin/reassign_partitions`) is `reassignment`, a child module
-//! of the event loop: its steps are decided by the pure `reassignment_step`.
+//! Partition reassignment (`/admin/reassign_partitions`) is `reassignment` and topic deletion
+//! (`/admin/delete_topics`, with `delete.topic.enable`) is `deletion`, child modules of the
+//! event loop: their steps are decided by the pure `reassignment_step` and `deletion_step`.
 //!
 //! Not yet here (docs/zookeeper-layout.md, not yet implemented): preferred replica election
-//! and auto rebalance, topic deletion.
+//! and auto rebalance.
 
 mod channel;
 pub mod context;
