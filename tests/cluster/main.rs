@@ -12,6 +12,7 @@ mod cluster_controlled_shutdown;
 mod cluster_controller;
 mod cluster_durability;
 mod cluster_reassignment;
+mod cluster_topic_deletion;
 mod controller_election;
 mod controller_partitions;
 mod producer_failover;
