@@ -208,3 +208,63 @@ fn reassignment_raises_and_lowers_the_replication_factor() {
     }
     cluster.assert_replicas_agree(topic);
 }
+
+#[test]
+fn a_reassignment_survives_the_controller_being_killed_mid_move() {
+    let mut cluster = Cluster::start(4, FAST);
+    let zk = Zk::connect(&cluster);
+    let controller = {
+        let (data, _) = zk.rt.block_on(zk.client.get_data(paths::CONTROLLER)).unwrap().expect("a controller");
+        kafka08::zk::json::ControllerRegistration::parse(&data).unwrap().brokerid
+    };
+    let others: Vec<i32> = (1..=4).filter(|b| *b != controller).collect();
+    let (o0, o1, new) = (others[0], others[1], others[2]);
+    let topic = "failover-move";
+    zk.create_topic(topic, BTreeMap::from([(0, vec![o0, o1])]));
+    cluster.wait_for_leaders(topic, 1);
+    let bootstrap: Vec<String> = cluster.brokers.iter().map(|b| b.addr()).collect();
+    let mut producer = TestProducer::new(bootstrap.clone(), topic);
+    let mut acked = Vec::new();
+    for i in 0..30 {
+        let v = format!("before{i}");
+        producer.send(0, &v, Duration::from_secs(30)).expect("acknowledged");
+        acked.push(v);
+    }
+
+    // The new replica's broker is frozen: the move starts but cannot finish.
+    let new_idx = cluster.brokers.iter().position(|b| b.id == new).unwrap();
+    cluster.brokers[new_idx].pause();
+    let dir = TempDir::new("reassign-failover");
+    let plan = dir.join("plan.json");
+    std::fs::write(&plan, format!(r#"{{"version":1,"partitions":[{{"topic":"{topic}","partition":0,"replicas":[{o1},{new}]}}]}}"#))
+        .unwrap();
+    let out = reassign_tool(&cluster, &["--execute", "--reassignment-json-file", plan.to_str().unwrap()]);
+    assert!(out.success(), "{}", out.all());
+    wait_until("the move started (AR = OAR + RAR)", Duration::from_secs(30), || {
+        zk.assignment(topic).get(&0) == Some(&vec![o0, o1, new])
+    });
+    let out = reassign_tool(&cluster, &["--verify", "--reassignment-json-file", plan.to_str().unwrap()]);
+    assert!(out.stdout.contains("is still in progress"), "{}", out.all());
+
+    // The controller dies mid-move; another takes over; the frozen broker comes back.
+    let controller_idx = cluster.brokers.iter().position(|b| b.id == controller).unwrap();
+    cluster.brokers[controller_idx].kill();
+    cluster.brokers[new_idx].resume();
+    verify_until_complete(&cluster, plan.to_str().unwrap(), 1);
+    assert_eq!(zk.assignment(topic).get(&0), Some(&vec![o1, new]));
+    wait_until("the reassignment znode is deleted", Duration::from_secs(30), || !zk.exists(paths::REASSIGN_PARTITIONS));
+    wait_until("the old replica is deleted", Duration::from_secs(30), || {
+        !has_dir(&cluster, o0, &TopicPartition::new(topic, 0))
+    });
+
+    let live: Vec<String> = cluster.brokers.iter().filter(|b| b.id != controller).map(|b| b.addr()).collect();
+    let mut producer = TestProducer::new(live.clone(), topic);
+    for i in 0..10 {
+        let v = format!("after{i}");
+        producer.send(0, &v, Duration::from_secs(30)).expect("acknowledged after the move");
+        acked.push(v);
+    }
+    let stored = read_until_complete(&live, topic, 0, &acked, Duration::from_secs(60));
+    assert_no_loss(&acked, &stored);
+    cluster.assert_replicas_agree(topic);
+}
