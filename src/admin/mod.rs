@@ -9,7 +9,7 @@ mod reassign;
 mod topics;
 
 pub use assignment::{assign_replicas_to_brokers, time_seeded_random, AssignmentError};
-pub use java_order::{java_string_hash, JavaHashtable};
+pub use java_order::JavaHashtable;
 pub use reassign::{
     check_generate_input, check_reassignment, current_reassignment, parse_reassignment_json, parse_topics_json,
     partitions_being_reassigned, propose_reassignment, reassignment_json, reassignment_status, start_reassignment,
