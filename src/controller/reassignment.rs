@@ -240,10 +240,8 @@ impl EventLoop {
             }
             completed_topics.insert(tp.topic.clone());
         }
-        let everyone = active.ctx.live_or_shutting_down_ids();
-        for tp in &partitions {
-            batch.add_update_metadata(everyone.iter().copied(), tp);
-        }
+        // Partitions written above are announced (LeaderAndIsr and UpdateMetadata) by the
+        // batch; waiting ones are not re-sent at every poll.
         self.send(batch)?;
         for topic in &completed_topics {
             self.write_assignment(topic).await?;

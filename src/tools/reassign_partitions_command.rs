@@ -73,6 +73,10 @@ pub fn main(args: &[String]) -> i32 {
     if args.is_empty() {
         return usage_and_die(&p, SUMMARY);
     }
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        let _ = write!(std::io::stdout().lock(), "{}\n{}", p.summary(), p.usage());
+        return 0;
+    }
     let opts = match p.parse(args) {
         Ok(o) => o,
         Err(e) => return usage_and_die(&p, &e.0),
