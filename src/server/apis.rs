@@ -3,6 +3,7 @@
 //! API key or an unsupported version closes the connection, as 0.8 did; ApiVersions is
 //! answered (wire spec §8.7) so clients with default settings can connect.
 
+use super::controller_fence::ControllerFence;
 use super::metadata_cache::MetadataCache;
 use super::offset_manager::OffsetManager;
 use super::replica_manager::{PartitionError, ReplicaManager};
@@ -34,7 +35,20 @@ pub struct KafkaApis {
     /// Set once the controller starts (after the socket server, as 0.8.2 started them).
     pub controller: Arc<OnceLock<ControllerHandle>>,
     pub offset_manager: Arc<OffsetManager>,
+    /// Controller requests are believed only from the controller ZooKeeper elected.
+    pub controller_fence: Arc<ControllerFence>,
+    /// Client requests waiting on ZooKeeper right now (see [`KafkaApis::zookeeper_bound`]).
+    pub zookeeper_requests: Arc<tokio::sync::Semaphore>,
 }
+
+/// Client requests that may wait on ZooKeeper served at once, over all connections.
+pub const ZOOKEEPER_CLIENT_REQUESTS: usize = 8;
+
+/// The most partitions one OffsetCommit or OffsetFetch v0 may name: each is a ZooKeeper
+/// call. 0.8.2 had no limit; a consumer owning more than this in one group is beyond any
+/// deployment 0.8 supported. A request above it closes the connection, as an oversized
+/// request does.
+pub const MAX_ZOOKEEPER_OFFSET_PARTITIONS: usize = 10_000;
 
 fn respond<R: ApiResponse>(correlation_id: i32, body: &R) -> Outcome {
     match api::encode_response(correlation_id, body) {
@@ -83,16 +97,31 @@ impl KafkaApis {
     async fn dispatch(&self, header: RequestHeader, req: Request, peer: std::net::SocketAddr) -> Outcome {
         let cid = header.correlation_id;
         match req {
-            Request::Produce(r) => self.handle_produce(cid, r),
+            Request::Produce(r) => {
+                // Recompression and fsync run on the blocking pool (see
+                // `produce_may_block`); the connection still reads its next request only
+                // after this append.
+                if self.produce_may_block(&r) {
+                    let this = self.clone();
+                    tokio::task::spawn_blocking(move || this.handle_produce(cid, r)).await.unwrap_or(Outcome::Close)
+                } else {
+                    self.handle_produce(cid, r)
+                }
+            }
             Request::Fetch(r) => self.handle_fetch(cid, r),
             Request::Offsets(r) => self.handle_offsets(cid, r),
-            Request::Metadata(r) => self.handle_metadata(cid, r).await,
+            Request::Metadata(r) => self.zookeeper_bound(move |this| async move { this.handle_metadata(cid, r).await }),
             Request::LeaderAndIsr(r) => {
+                if !self.believe_controller("LeaderAndIsr", r.controller_id, r.controller_epoch, peer).await {
+                    return respond(cid, &api::LeaderAndIsrResponse { error_code: ErrorCode::StaleControllerEpoch, partitions: vec![] });
+                }
                 let (error_code, partitions) = self.replica_manager.become_leader_or_follower(&r).await;
                 respond(cid, &api::LeaderAndIsrResponse { error_code, partitions })
             }
             Request::UpdateMetadata(r) => {
-                let error_code = if r.controller_epoch < self.replica_manager.controller_epoch() {
+                let error_code = if !self.believe_controller("UpdateMetadata", r.controller_id, r.controller_epoch, peer).await
+                    || r.controller_epoch < self.replica_manager.controller_epoch()
+                {
                     ErrorCode::StaleControllerEpoch
                 } else {
                     self.metadata_cache.update(&r);
@@ -101,16 +130,30 @@ impl KafkaApis {
                 respond(cid, &api::UpdateMetadataResponse { error_code })
             }
             Request::StopReplica(r) => {
-                let (error_code, partitions) = self.replica_manager.stop_replicas(&r);
+                if !self.believe_controller("StopReplica", r.controller_id, r.controller_epoch, peer).await {
+                    return respond(cid, &api::StopReplicaResponse { error_code: ErrorCode::StaleControllerEpoch, partitions: vec![] });
+                }
+                // Deleting logs waits for their fsync threads and removes folders: off
+                // the async workers, which also keep the ZooKeeper session alive.
+                let rm = self.replica_manager.clone();
+                let Ok((error_code, partitions)) = tokio::task::spawn_blocking(move || rm.stop_replicas(&r)).await else {
+                    return Outcome::Close;
+                };
                 respond(cid, &api::StopReplicaResponse { error_code, partitions })
             }
             Request::ApiVersions(_) => respond(cid, &ApiVersionsResponse::kafka_0_8_2()),
             Request::UnsupportedApiVersions => respond(cid, &ApiVersionsResponse::unsupported_version()),
-            Request::OffsetCommit(r) if header.api_version == 0 => self.handle_offset_commit_zookeeper(cid, r).await,
+            Request::OffsetCommit(r) if header.api_version == 0 => {
+                self.zookeeper_bound(move |this| async move { this.handle_offset_commit_zookeeper(cid, r).await })
+            }
             Request::OffsetCommit(r) => self.handle_offset_commit_kafka(cid, r),
-            Request::OffsetFetch(r) if header.api_version == 0 => self.handle_offset_fetch_zookeeper(cid, r).await,
+            Request::OffsetFetch(r) if header.api_version == 0 => {
+                self.zookeeper_bound(move |this| async move { this.handle_offset_fetch_zookeeper(cid, r).await })
+            }
             Request::OffsetFetch(r) => self.handle_offset_fetch_kafka(cid, r),
-            Request::ConsumerMetadata(r) => self.handle_consumer_metadata(cid, r).await,
+            Request::ConsumerMetadata(r) => {
+                self.zookeeper_bound(move |this| async move { this.handle_consumer_metadata(cid, r).await })
+            }
             Request::ControlledShutdown(r) => {
                 let result = match self.controller.get() {
                     Some(c) => c.controlled_shutdown(r.broker_id).await,
@@ -128,6 +171,58 @@ impl KafkaApis {
                 respond(cid, &resp)
             }
         }
+    }
+
+    /// A client request that may wait on ZooKeeper (OffsetCommit/OffsetFetch v0, Metadata
+    /// and ConsumerMetadata, which may auto-create): it runs without a `queued.max.requests`
+    /// permit, and at most [`ZOOKEEPER_CLIENT_REQUESTS`] of them at once over all
+    /// connections, so a client flooding them queues behind itself while follower
+    /// fetches and controller requests are served.
+    fn zookeeper_bound<F, Fut>(&self, work: F) -> Outcome
+    where
+        F: FnOnce(KafkaApis) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Outcome> + Send + 'static,
+    {
+        let this = self.clone();
+        Outcome::Inline(Box::pin(async move {
+            let Ok(_permit) = this.zookeeper_requests.clone().acquire_owned().await else { return Outcome::Close };
+            work(this).await
+        }))
+    }
+
+    /// False (and logged) when a controller request does not come from the controller
+    /// ZooKeeper elected; it is then answered with 11 and changes nothing.
+    async fn believe_controller(&self, api: &str, controller_id: i32, epoch: i32, peer: std::net::SocketAddr) -> bool {
+        match self.controller_fence.check(controller_id, epoch).await {
+            Ok(()) => true,
+            Err(why) => {
+                log::warn!(
+                    "Broker {} refusing {} from {} (controller {}, epoch {}): {}",
+                    self.replica_manager.broker_id,
+                    api,
+                    peer,
+                    controller_id,
+                    epoch,
+                    why
+                );
+                false
+            }
+        }
+    }
+
+    /// A produce whose append inflates and recompresses (a compressed set) or fsyncs
+    /// (`flush.messages` reached on a partition) is run on the blocking pool: on an async
+    /// worker it would stall every connection and the ZooKeeper session's heartbeats.
+    fn produce_may_block(&self, req: &ProduceRequest) -> bool {
+        req.topics.iter().any(|t| {
+            t.partitions.iter().any(|p| {
+                crate::message::any_compressed(&p.message_set)
+                    || self
+                        .replica_manager
+                        .partition(&TopicPartition::new(t.topic.as_str(), p.partition))
+                        .is_some_and(|part| part.log.config().flush_interval_messages != i64::MAX)
+            })
+        })
     }
 
     fn handle_produce(&self, cid: i32, req: ProduceRequest) -> Outcome {
@@ -296,7 +391,12 @@ impl KafkaApis {
     async fn handle_offset_commit_zookeeper(&self, cid: i32, req: api::OffsetCommitRequest) -> Outcome {
         let om = &self.offset_manager;
         let mut entries = Vec::new();
-        for (topic, p) in req.partitions() {
+        let partitions = req.partitions();
+        if partitions.len() > MAX_ZOOKEEPER_OFFSET_PARTITIONS {
+            log::info!("Closing a connection after an OffsetCommit v0 naming {} partitions (at most {})", partitions.len(), MAX_ZOOKEEPER_OFFSET_PARTITIONS);
+            return Outcome::Close;
+        }
+        for (topic, p) in partitions {
             let error_code = if !self.metadata_cache.contains_topic(topic) {
                 ErrorCode::UnknownTopicOrPartition
             } else if om.metadata_too_large(&p.metadata) {
@@ -324,7 +424,12 @@ impl KafkaApis {
     /// OffsetFetch v0: any broker; an unknown topic or nothing committed is -1 with 3.
     async fn handle_offset_fetch_zookeeper(&self, cid: i32, req: api::OffsetFetchRequest) -> Outcome {
         let mut entries = Vec::new();
-        for tp in req.partitions() {
+        let partitions = req.partitions();
+        if partitions.len() > MAX_ZOOKEEPER_OFFSET_PARTITIONS {
+            log::info!("Closing a connection after an OffsetFetch v0 naming {} partitions (at most {})", partitions.len(), MAX_ZOOKEEPER_OFFSET_PARTITIONS);
+            return Outcome::Close;
+        }
+        for tp in partitions {
             let (offset, error_code) = if !self.metadata_cache.contains_topic(&tp.topic) {
                 (-1, ErrorCode::UnknownTopicOrPartition)
             } else {
