@@ -167,15 +167,15 @@ fn partial_frames_do_not_reserve_their_declared_size() {
     assert!(try_call(&b.addr(), &api::MetadataRequest { topics: vec![] }).is_some(), "still serving");
 }
 
-/// Item 1: one 1 MB OffsetFetch v1 naming 25,000 partitions of a 32 KB topic expanded to
-/// 1.6 GB of names in the broker. It is refused like an undecodable request, the broker's
+/// Item 1: one 1 MB OffsetFetch v1 naming 25,000 partitions of a 32,000-byte topic expanded
+/// to 1.6 GB of names in the broker. It is refused like an undecodable request, the broker's
 /// peak RSS stays small and it serves the next client.
 #[test]
 fn a_request_naming_a_huge_topic_once_per_partition_is_refused_without_expanding_it() {
     let zk = ZkServer::start();
     let b = KafkaBroker::start(1, &zk.connect_string(), &[]);
     let pid = b.pid().unwrap();
-    let topic = "t".repeat(32 * 1024);
+    let topic = "t".repeat(32_000);
     let req = api::OffsetFetchRequest { group: "g".into(), topics: vec![api::OffsetFetchTopic { topic, partitions: (0..25_000).collect() }] };
     let h = RequestHeader::new(api::ApiKey::OffsetFetch, 1, 1, Some("test"));
     let frame = api::encode_request(&h, &req).unwrap();
@@ -260,10 +260,11 @@ fn a_client_that_stops_reading_does_not_hold_the_broker_shutdown() {
         let h = RequestHeader::new(api::ApiKey::Fetch, 0, cid, Some("slow-reader"));
         s.write_all(&api::encode_request(&h, &fetch).unwrap()).unwrap();
     }
-    // The broker wrote until the socket was full: megabytes wait unread on our side.
+    // The broker wrote until both socket buffers were full (its send queue and our
+    // receive queue hold what the window allows).
     let port = s.local_addr().unwrap().port();
     wait_until("the broker's writes to back up", Duration::from_secs(60), || {
-        tcp_queues(port, c.brokers[0].port).is_some_and(|(_, rx)| rx > 1 << 20) && tcp_queues(c.brokers[0].port, port).is_some_and(|(tx, _)| tx > 0)
+        tcp_queues(port, c.brokers[0].port).is_some_and(|(_, rx)| rx > 64 << 10) && tcp_queues(c.brokers[0].port, port).is_some_and(|(tx, _)| tx > 64 << 10)
     });
     let mut c = c;
     let started = std::time::Instant::now();
@@ -274,4 +275,40 @@ fn a_client_that_stops_reading_does_not_hold_the_broker_shutdown() {
     assert!(data.join(kafka08::log::CLEAN_SHUTDOWN_FILE).exists(), "no clean-shutdown marker in {}", data.display());
     assert!(c.brokers[0].log().contains("shut down completed"));
     drop(s);
+}
+
+/// Item 6: clients flooding ZooKeeper-backed requests (OffsetFetch v0 naming 10,000
+/// partitions, each a ZooKeeper read) must not hold the broker-wide request permits
+/// (`queued.max.requests`) that other clients, followers and the controller need.
+#[test]
+fn a_flood_of_zookeeper_backed_requests_does_not_starve_other_requests() {
+    let c = Cluster::start(1, &[("queued.max.requests", "2")]);
+    c.create_topic("t", 1, 1);
+    let addr = c.brokers[0].addr();
+    let flood = api::OffsetFetchRequest { group: "g".into(), topics: vec![api::OffsetFetchTopic { topic: "t".into(), partitions: (0..10_000).collect() }] };
+    let mut flooders = Vec::new();
+    for _ in 0..4 {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        for cid in 0..3 {
+            let h = RequestHeader::new(api::ApiKey::OffsetFetch, 0, cid, Some("flood"));
+            s.write_all(&api::encode_request(&h, &flood).unwrap()).unwrap();
+        }
+        flooders.push(s);
+    }
+    let offsets = api::OffsetsRequest {
+        replica_id: -1,
+        topics: vec![api::OffsetsTopic { topic: "t".into(), partitions: vec![api::OffsetsPartition { partition: 0, time: -1, max_offsets: 1 }] }],
+    };
+    // Answered while the flood runs: a generous liveness deadline, not a speed check
+    // (the flood keeps the two permits busy for tens of seconds without the fix).
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(&api::encode_request(&RequestHeader::new(api::ApiKey::Offsets, 0, 7, Some("test")), &offsets).unwrap()).unwrap();
+    let mut size = [0u8; 4];
+    assert!(s.read_exact(&mut size).is_ok(), "an Offsets request waited behind the OffsetFetch v0 flood");
+    let mut buf = vec![0u8; i32::from_be_bytes(size) as usize];
+    s.read_exact(&mut buf).unwrap();
+    let (_, r) = api::decode_response::<api::OffsetsResponse>(0, Bytes::from(buf)).unwrap();
+    assert_eq!(r.topics[0].partitions[0].error_code, ErrorCode::NoError);
+    drop(flooders);
 }
