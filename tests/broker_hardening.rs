@@ -131,11 +131,16 @@ fn tcp_queues(local_port: u16, remote_port: u16) -> Option<(u64, u64)> {
     })
 }
 
-/// True when the broker closed `s` (EOF or reset) before a deadline.
+/// True when the broker closed `s` (EOF or reset) within 30 s; false if it answered or
+/// stayed silent.
 fn closed_by_peer(s: &mut TcpStream) -> bool {
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut b = [0u8; 1];
-    matches!(s.read(&mut b), Ok(0) | Err(_))
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+    }
 }
 
 /// Item 3: a frame that announces `socket.request.max.bytes` (100 MB) and sends a byte
@@ -161,7 +166,13 @@ fn partial_frames_do_not_reserve_their_declared_size() {
     });
     let after = proc_status_kb(pid, "VmSize");
     let grew_mb = after.saturating_sub(before) / 1024;
-    eprintln!("broker VmSize {} MB -> {} MB (+{} MB) with 40 partial 100 MB frames", before / 1024, after / 1024, grew_mb);
+    eprintln!(
+        "broker VmSize {} MB -> {} MB (+{} MB), peak RSS {} MB, with 40 partial 100 MB frames",
+        before / 1024,
+        after / 1024,
+        grew_mb,
+        proc_status_kb(pid, "VmHWM") / 1024
+    );
     assert!(grew_mb < 1000, "40 partial frames grew the broker's address space by {grew_mb} MB");
     drop(conns);
     assert!(try_call(&b.addr(), &api::MetadataRequest { topics: vec![] }).is_some(), "still serving");
@@ -183,9 +194,10 @@ fn a_request_naming_a_huge_topic_once_per_partition_is_refused_without_expanding
     let before = proc_status_kb(pid, "VmHWM");
     let mut s = TcpStream::connect(b.addr()).unwrap();
     s.write_all(&frame).unwrap();
-    assert!(closed_by_peer(&mut s), "the broker answered a request that expands to 800 MB of names");
+    let closed = closed_by_peer(&mut s);
     let after = proc_status_kb(pid, "VmHWM");
-    eprintln!("broker peak RSS {} MB -> {} MB", before / 1024, after / 1024);
+    eprintln!("broker peak RSS {} MB -> {} MB for one OffsetFetch v1 of 25,000 x 32,000-byte names", before / 1024, after / 1024);
+    assert!(closed, "the broker answered a request that expands to 800 MB of names");
     assert!(after < before + 200 * 1024, "peak RSS went from {} MB to {} MB", before / 1024, after / 1024);
     assert!(try_call(&b.addr(), &api::MetadataRequest { topics: vec![] }).is_some(), "still serving");
 }
@@ -287,9 +299,9 @@ fn a_flood_of_zookeeper_backed_requests_does_not_starve_other_requests() {
     let addr = c.brokers[0].addr();
     let flood = api::OffsetFetchRequest { group: "g".into(), topics: vec![api::OffsetFetchTopic { topic: "t".into(), partitions: (0..10_000).collect() }] };
     let mut flooders = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..24 {
         let mut s = TcpStream::connect(&addr).unwrap();
-        for cid in 0..3 {
+        for cid in 0..2 {
             let h = RequestHeader::new(api::ApiKey::OffsetFetch, 0, cid, Some("flood"));
             s.write_all(&api::encode_request(&h, &flood).unwrap()).unwrap();
         }
@@ -305,7 +317,10 @@ fn a_flood_of_zookeeper_backed_requests_does_not_starve_other_requests() {
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s.write_all(&api::encode_request(&RequestHeader::new(api::ApiKey::Offsets, 0, 7, Some("test")), &offsets).unwrap()).unwrap();
     let mut size = [0u8; 4];
-    assert!(s.read_exact(&mut size).is_ok(), "an Offsets request waited behind the OffsetFetch v0 flood");
+    let asked = std::time::Instant::now();
+    let answered = s.read_exact(&mut size).is_ok();
+    eprintln!("Offsets answered: {answered} after {:?} during the flood", asked.elapsed());
+    assert!(answered, "an Offsets request waited behind the OffsetFetch v0 flood");
     let mut buf = vec![0u8; i32::from_be_bytes(size) as usize];
     s.read_exact(&mut buf).unwrap();
     let (_, r) = api::decode_response::<api::OffsetsResponse>(0, Bytes::from(buf)).unwrap();
