@@ -327,3 +327,62 @@ fn a_flood_of_zookeeper_backed_requests_does_not_starve_other_requests() {
     assert_eq!(r.topics[0].partitions[0].error_code, ErrorCode::NoError);
     drop(flooders);
 }
+
+/// Item 9: an acks=-1 produce is answered for the leader epoch it was appended in. Broker
+/// 1 leads x-0 and x-1 (ISR 1 and 2, broker 2 not fetching), so the produce waits; x-0
+/// then moves to broker 2, whose empty log makes broker 1 truncate the message away, and
+/// back to broker 1 (ISR 1 alone), where another message takes its offset. When x-1 times
+/// out, x-0 must not be answered NoError for the message that is gone.
+#[test]
+fn an_acks_all_produce_whose_leader_lost_and_regained_leadership_is_not_acknowledged() {
+    let zk = ZkServer::start();
+    let b1 = KafkaBroker::start(1, &zk.connect_string(), &[]);
+    let b2 = KafkaBroker::start(2, &zk.connect_string(), &[]);
+    let (controller_id, epoch) = elected_controller(&zk);
+    let brokers = [Broker::new(1, "127.0.0.1", b1.port as i32), Broker::new(2, "127.0.0.1", b2.port as i32)];
+    let lai = |b: &KafkaBroker, partition: i32, leader: i32, leader_epoch: i32, isr: Vec<i32>| {
+        let st = api::PartitionState { topic: "x".into(), partition, controller_epoch: epoch, leader, leader_epoch, isr, zk_version: 0, replicas: vec![1, 2] };
+        let r = call(&b.addr(), &api::LeaderAndIsrRequest { controller_id, controller_epoch: epoch, partition_states: vec![st], leaders: vec![brokers[leader as usize - 1].clone()] });
+        assert!(r.error_code == ErrorCode::NoError && r.partitions.iter().all(|p| p.error_code == ErrorCode::NoError), "{r:?}");
+    };
+    use kafka08::message::{encode_messages, shallow_iter, CompressionCodec, Message};
+    let set = |v: &str| encode_messages(CompressionCodec::None, &[Message::new(None, Some(v.as_bytes()), CompressionCodec::None)], 0);
+    lai(&b1, 0, 1, 0, vec![1, 2]);
+    lai(&b1, 1, 1, 0, vec![1, 2]);
+    let waiting = {
+        let addr = b1.addr();
+        let req = api::ProduceRequest {
+            acks: -1,
+            timeout_ms: 8_000,
+            topics: vec![api::ProduceTopic {
+                topic: "x".into(),
+                partitions: vec![api::ProducePartition { partition: 0, message_set: set("lost") }, api::ProducePartition { partition: 1, message_set: set("waits") }],
+            }],
+        };
+        std::thread::spawn(move || call(&addr, &req))
+    };
+    let log_end = |b: &KafkaBroker| {
+        let o = call(&b.addr(), &api::OffsetsRequest { replica_id: -2, topics: vec![api::OffsetsTopic { topic: "x".into(), partitions: vec![api::OffsetsPartition { partition: 0, time: -1, max_offsets: 1 }] }] });
+        o.topics[0].partitions[0].offsets.first().copied().unwrap_or(-1)
+    };
+    wait_until("the acks=-1 message appended on broker 1", Duration::from_secs(30), || log_end(&b1) == 1);
+    lai(&b2, 0, 2, 1, vec![2]);
+    lai(&b1, 0, 2, 1, vec![2]);
+    wait_until("broker 1 truncated x-0 to broker 2's empty log", Duration::from_secs(30), || log_end(&b1) == 0);
+    lai(&b1, 0, 1, 2, vec![1]);
+    let r = call(
+        &b1.addr(),
+        &api::ProduceRequest { acks: 1, timeout_ms: 1000, topics: vec![api::ProduceTopic { topic: "x".into(), partitions: vec![api::ProducePartition { partition: 0, message_set: set("other") }] }] },
+    );
+    assert_eq!(r.topics[0].partitions[0].error_code, ErrorCode::NoError);
+
+    let r = waiting.join().unwrap();
+    let x0 = r.topics[0].partitions.iter().find(|p| p.partition == 0).unwrap();
+    let f = call(&b1.addr(), &api::FetchRequest { replica_id: -1, max_wait_ms: 0, min_bytes: 0, topics: vec![api::FetchTopic { topic: "x".into(), partitions: vec![api::FetchPartition { partition: 0, fetch_offset: 0, max_bytes: 1 << 20 }] }] });
+    let stored: Vec<String> = shallow_iter(f.topics[0].partitions[0].message_set.clone())
+        .map(|e| String::from_utf8_lossy(&e.unwrap().message.value().unwrap_or_default()).into_owned())
+        .collect();
+    assert_eq!(stored, vec!["other".to_string()], "the acks=-1 message was truncated");
+    assert_ne!(x0.error_code, ErrorCode::NoError, "acknowledged a message that was truncated: {r:?}");
+    assert_eq!(x0.error_code, ErrorCode::NotLeaderForPartition, "{r:?}");
+}

@@ -227,13 +227,18 @@ impl KafkaApis {
 
     fn handle_produce(&self, cid: i32, req: ProduceRequest) -> Outcome {
         let acks = req.acks;
-        let mut results: Vec<(String, ProduceResponsePartition, Option<i64>)> = Vec::new();
+        // Per partition: the answer so far and, for acks=-1, the offset the high watermark
+        // must pass in the leader epoch the append was made in.
+        let mut results: Vec<(String, ProduceResponsePartition, Option<(i64, i32)>)> = Vec::new();
         let mut failed = false;
         for (topic, p) in req.partitions() {
             let tp = TopicPartition::new(topic, p.partition);
+            // Read before the append: if leadership moves in between, the epoch differs
+            // at the end and the produce gets an error, never a false success.
+            let epoch = self.replica_manager.partition(&tp).map(|part| part.leader_epoch()).unwrap_or(-1);
             match self.replica_manager.append_as_leader(&tp, p.message_set.clone(), acks) {
                 Ok(info) => {
-                    let wait_for = (info.last_offset >= 0).then_some(info.last_offset + 1);
+                    let wait_for = (info.last_offset >= 0).then_some((info.last_offset + 1, epoch));
                     results.push((topic.to_string(), ProduceResponsePartition { partition: p.partition, error_code: ErrorCode::NoError, base_offset: info.first_offset }, wait_for));
                 }
                 Err(PartitionError(code, why)) => {
@@ -258,10 +263,10 @@ impl KafkaApis {
         Outcome::Deferred(Box::pin(async move {
             let deadline = tokio::time::Instant::now() + timeout;
             'partitions: for (t, p, w) in &results {
-                let Some(need) = *w else { continue };
+                let Some((need, epoch)) = *w else { continue };
                 loop {
                     let Some(part) = rm.partition(&TopicPartition::new(t.clone(), p.partition)) else { continue 'partitions };
-                    if !part.is_leader() {
+                    if !part.is_leader() || part.leader_epoch() != epoch {
                         continue 'partitions;
                     }
                     let Some(rx) = part.wait_for_high_watermark(need) else { continue 'partitions };
@@ -274,16 +279,18 @@ impl KafkaApis {
                 }
             }
             let parts = results.into_iter().map(|(t, mut p, w)| {
-                if let Some(need) = w {
+                if let Some((need, epoch)) = w {
                     match rm.partition(&TopicPartition::new(t.clone(), p.partition)) {
-                        Some(part) if part.is_leader() && part.high_watermark() >= need => {
+                        // Leadership lost and regained meanwhile: the messages may have been
+                        // truncated while we followed, and the watermark now counts others.
+                        Some(part) if !part.is_leader() || part.leader_epoch() != epoch => p.error_code = ErrorCode::NotLeaderForPartition,
+                        Some(part) if part.high_watermark() >= need => {
                             // Written and replicated, but the ISR shrank below the minimum
                             // meanwhile (0.8.2, error 20: the data stays).
                             if part.isr_size() < part.log.config().min_insync_replicas.max(1) as usize {
                                 p.error_code = ErrorCode::NotEnoughReplicasAfterAppend;
                             }
                         }
-                        Some(part) if !part.is_leader() => p.error_code = ErrorCode::NotLeaderForPartition,
                         _ => p.error_code = ErrorCode::RequestTimedOut,
                     }
                 }
