@@ -386,3 +386,47 @@ fn an_acks_all_produce_whose_leader_lost_and_regained_leadership_is_not_acknowle
     assert_ne!(x0.error_code, ErrorCode::NoError, "acknowledged a message that was truncated: {r:?}");
     assert_eq!(x0.error_code, ErrorCode::NotLeaderForPartition, "{r:?}");
 }
+
+/// Item 5: a fetch may not park for 2^31 ms (0.8.2 let it, holding its connection's
+/// answers behind it); it is answered, empty, once the capped wait passes — while a fetch
+/// on a partition that moves is still answered at once.
+#[test]
+fn a_long_poll_is_capped_and_an_append_still_wakes_its_fetch() {
+    let c = Cluster::start(1, &[]);
+    c.create_topic("quiet", 1, 1);
+    c.create_topic("busy", 1, 1);
+    let addr = c.brokers[0].addr();
+    let fetch = |topic: &str| api::FetchRequest {
+        replica_id: -1,
+        max_wait_ms: i32::MAX,
+        min_bytes: 1,
+        topics: vec![api::FetchTopic { topic: topic.into(), partitions: vec![api::FetchPartition { partition: 0, fetch_offset: 0, max_bytes: 1 << 20 }] }],
+    };
+    let parked = {
+        let (addr, req) = (addr.clone(), fetch("quiet"));
+        std::thread::spawn(move || {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+            s.write_all(&api::encode_request(&RequestHeader::new(api::ApiKey::Fetch, 0, 1, Some("test")), &req).unwrap()).unwrap();
+            let mut size = [0u8; 4];
+            let answered = s.read_exact(&mut size).is_ok();
+            answered
+        })
+    };
+    let busy = {
+        let (addr, req) = (addr.clone(), fetch("busy"));
+        std::thread::spawn(move || call(&addr, &req))
+    };
+    use kafka08::message::{encode_messages, CompressionCodec, Message};
+    let set = encode_messages(CompressionCodec::None, &[Message::new(None, Some(b"wake"), CompressionCodec::None)], 0);
+    // Produce until the busy fetch has its message (it may not be parked yet at first).
+    wait_until("the busy long poll answered by an append", Duration::from_secs(30), || {
+        let r = call(&addr, &api::ProduceRequest { acks: 1, timeout_ms: 1000, topics: vec![api::ProduceTopic { topic: "busy".into(), partitions: vec![api::ProducePartition { partition: 0, message_set: set.clone() }] }] });
+        assert_eq!(r.topics[0].partitions[0].error_code, ErrorCode::NoError);
+        busy.is_finished()
+    });
+    let r = busy.join().unwrap();
+    assert_eq!(r.topics[0].partitions[0].error_code, ErrorCode::NoError);
+    assert!(!r.topics[0].partitions[0].message_set.is_empty());
+    assert!(parked.join().unwrap(), "a fetch with max_wait 2^31-1 ms was not answered within 60 s");
+}

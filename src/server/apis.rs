@@ -41,6 +41,12 @@ pub struct KafkaApis {
     pub zookeeper_requests: Arc<tokio::sync::Semaphore>,
 }
 
+/// The longest a fetch is parked (its `max_wait_ms` is capped here): 0.8.2 let a client
+/// park a fetch for 2^31 ms. Followers wait `replica.fetch.wait.max.ms` (500 ms) and
+/// consumers `fetch.wait.max.ms` (100 ms) by default; an empty answer after 30 s is
+/// simply fetched again.
+pub const MAX_FETCH_WAIT_MS: u64 = 30_000;
+
 /// Client requests that may wait on ZooKeeper served at once, over all connections.
 pub const ZOOKEEPER_CLIENT_REQUESTS: usize = 8;
 
@@ -325,22 +331,25 @@ impl KafkaApis {
     }
 
     fn handle_fetch(&self, cid: i32, req: FetchRequest) -> Outcome {
-        // Subscribe before the first read: an append between that read and parking would
-        // otherwise go unnoticed, and the fetch would sleep its whole max_wait (a lost
-        // wakeup that held acks=-1 produces for replica.fetch.wait.max.ms).
-        let mut progress = self.replica_manager.progress();
+        // Register with every requested partition before the first read: an append in
+        // between would otherwise go unnoticed, and the fetch would sleep its whole
+        // max_wait. Only these partitions' changes wake it; until then it costs nothing.
+        let waiter = Arc::new(tokio::sync::Notify::new());
+        self.wake_on_change(&req, &waiter);
         let (resp, bytes, error) = self.read_fetch(&req, true);
         if req.max_wait_ms <= 0 || bytes >= req.min_bytes.max(0) as usize || error || req.partitions().is_empty() {
             return fetch_frame(cid, resp);
         }
         // Long poll: park until enough bytes arrived or max_wait passes.
         let this = self.clone();
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms as u64);
+        let wait = Duration::from_millis((req.max_wait_ms as u64).min(MAX_FETCH_WAIT_MS));
+        let deadline = tokio::time::Instant::now() + wait;
         Outcome::Deferred(Box::pin(async move {
             loop {
-                if tokio::time::timeout_at(deadline, progress.changed()).await.is_err() {
+                if tokio::time::timeout_at(deadline, waiter.notified()).await.is_err() {
                     break;
                 }
+                this.wake_on_change(&req, &waiter);
                 let (_, bytes, error) = this.read_fetch(&req, false);
                 if bytes >= req.min_bytes.max(0) as usize || error {
                     break;
@@ -349,6 +358,14 @@ impl KafkaApis {
             let (resp, _, _) = this.read_fetch(&req, false);
             fetch_frame(cid, resp)
         }))
+    }
+
+    fn wake_on_change(&self, req: &FetchRequest, waiter: &Arc<tokio::sync::Notify>) {
+        for (topic, p) in req.partitions() {
+            if let Some(part) = self.replica_manager.partition(&TopicPartition::new(topic, p.partition)) {
+                part.wake_on_change(waiter);
+            }
+        }
     }
 
     fn handle_offsets(&self, cid: i32, req: OffsetsRequest) -> Outcome {
