@@ -430,3 +430,41 @@ fn a_long_poll_is_capped_and_an_append_still_wakes_its_fetch() {
     assert!(!r.topics[0].partitions[0].message_set.is_empty());
     assert!(parked.join().unwrap(), "a fetch with max_wait 2^31-1 ms was not answered within 60 s");
 }
+
+/// Item 8: a follower 45 MB behind on each of three partitions (replica.fetch.max.bytes
+/// 50 MB) catches up: its leader's answer to one fetch would be 135 MB, past the 100 MiB a
+/// response could have, and the follower retried the same undecodable fetch for ever.
+#[test]
+fn a_follower_far_behind_on_many_partitions_catches_up() {
+    let mut c = Cluster::start(2, &[("replica.fetch.max.bytes", "50000000")]);
+    c.create_topic("behind", 3, 2);
+    c.brokers[1].kill();
+    let leader = c.brokers[0].addr();
+    wait_until("broker 1 leads every partition", Duration::from_secs(60), || {
+        try_call(&leader, &api::MetadataRequest { topics: vec!["behind".into()] })
+            .is_some_and(|m| m.topics[0].partitions.len() == 3 && m.topics[0].partitions.iter().all(|p| p.leader == 1))
+    });
+    use kafka08::message::{encode_messages, CompressionCodec, Message};
+    let value = vec![b'x'; 90_000];
+    let msgs: Vec<Message> = (0..10).map(|_| Message::new(None, Some(&value), CompressionCodec::None)).collect();
+    let set = encode_messages(CompressionCodec::None, &msgs, 0);
+    for _ in 0..50 {
+        let r = call(
+            &leader,
+            &api::ProduceRequest {
+                acks: 1,
+                timeout_ms: 10_000,
+                topics: vec![api::ProduceTopic { topic: "behind".into(), partitions: (0..3).map(|p| api::ProducePartition { partition: p, message_set: set.clone() }).collect() }],
+            },
+        );
+        assert!(r.topics[0].partitions.iter().all(|p| p.error_code == ErrorCode::NoError), "{r:?}");
+    }
+    let log_ends = |addr: &str| {
+        let o = try_call(addr, &api::OffsetsRequest { replica_id: -2, topics: vec![api::OffsetsTopic { topic: "behind".into(), partitions: (0..3).map(|p| api::OffsetsPartition { partition: p, time: -1, max_offsets: 1 }).collect() }] });
+        o.map(|o| o.topics[0].partitions.iter().map(|p| p.offsets.first().copied().unwrap_or(-1)).collect::<Vec<i64>>())
+    };
+    assert_eq!(log_ends(&leader), Some(vec![500, 500, 500]));
+    c.brokers[1].restart();
+    let follower = c.brokers[1].addr();
+    wait_until("the follower caught up on every partition", Duration::from_secs(120), || log_ends(&follower) == Some(vec![500, 500, 500]));
+}

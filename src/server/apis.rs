@@ -47,6 +47,14 @@ pub struct KafkaApis {
 /// simply fetched again.
 pub const MAX_FETCH_WAIT_MS: u64 = 30_000;
 
+/// The most message bytes one fetch response carries (unless its first partition's own
+/// max_bytes is larger): 0.8.2 answered the sum of every partition's max_bytes, which for
+/// a follower 1 MB behind on more than 100 partitions passed the 100 MiB a response may
+/// have, and the follower retried the same undecodable fetch for ever.
+pub const MAX_FETCH_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+static FETCH_ROTATION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Client requests that may wait on ZooKeeper served at once, over all connections.
 pub const ZOOKEEPER_CLIENT_REQUESTS: usize = 8;
 
@@ -311,10 +319,21 @@ impl KafkaApis {
     fn read_fetch(&self, req: &FetchRequest, first: bool) -> (FetchResponse<FetchRegion>, usize, bool) {
         let mut bytes = 0usize;
         let mut error = false;
-        let mut entries = Vec::new();
-        for (topic, p) in req.partitions() {
+        let partitions = req.partitions();
+        let mut slots: Vec<Option<FetchResponsePartition<FetchRegion>>> = (0..partitions.len()).map(|_| None).collect();
+        // A response carries at most MAX_FETCH_RESPONSE_BYTES of messages (or the first
+        // partition's max_bytes, when larger): a partition that would take it past gets an
+        // empty set this time and its data in a later fetch. The first partition read
+        // turns with every fetch, so none waits behind busier ones for ever. Its position
+        // still counts for a follower.
+        let start = if partitions.is_empty() { 0 } else { FETCH_ROTATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % partitions.len() };
+        for k in 0..partitions.len() {
+            let i = (start + k) % partitions.len();
+            let (topic, p) = partitions[i];
             let tp = TopicPartition::new(topic, p.partition);
-            let part = match self.replica_manager.read(&tp, req.replica_id, p.fetch_offset, p.max_bytes.max(0) as usize, first) {
+            let want = p.max_bytes.max(0) as usize;
+            let grant = if k == 0 || bytes.saturating_add(want) <= MAX_FETCH_RESPONSE_BYTES { want } else { 0 };
+            let part = match self.replica_manager.read(&tp, req.replica_id, p.fetch_offset, grant, first) {
                 Ok((region, hw)) => {
                     bytes += region.length;
                     FetchResponsePartition { partition: p.partition, error_code: ErrorCode::NoError, high_watermark: hw, message_set: region }
@@ -325,8 +344,9 @@ impl KafkaApis {
                     FetchResponsePartition { partition: p.partition, error_code: code, high_watermark: hw, message_set: empty_region() }
                 }
             };
-            entries.push((topic.to_string(), part));
+            slots[i] = Some(part);
         }
+        let entries = partitions.iter().zip(slots).filter_map(|((topic, _), part)| part.map(|part| (topic.to_string(), part)));
         (FetchResponse::from_partitions(entries), bytes, error)
     }
 

@@ -109,6 +109,24 @@ impl FetcherManager {
     }
 }
 
+/// The largest answer `req` can get from a kafka08 leader: every partition's max_bytes,
+/// but no more than the leader's per-response cap (or one partition's max_bytes), plus
+/// the headers. The network client's 100 MiB default refused larger answers, and the
+/// follower repeated the same fetch for ever.
+fn max_fetch_response_size(req: &FetchRequest) -> usize {
+    let (mut sum, mut largest, mut headers) = (0usize, 0usize, 1024usize);
+    for t in &req.topics {
+        headers += 2 + t.topic.len() + 4;
+        for p in &t.partitions {
+            let want = p.max_bytes.max(0) as usize;
+            sum = sum.saturating_add(want);
+            largest = largest.max(want);
+            headers += 18;
+        }
+    }
+    sum.min(largest.max(super::apis::MAX_FETCH_RESPONSE_BYTES)).saturating_add(headers).max(crate::api::DEFAULT_MAX_REQUEST_SIZE)
+}
+
 async fn run(f: Arc<Fetcher>, rm: Weak<ReplicaManager>, config: Arc<KafkaConfig>) {
     let backoff = Duration::from_millis(config.replica_fetch_backoff_ms.max(10) as u64);
     let socket_timeout = Duration::from_millis(config.replica_socket_timeout_ms.max(1000) as u64);
@@ -151,6 +169,7 @@ async fn run(f: Arc<Fetcher>, rm: Weak<ReplicaManager>, config: Arc<KafkaConfig>
         };
         let client_id = format!("ReplicaFetcherThread-0-{}", broker.id);
         let c = conn.as_mut().expect("connected above");
+        c.set_max_response_size(max_fetch_response_size(&req));
         let resp = match tokio::time::timeout(socket_timeout + Duration::from_millis(config.replica_fetch_wait_max_ms as u64), c.send(&client_id, &req)).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
