@@ -124,6 +124,8 @@ impl KafkaApis {
             }
             Request::Fetch(r) => self.handle_fetch(cid, r),
             Request::Offsets(r) => self.handle_offsets(cid, r),
+            // Only a Metadata that may auto-create a topic waits on ZooKeeper.
+            Request::Metadata(r) if r.topics.iter().all(|t| self.metadata_cache.contains_topic(t)) => self.handle_metadata(cid, r).await,
             Request::Metadata(r) => self.zookeeper_bound(move |this| async move { this.handle_metadata(cid, r).await }),
             Request::LeaderAndIsr(r) => {
                 if !self.believe_controller("LeaderAndIsr", r.controller_id, r.controller_epoch, peer).await {
