@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod broker_soak;
 mod cluster_config;
 mod cluster_controlled_shutdown;
 mod cluster_controller;
