@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod broker_live_config;
 mod broker_protocol;
 mod broker_replication;
 mod broker_zk;
