@@ -122,22 +122,22 @@ fn a_running_broker_deletes_segments_past_retention_ms_and_the_topic_override_at
     });
 }
 
+/// A one-broker cluster with 1 KiB segments, retention checked every 200 ms and deleted
+/// segments removed at once, plus `extra`; `topic` created with one partition.
+fn retention_broker(extra: &[(&str, &str)], topic: &str) -> (ZkServer, KafkaBroker) {
+    let zk = ZkServer::start();
+    let mut props =
+        vec![("log.segment.bytes", "1024"), ("log.retention.check.interval.ms", "200"), ("log.segment.delete.delay.ms", "0")];
+    props.extend_from_slice(extra);
+    let broker = KafkaBroker::start(1, &zk.connect_string(), &props);
+    topics_sh(&zk.connect_string(), &["--create", "--topic", topic, "--partitions", "1", "--replication-factor", "1"]);
+    (zk, broker)
+}
+
 #[test]
 fn a_running_broker_applies_log_retention_ms_over_hours() {
-    let zk = ZkServer::start();
     // log.retention.ms wins over log.retention.hours (0.8.2's precedence: ms, minutes, hours).
-    let by_time = KafkaBroker::start(
-        1,
-        &zk.connect_string(),
-        &[
-            ("log.segment.bytes", "1024"),
-            ("log.retention.hours", "168"),
-            ("log.retention.ms", "1000"),
-            ("log.retention.check.interval.ms", "200"),
-            ("log.segment.delete.delay.ms", "0"),
-        ],
-    );
-    topics_sh(&zk.connect_string(), &["--create", "--topic", "timed", "--partitions", "1", "--replication-factor", "1"]);
+    let (_zk, by_time) = retention_broker(&[("log.retention.hours", "168"), ("log.retention.ms", "1000")], "timed");
     produce(&by_time.addr(), "timed", 30);
     wait_until("log.retention.ms=1000 deletes old segments", DEADLINE, || {
         segment_files(&by_time, "timed").len() == 1 && earliest_offset(&by_time.addr(), "timed").is_some_and(|o| o > 0)
@@ -148,18 +148,7 @@ fn a_running_broker_applies_log_retention_ms_over_hours() {
 fn a_running_broker_applies_log_retention_bytes() {
     // By size: 0.8.2 deletes the oldest segments while the log stays at least
     // log.retention.bytes without them, so at most retention + one segment remains.
-    let zk = ZkServer::start();
-    let by_size = KafkaBroker::start(
-        1,
-        &zk.connect_string(),
-        &[
-            ("log.segment.bytes", "1024"),
-            ("log.retention.bytes", "3000"),
-            ("log.retention.check.interval.ms", "200"),
-            ("log.segment.delete.delay.ms", "0"),
-        ],
-    );
-    topics_sh(&zk.connect_string(), &["--create", "--topic", "sized", "--partitions", "1", "--replication-factor", "1"]);
+    let (_zk, by_size) = retention_broker(&[("log.retention.bytes", "3000")], "sized");
     produce(&by_size.addr(), "sized", 60);
     let dir = by_size.data_dir().join("sized-0");
     let mut left = 0;
