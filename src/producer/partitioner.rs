@@ -2,7 +2,7 @@
 //! null-key branch of `DefaultEventHandler.getPartition`).
 //!
 //! A keyed message goes to `abs(hash(key)) % partitions`, where `abs` is 0.8.2's
-//! `Utils.abs(n) = n & 0x7fffffff` (KAFKA-1469) and the count includes partitions that have
+//! `Utils.abs` (`|n|`, and 0 for `Int.MinValue`; KAFKA-1469) and the count includes partitions that have
 //! no leader right now, so a key keeps its partition across leader failures.
 //!
 //! The hash: 0.8.2's `DefaultPartitioner` uses the key object's `hashCode`. For `String`
@@ -29,9 +29,15 @@ pub fn java_bytes_hash_code(key: &[u8]) -> i32 {
     key.iter().fold(1i32, |h, &b| h.wrapping_mul(31).wrapping_add(b as i8 as i32))
 }
 
-/// 0.8.2 `Utils.abs`: `n & 0x7fffffff`.
+/// 0.8.2 `Utils.abs`: `if (n == Int.MinValue) 0 else math.abs(n)` (KAFKA-1469). Masking
+/// with `0x7fffffff` instead sends every key with a negative hash elsewhere than a Java
+/// 0.8.2 producer does.
 pub fn abs(n: i32) -> i32 {
-    n & 0x7fff_ffff
+    if n == i32::MIN {
+        0
+    } else {
+        n.abs()
+    }
 }
 
 /// The partition for a keyed message among `num_partitions` (> 0).

@@ -173,7 +173,16 @@ fn long_poll_fetch_is_woken_by_an_append() {
     let mut consumer = Conn::new(&b.addr());
     let started = Instant::now();
     let cid = consumer.send_only(&fetch("t", 1, 0, 10_000));
-    std::thread::sleep(Duration::from_millis(200));
+    // The fetch is parked: nothing is answered while the partition is empty (a broker that
+    // answered at once would show it here, well inside max_wait).
+    consumer.s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let mut first = [0u8; 1];
+    let early = consumer.s.peek(&mut first);
+    assert!(
+        matches!(&early, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+        "the fetch was answered before anything was appended: {early:?}"
+    );
+    consumer.s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     c.call(&produce("t", 1, 1, encode_messages(CompressionCodec::None, &msgs(1, "late"), 0)));
     let frame = consumer.read_frame().unwrap();
     let (h, f) = api::decode_response::<api::FetchResponse>(0, Bytes::from(frame)).unwrap();

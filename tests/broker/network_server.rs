@@ -210,11 +210,16 @@ async fn a_truncated_request_waits_and_other_clients_are_served() {
 
 #[tokio::test]
 async fn shutdown_drops_pending_answers_and_stops_accepting() {
-    let (server, _) = start(SocketServerConfig::default()).await;
+    let (server, toy) = start(SocketServerConfig::default()).await;
     let addr = server.local_addr();
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(&frame(1, 1, 60_000)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The request is in the handler (its answer pending) before the shutdown starts.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !toy.seen.lock().unwrap().contains(&1) {
+        assert!(std::time::Instant::now() < deadline, "the request never reached the handler");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     tokio::time::timeout(Duration::from_secs(5), server.shutdown()).await.expect("shutdown does not wait for a 60 s answer");
     assert!(closed_by_server(&mut s).await);
     assert!(TcpStream::connect(addr).await.is_err(), "nothing listens after shutdown");

@@ -11,12 +11,22 @@ use kafka08::common::{ErrorCode, Properties};
 use kafka08::consumer::{PartitionReader, ReaderConfig, SimpleConsumer};
 use kafka08::message::{shallow_iter, CompressionCodec};
 use kafka08::producer::{
-    parse_broker_list, partitioner, KeyedMessage, PartitionerClass, Producer, ProducerError, Serializer, STRING_ENCODER,
+    parse_broker_list, KeyedMessage, Producer, ProducerError, STRING_ENCODER,
 };
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use support::cluster::{try_call, Cluster};
 use support::{free_port, wait_until};
+
+/// Where a Java 0.8.2 producer puts the string keys `key-0` .. `key-36` among 3 partitions
+/// (`DefaultPartitioner` with `StringEncoder` keys: `Utils.abs(String.hashCode) % 3`),
+/// computed with Java 17's `String.hashCode` and 0.8.2's `Utils.abs`, not with our code.
+const JAVA_STRING_KEY_PARTITIONS: [i32; 37] =
+    [2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2];
+
+/// The byte-array keys `k0` .. `k9` among 3 partitions: `Utils.abs(Arrays.hashCode) % 3`,
+/// computed with Java 17.
+const JAVA_BYTES_KEY_PARTITIONS_OF_3: [i32; 10] = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0];
 
 const FAST: &[(&str, &str)] = &[("zookeeper.session.timeout.ms", "4000"), ("controlled.shutdown.enable", "false")];
 
@@ -132,8 +142,8 @@ fn sync_producer_with_every_codec_and_acks_1_all_and_0_delivers_keyed_messages_t
                 assert_eq!(offsets, (0..msgs.len() as i64).collect::<Vec<_>>(), "{topic}-{p}: contiguous offsets");
                 for (_, key, value) in msgs {
                     let key = key.expect("keyed");
-                    let expected =
-                        partitioner::partition_for_key(PartitionerClass::Default, Serializer::String, &key, 3);
+                    let n: usize = std::str::from_utf8(&key).ok().and_then(|k| k.strip_prefix("key-")).and_then(|n| n.parse().ok()).expect("key-<n>");
+                    let expected = JAVA_STRING_KEY_PARTITIONS[n];
                     assert_eq!(expected, p, "{topic}: key {:?} stored in partition {p}", key);
                     stored.push((String::from_utf8(key.to_vec()).unwrap(), String::from_utf8(value.to_vec()).unwrap()));
                 }
@@ -186,7 +196,8 @@ fn same_key_same_partition_and_null_keys_stick_until_a_metadata_refresh() {
                 let key = key.unwrap();
                 total += 1;
                 assert_eq!(*seen.entry(key.clone()).or_insert(p), p, "key {:?} in two partitions", key);
-                assert_eq!(partitioner::partition_for_key(PartitionerClass::Default, Serializer::Bytes, &key, 3), p);
+                let n: usize = std::str::from_utf8(&key).ok().and_then(|k| k.strip_prefix('k')).and_then(|n| n.parse().ok()).expect("k<n>");
+                assert_eq!(JAVA_BYTES_KEY_PARTITIONS_OF_3[n], p, "key {:?}", key);
             }
         }
         assert_eq!(total, 60);
@@ -253,16 +264,9 @@ fn retries_exhausted_on_a_leaderless_partition_fail_with_an_error_naming_it() {
         try_call(&bootstrap1, &api::MetadataRequest { topics: vec!["orphan".into()] })
             .is_some_and(|m| m.topics[0].partitions.iter().any(|p| p.partition == 1 && p.leader == -1))
     });
-    // Keys with a known partition (bytes keys: Arrays.hashCode % 2).
-    let key_for = |want: i32| {
-        (0..)
-            .map(|i| format!("k{i}"))
-            .find(|k| {
-                partitioner::partition_for_key(PartitionerClass::Default, Serializer::Bytes, k.as_bytes(), 2) == want
-            })
-            .unwrap()
-    };
-    let (k0, k1) = (key_for(0), key_for(1));
+    // Keys with a known partition (bytes keys: abs(Arrays.hashCode) % 2, worked out with
+    // Java: "k0" is 31 * (31 + 107) + 48 = 4326 → 0, "k1" 4327 → 1).
+    let (k0, k1) = ("k0".to_string(), "k1".to_string());
     let producer = Producer::from_properties(&props(
         &bootstrap1,
         &[("request.required.acks", "1"), ("message.send.max.retries", "2"), ("retry.backoff.ms", "200")],

@@ -25,8 +25,13 @@ async fn one_of_two_brokers_is_controller_and_the_other_takes_over_when_it_stops
     let b = TestController::start(&zk, 2).await;
 
     eventually!("one controller is active", DEADLINE, a.handle.is_active() || b.handle.is_active());
-    // Give the loser time to (wrongly) become active too.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both have seen the election's outcome (each knows the same controller id) before
+    // the check: a loser that (wrongly) became active too would show it by then.
+    eventually!(
+        "both know the controller",
+        DEADLINE,
+        a.handle.controller_id() > 0 && a.handle.controller_id() == b.handle.controller_id()
+    );
     assert!(a.handle.is_active() ^ b.handle.is_active(), "exactly one active: {:?} {:?}", a.handle, b.handle);
     let (winner, loser) = if a.handle.is_active() { (a, b) } else { (b, a) };
     let winner_id = winner.handle.broker_id();
@@ -62,7 +67,6 @@ async fn one_of_two_brokers_is_controller_and_the_other_takes_over_when_it_stops
         DEADLINE,
         late.handle.controller_id() == loser.handle.broker_id()
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!late.handle.is_active());
     assert!(loser.handle.is_active());
     late.stop().await;
