@@ -8,7 +8,7 @@ mod java_order;
 mod topics;
 
 pub use assignment::{assign_replicas_to_brokers, time_seeded_random, AssignmentError};
-pub use java_order::{java_string_hash, JavaHashtable};
+pub use java_order::JavaHashtable;
 pub use topics::{
     add_partitions, change_topic_config, create_topic, create_topic_with_assignment, describe_topic,
     fetch_assignment, fetch_partition_state, fetch_topic_config, is_marked_for_deletion, java_parse_int,

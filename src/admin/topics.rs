@@ -601,6 +601,17 @@ mod tests {
     use crate::common::parse_properties;
 
     #[test]
+    fn every_topic_key_has_its_0_8_2_conversion_check() {
+        // The log's topic key table and 0.8.2's conversion order list the same keys, so a
+        // key added to the table cannot skip the 0.8.2-exact check of the topics tool.
+        let mut converted: Vec<&str> = CONFIG_VALUE_TYPES.iter().map(|(k, _)| *k).collect();
+        let mut names = TOPIC_CONFIG_NAMES.to_vec();
+        converted.sort_unstable();
+        names.sort_unstable();
+        assert_eq!(converted, names);
+    }
+
+    #[test]
     fn topic_names_as_082_with_its_double_space() {
         assert!(validate_topic("ok.topic_1-x").is_ok());
         assert_eq!(validate_topic("").unwrap_err().to_string(), "topic name is illegal, can't be empty");

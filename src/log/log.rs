@@ -280,7 +280,7 @@ impl Log {
                     let _ = std::fs::remove_file(&path);
                 } else if let Some(stem) = base.strip_suffix(LOG_FILE_SUFFIX) {
                     let _ = std::fs::remove_file(dir.join(format!("{}{}", stem, INDEX_FILE_SUFFIX)));
-                    ::log::info!("Found log file {} from interrupted swap operation, repairing.", path.display());
+                    log::info!("Found log file {} from interrupted swap operation, repairing.", path.display());
                     std::fs::rename(&path, dir.join(base))
                         .map_err(LogError::io(format!("Failed to rename file {}", path.display())))?;
                 }
@@ -293,13 +293,13 @@ impl Log {
             let name = file_name(&path);
             if let Some(stem) = name.strip_suffix(INDEX_FILE_SUFFIX) {
                 if !dir.join(format!("{}{}", stem, LOG_FILE_SUFFIX)).exists() {
-                    ::log::warn!("Found an orphaned index file, {}, with no corresponding log file.", path.display());
+                    log::warn!("Found an orphaned index file, {}, with no corresponding log file.", path.display());
                     let _ = std::fs::remove_file(&path);
                 }
             } else if let Some(stem) = name.strip_suffix(LOG_FILE_SUFFIX) {
                 match stem.parse::<i64>() {
                     Ok(base) if base >= 0 && stem.bytes().all(|b| b.is_ascii_digit()) => bases.push(base),
-                    _ => ::log::warn!("Ignoring {}: not a segment file name", path.display()),
+                    _ => log::warn!("Ignoring {}: not a segment file name", path.display()),
                 }
             }
         }
@@ -309,7 +309,7 @@ impl Log {
             let (segment, state) = LogSegment::open(dir, base, config, self.random_jitter(config), self.clock.clone())
                 .map_err(LogError::io(format!("cannot open segment {}", log_filename(dir, base).display())))?;
             if let IndexState::Rebuilt { reason, truncated } = state {
-                ::log::error!(
+                log::error!(
                     "Index of {} was not usable ({}); rebuilt it from the log{}",
                     segment.log_path().display(),
                     reason,
@@ -346,7 +346,7 @@ impl Log {
             // A tail that does not even parse (a "clean" shutdown that was not): recover the
             // active segment rather than refuse to start.
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                ::log::warn!("{}; recovering the active segment of {}", e, self.name());
+                log::warn!("{}; recovering the active segment of {}", e, self.name());
                 let recovered = active.recover(config.max_message_size).and_then(|_| {
                     active.preallocate_index()?;
                     active.next_offset()
@@ -359,7 +359,7 @@ impl Log {
         self.shared.next_offset.store(next, Ordering::Release);
         let rp = if clean_shutdown { next } else { recovery_point.min(next) };
         self.shared.recovery_point.store(rp, Ordering::Release);
-        ::log::debug!("Completed load of log {} with log end offset {}", self.name(), next);
+        log::debug!("Completed load of log {} with log end offset {}", self.name(), next);
         Ok(())
     }
 
@@ -374,13 +374,13 @@ impl Log {
         let mut i = start;
         while i < segments.len() {
             let s = &segments[i];
-            ::log::info!("Recovering unflushed segment {} in log {}.", s.base_offset(), self.name());
+            log::info!("Recovering unflushed segment {} in log {}.", s.base_offset(), self.name());
             let truncated = s
                 .recover(config.max_message_size)
                 .map_err(LogError::io(format!("cannot recover {}", s.log_path().display())))?;
             if truncated > 0 {
                 let next = s.next_offset().unwrap_or(s.base_offset());
-                ::log::warn!(
+                log::warn!(
                     "Corruption found in segment {} of log {}, truncating to offset {}.",
                     s.base_offset(),
                     self.name(),
@@ -608,7 +608,7 @@ impl Log {
         let mut list = segments.as_ref().clone();
         list.push(segment.clone());
         self.replace_segments(list);
-        ::log::info!("Rolled new log segment for '{}' at offset {}", self.name(), new_offset);
+        log::info!("Rolled new log segment for '{}' at offset {}", self.name(), new_offset);
 
         // Flush the finished segments in the background (0.8.2 schedules `flush(newOffset)`),
         // so the append that rolled does not wait for a segment's worth of fsync.
@@ -619,7 +619,7 @@ impl Log {
         let spawned = std::thread::Builder::new().name(format!("flush-log-{}", name)).spawn(move || {
             for s in &to_flush {
                 if let Err(e) = s.flush() {
-                    ::log::error!("Error flushing segment {} of log {}: {}", s.base_offset(), name, e);
+                    log::error!("Error flushing segment {} of log {}: {}", s.base_offset(), name, e);
                     return;
                 }
             }
@@ -630,7 +630,7 @@ impl Log {
         flushes.retain(|h| !h.is_finished());
         match spawned {
             Ok(h) => flushes.push(h),
-            Err(e) => ::log::warn!("cannot start the flush of {} after a roll: {}", self.name(), e),
+            Err(e) => log::warn!("cannot start the flush of {} after a roll: {}", self.name(), e),
         }
         Ok(segment)
     }
@@ -784,7 +784,7 @@ impl Log {
     /// 0.8.2 `asyncDeleteSegment`: rename to `.deleted` now, remove after
     /// `file.delete.delay.ms`. Readers holding the segment keep reading (open descriptor).
     fn async_delete_segment(&self, segment: Arc<LogSegment>, config: &LogConfig) -> Result<(), LogError> {
-        ::log::info!("Scheduling log segment {} for log {} for deletion.", segment.base_offset(), self.name());
+        log::info!("Scheduling log segment {} for log {} for deletion.", segment.base_offset(), self.name());
         segment
             .change_file_suffixes("", DELETED_FILE_SUFFIX)
             .map_err(LogError::io(format!("cannot rename {} for deletion", segment.log_path().display())))?;
@@ -808,7 +808,7 @@ impl Log {
         };
         for p in &due {
             if let Err(e) = p.segment.delete() {
-                ::log::warn!("cannot delete {}: {}", p.segment.log_path().display(), e);
+                log::warn!("cannot delete {}: {}", p.segment.log_path().display(), e);
             }
         }
         due.len()

@@ -70,7 +70,7 @@ impl LogManager {
         let mut data_dirs = Vec::new();
         for dir in dirs {
             if !dir.exists() {
-                ::log::info!("Log directory '{}' not found, creating it.", dir.display());
+                log::info!("Log directory '{}' not found, creating it.", dir.display());
                 std::fs::create_dir_all(dir)
                     .map_err(LogError::io(format!("Failed to create data directory {}", dir.display())))?;
             }
@@ -141,11 +141,11 @@ impl LogManager {
     fn load_dir(&self, d: &DataDir) -> Result<Vec<(TopicPartition, Arc<Log>)>, LogError> {
         let clean_shutdown = d.path.join(CLEAN_SHUTDOWN_FILE).exists();
         if !clean_shutdown {
-            ::log::info!("Found no clean shutdown marker in {}: recovering logs past their recovery points", d.path.display());
+            log::info!("Found no clean shutdown marker in {}: recovering logs past their recovery points", d.path.display());
         }
         // A damaged checkpoint only costs time: recover everything from the start.
         let recovery_points = d.checkpoint.read().unwrap_or_else(|e| {
-            ::log::error!("{}; recovering every log in {} from offset 0", e, d.path.display());
+            log::error!("{}; recovering every log in {} from offset 0", e, d.path.display());
             HashMap::new()
         });
         let mut out = Vec::new();
@@ -160,7 +160,7 @@ impl LogManager {
             let tp = match TopicPartition::parse_dir_name(&name) {
                 Some(tp) => tp,
                 None => {
-                    ::log::warn!("Skipping {}: not a <topic>-<partition> log folder", entry.path().display());
+                    log::warn!("Skipping {}: not a <topic>-<partition> log folder", entry.path().display());
                     continue;
                 }
             };
@@ -244,7 +244,7 @@ impl LogManager {
             .min_by_key(|d| counts.get(&d.path).copied().unwrap_or(0))
             .expect("at least one data directory");
         let log = Arc::new(Log::open(&dir.path.join(tp.dir_name()), config, 0, false, self.clock.clone())?);
-        ::log::info!("Created log for partition {} in {}.", tp, dir.path.display());
+        log::info!("Created log for partition {} in {}.", tp, dir.path.display());
         self.logs.write().unwrap_or_else(|p| p.into_inner()).insert(tp.clone(), log.clone());
         Ok(log)
     }
@@ -259,7 +259,7 @@ impl LogManager {
             None => Ok(false),
             Some(log) => {
                 log.delete()?;
-                ::log::info!("Deleted log for partition {} in {}.", tp, log.dir().display());
+                log::info!("Deleted log for partition {} in {}.", tp, log.dir().display());
                 Ok(true)
             }
         }
@@ -286,11 +286,11 @@ impl LogManager {
         for (tp, log) in self.all_logs() {
             match log.delete_old_segments() {
                 Ok(n) => total += n,
-                Err(e) => ::log::error!("Retention failed for {}: {}", tp, e),
+                Err(e) => log::error!("Retention failed for {}: {}", tp, e),
             }
         }
         if total > 0 {
-            ::log::debug!("Log cleanup completed. {} files deleted", total);
+            log::debug!("Log cleanup completed. {} files deleted", total);
         }
         total
     }
@@ -303,7 +303,7 @@ impl LogManager {
             let since = now.saturating_sub(log.last_flush_ms());
             if since >= log.config().flush_ms {
                 if let Err(e) = log.flush() {
-                    ::log::error!("Error flushing topic {}: {}", tp, e);
+                    log::error!("Error flushing topic {}: {}", tp, e);
                 }
             }
         }
@@ -378,7 +378,7 @@ impl LogManager {
                         1 => manager.flush_dirty_logs(),
                         2 => {
                             if let Err(e) = manager.checkpoint_recovery_points() {
-                                ::log::error!("Recovery point checkpoint failed: {}", e);
+                                log::error!("Recovery point checkpoint failed: {}", e);
                             }
                         }
                         _ => {
@@ -391,7 +391,7 @@ impl LogManager {
         });
         match spawned {
             Ok(handle) => *background = Some(Background { stop, handle }),
-            Err(e) => ::log::error!("cannot start the log manager's background thread: {}", e),
+            Err(e) => log::error!("cannot start the log manager's background thread: {}", e),
         }
     }
 
@@ -420,7 +420,7 @@ impl LogManager {
             let mut dir_ok = true;
             for (tp, log) in self.logs_in_dir(&d.path) {
                 if let Err(e) = log.flush().and_then(|_| log.close()) {
-                    ::log::error!("Error closing log {}: {}", tp, e);
+                    log::error!("Error closing log {}: {}", tp, e);
                     dir_ok = false;
                     first_error.get_or_insert(e);
                 }
@@ -438,7 +438,7 @@ impl LogManager {
             }
         }
         lock(&self.locks).clear();
-        ::log::info!("Shutdown complete.");
+        log::info!("Shutdown complete.");
         match first_error {
             None => Ok(()),
             Some(e) => Err(e),

@@ -34,7 +34,7 @@ mod segment;
 pub use checkpoint::{
     format_checkpoint, parse_checkpoint, OffsetCheckpoint, RECOVERY_POINT_CHECKPOINT_FILE, REPLICATION_CHECKPOINT_FILE,
 };
-pub use config::{validate_topic_config_names, CleanupPolicy, LogConfig, LogConfigError, TOPIC_CONFIG_NAMES};
+pub use config::{validate_topic_config_names, CleanupPolicy, LogConfig, LogConfigError, TopicOverrides, TOPIC_CONFIG_NAMES};
 pub use index::{parse_index_bytes, raw_index_entries, IndexLoadError, OffsetIndex, OffsetPosition, INDEX_ENTRY_SIZE};
 pub use lock::{DirLock, LOCK_FILE};
 pub use log::{Log, LogAppendInfo, LogError, SegmentInfo};

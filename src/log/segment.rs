@@ -8,7 +8,7 @@
 use super::config::LogConfig;
 use super::index::{IndexLoadError, OffsetIndex, OffsetPosition};
 use crate::common::Clock;
-use crate::message::{deep_iter, Message, LOG_OVERHEAD, MIN_MESSAGE_SIZE};
+use crate::message::{deep_iter, EntryHeader, Message, LOG_OVERHEAD, MIN_MESSAGE_SIZE};
 use bytes::Bytes;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -306,9 +306,7 @@ impl LogSegment {
                 buf_len = got;
             }
             let at = (pos - buf_start) as usize;
-            let h = &buf[at..at + LOG_OVERHEAD];
-            let offset = i64::from_be_bytes(h[0..8].try_into().expect("8 bytes"));
-            let msize = i32::from_be_bytes(h[8..12].try_into().expect("4 bytes"));
+            let EntryHeader { offset, size: msize } = EntryHeader::parse(&buf[at..]).expect("12 bytes buffered");
             if msize < MIN_MESSAGE_SIZE as i32 {
                 return Err(corrupt(&self.log_path(), pos, format!("invalid message size {}", msize)));
             }
@@ -419,12 +417,11 @@ impl LogSegment {
                 }
             }
             let at = (valid - chunk_start) as usize;
-            let offset = i64::from_be_bytes(chunk[at..at + 8].try_into().expect("8 bytes"));
-            let msize = i32::from_be_bytes(chunk[at + 8..at + 12].try_into().expect("4 bytes"));
+            let EntryHeader { offset, size: msize } = EntryHeader::parse(&chunk[at..]).expect("12 bytes buffered");
             // 0.8.2 `FileMessageSet.iterator(maxMessageSize)` compares the message size
             // itself (without the 12-byte prefix) with the maximum.
             if msize < MIN_MESSAGE_SIZE as i32 || msize as usize > max_message_size {
-                ::log::warn!("{}: invalid message size {} at position {}", path.display(), msize, valid);
+                log::warn!("{}: invalid message size {} at position {}", path.display(), msize, valid);
                 break;
             }
             let entry_len = LOG_OVERHEAD + msize as usize;
@@ -445,11 +442,11 @@ impl LogSegment {
                 Err(_) => break,
             };
             if let Err(e) = message.validate() {
-                ::log::warn!("{}: invalid message at position {}: {}", path.display(), valid, e);
+                log::warn!("{}: invalid message at position {}: {}", path.display(), valid, e);
                 break;
             }
             if offset < self.base_offset || last_offset.is_some_and(|l| offset <= l) {
-                ::log::warn!(
+                log::warn!(
                     "{}: offset {} at position {} does not follow {:?} (base offset {})",
                     path.display(),
                     offset,
@@ -481,7 +478,7 @@ impl LogSegment {
         }
         let truncated = file_len - valid;
         if truncated > 0 {
-            ::log::warn!("{}: truncating {} invalid bytes at position {}", path.display(), truncated, valid);
+            log::warn!("{}: truncating {} invalid bytes at position {}", path.display(), truncated, valid);
             self.log.set_len(valid)?;
         }
         self.size.store(valid, Ordering::Release);

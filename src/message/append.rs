@@ -4,7 +4,7 @@
 use super::codec::{self, CompressionCodec};
 use super::error::MessageError;
 use super::message::{validate_message_bytes, Message, MIN_MESSAGE_SIZE};
-use super::set::{deep_iter, MessageSetBuilder, LOG_OVERHEAD};
+use super::set::{deep_iter, EntryHeader, MessageSetBuilder, LOG_OVERHEAD};
 use bytes::{Bytes, BytesMut};
 
 /// What a shallow scan found in a set.
@@ -37,9 +37,7 @@ pub fn analyze(buf: &[u8], max_message_size: usize) -> Result<AppendInfo, Messag
         monotonic: true,
     };
     let mut pos = 0usize;
-    while buf.len() - pos >= LOG_OVERHEAD {
-        let offset = i64::from_be_bytes(buf[pos..pos + 8].try_into().expect("8 bytes"));
-        let size = i32::from_be_bytes(buf[pos + 8..pos + 12].try_into().expect("4 bytes"));
+    while let Some(EntryHeader { offset, size }) = EntryHeader::parse(&buf[pos..]) {
         if size < MIN_MESSAGE_SIZE as i32 {
             return Err(MessageError::TooSmall(size.max(0) as usize));
         }
@@ -96,10 +94,9 @@ pub fn assign_offsets(
     if info.codec == CompressionCodec::None {
         let mut pos = 0;
         let mut offset = next_offset;
-        while pos + LOG_OVERHEAD <= buf.len() {
-            buf[pos..pos + 8].copy_from_slice(&offset.to_be_bytes());
-            let size = i32::from_be_bytes(buf[pos + 8..pos + 12].try_into().expect("4 bytes")) as usize;
-            pos += LOG_OVERHEAD + size;
+        while let Some(header) = EntryHeader::parse(&buf[pos..]) {
+            EntryHeader::set_offset(&mut buf[pos..], offset);
+            pos += LOG_OVERHEAD + header.size as usize;
             offset += 1;
         }
         let count = (offset - next_offset) as u64;

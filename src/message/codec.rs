@@ -16,6 +16,18 @@ pub enum CompressionCodec {
     Lz4 = 3,
 }
 
+/// A configuration value (`compression.codec`, `offsets.topic.compression.codec`): by name
+/// or id.
+impl crate::common::config_def::ConfigValue for CompressionCodec {
+    const TYPE: &'static str = "codec";
+    fn parse_value(raw: &str) -> Result<Self, String> {
+        CompressionCodec::parse(raw).ok_or_else(|| "expected none, gzip, snappy, lz4 or their ids 0-3".to_string())
+    }
+    fn render(&self) -> String {
+        self.name().to_string()
+    }
+}
+
 impl CompressionCodec {
     pub fn from_id(id: u8) -> Result<CompressionCodec, MessageError> {
         match id {

@@ -20,5 +20,7 @@ pub use append::{analyze, assign_offsets, AppendInfo, Assigned};
 pub use codec::CompressionCodec;
 pub use error::MessageError;
 pub use message::{validate_message_bytes, Message, MAGIC_V0, MESSAGE_OVERHEAD, MIN_MESSAGE_SIZE};
-pub use set::{deep_iter, encode_messages, shallow_iter, DeepIter, Entry, MessageSetBuilder, ShallowIter, LOG_OVERHEAD};
+pub use set::{
+    deep_iter, encode_messages, shallow_iter, DeepIter, Entry, EntryHeader, MessageSetBuilder, ShallowIter, LOG_OVERHEAD,
+};
 pub use xxhash::xxh32;

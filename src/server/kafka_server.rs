@@ -49,10 +49,6 @@ pub struct KafkaServer {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-fn log_config_of(config: &KafkaConfig) -> Result<LogConfig, StartupError> {
-    LogConfig::from_broker_properties(&config.props).map_err(|e| StartupError(e.to_string()))
-}
-
 /// Overrides of every topic in `/config/topics`, over the broker defaults.
 async fn all_topic_configs(zk: &ZkClient, defaults: &LogConfig) -> HashMap<String, LogConfig> {
     let mut out = HashMap::new();
@@ -97,7 +93,7 @@ impl KafkaServer {
             zk.ensure_path(p).await.map_err(|e| StartupError(format!("cannot create {} in ZooKeeper: {}", p, e)))?;
         }
 
-        let defaults = log_config_of(&config)?;
+        let defaults = config.log_defaults();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let topic_configs = all_topic_configs(&zk, &defaults).await;
         let dirs = config.log_dirs();

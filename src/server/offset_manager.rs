@@ -25,7 +25,7 @@
 
 use super::config::KafkaConfig;
 use super::replica_manager::{LeadershipListener, ReplicaManager};
-use crate::admin::java_string_hash;
+use crate::common::{abs, java_string_hash};
 use crate::api::{OffsetCommitRequest, OffsetCommitResponsePartition, OffsetFetchResponsePartition};
 use crate::common::{Clock, ErrorCode, SystemClock, TopicPartition, OFFSETS_TOPIC};
 use crate::message::{deep_iter, encode_messages, shallow_iter, CompressionCodec, Message, LOG_OVERHEAD};
@@ -233,9 +233,7 @@ use record::{GroupTopicPartition, OffsetAndMetadata};
 /// 0.8.2 `Utils.abs(group.hashCode) % offsets.topic.num.partitions`, where
 /// `abs(Int.MinValue)` is 0.
 pub fn partition_for(group: &str, num_partitions: i32) -> i32 {
-    let h = java_string_hash(group);
-    let abs = if h == i32::MIN { 0 } else { h.abs() };
-    abs % num_partitions.max(1)
+    abs(java_string_hash(group)) % num_partitions.max(1)
 }
 
 /// 0.8.2 compares `metadata.length` (Java: UTF-16 code units) with

@@ -2,9 +2,11 @@
 //! we lead or follow, the ISR as the controller last told us, the followers' log end
 //! offsets, and the high watermark.
 
+use super::fetcher::FollowerLog;
 use crate::api::PartitionState;
 use crate::common::TopicPartition;
 use crate::log::Log;
+use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -303,6 +305,38 @@ impl Partition {
     pub fn clamp_high_watermark(&self) {
         let leo = self.log.log_end_offset();
         let _ = self.high_watermark.fetch_min(leo, Ordering::AcqRel);
+    }
+}
+
+/// What the replica fetcher does to a partition this broker follows.
+impl FollowerLog for Partition {
+    fn log_end_offset(&self) -> i64 {
+        self.log.log_end_offset()
+    }
+
+    fn read(&self, from: i64, max_bytes: usize) -> Result<Bytes, String> {
+        let region = self.log.read(from, max_bytes, None).map_err(|e| e.to_string())?;
+        region.read_bytes().map_err(|e| e.to_string())
+    }
+
+    fn append_as_follower(&self, set: Bytes) -> Result<(), String> {
+        self.log.append(set, false).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn truncate_to(&self, offset: i64) -> Result<(), String> {
+        self.log.truncate_to(offset).map_err(|e| e.to_string())?;
+        self.clamp_high_watermark();
+        Ok(())
+    }
+
+    fn truncate_fully_and_start_at(&self, offset: i64) -> Result<(), String> {
+        self.log.truncate_fully_and_start_at(offset).map_err(|e| e.to_string())?;
+        self.clamp_high_watermark();
+        Ok(())
+    }
+
+    fn set_leader_high_watermark(&self, high_watermark: i64) {
+        self.set_follower_high_watermark(high_watermark);
     }
 }
 

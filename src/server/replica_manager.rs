@@ -45,7 +45,7 @@ pub struct ReplicaManager {
     /// High watermarks read at start-up from every `replication-offset-checkpoint`.
     checkpointed_hw: HashMap<TopicPartition, i64>,
     /// Bumped on every append and high-watermark move; long polls and acks=-1 wait on it.
-    progress: watch::Sender<u64>,
+    progress: Arc<watch::Sender<u64>>,
     pub fetchers: FetcherManager,
     me: std::sync::Weak<ReplicaManager>,
     leadership_listener: OnceLock<Weak<dyn LeadershipListener>>,
@@ -60,10 +60,14 @@ impl ReplicaManager {
                 Err(e) => log::warn!("cannot read the high watermark checkpoint in {}: {}", dir.display(), e),
             }
         }
-        let (progress, _) = watch::channel(0);
+        let progress = Arc::new(watch::channel(0).0);
+        let on_progress = {
+            let progress = progress.clone();
+            Arc::new(move || progress.send_modify(|v: &mut u64| *v = v.wrapping_add(1)))
+        };
         Arc::new_cyclic(|weak| ReplicaManager {
             broker_id: config.broker_id,
-            fetchers: FetcherManager::new(weak.clone(), config.clone()),
+            fetchers: FetcherManager::new(config.broker_id, config.clone(), on_progress),
             config,
             log_manager,
             zk,
@@ -311,7 +315,7 @@ impl ReplicaManager {
             }
             match leaders.get(&s.leader) {
                 Some(b) => {
-                    self.fetchers.add(tp.clone(), (*b).clone(), from, verify_to);
+                    self.fetchers.add(tp.clone(), (*b).clone(), from, verify_to, p.clone());
                     log::info!("Broker {} follows broker {} for {} from offset {}", self.broker_id, s.leader, tp, from);
                 }
                 None => log::warn!("Broker {} has no live leader to follow for {} (leader {})", self.broker_id, tp, s.leader),

@@ -2,7 +2,7 @@
 //! of `.index` files in 0.8.2's output shape.
 
 use super::options::{run_tool, usage_and_die, OptionParser, Options, ToolError, UsageError};
-use crate::message::{deep_iter, shallow_iter, Entry, Message, MIN_MESSAGE_SIZE, LOG_OVERHEAD};
+use crate::message::{deep_iter, shallow_iter, Entry, EntryHeader, Message, MIN_MESSAGE_SIZE, LOG_OVERHEAD};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -127,8 +127,7 @@ impl<R: Read> EntryReader<R> {
         if !read_full(&mut self.r, &mut head)? {
             return Ok(Next::End);
         }
-        let offset = i64::from_be_bytes(head[..8].try_into().expect("8 bytes"));
-        let size = i32::from_be_bytes(head[8..].try_into().expect("4 bytes"));
+        let EntryHeader { offset, size } = EntryHeader::parse(&head).expect("12 bytes read");
         if size < MIN_MESSAGE_SIZE as i32 {
             return Ok(Next::Invalid(format!("Invalid message size: {}", size)));
         }
@@ -265,7 +264,7 @@ fn first_offset_at(log: &File, position: u64, max: usize) -> std::io::Result<Opt
     if log.read_exact_at(&mut head, position).is_err() {
         return Ok(None);
     }
-    let size = i32::from_be_bytes(head[8..].try_into().expect("4 bytes"));
+    let size = EntryHeader::parse(&head).expect("12 bytes read").size;
     if size < MIN_MESSAGE_SIZE as i32 || size as usize > max {
         return Ok(None);
     }

@@ -3,7 +3,7 @@
 //! (ideally) the same snapshot and claims the part that names its own threads.
 
 use super::config::AssignmentStrategy;
-use crate::common::TopicPartition;
+use crate::common::{java_string_hash, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What every member reads before assigning.
@@ -84,11 +84,6 @@ pub fn range(ctx: &AssignmentContext) -> BTreeMap<TopicPartition, String> {
         }
     }
     out
-}
-
-/// Java's `String.hashCode` (over UTF-16 code units, wrapping 32-bit arithmetic).
-pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
 }
 
 /// Round-robin (KAFKA-687): every topic must have the same set of threads; all
