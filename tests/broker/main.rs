@@ -15,4 +15,5 @@ mod network_server;
 mod offsets_api;
 mod offsets_interop;
 mod server_config;
+mod server_config_dedupe;
 mod simple_consumer_read;
