@@ -8,6 +8,7 @@
 mod support;
 
 mod broker_hardening;
+mod broker_live_config;
 mod broker_protocol;
 mod broker_replication;
 mod broker_zk;

@@ -15,3 +15,4 @@ mod cluster_durability;
 mod controller_election;
 mod controller_partitions;
 mod producer_failover;
+mod zk_ensemble_faults;
