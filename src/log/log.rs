@@ -36,6 +36,10 @@ pub enum LogError {
     /// (0.8.2 throws `IllegalArgumentException("Out of order offsets found ...")`).
     OutOfOrderOffsets { first_offset: i64, log_end: i64 },
     InvalidArgument(String),
+    /// A partition whose topic name breaks 0.8.2's rules (`Topic.validate`) or whose number
+    /// is negative: its folder name would not be `<topic>-<partition>` under a data
+    /// directory (`../x` would escape it).
+    InvalidTopicPartition(String),
     Io { context: String, source: io::Error },
     /// A log directory already locked by another broker (process) or log manager.
     DirLocked { dir: PathBuf, reason: String },
@@ -52,6 +56,7 @@ impl LogError {
             LogError::Message(e) => e.error_code(),
             LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
             LogError::SetTooLarge { .. } => ErrorCode::MessageSetSizeTooLarge,
+            LogError::InvalidTopicPartition(_) => ErrorCode::InvalidTopic,
             _ => ErrorCode::Unknown,
         }
     }
@@ -82,6 +87,7 @@ impl fmt::Display for LogError {
                 first_offset, log_end
             ),
             LogError::InvalidArgument(s) => f.write_str(s),
+            LogError::InvalidTopicPartition(s) => f.write_str(s),
             LogError::Io { context, source } => write!(f, "{}: {}", context, source),
             LogError::DirLocked { dir, reason } => write!(
                 f,

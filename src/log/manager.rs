@@ -224,7 +224,10 @@ impl LogManager {
     /// The log of `tp`, created in the data directory holding the fewest partitions if it
     /// does not exist yet (0.8.2 `createLog` + `nextLogDir`; ties go to the directory listed
     /// first).
+    /// A topic name that breaks 0.8.2's rules, or a negative partition, is refused before
+    /// any path is built from it.
     pub fn create_log(&self, tp: &TopicPartition, config: LogConfig) -> Result<Arc<Log>, LogError> {
+        check_topic_partition(tp)?;
         let _guard = lock(&self.create_lock);
         if let Some(log) = self.get_log(tp) {
             return Ok(log);
@@ -451,5 +454,45 @@ impl Drop for LogManager {
         // Never leave the background thread running; an un-shut-down manager is a crash
         // as far as the disk is concerned (no clean shutdown marker).
         self.stop_background();
+    }
+}/// The folder of a partition is `<topic>-<partition>` inside a data directory only when the
+/// topic is a legal 0.8.2 name (no '/', not "..") and the partition is not negative.
+pub fn check_topic_partition(tp: &TopicPartition) -> Result<(), LogError> {
+    crate::common::validate_topic_name(&tp.topic)
+        .map_err(|why| LogError::InvalidTopicPartition(format!("partition {}: {}", tp, why)))?;
+    if tp.partition < 0 {
+        return Err(LogError::InvalidTopicPartition(format!("partition {}: a partition number is never negative", tp)));
+    }
+    Ok(())
+}
+
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::SystemClock;
+
+    #[test]
+    fn a_topic_name_that_would_leave_the_data_directory_is_refused() {
+        let root = std::env::temp_dir().join(format!("kafka08-mgr-names-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let data = root.join("data");
+        let mgr = LogManager::open(&[data.clone()], LogConfig::default(), HashMap::new(), Arc::new(SystemClock)).unwrap();
+        for tp in [
+            TopicPartition::new("../escaped", 0),
+            TopicPartition::new("..", 0),
+            TopicPartition::new("a/b", 0),
+            TopicPartition::new("", 0),
+            TopicPartition::new("ok", -1),
+        ] {
+            let e = mgr.create_log(&tp, LogConfig::default()).map(|_| ()).unwrap_err();
+            assert_eq!(e.error_code(), crate::common::ErrorCode::InvalidTopic, "{}", e);
+        }
+        assert!(!root.join("escaped-0").exists(), "a folder was made outside log.dirs");
+        assert!(!data.join("a").exists());
+        assert!(mgr.create_log(&TopicPartition::new("ok.topic_1-x", 0), LogConfig::default()).is_ok());
+        mgr.shutdown().unwrap();
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

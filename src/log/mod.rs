@@ -38,7 +38,7 @@ pub use config::{validate_topic_config_names, CleanupPolicy, LogConfig, LogConfi
 pub use index::{parse_index_bytes, raw_index_entries, IndexLoadError, OffsetIndex, OffsetPosition, INDEX_ENTRY_SIZE};
 pub use lock::{DirLock, LOCK_FILE};
 pub use log::{Log, LogAppendInfo, LogError, SegmentInfo};
-pub use manager::{LogManager, CLEAN_SHUTDOWN_FILE};
+pub use manager::{check_topic_partition, LogManager, CLEAN_SHUTDOWN_FILE};
 pub use segment::{
     filename_prefix, index_filename, log_filename, FetchRegion, IndexState, LogSegment, CLEANED_FILE_SUFFIX,
     DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, SWAP_FILE_SUFFIX,

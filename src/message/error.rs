@@ -20,6 +20,9 @@ pub enum MessageError {
     UnknownCodec(u8),
     /// A compressed payload that does not decompress.
     Compression(String),
+    /// Compressed messages that inflate past the bytes one set may inflate to (a
+    /// compression bomb, or a set far larger than `message.max.bytes` would allow).
+    InflatesTooLarge { max: usize },
     /// Follower append whose offsets do not increase.
     NonMonotonicOffsets,
 }
@@ -28,7 +31,7 @@ impl MessageError {
     /// The 0.8.2 wire error for a partition whose append failed this way.
     pub fn error_code(&self) -> ErrorCode {
         match self {
-            MessageError::TooLarge { .. } => ErrorCode::MessageSizeTooLarge,
+            MessageError::TooLarge { .. } | MessageError::InflatesTooLarge { .. } => ErrorCode::MessageSizeTooLarge,
             MessageError::SetTooLarge { .. } => ErrorCode::MessageSetSizeTooLarge,
             MessageError::UnknownCodec(_) => ErrorCode::Unknown,
             _ => ErrorCode::InvalidMessage,
@@ -56,6 +59,7 @@ impl fmt::Display for MessageError {
             MessageError::Malformed(what) => write!(f, "malformed message: {}", what),
             MessageError::UnknownCodec(c) => write!(f, "unknown compression codec {}", c),
             MessageError::Compression(e) => write!(f, "compressed payload does not decompress: {}", e),
+            MessageError::InflatesTooLarge { max } => write!(f, "compressed messages inflate to more than {} bytes", max),
             MessageError::NonMonotonicOffsets => write!(f, "offsets in the message set are not increasing"),
         }
     }

@@ -124,6 +124,8 @@ impl KafkaServer {
             zk: zk.clone(),
             controller: controller_slot.clone(),
             offset_manager: offset_manager.clone(),
+            controller_fence: Arc::new(super::controller_fence::ControllerFence::new(zk.clone())),
+            zookeeper_requests: Arc::new(tokio::sync::Semaphore::new(super::apis::ZOOKEEPER_CLIENT_REQUESTS)),
         });
         let socket_config = SocketServerConfig {
             host: config.bind_host().unwrap_or("").to_string(),

@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod broker_soak;
 mod cluster_config;
 mod cluster_controlled_shutdown;
 mod cluster_controller;
@@ -16,3 +17,4 @@ mod cluster_topic_deletion;
 mod controller_election;
 mod controller_partitions;
 mod producer_failover;
+mod zk_ensemble_faults;

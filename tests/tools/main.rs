@@ -9,6 +9,7 @@ mod support;
 
 mod admin_server_scripts;
 mod admin_topics;
+mod cluster_fixed_ports;
 mod cluster_scripts;
 mod dump_log_segments;
 mod quickstart;
