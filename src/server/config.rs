@@ -565,7 +565,8 @@ impl KafkaConfig {
         let log_cleaner_io_buffer_load_factor = r.double("log.cleaner.io.buffer.load.factor", 0.9)?;
         let log_cleaner_backoff_ms = r.long("log.cleaner.backoff.ms", 15 * 1000, (0, i64::MAX))?;
         let log_cleaner_min_cleanable_ratio = r.double("log.cleaner.min.cleanable.ratio", 0.5)?;
-        let log_cleaner_enable = r.boolean("log.cleaner.enable", false)?;
+        // On by default, unlike 0.8.2 (whose offsets topic then grew forever); later Kafka too.
+        let log_cleaner_enable = r.boolean("log.cleaner.enable", true)?;
         let log_cleaner_delete_retention_ms = r.long("log.cleaner.delete.retention.ms", 24 * MS_PER_HOUR, LONG)?;
         let log_index_size_max_bytes = r.int("log.index.size.max.bytes", 10 * 1024 * 1024, (4, i32::MAX))?;
         let log_index_interval_bytes = r.int("log.index.interval.bytes", 4096, NON_NEGATIVE)?;
