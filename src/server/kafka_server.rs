@@ -57,7 +57,7 @@ fn log_config_of(config: &KafkaConfig) -> Result<LogConfig, StartupError> {
 fn cleaner_config_of(config: &KafkaConfig) -> CleanerConfig {
     CleanerConfig {
         num_threads: config.log_cleaner_threads.max(1) as usize,
-        dedupe_buffer_size: config.log_cleaner_dedupe_buffer_size.clamp(0, usize::MAX as i64) as usize,
+        dedupe_buffer_size: config.log_cleaner_dedupe_buffer_size.max(0) as usize,
         dedupe_buffer_load_factor: config.log_cleaner_io_buffer_load_factor,
         io_buffer_size: config.log_cleaner_io_buffer_size.max(0) as usize,
         max_io_bytes_per_second: config.log_cleaner_io_max_bytes_per_second,
