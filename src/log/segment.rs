@@ -269,6 +269,19 @@ impl LogSegment {
         self.roll_jitter_ms
     }
 
+    /// Write `set` at the end of the file with one positional write and publish the new
+    /// size; returns the position it was written at. A failed write is cut off again, so
+    /// the next append starts at the same position.
+    fn write_at_end(&self, set: &[u8]) -> io::Result<u64> {
+        let position = self.size.load(Ordering::Acquire);
+        if let Err(e) = self.log.write_all_at(set, position) {
+            let _ = self.log.set_len(position);
+            return Err(e);
+        }
+        self.size.store(position + set.len() as u64, Ordering::Release);
+        Ok(position)
+    }
+
     /// Append a message set whose first offset is `first_offset` with one positional write.
     /// An index entry (first offset → position of the set) is added when more than
     /// `index.interval.bytes` were appended since the last one (0.8.2 `LogSegment.append`).
@@ -276,13 +289,7 @@ impl LogSegment {
         if set.is_empty() {
             return Ok(());
         }
-        let position = self.size.load(Ordering::Acquire);
-        if let Err(e) = self.log.write_all_at(set, position) {
-            // Drop whatever part was written; the next append starts at `position` again.
-            let _ = self.log.set_len(position);
-            return Err(e);
-        }
-        self.size.store(position + set.len() as u64, Ordering::Release);
+        let position = self.write_at_end(set)?;
         if self.bytes_since_last_index_entry.load(Ordering::Relaxed) > self.index_interval_bytes {
             // Only refused for an offset that cannot be indexed (a follower jumping more
             // than 2^31 past the base offset); the index is sparse, so skipping is safe.
@@ -302,12 +309,7 @@ impl LogSegment {
         if set.is_empty() {
             return Ok(());
         }
-        let position = self.size.load(Ordering::Acquire);
-        if let Err(e) = self.log.write_all_at(set, position) {
-            let _ = self.log.set_len(position);
-            return Err(e);
-        }
-        self.size.store(position + set.len() as u64, Ordering::Release);
+        self.write_at_end(set)?;
         for e in index_entries {
             let _ = self.index.append(e.offset, e.position);
         }
