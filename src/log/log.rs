@@ -330,9 +330,9 @@ impl Log {
         }
         // A completed swap replaces every old segment whose offsets the swapped-in segment
         // covers; those not yet renamed `.deleted` when the process died go now (0.8.2 kept
-        // them, and their messages were served twice: KAFKA-2118). The old segments are
-        // renamed oldest first, so any left uncovered (wholly cleaned away) are the tail
-        // of the group, intact: the log is as if the group had been the covered part.
+        // them, and their messages were served twice: KAFKA-2118). The cleaner only swaps a
+        // segment in for old segments it kept a message of (or for one old segment), so
+        // "covered" is exactly the replaced group: the log is all old or all new there.
         for base in swapped {
             let Some(i) = segments.iter().position(|s| s.base_offset() == base) else { continue };
             let next = segments[i]

@@ -322,8 +322,14 @@ impl Cleaner {
     }
 
     /// 0.8.2 `cleanSegments`: write the kept messages of `group` into one `.cleaned`
-    /// segment at the group's base offset, fsync it, give it the group's last-modified
-    /// time, and swap it in. Returns false when the log no longer allows the swap.
+    /// segment at the group's base offset, fsync it, give it the last-modified time of the
+    /// segments it replaces, and swap it in. Returns false when the log no longer allows
+    /// the swap.
+    ///
+    /// The cleaned segment replaces the group up to the last segment it kept a message of,
+    /// so its offsets reach into every segment it replaces: recovery of an interrupted swap
+    /// can tell exactly which old segments it covers (see `Log::load_segments`). Each later
+    /// segment of the group, wholly superseded, is swapped for an empty segment of its own.
     fn clean_segments(
         &mut self,
         log: &Log,
@@ -337,26 +343,49 @@ impl Cleaner {
         let base = group[0].base_offset();
         let cleaned = LogSegment::create_with_suffix(log.dir(), base, CLEANED_FILE_SUFFIX, &config, 0, log.clock())
             .map_err(io_err(format!("cannot create the cleaned segment {} of {}", base, log.name())))?;
-        let result = self.clean_into(&cleaned, group, delete_horizon, config.index_interval_bytes, abort, stats);
-        let finished = result.and_then(|_| {
+        let contributed = match self.clean_into(&cleaned, group, delete_horizon, config.index_interval_bytes, abort, stats) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = cleaned.delete();
+                return Err(e);
+            }
+        };
+        let covered = contributed.iter().rposition(|c| *c).map_or(1, |j| j + 1);
+        if !self.swap_in(log, cleaned, &group[..covered], truncations)? {
+            return Ok(false);
+        }
+        for old in group[covered..].iter().filter(|s| s.size() > 0) {
+            let empty = LogSegment::create_with_suffix(log.dir(), old.base_offset(), CLEANED_FILE_SUFFIX, &config, 0, log.clock())
+                .map_err(io_err(format!("cannot create the cleaned segment {} of {}", old.base_offset(), log.name())))?;
+            if !self.swap_in(log, empty, std::slice::from_ref(old), truncations)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Finish a `.cleaned` segment (index trimmed, fsynced, timestamped) and swap it in
+    /// for `old`.
+    fn swap_in(&self, log: &Log, cleaned: LogSegment, old: &[Arc<LogSegment>], truncations: u64) -> Result<bool, CleanError> {
+        let finished = (|| {
             cleaned.close().map_err(io_err(format!("cannot trim {}", cleaned.index_path().display())))?;
             cleaned.flush().map_err(io_err(format!("cannot flush {}", cleaned.log_path().display())))?;
-            let modified = group.last().map_or(0, |s| s.last_modified_ms());
+            let modified = old.last().map_or(0, |s| s.last_modified_ms());
             cleaned
                 .set_last_modified_everywhere(modified)
                 .map_err(io_err(format!("cannot set the time of {}", cleaned.log_path().display())))
-        });
+        })();
         if let Err(e) = finished {
             let _ = cleaned.delete();
             return Err(e);
         }
         ::log::info!(
             "Swapping in cleaned segment {} for segment(s) {} in log {}.",
-            base,
-            group.iter().map(|s| s.base_offset().to_string()).collect::<Vec<_>>().join(","),
+            cleaned.base_offset(),
+            old.iter().map(|s| s.base_offset().to_string()).collect::<Vec<_>>().join(","),
             log.name()
         );
-        Ok(log.replace_cleaned_segments(cleaned, group, truncations)?)
+        Ok(log.replace_cleaned_segments(cleaned, old, truncations)?)
     }
 
     /// 0.8.2 `cleanInto`, for every segment of the group.
@@ -368,8 +397,9 @@ impl Cleaner {
         index_interval: usize,
         abort: &dyn Fn() -> bool,
         stats: &mut CleanStats,
-    ) -> Result<(), CleanError> {
+    ) -> Result<Vec<bool>, CleanError> {
         let cap = self.io_buffer();
+        let mut contributed = vec![false; group.len()];
         let mut out = BytesMut::with_capacity(cap);
         let mut index: Vec<OffsetPosition> = Vec::new();
         let mut since_index = 0usize;
@@ -386,11 +416,12 @@ impl Cleaner {
             index.clear();
             Ok(())
         };
-        for old in group {
+        for (i, old) in group.iter().enumerate() {
             let retain_deletes = old.last_modified_ms() > delete_horizon;
             stats.bytes_read += self.for_each_entry(old, abort, |e| {
                 let kept = retained(map, &e, retain_deletes, &mut stats.messages_read, &mut stats.messages_kept);
                 if let Some((first_offset, bytes)) = kept {
+                    contributed[i] = true;
                     let position = dest.size() + out.len() as u64;
                     if since_index > index_interval && position <= u32::MAX as u64 {
                         index.push(OffsetPosition { offset: first_offset, position: position as u32 });
@@ -405,7 +436,8 @@ impl Cleaner {
                 Ok(true)
             })?;
         }
-        write_out(&mut out, &mut index, &mut stats.bytes_written)
+        write_out(&mut out, &mut index, &mut stats.bytes_written)?;
+        Ok(contributed)
     }
 
     /// The map, for tests.
