@@ -152,10 +152,16 @@ impl Cleaner {
         (self.config.io_buffer_size / self.config.num_threads.max(1) / 2).max(4096)
     }
 
-    fn throttle(&self, bytes: usize) -> Result<(), CleanError> {
-        let d = self.throttler.observe(bytes);
-        if !d.is_zero() && (self.sleep)(d) {
-            return Err(CleanError::Aborted);
+    /// Sleep off `bytes` of I/O above the rate, in slices, so an abort (a log being
+    /// deleted waits for it) is noticed within 100 ms.
+    fn throttle(&self, bytes: usize, abort: &dyn Fn() -> bool) -> Result<(), CleanError> {
+        let mut left = self.throttler.observe(bytes);
+        while !left.is_zero() {
+            let slice = left.min(THROTTLE_CHECK);
+            if (self.sleep)(slice) || abort() {
+                return Err(CleanError::Aborted);
+            }
+            left -= slice;
         }
         Ok(())
     }
@@ -191,7 +197,7 @@ impl Cleaner {
             }
             buf.truncate(got);
             bytes_read += got as u64;
-            self.throttle(got)?;
+            self.throttle(got, abort)?;
             let chunk = Bytes::from(buf);
             let mut iter = shallow_iter(chunk.clone());
             let mut any = false;
@@ -411,7 +417,7 @@ impl Cleaner {
             dest.append_chunk(out, index)
                 .map_err(io_err(format!("cannot write {}", dest.log_path().display())))?;
             *written += out.len() as u64;
-            self.throttle(out.len())?;
+            self.throttle(out.len(), abort)?;
             out.clear();
             index.clear();
             Ok(())
