@@ -439,3 +439,49 @@ fn dump_log_segments_reads_cleaned_segments() {
     assert_eq!(printed, kept);
     assert!(!stderr.contains("Mismatches"), "{}", stderr);
 }
+
+/// A full map stops a pass inside a segment; a tombstone after that point (past the
+/// delete horizon: its segment is older than the clean section, the clock having gone
+/// back) is not in the map, so the older value of its key survives the pass, and the
+/// tombstone must too, or the deleted value comes back.
+#[test]
+fn a_tombstone_beyond_a_full_maps_reach_is_kept_so_the_deleted_value_stays_deleted() {
+    let tmp = TempDir::new("clean-tombstone-reach");
+    let (clock, dyn_clock) = mock_clock();
+    let config = LogConfig { delete_retention_ms: 1000, segment_bytes: 16 * 1024, ..compact_config() };
+    let log = Log::open(&tmp.join("t-0"), config, 0, false, dyn_clock).unwrap();
+    clock.set_ms(10_000);
+    put(&log, "deleted", Some("old value"));
+    for i in 0..20 {
+        put(&log, &format!("first{}", i), Some("x"));
+    }
+    log.roll().unwrap();
+    let mut first_dirty = 0;
+    while first_dirty < log.log_segments().last().unwrap().base_offset() {
+        first_dirty = clean_log(&log, first_dirty, &cleaner_config()).unwrap().end_offset;
+    }
+    clock.set_ms(0);
+    for i in 0..100 {
+        put(&log, &format!("unique{}", i), Some("y"));
+    }
+    let tombstone = put(&log, "deleted", None);
+    for i in 0..10 {
+        put(&log, &format!("after{}", i), Some("z"));
+    }
+    log.roll().unwrap();
+    // 50 slots: the map fills long before the tombstone.
+    let small = CleanerConfig { dedupe_buffer_size: 50 * kafka08::log::cleaner::BYTES_PER_ENTRY, ..cleaner_config() };
+    let latest_of_deleted = |log: &Log| contents(log).into_iter().filter(|(_, k, _)| k.as_deref() == Some("deleted")).last();
+    let active = log.log_segments().last().unwrap().base_offset();
+    while first_dirty < active {
+        let stats = clean_log(&log, first_dirty, &small).unwrap();
+        first_dirty = stats.end_offset;
+        let latest = latest_of_deleted(&log);
+        assert!(
+            latest.as_ref().is_none_or(|(o, _, v)| *o == tombstone && v.is_none()),
+            "after a pass to {}: the deleted key reads {:?}",
+            first_dirty,
+            latest
+        );
+    }
+}

@@ -410,6 +410,7 @@ impl Cleaner {
         let mut index: Vec<OffsetPosition> = Vec::new();
         let mut since_index = 0usize;
         let map = &self.map;
+        let end = stats.end_offset;
         let write_out = |out: &mut BytesMut, index: &mut Vec<OffsetPosition>, written: &mut u64| -> Result<(), CleanError> {
             if out.is_empty() {
                 return Ok(());
@@ -425,7 +426,7 @@ impl Cleaner {
         for (i, old) in group.iter().enumerate() {
             let retain_deletes = old.last_modified_ms() > delete_horizon;
             stats.bytes_read += self.for_each_entry(old, abort, |e| {
-                let kept = retained(map, &e, retain_deletes, &mut stats.messages_read, &mut stats.messages_kept);
+                let kept = retained(map, &e, retain_deletes, end, &mut stats.messages_read, &mut stats.messages_kept);
                 if let Some((first_offset, bytes)) = kept {
                     contributed[i] = true;
                     let position = dest.size() + out.len() as u64;
@@ -461,18 +462,29 @@ fn leaves_of(e: &RawEntry) -> Option<Vec<Entry>> {
     deep_iter(e.raw.clone()).collect::<Result<Vec<_>, _>>().ok()
 }
 
-fn keep_message(map: &SkimpyOffsetMap, m: &Message, offset: i64, retain_deletes: bool) -> bool {
+/// Whether to keep a message. A tombstone past the delete horizon goes only below `end`
+/// (the map's reach): every older value of its key there is removed by this same pass. A
+/// tombstone above `end` (the rest of a segment where a full map stopped) is not in the
+/// map, so older values of its key survive this pass, and so must it.
+fn keep_message(map: &SkimpyOffsetMap, m: &Message, offset: i64, retain_deletes: bool, end: i64) -> bool {
     let Some(key) = m.key() else { return true };
     let redundant = map.get(&key).is_some_and(|latest| offset < latest);
-    let obsolete_delete = !retain_deletes && m.value_size() < 0;
+    let obsolete_delete = !retain_deletes && m.value_size() < 0 && offset < end;
     !redundant && !obsolete_delete
 }
 
 /// What of this entry to write: (offset of its first message, bytes), or None.
-fn retained(map: &SkimpyOffsetMap, e: &RawEntry, retain_deletes: bool, read: &mut u64, kept_count: &mut u64) -> Option<(i64, Bytes)> {
+fn retained(
+    map: &SkimpyOffsetMap,
+    e: &RawEntry,
+    retain_deletes: bool,
+    end: i64,
+    read: &mut u64,
+    kept_count: &mut u64,
+) -> Option<(i64, Bytes)> {
     if !e.entry.message.is_compressed() {
         *read += 1;
-        if keep_message(map, &e.entry.message, e.entry.offset, retain_deletes) {
+        if keep_message(map, &e.entry.message, e.entry.offset, retain_deletes, end) {
             *kept_count += 1;
             return Some((e.entry.offset, e.raw.clone()));
         }
@@ -483,7 +495,7 @@ fn retained(map: &SkimpyOffsetMap, e: &RawEntry, retain_deletes: bool, read: &mu
         return Some((e.entry.offset, e.raw.clone()));
     };
     *read += leaves.len() as u64;
-    let kept: Vec<&Entry> = leaves.iter().filter(|l| keep_message(map, &l.message, l.offset, retain_deletes)).collect();
+    let kept: Vec<&Entry> = leaves.iter().filter(|l| keep_message(map, &l.message, l.offset, retain_deletes, end)).collect();
     *kept_count += kept.len() as u64;
     if kept.is_empty() {
         return None;
