@@ -297,6 +297,18 @@ impl Cleaner {
                     if e.entry.offset < first_dirty {
                         return Ok(true);
                     }
+                    if !e.entry.message.is_compressed() {
+                        // The common case, without the allocation of a leaf list.
+                        if !map.has_room_for(1, lf) {
+                            full = true;
+                            return Ok(false);
+                        }
+                        if let Some(key) = e.entry.message.key() {
+                            map.put(&key, e.entry.offset);
+                        }
+                        end = e.entry.offset + 1;
+                        return Ok(true);
+                    }
                     let leaves = leaves_of(&e);
                     let n = leaves.as_ref().map_or(0, |l| l.len());
                     if !map.has_room_for(n, lf) {

@@ -27,6 +27,9 @@ pub struct SkimpyOffsetMap {
     capacity: usize,
     /// Slots in use by this pass (a prefix of `buf`).
     slots: usize,
+    /// Slots any pass has used (the prefix of `buf` that may hold stale entries); the
+    /// rest is still the allocator's untouched zero pages, not resident.
+    high_water: usize,
     entries: usize,
     k1: RandomState,
     k2: RandomState,
@@ -42,13 +45,16 @@ impl std::fmt::Debug for SkimpyOffsetMap {
 
 impl SkimpyOffsetMap {
     /// A map in `memory` bytes (at least one slot). The buffer is allocated zeroed and
-    /// only the pages a pass touches become resident.
+    /// only the pages a pass touches become resident. [`SkimpyOffsetMap::clear`] it
+    /// before use.
     pub fn new(memory: usize) -> SkimpyOffsetMap {
         let capacity = (memory / BYTES_PER_ENTRY).max(1);
         SkimpyOffsetMap {
             buf: vec![0u8; capacity * BYTES_PER_ENTRY],
             capacity,
-            slots: capacity,
+            // Unusable (every put refused) until the first `clear` sizes it.
+            slots: 1,
+            high_water: 1,
             entries: 0,
             k1: RandomState::new(),
             k2: RandomState::new(),
@@ -86,10 +92,10 @@ impl SkimpyOffsetMap {
     pub fn clear(&mut self, max_distinct_keys: usize, load_factor: f64) {
         let lf = if load_factor > 0.0 && load_factor <= 1.0 { load_factor } else { 0.9 };
         let want = ((max_distinct_keys as f64 / lf).ceil() as usize).saturating_add(1);
-        let old = self.slots;
         self.slots = want.clamp(1, self.capacity);
-        let dirty = old.max(self.slots).min(self.capacity);
-        self.buf[..dirty * BYTES_PER_ENTRY].fill(0);
+        // Zero only what a pass may have written: never-used pages stay untouched.
+        self.buf[..self.high_water * BYTES_PER_ENTRY].fill(0);
+        self.high_water = self.high_water.max(self.slots);
         self.entries = 0;
         self.latest_offset = -1;
     }
