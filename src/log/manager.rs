@@ -3,6 +3,7 @@
 //! retention, time-based flushing, recovery-point checkpoints and clean shutdown.
 
 use super::checkpoint::{OffsetCheckpoint, RECOVERY_POINT_CHECKPOINT_FILE};
+use super::cleaner::{CleanerConfig, LogCleaner, LogSource};
 use super::config::LogConfig;
 use super::lock::DirLock;
 use super::log::{Log, LogError};
@@ -47,6 +48,7 @@ pub struct LogManager {
     locks: Mutex<Vec<DirLock>>,
     clock: Arc<dyn Clock>,
     background: Mutex<Option<Background>>,
+    cleaner: Mutex<Option<Arc<LogCleaner>>>,
     shut_down: AtomicBool,
 }
 
@@ -100,6 +102,7 @@ impl LogManager {
             locks: Mutex::new(locks),
             clock,
             background: Mutex::new(None),
+            cleaner: Mutex::new(None),
             shut_down: AtomicBool::new(false),
         };
         manager.load_logs()?;
@@ -252,8 +255,42 @@ impl LogManager {
         Ok(log)
     }
 
-    /// Remove the log of `tp` and its folder; false when there was none.
+    /// Start the log cleaner's threads (0.8.2 starts them with the log manager when
+    /// `log.cleaner.enable`). Does nothing when disabled, already started or shut down.
+    pub fn start_cleaner(self: &Arc<Self>, config: CleanerConfig) -> Result<(), LogError> {
+        if !config.enable_cleaner || self.shut_down.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut slot = lock(&self.cleaner);
+        if slot.is_some() {
+            return Ok(());
+        }
+        let weak = Arc::downgrade(self);
+        let logs: LogSource = Arc::new(move || weak.upgrade().map(|m| m.all_logs()).unwrap_or_default());
+        let cleaner = Arc::new(LogCleaner::new(config, &self.log_dirs(), logs)?);
+        cleaner.startup();
+        *slot = Some(cleaner);
+        Ok(())
+    }
+
+    /// The running log cleaner, if any.
+    pub fn cleaner(&self) -> Option<Arc<LogCleaner>> {
+        lock(&self.cleaner).clone()
+    }
+
+    fn stop_cleaner(&self) {
+        let cleaner = lock(&self.cleaner).take();
+        if let Some(c) = cleaner {
+            c.shutdown();
+        }
+    }
+
+    /// Remove the log of `tp` and its folder; false when there was none. A cleaning of it
+    /// in progress is aborted first (0.8.2 `abortCleaning`).
     pub fn delete_log(&self, tp: &TopicPartition) -> Result<bool, LogError> {
+        if let Some(c) = self.cleaner() {
+            c.abort_cleaning(tp);
+        }
         let removed = {
             let _guard = lock(&self.create_lock);
             self.logs.write().unwrap_or_else(|p| p.into_inner()).remove(tp)
@@ -417,6 +454,7 @@ impl LogManager {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        self.stop_cleaner();
         self.stop_background();
         let mut first_error = None;
         for d in &self.dirs {
@@ -453,6 +491,7 @@ impl Drop for LogManager {
     fn drop(&mut self) {
         // Never leave the background thread running; an un-shut-down manager is a crash
         // as far as the disk is concerned (no clean shutdown marker).
+        self.stop_cleaner();
         self.stop_background();
     }
 }/// The folder of a partition is `<topic>-<partition>` inside a data directory only when the

@@ -22,6 +22,9 @@ pub struct AppendInfo {
     pub codec: CompressionCodec,
     /// Shallow offsets strictly increase.
     pub monotonic: bool,
+    /// Uncompressed entries without a key (messages inside compressed wrappers are
+    /// counted by [`assign_offsets`]); a compacted topic refuses them.
+    pub keyless: usize,
 }
 
 /// Shallow scan and validation (size, CRC, magic, codec, `max_message_size` per entry
@@ -35,6 +38,7 @@ pub fn analyze(buf: &[u8], max_message_size: usize) -> Result<AppendInfo, Messag
         last_offset: -1,
         codec: CompressionCodec::None,
         monotonic: true,
+        keyless: 0,
     };
     let mut pos = 0usize;
     while let Some(EntryHeader { offset, size }) = EntryHeader::parse(&buf[pos..]) {
@@ -53,6 +57,8 @@ pub fn analyze(buf: &[u8], max_message_size: usize) -> Result<AppendInfo, Messag
         let codec = CompressionCodec::from_id(m[5] & 0x07)?;
         if codec != CompressionCodec::None {
             info.codec = codec;
+        } else if i32::from_be_bytes(m[6..10].try_into().expect("validated size")) < 0 {
+            info.keyless += 1;
         }
         if info.shallow_count == 0 {
             info.first_offset = offset;
@@ -101,6 +107,8 @@ pub struct Assigned {
     pub last_offset: i64,
     /// Leaf messages appended (what the log end offset moves by).
     pub message_count: u64,
+    /// Leaf messages without a key (uncompressed ones are in [`AppendInfo::keyless`]).
+    pub keyless: usize,
 }
 
 /// Give a validated set (trimmed to `info.valid_bytes`) consecutive offsets from
@@ -115,7 +123,7 @@ pub fn assign_offsets(
 ) -> Result<Assigned, MessageError> {
     buf.truncate(info.valid_bytes);
     if info.shallow_count == 0 {
-        return Ok(Assigned { bytes: buf.freeze(), first_offset: -1, last_offset: -1, message_count: 0 });
+        return Ok(Assigned { bytes: buf.freeze(), first_offset: -1, last_offset: -1, message_count: 0, keyless: 0 });
     }
     if info.codec == CompressionCodec::None {
         let mut pos = 0;
@@ -126,12 +134,13 @@ pub fn assign_offsets(
             offset += 1;
         }
         let count = (offset - next_offset) as u64;
-        return Ok(Assigned { bytes: buf.freeze(), first_offset: next_offset, last_offset: offset - 1, message_count: count });
+        return Ok(Assigned { bytes: buf.freeze(), first_offset: next_offset, last_offset: offset - 1, message_count: count, keyless: info.keyless });
     }
 
     let original = buf.freeze();
     let mut inner = MessageSetBuilder::with_capacity(original.len() * 2);
     let mut offset = next_offset;
+    let mut keyless = 0;
     for entry in deep_iter_within(original, MAX_INFLATED_SET_BYTES) {
         let entry = entry?;
         if entry.message.size() < MIN_MESSAGE_SIZE {
@@ -145,6 +154,9 @@ pub fn assign_offsets(
         // The reference does not check inner CRCs; checking them is stricter and lets a
         // consumer trust every stored byte (docs/wire-protocol.md).
         entry.message.validate()?;
+        if entry.message.key_size() < 0 {
+            keyless += 1;
+        }
         inner.push_raw(offset, entry.message.as_bytes());
         offset += 1;
     }
@@ -161,7 +173,7 @@ pub fn assign_offsets(
     }
     let mut out = MessageSetBuilder::with_capacity(size);
     out.push(last, &wrapper);
-    Ok(Assigned { bytes: out.finish(), first_offset: next_offset, last_offset: last, message_count: count })
+    Ok(Assigned { bytes: out.finish(), first_offset: next_offset, last_offset: last, message_count: count, keyless })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod broker_cleaner;
 mod broker_hardening;
 mod broker_live_config;
 mod broker_protocol;
