@@ -72,7 +72,15 @@ fn main() {
     let mut ctl = TcpStream::connect(&addr).unwrap();
     let me = Broker::new(1, "127.0.0.1", port as i32);
     let st = api::PartitionState { topic: "bench".into(), partition: 0, controller_epoch: 1, leader: 1, leader_epoch: 0, isr: vec![1], zk_version: 0, replicas: vec![1] };
-    call(&mut ctl, &api::LeaderAndIsrRequest { controller_id: 1, controller_epoch: 1, partition_states: vec![st.clone()], leaders: vec![me.clone()] });
+    // Broker 1 believes controller requests from the controller it elected (itself, epoch
+    // 1) once the election is written to ZooKeeper.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while call(&mut ctl, &api::LeaderAndIsrRequest { controller_id: 1, controller_epoch: 1, partition_states: vec![st.clone()], leaders: vec![me.clone()] }).error_code
+        != kafka08::common::ErrorCode::NoError
+    {
+        assert!(std::time::Instant::now() < deadline, "broker 1 was not elected controller");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     call(&mut ctl, &api::UpdateMetadataRequest { controller_id: 1, controller_epoch: 1, partition_states: vec![st], alive_brokers: vec![me] });
 
     let loop_mb = loopback_mb_s(total * (MESSAGE_SIZE + 26));

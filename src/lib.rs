@@ -7,7 +7,8 @@
 //!   keys with type, default, range and doc line.
 //! - [`message`]: message format v0, message sets over `Bytes`, codecs, offset assignment.
 //! - [`log`]: segments (`.log` + `.index`), logs, the log manager, retention, flush,
-//!   recovery, checkpoints — 0.8.2's on-disk layout byte for byte.
+//!   recovery, checkpoints, the log cleaner (compaction) — 0.8.2's on-disk layout byte
+//!   for byte.
 //! - [`api`]: typed 0.8.2 requests and responses and their byte codec (sans-io).
 //! - [`controller`]: the elected controller: one event loop, leader selection, epoch-fenced state writes.
 //! - [`server`]: the broker: KafkaApis, replica manager, fetchers, registration, config changes.

@@ -75,7 +75,7 @@ pub use offsets::{
 pub use produce::{
     ProducePartition, ProduceRequest, ProduceResponse, ProduceResponsePartition, ProduceResponseTopic, ProduceTopic,
 };
-pub use request::{decode_request, encode_request, write_request, ApiRequest, Request};
+pub use request::{decode_request, encode_request, write_request, ApiRequest, Request, MAX_EXPANDED_TOPIC_BYTES};
 pub use response::{decode_response, encode_response, write_response, ApiResponse, Response};
 pub use stop_replica::{StopReplicaRequest, StopReplicaResponse};
 pub use update_metadata::{UpdateMetadataRequest, UpdateMetadataResponse};

@@ -25,11 +25,13 @@ pub struct OffsetFetchTopic {
 impl OffsetFetchRequest {
     /// The distinct partitions asked for, in request order.
     pub fn partitions(&self) -> Vec<TopicPartition> {
+        // Duplicates are found on borrowed names: one copy of a name per distinct entry.
         let mut seen = HashSet::new();
         self.topics
             .iter()
-            .flat_map(|t| t.partitions.iter().map(move |&p| TopicPartition::new(t.topic.clone(), p)))
-            .filter(|tp| seen.insert(tp.clone()))
+            .flat_map(|t| t.partitions.iter().map(move |&p| (t.topic.as_str(), p)))
+            .filter(|key| seen.insert(*key))
+            .map(|(t, p)| TopicPartition::new(t, p))
             .collect()
     }
 }

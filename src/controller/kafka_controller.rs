@@ -30,6 +30,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+// A child module, so that its `impl EventLoop` reaches the loop's private state.
+#[path = "reassignment.rs"]
+pub(super) mod reassignment;
+#[path = "deletion.rs"]
+pub(super) mod deletion;
+
 /// 0.8.2 `controller.message.queue.size` defaulted to Int.MaxValue; a bound that no
 /// healthy broker reaches still turns a runaway queue into an error instead of memory.
 pub const DEFAULT_MESSAGE_QUEUE_SIZE: usize = 100_000;
@@ -66,6 +72,8 @@ pub struct ControllerConfig {
     pub leader_imbalance_per_broker_percentage: i32,
     /// `leader.imbalance.check.interval.seconds` (300).
     pub leader_imbalance_check_interval: Duration,
+    /// `delete.topic.enable` (false): act on `/admin/delete_topics`.
+    pub delete_topic_enable: bool,
 }
 
 impl Default for ControllerConfig {
@@ -80,6 +88,7 @@ impl Default for ControllerConfig {
             auto_leader_rebalance_enable: true,
             leader_imbalance_per_broker_percentage: 10,
             leader_imbalance_check_interval: Duration::from_secs(300),
+            delete_topic_enable: false,
         }
     }
 }
@@ -96,6 +105,7 @@ impl ControllerConfig {
             auto_leader_rebalance_enable: config.auto_leader_rebalance_enable,
             leader_imbalance_per_broker_percentage: config.leader_imbalance_per_broker_percentage,
             leader_imbalance_check_interval: Duration::from_secs(config.leader_imbalance_check_interval_seconds.max(1) as u64),
+            delete_topic_enable: config.delete_topic_enable,
             ..ControllerConfig::default()
         }
     }
@@ -159,6 +169,14 @@ enum Event {
     RebalanceCheck,
     /// Leaders announced ISR changes under `/isr_change_notification`.
     IsrChangeNotification,
+    /// `/admin/reassign_partitions` may have changed.
+    ReassignPartitions,
+    /// Re-check the partitions being reassigned.
+    ReassignmentPoll,
+    /// `/admin/delete_topics` may have changed.
+    TopicDeletion,
+    /// Re-check the topics being deleted.
+    TopicDeletionPoll,
     ControlledShutdown {
         broker_id: i32,
         reply: ShutdownReply,
@@ -177,6 +195,8 @@ impl Event {
             Event::PreferredReplicaElection => Event::PreferredReplicaElection,
             Event::IsrChangeNotification => Event::IsrChangeNotification,
             Event::RebalanceCheck => return None, // the next tick comes anyway
+            Event::ReassignPartitions | Event::ReassignmentPoll => Event::ReassignPartitions,
+            Event::TopicDeletion | Event::TopicDeletionPoll => Event::TopicDeletion,
             Event::ControlledShutdown { .. } | Event::Shutdown(_) => return None,
         })
     }
@@ -191,6 +211,8 @@ impl Event {
             Event::PreferredReplicaElection => "preferred replica election".into(),
             Event::RebalanceCheck => "leader imbalance check".into(),
             Event::IsrChangeNotification => "isr change notification".into(),
+            Event::ReassignPartitions | Event::ReassignmentPoll => "partition reassignment".into(),
+            Event::TopicDeletion | Event::TopicDeletionPoll => "topic deletion".into(),
             Event::ControlledShutdown { broker_id, .. } => format!("controlled shutdown of broker {}", broker_id),
             Event::Shutdown(_) => "shutdown".into(),
         }
@@ -205,6 +227,8 @@ enum WatchKey {
     Topic(String),
     PreferredElection,
     IsrChanges,
+    ReassignPartitions,
+    DeleteTopics,
 }
 
 #[derive(Debug)]
@@ -268,6 +292,8 @@ impl KafkaController {
             background: Vec::new(),
             active: None,
             backoff_until: None,
+            reassignments: Default::default(),
+            deletions: Default::default(),
         };
         let task = tokio::spawn(event_loop.run(rx));
         ControllerHandle { broker_id, shared, events: tx, task: Mutex::new(Some(task)) }
@@ -377,6 +403,8 @@ struct EventLoop {
     active: Option<Active>,
     /// No election before this instant (after a failed failover).
     backoff_until: Option<Instant>,
+    reassignments: reassignment::Reassignments,
+    deletions: deletion::Deletions,
 }
 
 impl EventLoop {
@@ -419,6 +447,10 @@ impl EventLoop {
             Event::PreferredReplicaElection => self.on_preferred_replica_election().await,
             Event::RebalanceCheck => self.on_rebalance_check().await,
             Event::IsrChangeNotification => self.on_isr_change_notification().await,
+            Event::ReassignPartitions => self.on_partition_reassignment(false).await,
+            Event::ReassignmentPoll => self.on_partition_reassignment(true).await,
+            Event::TopicDeletion => self.on_topic_deletion(false).await,
+            Event::TopicDeletionPoll => self.on_topic_deletion(true).await,
             Event::ControlledShutdown { broker_id, reply } => self.on_controlled_shutdown(broker_id, reply).await,
             Event::Shutdown(_) => Ok(()),
         };
@@ -704,7 +736,11 @@ impl EventLoop {
             });
             self.active_mut()?.rebalance_timer = Some(timer);
         }
-        Ok(())
+        // Resume (or start) the reassignments asked for, and watch for new ones.
+        self.reassignments = Default::default();
+        self.on_partition_reassignment(false).await?;
+        self.deletions = Default::default();
+        self.on_topic_deletion(false).await
     }
 
     fn send(&mut self, batch: RequestBatch) -> Result<(), ControllerError> {
@@ -1023,7 +1059,8 @@ impl EventLoop {
             self.active_mut()?.ctx.remove_topic(gone);
         }
         let mut new_partitions = Vec::new();
-        for topic in topics.difference(&known) {
+        let fresh: Vec<String> = topics.difference(&known).filter(|t| !self.deletions.contains(t)).cloned().collect();
+        for topic in &fresh {
             if let Some(parts) = self.watch_topic(topic).await? {
                 new_partitions.extend(parts.keys().map(|p| TopicPartition::new(topic.clone(), *p)));
                 self.active_mut()?.ctx.assignments.insert(topic.clone(), parts);
@@ -1110,10 +1147,16 @@ impl EventLoop {
         let percentage = self.config.leader_imbalance_per_broker_percentage;
         let Some(active) = self.active.as_ref() else { return Ok(()) };
         let ctx = &active.ctx;
-        // Partitions a controlled shutdown is moving stay where they are. Reassignment
-        // and topic deletion, once they exist, add theirs here.
-        let busy: BTreeSet<TopicPartition> =
+        // Partitions a controlled shutdown is moving, and topics being deleted, stay where
+        // they are; while a reassignment is in flight the check waits for the next tick.
+        if self.reassignments.poll_scheduled {
+            return Ok(());
+        }
+        let mut busy: BTreeSet<TopicPartition> =
             ctx.shutting_down.iter().flat_map(|b| ctx.partitions_on_broker(*b)).collect();
+        for topic in self.deletions.topics.keys() {
+            busy.extend(ctx.topic_partitions(topic));
+        }
         let moves = rebalance_moves(&leader_views(ctx), &ctx.live_broker_ids(), &busy, percentage);
         if moves.is_empty() {
             return Ok(());

@@ -20,8 +20,9 @@
 //! rebalance (`auto.leader.rebalance.enable`) and ISR change notifications from leaders
 //! (`/isr_change_notification`, 0.9's layout) are events of the same loop.
 //!
-//! Not yet here (docs/zookeeper-layout.md, not yet implemented): partition reassignment,
-//! topic deletion.
+//! Partition reassignment (`/admin/reassign_partitions`) is `reassignment` and topic deletion
+//! (`/admin/delete_topics`, with `delete.topic.enable`) is `deletion`, child modules of the
+//! event loop: their steps are decided by the pure `reassignment_step` and `deletion_step`.
 
 mod channel;
 pub mod context;

@@ -3,6 +3,7 @@
 //! retention, time-based flushing, recovery-point checkpoints and clean shutdown.
 
 use super::checkpoint::{OffsetCheckpoint, RECOVERY_POINT_CHECKPOINT_FILE};
+use super::cleaner::{CleanerConfig, LogCleaner, LogSource};
 use super::config::LogConfig;
 use super::lock::DirLock;
 use super::log::{Log, LogError};
@@ -47,6 +48,7 @@ pub struct LogManager {
     locks: Mutex<Vec<DirLock>>,
     clock: Arc<dyn Clock>,
     background: Mutex<Option<Background>>,
+    cleaner: Mutex<Option<Arc<LogCleaner>>>,
     shut_down: AtomicBool,
 }
 
@@ -100,6 +102,7 @@ impl LogManager {
             locks: Mutex::new(locks),
             clock,
             background: Mutex::new(None),
+            cleaner: Mutex::new(None),
             shut_down: AtomicBool::new(false),
         };
         manager.load_logs()?;
@@ -224,7 +227,10 @@ impl LogManager {
     /// The log of `tp`, created in the data directory holding the fewest partitions if it
     /// does not exist yet (0.8.2 `createLog` + `nextLogDir`; ties go to the directory listed
     /// first).
+    /// A topic name that breaks 0.8.2's rules, or a negative partition, is refused before
+    /// any path is built from it.
     pub fn create_log(&self, tp: &TopicPartition, config: LogConfig) -> Result<Arc<Log>, LogError> {
+        check_topic_partition(tp)?;
         let _guard = lock(&self.create_lock);
         if let Some(log) = self.get_log(tp) {
             return Ok(log);
@@ -249,8 +255,42 @@ impl LogManager {
         Ok(log)
     }
 
-    /// Remove the log of `tp` and its folder; false when there was none.
+    /// Start the log cleaner's threads (0.8.2 starts them with the log manager when
+    /// `log.cleaner.enable`). Does nothing when disabled, already started or shut down.
+    pub fn start_cleaner(self: &Arc<Self>, config: CleanerConfig) -> Result<(), LogError> {
+        if !config.enable_cleaner || self.shut_down.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut slot = lock(&self.cleaner);
+        if slot.is_some() {
+            return Ok(());
+        }
+        let weak = Arc::downgrade(self);
+        let logs: LogSource = Arc::new(move || weak.upgrade().map(|m| m.all_logs()).unwrap_or_default());
+        let cleaner = Arc::new(LogCleaner::new(config, &self.log_dirs(), logs)?);
+        cleaner.startup();
+        *slot = Some(cleaner);
+        Ok(())
+    }
+
+    /// The running log cleaner, if any.
+    pub fn cleaner(&self) -> Option<Arc<LogCleaner>> {
+        lock(&self.cleaner).clone()
+    }
+
+    fn stop_cleaner(&self) {
+        let cleaner = lock(&self.cleaner).take();
+        if let Some(c) = cleaner {
+            c.shutdown();
+        }
+    }
+
+    /// Remove the log of `tp` and its folder; false when there was none. A cleaning of it
+    /// in progress is aborted first (0.8.2 `abortCleaning`).
     pub fn delete_log(&self, tp: &TopicPartition) -> Result<bool, LogError> {
+        if let Some(c) = self.cleaner() {
+            c.abort_cleaning(tp);
+        }
         let removed = {
             let _guard = lock(&self.create_lock);
             self.logs.write().unwrap_or_else(|p| p.into_inner()).remove(tp)
@@ -414,6 +454,7 @@ impl LogManager {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        self.stop_cleaner();
         self.stop_background();
         let mut first_error = None;
         for d in &self.dirs {
@@ -450,6 +491,47 @@ impl Drop for LogManager {
     fn drop(&mut self) {
         // Never leave the background thread running; an un-shut-down manager is a crash
         // as far as the disk is concerned (no clean shutdown marker).
+        self.stop_cleaner();
         self.stop_background();
+    }
+}/// The folder of a partition is `<topic>-<partition>` inside a data directory only when the
+/// topic is a legal 0.8.2 name (no '/', not "..") and the partition is not negative.
+pub fn check_topic_partition(tp: &TopicPartition) -> Result<(), LogError> {
+    crate::common::validate_topic_name(&tp.topic)
+        .map_err(|why| LogError::InvalidTopicPartition(format!("partition {}: {}", tp, why)))?;
+    if tp.partition < 0 {
+        return Err(LogError::InvalidTopicPartition(format!("partition {}: a partition number is never negative", tp)));
+    }
+    Ok(())
+}
+
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::SystemClock;
+
+    #[test]
+    fn a_topic_name_that_would_leave_the_data_directory_is_refused() {
+        let root = std::env::temp_dir().join(format!("kafka08-mgr-names-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let data = root.join("data");
+        let mgr = LogManager::open(&[data.clone()], LogConfig::default(), HashMap::new(), Arc::new(SystemClock)).unwrap();
+        for tp in [
+            TopicPartition::new("../escaped", 0),
+            TopicPartition::new("..", 0),
+            TopicPartition::new("a/b", 0),
+            TopicPartition::new("", 0),
+            TopicPartition::new("ok", -1),
+        ] {
+            let e = mgr.create_log(&tp, LogConfig::default()).map(|_| ()).unwrap_err();
+            assert_eq!(e.error_code(), crate::common::ErrorCode::InvalidTopic, "{}", e);
+        }
+        assert!(!root.join("escaped-0").exists(), "a folder was made outside log.dirs");
+        assert!(!data.join("a").exists());
+        assert!(mgr.create_log(&TopicPartition::new("ok.topic_1-x", 0), LogConfig::default()).is_ok());
+        mgr.shutdown().unwrap();
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -138,9 +138,24 @@ impl LogSegment {
         roll_jitter_ms: i64,
         clock: Arc<dyn Clock>,
     ) -> io::Result<LogSegment> {
-        let log_path = log_filename(dir, base_offset);
+        LogSegment::create_with_suffix(dir, base_offset, "", config, roll_jitter_ms, clock)
+    }
+
+    /// [`LogSegment::create`] with `suffix` after both file names (the cleaner writes
+    /// `.cleaned` segments beside the ones they replace).
+    pub fn create_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        suffix: &str,
+        config: &LogConfig,
+        roll_jitter_ms: i64,
+        clock: Arc<dyn Clock>,
+    ) -> io::Result<LogSegment> {
+        let with_suffix = |p: PathBuf| PathBuf::from(format!("{}{}", p.display(), suffix));
+        let log_path = with_suffix(log_filename(dir, base_offset));
         let log = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&log_path)?;
-        let index = OffsetIndex::create(&index_filename(dir, base_offset), base_offset, config.max_index_size)?;
+        let index_path = with_suffix(index_filename(dir, base_offset));
+        let index = OffsetIndex::create(&index_path, base_offset, config.max_index_size)?;
         let now = clock.now_ms();
         Ok(LogSegment {
             base_offset,
@@ -259,6 +274,19 @@ impl LogSegment {
         self.roll_jitter_ms
     }
 
+    /// Write `set` at the end of the file with one positional write and publish the new
+    /// size; returns the position it was written at. A failed write is cut off again, so
+    /// the next append starts at the same position.
+    fn write_at_end(&self, set: &[u8]) -> io::Result<u64> {
+        let position = self.size.load(Ordering::Acquire);
+        if let Err(e) = self.log.write_all_at(set, position) {
+            let _ = self.log.set_len(position);
+            return Err(e);
+        }
+        self.size.store(position + set.len() as u64, Ordering::Release);
+        Ok(position)
+    }
+
     /// Append a message set whose first offset is `first_offset` with one positional write.
     /// An index entry (first offset → position of the set) is added when more than
     /// `index.interval.bytes` were appended since the last one (0.8.2 `LogSegment.append`).
@@ -266,13 +294,7 @@ impl LogSegment {
         if set.is_empty() {
             return Ok(());
         }
-        let position = self.size.load(Ordering::Acquire);
-        if let Err(e) = self.log.write_all_at(set, position) {
-            // Drop whatever part was written; the next append starts at `position` again.
-            let _ = self.log.set_len(position);
-            return Err(e);
-        }
-        self.size.store(position + set.len() as u64, Ordering::Release);
+        let position = self.write_at_end(set)?;
         if self.bytes_since_last_index_entry.load(Ordering::Relaxed) > self.index_interval_bytes {
             // Only refused for an offset that cannot be indexed (a follower jumping more
             // than 2^31 past the base offset); the index is sparse, so skipping is safe.
@@ -283,6 +305,29 @@ impl LogSegment {
         self.bytes_since_last_index_entry.fetch_add(set.len(), Ordering::Relaxed);
         self.last_modified_ms.store(self.clock.now_ms(), Ordering::Release);
         Ok(())
+    }
+
+    /// Append a chunk of entries (the cleaner's output) with one positional write, and the
+    /// index entries the caller chose for it (absolute offsets and file positions); an
+    /// entry the index refuses is skipped, the index being sparse.
+    pub fn append_chunk(&self, set: &[u8], index_entries: &[OffsetPosition]) -> io::Result<()> {
+        if set.is_empty() {
+            return Ok(());
+        }
+        self.write_at_end(set)?;
+        for e in index_entries {
+            let _ = self.index.append(e.offset, e.position);
+        }
+        Ok(())
+    }
+
+    /// Keep `ms` as the last-modified time, in memory and as the `.log` file's mtime (so a
+    /// restart sees it too; 0.8.2 `lastModified_=`). A cleaned segment takes the time of
+    /// the last segment it replaces, so retention and tombstone expiry do not restart.
+    pub fn set_last_modified_everywhere(&self, ms: i64) -> io::Result<()> {
+        self.last_modified_ms.store(ms, Ordering::Release);
+        let t = UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+        self.log.set_modified(t)
     }
 
     /// Walk entry headers from `from` while a whole header lies before `size`, calling

@@ -16,11 +16,12 @@ mod message;
 mod set;
 mod xxhash;
 
-pub use append::{analyze, assign_offsets, AppendInfo, Assigned};
+pub use append::{analyze, any_compressed, assign_offsets, AppendInfo, Assigned, MAX_INFLATED_SET_BYTES};
 pub use codec::CompressionCodec;
 pub use error::MessageError;
 pub use message::{validate_message_bytes, Message, MAGIC_V0, MESSAGE_OVERHEAD, MIN_MESSAGE_SIZE};
 pub use set::{
-    deep_iter, encode_messages, shallow_iter, DeepIter, Entry, EntryHeader, MessageSetBuilder, ShallowIter, LOG_OVERHEAD,
+    deep_iter, deep_iter_within, encode_messages, shallow_iter, DeepIter, Entry, EntryHeader, MessageSetBuilder, ShallowIter,
+    LOG_OVERHEAD,
 };
 pub use xxhash::xxh32;

@@ -111,13 +111,23 @@ impl Iterator for ShallowIter {
 /// messages yielded in order; uncompressed entries pass through. A wrapper that fails to
 /// decompress yields one error and ends the iteration.
 pub fn deep_iter(buf: Bytes) -> DeepIter {
-    DeepIter { stack: vec![shallow_iter(buf)], done: false }
+    DeepIter { stack: vec![shallow_iter(buf)], done: false, budget: None }
+}
+
+/// [`deep_iter`] where all the wrappers of the set together may inflate to at most
+/// `budget` bytes: decompression stops there with `InflatesTooLarge` (error 10), so a
+/// produced set never makes the broker hold more than its budget, however it is built.
+pub fn deep_iter_within(buf: Bytes, budget: usize) -> DeepIter {
+    DeepIter { stack: vec![shallow_iter(buf)], done: false, budget: Some(budget) }
 }
 
 #[derive(Debug)]
 pub struct DeepIter {
     stack: Vec<ShallowIter>,
     done: bool,
+    /// Bytes the wrappers not yet opened may still inflate to (None: each wrapper alone
+    /// is bounded by `MAX_DECOMPRESSED_BYTES`).
+    budget: Option<usize>,
 }
 
 impl Iterator for DeepIter {
@@ -151,7 +161,14 @@ impl Iterator for DeepIter {
                 .codec()
                 .and_then(|c| {
                     let payload = entry.message.value().unwrap_or_default();
-                    codec::decompress(c, &payload)
+                    match self.budget {
+                        None => codec::decompress(c, &payload),
+                        Some(left) => {
+                            let inner = codec::decompress_within(c, &payload, left)?;
+                            self.budget = Some(left - inner.len());
+                            Ok(inner)
+                        }
+                    }
                 })
                 .and_then(|inner| {
                     if self.stack.len() > MAX_NESTING {

@@ -225,7 +225,7 @@ config_struct! {
         "log.cleaner.io.buffer.load.factor" => log_cleaner_io_buffer_load_factor: f64 = Some(0.9), None, read if true, "The load factor of the log cleaner's dedupe hash table.";
         "log.cleaner.backoff.ms" => log_cleaner_backoff_ms: i64 = Some(15 * 1000), NON_NEGATIVE_LONG, read if true, "The amount of time to sleep when there are no logs to clean.";
         "log.cleaner.min.cleanable.ratio" => log_cleaner_min_cleanable_ratio: f64 = Some(0.5), None, read if true, "The minimum ratio of dirty log to total log for a log to be eligible for cleaning.";
-        "log.cleaner.enable" => log_cleaner_enable: bool = Some(false), None, read if true, "Enable the log cleaner (needed for compacted topics).";
+        "log.cleaner.enable" => log_cleaner_enable: bool = Some(true), None, read if true, "Enable the log cleaner (needed for compacted topics). On by default, unlike 0.8.2 (whose offsets topic then grew forever), as later Kafka.";
         "log.cleaner.delete.retention.ms" => log_cleaner_delete_retention_ms: i64 = Some(24 * MS_PER_HOUR), LONG, read if true, "How long delete markers are retained in compacted logs.";
         "log.index.size.max.bytes" => log_index_size_max_bytes: i32 = Some(10 * 1024 * 1024), Some((4, i32::MAX)), read if true, "The maximum size in bytes of an offset index.";
         "log.index.interval.bytes" => log_index_interval_bytes: i32 = Some(4096), NON_NEGATIVE, read if true, "The interval in bytes at which an entry is added to the offset index.";

@@ -101,6 +101,16 @@ impl BrokerEndPoint {
     }
 
     async fn send<R: crate::api::ApiRequest>(&mut self, request: &R, timeout: Duration) -> Result<R::Response, EndPointError> {
+        self.send_with_limit(request, timeout, crate::api::DEFAULT_MAX_REQUEST_SIZE).await
+    }
+
+    /// Send `request` and read an answer of at most `max_response` bytes.
+    async fn send_with_limit<R: crate::api::ApiRequest>(
+        &mut self,
+        request: &R,
+        timeout: Duration,
+        max_response: usize,
+    ) -> Result<R::Response, EndPointError> {
         if self.conn.is_none() {
             let b = &self.broker;
             let c = BrokerConnection::connect(&b.host, b.port as u16, self.socket_timeout).await.map_err(|e| {
@@ -110,6 +120,7 @@ impl BrokerEndPoint {
         }
         let client_id = self.client_id();
         let conn = self.conn.as_mut().expect("connected above");
+        conn.set_max_response_size(max_response);
         match tokio::time::timeout(timeout, conn.send(&client_id, request)).await {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => {
@@ -127,7 +138,8 @@ impl BrokerEndPoint {
 impl LeaderEndPoint for BrokerEndPoint {
     async fn fetch(&mut self, request: &FetchRequest) -> Result<FetchResponse, EndPointError> {
         let timeout = self.socket_timeout + self.fetch_wait;
-        self.send(request, timeout).await
+        let limit = max_fetch_response_size(request);
+        self.send_with_limit(request, timeout, limit).await
     }
 
     async fn offset_before(&mut self, tp: &TopicPartition, time: i64) -> Result<i64, EndPointError> {
@@ -263,6 +275,24 @@ impl FetcherManager {
             }
         }
     }
+}
+
+/// The largest answer `req` can get from a kafka08 leader: every partition's max_bytes,
+/// but no more than the leader's per-response cap (or one partition's max_bytes), plus
+/// the headers. The network client's 100 MiB default refused larger answers, and the
+/// follower repeated the same fetch for ever.
+fn max_fetch_response_size(req: &FetchRequest) -> usize {
+    let (mut sum, mut largest, mut headers) = (0usize, 0usize, 1024usize);
+    for t in &req.topics {
+        headers += 2 + t.topic.len() + 4;
+        for p in &t.partitions {
+            let want = p.max_bytes.max(0) as usize;
+            sum = sum.saturating_add(want);
+            largest = largest.max(want);
+            headers += 18;
+        }
+    }
+    sum.min(largest.max(super::apis::MAX_FETCH_RESPONSE_BYTES)).saturating_add(headers).max(crate::api::DEFAULT_MAX_REQUEST_SIZE)
 }
 
 /// The fetch tasks hold the logs they follow: they end with their manager (the replica

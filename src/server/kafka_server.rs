@@ -13,7 +13,7 @@ use super::replica_manager::ReplicaManager;
 use crate::api::{Broker, ControlledShutdownRequest};
 use crate::common::{Clock, ErrorCode, Properties, SystemClock};
 use crate::controller::{ControllerConfig, ControllerHandle, KafkaController};
-use crate::log::{LogConfig, LogManager};
+use crate::log::{CleanerConfig, LogConfig, LogManager};
 use crate::network::{BrokerConnection, SocketServer, SocketServerConfig};
 use crate::zk::{json, paths, ZkClient, ZkError};
 use std::collections::HashMap;
@@ -47,6 +47,19 @@ pub struct KafkaServer {
     /// Shared with the request handler, which serves ControlledShutdown through it.
     controller: Arc<OnceLock<ControllerHandle>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// The log cleaner's settings from the `log.cleaner.*` keys (0.8.2 `KafkaServer.createLogManager`).
+fn cleaner_config_of(config: &KafkaConfig) -> CleanerConfig {
+    CleanerConfig {
+        num_threads: config.log_cleaner_threads.max(1) as usize,
+        dedupe_buffer_size: config.log_cleaner_dedupe_buffer_size.max(0) as usize,
+        dedupe_buffer_load_factor: config.log_cleaner_io_buffer_load_factor,
+        io_buffer_size: config.log_cleaner_io_buffer_size.max(0) as usize,
+        max_io_bytes_per_second: config.log_cleaner_io_max_bytes_per_second,
+        backoff_ms: config.log_cleaner_backoff_ms.max(0) as u64,
+        enable_cleaner: config.log_cleaner_enable,
+    }
 }
 
 /// Overrides of every topic in `/config/topics`, over the broker defaults.
@@ -110,6 +123,7 @@ impl KafkaServer {
             config.log_flush_scheduler_interval_ms,
             config.log_flush_offset_checkpoint_interval_ms as i64,
         );
+        log_manager.start_cleaner(cleaner_config_of(&config)).map_err(|e| StartupError(e.to_string()))?;
 
         let replica_manager = ReplicaManager::new(config.clone(), log_manager.clone(), zk.clone());
         let metadata_cache = Arc::new(MetadataCache::new());
@@ -124,6 +138,8 @@ impl KafkaServer {
             zk: zk.clone(),
             controller: controller_slot.clone(),
             offset_manager: offset_manager.clone(),
+            controller_fence: Arc::new(super::controller_fence::ControllerFence::new(zk.clone())),
+            zookeeper_requests: Arc::new(tokio::sync::Semaphore::new(super::apis::ZOOKEEPER_CLIENT_REQUESTS)),
         });
         let socket_config = SocketServerConfig {
             host: config.bind_host().unwrap_or("").to_string(),

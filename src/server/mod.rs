@@ -4,6 +4,7 @@
 
 mod apis;
 pub mod config;
+mod controller_fence;
 mod fetcher;
 mod kafka_server;
 mod metadata_cache;

@@ -276,6 +276,10 @@ impl ReplicaManager {
     }
 
     async fn apply_partition_state(&self, tp: &TopicPartition, s: &PartitionState, leaders: &HashMap<i32, &Broker>) -> ErrorCode {
+        if let Err(e) = crate::log::check_topic_partition(tp) {
+            log::warn!("Broker {} ignoring LeaderAndIsr: {}", self.broker_id, e);
+            return e.error_code();
+        }
         if !s.replicas.contains(&self.broker_id) {
             log::warn!("Broker {} ignoring LeaderAndIsr for {}: not in its replica list {:?}", self.broker_id, tp, s.replicas);
             return ErrorCode::UnknownTopicOrPartition;
@@ -338,7 +342,10 @@ impl ReplicaManager {
                 l.became_follower(tp);
             }
             let mut code = ErrorCode::NoError;
-            if req.delete_partitions {
+            if let Err(e) = crate::log::check_topic_partition(tp) {
+                log::warn!("Broker {} ignoring StopReplica: {}", self.broker_id, e);
+                code = e.error_code();
+            } else if req.delete_partitions {
                 let removed = self.partitions.write().unwrap_or_else(|e| e.into_inner()).remove(tp);
                 if removed.is_some() || self.log_manager.get_log(tp).is_some() {
                     if let Err(e) = self.log_manager.delete_log(tp) {

@@ -307,6 +307,25 @@ impl ZkClient {
         }
     }
 
+    /// The elected controller's broker id (`/controller`) and the controller epoch
+    /// (`/controller_epoch`), each `None` when absent or unreadable as 0.8.2 wrote it. A
+    /// `sync` first, so that a server lagging behind the ZooKeeper leader does not answer
+    /// with an election it has not seen yet.
+    pub async fn controller_and_epoch(&self) -> ZkResult<(Option<i32>, Option<i32>)> {
+        self.raw().sync(super::paths::CONTROLLER_EPOCH).await.map_err(ZkError::from)?;
+        let id = self
+            .get_data(super::paths::CONTROLLER)
+            .await?
+            .and_then(|(data, _)| super::json::ControllerRegistration::parse(&data).ok())
+            .map(|c| c.brokerid);
+        let epoch = self
+            .get_data(super::paths::CONTROLLER_EPOCH)
+            .await?
+            .and_then(|(data, _)| super::json::parse_int("controller epoch", &data).ok())
+            .and_then(|e| i32::try_from(e).ok());
+        Ok((id, epoch))
+    }
+
     pub async fn exists(&self, path: &str) -> ZkResult<Option<Stat>> {
         self.raw().check_stat(path).await.map_err(ZkError::from)
     }

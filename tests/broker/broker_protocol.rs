@@ -80,10 +80,19 @@ fn make_leader(c: &mut Conn, b: &KafkaBroker) {
     let me = Broker::new(1, "127.0.0.1", b.port as i32);
     let other = Broker::new(2, "127.0.0.1", 1);
     let states = vec![state("t", 0, 1, vec![1], 0), state("t", 1, 1, vec![1], 0), state("t", 2, 2, vec![2, 1], 0)];
-    let r = c.call(&api::LeaderAndIsrRequest { controller_id: 9, controller_epoch: 1, partition_states: states.clone(), leaders: vec![me.clone(), other] });
+    // Broker 1 is the only broker, so the controller ZooKeeper elects (epoch 1): its
+    // controller requests are believed once the election is written.
+    let mut r = None;
+    support::wait_until("broker 1 elected controller", Duration::from_secs(60), || {
+        let x = c.call(&api::LeaderAndIsrRequest { controller_id: 1, controller_epoch: 1, partition_states: states.clone(), leaders: vec![me.clone(), other.clone()] });
+        let elected = x.error_code != ErrorCode::StaleControllerEpoch;
+        r = Some(x);
+        elected
+    });
+    let r = r.unwrap();
     assert_eq!(r.error_code, ErrorCode::NoError);
     assert!(r.partitions.iter().all(|p| p.error_code == ErrorCode::NoError), "{:?}", r);
-    let r = c.call(&api::UpdateMetadataRequest { controller_id: 9, controller_epoch: 1, partition_states: states, alive_brokers: vec![me] });
+    let r = c.call(&api::UpdateMetadataRequest { controller_id: 1, controller_epoch: 1, partition_states: states, alive_brokers: vec![me] });
     assert_eq!(r.error_code, ErrorCode::NoError);
 }
 
@@ -303,9 +312,9 @@ fn a_produce_to_a_broker_that_is_not_the_leader_gets_error_6() {
 #[test]
 fn a_stale_controller_epoch_is_refused_with_11() {
     let (_zk, b, mut c) = broker_for_bad_input();
-    let stale = c.call(&api::LeaderAndIsrRequest { controller_id: 9, controller_epoch: 0, partition_states: vec![], leaders: vec![] });
+    let stale = c.call(&api::LeaderAndIsrRequest { controller_id: 1, controller_epoch: 0, partition_states: vec![], leaders: vec![] });
     assert_eq!(stale.error_code, ErrorCode::StaleControllerEpoch);
-    let stale = c.call(&api::UpdateMetadataRequest { controller_id: 9, controller_epoch: 0, partition_states: vec![], alive_brokers: vec![] });
+    let stale = c.call(&api::UpdateMetadataRequest { controller_id: 1, controller_epoch: 0, partition_states: vec![], alive_brokers: vec![] });
     assert_eq!(stale.error_code, ErrorCode::StaleControllerEpoch);
     still_serving(&b, Some(&mut c));
 }
@@ -330,12 +339,12 @@ fn stop_replica_with_delete_removes_the_partition_and_its_log() {
     c.call(&produce("t", 1, 1, encode_messages(CompressionCodec::None, &msgs(3, "d"), 0)));
     let dir = b.data_dir().join("t-1");
     assert!(dir.exists());
-    let r = c.call(&api::StopReplicaRequest { controller_id: 9, controller_epoch: 1, delete_partitions: true, partitions: vec![kafka08::common::TopicPartition::new("t", 1)] });
+    let r = c.call(&api::StopReplicaRequest { controller_id: 1, controller_epoch: 1, delete_partitions: true, partitions: vec![kafka08::common::TopicPartition::new("t", 1)] });
     assert_eq!(r.error_code, ErrorCode::NoError);
     assert!(!dir.exists(), "the log directory is deleted");
     assert_eq!(c.call(&fetch("t", 1, 0, 0)).topics[0].partitions[0].error_code, ErrorCode::UnknownTopicOrPartition);
     // Without delete the data stays.
-    let r = c.call(&api::StopReplicaRequest { controller_id: 9, controller_epoch: 1, delete_partitions: false, partitions: vec![kafka08::common::TopicPartition::new("t", 0)] });
+    let r = c.call(&api::StopReplicaRequest { controller_id: 1, controller_epoch: 1, delete_partitions: false, partitions: vec![kafka08::common::TopicPartition::new("t", 0)] });
     assert_eq!(r.error_code, ErrorCode::NoError);
     assert!(b.data_dir().join("t-0").exists());
 }

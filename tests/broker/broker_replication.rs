@@ -37,11 +37,20 @@ fn log_end_p0(addr: &str, topic: &str) -> i64 {
     o.topics[0].partitions[0].offsets[0]
 }
 
+/// The tests act as controller 1 at epoch 1, which broker 1 (started first) is elected;
+/// its requests are believed once the election is in ZooKeeper.
+fn wait_for_controller_1(addr: &str) {
+    wait_until("broker 1 elected controller", Duration::from_secs(60), || {
+        call(addr, &api::LeaderAndIsrRequest { controller_id: 1, controller_epoch: 1, partition_states: vec![], leaders: vec![] }).error_code == ErrorCode::NoError
+    });
+}
+
 #[test]
 fn follower_copies_the_leader_and_acks_all_waits_for_it() {
     let zks = ZkServer::start();
     let b1 = KafkaBroker::start(1, &zks.connect_string(), &[]);
     let b2 = KafkaBroker::start(2, &zks.connect_string(), &[]);
+    wait_for_controller_1(&b1.addr());
     let brokers = vec![Broker::new(1, "127.0.0.1", b1.port as i32), Broker::new(2, "127.0.0.1", b2.port as i32)];
     let st = api::PartitionState { topic: "r".into(), partition: 0, controller_epoch: 1, leader: 1, leader_epoch: 0, isr: vec![1, 2], zk_version: 0, replicas: vec![1, 2] };
     for b in [&b1, &b2] {
@@ -81,6 +90,7 @@ fn isr_shrinks_when_a_follower_stalls_and_grows_back_in_the_state_znode() {
     let extra = [("replica.lag.time.max.ms", "2000"), ("replica.fetch.wait.max.ms", "200")];
     let b1 = KafkaBroker::start(1, &zks.connect_string(), &extra);
     let b2 = KafkaBroker::start(2, &zks.connect_string(), &extra);
+    wait_for_controller_1(&b1.addr());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let zk = rt.block_on(ZkClient::connect(&zks.connect_string(), Duration::from_secs(6), Duration::from_secs(10))).unwrap();
     let path = "/brokers/topics/s/partitions/0/state";
@@ -111,6 +121,7 @@ fn a_follower_elected_before_it_refetched_keeps_every_committed_message() {
     // leader's for the whole test (it is carried by fetch responses).
     let b1 = KafkaBroker::start(1, &zks.connect_string(), &[]);
     let b2 = KafkaBroker::start(2, &zks.connect_string(), &[]);
+    wait_for_controller_1(&b1.addr());
     let b3 = KafkaBroker::start(3, &zks.connect_string(), &[("replica.fetch.wait.max.ms", "9000")]);
     let brokers: Vec<Broker> = [&b1, &b2, &b3].iter().map(|b| Broker::new(b.id, "127.0.0.1", b.port as i32)).collect();
     let state = |leader: i32, epoch: i32, isr: Vec<i32>| api::PartitionState {
@@ -166,6 +177,7 @@ fn an_old_leader_drops_its_uncommitted_tail_and_copies_the_new_leader() {
     let zks = ZkServer::start();
     let b1 = KafkaBroker::start(1, &zks.connect_string(), &[]);
     let b2 = KafkaBroker::start(2, &zks.connect_string(), &[]);
+    wait_for_controller_1(&b1.addr());
     let brokers: Vec<Broker> = [&b1, &b2].iter().map(|b| Broker::new(b.id, "127.0.0.1", b.port as i32)).collect();
     let lai = |b: &KafkaBroker, leader: i32, epoch: i32, isr: Vec<i32>| {
         let st = api::PartitionState { topic: "d".into(), partition: 0, controller_epoch: 1, leader, leader_epoch: epoch, isr, zk_version: 0, replicas: vec![1, 2] };

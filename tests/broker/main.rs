@@ -7,6 +7,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod broker_cleaner;
+mod broker_hardening;
+mod broker_live_config;
 mod broker_protocol;
 mod broker_replication;
 mod broker_zk;
@@ -14,4 +17,5 @@ mod network_server;
 mod offsets_api;
 mod offsets_interop;
 mod server_config;
+mod server_config_dedupe;
 mod simple_consumer_read;

@@ -51,7 +51,7 @@ const DEFAULTS: &[(&str, Option<&str>)] = &[
     ("log.cleaner.io.buffer.load.factor", Some("0.9")),
     ("log.cleaner.backoff.ms", Some("15000")),
     ("log.cleaner.min.cleanable.ratio", Some("0.5")),
-    ("log.cleaner.enable", Some("false")),
+    ("log.cleaner.enable", Some("true")),
     ("log.cleaner.delete.retention.ms", Some("86400000")),
     ("log.index.size.max.bytes", Some("10485760")),
     ("log.index.interval.bytes", Some("4096")),
@@ -241,7 +241,7 @@ fn shipped_server_properties_loads_with_0_8_2_values_and_no_unknown_keys() {
     assert_eq!(cfg.log_retention_ms(), 604_800_000);
     assert_eq!(cfg.log_segment_bytes, 1_073_741_824);
     assert_eq!(cfg.log_retention_check_interval_ms, 300_000);
-    assert!(!cfg.log_cleaner_enable);
+    assert!(cfg.log_cleaner_enable, "on by default, unlike 0.8.2");
     assert_eq!(cfg.zookeeper_connect, "localhost:2181");
     assert_eq!(cfg.zk_connection_timeout_ms(), 6000);
 

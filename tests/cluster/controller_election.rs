@@ -10,7 +10,6 @@ use kafka08::common::TopicPartition;
 use kafka08::controller::{EpochFence, FenceError, StateWrite, WriteOutcome};
 use kafka08::zk::json::PartitionState;
 use kafka08::zk::{paths, ZkClient};
-use std::time::Duration;
 
 async fn controller_znode(zk: &ZkClient) -> Option<(serde_json::Value, i64)> {
     let (data, stat) = zk.get_data(paths::CONTROLLER).await.expect("read /controller")?;

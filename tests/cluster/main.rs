@@ -7,11 +7,15 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod broker_soak;
 mod cluster_config;
 mod cluster_controlled_shutdown;
 mod cluster_controller;
 mod cluster_durability;
+mod cluster_reassignment;
+mod cluster_topic_deletion;
 mod controller_election;
 mod controller_partitions;
 mod preferred_leaders;
 mod producer_failover;
+mod zk_ensemble_faults;

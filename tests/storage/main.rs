@@ -8,6 +8,8 @@
 mod support;
 
 mod log_append_read;
+mod log_cleaner;
+mod log_cleaner_crash;
 mod log_crash;
 mod log_disk_format;
 mod log_manager;

@@ -196,8 +196,25 @@ impl KafkaBroker {
         }
     }
 
+    /// SIGSTOP, and return only once every thread of the broker has stopped: kill(2)
+    /// returns before a thread running on another core has taken the signal, and such a
+    /// thread could still answer a request the test sends next (a follower that "stopped
+    /// fetching" fetched once more, so a commit expected to time out got NoError in CI).
     pub fn pause(&self) {
         self.signal(libc::SIGSTOP);
+        let Some(pid) = self.pid() else { return };
+        let stopped = || {
+            let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else { return true };
+            tasks.flatten().all(|t| {
+                // The state follows the parenthesised command name: "tid (comm) T ...".
+                let stat = fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+                stat.rsplit_once(')').is_none_or(|(_, rest)| matches!(rest.trim_start().chars().next(), Some('T' | 't' | 'Z' | 'X')))
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !stopped() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     pub fn resume(&self) {

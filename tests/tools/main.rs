@@ -9,10 +9,12 @@ mod support;
 
 mod admin_server_scripts;
 mod admin_topics;
+mod cluster_fixed_ports;
 mod cluster_scripts;
 mod dump_log_segments;
 mod preferred_replica_election;
 mod quickstart;
+mod reassign_partitions_command;
 mod runbook;
 mod tools_console_consumer;
 mod tools_console_producer;

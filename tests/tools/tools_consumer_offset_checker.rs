@@ -34,6 +34,14 @@ fn prints_the_082_offset_table() {
     assert_eq!(lines[1], fmt(["grp", "c", "0", "3", "5", "2", "grp_host-1-abcdef01-0"]));
     assert_eq!(lines[2], fmt(["grp", "c", "1", "-1", "0", "unknown", "none"]));
     assert_eq!(lines.len(), 3);
+    // 0.8.2's script by its own name (lag scripts call it so) prints the same table.
+    let by_name = support::run_with_env(
+        "bin/kafka-consumer-offset-checker.sh",
+        &["--zookeeper", &cluster.zk.connect_string(), "--group", "grp"],
+        None,
+        &[("KAFKA08_BIN", env!("CARGO_BIN_EXE_kafka08"))],
+    );
+    assert_eq!((by_name.code, by_name.stdout.as_str()), (Some(0), out.stdout.as_str()), "{}", by_name.all());
     // --topic narrows the table; --broker-info adds 0.8.2's broker list after it.
     let checker = |extra: &[&str]| {
         let zk = cluster.zk.connect_string();

@@ -3,7 +3,7 @@
 //! `compact` as delete) used to be accepted by the broker's config and then refused by a
 //! second parse of the log keys, so the broker exited during start-up.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::cluster::Cluster;
