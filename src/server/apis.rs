@@ -18,7 +18,8 @@ use crate::network::{BoxFuture, ConnectionInfo, Outcome, RequestHandler, Respons
 use crate::zk::ZkClient;
 use bytes::Bytes;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use crate::metrics::{request_index, RequestMetrics};
+use std::time::{Duration, Instant};
 
 impl RecordPayload for FetchRegion {
     fn len(&self) -> usize {
@@ -34,6 +35,27 @@ pub struct KafkaApis {
     /// Set once the controller starts (after the socket server, as 0.8.2 started them).
     pub controller: Arc<OnceLock<ControllerHandle>>,
     pub offset_manager: Arc<OffsetManager>,
+    /// 0.8.2's `RequestMetrics`: counted here, where the request's kind is known.
+    pub request_metrics: Arc<RequestMetrics>,
+}
+
+/// The `RequestMetrics` names a request counts under: its key's name, and for a fetch
+/// also `FetchConsumer` or `FetchFollower` (0.8.2 `RequestChannel.updateRequestMetrics`).
+fn request_metric_names(req: &Request) -> (&'static str, Option<&'static str>) {
+    match req {
+        Request::Produce(_) => ("Produce", None),
+        Request::Fetch(f) => ("Fetch", Some(if f.is_from_follower() { "FetchFollower" } else { "FetchConsumer" })),
+        Request::Offsets(_) => ("Offsets", None),
+        Request::Metadata(_) => ("Metadata", None),
+        Request::LeaderAndIsr(_) => ("LeaderAndIsr", None),
+        Request::StopReplica(_) => ("StopReplica", None),
+        Request::UpdateMetadata(_) => ("UpdateMetadata", None),
+        Request::ControlledShutdown(_) => ("ControlledShutdown", None),
+        Request::OffsetCommit(_) => ("OffsetCommit", None),
+        Request::OffsetFetch(_) => ("OffsetFetch", None),
+        Request::ConsumerMetadata(_) => ("ConsumerMetadata", None),
+        Request::ApiVersions(_) | Request::UnsupportedApiVersions => ("ApiVersions", None),
+    }
 }
 
 fn respond<R: ApiResponse>(correlation_id: i32, body: &R) -> Outcome {
@@ -75,7 +97,36 @@ impl RequestHandler for KafkaApis {
         };
         let this = self.clone();
         let peer = conn.peer;
-        Box::pin(async move { this.dispatch(header, req, peer).await })
+        let (name, detail) = request_metric_names(&req);
+        let indexes = [request_index(name), detail.and_then(request_index)];
+        let start = Instant::now();
+        let metrics = self.request_metrics.clone();
+        let record = move || {
+            let elapsed = start.elapsed();
+            for i in indexes.into_iter().flatten() {
+                metrics.record(i, elapsed);
+            }
+        };
+        Box::pin(async move {
+            match this.dispatch(header, req, peer).await {
+                // A deferred answer (acks=-1, long poll) counts when it is ready; it stays
+                // deferred, so the connection reads on meanwhile.
+                Outcome::Deferred(mut fut) => Outcome::Deferred(Box::pin(async move {
+                    let outcome = loop {
+                        match fut.await {
+                            Outcome::Deferred(next) => fut = next,
+                            other => break other,
+                        }
+                    };
+                    record();
+                    outcome
+                })),
+                outcome => {
+                    record();
+                    outcome
+                }
+            }
+        })
     }
 }
 
@@ -143,6 +194,7 @@ impl KafkaApis {
                 }
                 Err(PartitionError(code, why)) => {
                     log::debug!("produce to {} failed: {}", tp, why);
+                    self.replica_manager.record_failed_produce(topic);
                     failed = true;
                     results.push((topic.to_string(), ProduceResponsePartition { partition: p.partition, error_code: code, base_offset: -1 }, None));
                 }
@@ -198,28 +250,32 @@ impl KafkaApis {
         }))
     }
 
-    /// Read every requested partition once; returns the response and its payload size, and
-    /// whether any partition failed (0.8.2 answers at once then).
-    fn read_fetch(&self, req: &FetchRequest, first: bool) -> (FetchResponse<FetchRegion>, usize, bool) {
+    /// Read every requested partition once; returns the response, its payload size,
+    /// whether any partition failed (0.8.2 answers at once then), and what each partition
+    /// sent (`None`: failed), for [`ReplicaManager::record_fetch`] once it is the answer.
+    fn read_fetch<'r>(&self, req: &'r FetchRequest, first: bool) -> (FetchResponse<FetchRegion>, usize, bool, FetchSent<'r>) {
         let mut bytes = 0usize;
         let mut error = false;
         let mut entries = Vec::new();
+        let mut sent = Vec::new();
         for (topic, p) in req.partitions() {
             let tp = TopicPartition::new(topic, p.partition);
             let part = match self.replica_manager.read(&tp, req.replica_id, p.fetch_offset, p.max_bytes.max(0) as usize, first) {
                 Ok((region, hw)) => {
                     bytes += region.length;
+                    sent.push((topic, p.partition, Some(region.length)));
                     FetchResponsePartition { partition: p.partition, error_code: ErrorCode::NoError, high_watermark: hw, message_set: region }
                 }
                 Err(PartitionError(code, _)) => {
                     error = true;
+                    sent.push((topic, p.partition, None));
                     let hw = self.replica_manager.partition(&tp).map(|x| x.high_watermark()).unwrap_or(-1);
                     FetchResponsePartition { partition: p.partition, error_code: code, high_watermark: hw, message_set: empty_region() }
                 }
             };
             entries.push((topic.to_string(), part));
         }
-        (FetchResponse::from_partitions(entries), bytes, error)
+        (FetchResponse::from_partitions(entries), bytes, error, sent)
     }
 
     fn handle_fetch(&self, cid: i32, req: FetchRequest) -> Outcome {
@@ -227,10 +283,12 @@ impl KafkaApis {
         // otherwise go unnoticed, and the fetch would sleep its whole max_wait (a lost
         // wakeup that held acks=-1 produces for replica.fetch.wait.max.ms).
         let mut progress = self.replica_manager.progress();
-        let (resp, bytes, error) = self.read_fetch(&req, true);
+        let (resp, bytes, error, sent) = self.read_fetch(&req, true);
         if req.max_wait_ms <= 0 || bytes >= req.min_bytes.max(0) as usize || error || req.partitions().is_empty() {
+            self.replica_manager.record_fetch(sent);
             return fetch_frame(cid, resp);
         }
+        drop(sent);
         // Long poll: park until enough bytes arrived or max_wait passes.
         let this = self.clone();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms as u64);
@@ -239,12 +297,13 @@ impl KafkaApis {
                 if tokio::time::timeout_at(deadline, progress.changed()).await.is_err() {
                     break;
                 }
-                let (_, bytes, error) = this.read_fetch(&req, false);
+                let (_, bytes, error, _) = this.read_fetch(&req, false);
                 if bytes >= req.min_bytes.max(0) as usize || error {
                     break;
                 }
             }
-            let (resp, _, _) = this.read_fetch(&req, false);
+            let (resp, _, _, sent) = this.read_fetch(&req, false);
+            this.replica_manager.record_fetch(sent);
             fetch_frame(cid, resp)
         }))
     }
@@ -408,6 +467,9 @@ impl KafkaApis {
         }
     }
 }
+
+/// Per requested partition: topic, partition, and the bytes read (`None`: it failed).
+type FetchSent<'r> = Vec<(&'r str, i32, Option<usize>)>;
 
 fn empty_region() -> FetchRegion {
     static EMPTY: std::sync::OnceLock<Arc<std::fs::File>> = std::sync::OnceLock::new();

@@ -134,6 +134,9 @@ pub const BROKER_KEYS: &[&str] = &[
     "offsets.commit.timeout.ms",
     "offsets.commit.required.acks",
     "delete.topic.enable",
+    // kafka08's own: the Prometheus metrics endpoint (0.8.2 had JMX instead).
+    "metrics.http.port",
+    "metrics.http.host",
 ];
 
 /// Keys 0.8.2's metrics reporters read from `server.properties` (after `KafkaConfig`, so
@@ -329,6 +332,12 @@ pub struct KafkaConfig {
     pub offsets_commit_timeout_ms: i32,
     pub offsets_commit_required_acks: i16,
     pub delete_topic_enable: bool,
+
+    // Metrics (kafka08's own)
+    /// Port of the Prometheus endpoint; 0 (the default) turns it off.
+    pub metrics_http_port: u16,
+    /// Bind address of the endpoint; unset means `host.name`. See [`KafkaConfig::metrics_bind_host`].
+    pub metrics_http_host: Option<String>,
 
     /// The properties this was built from (0.8.2's `config.props`): the controller
     /// overlays topic configs on them (`unclean.leader.election.enable`).
@@ -613,6 +622,8 @@ impl KafkaConfig {
         let replica_fetch_min_bytes = r.int("replica.fetch.min.bytes", 1, INT)?;
         let num_replica_fetchers = r.int("num.replica.fetchers", 1, POSITIVE)?;
         let replica_fetch_backoff_ms = r.int("replica.fetch.backoff.ms", 1000, NON_NEGATIVE)?;
+        let metrics_http_port = r.int("metrics.http.port", 0, TCP_PORT)? as u16;
+        let metrics_http_host = r.string("metrics.http.host");
         let replica_high_watermark_checkpoint_interval_ms =
             r.long("replica.high.watermark.checkpoint.interval.ms", 5000, LONG)?;
         let fetch_purgatory_purge_interval_requests = r.int("fetch.purgatory.purge.interval.requests", 1000, INT)?;
@@ -714,6 +725,8 @@ impl KafkaConfig {
             replica_fetch_min_bytes,
             num_replica_fetchers,
             replica_fetch_backoff_ms,
+            metrics_http_port,
+            metrics_http_host,
             replica_high_watermark_checkpoint_interval_ms,
             fetch_purgatory_purge_interval_requests,
             producer_purgatory_purge_interval_requests,
@@ -824,6 +837,12 @@ impl KafkaConfig {
     /// any other value means delete).
     pub fn log_cleanup_compact(&self) -> bool {
         self.log_cleanup_policy.trim().eq_ignore_ascii_case("compact")
+    }
+
+    /// The metrics endpoint's address: `metrics.http.host` when set and not blank, else
+    /// [`KafkaConfig::bind_host`].
+    pub fn metrics_bind_host(&self) -> Option<&str> {
+        self.metrics_http_host.as_deref().filter(|h| !h.trim().is_empty()).or(self.bind_host())
     }
 
     /// The address to bind: `host.name` when set and not blank, else `None` (every interface).
@@ -939,6 +958,8 @@ impl KafkaConfig {
             "replica.fetch.min.bytes" => s(self.replica_fetch_min_bytes),
             "num.replica.fetchers" => s(self.num_replica_fetchers),
             "replica.fetch.backoff.ms" => s(self.replica_fetch_backoff_ms),
+            "metrics.http.port" => s(self.metrics_http_port),
+            "metrics.http.host" => self.metrics_http_host.clone().or_else(|| self.host_name.clone()),
             "replica.high.watermark.checkpoint.interval.ms" => s(self.replica_high_watermark_checkpoint_interval_ms),
             "fetch.purgatory.purge.interval.requests" => s(self.fetch_purgatory_purge_interval_requests),
             "producer.purgatory.purge.interval.requests" => s(self.producer_purgatory_purge_interval_requests),

@@ -221,6 +221,7 @@ async fn run(f: Arc<Fetcher>, rm: Weak<ReplicaManager>, config: Arc<KafkaConfig>
                             }
                         }
                         let leo = part.log.log_end_offset();
+                        part.set_fetcher_lag(p.high_watermark - leo);
                         part.set_follower_high_watermark(p.high_watermark);
                         set_offset(&f, &tp, expected, leo);
                         rm.notify_progress();

@@ -14,6 +14,9 @@ use crate::api::{Broker, ControlledShutdownRequest};
 use crate::common::{Clock, ErrorCode, Properties, SystemClock};
 use crate::controller::{ControllerConfig, ControllerHandle, KafkaController};
 use crate::log::{LogConfig, LogManager};
+use crate::metrics::http::MetricsServer;
+use crate::metrics::RequestMetrics;
+use super::broker_metrics::BrokerMetrics;
 use crate::network::{BrokerConnection, SocketServer, SocketServerConfig};
 use crate::zk::{json, paths, ZkClient, ZkError};
 use std::collections::HashMap;
@@ -44,6 +47,7 @@ pub struct KafkaServer {
     pub metadata_cache: Arc<MetadataCache>,
     pub offset_manager: Arc<OffsetManager>,
     socket_server: Option<SocketServer>,
+    metrics_server: Option<MetricsServer>,
     /// Shared with the request handler, which serves ControlledShutdown through it.
     controller: Arc<OnceLock<ControllerHandle>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -122,12 +126,14 @@ impl KafkaServer {
         let offset_manager = OffsetManager::new(OffsetManagerConfig::from_kafka_config(&config), replica_manager.clone(), zk.clone());
         let listener: Arc<dyn super::replica_manager::LeadershipListener> = offset_manager.clone();
         replica_manager.set_leadership_listener(Arc::downgrade(&listener));
+        let request_metrics = Arc::new(RequestMetrics::default());
         let apis = Arc::new(KafkaApis {
             replica_manager: replica_manager.clone(),
             metadata_cache: metadata_cache.clone(),
             zk: zk.clone(),
             controller: controller_slot.clone(),
             offset_manager: offset_manager.clone(),
+            request_metrics: request_metrics.clone(),
         });
         let socket_config = SocketServerConfig {
             host: config.bind_host().unwrap_or("").to_string(),
@@ -144,6 +150,23 @@ impl KafkaServer {
         let socket_server = SocketServer::start(socket_config, apis)
             .await
             .map_err(|e| StartupError(format!("cannot bind {}:{}: {}", config.bind_host().unwrap_or("0.0.0.0"), config.port, e)))?;
+
+        let metrics_server = if config.metrics_http_port == 0 {
+            None
+        } else {
+            let source = BrokerMetrics {
+                replica_manager: Arc::downgrade(&replica_manager),
+                requests: request_metrics.clone(),
+                controller: controller_slot.clone(),
+                request_queue: socket_server.request_queue(),
+            };
+            let host = config.metrics_bind_host().unwrap_or("0.0.0.0");
+            let server = MetricsServer::start(host, config.metrics_http_port, crate::metrics::registry(Arc::new(source)))
+                .await
+                .map_err(|e| StartupError(format!("cannot bind the metrics endpoint (metrics.http.port) {}:{}: {}", host, config.metrics_http_port, e)))?;
+            log::info!("[Kafka Server {}], metrics on http://{}/metrics", id, server.local_addr());
+            Some(server)
+        };
 
         let mut tasks = Vec::new();
         // High watermark checkpoints (replica.high.watermark.checkpoint.interval.ms).
@@ -199,6 +222,7 @@ impl KafkaServer {
             metadata_cache,
             offset_manager,
             socket_server: Some(socket_server),
+            metrics_server,
             controller: controller_slot,
             tasks,
         })
@@ -206,6 +230,11 @@ impl KafkaServer {
 
     pub fn local_port(&self) -> Option<u16> {
         self.socket_server.as_ref().map(|s| s.local_addr().port())
+    }
+
+    /// Where the metrics endpoint listens, when `metrics.http.port` turned it on.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_server.as_ref().map(|m| m.local_addr())
     }
 
     pub fn controller(&self) -> Option<&ControllerHandle> {
@@ -223,6 +252,9 @@ impl KafkaServer {
         }
         if let Some(s) = self.socket_server.take() {
             s.shutdown().await;
+        }
+        if let Some(m) = self.metrics_server.take() {
+            m.shutdown().await;
         }
         self.replica_manager.fetchers.shutdown();
         self.offset_manager.shutdown();
