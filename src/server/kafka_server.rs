@@ -211,8 +211,9 @@ impl KafkaServer {
         let host = config.advertised_host();
         let port = config.advertised_port();
         let port = if port == 0 { socket_server.local_addr().port() } else { port };
-        register_broker(&zk, id, &host, port).await?;
-        tasks.push(tokio::spawn(reregister_on_new_session(zk.clone(), id, host.clone(), port)));
+        let metrics_port = metrics_server.as_ref().map(|m| m.local_addr().port());
+        register_broker(&zk, id, &host, port, metrics_port).await?;
+        tasks.push(tokio::spawn(reregister_on_new_session(zk.clone(), id, host.clone(), port, metrics_port)));
         log::info!("[Kafka Server {}], started (listening on {}, registered as {}:{})", id, socket_server.local_addr(), host, port);
         Ok(KafkaServer {
             config,
@@ -381,12 +382,12 @@ impl KafkaServer {
 
 /// Register `/brokers/ids/<id>` (spec §2.2): a node left by our own previous session (same
 /// host and port) is waited out; another broker's registration refuses start-up.
-async fn register_broker(zk: &ZkClient, id: i32, host: &str, port: u16) -> Result<(), StartupError> {
+async fn register_broker(zk: &ZkClient, id: i32, host: &str, port: u16, metrics_port: Option<u16>) -> Result<(), StartupError> {
     let path = paths::broker(id);
     let deadline = tokio::time::Instant::now() + zk.session_timeout() * 3 + Duration::from_secs(5);
     loop {
         let now_ms = SystemClock.now_ms();
-        let data = json::BrokerRegistration::new(host, port as i32, -1, now_ms).to_bytes();
+        let data = json::BrokerRegistration::new(host, port as i32, -1, now_ms).with_metrics_port(metrics_port).to_bytes();
         match zk.create_ephemeral_expect_conflict(&path, &data).await {
             Ok(()) => {
                 log::info!("Registered broker {} at path {} with address {}:{}.", id, path, host, port);
@@ -410,14 +411,14 @@ async fn register_broker(zk: &ZkClient, id: i32, host: &str, port: u16) -> Resul
     }
 }
 
-async fn reregister_on_new_session(zk: ZkClient, id: i32, host: String, port: u16) {
+async fn reregister_on_new_session(zk: ZkClient, id: i32, host: String, port: u16, metrics_port: Option<u16>) {
     let mut generation = zk.session_generation();
     while generation.changed().await.is_ok() {
         log::info!("New ZooKeeper session: re-registering broker {}", id);
         for p in paths::PERSISTENT_PATHS {
             let _ = zk.ensure_path(p).await;
         }
-        if let Err(e) = register_broker(&zk, id, &host, port).await {
+        if let Err(e) = register_broker(&zk, id, &host, port, metrics_port).await {
             log::error!("re-registration of broker {} failed: {}", id, e);
         }
     }

@@ -11,6 +11,7 @@ pub mod export_zk_offsets;
 pub mod get_offset_shell;
 pub mod import_zk_offsets;
 pub mod kafka_main;
+pub mod manager_command;
 pub mod mirror_maker;
 pub mod options;
 pub mod perf;
@@ -44,6 +45,7 @@ pub const TOOLS: &[(&str, &str, ToolMain)] = &[
     ("kafka.tools.UpdateOffsetsInZK", "update-offsets-in-zk", update_offsets_in_zk::main),
     ("kafka.Kafka", "server", kafka_main::main),
     ("kafka.admin.TopicCommand", "topics", topics_command::main),
+    ("kafka08.Manager", "manager", manager_command::main),
 ];
 
 /// Find a tool by 0.8 class name or short name.
