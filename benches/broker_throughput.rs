@@ -4,6 +4,10 @@
 //! `cargo bench --bench broker_throughput` (needs ZooKeeper from zk-scripts/install.sh).
 //! KAFKA08_BENCH_MESSAGES sets the message count (default 5,000,000).
 //!
+//! The broker runs four times in the same run, alternately with the metrics endpoint off
+//! and on (`metrics.http.port`, scraped every second while it works), to show what
+//! counting costs the data path.
+//!
 //! The bench acts as the controller for its single broker (LeaderAndIsr + UpdateMetadata)
 //! so that only the data path is measured.
 
@@ -90,10 +94,37 @@ fn main() {
     let out = Command::new(root.join("zk-scripts/zk.sh")).args(["start"]).arg(dir.join("zk")).arg(zk_port.to_string()).output().unwrap();
     assert!(out.status.success(), "zookeeper: {}", String::from_utf8_lossy(&out.stderr));
     let mut guard = Guard(vec![], dir.join("zk"), root.clone());
+    let loop_mb = loopback_mb_s(total * (MESSAGE_SIZE + 26));
+    println!("broker throughput: {} messages of {} bytes, acks=1, one partition, one broker", total / PER_REQUEST * PER_REQUEST, MESSAGE_SIZE);
+    println!("loopback TCP ceiling:  {:>10.1} MB/s", loop_mb);
+    for (round, metrics) in [false, true, false, true].into_iter().enumerate() {
+        let run = dir.join(format!("run{round}"));
+        let (produced, produce_s, bytes, count, consume_s) = measure(&mut guard, &run, zk_port, total, metrics);
+        let set_mb = (produced * (MESSAGE_SIZE + 26)) as f64 / 1e6;
+        let label = if metrics { "metrics on " } else { "metrics off" };
+        println!("{label} producer:  {:>10.1} MB/s  {:>12.0} msg/s  ({:.2} of loopback)", set_mb / produce_s, produced as f64 / produce_s, set_mb / produce_s / loop_mb);
+        println!("{label} consumer:  {:>10.1} MB/s  {:>12.0} msg/s  ({:.2} of loopback)", bytes as f64 / 1e6 / consume_s, count as f64 / consume_s, bytes as f64 / 1e6 / consume_s / loop_mb);
+        for mut c in guard.0.drain(..) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&run);
+    }
+    drop(guard);
+}
+
+/// Start a broker in `dir` (with the metrics endpoint when `metrics`), produce `total`
+/// messages and consume them; (produced, produce seconds, bytes and messages consumed,
+/// consume seconds).
+fn measure(guard: &mut Guard, dir: &std::path::Path, zk_port: u16, total: usize, metrics: bool) -> (usize, f64, usize, usize, f64) {
+    std::fs::create_dir_all(dir).unwrap();
+    let chroot = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let metrics_port = free_port();
+    let metrics_props = if metrics { format!("metrics.http.port={metrics_port}\nmetrics.http.host=127.0.0.1\n") } else { String::new() };
     let port = free_port();
     std::fs::write(
         dir.join("server.properties"),
-        format!("broker.id=1\nport={port}\nhost.name=127.0.0.1\nlog.dirs={}\nzookeeper.connect=127.0.0.1:{zk_port}\n", dir.join("data").display()),
+        format!("broker.id=1\nport={port}\nhost.name=127.0.0.1\nlog.dirs={}\nzookeeper.connect=127.0.0.1:{zk_port}/{chroot}\n{metrics_props}", dir.join("data").display()),
     )
     .unwrap();
     let log = std::fs::File::create(dir.join("server.log")).unwrap();
@@ -123,7 +154,16 @@ fn main() {
     call(&mut ctl, &api::LeaderAndIsrRequest { controller_id: 1, controller_epoch: 1, partition_states: vec![st.clone()], leaders: vec![me.clone()] });
     call(&mut ctl, &api::UpdateMetadataRequest { controller_id: 1, controller_epoch: 1, partition_states: vec![st], alive_brokers: vec![me] });
 
-    let loop_mb = loopback_mb_s(total * (MESSAGE_SIZE + 26));
+    // A scraper asking every second, as a busy Prometheus would (ends with the broker).
+    if metrics {
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let Ok(mut s) = TcpStream::connect(("127.0.0.1", metrics_port)) else { return };
+            let _ = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink);
+        });
+    }
 
     // Producer: requests of 500 messages written back to back (TCP flow control bounds
     // what is in flight), acks read on a second thread.
@@ -174,10 +214,5 @@ fn main() {
         }
     }
     let consume_s = t.elapsed().as_secs_f64();
-    let set_mb = (produced * (MESSAGE_SIZE + 26)) as f64 / 1e6;
-    println!("broker throughput: {} messages of {} bytes, acks=1, one partition, one broker", produced, MESSAGE_SIZE);
-    println!("loopback TCP ceiling:  {:>10.1} MB/s", loop_mb);
-    println!("producer:              {:>10.1} MB/s  {:>12.0} msg/s  ({:.2} of loopback)", set_mb / produce_s, produced as f64 / produce_s, set_mb / produce_s / loop_mb);
-    println!("consumer:              {:>10.1} MB/s  {:>12.0} msg/s  ({:.2} of loopback)", bytes as f64 / 1e6 / consume_s, count as f64 / consume_s, bytes as f64 / 1e6 / consume_s / loop_mb);
-    drop(guard);
+    (produced, produce_s, bytes, count, consume_s)
 }

@@ -138,7 +138,7 @@ pub async fn topic(
             leader,
             replicas: p.replicas.clone(),
             isr: p.isr.clone(),
-            under_replicated: p.is_under_replicated(),
+            under_replicated: p.leader.is_some() && p.is_under_replicated(),
             offline: p.is_unavailable(&live),
             log_end: None,
             size,

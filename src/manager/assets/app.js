@@ -37,7 +37,7 @@ function rate(series) {
 
 function table(id, head, rows) {
   const th = head.map((h) => `<th${h.startsWith("#") ? ' class="num"' : ""}>${esc(h.replace(/^#/, ""))}</th>`).join("");
-  const body = rows.length ? rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join("")}</tr>`).join("") : `<tr><td colspan="${head.length}" class="muted">none</td></tr>`;
+  const body = rows.length ? rows.map((r) => `<tr>${r.map((c, i) => `<td${head[i].startsWith("#") ? ' class="num"' : ""}>${c}</td>`).join("")}</tr>`).join("") : `<tr><td colspan="${head.length}" class="muted">none</td></tr>`;
   return `<table id="${id}"><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
