@@ -392,6 +392,16 @@ impl ReplicaManager {
             }
             results.push(PartitionResult { topic: tp.topic.clone(), partition: tp.partition, error_code: code });
         }
+        if req.delete_partitions {
+            // A deleted topic's counters go with its last partition here, so a topic
+            // created again under the name starts from zero.
+            let hosted = self.partitions.read().unwrap_or_else(|e| e.into_inner());
+            for tp in &req.partitions {
+                if !hosted.keys().any(|h| h.topic == tp.topic) {
+                    self.topic_stats.remove_topic(&tp.topic);
+                }
+            }
+        }
         self.notify_progress();
         (ErrorCode::NoError, results)
     }
