@@ -22,7 +22,7 @@ use kafka08::api::{self, MetadataRequest, RequestHeader};
 use kafka08::common::{ErrorCode, Properties};
 use kafka08::message::{encode_messages, CompressionCodec, Message};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use support::cluster::{try_call, Cluster};
@@ -32,11 +32,7 @@ const MESSAGE_SIZE: usize = 100;
 const PER_REQUEST: usize = 500;
 
 fn recv(s: &mut TcpStream) -> bytes::Bytes {
-    let mut size = [0u8; 4];
-    s.read_exact(&mut size).unwrap();
-    let mut buf = vec![0u8; i32::from_be_bytes(size) as usize];
-    s.read_exact(&mut buf).unwrap();
-    bytes::Bytes::from(buf)
+    support::wire::read_frame(s).expect("a response frame")
 }
 
 fn produce_frame(topic: &str, acks: i16, values: usize) -> bytes::Bytes {

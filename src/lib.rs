@@ -1,10 +1,14 @@
 //! kafka08: a Kafka 0.8.2 broker cluster in Rust, faithful to 0.8's ZooKeeper architecture.
 //!
 //! # Codemap
-//! - [`common`]: wire error codes, `TopicPartition`, `.properties` files, the clock.
+//! - [`common`]: wire error codes, `TopicPartition`, `.properties` files, the clock, the Java
+//!   hashes and `Utils.abs` partition choices depend on, and `config_def` — the one
+//!   machinery behind every config (broker, topic overrides, producer, consumer): a table of
+//!   keys with type, default, range and doc line.
 //! - [`message`]: message format v0, message sets over `Bytes`, codecs, offset assignment.
 //! - [`log`]: segments (`.log` + `.index`), logs, the log manager, retention, flush,
-//!   recovery, checkpoints — 0.8.2's on-disk layout byte for byte.
+//!   recovery, checkpoints, the log cleaner (compaction) — 0.8.2's on-disk layout byte
+//!   for byte.
 //! - [`api`]: typed 0.8.2 requests and responses and their byte codec (sans-io).
 //! - [`controller`]: the elected controller: one event loop, leader selection, epoch-fenced state writes.
 //! - [`server`]: the broker: KafkaApis, replica manager, fetchers, registration, config changes.
@@ -25,6 +29,9 @@
 //!   never panics.
 //! - `log` never talks to ZooKeeper or the network; it knows file layouts and nothing else.
 //! - `network` never parses a request body or a message set; `zk` alone spells znode paths.
+//! - The replica fetcher (`server::fetcher`) knows no replica manager: it follows a
+//!   `FollowerLog` and fetches from a `LeaderEndPoint`.
+//! - `log::` in a path is the logging crate; this crate's module is always `crate::log`.
 //! - Binaries hold no logic: `src/bin/kafka08.rs` only picks a tool.
 
 pub mod admin;

@@ -2,7 +2,7 @@
 #
 # Everything here runs the Debian `zookeeper` package (3.8) straight from its jars, without
 # /etc, systemd or zkServer.sh (whose env script hard-codes /etc/zookeeper/conf and
-# /var/log/zookeeper). See ../shared/spec/zookeeper-and-peers.md for the facts behind the
+# /var/log/zookeeper). See docs/architecture.md, running ZooKeeper, for the facts behind the
 # numbers below.
 
 ZK_JAR=${ZK_JAR:-/usr/share/java/zookeeper.jar}

@@ -1,5 +1,5 @@
 //! Default replica assignment, as 0.8.2 `AdminUtils.assignReplicasToBrokers`
-//! (zookeeper-layout spec §10.1).
+//! (docs/zookeeper-layout.md, replica assignment at topic creation).
 
 use std::collections::BTreeMap;
 

@@ -9,10 +9,7 @@
 //! old buckets from the last, which reverses chains), iteration from the last bucket to the
 //! first and each chain from its head.
 
-/// Java `String.hashCode`: over UTF-16 code units, `h = 31*h + c` with wrapping.
-pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
-}
+use crate::common::java_string_hash;
 
 /// A `java.util.Hashtable<String, String>` kept only to reproduce its iteration order.
 #[derive(Debug, Clone)]
@@ -110,14 +107,6 @@ impl JavaHashtable {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn string_hash_is_javas() {
-        assert_eq!(java_string_hash(""), 0);
-        assert_eq!(java_string_hash("a"), 97);
-        assert_eq!(java_string_hash("hello"), 99162322);
-        assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
-    }
 
     #[test]
     fn iteration_runs_from_the_last_bucket_and_newest_first_in_a_chain() {

@@ -1,5 +1,5 @@
-//! Topics in ZooKeeper, as 0.8.2 `kafka.admin.AdminUtils` kept them (zookeeper-layout spec
-//! §3.1, §5.3, §6, §10): create (automatic or manual assignment), add partitions, change the
+//! Topics in ZooKeeper, as 0.8.2 `kafka.admin.AdminUtils` kept them (see
+//! docs/zookeeper-layout.md): create (automatic or manual assignment), add partitions, change the
 //! config overrides, mark for deletion, and read back what `kafka-topics.sh --describe`
 //! shows. The broker uses [`create_topic`] for auto-creation and the offsets topic.
 //!
@@ -599,6 +599,17 @@ pub async fn mark_topic_for_deletion(zk: &ZkClient, topic: &str) -> AdminResult<
 mod tests {
     use super::*;
     use crate::common::parse_properties;
+
+    #[test]
+    fn every_topic_key_has_its_0_8_2_conversion_check() {
+        // The log's topic key table and 0.8.2's conversion order list the same keys, so a
+        // key added to the table cannot skip the 0.8.2-exact check of the topics tool.
+        let mut converted: Vec<&str> = CONFIG_VALUE_TYPES.iter().map(|(k, _)| *k).collect();
+        let mut names = TOPIC_CONFIG_NAMES.to_vec();
+        converted.sort_unstable();
+        names.sort_unstable();
+        assert_eq!(converted, names);
+    }
 
     #[test]
     fn topic_names_as_082_with_its_double_space() {

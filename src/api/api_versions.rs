@@ -1,5 +1,5 @@
-//! ApiVersions (key 18) v0: not a 0.8 api but the optional compatibility extension of wire
-//! spec §8.7, which rescues clients that insist on asking (Sarama >= 1.46, librdkafka with
+//! ApiVersions (key 18) v0: not a 0.8 api but the optional compatibility extension
+//! (docs/wire-protocol.md) that rescues clients that insist on asking (Sarama >= 1.46, librdkafka with
 //! its default `api.version.request=true`). A request at any other version is answered
 //! with [`ApiVersionsResponse::unsupported_version`] (KIP-511), see
 //! [`super::Request::UnsupportedApiVersions`].
@@ -14,7 +14,7 @@ use super::response::ApiResponse;
 /// code is a raw `i16` here because `ErrorCode` deliberately stops at 20.
 pub const UNSUPPORTED_VERSION: i16 = 35;
 
-/// The client-facing apis a 0.8.2-level broker advertises (spec §8.7 table): no 4–7
+/// The client-facing apis a 0.8.2-level broker advertises (docs/wire-protocol.md): no 4–7
 /// (controller traffic), no 11/12 (0.8.2 stubs).
 pub const ADVERTISED_APIS: [ApiKey; 8] = [
     ApiKey::Produce,

@@ -1,4 +1,4 @@
-//! The 0.8 primitive types (wire spec §1.1): a [`Reader`] over `Bytes` and a [`Writer`]
+//! The 0.8 primitive types (docs/wire-protocol.md): a [`Reader`] over `Bytes` and a [`Writer`]
 //! over `BytesMut`. Every read checks the remaining length first, so no input can panic.
 
 use super::error::{DecodeError, EncodeError};

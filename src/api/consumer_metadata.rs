@@ -1,4 +1,4 @@
-//! ConsumerMetadata (key 10) v0, wire spec §3.7: where is the offset coordinator of a
+//! ConsumerMetadata (key 10) v0, docs/wire-protocol.md: where is the offset coordinator of a
 //! group.
 
 use super::broker::Broker;

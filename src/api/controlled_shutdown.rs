@@ -1,4 +1,4 @@
-//! ControlledShutdown (key 7) v0, wire spec §4.4: broker → controller. Its request header
+//! ControlledShutdown (key 7) v0, docs/wire-protocol.md: broker → controller. Its request header
 //! has no `client_id` (see [`super::ApiKey::header_has_client_id`]).
 
 use super::codec::{Reader, Writer};

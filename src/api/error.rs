@@ -1,7 +1,7 @@
 use std::fmt;
 
 /// Why a frame could not be decoded. In 0.8.2 every one of these makes the broker close the
-/// connection without a response (wire spec §1.4); a client treats them as a broken
+/// connection without a response (docs/wire-protocol.md); a client treats them as a broken
 /// connection. Decoders return one of these for any input and never panic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
@@ -15,7 +15,7 @@ pub enum DecodeError {
     BadFrameSize { size: i32, max: usize },
     /// An api key this broker does not serve (includes 11 JoinGroup / 12 Heartbeat, 13+).
     UnknownApiKey(i16),
-    /// A known api key at a version outside the 0.8.2 set (spec §1.5 recommendation).
+    /// A known api key at a version outside the 0.8.2 set (closed, as docs/wire-protocol.md says).
     UnsupportedVersion { api_key: i16, version: i16 },
     /// A structurally invalid value (null topic name, StopReplica flag other than 0/1, ...).
     Invalid(&'static str),

@@ -1,6 +1,6 @@
 //! The answer to a request that decoded but could not be handled: 0.8.2's per-request
 //! `handleError` (kafka.api), which puts the mapped error code on every requested
-//! partition (wire spec §1.4).
+//! partition (docs/wire-protocol.md).
 
 use super::api_versions::ApiVersionsResponse;
 use super::consumer_metadata::ConsumerMetadataResponse;

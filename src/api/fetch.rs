@@ -1,4 +1,4 @@
-//! Fetch (key 1) v0, wire spec §3.2.
+//! Fetch (key 1) v0, docs/wire-protocol.md.
 //!
 //! The response's message sets are generic ([`RecordPayload`]) so that the broker can
 //! describe log bytes as file regions and send them with `sendfile`:
@@ -130,7 +130,7 @@ pub struct FetchResponsePartition<P = Bytes> {
     pub error_code: ErrorCode,
     /// -1 when `error_code` is not 0.
     pub high_watermark: i64,
-    /// The message set. As decoded it may end with a truncated entry (wire spec §3.2.4);
+    /// The message set. As decoded it may end with a truncated entry (docs/wire-protocol.md);
     /// `message::shallow_iter` stops cleanly there.
     pub message_set: P,
 }

@@ -1,4 +1,4 @@
-//! Size-prefixed frames (wire spec §1.2): check that a complete frame is buffered, then
+//! Size-prefixed frames (docs/wire-protocol.md): check that a complete frame is buffered, then
 //! split it off (mini-redis's `Frame::check` / `Frame::parse`); write frames with their
 //! size prefix.
 

@@ -2,8 +2,8 @@
 //!
 //! 0.8.2 parses each request's `(topic, partition)` entries into a `Map` (`Map(pairs: _*)`),
 //! so a repeated pair keeps only its **last** value, and builds responses by grouping a map
-//! by topic. Responses therefore carry one entry per distinct requested partition (wire
-//! spec §3). Orders here are deterministic (first appearance), which clients accept since
+//! by topic. Responses therefore carry one entry per distinct requested partition (as
+//! 0.8.2). Orders here are deterministic (first appearance), which clients accept since
 //! 0.8.2's own order is arbitrary.
 
 use std::collections::HashMap;

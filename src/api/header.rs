@@ -1,7 +1,7 @@
 use super::codec::{Reader, Writer};
 use super::error::{DecodeError, EncodeError};
 
-/// The api keys kafka08 serves (wire spec §2). 11 JoinGroup and 12 Heartbeat were stubs
+/// The api keys kafka08 serves (docs/wire-protocol.md). 11 JoinGroup and 12 Heartbeat were stubs
 /// in 0.8.2 that no target client sends; they are not here, so they decode as
 /// `UnknownApiKey` and the connection is closed, like 13+ in 0.8.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -18,7 +18,7 @@ pub enum ApiKey {
     OffsetCommit = 8,
     OffsetFetch = 9,
     ConsumerMetadata = 10,
-    /// Not a 0.8 api: the optional compatibility extension of wire spec §8.7.
+    /// Not a 0.8 api: the optional compatibility extension (docs/wire-protocol.md).
     ApiVersions = 18,
 }
 
@@ -46,7 +46,7 @@ impl ApiKey {
         ApiKey::ALL.iter().copied().find(|k| k.code() == code)
     }
 
-    /// Lowest and highest accepted request version: the 0.8.2 column of wire spec §1.5
+    /// Lowest and highest accepted request version: 0.8.2's versions (docs/wire-protocol.md)
     /// (v0 everywhere, v0–v1 for OffsetCommit and OffsetFetch) plus ApiVersions v0.
     pub fn versions(self) -> (i16, i16) {
         match self {
@@ -61,7 +61,7 @@ impl ApiKey {
     }
 
     /// Whether the request header carries a `client_id`: every api but ControlledShutdown
-    /// v0 (wire spec §1.3, §4.4).
+    /// v0 (docs/wire-protocol.md).
     pub fn header_has_client_id(self) -> bool {
         self != ApiKey::ControlledShutdown
     }
@@ -85,7 +85,7 @@ impl ApiKey {
     }
 }
 
-/// The request header (wire spec §1.3). For ControlledShutdown (key 7) there is no
+/// The request header (docs/wire-protocol.md). For ControlledShutdown (key 7) there is no
 /// `client_id` on the wire: it decodes as `None` and is not written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHeader {

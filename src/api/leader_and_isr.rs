@@ -1,4 +1,4 @@
-//! LeaderAndIsr (key 4) v0, wire spec §4.1: controller → broker. Also the partition-state
+//! LeaderAndIsr (key 4) v0, docs/wire-protocol.md: controller → broker. Also the partition-state
 //! and per-partition-result layouts shared with UpdateMetadata and StopReplica.
 
 use super::broker::Broker;

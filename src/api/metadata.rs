@@ -1,4 +1,4 @@
-//! Metadata / TopicMetadata (key 3) v0, wire spec §3.4.
+//! Metadata / TopicMetadata (key 3) v0, docs/wire-protocol.md.
 
 use super::broker::Broker;
 use super::codec::{Reader, Writer};

@@ -1,6 +1,6 @@
 //! Typed Kafka 0.8.2 requests and responses and their byte codec (`kafka.api`), sans-io:
 //! bytes in, values out, and back. No I/O and no broker state, so the broker, the clients
-//! and the tests share it. The contract is `shared/spec/wire-protocol.md`.
+//! and the tests share it. The contract is `docs/wire-protocol.md`.
 //!
 //! - [`codec`]: the 0.8 primitives ([`Reader`] over `Bytes`, [`Writer`] over `BytesMut`).
 //! - [`check_frame`] / [`split_frame`]: is a complete size-prefixed frame buffered; take it.
@@ -75,7 +75,7 @@ pub use offsets::{
 pub use produce::{
     ProducePartition, ProduceRequest, ProduceResponse, ProduceResponsePartition, ProduceResponseTopic, ProduceTopic,
 };
-pub use request::{decode_request, encode_request, write_request, ApiRequest, Request};
+pub use request::{decode_request, encode_request, write_request, ApiRequest, Request, MAX_EXPANDED_TOPIC_BYTES};
 pub use response::{decode_response, encode_response, write_response, ApiResponse, Response};
 pub use stop_replica::{StopReplicaRequest, StopReplicaResponse};
 pub use update_metadata::{UpdateMetadataRequest, UpdateMetadataResponse};

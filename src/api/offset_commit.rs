@@ -1,4 +1,4 @@
-//! OffsetCommit (key 8) v0 (ZooKeeper storage) and v1 (Kafka storage), wire spec §3.5.
+//! OffsetCommit (key 8) v0 (ZooKeeper storage) and v1 (Kafka storage), docs/wire-protocol.md.
 //!
 //! One struct for both versions, as 0.8.2's `OffsetCommitRequest`: the v1-only fields
 //! hold their defaults (generation -1, consumer id "", timestamp -1) in a decoded v0
@@ -39,7 +39,7 @@ pub struct OffsetCommitPartition {
     pub offset: i64,
     /// v1 only: commit time in ms, [`DEFAULT_TIMESTAMP`] for "now".
     pub timestamp: i64,
-    /// A null on the wire reads as "" (spec §3.5: accept null, treat it as "").
+    /// A null on the wire reads as "" (accept null, treat it as "").
     pub metadata: String,
 }
 

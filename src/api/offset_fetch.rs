@@ -1,4 +1,4 @@
-//! OffsetFetch (key 9) v0 (ZooKeeper) and v1 (Kafka), wire spec §3.6. Both versions share
+//! OffsetFetch (key 9) v0 (ZooKeeper) and v1 (Kafka), docs/wire-protocol.md. Both versions share
 //! one layout; the version only selects the storage.
 
 use super::codec::{Reader, Writer};
@@ -25,11 +25,13 @@ pub struct OffsetFetchTopic {
 impl OffsetFetchRequest {
     /// The distinct partitions asked for, in request order.
     pub fn partitions(&self) -> Vec<TopicPartition> {
+        // Duplicates are found on borrowed names: one copy of a name per distinct entry.
         let mut seen = HashSet::new();
         self.topics
             .iter()
-            .flat_map(|t| t.partitions.iter().map(move |&p| TopicPartition::new(t.topic.clone(), p)))
-            .filter(|tp| seen.insert(tp.clone()))
+            .flat_map(|t| t.partitions.iter().map(move |&p| (t.topic.as_str(), p)))
+            .filter(|key| seen.insert(*key))
+            .map(|(t, p)| TopicPartition::new(t, p))
             .collect()
     }
 }

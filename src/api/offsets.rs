@@ -1,4 +1,4 @@
-//! Offsets / ListOffsets (key 2) v0, wire spec §3.3.
+//! Offsets / ListOffsets (key 2) v0, docs/wire-protocol.md.
 
 use super::codec::{Reader, Writer};
 use super::error::{DecodeError, EncodeError};

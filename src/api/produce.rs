@@ -1,4 +1,4 @@
-//! Produce (key 0) v0, wire spec §3.1.
+//! Produce (key 0) v0, docs/wire-protocol.md.
 
 use super::codec::{Reader, Writer};
 use super::error::{DecodeError, EncodeError};
@@ -32,7 +32,7 @@ pub struct ProducePartition {
 }
 
 impl ProduceRequest {
-    /// `acks = 0` requests get no response (wire spec §1.4).
+    /// `acks = 0` requests get no response (docs/wire-protocol.md).
     pub fn expects_response(&self) -> bool {
         self.acks != 0
     }

@@ -48,7 +48,7 @@ pub enum Request {
     ConsumerMetadata(ConsumerMetadataRequest),
     ApiVersions(ApiVersionsRequest),
     /// ApiVersions at a version other than 0. Answer it with
-    /// `ApiVersionsResponse::unsupported_version()` (KIP-511, wire spec §8.7/§9.6), or
+    /// `ApiVersionsResponse::unsupported_version()` (KIP-511, docs/wire-protocol.md), or
     /// close the connection when emulating 0.8 strictly. Only the header's key, version and
     /// correlation id are meaningful: newer versions use a flexible header, so `client_id`
     /// is a best effort and the body is not parsed.
@@ -158,7 +158,7 @@ pub fn write_request<R: ApiRequest>(buf: &mut BytesMut, header: &RequestHeader, 
 
 /// Decode one request frame payload (the bytes after the size prefix).
 ///
-/// Accepts exactly the 0.8.2 versions of wire spec §1.5 (see [`ApiKey::versions`]); an
+/// Accepts exactly the 0.8.2 versions of docs/wire-protocol.md (see [`ApiKey::versions`]); an
 /// unknown key is `UnknownApiKey` (11 JoinGroup and 12 Heartbeat included), a known key at
 /// another version is `UnsupportedVersion`, and any malformed body is an error: in every
 /// case the broker closes the connection without a response, as 0.8.2 does. The single
@@ -178,7 +178,37 @@ pub fn decode_request(payload: Bytes) -> Result<(RequestHeader, Request), Decode
     let mut r = Reader::new(payload);
     let header = RequestHeader::decode(&mut r)?;
     let request = Request::decode_body(header.api_key, header.api_version, &mut r)?;
+    if request.expanded_topic_bytes() > MAX_EXPANDED_TOPIC_BYTES {
+        return Err(DecodeError::Invalid("the request names more topic bytes per partition than MAX_EXPANDED_TOPIC_BYTES"));
+    }
     Ok((header, request))
+}
+
+/// The most topic-name bytes a request may expand to when each of its partition entries
+/// is paired with its topic's name (Σ name length × partitions, over its topics). The wire
+/// names a topic once for all its partitions, so 1 MB naming 250,000 partitions (4 bytes
+/// each) of a 32 KB topic expands to 8 GB of `(topic, partition)` pairs; 0.8.2 shared one
+/// JVM string among them. A real client stays far below: 10,000 partitions of a
+/// 249-character topic are 2.5 MB. A request above the limit is refused like an
+/// undecodable one (the connection closes).
+pub const MAX_EXPANDED_TOPIC_BYTES: usize = 16 * 1024 * 1024;
+
+impl Request {
+    /// Σ over the request's topics of name length × partition entries (see
+    /// [`MAX_EXPANDED_TOPIC_BYTES`]); requests that carry a name per entry count 0.
+    pub fn expanded_topic_bytes(&self) -> usize {
+        fn sum<'a>(topics: impl Iterator<Item = (&'a str, usize)>) -> usize {
+            topics.fold(0usize, |acc, (t, n)| acc.saturating_add(t.len().saturating_mul(n)))
+        }
+        match self {
+            Request::Produce(r) => sum(r.topics.iter().map(|t| (t.topic.as_str(), t.partitions.len()))),
+            Request::Fetch(r) => sum(r.topics.iter().map(|t| (t.topic.as_str(), t.partitions.len()))),
+            Request::Offsets(r) => sum(r.topics.iter().map(|t| (t.topic.as_str(), t.partitions.len()))),
+            Request::OffsetCommit(r) => sum(r.topics.iter().map(|t| (t.topic.as_str(), t.partitions.len()))),
+            Request::OffsetFetch(r) => sum(r.topics.iter().map(|t| (t.topic.as_str(), t.partitions.len()))),
+            _ => 0,
+        }
+    }
 }
 
 fn decode_unsupported_api_versions(payload: Bytes, version: i16) -> Result<(RequestHeader, Request), DecodeError> {

@@ -1,4 +1,4 @@
-//! StopReplica (key 5) v0, wire spec §4.2: controller → broker.
+//! StopReplica (key 5) v0, docs/wire-protocol.md: controller → broker.
 
 use super::codec::{Reader, Writer};
 use super::error::{DecodeError, EncodeError};

@@ -1,4 +1,4 @@
-//! UpdateMetadata (key 6) v0, wire spec §4.3: controller → broker. The 0.8.2 layout
+//! UpdateMetadata (key 6) v0, docs/wire-protocol.md: controller → broker. The 0.8.2 layout
 //! (brokers as id/host/port, no endpoints; those arrived with v1 in 0.9).
 
 use super::broker::Broker;

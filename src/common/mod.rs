@@ -1,12 +1,16 @@
-//! Shared vocabulary: wire error codes, `TopicPartition`, `.properties` files, the clock.
+//! Shared vocabulary: wire error codes, `TopicPartition`, `.properties` files, the clock,
+//! and the Java hash functions 0.8.2's partition choices depend on.
 //! Counterpart of `kafka.common` and `kafka.utils`.
 
 mod clock;
+pub mod config_def;
 mod error_code;
+mod java;
 mod properties;
 mod topic;
 
 pub use clock::{Clock, MockClock, SystemClock};
 pub use error_code::ErrorCode;
+pub use java::{abs, java_bytes_hash, java_string_hash};
 pub use properties::{parse_properties, Properties, PropertiesError};
 pub use topic::{validate_topic_name, TopicPartition, OFFSETS_TOPIC};

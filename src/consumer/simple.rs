@@ -149,8 +149,8 @@ impl FetchedMessages {
 }
 
 /// Decode a partition's fetched message set: complete entries only (the tail may be a
-/// fragment, wire spec §3.2.4), compressed wrappers opened, inner messages below
-/// `fetch_offset` dropped (a wrapper is returned whole by the broker, §5.3), CRCs checked.
+/// fragment, docs/wire-protocol.md), compressed wrappers opened, inner messages below
+/// `fetch_offset` dropped (a wrapper is returned whole by the broker), CRCs checked.
 /// A non-empty set without one complete entry means the first message is larger than
 /// `fetch_size`.
 pub fn decode_fetched(

@@ -1,4 +1,4 @@
-//! The controller's in-memory model (0.8.2 `ControllerContext`, zookeeper-layout spec §8.0)
+//! The controller's in-memory model (0.8.2 `ControllerContext`, docs/zookeeper-layout.md)
 //! and the requests built from it. Owned by the event loop alone: no locks.
 
 use crate::api::{Broker, LeaderAndIsrRequest, PartitionState, StopReplicaRequest, UpdateMetadataRequest};
@@ -228,13 +228,15 @@ enum MetadataScope {
 /// Collects what one controller decision must tell which broker (0.8.2
 /// `ControllerBrokerRequestBatch`), then builds one request of each kind per broker from
 /// the context as it is at send time. Every partition in a LeaderAndIsr also goes to every
-/// live broker in an UpdateMetadata (§8.0).
+/// live broker in an UpdateMetadata.
 #[derive(Debug, Default)]
 pub struct RequestBatch {
     leader_and_isr: BTreeMap<i32, BTreeSet<TopicPartition>>,
     update_metadata: BTreeMap<i32, MetadataScope>,
-    /// StopReplica without deletion (topic deletion is not implemented yet).
+    /// StopReplica without deletion.
     stop_replica: BTreeMap<i32, BTreeSet<TopicPartition>>,
+    /// StopReplica with deletion (replicas moved away by a reassignment, deleted topics).
+    stop_replica_delete: BTreeMap<i32, BTreeSet<TopicPartition>>,
 }
 
 impl RequestBatch {
@@ -243,7 +245,10 @@ impl RequestBatch {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.leader_and_isr.is_empty() && self.update_metadata.is_empty() && self.stop_replica.is_empty()
+        self.leader_and_isr.is_empty()
+            && self.update_metadata.is_empty()
+            && self.stop_replica.is_empty()
+            && self.stop_replica_delete.is_empty()
     }
 
     pub fn add_leader_and_isr(&mut self, brokers: impl IntoIterator<Item = i32>, tp: &TopicPartition) {
@@ -266,6 +271,11 @@ impl RequestBatch {
     /// StopReplica(delete = false): the broker stops fetching `tp` and keeps its log.
     pub fn add_stop_replica(&mut self, broker: i32, tp: &TopicPartition) {
         self.stop_replica.entry(broker).or_default().insert(tp.clone());
+    }
+
+    /// StopReplica(delete = true): the broker stops `tp` and deletes its log directory.
+    pub fn add_stop_replica_delete(&mut self, broker: i32, tp: &TopicPartition) {
+        self.stop_replica_delete.entry(broker).or_default().insert(tp.clone());
     }
 
     /// UpdateMetadata with every partition the controller knows.
@@ -325,6 +335,14 @@ impl RequestBatch {
                 out.push((
                     *b,
                     ControllerRequest::StopReplica(ctx.stop_replica_request(controller_id, false, partitions)),
+                ));
+            }
+        }
+        for (b, partitions) in &self.stop_replica_delete {
+            if recipients.contains(b) {
+                out.push((
+                    *b,
+                    ControllerRequest::StopReplica(ctx.stop_replica_request(controller_id, true, partitions)),
                 ));
             }
         }

@@ -27,6 +27,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+// A child module, so that its `impl EventLoop` reaches the loop's private state.
+#[path = "reassignment.rs"]
+pub(super) mod reassignment;
+#[path = "deletion.rs"]
+pub(super) mod deletion;
+
 /// 0.8.2 `controller.message.queue.size` defaulted to Int.MaxValue; a bound that no
 /// healthy broker reaches still turns a runaway queue into an error instead of memory.
 pub const DEFAULT_MESSAGE_QUEUE_SIZE: usize = 100_000;
@@ -57,6 +63,8 @@ pub struct ControllerConfig {
     /// Pause after a ZooKeeper error before retrying a handler, and after a failed failover
     /// before standing for election again.
     pub retry_backoff: Duration,
+    /// `delete.topic.enable` (false): act on `/admin/delete_topics`.
+    pub delete_topic_enable: bool,
 }
 
 impl Default for ControllerConfig {
@@ -68,6 +76,7 @@ impl Default for ControllerConfig {
             host_name: None,
             port: 9092,
             retry_backoff: Duration::from_millis(1000),
+            delete_topic_enable: false,
         }
     }
 }
@@ -81,6 +90,7 @@ impl ControllerConfig {
             unclean_leader_election_enable: config.unclean_leader_election_enable,
             host_name: config.host_name.clone(),
             port: config.port as i32,
+            delete_topic_enable: config.delete_topic_enable,
             ..ControllerConfig::default()
         }
     }
@@ -138,6 +148,14 @@ enum Event {
     BrokerChange,
     TopicChange,
     PartitionModification(String),
+    /// `/admin/reassign_partitions` may have changed.
+    ReassignPartitions,
+    /// Re-check the partitions being reassigned.
+    ReassignmentPoll,
+    /// `/admin/delete_topics` may have changed.
+    TopicDeletion,
+    /// Re-check the topics being deleted.
+    TopicDeletionPoll,
     ControlledShutdown {
         broker_id: i32,
         reply: ShutdownReply,
@@ -153,6 +171,8 @@ impl Event {
             Event::BrokerChange => Event::BrokerChange,
             Event::TopicChange => Event::TopicChange,
             Event::PartitionModification(t) => Event::PartitionModification(t.clone()),
+            Event::ReassignPartitions | Event::ReassignmentPoll => Event::ReassignPartitions,
+            Event::TopicDeletion | Event::TopicDeletionPoll => Event::TopicDeletion,
             Event::ControlledShutdown { .. } | Event::Shutdown(_) => return None,
         })
     }
@@ -164,6 +184,8 @@ impl Event {
             Event::BrokerChange => "broker change".into(),
             Event::TopicChange => "topic change".into(),
             Event::PartitionModification(t) => format!("partition modification of {}", t),
+            Event::ReassignPartitions | Event::ReassignmentPoll => "partition reassignment".into(),
+            Event::TopicDeletion | Event::TopicDeletionPoll => "topic deletion".into(),
             Event::ControlledShutdown { broker_id, .. } => format!("controlled shutdown of broker {}", broker_id),
             Event::Shutdown(_) => "shutdown".into(),
         }
@@ -176,6 +198,8 @@ enum WatchKey {
     BrokerIds,
     Topics,
     Topic(String),
+    ReassignPartitions,
+    DeleteTopics,
 }
 
 #[derive(Debug)]
@@ -236,7 +260,7 @@ pub struct KafkaController;
 
 impl KafkaController {
     /// Start taking part in controller election (every broker, before it registers itself,
-    /// zookeeper-layout spec §4.2). Must be called inside a tokio runtime.
+    /// docs/zookeeper-layout.md, controller election). Must be called inside a tokio runtime.
     pub fn start(zk: ZkClient, broker_id: i32, config: ControllerConfig) -> ControllerHandle {
         let shared = Arc::new(Shared {
             active: AtomicBool::new(false),
@@ -256,6 +280,8 @@ impl KafkaController {
             background: Vec::new(),
             active: None,
             backoff_until: None,
+            reassignments: Default::default(),
+            deletions: Default::default(),
         };
         let task = tokio::spawn(event_loop.run(rx));
         ControllerHandle { broker_id, shared, events: tx, task: Mutex::new(Some(task)) }
@@ -306,7 +332,7 @@ impl ControllerHandle {
     }
 
     /// Move leadership away from `broker_id` before it stops, and take it out of the ISRs
-    /// (zookeeper-layout spec §8.6): the replicated partitions it still leads.
+    /// (docs/zookeeper-layout.md, controlled shutdown): the replicated partitions it still leads.
     pub async fn controlled_shutdown(&self, broker_id: i32) -> Result<Vec<TopicPartition>, ControlledShutdownError> {
         let (reply, rx) = oneshot::channel();
         self.events
@@ -367,6 +393,8 @@ struct EventLoop {
     active: Option<Active>,
     /// No election before this instant (after a failed failover).
     backoff_until: Option<Instant>,
+    reassignments: reassignment::Reassignments,
+    deletions: deletion::Deletions,
 }
 
 impl EventLoop {
@@ -399,13 +427,17 @@ impl EventLoop {
         let result = match event {
             Event::ControllerChange => self.on_controller_change().await,
             Event::SessionRenewed => {
-                // §4.2 step 6: resign unconditionally, then elect with the new session.
+                // Resign unconditionally, then elect with the new session.
                 self.resign("the zookeeper session was renewed");
                 self.on_controller_change().await
             }
             Event::BrokerChange => self.on_broker_change().await,
             Event::TopicChange => self.on_topic_change().await,
             Event::PartitionModification(topic) => self.on_partition_modification(&topic).await,
+            Event::ReassignPartitions => self.on_partition_reassignment(false).await,
+            Event::ReassignmentPoll => self.on_partition_reassignment(true).await,
+            Event::TopicDeletion => self.on_topic_deletion(false).await,
+            Event::TopicDeletionPoll => self.on_topic_deletion(true).await,
             Event::ControlledShutdown { broker_id, reply } => self.on_controlled_shutdown(broker_id, reply).await,
             Event::Shutdown(_) => Ok(()),
         };
@@ -499,7 +531,7 @@ impl EventLoop {
         }
     }
 
-    // ---- election (§4.2–§4.4) ----
+    // ---- election (docs/zookeeper-layout.md, controller election) ----
 
     async fn on_controller_change(&mut self) -> Result<(), ControllerError> {
         let (data, fired) = self.zk.watch_data(paths::CONTROLLER).await?;
@@ -560,7 +592,7 @@ impl EventLoop {
         match self.failover().await {
             Ok(()) => Ok(()),
             Err(e) => {
-                // §4.2 step 3: resign and let another broker try.
+                // Resign and let another broker try.
                 log::error!("controller failover of broker {} failed: {}; resigning", self.broker_id, e);
                 self.resign("failover failed");
                 self.backoff_until = Some(Instant::now() + self.config.retry_backoff);
@@ -573,7 +605,7 @@ impl EventLoop {
         }
     }
 
-    /// §4.4: forget everything of the controller role; ZooKeeper data is not touched.
+    /// Resignation: forget everything of the controller role; ZooKeeper data is not touched.
     fn resign(&mut self, why: &str) {
         if let Some(mut active) = self.active.take() {
             log::info!("broker {} resigns as controller of epoch {}: {}", self.broker_id, active.ctx.epoch, why);
@@ -618,7 +650,7 @@ impl EventLoop {
         self.active.as_mut().ok_or_else(|| ControllerError::Moved("not the controller any more".into()))
     }
 
-    // ---- failover (§8.1) ----
+    // ---- failover (docs/zookeeper-layout.md, failover) ----
 
     async fn failover(&mut self) -> Result<(), ControllerError> {
         let fence = increment_controller_epoch(&self.zk)
@@ -686,7 +718,11 @@ impl EventLoop {
         self.shared.epoch.store(epoch, Ordering::SeqCst);
         self.shared.active.store(true, Ordering::SeqCst);
         log::info!("broker {} is the controller, epoch {}", self.broker_id, epoch);
-        Ok(())
+        // Resume (or start) the reassignments asked for, and watch for new ones.
+        self.reassignments = Default::default();
+        self.on_partition_reassignment(false).await?;
+        self.deletions = Default::default();
+        self.on_topic_deletion(false).await
     }
 
     fn send(&mut self, batch: RequestBatch) -> Result<(), ControllerError> {
@@ -731,7 +767,7 @@ impl EventLoop {
         }
     }
 
-    // ---- the partition state machine's move to Online (§8.0, §8.4, §8.5) ----
+    // ---- the partition state machine's move to Online (docs/zookeeper-layout.md) ----
 
     /// Give `partitions` a live leader where possible (and, after a broker failure, take
     /// dead replicas out of their ISR): read each state znode, decide, write all decisions
@@ -815,7 +851,7 @@ impl EventLoop {
                         let current = LeaderIsrAndControllerEpoch::from_json(&state, version);
                         active.ctx.leadership.insert(tp.clone(), current);
                         if state.controller_epoch > epoch {
-                            // §8.5: abort this partition's change (as 0.8.2). A newer
+                            // Abort this partition's change (as 0.8.2). A newer
                             // controller is caught by the epoch fence; resigning here
                             // would loop forever after /controller_epoch was reset.
                             log::error!(
@@ -919,7 +955,7 @@ impl EventLoop {
         Ok(conflicts)
     }
 
-    // ---- brokers (§8.2, §8.3) ----
+    // ---- brokers (docs/zookeeper-layout.md, broker failure and start-up) ----
 
     async fn on_broker_change(&mut self) -> Result<(), ControllerError> {
         if self.active.is_none() {
@@ -1003,7 +1039,7 @@ impl EventLoop {
         self.send(batch)
     }
 
-    // ---- topics (§8.4) ----
+    // ---- topics (docs/zookeeper-layout.md, topics and partitions) ----
 
     async fn on_topic_change(&mut self) -> Result<(), ControllerError> {
         if self.active.is_none() {
@@ -1018,7 +1054,8 @@ impl EventLoop {
             self.active_mut()?.ctx.remove_topic(gone);
         }
         let mut new_partitions = Vec::new();
-        for topic in topics.difference(&known) {
+        let fresh: Vec<String> = topics.difference(&known).filter(|t| !self.deletions.contains(t)).cloned().collect();
+        for topic in &fresh {
             if let Some(parts) = self.watch_topic(topic).await? {
                 new_partitions.extend(parts.keys().map(|p| TopicPartition::new(topic.clone(), *p)));
                 self.active_mut()?.ctx.assignments.insert(topic.clone(), parts);
@@ -1053,7 +1090,7 @@ impl EventLoop {
         self.on_new_partitions(new_partitions).await
     }
 
-    /// New → Online for partitions just seen (§8.4 step 3); a partition whose replicas are
+    /// New → Online for partitions just seen; a partition whose replicas are
     /// all dead stays New and is elected when one of them starts.
     async fn on_new_partitions(&mut self, partitions: Vec<TopicPartition>) -> Result<(), ControllerError> {
         let mut batch = RequestBatch::new();
@@ -1073,7 +1110,7 @@ impl EventLoop {
         self.send(batch)
     }
 
-    // ---- controlled shutdown (§8.6) ----
+    // ---- controlled shutdown (docs/zookeeper-layout.md) ----
 
     /// 0.8.2 `KafkaController.shutdownBroker`: `broker_id` stops counting as live (no
     /// leadership, no place in a new ISR) until its registration disappears; the

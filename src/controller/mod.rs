@@ -1,6 +1,6 @@
 //! The controller (`kafka.controller`): one broker at a time, elected through the ephemeral
 //! `/controller` znode, assigns partition leaders, writes leader/ISR state to ZooKeeper and
-//! tells brokers with LeaderAndIsr and UpdateMetadata (zookeeper-layout spec §4, §8).
+//! tells brokers with LeaderAndIsr and UpdateMetadata (docs/zookeeper-layout.md).
 //!
 //! - [`KafkaController::start`] → [`ControllerHandle`]: every broker runs it at startup,
 //!   before registering itself; it takes part in the election and, once elected, runs the
@@ -12,11 +12,15 @@
 //!   (a ZooKeeper `multi` guarded by the version of `/controller_epoch`).
 //! - `channel`: one queue and task per live broker, in-order delivery with retries.
 //!
-//! Controlled shutdown (§8.6) goes through [`ControllerHandle::controlled_shutdown`], which
+//! Controlled shutdown goes through [`ControllerHandle::controlled_shutdown`], which
 //! the broker's ControlledShutdown request handler calls.
 //!
-//! Not yet here (zookeeper-layout spec): partition reassignment (§8.7), preferred replica
-//! election and auto rebalance (§8.8), topic deletion (§8.9).
+//! Partition reassignment (`/admin/reassign_partitions`) is `reassignment` and topic deletion
+//! (`/admin/delete_topics`, with `delete.topic.enable`) is `deletion`, child modules of the
+//! event loop: their steps are decided by the pure `reassignment_step` and `deletion_step`.
+//!
+//! Not yet here (docs/zookeeper-layout.md, not yet implemented): preferred replica election
+//! and auto rebalance.
 
 mod channel;
 pub mod context;

@@ -1,5 +1,5 @@
-//! Leader selection as pure functions (zookeeper-layout spec §8.4, §8.5 and the controller
-//! side of "remove replica from ISR" in §8.0). They see the state read from ZooKeeper and
+//! Leader selection as pure functions (docs/zookeeper-layout.md, leader selection, and
+//! the controller side of "remove replica from ISR"). They see the state read from ZooKeeper and
 //! the live broker set and return the new leader and ISR; the caller bumps `leader_epoch`,
 //! stamps its controller epoch, writes conditionally and sends the requests.
 
@@ -53,14 +53,14 @@ fn live_in_order(replicas: &[i32], live: &BTreeSet<i32>) -> Vec<i32> {
     replicas.iter().copied().filter(|r| live.contains(r)).collect()
 }
 
-/// New → Online (§8.4): leader = first live replica in assignment order, ISR = the live
+/// New → Online: leader = first live replica in assignment order, ISR = the live
 /// replicas in assignment order. `None` when no replica is alive (the partition stays New).
 pub fn new_partition_leader(assigned: &[i32], live: &BTreeSet<i32>) -> Option<(i32, Vec<i32>)> {
     let isr = live_in_order(assigned, live);
     isr.first().map(|&leader| (leader, isr.clone()))
 }
 
-/// The offline selector (§8.5), default for New/Offline → Online: the first live assigned
+/// The offline selector, default for New/Offline → Online: the first live assigned
 /// replica that is in the live ISR leads, the ISR shrinks to its live members; with no live
 /// ISR member and `unclean_enabled`, the first live assigned replica leads alone.
 /// Recipients are the live assigned replicas.
@@ -94,7 +94,7 @@ fn unclean_or_fail(live_assigned: Vec<i32>, unclean_enabled: bool) -> Result<Ele
     }
 }
 
-/// The preferred-replica selector (§8.5): the first assigned replica leads if it is alive
+/// The preferred-replica selector: the first assigned replica leads if it is alive
 /// and in the ISR; the ISR is unchanged; recipients are all assigned replicas.
 pub fn preferred_replica_leader(
     assigned: &[i32],
@@ -113,7 +113,7 @@ pub fn preferred_replica_leader(
     }
 }
 
-/// The controlled-shutdown selector (§8.5): the ISR loses every shutting-down broker and
+/// The controlled-shutdown selector: the ISR loses every shutting-down broker and
 /// its first remaining member that is `live` (registered, not shutting down) leads.
 /// 0.8.2 took the first remaining member without checking it was alive, which could hand
 /// leadership to a dead broker; a dead member stays in the ISR (broker failure handling
@@ -137,9 +137,9 @@ pub fn controlled_shutdown_leader(
     }
 }
 
-/// What the controlled shutdown of `broker` changes in one partition (§8.6), from the state
+/// What the controlled shutdown of `broker` changes in one partition, from the state
 /// read from ZooKeeper: if it leads, the controlled-shutdown selector picks another leader;
-/// if it is only in the ISR, it leaves the ISR (remove-replica-from-ISR, §8.0) and the other
+/// if it is only in the ISR, it leaves the ISR (remove-replica-from-ISR) and the other
 /// live replicas hear of it. `Ok(None)` when nothing changes. `live` excludes the brokers
 /// in controlled shutdown.
 pub fn controlled_shutdown_change(
@@ -166,7 +166,7 @@ pub fn controlled_shutdown_change(
     }
 }
 
-/// Remove-replica-from-ISR, controller side (§8.0), for several replicas at once: `None`
+/// Remove-replica-from-ISR, controller side, for several replicas at once: `None`
 /// when none of them is in the ISR (no write). The leader becomes [`NO_LEADER`] if it is
 /// removed. An ISR that would become empty is kept as it was when unclean election is
 /// disabled, so the last in-sync replica is remembered (`{"leader":-1,"isr":[<dead>]}`).
@@ -191,7 +191,7 @@ pub enum OnlineMode {
     /// Failover, broker startup, new partitions: elect when the leader is not alive; an
     /// impossible election leaves the state alone.
     ElectIfOffline,
-    /// Broker failure (§8.2): as above, then take the dead replicas out of the ISR (also
+    /// Broker failure: as above, then take the dead replicas out of the ISR (also
     /// when the election failed, which leaves leader -1).
     ElectAndShrinkIsr,
 }

@@ -286,7 +286,7 @@ fn plan_batches(writes: &[StateWrite]) -> Vec<std::ops::Range<usize>> {
     batches
 }
 
-/// Read `/controller_epoch` and increment it conditionally (§4.3): the new epoch and the
+/// Read `/controller_epoch` and increment it conditionally (docs/zookeeper-layout.md): the new epoch and the
 /// znode version our writes are fenced with. `Ok(None)` when another controller changed it
 /// between our read and our write (0.8.2 carried on with the old epoch there; we resign).
 pub async fn increment_controller_epoch(zk: &ZkClient) -> Result<Option<EpochFence>, FenceError> {

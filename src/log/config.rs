@@ -1,8 +1,10 @@
-//! Per-log configuration (0.8.2 `kafka.log.LogConfig`), built from the broker's
-//! `server.properties` keys (0.8.2 `KafkaConfig` + `KafkaServer.createLogManager`) and then
-//! overridden per topic with the 0.8.2 topic-level keys (`/config/topics/<topic>`).
+//! Per-log configuration (0.8.2 `kafka.log.LogConfig`): the broker's defaults
+//! (`KafkaConfig::log_defaults`, from the broker key table) overridden per topic with the
+//! 0.8.2 topic-level keys of [`TopicOverrides`] (`/config/topics/<topic>`).
 
+use crate::common::config_def::{config_struct, word_config_value, KeyError};
 use crate::common::{Properties, PropertiesError};
+use crate::message::MIN_MESSAGE_SIZE;
 use std::fmt;
 
 /// What retention does with old segments. 0.8.2: `log.cleanup.policy` / `cleanup.policy`.
@@ -20,34 +22,10 @@ impl CleanupPolicy {
         }
     }
 
-    fn parse(key: &str, value: &str) -> Result<CleanupPolicy, PropertiesError> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "delete" => Ok(CleanupPolicy::Delete),
-            "compact" => Ok(CleanupPolicy::Compact),
-            _ => Err(PropertiesError::BadValue(key.into(), value.into(), "expected delete or compact".into())),
-        }
-    }
 }
 
 /// The 0.8.2 per-topic configuration keys (`LogConfig.ConfigNames`), in 0.8.2's order.
-pub const TOPIC_CONFIG_NAMES: &[&str] = &[
-    "segment.bytes",
-    "segment.ms",
-    "segment.jitter.ms",
-    "segment.index.bytes",
-    "flush.messages",
-    "flush.ms",
-    "retention.bytes",
-    "retention.ms",
-    "max.message.bytes",
-    "index.interval.bytes",
-    "delete.retention.ms",
-    "file.delete.delay.ms",
-    "min.cleanable.dirty.ratio",
-    "cleanup.policy",
-    "unclean.leader.election.enable",
-    "min.insync.replicas",
-];
+pub const TOPIC_CONFIG_NAMES: &[&str] = TopicOverrides::KEYS;
 
 /// Why a per-topic override was refused.
 #[derive(Debug)]
@@ -107,8 +85,7 @@ pub struct LogConfig {
     pub min_insync_replicas: i32,
 }
 
-const MS_PER_MINUTE: i64 = 60 * 1000;
-const MS_PER_HOUR: i64 = 60 * MS_PER_MINUTE;
+const MS_PER_HOUR: i64 = 60 * 60 * 1000;
 
 impl Default for LogConfig {
     /// The 0.8.2 broker defaults (what a `server.properties` without log keys gives).
@@ -134,163 +111,70 @@ impl Default for LogConfig {
     }
 }
 
-fn bad(key: &str, value: &str, what: &str) -> PropertiesError {
-    PropertiesError::BadValue(key.into(), value.into(), what.into())
-}
+word_config_value!(CleanupPolicy, "string", any case, |_raw| "expected delete or compact".to_string(), {
+    CleanupPolicy::Delete => "delete",
+    CleanupPolicy::Compact => "compact",
+});
 
-/// A typed value in an inclusive range (0.8.2 `VerifiableProperties.get*InRange`).
-fn in_range<T>(props: &Properties, key: &str, min: T, max: T) -> Result<Option<T>, PropertiesError>
-where
-    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
-{
-    match props.parse::<T>(key)? {
-        None => Ok(None),
-        Some(v) if v < min || v > max => {
-            Err(bad(key, props.get(key).unwrap_or(""), &format!("expected a value in [{}, {}]", min, max)))
-        }
-        Some(v) => Ok(Some(v)),
-    }
-}
+const INT_SIZE: Option<(i32, i32)> = Some((0, i32::MAX));
+const NON_NEGATIVE_LONG: Option<(i64, i64)> = Some((0, i64::MAX));
 
-/// A retention time: at least 1, or -1 for unlimited.
-fn retention_value(props: &Properties, key: &str) -> Result<Option<i64>, PropertiesError> {
-    match props.parse::<i64>(key)? {
-        None => Ok(None),
-        Some(v) if v == -1 || (1..=i32::MAX as i64).contains(&v) => Ok(Some(v)),
-        Some(_) => Err(bad(key, props.get(key).unwrap_or(""), "expected -1 (unlimited) or a value in [1, 2147483647]")),
+config_struct! {
+    #[derive(Debug, Clone, PartialEq)]
+    /// A topic's overrides of the broker's log defaults (0.8.2 `LogConfig.ConfigNames`, in
+    /// 0.8.2's order; the broker key each one overrides in the doc line). Only the keys
+    /// present in `/config/topics/<topic>` are set.
+    pub struct TopicOverrides {
+        "segment.bytes" => segment_bytes: Option<i32> = None, Some((MIN_MESSAGE_SIZE as i32, i32::MAX)), read if true, "The segment file size of the log (log.segment.bytes).";
+        "segment.ms" => segment_ms: Option<i64> = None, Some((1, i64::MAX)), read if true, "The time after which a segment is rolled even if not full (log.roll.hours).";
+        "segment.jitter.ms" => segment_jitter_ms: Option<i64> = None, NON_NEGATIVE_LONG, read if true, "The maximum jitter subtracted from segment.ms (log.roll.jitter.hours).";
+        "segment.index.bytes" => segment_index_bytes: Option<i32> = None, Some((8, i32::MAX)), read if true, "The size of the index that maps offsets to file positions (log.index.size.max.bytes).";
+        "flush.messages" => flush_messages: Option<i64> = None, NON_NEGATIVE_LONG, read if true, "Force an fsync after this many messages (log.flush.interval.messages).";
+        "flush.ms" => flush_ms: Option<i64> = None, NON_NEGATIVE_LONG, read if true, "Force an fsync after this much time (log.flush.interval.ms).";
+        "retention.bytes" => retention_bytes: Option<i64> = None, None, read if true, "The size a log may reach before old segments are discarded (log.retention.bytes).";
+        "retention.ms" => retention_ms: Option<i64> = None, None, read if true, "How long a log is retained before old segments are discarded (log.retention.minutes).";
+        "max.message.bytes" => max_message_bytes: Option<i32> = None, INT_SIZE, read if true, "The largest message size allowed in this topic (message.max.bytes).";
+        "index.interval.bytes" => index_interval_bytes: Option<i32> = None, INT_SIZE, read if true, "How often an index entry is added (log.index.interval.bytes).";
+        "delete.retention.ms" => delete_retention_ms: Option<i64> = None, None, read if true, "How long delete markers are kept in a compacted log (log.cleaner.delete.retention.ms).";
+        "file.delete.delay.ms" => file_delete_delay_ms: Option<i64> = None, NON_NEGATIVE_LONG, read if true, "The time to wait before deleting a file from the filesystem (log.segment.delete.delay.ms).";
+        "min.cleanable.dirty.ratio" => min_cleanable_dirty_ratio: Option<f64> = None, Some((0.0, 1.0)), read if true, "How dirty a log must be before the cleaner compacts it (log.cleaner.min.cleanable.ratio).";
+        "cleanup.policy" => cleanup_policy: Option<CleanupPolicy> = None, None, read if true, "delete or compact (log.cleanup.policy).";
+        "unclean.leader.election.enable" => unclean_leader_election_enable: Option<bool> = None, None, read if true, "Whether a replica outside the ISR may become leader (unclean.leader.election.enable).";
+        "min.insync.replicas" => min_insync_replicas: Option<i32> = None, Some((1, i32::MAX)), read if true, "The in-sync replicas an acks=-1 produce needs (min.insync.replicas).";
     }
-}
-
-fn ratio(props: &Properties, key: &str) -> Result<Option<f64>, PropertiesError> {
-    match props.parse::<f64>(key)? {
-        None => Ok(None),
-        Some(v) if (0.0..=1.0).contains(&v) => Ok(Some(v)),
-        Some(_) => Err(bad(key, props.get(key).unwrap_or(""), "expected a ratio in [0, 1]")),
-    }
-}
-
-fn scaled(v: i64, unit: i64) -> i64 {
-    if v < 0 {
-        v
-    } else {
-        v.saturating_mul(unit)
-    }
+    extra {}
 }
 
 impl LogConfig {
-    /// The default log configuration from broker properties (0.8.2 `KafkaConfig` keys,
-    /// ranges and precedence: `log.roll.ms` over `log.roll.hours`, `log.retention.ms` over
-    /// `.minutes` over `.hours`, `log.flush.interval.ms` defaulting to
-    /// `log.flush.scheduler.interval.ms`). Errors name the offending key.
-    pub fn from_broker_properties(props: &Properties) -> Result<LogConfig, PropertiesError> {
-        let d = LogConfig::default();
-        let int_max = i32::MAX as i64;
-
-        let segment_ms = match in_range::<i64>(props, "log.roll.ms", 1, int_max)? {
-            Some(ms) => ms,
-            None => in_range::<i64>(props, "log.roll.hours", 1, int_max)?.map_or(d.segment_ms, |h| h * MS_PER_HOUR),
-        };
-        let segment_jitter_ms = match in_range::<i64>(props, "log.roll.jitter.ms", 0, int_max)? {
-            Some(ms) => ms,
-            None => in_range::<i64>(props, "log.roll.jitter.hours", 0, int_max)?.map_or(0, |h| h * MS_PER_HOUR),
-        };
-        let retention_ms = match retention_value(props, "log.retention.ms")? {
-            Some(ms) => ms,
-            None => match retention_value(props, "log.retention.minutes")? {
-                Some(m) => scaled(m, MS_PER_MINUTE),
-                None => retention_value(props, "log.retention.hours")?.map_or(d.retention_ms, |h| scaled(h, MS_PER_HOUR)),
-            },
-        };
-        let flush_scheduler = props.parse_or::<i64>("log.flush.scheduler.interval.ms", i64::MAX)?;
-        let cleanup_policy = match props.get("log.cleanup.policy") {
-            Some(v) => CleanupPolicy::parse("log.cleanup.policy", v)?,
-            None => d.cleanup_policy,
-        };
-        Ok(LogConfig {
-            segment_bytes: in_range::<usize>(props, "log.segment.bytes", 14, i32::MAX as usize)?.unwrap_or(d.segment_bytes),
-            segment_ms,
-            segment_jitter_ms,
-            max_index_size: in_range::<usize>(props, "log.index.size.max.bytes", 4, i32::MAX as usize)?
-                .unwrap_or(d.max_index_size),
-            index_interval_bytes: in_range::<usize>(props, "log.index.interval.bytes", 0, i32::MAX as usize)?
-                .unwrap_or(d.index_interval_bytes),
-            flush_interval_messages: in_range::<i64>(props, "log.flush.interval.messages", 1, i64::MAX)?
-                .unwrap_or(d.flush_interval_messages),
-            flush_ms: props.parse_or::<i64>("log.flush.interval.ms", flush_scheduler)?,
-            retention_bytes: props.parse_or::<i64>("log.retention.bytes", d.retention_bytes)?,
-            retention_ms,
-            max_message_size: in_range::<usize>(props, "message.max.bytes", 0, i32::MAX as usize)?
-                .unwrap_or(d.max_message_size),
-            file_delete_delay_ms: in_range::<i64>(props, "log.segment.delete.delay.ms", 0, i64::MAX)?
-                .unwrap_or(d.file_delete_delay_ms),
-            delete_retention_ms: props.parse_or::<i64>("log.cleaner.delete.retention.ms", d.delete_retention_ms)?,
-            min_cleanable_ratio: ratio(props, "log.cleaner.min.cleanable.ratio")?.unwrap_or(d.min_cleanable_ratio),
-            cleanup_policy,
-            unclean_leader_election_enable: props
-                .parse_bool("unclean.leader.election.enable")?
-                .unwrap_or(d.unclean_leader_election_enable),
-            min_insync_replicas: in_range::<i32>(props, "min.insync.replicas", 1, i32::MAX)?
-                .unwrap_or(d.min_insync_replicas),
-        })
-    }
-
     /// This configuration with a topic's overrides applied (0.8.2 `LogConfig.fromProps(defaults,
     /// overrides)` after `validateNames` and `validateMinInSyncReplicas`). An unknown key is
-    /// an error naming it.
+    /// an error naming it. The broker's defaults come from `KafkaConfig::log_defaults`.
     pub fn with_topic_overrides(&self, overrides: &Properties) -> Result<LogConfig, LogConfigError> {
         validate_topic_config_names(overrides)?;
-        let p = overrides;
-        let mut c = self.clone();
-        let int_max = i32::MAX as usize;
-        if let Some(v) = in_range::<usize>(p, "segment.bytes", 14, int_max)? {
-            c.segment_bytes = v;
-        }
-        if let Some(v) = in_range::<i64>(p, "segment.ms", 1, i64::MAX)? {
-            c.segment_ms = v;
-        }
-        if let Some(v) = in_range::<i64>(p, "segment.jitter.ms", 0, i64::MAX)? {
-            c.segment_jitter_ms = v;
-        }
-        if let Some(v) = in_range::<usize>(p, "segment.index.bytes", 8, int_max)? {
-            c.max_index_size = v;
-        }
-        if let Some(v) = in_range::<i64>(p, "flush.messages", 0, i64::MAX)? {
-            c.flush_interval_messages = v;
-        }
-        if let Some(v) = in_range::<i64>(p, "flush.ms", 0, i64::MAX)? {
-            c.flush_ms = v;
-        }
-        if let Some(v) = p.parse::<i64>("retention.bytes")? {
-            c.retention_bytes = v;
-        }
-        if let Some(v) = p.parse::<i64>("retention.ms")? {
-            c.retention_ms = v;
-        }
-        if let Some(v) = in_range::<usize>(p, "max.message.bytes", 0, int_max)? {
-            c.max_message_size = v;
-        }
-        if let Some(v) = in_range::<usize>(p, "index.interval.bytes", 0, int_max)? {
-            c.index_interval_bytes = v;
-        }
-        if let Some(v) = p.parse::<i64>("delete.retention.ms")? {
-            c.delete_retention_ms = v;
-        }
-        if let Some(v) = in_range::<i64>(p, "file.delete.delay.ms", 0, i64::MAX)? {
-            c.file_delete_delay_ms = v;
-        }
-        if let Some(v) = ratio(p, "min.cleanable.dirty.ratio")? {
-            c.min_cleanable_ratio = v;
-        }
-        if let Some(v) = p.get("cleanup.policy") {
-            c.cleanup_policy = CleanupPolicy::parse("cleanup.policy", v)?;
-        }
-        if let Some(v) = p.parse_bool("unclean.leader.election.enable")? {
-            c.unclean_leader_election_enable = v;
-        }
-        if let Some(v) = in_range::<i32>(p, "min.insync.replicas", 1, i32::MAX)? {
-            c.min_insync_replicas = v;
-        }
-        Ok(c)
+        let o = TopicOverrides::read_keys(overrides).map_err(|e| match e {
+            KeyError::Missing { key } => PropertiesError::BadValue(key, String::new(), "missing".into()),
+            KeyError::Invalid { key, value, reason } => PropertiesError::BadValue(key, value, reason),
+        })?;
+        let size = |v: i32| v.max(0) as usize;
+        let c = self.clone();
+        Ok(LogConfig {
+            segment_bytes: o.segment_bytes.map_or(c.segment_bytes, size),
+            segment_ms: o.segment_ms.unwrap_or(c.segment_ms),
+            segment_jitter_ms: o.segment_jitter_ms.unwrap_or(c.segment_jitter_ms),
+            max_index_size: o.segment_index_bytes.map_or(c.max_index_size, size),
+            index_interval_bytes: o.index_interval_bytes.map_or(c.index_interval_bytes, size),
+            flush_interval_messages: o.flush_messages.unwrap_or(c.flush_interval_messages),
+            flush_ms: o.flush_ms.unwrap_or(c.flush_ms),
+            retention_bytes: o.retention_bytes.unwrap_or(c.retention_bytes),
+            retention_ms: o.retention_ms.unwrap_or(c.retention_ms),
+            max_message_size: o.max_message_bytes.map_or(c.max_message_size, size),
+            file_delete_delay_ms: o.file_delete_delay_ms.unwrap_or(c.file_delete_delay_ms),
+            delete_retention_ms: o.delete_retention_ms.unwrap_or(c.delete_retention_ms),
+            min_cleanable_ratio: o.min_cleanable_dirty_ratio.unwrap_or(c.min_cleanable_ratio),
+            cleanup_policy: o.cleanup_policy.unwrap_or(c.cleanup_policy),
+            unclean_leader_election_enable: o.unclean_leader_election_enable.unwrap_or(c.unclean_leader_election_enable),
+            min_insync_replicas: o.min_insync_replicas.unwrap_or(c.min_insync_replicas),
+        })
     }
 
     /// This configuration as 0.8.2 per-topic properties (every key of [`TOPIC_CONFIG_NAMES`]).
@@ -340,78 +224,6 @@ pub fn validate_topic_config_names(props: &Properties) -> Result<(), LogConfigEr
 mod tests {
     use super::*;
     use crate::common::parse_properties;
-
-    #[test]
-    fn empty_broker_properties_give_082_defaults() {
-        let c = LogConfig::from_broker_properties(&Properties::new()).unwrap();
-        assert_eq!(c, LogConfig::default());
-        assert_eq!(c.segment_bytes, 1073741824);
-        assert_eq!(c.segment_ms, 168 * 3600 * 1000);
-        assert_eq!(c.max_index_size, 10485760);
-        assert_eq!(c.index_interval_bytes, 4096);
-        assert_eq!(c.flush_interval_messages, i64::MAX);
-        assert_eq!(c.flush_ms, i64::MAX);
-        assert_eq!(c.retention_ms, 168 * 3600 * 1000);
-        assert_eq!(c.retention_bytes, -1);
-        assert_eq!(c.max_message_size, 1000012);
-        assert_eq!(c.file_delete_delay_ms, 60000);
-        assert_eq!(c.cleanup_policy, CleanupPolicy::Delete);
-        assert!(c.unclean_leader_election_enable);
-        assert_eq!(c.min_insync_replicas, 1);
-    }
-
-    #[test]
-    fn broker_keys_and_their_precedence() {
-        let p = parse_properties(
-            "log.segment.bytes=1024\nlog.roll.hours=2\nlog.retention.hours=5\nlog.retention.minutes=7\n\
-             log.index.size.max.bytes=4100\nlog.index.interval.bytes=10\nlog.flush.interval.messages=3\n\
-             log.flush.scheduler.interval.ms=900\nlog.retention.bytes=5000\nmessage.max.bytes=2000\n\
-             log.segment.delete.delay.ms=0\nlog.cleanup.policy=compact\nunclean.leader.election.enable=false\n\
-             min.insync.replicas=2\nlog.roll.jitter.hours=1\n",
-        );
-        let c = LogConfig::from_broker_properties(&p).unwrap();
-        assert_eq!(c.segment_bytes, 1024);
-        assert_eq!(c.segment_ms, 2 * 3600 * 1000);
-        assert_eq!(c.segment_jitter_ms, 3600 * 1000);
-        assert_eq!(c.retention_ms, 7 * 60 * 1000, "minutes override hours");
-        assert_eq!(c.max_index_size, 4100);
-        assert_eq!(c.max_index_size_rounded(), 4096);
-        assert_eq!(c.index_interval_bytes, 10);
-        assert_eq!(c.flush_interval_messages, 3);
-        assert_eq!(c.flush_ms, 900, "flush.interval.ms defaults to the scheduler interval");
-        assert_eq!(c.retention_bytes, 5000);
-        assert_eq!(c.max_message_size, 2000);
-        assert_eq!(c.file_delete_delay_ms, 0);
-        assert_eq!(c.cleanup_policy, CleanupPolicy::Compact);
-        assert!(!c.unclean_leader_election_enable);
-        assert_eq!(c.min_insync_replicas, 2);
-
-        let p = parse_properties("log.roll.hours=2\nlog.roll.ms=500\nlog.retention.minutes=7\nlog.retention.ms=99\nlog.flush.interval.ms=5\n");
-        let c = LogConfig::from_broker_properties(&p).unwrap();
-        assert_eq!(c.segment_ms, 500);
-        assert_eq!(c.retention_ms, 99);
-        assert_eq!(c.flush_ms, 5);
-
-        let c = LogConfig::from_broker_properties(&parse_properties("log.retention.hours=-1\n")).unwrap();
-        assert_eq!(c.retention_ms, -1);
-    }
-
-    #[test]
-    fn bad_broker_values_name_the_key() {
-        for (text, key) in [
-            ("log.segment.bytes=abc\n", "log.segment.bytes"),
-            ("log.segment.bytes=13\n", "log.segment.bytes"),
-            ("log.roll.hours=0\n", "log.roll.hours"),
-            ("log.retention.hours=0\n", "log.retention.hours"),
-            ("log.cleanup.policy=shred\n", "log.cleanup.policy"),
-            ("min.insync.replicas=0\n", "min.insync.replicas"),
-            ("log.flush.interval.messages=0\n", "log.flush.interval.messages"),
-            ("unclean.leader.election.enable=yes\n", "unclean.leader.election.enable"),
-        ] {
-            let err = LogConfig::from_broker_properties(&parse_properties(text)).unwrap_err().to_string();
-            assert!(err.contains(key), "{} -> {}", text, err);
-        }
-    }
 
     #[test]
     fn topic_overrides_apply_over_broker_defaults() {

@@ -36,6 +36,10 @@ pub enum LogError {
     /// (0.8.2 throws `IllegalArgumentException("Out of order offsets found ...")`).
     OutOfOrderOffsets { first_offset: i64, log_end: i64 },
     InvalidArgument(String),
+    /// A partition whose topic name breaks 0.8.2's rules (`Topic.validate`) or whose number
+    /// is negative: its folder name would not be `<topic>-<partition>` under a data
+    /// directory (`../x` would escape it).
+    InvalidTopicPartition(String),
     Io { context: String, source: io::Error },
     /// A log directory already locked by another broker (process) or log manager.
     DirLocked { dir: PathBuf, reason: String },
@@ -52,6 +56,7 @@ impl LogError {
             LogError::Message(e) => e.error_code(),
             LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
             LogError::SetTooLarge { .. } => ErrorCode::MessageSetSizeTooLarge,
+            LogError::InvalidTopicPartition(_) => ErrorCode::InvalidTopic,
             _ => ErrorCode::Unknown,
         }
     }
@@ -82,6 +87,7 @@ impl fmt::Display for LogError {
                 first_offset, log_end
             ),
             LogError::InvalidArgument(s) => f.write_str(s),
+            LogError::InvalidTopicPartition(s) => f.write_str(s),
             LogError::Io { context, source } => write!(f, "{}: {}", context, source),
             LogError::DirLocked { dir, reason } => write!(
                 f,
@@ -152,6 +158,8 @@ pub struct SegmentInfo {
     pub index_file_size: u64,
     pub created_ms: i64,
     pub last_modified_ms: i64,
+    /// Completed fsyncs of the segment since it was opened.
+    pub fsyncs: u64,
 }
 
 /// State shared with the background flush started by a roll.
@@ -162,6 +170,12 @@ struct Shared {
     next_offset: AtomicI64,
     recovery_point: AtomicI64,
     last_flush_ms: AtomicI64,
+    /// Bumped by every truncation: the cleaner swaps in a segment only if no truncation
+    /// happened since it started reading (what it read may be gone or rewritten).
+    truncations: AtomicU64,
+    /// The lowest offset truncated to since the cleaner last asked (i64::MAX: none); the
+    /// cleaner lowers its checkpoint to it, so re-appended messages count as dirty.
+    truncated_to: AtomicI64,
 }
 
 impl Shared {
@@ -243,6 +257,8 @@ impl Log {
                 next_offset: AtomicI64::new(0),
                 recovery_point: AtomicI64::new(recovery_point),
                 last_flush_ms: AtomicI64::new(clock.now_ms()),
+                truncations: AtomicU64::new(0),
+                truncated_to: AtomicI64::new(i64::MAX),
             }),
             pending_deletes: Mutex::new(Vec::new()),
             pending_flushes: Mutex::new(Vec::new()),
@@ -269,6 +285,7 @@ impl Log {
         let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
 
         // First pass: leftovers of deletes and compaction, interrupted swaps (0.8.2).
+        let mut swapped = Vec::new();
         for path in list("cleanup")? {
             let name = file_name(&path);
             if name.ends_with(DELETED_FILE_SUFFIX) || name.ends_with(CLEANED_FILE_SUFFIX) {
@@ -278,9 +295,12 @@ impl Log {
                     let _ = std::fs::remove_file(&path);
                 } else if let Some(stem) = base.strip_suffix(LOG_FILE_SUFFIX) {
                     let _ = std::fs::remove_file(dir.join(format!("{}{}", stem, INDEX_FILE_SUFFIX)));
-                    ::log::info!("Found log file {} from interrupted swap operation, repairing.", path.display());
+                    log::info!("Found log file {} from interrupted swap operation, repairing.", path.display());
                     std::fs::rename(&path, dir.join(base))
                         .map_err(LogError::io(format!("Failed to rename file {}", path.display())))?;
+                    if let Ok(b) = stem.parse::<i64>() {
+                        swapped.push(b);
+                    }
                 }
             }
         }
@@ -291,13 +311,13 @@ impl Log {
             let name = file_name(&path);
             if let Some(stem) = name.strip_suffix(INDEX_FILE_SUFFIX) {
                 if !dir.join(format!("{}{}", stem, LOG_FILE_SUFFIX)).exists() {
-                    ::log::warn!("Found an orphaned index file, {}, with no corresponding log file.", path.display());
+                    log::warn!("Found an orphaned index file, {}, with no corresponding log file.", path.display());
                     let _ = std::fs::remove_file(&path);
                 }
             } else if let Some(stem) = name.strip_suffix(LOG_FILE_SUFFIX) {
                 match stem.parse::<i64>() {
                     Ok(base) if base >= 0 && stem.bytes().all(|b| b.is_ascii_digit()) => bases.push(base),
-                    _ => ::log::warn!("Ignoring {}: not a segment file name", path.display()),
+                    _ => log::warn!("Ignoring {}: not a segment file name", path.display()),
                 }
             }
         }
@@ -307,7 +327,7 @@ impl Log {
             let (segment, state) = LogSegment::open(dir, base, config, self.random_jitter(config), self.clock.clone())
                 .map_err(LogError::io(format!("cannot open segment {}", log_filename(dir, base).display())))?;
             if let IndexState::Rebuilt { reason, truncated } = state {
-                ::log::error!(
+                log::error!(
                     "Index of {} was not usable ({}); rebuilt it from the log{}",
                     segment.log_path().display(),
                     reason,
@@ -315,6 +335,22 @@ impl Log {
                 );
             }
             segments.push(Arc::new(segment));
+        }
+        // A completed swap replaces every old segment whose offsets the swapped-in segment
+        // covers; those not yet renamed `.deleted` when the process died go now (0.8.2 kept
+        // them, and their messages were served twice: KAFKA-2118). The cleaner only swaps a
+        // segment in for old segments it kept a message of (or for one old segment), so
+        // "covered" is exactly the replaced group: the log is all old or all new there.
+        for base in swapped {
+            let Some(i) = segments.iter().position(|s| s.base_offset() == base) else { continue };
+            let next = segments[i]
+                .next_offset()
+                .map_err(LogError::io(format!("cannot read {}", segments[i].log_path().display())))?;
+            while i + 1 < segments.len() && segments[i + 1].base_offset() < next {
+                let old = segments.remove(i + 1);
+                ::log::info!("Deleting segment {} of {}: replaced by the swapped-in segment {}", old.base_offset(), self.name(), base);
+                old.delete().map_err(LogError::io(format!("cannot delete {}", old.log_path().display())))?;
+            }
         }
 
         if segments.is_empty() {
@@ -344,7 +380,7 @@ impl Log {
             // A tail that does not even parse (a "clean" shutdown that was not): recover the
             // active segment rather than refuse to start.
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                ::log::warn!("{}; recovering the active segment of {}", e, self.name());
+                log::warn!("{}; recovering the active segment of {}", e, self.name());
                 let recovered = active.recover(config.max_message_size).and_then(|_| {
                     active.preallocate_index()?;
                     active.next_offset()
@@ -357,7 +393,7 @@ impl Log {
         self.shared.next_offset.store(next, Ordering::Release);
         let rp = if clean_shutdown { next } else { recovery_point.min(next) };
         self.shared.recovery_point.store(rp, Ordering::Release);
-        ::log::debug!("Completed load of log {} with log end offset {}", self.name(), next);
+        log::debug!("Completed load of log {} with log end offset {}", self.name(), next);
         Ok(())
     }
 
@@ -372,13 +408,13 @@ impl Log {
         let mut i = start;
         while i < segments.len() {
             let s = &segments[i];
-            ::log::info!("Recovering unflushed segment {} in log {}.", s.base_offset(), self.name());
+            log::info!("Recovering unflushed segment {} in log {}.", s.base_offset(), self.name());
             let truncated = s
                 .recover(config.max_message_size)
                 .map_err(LogError::io(format!("cannot recover {}", s.log_path().display())))?;
             if truncated > 0 {
                 let next = s.next_offset().unwrap_or(s.base_offset());
-                ::log::warn!(
+                log::warn!(
                     "Corruption found in segment {} of log {}, truncating to offset {}.",
                     s.base_offset(),
                     self.name(),
@@ -401,6 +437,10 @@ impl Log {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     /// The partition parsed from the folder name, if it parses.
@@ -490,6 +530,7 @@ impl Log {
                 index_file_size: s.index().file_size(),
                 created_ms: s.created_ms(),
                 last_modified_ms: s.last_modified_ms(),
+                fsyncs: s.fsyncs(),
             })
             .collect()
     }
@@ -529,6 +570,9 @@ impl Log {
                 Err(b) => BytesMut::from(&b[..info.valid_bytes]),
             };
             let a = assign_offsets(buf, &info, next, config.max_message_size)?;
+            if config.compact() && a.keyless > 0 {
+                return Err(MessageError::KeylessOnCompactedTopic.into());
+            }
             (a.bytes, a.first_offset, a.last_offset)
         } else {
             if !info.monotonic || info.first_offset < next {
@@ -605,7 +649,7 @@ impl Log {
         let mut list = segments.as_ref().clone();
         list.push(segment.clone());
         self.replace_segments(list);
-        ::log::info!("Rolled new log segment for '{}' at offset {}", self.name(), new_offset);
+        log::info!("Rolled new log segment for '{}' at offset {}", self.name(), new_offset);
 
         // Flush the finished segments in the background (0.8.2 schedules `flush(newOffset)`),
         // so the append that rolled does not wait for a segment's worth of fsync.
@@ -616,7 +660,7 @@ impl Log {
         let spawned = std::thread::Builder::new().name(format!("flush-log-{}", name)).spawn(move || {
             for s in &to_flush {
                 if let Err(e) = s.flush() {
-                    ::log::error!("Error flushing segment {} of log {}: {}", s.base_offset(), name, e);
+                    log::error!("Error flushing segment {} of log {}: {}", s.base_offset(), name, e);
                     return;
                 }
             }
@@ -627,7 +671,7 @@ impl Log {
         flushes.retain(|h| !h.is_finished());
         match spawned {
             Ok(h) => flushes.push(h),
-            Err(e) => ::log::warn!("cannot start the flush of {} after a roll: {}", self.name(), e),
+            Err(e) => log::warn!("cannot start the flush of {} after a roll: {}", self.name(), e),
         }
         Ok(segment)
     }
@@ -784,7 +828,7 @@ impl Log {
     /// 0.8.2 `asyncDeleteSegment`: rename to `.deleted` now, remove after
     /// `file.delete.delay.ms`. Readers holding the segment keep reading (open descriptor).
     fn async_delete_segment(&self, segment: Arc<LogSegment>, config: &LogConfig) -> Result<(), LogError> {
-        ::log::info!("Scheduling log segment {} for log {} for deletion.", segment.base_offset(), self.name());
+        log::info!("Scheduling log segment {} for log {} for deletion.", segment.base_offset(), self.name());
         segment
             .change_file_suffixes("", DELETED_FILE_SUFFIX)
             .map_err(LogError::io(format!("cannot rename {} for deletion", segment.log_path().display())))?;
@@ -808,7 +852,7 @@ impl Log {
         };
         for p in &due {
             if let Err(e) = p.segment.delete() {
-                ::log::warn!("cannot delete {}: {}", p.segment.log_path().display(), e);
+                log::warn!("cannot delete {}: {}", p.segment.log_path().display(), e);
             }
         }
         due.len()
@@ -835,6 +879,7 @@ impl Log {
         if self.log_end_offset() <= target_offset {
             return Ok(());
         }
+        self.note_truncation(target_offset);
         let segments = self.snapshot();
         let keep = segments.partition_point(|s| s.base_offset() <= target_offset).max(1);
         self.replace_segments(segments[..keep].to_vec());
@@ -861,6 +906,7 @@ impl Log {
             return Err(LogError::InvalidArgument(format!("Cannot start a log at a negative offset ({}).", new_offset)));
         }
         let _guard = self.shared.lock();
+        self.note_truncation(new_offset);
         let config = self.config();
         let segments = self.snapshot();
         for s in segments.iter() {
@@ -873,6 +919,74 @@ impl Log {
         let rp = self.recovery_point().min(new_offset);
         self.shared.recovery_point.store(rp, Ordering::Release);
         Ok(())
+    }
+
+    /// Call with the lock held, before the segments change.
+    fn note_truncation(&self, offset: i64) {
+        self.shared.truncations.fetch_add(1, Ordering::AcqRel);
+        self.shared.truncated_to.fetch_min(offset.max(0), Ordering::AcqRel);
+    }
+
+    /// How many truncations this log has seen (the cleaner compares before and after).
+    pub fn truncation_count(&self) -> u64 {
+        self.shared.truncations.load(Ordering::Acquire)
+    }
+
+    /// The lowest offset truncated to since the last call, if any (and forget it).
+    pub fn take_truncated_to(&self) -> Option<i64> {
+        let v = self.shared.truncated_to.swap(i64::MAX, Ordering::AcqRel);
+        (v != i64::MAX).then_some(v)
+    }
+
+    /// 0.8.2 `replaceSegments`: swap in `cleaned` (written as `.cleaned` files, complete
+    /// and fsynced) for the consecutive segments `old`, crash-safely: the cleaned files
+    /// become `.swap` (from here recovery completes the swap), the old segments are
+    /// renamed `.deleted` oldest first, then the `.swap` suffix is dropped. A kill at any
+    /// moment leaves either the old segments or the cleaned one (see `load_segments`).
+    /// Refused, removing the cleaned files, when `old` are no longer all in the log or a
+    /// truncation happened since `truncations` was read; returns whether it swapped.
+    /// Readers holding the old segments keep reading them (open descriptors).
+    pub fn replace_cleaned_segments(
+        &self,
+        cleaned: LogSegment,
+        old: &[Arc<LogSegment>],
+        truncations: u64,
+    ) -> Result<bool, LogError> {
+        let _guard = self.shared.lock();
+        let segments = self.snapshot();
+        let start = old.first().and_then(|first| segments.iter().position(|s| Arc::ptr_eq(s, first)));
+        let intact = match start {
+            Some(i) => {
+                i + old.len() < segments.len()
+                    && old.iter().zip(&segments[i..]).all(|(a, b)| Arc::ptr_eq(a, b))
+                    && cleaned.base_offset() == old[0].base_offset()
+            }
+            None => false,
+        };
+        if !intact || self.truncation_count() != truncations {
+            let _ = cleaned.delete();
+            return Ok(false);
+        }
+        let start = start.expect("checked above");
+        let config = self.config();
+        cleaned
+            .change_file_suffixes(CLEANED_FILE_SUFFIX, SWAP_FILE_SUFFIX)
+            .map_err(LogError::io(format!("cannot rename {} to .swap", cleaned.log_path().display())))?;
+        let cleaned = Arc::new(cleaned);
+        let mut list = segments[..start].to_vec();
+        list.push(cleaned.clone());
+        list.extend_from_slice(&segments[start + old.len()..]);
+        self.replace_segments(list);
+        for s in old {
+            self.async_delete_segment(s.clone(), &config)?;
+        }
+        cleaned
+            .change_file_suffixes(SWAP_FILE_SUFFIX, "")
+            .map_err(LogError::io(format!("cannot rename {} from .swap", cleaned.log_path().display())))?;
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(true)
     }
 
     fn join_pending_flushes(&self) {

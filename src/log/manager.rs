@@ -3,6 +3,7 @@
 //! retention, time-based flushing, recovery-point checkpoints and clean shutdown.
 
 use super::checkpoint::{OffsetCheckpoint, RECOVERY_POINT_CHECKPOINT_FILE};
+use super::cleaner::{CleanerConfig, LogCleaner, LogSource};
 use super::config::LogConfig;
 use super::lock::DirLock;
 use super::log::{Log, LogError};
@@ -47,6 +48,7 @@ pub struct LogManager {
     locks: Mutex<Vec<DirLock>>,
     clock: Arc<dyn Clock>,
     background: Mutex<Option<Background>>,
+    cleaner: Mutex<Option<Arc<LogCleaner>>>,
     shut_down: AtomicBool,
 }
 
@@ -70,7 +72,7 @@ impl LogManager {
         let mut data_dirs = Vec::new();
         for dir in dirs {
             if !dir.exists() {
-                ::log::info!("Log directory '{}' not found, creating it.", dir.display());
+                log::info!("Log directory '{}' not found, creating it.", dir.display());
                 std::fs::create_dir_all(dir)
                     .map_err(LogError::io(format!("Failed to create data directory {}", dir.display())))?;
             }
@@ -100,6 +102,7 @@ impl LogManager {
             locks: Mutex::new(locks),
             clock,
             background: Mutex::new(None),
+            cleaner: Mutex::new(None),
             shut_down: AtomicBool::new(false),
         };
         manager.load_logs()?;
@@ -141,11 +144,11 @@ impl LogManager {
     fn load_dir(&self, d: &DataDir) -> Result<Vec<(TopicPartition, Arc<Log>)>, LogError> {
         let clean_shutdown = d.path.join(CLEAN_SHUTDOWN_FILE).exists();
         if !clean_shutdown {
-            ::log::info!("Found no clean shutdown marker in {}: recovering logs past their recovery points", d.path.display());
+            log::info!("Found no clean shutdown marker in {}: recovering logs past their recovery points", d.path.display());
         }
         // A damaged checkpoint only costs time: recover everything from the start.
         let recovery_points = d.checkpoint.read().unwrap_or_else(|e| {
-            ::log::error!("{}; recovering every log in {} from offset 0", e, d.path.display());
+            log::error!("{}; recovering every log in {} from offset 0", e, d.path.display());
             HashMap::new()
         });
         let mut out = Vec::new();
@@ -160,7 +163,7 @@ impl LogManager {
             let tp = match TopicPartition::parse_dir_name(&name) {
                 Some(tp) => tp,
                 None => {
-                    ::log::warn!("Skipping {}: not a <topic>-<partition> log folder", entry.path().display());
+                    log::warn!("Skipping {}: not a <topic>-<partition> log folder", entry.path().display());
                     continue;
                 }
             };
@@ -224,7 +227,10 @@ impl LogManager {
     /// The log of `tp`, created in the data directory holding the fewest partitions if it
     /// does not exist yet (0.8.2 `createLog` + `nextLogDir`; ties go to the directory listed
     /// first).
+    /// A topic name that breaks 0.8.2's rules, or a negative partition, is refused before
+    /// any path is built from it.
     pub fn create_log(&self, tp: &TopicPartition, config: LogConfig) -> Result<Arc<Log>, LogError> {
+        check_topic_partition(tp)?;
         let _guard = lock(&self.create_lock);
         if let Some(log) = self.get_log(tp) {
             return Ok(log);
@@ -244,13 +250,47 @@ impl LogManager {
             .min_by_key(|d| counts.get(&d.path).copied().unwrap_or(0))
             .expect("at least one data directory");
         let log = Arc::new(Log::open(&dir.path.join(tp.dir_name()), config, 0, false, self.clock.clone())?);
-        ::log::info!("Created log for partition {} in {}.", tp, dir.path.display());
+        log::info!("Created log for partition {} in {}.", tp, dir.path.display());
         self.logs.write().unwrap_or_else(|p| p.into_inner()).insert(tp.clone(), log.clone());
         Ok(log)
     }
 
-    /// Remove the log of `tp` and its folder; false when there was none.
+    /// Start the log cleaner's threads (0.8.2 starts them with the log manager when
+    /// `log.cleaner.enable`). Does nothing when disabled, already started or shut down.
+    pub fn start_cleaner(self: &Arc<Self>, config: CleanerConfig) -> Result<(), LogError> {
+        if !config.enable_cleaner || self.shut_down.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut slot = lock(&self.cleaner);
+        if slot.is_some() {
+            return Ok(());
+        }
+        let weak = Arc::downgrade(self);
+        let logs: LogSource = Arc::new(move || weak.upgrade().map(|m| m.all_logs()).unwrap_or_default());
+        let cleaner = Arc::new(LogCleaner::new(config, &self.log_dirs(), logs)?);
+        cleaner.startup();
+        *slot = Some(cleaner);
+        Ok(())
+    }
+
+    /// The running log cleaner, if any.
+    pub fn cleaner(&self) -> Option<Arc<LogCleaner>> {
+        lock(&self.cleaner).clone()
+    }
+
+    fn stop_cleaner(&self) {
+        let cleaner = lock(&self.cleaner).take();
+        if let Some(c) = cleaner {
+            c.shutdown();
+        }
+    }
+
+    /// Remove the log of `tp` and its folder; false when there was none. A cleaning of it
+    /// in progress is aborted first (0.8.2 `abortCleaning`).
     pub fn delete_log(&self, tp: &TopicPartition) -> Result<bool, LogError> {
+        if let Some(c) = self.cleaner() {
+            c.abort_cleaning(tp);
+        }
         let removed = {
             let _guard = lock(&self.create_lock);
             self.logs.write().unwrap_or_else(|p| p.into_inner()).remove(tp)
@@ -259,7 +299,7 @@ impl LogManager {
             None => Ok(false),
             Some(log) => {
                 log.delete()?;
-                ::log::info!("Deleted log for partition {} in {}.", tp, log.dir().display());
+                log::info!("Deleted log for partition {} in {}.", tp, log.dir().display());
                 Ok(true)
             }
         }
@@ -286,11 +326,11 @@ impl LogManager {
         for (tp, log) in self.all_logs() {
             match log.delete_old_segments() {
                 Ok(n) => total += n,
-                Err(e) => ::log::error!("Retention failed for {}: {}", tp, e),
+                Err(e) => log::error!("Retention failed for {}: {}", tp, e),
             }
         }
         if total > 0 {
-            ::log::debug!("Log cleanup completed. {} files deleted", total);
+            log::debug!("Log cleanup completed. {} files deleted", total);
         }
         total
     }
@@ -303,7 +343,7 @@ impl LogManager {
             let since = now.saturating_sub(log.last_flush_ms());
             if since >= log.config().flush_ms {
                 if let Err(e) = log.flush() {
-                    ::log::error!("Error flushing topic {}: {}", tp, e);
+                    log::error!("Error flushing topic {}: {}", tp, e);
                 }
             }
         }
@@ -378,7 +418,7 @@ impl LogManager {
                         1 => manager.flush_dirty_logs(),
                         2 => {
                             if let Err(e) = manager.checkpoint_recovery_points() {
-                                ::log::error!("Recovery point checkpoint failed: {}", e);
+                                log::error!("Recovery point checkpoint failed: {}", e);
                             }
                         }
                         _ => {
@@ -391,7 +431,7 @@ impl LogManager {
         });
         match spawned {
             Ok(handle) => *background = Some(Background { stop, handle }),
-            Err(e) => ::log::error!("cannot start the log manager's background thread: {}", e),
+            Err(e) => log::error!("cannot start the log manager's background thread: {}", e),
         }
     }
 
@@ -414,13 +454,14 @@ impl LogManager {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        self.stop_cleaner();
         self.stop_background();
         let mut first_error = None;
         for d in &self.dirs {
             let mut dir_ok = true;
             for (tp, log) in self.logs_in_dir(&d.path) {
                 if let Err(e) = log.flush().and_then(|_| log.close()) {
-                    ::log::error!("Error closing log {}: {}", tp, e);
+                    log::error!("Error closing log {}: {}", tp, e);
                     dir_ok = false;
                     first_error.get_or_insert(e);
                 }
@@ -438,7 +479,7 @@ impl LogManager {
             }
         }
         lock(&self.locks).clear();
-        ::log::info!("Shutdown complete.");
+        log::info!("Shutdown complete.");
         match first_error {
             None => Ok(()),
             Some(e) => Err(e),
@@ -450,6 +491,47 @@ impl Drop for LogManager {
     fn drop(&mut self) {
         // Never leave the background thread running; an un-shut-down manager is a crash
         // as far as the disk is concerned (no clean shutdown marker).
+        self.stop_cleaner();
         self.stop_background();
+    }
+}/// The folder of a partition is `<topic>-<partition>` inside a data directory only when the
+/// topic is a legal 0.8.2 name (no '/', not "..") and the partition is not negative.
+pub fn check_topic_partition(tp: &TopicPartition) -> Result<(), LogError> {
+    crate::common::validate_topic_name(&tp.topic)
+        .map_err(|why| LogError::InvalidTopicPartition(format!("partition {}: {}", tp, why)))?;
+    if tp.partition < 0 {
+        return Err(LogError::InvalidTopicPartition(format!("partition {}: a partition number is never negative", tp)));
+    }
+    Ok(())
+}
+
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::SystemClock;
+
+    #[test]
+    fn a_topic_name_that_would_leave_the_data_directory_is_refused() {
+        let root = std::env::temp_dir().join(format!("kafka08-mgr-names-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let data = root.join("data");
+        let mgr = LogManager::open(&[data.clone()], LogConfig::default(), HashMap::new(), Arc::new(SystemClock)).unwrap();
+        for tp in [
+            TopicPartition::new("../escaped", 0),
+            TopicPartition::new("..", 0),
+            TopicPartition::new("a/b", 0),
+            TopicPartition::new("", 0),
+            TopicPartition::new("ok", -1),
+        ] {
+            let e = mgr.create_log(&tp, LogConfig::default()).map(|_| ()).unwrap_err();
+            assert_eq!(e.error_code(), crate::common::ErrorCode::InvalidTopic, "{}", e);
+        }
+        assert!(!root.join("escaped-0").exists(), "a folder was made outside log.dirs");
+        assert!(!data.join("a").exists());
+        assert!(mgr.create_log(&TopicPartition::new("ok.topic_1-x", 0), LogConfig::default()).is_ok());
+        mgr.shutdown().unwrap();
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -8,7 +8,7 @@
 use super::config::LogConfig;
 use super::index::{IndexLoadError, OffsetIndex, OffsetPosition};
 use crate::common::Clock;
-use crate::message::{deep_iter, Message, LOG_OVERHEAD, MIN_MESSAGE_SIZE};
+use crate::message::{deep_iter, EntryHeader, Message, LOG_OVERHEAD, MIN_MESSAGE_SIZE};
 use bytes::Bytes;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -123,6 +123,9 @@ pub struct LogSegment {
     max_index_size: usize,
     roll_jitter_ms: i64,
     clock: Arc<dyn Clock>,
+    /// Completed fsyncs of this segment (log and index): what a flush promised is on disk
+    /// only if this moved, which a test that SIGKILLs a writer cannot see from outside.
+    fsyncs: AtomicU64,
 }
 
 impl LogSegment {
@@ -135,9 +138,24 @@ impl LogSegment {
         roll_jitter_ms: i64,
         clock: Arc<dyn Clock>,
     ) -> io::Result<LogSegment> {
-        let log_path = log_filename(dir, base_offset);
+        LogSegment::create_with_suffix(dir, base_offset, "", config, roll_jitter_ms, clock)
+    }
+
+    /// [`LogSegment::create`] with `suffix` after both file names (the cleaner writes
+    /// `.cleaned` segments beside the ones they replace).
+    pub fn create_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        suffix: &str,
+        config: &LogConfig,
+        roll_jitter_ms: i64,
+        clock: Arc<dyn Clock>,
+    ) -> io::Result<LogSegment> {
+        let with_suffix = |p: PathBuf| PathBuf::from(format!("{}{}", p.display(), suffix));
+        let log_path = with_suffix(log_filename(dir, base_offset));
         let log = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&log_path)?;
-        let index = OffsetIndex::create(&index_filename(dir, base_offset), base_offset, config.max_index_size)?;
+        let index_path = with_suffix(index_filename(dir, base_offset));
+        let index = OffsetIndex::create(&index_path, base_offset, config.max_index_size)?;
         let now = clock.now_ms();
         Ok(LogSegment {
             base_offset,
@@ -152,6 +170,7 @@ impl LogSegment {
             max_index_size: config.max_index_size,
             roll_jitter_ms,
             clock,
+            fsyncs: AtomicU64::new(0),
         })
     }
 
@@ -193,6 +212,7 @@ impl LogSegment {
             max_index_size: config.max_index_size,
             roll_jitter_ms,
             clock,
+            fsyncs: AtomicU64::new(0),
         };
         let state = match rebuild {
             None => IndexState::Loaded,
@@ -254,6 +274,19 @@ impl LogSegment {
         self.roll_jitter_ms
     }
 
+    /// Write `set` at the end of the file with one positional write and publish the new
+    /// size; returns the position it was written at. A failed write is cut off again, so
+    /// the next append starts at the same position.
+    fn write_at_end(&self, set: &[u8]) -> io::Result<u64> {
+        let position = self.size.load(Ordering::Acquire);
+        if let Err(e) = self.log.write_all_at(set, position) {
+            let _ = self.log.set_len(position);
+            return Err(e);
+        }
+        self.size.store(position + set.len() as u64, Ordering::Release);
+        Ok(position)
+    }
+
     /// Append a message set whose first offset is `first_offset` with one positional write.
     /// An index entry (first offset → position of the set) is added when more than
     /// `index.interval.bytes` were appended since the last one (0.8.2 `LogSegment.append`).
@@ -261,13 +294,7 @@ impl LogSegment {
         if set.is_empty() {
             return Ok(());
         }
-        let position = self.size.load(Ordering::Acquire);
-        if let Err(e) = self.log.write_all_at(set, position) {
-            // Drop whatever part was written; the next append starts at `position` again.
-            let _ = self.log.set_len(position);
-            return Err(e);
-        }
-        self.size.store(position + set.len() as u64, Ordering::Release);
+        let position = self.write_at_end(set)?;
         if self.bytes_since_last_index_entry.load(Ordering::Relaxed) > self.index_interval_bytes {
             // Only refused for an offset that cannot be indexed (a follower jumping more
             // than 2^31 past the base offset); the index is sparse, so skipping is safe.
@@ -278,6 +305,29 @@ impl LogSegment {
         self.bytes_since_last_index_entry.fetch_add(set.len(), Ordering::Relaxed);
         self.last_modified_ms.store(self.clock.now_ms(), Ordering::Release);
         Ok(())
+    }
+
+    /// Append a chunk of entries (the cleaner's output) with one positional write, and the
+    /// index entries the caller chose for it (absolute offsets and file positions); an
+    /// entry the index refuses is skipped, the index being sparse.
+    pub fn append_chunk(&self, set: &[u8], index_entries: &[OffsetPosition]) -> io::Result<()> {
+        if set.is_empty() {
+            return Ok(());
+        }
+        self.write_at_end(set)?;
+        for e in index_entries {
+            let _ = self.index.append(e.offset, e.position);
+        }
+        Ok(())
+    }
+
+    /// Keep `ms` as the last-modified time, in memory and as the `.log` file's mtime (so a
+    /// restart sees it too; 0.8.2 `lastModified_=`). A cleaned segment takes the time of
+    /// the last segment it replaces, so retention and tombstone expiry do not restart.
+    pub fn set_last_modified_everywhere(&self, ms: i64) -> io::Result<()> {
+        self.last_modified_ms.store(ms, Ordering::Release);
+        let t = UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+        self.log.set_modified(t)
     }
 
     /// Walk entry headers from `from` while a whole header lies before `size`, calling
@@ -301,9 +351,7 @@ impl LogSegment {
                 buf_len = got;
             }
             let at = (pos - buf_start) as usize;
-            let h = &buf[at..at + LOG_OVERHEAD];
-            let offset = i64::from_be_bytes(h[0..8].try_into().expect("8 bytes"));
-            let msize = i32::from_be_bytes(h[8..12].try_into().expect("4 bytes"));
+            let EntryHeader { offset, size: msize } = EntryHeader::parse(&buf[at..]).expect("12 bytes buffered");
             if msize < MIN_MESSAGE_SIZE as i32 {
                 return Err(corrupt(&self.log_path(), pos, format!("invalid message size {}", msize)));
             }
@@ -414,12 +462,11 @@ impl LogSegment {
                 }
             }
             let at = (valid - chunk_start) as usize;
-            let offset = i64::from_be_bytes(chunk[at..at + 8].try_into().expect("8 bytes"));
-            let msize = i32::from_be_bytes(chunk[at + 8..at + 12].try_into().expect("4 bytes"));
+            let EntryHeader { offset, size: msize } = EntryHeader::parse(&chunk[at..]).expect("12 bytes buffered");
             // 0.8.2 `FileMessageSet.iterator(maxMessageSize)` compares the message size
             // itself (without the 12-byte prefix) with the maximum.
             if msize < MIN_MESSAGE_SIZE as i32 || msize as usize > max_message_size {
-                ::log::warn!("{}: invalid message size {} at position {}", path.display(), msize, valid);
+                log::warn!("{}: invalid message size {} at position {}", path.display(), msize, valid);
                 break;
             }
             let entry_len = LOG_OVERHEAD + msize as usize;
@@ -440,11 +487,11 @@ impl LogSegment {
                 Err(_) => break,
             };
             if let Err(e) = message.validate() {
-                ::log::warn!("{}: invalid message at position {}: {}", path.display(), valid, e);
+                log::warn!("{}: invalid message at position {}: {}", path.display(), valid, e);
                 break;
             }
             if offset < self.base_offset || last_offset.is_some_and(|l| offset <= l) {
-                ::log::warn!(
+                log::warn!(
                     "{}: offset {} at position {} does not follow {:?} (base offset {})",
                     path.display(),
                     offset,
@@ -476,7 +523,7 @@ impl LogSegment {
         }
         let truncated = file_len - valid;
         if truncated > 0 {
-            ::log::warn!("{}: truncating {} invalid bytes at position {}", path.display(), truncated, valid);
+            log::warn!("{}: truncating {} invalid bytes at position {}", path.display(), truncated, valid);
             self.log.set_len(valid)?;
         }
         self.size.store(valid, Ordering::Release);
@@ -516,7 +563,14 @@ impl LogSegment {
     /// fsync the log and the index.
     pub fn flush(&self) -> io::Result<()> {
         self.log.sync_data()?;
-        self.index.flush()
+        self.index.flush()?;
+        self.fsyncs.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// How many flushes of this segment have completed.
+    pub fn fsyncs(&self) -> u64 {
+        self.fsyncs.load(Ordering::Acquire)
     }
 
     /// Trim the index to its entries (on roll and close) and close its descriptor until

@@ -1,10 +1,10 @@
-//! The append path of wire spec §5.4: validate a produced (or replicated) set, then give
+//! The append path of docs/wire-protocol.md: validate a produced (or replicated) set, then give
 //! it offsets. `Log::append` calls these under its lock.
 
 use super::codec::{self, CompressionCodec};
 use super::error::MessageError;
 use super::message::{validate_message_bytes, Message, MIN_MESSAGE_SIZE};
-use super::set::{deep_iter, MessageSetBuilder, LOG_OVERHEAD};
+use super::set::{deep_iter_within, EntryHeader, MessageSetBuilder, LOG_OVERHEAD};
 use bytes::{Bytes, BytesMut};
 
 /// What a shallow scan found in a set.
@@ -22,6 +22,9 @@ pub struct AppendInfo {
     pub codec: CompressionCodec,
     /// Shallow offsets strictly increase.
     pub monotonic: bool,
+    /// Uncompressed entries without a key (messages inside compressed wrappers are
+    /// counted by [`assign_offsets`]); a compacted topic refuses them.
+    pub keyless: usize,
 }
 
 /// Shallow scan and validation (size, CRC, magic, codec, `max_message_size` per entry
@@ -35,11 +38,10 @@ pub fn analyze(buf: &[u8], max_message_size: usize) -> Result<AppendInfo, Messag
         last_offset: -1,
         codec: CompressionCodec::None,
         monotonic: true,
+        keyless: 0,
     };
     let mut pos = 0usize;
-    while buf.len() - pos >= LOG_OVERHEAD {
-        let offset = i64::from_be_bytes(buf[pos..pos + 8].try_into().expect("8 bytes"));
-        let size = i32::from_be_bytes(buf[pos + 8..pos + 12].try_into().expect("4 bytes"));
+    while let Some(EntryHeader { offset, size }) = EntryHeader::parse(&buf[pos..]) {
         if size < MIN_MESSAGE_SIZE as i32 {
             return Err(MessageError::TooSmall(size.max(0) as usize));
         }
@@ -55,6 +57,8 @@ pub fn analyze(buf: &[u8], max_message_size: usize) -> Result<AppendInfo, Messag
         let codec = CompressionCodec::from_id(m[5] & 0x07)?;
         if codec != CompressionCodec::None {
             info.codec = codec;
+        } else if i32::from_be_bytes(m[6..10].try_into().expect("validated size")) < 0 {
+            info.keyless += 1;
         }
         if info.shallow_count == 0 {
             info.first_offset = offset;
@@ -69,6 +73,32 @@ pub fn analyze(buf: &[u8], max_message_size: usize) -> Result<AppendInfo, Messag
     Ok(info)
 }
 
+/// The most the compressed wrappers of one produced set may inflate to, all together,
+/// while offsets are assigned. The result must recompress into one wrapper of at most
+/// `message.max.bytes` (1,000,000 by default), so a legal set stays far below; a set
+/// above is refused with error 10 before more is inflated, where 0.8.2 inflated up to
+/// its heap (eight gzip wrappers of 256 MiB each).
+pub const MAX_INFLATED_SET_BYTES: usize = 64 * 1024 * 1024;
+
+/// Whether any complete shallow entry of `buf` is a compressed wrapper (its codec bits
+/// set): such a set is inflated and recompressed on append, CPU work that does not belong
+/// on an async worker. Reads only the size and attribute bytes; never panics.
+pub fn any_compressed(buf: &[u8]) -> bool {
+    let mut pos = 0usize;
+    while buf.len() - pos >= LOG_OVERHEAD {
+        let size = i32::from_be_bytes(buf[pos + 8..pos + 12].try_into().expect("4 bytes"));
+        if size < MIN_MESSAGE_SIZE as i32 || buf.len() - pos - LOG_OVERHEAD < size as usize {
+            return false;
+        }
+        // crc(4) magic(1) attributes(1)
+        if buf[pos + LOG_OVERHEAD + 5] & 0x07 != 0 {
+            return true;
+        }
+        pos += LOG_OVERHEAD + size as usize;
+    }
+    false
+}
+
 /// The set after offset assignment.
 #[derive(Debug, Clone)]
 pub struct Assigned {
@@ -77,6 +107,8 @@ pub struct Assigned {
     pub last_offset: i64,
     /// Leaf messages appended (what the log end offset moves by).
     pub message_count: u64,
+    /// Leaf messages without a key (uncompressed ones are in [`AppendInfo::keyless`]).
+    pub keyless: usize,
 }
 
 /// Give a validated set (trimmed to `info.valid_bytes`) consecutive offsets from
@@ -91,32 +123,40 @@ pub fn assign_offsets(
 ) -> Result<Assigned, MessageError> {
     buf.truncate(info.valid_bytes);
     if info.shallow_count == 0 {
-        return Ok(Assigned { bytes: buf.freeze(), first_offset: -1, last_offset: -1, message_count: 0 });
+        return Ok(Assigned { bytes: buf.freeze(), first_offset: -1, last_offset: -1, message_count: 0, keyless: 0 });
     }
     if info.codec == CompressionCodec::None {
         let mut pos = 0;
         let mut offset = next_offset;
-        while pos + LOG_OVERHEAD <= buf.len() {
-            buf[pos..pos + 8].copy_from_slice(&offset.to_be_bytes());
-            let size = i32::from_be_bytes(buf[pos + 8..pos + 12].try_into().expect("4 bytes")) as usize;
-            pos += LOG_OVERHEAD + size;
+        while let Some(header) = EntryHeader::parse(&buf[pos..]) {
+            EntryHeader::set_offset(&mut buf[pos..], offset);
+            pos += LOG_OVERHEAD + header.size as usize;
             offset += 1;
         }
         let count = (offset - next_offset) as u64;
-        return Ok(Assigned { bytes: buf.freeze(), first_offset: next_offset, last_offset: offset - 1, message_count: count });
+        return Ok(Assigned { bytes: buf.freeze(), first_offset: next_offset, last_offset: offset - 1, message_count: count, keyless: info.keyless });
     }
 
     let original = buf.freeze();
     let mut inner = MessageSetBuilder::with_capacity(original.len() * 2);
     let mut offset = next_offset;
-    for entry in deep_iter(original) {
+    let mut keyless = 0;
+    for entry in deep_iter_within(original, MAX_INFLATED_SET_BYTES) {
         let entry = entry?;
         if entry.message.size() < MIN_MESSAGE_SIZE {
             return Err(MessageError::TooSmall(entry.message.size()));
         }
+        // Each inner message is held to `message.max.bytes` as it comes out, not only
+        // the recompressed wrapper at the end.
+        if entry.size() > max_message_size {
+            return Err(MessageError::TooLarge { size: entry.size(), max: max_message_size });
+        }
         // The reference does not check inner CRCs; checking them is stricter and lets a
-        // consumer trust every stored byte (wire spec §10).
+        // consumer trust every stored byte (docs/wire-protocol.md).
         entry.message.validate()?;
+        if entry.message.key_size() < 0 {
+            keyless += 1;
+        }
         inner.push_raw(offset, entry.message.as_bytes());
         offset += 1;
     }
@@ -133,13 +173,13 @@ pub fn assign_offsets(
     }
     let mut out = MessageSetBuilder::with_capacity(size);
     out.push(last, &wrapper);
-    Ok(Assigned { bytes: out.finish(), first_offset: next_offset, last_offset: last, message_count: count })
+    Ok(Assigned { bytes: out.finish(), first_offset: next_offset, last_offset: last, message_count: count, keyless })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::{encode_messages, shallow_iter};
+    use crate::message::{deep_iter, encode_messages, shallow_iter};
 
     fn msgs(n: usize) -> Vec<Message> {
         (0..n).map(|i| Message::new(None, Some(format!("m{}", i).as_bytes()), CompressionCodec::None)).collect()
@@ -220,5 +260,69 @@ mod tests {
         assert_eq!(info.shallow_count, 0);
         let a = assign_offsets(BytesMut::new(), &info, 7, 100).unwrap();
         assert_eq!((a.first_offset, a.message_count), (-1, 0));
+    }
+
+    /// A gzip wrapper whose payload inflates to `members` copies of one set holding a
+    /// single message of `value_len` zero bytes (Java's GZIPInputStream and ours read
+    /// concatenated members): megabytes of inflation from a few kilobytes.
+    pub(crate) fn gzip_bomb(value_len: usize, members: usize) -> Message {
+        let one = encode_messages(CompressionCodec::None, &[Message::new(None, Some(&vec![0u8; value_len]), CompressionCodec::None)], 0);
+        let member = codec::compress(CompressionCodec::Gzip, &one);
+        Message::new(None, Some(&member.repeat(members)), CompressionCodec::Gzip)
+    }
+
+    #[test]
+    fn compressed_wrappers_inflating_past_the_budget_are_refused_with_10() {
+        // Eight wrappers that inflate to 16 MiB each (128 MiB, twice the budget), each
+        // inner message legal, each wrapper a few kilobytes: 0.8.2 and our old code
+        // inflated everything, recompressed it and accepted the set.
+        let bomb = gzip_bomb(64 * 1024 - 26, 256);
+        let mut b = MessageSetBuilder::new();
+        for i in 0..8 {
+            b.push(i, &bomb);
+        }
+        let set = b.finish();
+        assert!(set.len() < 1_000_000, "{}", set.len());
+        let info = analyze(&set, 1_000_012).unwrap();
+        let e = assign_offsets(BytesMut::from(&set[..]), &info, 0, 1_000_012).unwrap_err();
+        assert!(matches!(e, MessageError::InflatesTooLarge { .. }), "{e}");
+        assert_eq!(e.error_code().code(), 10);
+    }
+
+    #[test]
+    fn an_inner_message_over_message_max_bytes_is_refused_with_10() {
+        // Compresses to a few kilobytes, so only the inner check can see it.
+        let wrapper = gzip_bomb(2_000_000, 1);
+        let mut b = MessageSetBuilder::new();
+        b.push(0, &wrapper);
+        let set = b.finish();
+        let info = analyze(&set, 1_000_012).unwrap();
+        let e = assign_offsets(BytesMut::from(&set[..]), &info, 0, 1_000_012).unwrap_err();
+        assert!(matches!(e, MessageError::TooLarge { max: 1_000_012, .. }), "{e}");
+        assert_eq!(e.error_code().code(), 10);
+    }
+
+    #[test]
+    fn a_corrupt_wrapper_is_refused_with_2() {
+        let m = Message::new(None, Some(b"not gzip at all"), CompressionCodec::Gzip);
+        let mut b = MessageSetBuilder::new();
+        b.push(0, &m);
+        let set = b.finish();
+        let info = analyze(&set, 1_000_012).unwrap();
+        assert_eq!(assign_offsets(BytesMut::from(&set[..]), &info, 0, 1_000_012).unwrap_err().error_code().code(), 2);
+    }
+
+    #[test]
+    fn any_compressed_sees_a_wrapper_anywhere_and_never_panics() {
+        let plain = encode_messages(CompressionCodec::None, &msgs(3), 0);
+        let gz = encode_messages(CompressionCodec::Gzip, &msgs(3), 0);
+        assert!(!any_compressed(&plain));
+        assert!(any_compressed(&gz));
+        let mut both = plain.to_vec();
+        both.extend_from_slice(&gz);
+        assert!(any_compressed(&both));
+        for n in 0..both.len() {
+            any_compressed(&both[..n]);
+        }
     }
 }

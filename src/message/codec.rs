@@ -1,4 +1,4 @@
-//! Compression codecs of message format v0 (wire spec §6). What we accept is lenient
+//! Compression codecs of message format v0 (docs/wire-protocol.md). What we accept is lenient
 //! (every framing a 0.8 client writes); what we emit is exactly what the 0.8.2 broker
 //! emits: one gzip member, xerial-framed snappy, Kafka's LZ4 frame with its KAFKA-3160
 //! header checksum.
@@ -14,6 +14,18 @@ pub enum CompressionCodec {
     Gzip = 1,
     Snappy = 2,
     Lz4 = 3,
+}
+
+/// A configuration value (`compression.codec`, `offsets.topic.compression.codec`): by name
+/// or id.
+impl crate::common::config_def::ConfigValue for CompressionCodec {
+    const TYPE: &'static str = "codec";
+    fn parse_value(raw: &str) -> Result<Self, String> {
+        CompressionCodec::parse(raw).ok_or_else(|| "expected none, gzip, snappy, lz4 or their ids 0-3".to_string())
+    }
+    fn render(&self) -> String {
+        self.name().to_string()
+    }
 }
 
 impl CompressionCodec {
@@ -74,11 +86,19 @@ pub fn compress(codec: CompressionCodec, data: &[u8]) -> Vec<u8> {
 }
 
 pub fn decompress(codec: CompressionCodec, data: &[u8]) -> Result<Vec<u8>, MessageError> {
+    decompress_within(codec, data, MAX_DECOMPRESSED_BYTES)
+}
+
+/// Decompress, stopping as soon as the output would pass `limit` bytes: then
+/// `MessageError::InflatesTooLarge` (0.8.2's error 10), with no more than about `limit`
+/// bytes ever held. A payload that does not decompress is `Compression` (error 2).
+pub fn decompress_within(codec: CompressionCodec, data: &[u8], limit: usize) -> Result<Vec<u8>, MessageError> {
     match codec {
+        CompressionCodec::None if data.len() > limit => Err(MessageError::InflatesTooLarge { max: limit }),
         CompressionCodec::None => Ok(data.to_vec()),
-        CompressionCodec::Gzip => gzip_decompress(data),
-        CompressionCodec::Snappy => snappy_decompress(data),
-        CompressionCodec::Lz4 => lz4_decompress(data),
+        CompressionCodec::Gzip => gzip_decompress(data, limit),
+        CompressionCodec::Snappy => snappy_decompress(data, limit),
+        CompressionCodec::Lz4 => lz4_decompress(data, limit),
     }
 }
 
@@ -94,22 +114,22 @@ fn gzip_compress(data: &[u8]) -> Vec<u8> {
     enc.finish().expect("writing to a Vec cannot fail")
 }
 
-fn read_bounded(mut r: impl Read) -> Result<Vec<u8>, MessageError> {
+fn read_bounded(mut r: impl Read, limit: usize) -> Result<Vec<u8>, MessageError> {
     let mut out = Vec::new();
-    let n = r.by_ref().take(MAX_DECOMPRESSED_BYTES as u64 + 1).read_to_end(&mut out).map_err(cerr)?;
-    if n > MAX_DECOMPRESSED_BYTES {
-        return Err(cerr("decompressed size over the limit"));
+    let n = r.by_ref().take(limit as u64 + 1).read_to_end(&mut out).map_err(cerr)?;
+    if n > limit {
+        return Err(MessageError::InflatesTooLarge { max: limit });
     }
     Ok(out)
 }
 
 /// RFC 1952, several members in sequence as Java's GZIPInputStream reads them; a zlib
 /// stream (librdkafka's reader accepts both) is tolerated too.
-fn gzip_decompress(data: &[u8]) -> Result<Vec<u8>, MessageError> {
+fn gzip_decompress(data: &[u8], limit: usize) -> Result<Vec<u8>, MessageError> {
     if data.len() >= 2 && data[0] == 0x1f && data[1] == 0x8b {
-        read_bounded(flate2::read::MultiGzDecoder::new(data))
+        read_bounded(flate2::read::MultiGzDecoder::new(data), limit)
     } else if data.len() >= 2 && data[0] & 0x0f == 8 && (u16::from(data[0]) << 8 | u16::from(data[1])) % 31 == 0 {
-        read_bounded(flate2::read::ZlibDecoder::new(data))
+        read_bounded(flate2::read::ZlibDecoder::new(data), limit)
     } else {
         Err(cerr("not a gzip stream"))
     }
@@ -138,9 +158,9 @@ fn xerial_snappy_compress(data: &[u8]) -> Vec<u8> {
 
 /// xerial stream if the 8-byte magic matches (as snappy-java's SnappyInputStream decides),
 /// otherwise the whole payload is one raw snappy block.
-fn snappy_decompress(data: &[u8]) -> Result<Vec<u8>, MessageError> {
+fn snappy_decompress(data: &[u8], limit: usize) -> Result<Vec<u8>, MessageError> {
     if data.len() < XERIAL_HEADER_LEN || data[..8] != XERIAL_MAGIC {
-        return raw_snappy(data);
+        return raw_snappy(data, limit);
     }
     let version = i32::from_be_bytes(data[8..12].try_into().expect("4 bytes"));
     if version < 1 {
@@ -157,20 +177,17 @@ fn snappy_decompress(data: &[u8]) -> Result<Vec<u8>, MessageError> {
         if len < 0 || pos + len as usize > data.len() {
             return Err(cerr("truncated xerial snappy block"));
         }
-        let block = raw_snappy(&data[pos..pos + len as usize])?;
-        if out.len() + block.len() > MAX_DECOMPRESSED_BYTES {
-            return Err(cerr("decompressed size over the limit"));
-        }
+        let block = raw_snappy(&data[pos..pos + len as usize], limit - out.len())?;
         out.extend_from_slice(&block);
         pos += len as usize;
     }
     Ok(out)
 }
 
-fn raw_snappy(data: &[u8]) -> Result<Vec<u8>, MessageError> {
+fn raw_snappy(data: &[u8], limit: usize) -> Result<Vec<u8>, MessageError> {
     let n = snap::raw::decompress_len(data).map_err(cerr)?;
-    if n > MAX_DECOMPRESSED_BYTES {
-        return Err(cerr("decompressed size over the limit"));
+    if n > limit {
+        return Err(MessageError::InflatesTooLarge { max: limit });
     }
     snap::raw::Decoder::new().decompress_vec(data).map_err(cerr)
 }
@@ -212,7 +229,7 @@ fn kafka_lz4_compress(data: &[u8]) -> Vec<u8> {
 /// Lenient LZ4 frame reader: the header checksum may be Kafka's or the standard one;
 /// block checksums, content size and content checksum are tolerated; a missing end mark
 /// at the very end of the payload is accepted.
-fn lz4_decompress(data: &[u8]) -> Result<Vec<u8>, MessageError> {
+fn lz4_decompress(data: &[u8], limit: usize) -> Result<Vec<u8>, MessageError> {
     if data.len() < 7 || data[..4] != LZ4_MAGIC {
         return Err(cerr("not an LZ4 frame"));
     }
@@ -277,9 +294,6 @@ fn lz4_decompress(data: &[u8]) -> Result<Vec<u8>, MessageError> {
         if block_checksum {
             pos += 4;
         }
-        if out.len() + max_block > MAX_DECOMPRESSED_BYTES {
-            return Err(cerr("decompressed size over the limit"));
-        }
         if raw & LZ4_UNCOMPRESSED_BIT != 0 {
             out.extend_from_slice(block);
         } else {
@@ -287,6 +301,10 @@ fn lz4_decompress(data: &[u8]) -> Result<Vec<u8>, MessageError> {
             out.resize(start + max_block, 0);
             let n = lz4_flex::block::decompress_into(block, &mut out[start..]).map_err(cerr)?;
             out.truncate(start + n);
+        }
+        // At most one block (4 MiB) past the limit is ever held.
+        if out.len() > limit {
+            return Err(MessageError::InflatesTooLarge { max: limit });
         }
     }
     Ok(out)

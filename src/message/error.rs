@@ -20,17 +20,28 @@ pub enum MessageError {
     UnknownCodec(u8),
     /// A compressed payload that does not decompress.
     Compression(String),
+    /// Compressed messages that inflate past the bytes one set may inflate to (a
+    /// compression bomb, or a set far larger than `message.max.bytes` would allow).
+    InflatesTooLarge { max: usize },
     /// Follower append whose offsets do not increase.
     NonMonotonicOffsets,
+    /// A message without a key for a compacted topic (0.8.2 accepted it and its cleaner
+    /// thread then died on it, KAFKA-1755).
+    KeylessOnCompactedTopic,
 }
 
 impl MessageError {
     /// The 0.8.2 wire error for a partition whose append failed this way.
     pub fn error_code(&self) -> ErrorCode {
         match self {
-            MessageError::TooLarge { .. } => ErrorCode::MessageSizeTooLarge,
+            MessageError::TooLarge { .. } | MessageError::InflatesTooLarge { .. } => ErrorCode::MessageSizeTooLarge,
             MessageError::SetTooLarge { .. } => ErrorCode::MessageSetSizeTooLarge,
             MessageError::UnknownCodec(_) => ErrorCode::Unknown,
+            // 0.8.2 had no code for this. Kafka 0.9 to 2.x refused it with
+            // InvalidMessageException / InvalidRecordException, both sent as 2
+            // (CorruptMessage); 87 (INVALID_RECORD) came only in 2.5, unknown to 0.8-era
+            // clients, which treat 2 as a failed, non-retriable send of that message.
+            MessageError::KeylessOnCompactedTopic => ErrorCode::InvalidMessage,
             _ => ErrorCode::InvalidMessage,
         }
     }
@@ -56,7 +67,9 @@ impl fmt::Display for MessageError {
             MessageError::Malformed(what) => write!(f, "malformed message: {}", what),
             MessageError::UnknownCodec(c) => write!(f, "unknown compression codec {}", c),
             MessageError::Compression(e) => write!(f, "compressed payload does not decompress: {}", e),
+            MessageError::InflatesTooLarge { max } => write!(f, "compressed messages inflate to more than {} bytes", max),
             MessageError::NonMonotonicOffsets => write!(f, "offsets in the message set are not increasing"),
+            MessageError::KeylessOnCompactedTopic => write!(f, "Compacted topic cannot accept message without key."),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! - [`shallow_iter`] / [`deep_iter`]: walk a message set; a truncated trailing entry ends
 //!   the walk without error (fetch responses end that way).
 //! - [`codec`]: none, gzip, xerial/raw snappy, Kafka 0.8.2 LZ4 (KAFKA-3160 header checksum).
-//! - [`analyze`] + [`assign_offsets`]: the append path of wire spec §5.4.
+//! - [`analyze`] + [`assign_offsets`]: the append path of docs/wire-protocol.md.
 //!
 //! This module does no I/O: bytes in, bytes out.
 
@@ -16,9 +16,12 @@ mod message;
 mod set;
 mod xxhash;
 
-pub use append::{analyze, assign_offsets, AppendInfo, Assigned};
+pub use append::{analyze, any_compressed, assign_offsets, AppendInfo, Assigned, MAX_INFLATED_SET_BYTES};
 pub use codec::CompressionCodec;
 pub use error::MessageError;
 pub use message::{validate_message_bytes, Message, MAGIC_V0, MESSAGE_OVERHEAD, MIN_MESSAGE_SIZE};
-pub use set::{deep_iter, encode_messages, shallow_iter, DeepIter, Entry, MessageSetBuilder, ShallowIter, LOG_OVERHEAD};
+pub use set::{
+    deep_iter, deep_iter_within, encode_messages, shallow_iter, DeepIter, Entry, EntryHeader, MessageSetBuilder, ShallowIter,
+    LOG_OVERHEAD,
+};
 pub use xxhash::xxh32;

@@ -6,6 +6,34 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// offset(8) + message_size(4) in front of every message in a set.
 pub const LOG_OVERHEAD: usize = 12;
 
+/// The 12-byte prefix of every entry of a message set, on the wire and on disk: the
+/// offset (int64) then the message size (int32), big-endian. The one place it is parsed:
+/// readers then judge the size against their own limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryHeader {
+    pub offset: i64,
+    /// As stored: may be negative or too small in a corrupt or truncated set.
+    pub size: i32,
+}
+
+impl EntryHeader {
+    /// The header at the start of `buf`; `None` when `buf` holds fewer than 12 bytes.
+    pub fn parse(buf: &[u8]) -> Option<EntryHeader> {
+        let head: &[u8; LOG_OVERHEAD] = buf.get(..LOG_OVERHEAD)?.try_into().ok()?;
+        let (offset, size) = head.split_at(8);
+        Some(EntryHeader {
+            offset: i64::from_be_bytes(offset.try_into().ok()?),
+            size: i32::from_be_bytes(size.try_into().ok()?),
+        })
+    }
+
+    /// Overwrite the offset of the header at the start of `buf` (which holds at least 12
+    /// bytes), as the leader does when it assigns offsets.
+    pub fn set_offset(buf: &mut [u8], offset: i64) {
+        buf[..8].copy_from_slice(&offset.to_be_bytes());
+    }
+}
+
 /// Nesting depth of compressed wrappers we are willing to open (0.8 producers never nest;
 /// nested input is legal but a bomb of wrappers is not).
 const MAX_NESTING: usize = 8;
@@ -58,12 +86,10 @@ impl Iterator for ShallowIter {
             return None;
         }
         let rest = &self.buf[self.pos..];
-        if rest.len() < LOG_OVERHEAD {
+        let Some(EntryHeader { offset, size }) = EntryHeader::parse(rest) else {
             self.done = true;
             return None;
-        }
-        let offset = i64::from_be_bytes(rest[0..8].try_into().expect("8 bytes"));
-        let size = i32::from_be_bytes(rest[8..12].try_into().expect("4 bytes"));
+        };
         if size < MIN_MESSAGE_SIZE as i32 {
             self.done = true;
             return Some(Err(MessageError::TooSmall(size.max(0) as usize)));
@@ -85,13 +111,23 @@ impl Iterator for ShallowIter {
 /// messages yielded in order; uncompressed entries pass through. A wrapper that fails to
 /// decompress yields one error and ends the iteration.
 pub fn deep_iter(buf: Bytes) -> DeepIter {
-    DeepIter { stack: vec![shallow_iter(buf)], done: false }
+    DeepIter { stack: vec![shallow_iter(buf)], done: false, budget: None }
+}
+
+/// [`deep_iter`] where all the wrappers of the set together may inflate to at most
+/// `budget` bytes: decompression stops there with `InflatesTooLarge` (error 10), so a
+/// produced set never makes the broker hold more than its budget, however it is built.
+pub fn deep_iter_within(buf: Bytes, budget: usize) -> DeepIter {
+    DeepIter { stack: vec![shallow_iter(buf)], done: false, budget: Some(budget) }
 }
 
 #[derive(Debug)]
 pub struct DeepIter {
     stack: Vec<ShallowIter>,
     done: bool,
+    /// Bytes the wrappers not yet opened may still inflate to (None: each wrapper alone
+    /// is bounded by `MAX_DECOMPRESSED_BYTES`).
+    budget: Option<usize>,
 }
 
 impl Iterator for DeepIter {
@@ -125,7 +161,14 @@ impl Iterator for DeepIter {
                 .codec()
                 .and_then(|c| {
                     let payload = entry.message.value().unwrap_or_default();
-                    codec::decompress(c, &payload)
+                    match self.budget {
+                        None => codec::decompress(c, &payload),
+                        Some(left) => {
+                            let inner = codec::decompress_within(c, &payload, left)?;
+                            self.budget = Some(left - inner.len());
+                            Ok(inner)
+                        }
+                    }
                 })
                 .and_then(|inner| {
                     if self.stack.len() > MAX_NESTING {
@@ -212,6 +255,17 @@ pub fn encode_messages(codec: CompressionCodec, messages: &[Message], first_offs
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entry_header_is_offset_then_size_big_endian() {
+        let bytes = [0, 0, 0, 0, 0, 0, 1, 2, 0xff, 0xff, 0xff, 0xfe, 9];
+        assert_eq!(EntryHeader::parse(&bytes), Some(EntryHeader { offset: 0x0102, size: -2 }));
+        assert_eq!(EntryHeader::parse(&bytes[..11]), None, "11 bytes are not a header");
+        let mut b = bytes;
+        EntryHeader::set_offset(&mut b, -1);
+        assert_eq!(EntryHeader::parse(&b), Some(EntryHeader { offset: -1, size: -2 }));
+        assert_eq!(b[8..], bytes[8..], "the size is untouched");
+    }
 
     fn msgs(n: usize) -> Vec<Message> {
         (0..n)

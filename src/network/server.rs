@@ -32,6 +32,11 @@ pub enum Outcome {
     /// The answer comes later (long poll, acks=-1); later requests are read meanwhile, and
     /// responses still go out in request order.
     Deferred(BoxFuture<Outcome>),
+    /// Work that waits on something outside the broker (ZooKeeper): awaited before the
+    /// next request of this connection is read, as a handler's own future is, but without
+    /// holding one of the `queued.max.requests` permits, so a client flooding such
+    /// requests cannot keep follower fetches and controller requests waiting.
+    Inline(BoxFuture<Outcome>),
     /// Nothing is written (produce with acks=0).
     NoResponse,
     /// Close the connection once the responses before this one are written (undecodable
@@ -92,6 +97,9 @@ impl Default for SocketServerConfig {
         }
     }
 }
+
+/// How long [`SocketServer::shutdown`] waits for connections still inside a handler.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// A running socket server; dropping it does not stop it, [`SocketServer::shutdown`] does.
 pub struct SocketServer {
@@ -165,9 +173,16 @@ impl SocketServer {
     }
 
     /// Stop accepting and close every connection.
+    /// Connections waiting on a peer are cut at once; one still inside its handler
+    /// (awaiting ZooKeeper, say) gets [`SHUTDOWN_GRACE`] before the broker moves on, so
+    /// a stopped broker always reaches its clean-shutdown steps.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        let _ = self.acceptor.await;
+        let mut acceptor = self.acceptor;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut acceptor).await.is_err() {
+            log::warn!("{} connection(s) still busy {:?} after shutdown began; leaving them", self.open.load(Ordering::SeqCst), SHUTDOWN_GRACE);
+            acceptor.abort();
+        }
     }
 }
 
@@ -243,7 +258,8 @@ async fn connection(stream: TcpStream, info: ConnectionInfo, shared: Arc<Shared>
     let (reader, writer) = stream.into_split();
     let (tx, rx) = mpsc::channel::<Pending>(shared.config.max_in_flight_per_connection.max(1));
     let in_flight = Arc::new(AtomicUsize::new(0));
-    let writer_task = tokio::spawn(write_loop(writer, rx, in_flight.clone(), shutdown.clone()));
+    let write_deadline = Duration::from_millis(shared.config.connections_max_idle_ms.max(1));
+    let writer_task = tokio::spawn(write_loop(writer, rx, in_flight.clone(), shutdown.clone(), write_deadline));
     if let Err(e) = read_loop(reader, &info, &shared, tx, in_flight, shutdown).await {
         log::debug!("connection {} from {} closed: {}", info.id, info.peer, e);
     }
@@ -279,7 +295,7 @@ async fn read_loop(
                     let _ = frame.split_to(4);
                     break frame.freeze();
                 }
-                buf.reserve(need - buf.len());
+                buf.reserve(frame_read_reserve(buf.len(), need));
             } else {
                 buf.reserve(4096);
             }
@@ -301,8 +317,14 @@ async fn read_loop(
         };
         let permit = shared.queue.acquire().await.map_err(|_| io::Error::other("request queue closed"))?;
         in_flight.fetch_add(1, Ordering::SeqCst);
-        let outcome = shared.handler.handle(frame, info).await;
+        let mut outcome = shared.handler.handle(frame, info).await;
         drop(permit);
+        while let Outcome::Inline(fut) = outcome {
+            outcome = tokio::select! {
+                o = fut => o,
+                _ = shutdown.changed() => return Ok(()),
+            };
+        }
         let close = matches!(outcome, Outcome::Close);
         let pending = match outcome {
             Outcome::Deferred(fut) => {
@@ -323,17 +345,32 @@ async fn read_loop(
     }
 }
 
+/// Room to add before the next read of a frame of `need` bytes of which `buffered` are
+/// here. The buffer grows as bytes arrive (doubling, from 64 KiB), never to the size the
+/// frame declares up front: a client that announces `socket.request.max.bytes` (100 MB)
+/// and sends one byte costs 64 KiB, not 100 MB, per connection.
+fn frame_read_reserve(buffered: usize, need: usize) -> usize {
+    const FIRST_STEP: usize = 64 * 1024;
+    need.saturating_sub(buffered).min(buffered.max(FIRST_STEP))
+}
+
 /// Follow chains of deferred outcomes to a final one.
 async fn resolve(mut fut: BoxFuture<Outcome>) -> Outcome {
     loop {
         match fut.await {
-            Outcome::Deferred(next) => fut = next,
+            Outcome::Deferred(next) | Outcome::Inline(next) => fut = next,
             other => return other,
         }
     }
 }
 
-async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Pending>, in_flight: Arc<AtomicUsize>, mut shutdown: watch::Receiver<bool>) {
+async fn write_loop(
+    mut writer: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Pending>,
+    in_flight: Arc<AtomicUsize>,
+    mut shutdown: watch::Receiver<bool>,
+    write_deadline: Duration,
+) {
     while let Some(p) = rx.recv().await {
         let outcome = match p {
             Pending::Ready(o) => o,
@@ -345,13 +382,26 @@ async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Pending>,
             },
         };
         let outcome = match outcome {
-            Outcome::Deferred(f) => resolve(f).await,
+            Outcome::Deferred(f) | Outcome::Inline(f) => tokio::select! {
+                o = resolve(f) => o,
+                _ = wait_true(&mut shutdown) => Outcome::Close,
+            },
             o => o,
         };
         in_flight.fetch_sub(1, Ordering::SeqCst);
         match outcome {
             Outcome::Respond(chunks) => {
-                if let Err(e) = write_chunks(&mut writer, chunks).await {
+                // A peer that stops reading (zero window) must not hold this task, the
+                // connection, and with them the broker's shutdown forever: every response
+                // has `connections.max.idle.ms` to go out, and shutdown cuts it short.
+                let written = tokio::select! {
+                    r = tokio::time::timeout(write_deadline, write_chunks(&mut writer, chunks)) => match r {
+                        Ok(r) => r,
+                        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "the peer read nothing within connections.max.idle.ms")),
+                    },
+                    _ = wait_true(&mut shutdown) => Err(io::Error::other("shutting down")),
+                };
+                if let Err(e) = written {
                     // A peer that went away is routine; a file region that came up short
                     // is not (the connection is closed either way).
                     if e.kind() == io::ErrorKind::UnexpectedEof {
@@ -363,10 +413,12 @@ async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Pending>,
                 }
             }
             Outcome::NoResponse => {}
-            Outcome::Close | Outcome::Deferred(_) => break,
+            Outcome::Close | Outcome::Deferred(_) | Outcome::Inline(_) => break,
         }
     }
-    let _ = writer.shutdown().await;
+    // A FIN to a peer that reads nothing cannot block: it is queued behind the unsent
+    // bytes; bounded anyway.
+    let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
 }
 
 async fn write_chunks(writer: &mut OwnedWriteHalf, chunks: Vec<ResponseChunk>) -> io::Result<()> {
@@ -401,5 +453,30 @@ async fn wait_true(rx: &mut watch::Receiver<bool>) {
         if rx.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_frame_grows_its_buffer_as_bytes_arrive() {
+        let max = 100 * 1024 * 1024;
+        // One byte of a frame announced at 100 MB: room for 64 KiB, not 100 MB.
+        assert_eq!(frame_read_reserve(5, max + 4), 64 * 1024);
+        // Then doubling with what has arrived, never past the frame.
+        assert_eq!(frame_read_reserve(1 << 20, max + 4), 1 << 20);
+        assert_eq!(frame_read_reserve(max, max + 4), 4);
+        assert_eq!(frame_read_reserve(10, 30), 20);
+        assert_eq!(frame_read_reserve(30, 30), 0);
+        // Bytes needed are always offered, so a whole frame is read in O(log n) grows.
+        let (mut have, need) = (4usize, max + 4);
+        let mut grows = 0;
+        while have < need {
+            have += frame_read_reserve(have, need);
+            grows += 1;
+        }
+        assert!(grows < 20, "{grows}");
     }
 }

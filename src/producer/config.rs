@@ -5,6 +5,7 @@
 //! key. Keys this producer does not know are logged and ignored, as 0.8.2's
 //! `VerifiableProperties.verify` does.
 
+use crate::common::config_def::{config_struct, parse_csv_list, word_config_value, ConfigValue, KeyError};
 use crate::common::Properties;
 use crate::message::CompressionCodec;
 use std::fmt;
@@ -19,27 +20,8 @@ pub const DEFAULT_PARTITIONER: &str = "kafka.producer.DefaultPartitioner";
 /// 0.8.2 `kafka.producer.ByteArrayPartitioner`.
 pub const BYTE_ARRAY_PARTITIONER: &str = "kafka.producer.ByteArrayPartitioner";
 
-/// Every key [`ProducerConfig::from_properties`] reads.
-pub const PRODUCER_CONFIG_KEYS: &[&str] = &[
-    "metadata.broker.list",
-    "request.required.acks",
-    "request.timeout.ms",
-    "producer.type",
-    "serializer.class",
-    "key.serializer.class",
-    "partitioner.class",
-    "compression.codec",
-    "compressed.topics",
-    "message.send.max.retries",
-    "retry.backoff.ms",
-    "topic.metadata.refresh.interval.ms",
-    "queue.buffering.max.ms",
-    "queue.buffering.max.messages",
-    "queue.enqueue.timeout.ms",
-    "batch.num.messages",
-    "send.buffer.bytes",
-    "client.id",
-];
+/// Every key [`ProducerConfig::from_properties`] reads (the names of its key table).
+pub const PRODUCER_CONFIG_KEYS: &[&str] = ProducerConfig::KEYS;
 
 /// `producer.type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,50 +73,74 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The 0.8.2 producer configuration. Fields are public so that tools can set them after
-/// parsing (as the console producer maps its flags onto properties).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProducerConfig {
-    /// `metadata.broker.list` (required): `host1:port1,host2:port2`, used only for Metadata
-    /// requests; data goes to the leaders the metadata names.
-    pub broker_list: Vec<(String, u16)>,
-    /// `request.required.acks` (0): 0 none, 1 leader, -1 every in-sync replica.
-    pub required_acks: i16,
-    /// `request.timeout.ms` (10000): the ack timeout sent to the broker; also bounds each
-    /// request on the socket (plus [`SOCKET_TIMEOUT_MARGIN`]).
-    pub request_timeout_ms: i32,
-    /// `producer.type` (sync).
-    pub producer_type: ProducerType,
-    /// `serializer.class` (DefaultEncoder).
-    pub serializer: Serializer,
-    /// `key.serializer.class` (= `serializer.class`).
-    pub key_serializer: Serializer,
-    /// `partitioner.class` (DefaultPartitioner).
-    pub partitioner: PartitionerClass,
-    /// `compression.codec` (none): by name (none, gzip, snappy, lz4) or number (0-3).
-    pub compression_codec: CompressionCodec,
-    /// `compressed.topics` (empty = every topic when a codec is set).
-    pub compressed_topics: Vec<String>,
-    /// `message.send.max.retries` (3).
-    pub message_send_max_retries: u32,
-    /// `retry.backoff.ms` (100).
-    pub retry_backoff_ms: u64,
-    /// `topic.metadata.refresh.interval.ms` (600000); negative: refresh only after failures.
-    pub topic_metadata_refresh_interval_ms: i64,
-    /// `queue.buffering.max.ms` (5000), async only.
-    pub queue_buffering_max_ms: u64,
-    /// `queue.buffering.max.messages` (10000), async only.
-    pub queue_buffering_max_messages: usize,
-    /// `queue.enqueue.timeout.ms` (-1): -1 blocks while the queue is full, 0 fails at once,
-    /// > 0 waits that long.
-    pub queue_enqueue_timeout_ms: i64,
-    /// `batch.num.messages` (200), async only.
-    pub batch_num_messages: usize,
-    /// `send.buffer.bytes` (102400). Accepted and range-checked; the socket keeps the
-    /// system's buffer size (the shared `BrokerConnection` exposes no socket options).
-    pub send_buffer_bytes: i32,
-    /// `client.id` ("").
-    pub client_id: String,
+word_config_value!(ProducerType, "string", |raw| format!("invalid value {}, valid values are sync/async", raw), {
+    ProducerType::Sync => "sync",
+    ProducerType::Async => "async",
+});
+
+word_config_value!(Serializer, "class", |raw| format!("{} is not supported (use {} or {})", raw, DEFAULT_ENCODER, STRING_ENCODER), {
+    Serializer::Bytes => DEFAULT_ENCODER,
+    Serializer::String => STRING_ENCODER,
+});
+
+word_config_value!(
+    PartitionerClass,
+    "class",
+    |raw| format!("{} is not supported (use {} or {})", raw, DEFAULT_PARTITIONER, BYTE_ARRAY_PARTITIONER),
+    { PartitionerClass::Default => DEFAULT_PARTITIONER, PartitionerClass::ByteArray => BYTE_ARRAY_PARTITIONER }
+);
+
+/// `metadata.broker.list`: `host1:port1,host2:port2`.
+impl ConfigValue for Vec<(String, u16)> {
+    const TYPE: &'static str = "list";
+    fn parse_value(raw: &str) -> Result<Self, String> {
+        parse_broker_list(raw)
+    }
+    fn render(&self) -> String {
+        self.iter().map(|(h, p)| format!("{}:{}", h, p)).collect::<Vec<_>>().join(",")
+    }
+}
+
+const INT: Option<(i64, i64)> = Some((i32::MIN as i64, i32::MAX as i64));
+const MAX: u64 = i32::MAX as u64;
+
+config_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    /// The 0.8.2 producer configuration, one line per key. Fields are public so that tools
+    /// can set them after parsing (as the console producer maps its flags onto properties).
+    pub struct ProducerConfig {
+        /// Used only for Metadata requests; data goes to the leaders the metadata names.
+        "metadata.broker.list" => broker_list: Vec<(String, u16)> = None, None, read if true, "The brokers to bootstrap metadata from: host1:port1,host2:port2 (required).";
+        /// 0 none, 1 leader, -1 every in-sync replica.
+        "request.required.acks" => required_acks: i16 = Some(0), Some((i16::MIN, i16::MAX)), read if true, "When a produce request counts as complete: 0 never waits, 1 the leader's write, -1 every in-sync replica.";
+        /// Also bounds each request on the socket (plus [`SOCKET_TIMEOUT_MARGIN`]).
+        "request.timeout.ms" => request_timeout_ms: i32 = Some(10000), Some((1, i32::MAX)), read if true, "The time the broker waits for acks before sending an error to the client.";
+        "producer.type" => producer_type: ProducerType = Some(ProducerType::Sync), None, read if true, "sync: send each request at once; async: batch in a background thread.";
+        "serializer.class" => serializer: Serializer = Some(Serializer::Bytes), None, read if true, "The encoder of messages: kafka.serializer.DefaultEncoder (bytes) or StringEncoder.";
+        "key.serializer.class" => key_serializer: Serializer = Some(serializer), None, read if true, "The encoder of keys (default: serializer.class).";
+        "partitioner.class" => partitioner: PartitionerClass = Some(PartitionerClass::Default), None, read if true, "Which partition a keyed message goes to: DefaultPartitioner (key hash) or ByteArrayPartitioner.";
+        /// By name (none, gzip, snappy, lz4) or number (0-3).
+        "compression.codec" => compression_codec: CompressionCodec = Some(CompressionCodec::None), None, read if true, "The compression codec of produced data: none, gzip or snappy.";
+        /// Empty: every topic when a codec is set.
+        "compressed.topics" => compressed_topics: Vec<String> = Some(Vec::new()), None, read if true, "The topics to compress (empty: all when a codec is set).";
+        "message.send.max.retries" => message_send_max_retries: u32 = Some(3), Some((0, i32::MAX as u32)), read if true, "How many times a failed send is retried (duplicates possible).";
+        "retry.backoff.ms" => retry_backoff_ms: u64 = Some(100), Some((0, MAX)), read if true, "The time to wait before refreshing metadata and retrying a failed send.";
+        /// Negative: refresh only after failures.
+        "topic.metadata.refresh.interval.ms" => topic_metadata_refresh_interval_ms: i64 = Some(600000), INT, read if true, "How often topic metadata is refreshed (negative: only after a failure).";
+        /// Async only.
+        "queue.buffering.max.ms" => queue_buffering_max_ms: u64 = Some(5000), Some((0, MAX)), read if true, "Async: the maximum time data is buffered before it is sent.";
+        /// Async only.
+        "queue.buffering.max.messages" => queue_buffering_max_messages: usize = Some(10000), Some((1, i32::MAX as usize)), read if true, "Async: the maximum number of messages queued before the producer blocks or drops.";
+        /// -1 blocks while the queue is full, 0 fails at once, > 0 waits that long.
+        "queue.enqueue.timeout.ms" => queue_enqueue_timeout_ms: i64 = Some(-1), INT, read if true, "Async: how long to block when the queue is full (-1: forever, 0: drop at once).";
+        /// Async only.
+        "batch.num.messages" => batch_num_messages: usize = Some(200), Some((1, i32::MAX as usize)), read if true, "Async: the number of messages sent in one batch.";
+        /// Accepted and range-checked; the socket keeps the system's buffer size (the shared
+        /// `BrokerConnection` exposes no socket options).
+        "send.buffer.bytes" => send_buffer_bytes: i32 = Some(100 * 1024), Some((1, i32::MAX)), read if true, "The socket write buffer size.";
+        "client.id" => client_id: String = Some(String::new()), None, read if true, "A name for this client, sent with every request.";
+    }
+    extra {}
 }
 
 /// Added to `request.timeout.ms` for the client-side socket timeout. 0.8.2 used exactly
@@ -157,88 +163,24 @@ impl ProducerConfig {
                 log::warn!("Property {} is not valid", k);
             }
         }
-        let broker_list = match props.get("metadata.broker.list") {
-            None => return Err(ConfigError::new("metadata.broker.list", "missing required property")),
-            Some(v) => parse_broker_list(v).map_err(|m| ConfigError::new("metadata.broker.list", m))?,
-        };
-        let required_acks: i16 = int(props, "request.required.acks", 0, i16::MIN as i64, i16::MAX as i64)? as i16;
-        if required_acks > 1 {
-            log::warn!("request.required.acks={} (wait for N replicas) is deprecated in 0.8.2", required_acks);
+        let c = ProducerConfig::read_keys(props).map_err(|e| match e {
+            KeyError::Missing { key } => ConfigError::new(&key, "missing required property"),
+            KeyError::Invalid { key, value, reason } => ConfigError::new(&key, format!("{:?}: {}", value, reason)),
+        })?;
+        if c.required_acks > 1 {
+            log::warn!("request.required.acks={} (wait for N replicas) is deprecated in 0.8.2", c.required_acks);
         }
-        let request_timeout_ms = int(props, "request.timeout.ms", 10000, 1, i32::MAX as i64)? as i32;
-        let producer_type = match props.get("producer.type").map(str::trim).unwrap_or("sync") {
-            "sync" => ProducerType::Sync,
-            "async" => ProducerType::Async,
-            other => {
-                return Err(ConfigError::new(
-                    "producer.type",
-                    format!("invalid value {}, valid values are sync/async", other),
-                ))
-            }
-        };
-        let serializer = parse_serializer("serializer.class", props.get("serializer.class"))?;
-        let key_serializer = match props.get("key.serializer.class") {
-            None => serializer,
-            Some(v) => parse_serializer("key.serializer.class", Some(v))?,
-        };
-        let partitioner = match props.get("partitioner.class").map(str::trim).unwrap_or(DEFAULT_PARTITIONER) {
-            DEFAULT_PARTITIONER => PartitionerClass::Default,
-            BYTE_ARRAY_PARTITIONER => PartitionerClass::ByteArray,
-            other => {
-                return Err(ConfigError::new(
-                    "partitioner.class",
-                    format!("{} is not supported (use {} or {})", other, DEFAULT_PARTITIONER, BYTE_ARRAY_PARTITIONER),
-                ))
-            }
-        };
-        let compression_codec = match props.get("compression.codec") {
-            None => CompressionCodec::None,
-            Some(v) => CompressionCodec::parse(v).ok_or_else(|| {
-                ConfigError::new("compression.codec", format!("{} is an unknown compression codec", v))
-            })?,
-        };
-        let compressed_topics = props.get("compressed.topics").map(parse_csv).unwrap_or_default();
-        let message_send_max_retries = int(props, "message.send.max.retries", 3, 0, i32::MAX as i64)? as u32;
-        let retry_backoff_ms = int(props, "retry.backoff.ms", 100, 0, i32::MAX as i64)? as u64;
-        let topic_metadata_refresh_interval_ms =
-            int(props, "topic.metadata.refresh.interval.ms", 600000, i32::MIN as i64, i32::MAX as i64)?;
-        let queue_buffering_max_ms = int(props, "queue.buffering.max.ms", 5000, 0, i32::MAX as i64)? as u64;
-        let queue_buffering_max_messages =
-            int(props, "queue.buffering.max.messages", 10000, 1, i32::MAX as i64)? as usize;
-        let queue_enqueue_timeout_ms = int(props, "queue.enqueue.timeout.ms", -1, i32::MIN as i64, i32::MAX as i64)?;
-        let batch_num_messages = int(props, "batch.num.messages", 200, 1, i32::MAX as i64)? as usize;
-        if batch_num_messages > queue_buffering_max_messages {
+        if c.batch_num_messages > c.queue_buffering_max_messages {
             return Err(ConfigError::new(
                 "batch.num.messages",
                 format!(
                     "Batch size = {} can't be larger than queue size = {}",
-                    batch_num_messages, queue_buffering_max_messages
+                    c.batch_num_messages, c.queue_buffering_max_messages
                 ),
             ));
         }
-        let send_buffer_bytes = int(props, "send.buffer.bytes", 100 * 1024, 1, i32::MAX as i64)? as i32;
-        let client_id = props.get("client.id").unwrap_or("").to_string();
-        validate_client_id(&client_id)?;
-        Ok(ProducerConfig {
-            broker_list,
-            required_acks,
-            request_timeout_ms,
-            producer_type,
-            serializer,
-            key_serializer,
-            partitioner,
-            compression_codec,
-            compressed_topics,
-            message_send_max_retries,
-            retry_backoff_ms,
-            topic_metadata_refresh_interval_ms,
-            queue_buffering_max_ms,
-            queue_buffering_max_messages,
-            queue_enqueue_timeout_ms,
-            batch_num_messages,
-            send_buffer_bytes,
-            client_id,
-        })
+        validate_client_id(&c.client_id)?;
+        Ok(c)
     }
 
     /// The codec a batch for `topic` is sent with (0.8.2 `groupMessagesToSet`): the
@@ -261,33 +203,10 @@ impl ProducerConfig {
     }
 }
 
-fn int(props: &Properties, key: &str, default: i64, min: i64, max: i64) -> Result<i64, ConfigError> {
-    let v = match props.get(key) {
-        None => return Ok(default),
-        Some(v) => v.trim(),
-    };
-    let n: i64 = v.parse().map_err(|_| ConfigError::new(key, format!("{:?} is not a number", v)))?;
-    if n < min || n > max {
-        return Err(ConfigError::new(key, format!("{} is not in the range [{}, {}]", n, min, max)));
-    }
-    Ok(n)
-}
-
-fn parse_serializer(key: &str, value: Option<&str>) -> Result<Serializer, ConfigError> {
-    match value.map(str::trim).unwrap_or(DEFAULT_ENCODER) {
-        DEFAULT_ENCODER => Ok(Serializer::Bytes),
-        STRING_ENCODER => Ok(Serializer::String),
-        other => Err(ConfigError::new(
-            key,
-            format!("{} is not supported (use {} or {})", other, DEFAULT_ENCODER, STRING_ENCODER),
-        )),
-    }
-}
-
 /// `host1:port1,host2:port2` (0.8.2 `ClientUtils.parseBrokerList`).
 pub fn parse_broker_list(s: &str) -> Result<Vec<(String, u16)>, String> {
     let mut out = Vec::new();
-    for entry in parse_csv(s) {
+    for entry in parse_csv_list(s) {
         let (host, port) = entry.rsplit_once(':').ok_or_else(|| format!("{:?} is not host:port", entry))?;
         let port: u16 =
             port.parse().ok().filter(|p| *p > 0).ok_or_else(|| format!("{:?} has an invalid port", entry))?;
@@ -302,10 +221,6 @@ pub fn parse_broker_list(s: &str) -> Result<Vec<(String, u16)>, String> {
     Ok(out)
 }
 
-/// 0.8.2 `Utils.parseCsvList`: split at commas with surrounding spaces, drop empty items.
-fn parse_csv(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_string).collect()
-}
 
 /// 0.8.2 `Config.validateChars("client.id", ...)`.
 fn validate_client_id(id: &str) -> Result<(), ConfigError> {

@@ -2,8 +2,9 @@
 //! null-key branch of `DefaultEventHandler.getPartition`).
 //!
 //! A keyed message goes to `abs(hash(key)) % partitions`, where `abs` is 0.8.2's
-//! `Utils.abs(n) = n & 0x7fffffff` (KAFKA-1469) and the count includes partitions that have
-//! no leader right now, so a key keeps its partition across leader failures.
+//! `Utils.abs` ([`crate::common::abs`]: `Int.MinValue` maps to 0, every other value to its
+//! absolute value — KAFKA-1469) and the count includes partitions that have no leader
+//! right now, so a key keeps its partition across leader failures.
 //!
 //! The hash: 0.8.2's `DefaultPartitioner` uses the key object's `hashCode`. For `String`
 //! keys (`key.serializer.class=kafka.serializer.StringEncoder`) that is
@@ -15,23 +16,19 @@
 //! `ByteArrayPartitioner` does.
 
 use super::config::{PartitionerClass, Serializer};
+use crate::common::{abs, java_bytes_hash, java_string_hash};
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
 /// Java `String.hashCode` over the key decoded as UTF-8 (invalid sequences become U+FFFD,
 /// as Java's decoder does).
 pub fn java_string_hash_code(key: &[u8]) -> i32 {
-    crate::admin::java_string_hash(&String::from_utf8_lossy(key))
+    java_string_hash(&String::from_utf8_lossy(key))
 }
 
 /// `java.util.Arrays.hashCode(byte[])`: `h = 31*h + b` over signed bytes, from 1.
 pub fn java_bytes_hash_code(key: &[u8]) -> i32 {
-    key.iter().fold(1i32, |h, &b| h.wrapping_mul(31).wrapping_add(b as i8 as i32))
-}
-
-/// 0.8.2 `Utils.abs`: `n & 0x7fffffff`.
-pub fn abs(n: i32) -> i32 {
-    n & 0x7fff_ffff
+    java_bytes_hash(key)
 }
 
 /// The partition for a keyed message among `num_partitions` (> 0).
@@ -84,32 +81,73 @@ impl Default for Random {
 mod tests {
     use super::*;
 
+    /// Java 0.8.2's partition for a `String` key (`DefaultPartitioner` with
+    /// `StringEncoder`): `"key".hashCode()` and `Utils.abs(hashCode) % n` for n = 1, 2, 3,
+    /// 7, 10, 50, printed by a JVM (Java 17 `String.hashCode`, 0.8.2's `Utils.abs`), not
+    /// computed by the code under test.
+    const STRING_KEYS: &[(&str, i32, [i32; 6])] = &[
+        ("", 0, [0, 0, 0, 0, 0, 0]),
+        ("a", 97, [0, 1, 1, 6, 7, 47]),
+        ("hello", 99162322, [0, 0, 1, 0, 2, 22]),
+        ("key-0", 101943362, [0, 0, 2, 3, 2, 12]),
+        ("key-7", 101943369, [0, 1, 0, 3, 9, 19]),
+        ("order-1001", 708180863, [0, 1, 2, 5, 3, 13]),
+        // Negative hashCodes: `n & 0x7fffffff` put these elsewhere (my-group: 2 of 3, not 0).
+        ("my-group", -1906497762, [0, 0, 0, 1, 2, 12]),
+        ("user-42", -147182656, [0, 0, 1, 5, 6, 6]),
+        ("zzzzzzzzzz", -1580979136, [0, 0, 1, 2, 6, 36]),
+        // UTF-16 code units, not UTF-8 bytes.
+        ("\u{e9}t\u{e9}", 227742, [0, 0, 0, 4, 2, 42]),
+        ("\u{65e5}\u{672c}", 835047, [0, 1, 0, 3, 7, 47]),
+        // hashCode == Int.MinValue: Utils.abs gives 0.
+        ("polygenelubricants", i32::MIN, [0, 0, 0, 0, 0, 0]),
+        ("GydZG_", i32::MIN, [0, 0, 0, 0, 0, 0]),
+        ("DESIGNING WORKHOUSES", i32::MIN, [0, 0, 0, 0, 0, 0]),
+    ];
+
+    /// Java 0.8.2's partition for the same keys' UTF-8 bytes as `byte[]` keys
+    /// (`ByteArrayPartitioner`: `Utils.abs(Arrays.hashCode(key)) % n`), printed by a JVM.
+    const BYTE_KEYS: &[(&str, i32, [i32; 6])] = &[
+        ("", 1, [0, 1, 1, 1, 1, 1]),
+        ("a", 128, [0, 0, 2, 2, 8, 28]),
+        ("hello", 127791473, [0, 1, 2, 5, 3, 23]),
+        ("my-group", 581015071, [0, 1, 1, 0, 1, 21]),
+        ("order-1001", -1088770496, [0, 0, 2, 2, 6, 46]),
+        ("\u{e9}t\u{e9}", -30187949, [0, 1, 2, 1, 9, 49]),
+        ("GydZG_", -1259979967, [0, 1, 1, 1, 7, 17]),
+        ("DESIGNING WORKHOUSES", -1936132735, [0, 1, 1, 5, 5, 35]),
+    ];
+
+    const COUNTS: [i32; 6] = [1, 2, 3, 7, 10, 50];
+
     #[test]
-    fn string_keys_hash_as_java_strings() {
-        // "hello".hashCode() == 99162322; "".hashCode() == 0; "polygenelubricants".hashCode()
-        // == Integer.MIN_VALUE, which Utils.abs maps to 0.
-        assert_eq!(java_string_hash_code(b"hello"), 99162322);
-        assert_eq!(java_string_hash_code(b""), 0);
-        assert_eq!(java_string_hash_code(b"polygenelubricants"), i32::MIN);
-        assert_eq!(partition_for_key(PartitionerClass::Default, Serializer::String, b"polygenelubricants", 7), 0);
-        assert_eq!(partition_for_key(PartitionerClass::Default, Serializer::String, b"hello", 3), 99162322 % 3);
+    fn string_keys_go_where_a_java_0_8_2_producer_puts_them() {
+        for (key, hash, partitions) in STRING_KEYS {
+            assert_eq!(java_string_hash_code(key.as_bytes()), *hash, "hashCode of {:?}", key);
+            for (n, want) in COUNTS.iter().zip(partitions) {
+                let got = partition_for_key(PartitionerClass::Default, Serializer::String, key.as_bytes(), *n);
+                assert_eq!(got, *want, "{:?} on {} partitions", key, n);
+            }
+        }
     }
 
     #[test]
-    fn byte_keys_hash_as_arrays_hash_code() {
-        // Arrays.hashCode(new byte[]{}) == 1; {-1} == 31 - 1 == 30; {1,2} == (31+1)*31+2 == 994.
-        assert_eq!(java_bytes_hash_code(&[]), 1);
-        assert_eq!(java_bytes_hash_code(&[0xff]), 30);
-        assert_eq!(java_bytes_hash_code(&[1, 2]), 994);
-        assert_eq!(partition_for_key(PartitionerClass::Default, Serializer::Bytes, &[1, 2], 5), 994 % 5);
-        assert_eq!(partition_for_key(PartitionerClass::ByteArray, Serializer::String, &[1, 2], 5), 994 % 5);
-    }
-
-    #[test]
-    fn utils_abs_is_a_mask() {
-        assert_eq!(abs(-1), i32::MAX);
-        assert_eq!(abs(i32::MIN), 0);
-        assert_eq!(abs(5), 5);
+    fn byte_keys_go_where_a_java_0_8_2_producer_puts_them() {
+        for (key, hash, partitions) in BYTE_KEYS {
+            assert_eq!(java_bytes_hash_code(key.as_bytes()), *hash, "Arrays.hashCode of {:?}", key);
+            for (n, want) in COUNTS.iter().zip(partitions) {
+                // ByteArrayPartitioner, and DefaultPartitioner over byte keys, which kafka08
+                // hashes the same way (see the module doc).
+                for (class, ser) in [
+                    (PartitionerClass::ByteArray, Serializer::String),
+                    (PartitionerClass::ByteArray, Serializer::Bytes),
+                    (PartitionerClass::Default, Serializer::Bytes),
+                ] {
+                    let got = partition_for_key(class, ser, key.as_bytes(), *n);
+                    assert_eq!(got, *want, "{:?} on {} partitions ({:?}, {:?})", key, n, class, ser);
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Request dispatch (0.8.2 `KafkaApis`): decodes each request and answers it from the
 //! replica manager, the metadata cache and ZooKeeper. An undecodable request, an unknown
 //! API key or an unsupported version closes the connection, as 0.8 did; ApiVersions is
-//! answered (wire spec §8.7) so clients with default settings can connect.
+//! answered (docs/wire-protocol.md) so clients with default settings can connect.
 
+use super::controller_fence::ControllerFence;
 use super::metadata_cache::MetadataCache;
 use super::offset_manager::OffsetManager;
 use super::replica_manager::{PartitionError, ReplicaManager};
@@ -35,6 +36,10 @@ pub struct KafkaApis {
     /// Set once the controller starts (after the socket server, as 0.8.2 started them).
     pub controller: Arc<OnceLock<ControllerHandle>>,
     pub offset_manager: Arc<OffsetManager>,
+    /// Controller requests are believed only from the controller ZooKeeper elected.
+    pub controller_fence: Arc<ControllerFence>,
+    /// Client requests waiting on ZooKeeper right now (see [`KafkaApis::zookeeper_bound`]).
+    pub zookeeper_requests: Arc<tokio::sync::Semaphore>,
     /// 0.8.2's `RequestMetrics`: counted here, where the request's kind is known.
     pub request_metrics: Arc<RequestMetrics>,
 }
@@ -57,6 +62,29 @@ fn request_metric_names(req: &Request) -> (&'static str, Option<&'static str>) {
         Request::ApiVersions(_) | Request::UnsupportedApiVersions => ("ApiVersions", None),
     }
 }
+
+/// The longest a fetch is parked (its `max_wait_ms` is capped here): 0.8.2 let a client
+/// park a fetch for 2^31 ms. Followers wait `replica.fetch.wait.max.ms` (500 ms) and
+/// consumers `fetch.wait.max.ms` (100 ms) by default; an empty answer after 30 s is
+/// simply fetched again.
+pub const MAX_FETCH_WAIT_MS: u64 = 30_000;
+
+/// The most message bytes one fetch response carries (unless its first partition's own
+/// max_bytes is larger): 0.8.2 answered the sum of every partition's max_bytes, which for
+/// a follower 1 MB behind on more than 100 partitions passed the 100 MiB a response may
+/// have, and the follower retried the same undecodable fetch for ever.
+pub const MAX_FETCH_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+static FETCH_ROTATION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Client requests that may wait on ZooKeeper served at once, over all connections.
+pub const ZOOKEEPER_CLIENT_REQUESTS: usize = 8;
+
+/// The most partitions one OffsetCommit or OffsetFetch v0 may name: each is a ZooKeeper
+/// call. 0.8.2 had no limit; a consumer owning more than this in one group is beyond any
+/// deployment 0.8 supported. A request above it closes the connection, as an oversized
+/// request does.
+pub const MAX_ZOOKEEPER_OFFSET_PARTITIONS: usize = 10_000;
 
 fn respond<R: ApiResponse>(correlation_id: i32, body: &R) -> Outcome {
     match api::encode_response(correlation_id, body) {
@@ -134,16 +162,33 @@ impl KafkaApis {
     async fn dispatch(&self, header: RequestHeader, req: Request, peer: std::net::SocketAddr) -> Outcome {
         let cid = header.correlation_id;
         match req {
-            Request::Produce(r) => self.handle_produce(cid, r),
+            Request::Produce(r) => {
+                // Recompression and fsync run on the blocking pool (see
+                // `produce_may_block`); the connection still reads its next request only
+                // after this append.
+                if self.produce_may_block(&r) {
+                    let this = self.clone();
+                    tokio::task::spawn_blocking(move || this.handle_produce(cid, r)).await.unwrap_or(Outcome::Close)
+                } else {
+                    self.handle_produce(cid, r)
+                }
+            }
             Request::Fetch(r) => self.handle_fetch(cid, r),
             Request::Offsets(r) => self.handle_offsets(cid, r),
-            Request::Metadata(r) => self.handle_metadata(cid, r).await,
+            // Only a Metadata that may auto-create a topic waits on ZooKeeper.
+            Request::Metadata(r) if r.topics.iter().all(|t| self.metadata_cache.contains_topic(t)) => self.handle_metadata(cid, r).await,
+            Request::Metadata(r) => self.zookeeper_bound(move |this| async move { this.handle_metadata(cid, r).await }),
             Request::LeaderAndIsr(r) => {
+                if !self.believe_controller("LeaderAndIsr", r.controller_id, r.controller_epoch, peer).await {
+                    return respond(cid, &api::LeaderAndIsrResponse { error_code: ErrorCode::StaleControllerEpoch, partitions: vec![] });
+                }
                 let (error_code, partitions) = self.replica_manager.become_leader_or_follower(&r).await;
                 respond(cid, &api::LeaderAndIsrResponse { error_code, partitions })
             }
             Request::UpdateMetadata(r) => {
-                let error_code = if r.controller_epoch < self.replica_manager.controller_epoch() {
+                let error_code = if !self.believe_controller("UpdateMetadata", r.controller_id, r.controller_epoch, peer).await
+                    || r.controller_epoch < self.replica_manager.controller_epoch()
+                {
                     ErrorCode::StaleControllerEpoch
                 } else {
                     self.metadata_cache.update(&r);
@@ -152,16 +197,30 @@ impl KafkaApis {
                 respond(cid, &api::UpdateMetadataResponse { error_code })
             }
             Request::StopReplica(r) => {
-                let (error_code, partitions) = self.replica_manager.stop_replicas(&r);
+                if !self.believe_controller("StopReplica", r.controller_id, r.controller_epoch, peer).await {
+                    return respond(cid, &api::StopReplicaResponse { error_code: ErrorCode::StaleControllerEpoch, partitions: vec![] });
+                }
+                // Deleting logs waits for their fsync threads and removes folders: off
+                // the async workers, which also keep the ZooKeeper session alive.
+                let rm = self.replica_manager.clone();
+                let Ok((error_code, partitions)) = tokio::task::spawn_blocking(move || rm.stop_replicas(&r)).await else {
+                    return Outcome::Close;
+                };
                 respond(cid, &api::StopReplicaResponse { error_code, partitions })
             }
             Request::ApiVersions(_) => respond(cid, &ApiVersionsResponse::kafka_0_8_2()),
             Request::UnsupportedApiVersions => respond(cid, &ApiVersionsResponse::unsupported_version()),
-            Request::OffsetCommit(r) if header.api_version == 0 => self.handle_offset_commit_zookeeper(cid, r).await,
+            Request::OffsetCommit(r) if header.api_version == 0 => {
+                self.zookeeper_bound(move |this| async move { this.handle_offset_commit_zookeeper(cid, r).await })
+            }
             Request::OffsetCommit(r) => self.handle_offset_commit_kafka(cid, r),
-            Request::OffsetFetch(r) if header.api_version == 0 => self.handle_offset_fetch_zookeeper(cid, r).await,
+            Request::OffsetFetch(r) if header.api_version == 0 => {
+                self.zookeeper_bound(move |this| async move { this.handle_offset_fetch_zookeeper(cid, r).await })
+            }
             Request::OffsetFetch(r) => self.handle_offset_fetch_kafka(cid, r),
-            Request::ConsumerMetadata(r) => self.handle_consumer_metadata(cid, r).await,
+            Request::ConsumerMetadata(r) => {
+                self.zookeeper_bound(move |this| async move { this.handle_consumer_metadata(cid, r).await })
+            }
             Request::ControlledShutdown(r) => {
                 let result = match self.controller.get() {
                     Some(c) => c.controlled_shutdown(r.broker_id).await,
@@ -181,15 +240,72 @@ impl KafkaApis {
         }
     }
 
+    /// A client request that may wait on ZooKeeper (OffsetCommit/OffsetFetch v0, Metadata
+    /// and ConsumerMetadata, which may auto-create): it runs without a `queued.max.requests`
+    /// permit, and at most [`ZOOKEEPER_CLIENT_REQUESTS`] of them at once over all
+    /// connections, so a client flooding them queues behind itself while follower
+    /// fetches and controller requests are served.
+    fn zookeeper_bound<F, Fut>(&self, work: F) -> Outcome
+    where
+        F: FnOnce(KafkaApis) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Outcome> + Send + 'static,
+    {
+        let this = self.clone();
+        Outcome::Inline(Box::pin(async move {
+            let Ok(_permit) = this.zookeeper_requests.clone().acquire_owned().await else { return Outcome::Close };
+            work(this).await
+        }))
+    }
+
+    /// False (and logged) when a controller request does not come from the controller
+    /// ZooKeeper elected; it is then answered with 11 and changes nothing.
+    async fn believe_controller(&self, api: &str, controller_id: i32, epoch: i32, peer: std::net::SocketAddr) -> bool {
+        match self.controller_fence.check(controller_id, epoch).await {
+            Ok(()) => true,
+            Err(why) => {
+                log::warn!(
+                    "Broker {} refusing {} from {} (controller {}, epoch {}): {}",
+                    self.replica_manager.broker_id,
+                    api,
+                    peer,
+                    controller_id,
+                    epoch,
+                    why
+                );
+                false
+            }
+        }
+    }
+
+    /// A produce whose append inflates and recompresses (a compressed set) or fsyncs
+    /// (`flush.messages` reached on a partition) is run on the blocking pool: on an async
+    /// worker it would stall every connection and the ZooKeeper session's heartbeats.
+    fn produce_may_block(&self, req: &ProduceRequest) -> bool {
+        req.topics.iter().any(|t| {
+            t.partitions.iter().any(|p| {
+                crate::message::any_compressed(&p.message_set)
+                    || self
+                        .replica_manager
+                        .partition(&TopicPartition::new(t.topic.as_str(), p.partition))
+                        .is_some_and(|part| part.log.config().flush_interval_messages != i64::MAX)
+            })
+        })
+    }
+
     fn handle_produce(&self, cid: i32, req: ProduceRequest) -> Outcome {
         let acks = req.acks;
-        let mut results: Vec<(String, ProduceResponsePartition, Option<i64>)> = Vec::new();
+        // Per partition: the answer so far and, for acks=-1, the offset the high watermark
+        // must pass in the leader epoch the append was made in.
+        let mut results: Vec<(String, ProduceResponsePartition, Option<(i64, i32)>)> = Vec::new();
         let mut failed = false;
         for (topic, p) in req.partitions() {
             let tp = TopicPartition::new(topic, p.partition);
+            // Read before the append: if leadership moves in between, the epoch differs
+            // at the end and the produce gets an error, never a false success.
+            let epoch = self.replica_manager.partition(&tp).map(|part| part.leader_epoch()).unwrap_or(-1);
             match self.replica_manager.append_as_leader(&tp, p.message_set.clone(), acks) {
                 Ok(info) => {
-                    let wait_for = (info.last_offset >= 0).then_some(info.last_offset + 1);
+                    let wait_for = (info.last_offset >= 0).then_some((info.last_offset + 1, epoch));
                     results.push((topic.to_string(), ProduceResponsePartition { partition: p.partition, error_code: ErrorCode::NoError, base_offset: info.first_offset }, wait_for));
                 }
                 Err(PartitionError(code, why)) => {
@@ -215,10 +331,10 @@ impl KafkaApis {
         Outcome::Deferred(Box::pin(async move {
             let deadline = tokio::time::Instant::now() + timeout;
             'partitions: for (t, p, w) in &results {
-                let Some(need) = *w else { continue };
+                let Some((need, epoch)) = *w else { continue };
                 loop {
                     let Some(part) = rm.partition(&TopicPartition::new(t.clone(), p.partition)) else { continue 'partitions };
-                    if !part.is_leader() {
+                    if !part.is_leader() || part.leader_epoch() != epoch {
                         continue 'partitions;
                     }
                     let Some(rx) = part.wait_for_high_watermark(need) else { continue 'partitions };
@@ -231,16 +347,18 @@ impl KafkaApis {
                 }
             }
             let parts = results.into_iter().map(|(t, mut p, w)| {
-                if let Some(need) = w {
+                if let Some((need, epoch)) = w {
                     match rm.partition(&TopicPartition::new(t.clone(), p.partition)) {
-                        Some(part) if part.is_leader() && part.high_watermark() >= need => {
+                        // Leadership lost and regained meanwhile: the messages may have been
+                        // truncated while we followed, and the watermark now counts others.
+                        Some(part) if !part.is_leader() || part.leader_epoch() != epoch => p.error_code = ErrorCode::NotLeaderForPartition,
+                        Some(part) if part.high_watermark() >= need => {
                             // Written and replicated, but the ISR shrank below the minimum
                             // meanwhile (0.8.2, error 20: the data stays).
                             if part.isr_size() < part.log.config().min_insync_replicas.max(1) as usize {
                                 p.error_code = ErrorCode::NotEnoughReplicasAfterAppend;
                             }
                         }
-                        Some(part) if !part.is_leader() => p.error_code = ErrorCode::NotLeaderForPartition,
                         _ => p.error_code = ErrorCode::RequestTimedOut,
                     }
                 }
@@ -256,11 +374,22 @@ impl KafkaApis {
     fn read_fetch<'r>(&self, req: &'r FetchRequest, first: bool) -> (FetchResponse<FetchRegion>, usize, bool, FetchSent<'r>) {
         let mut bytes = 0usize;
         let mut error = false;
-        let mut entries = Vec::new();
+        let partitions = req.partitions();
         let mut sent = Vec::new();
-        for (topic, p) in req.partitions() {
+        let mut slots: Vec<Option<FetchResponsePartition<FetchRegion>>> = (0..partitions.len()).map(|_| None).collect();
+        // A response carries at most MAX_FETCH_RESPONSE_BYTES of messages (or the first
+        // partition's max_bytes, when larger): a partition that would take it past gets an
+        // empty set this time and its data in a later fetch. The first partition read
+        // turns with every fetch, so none waits behind busier ones for ever. Its position
+        // still counts for a follower.
+        let start = if partitions.is_empty() { 0 } else { FETCH_ROTATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % partitions.len() };
+        for k in 0..partitions.len() {
+            let i = (start + k) % partitions.len();
+            let (topic, p) = partitions[i];
             let tp = TopicPartition::new(topic, p.partition);
-            let part = match self.replica_manager.read(&tp, req.replica_id, p.fetch_offset, p.max_bytes.max(0) as usize, first) {
+            let want = p.max_bytes.max(0) as usize;
+            let grant = if k == 0 || bytes.saturating_add(want) <= MAX_FETCH_RESPONSE_BYTES { want } else { 0 };
+            let part = match self.replica_manager.read(&tp, req.replica_id, p.fetch_offset, grant, first) {
                 Ok((region, hw)) => {
                     bytes += region.length;
                     sent.push((topic, p.partition, Some(region.length)));
@@ -273,16 +402,18 @@ impl KafkaApis {
                     FetchResponsePartition { partition: p.partition, error_code: code, high_watermark: hw, message_set: empty_region() }
                 }
             };
-            entries.push((topic.to_string(), part));
+            slots[i] = Some(part);
         }
+        let entries = partitions.iter().zip(slots).filter_map(|((topic, _), part)| part.map(|part| (topic.to_string(), part)));
         (FetchResponse::from_partitions(entries), bytes, error, sent)
     }
 
     fn handle_fetch(&self, cid: i32, req: FetchRequest) -> Outcome {
-        // Subscribe before the first read: an append between that read and parking would
-        // otherwise go unnoticed, and the fetch would sleep its whole max_wait (a lost
-        // wakeup that held acks=-1 produces for replica.fetch.wait.max.ms).
-        let mut progress = self.replica_manager.progress();
+        // Register with every requested partition before the first read: an append in
+        // between would otherwise go unnoticed, and the fetch would sleep its whole
+        // max_wait. Only these partitions' changes wake it; until then it costs nothing.
+        let waiter = Arc::new(tokio::sync::Notify::new());
+        self.wake_on_change(&req, &waiter);
         let (resp, bytes, error, sent) = self.read_fetch(&req, true);
         if req.max_wait_ms <= 0 || bytes >= req.min_bytes.max(0) as usize || error || req.partitions().is_empty() {
             self.replica_manager.record_fetch(sent);
@@ -291,12 +422,14 @@ impl KafkaApis {
         drop(sent);
         // Long poll: park until enough bytes arrived or max_wait passes.
         let this = self.clone();
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms as u64);
+        let wait = Duration::from_millis((req.max_wait_ms as u64).min(MAX_FETCH_WAIT_MS));
+        let deadline = tokio::time::Instant::now() + wait;
         Outcome::Deferred(Box::pin(async move {
             loop {
-                if tokio::time::timeout_at(deadline, progress.changed()).await.is_err() {
+                if tokio::time::timeout_at(deadline, waiter.notified()).await.is_err() {
                     break;
                 }
+                this.wake_on_change(&req, &waiter);
                 let (_, bytes, error, _) = this.read_fetch(&req, false);
                 if bytes >= req.min_bytes.max(0) as usize || error {
                     break;
@@ -306,6 +439,14 @@ impl KafkaApis {
             this.replica_manager.record_fetch(sent);
             fetch_frame(cid, resp)
         }))
+    }
+
+    fn wake_on_change(&self, req: &FetchRequest, waiter: &Arc<tokio::sync::Notify>) {
+        for (topic, p) in req.partitions() {
+            if let Some(part) = self.replica_manager.partition(&TopicPartition::new(topic, p.partition)) {
+                part.wake_on_change(waiter);
+            }
+        }
     }
 
     fn handle_offsets(&self, cid: i32, req: OffsetsRequest) -> Outcome {
@@ -355,7 +496,12 @@ impl KafkaApis {
     async fn handle_offset_commit_zookeeper(&self, cid: i32, req: api::OffsetCommitRequest) -> Outcome {
         let om = &self.offset_manager;
         let mut entries = Vec::new();
-        for (topic, p) in req.partitions() {
+        let partitions = req.partitions();
+        if partitions.len() > MAX_ZOOKEEPER_OFFSET_PARTITIONS {
+            log::info!("Closing a connection after an OffsetCommit v0 naming {} partitions (at most {})", partitions.len(), MAX_ZOOKEEPER_OFFSET_PARTITIONS);
+            return Outcome::Close;
+        }
+        for (topic, p) in partitions {
             let error_code = if !self.metadata_cache.contains_topic(topic) {
                 ErrorCode::UnknownTopicOrPartition
             } else if om.metadata_too_large(&p.metadata) {
@@ -383,7 +529,12 @@ impl KafkaApis {
     /// OffsetFetch v0: any broker; an unknown topic or nothing committed is -1 with 3.
     async fn handle_offset_fetch_zookeeper(&self, cid: i32, req: api::OffsetFetchRequest) -> Outcome {
         let mut entries = Vec::new();
-        for tp in req.partitions() {
+        let partitions = req.partitions();
+        if partitions.len() > MAX_ZOOKEEPER_OFFSET_PARTITIONS {
+            log::info!("Closing a connection after an OffsetFetch v0 naming {} partitions (at most {})", partitions.len(), MAX_ZOOKEEPER_OFFSET_PARTITIONS);
+            return Outcome::Close;
+        }
+        for tp in partitions {
             let (offset, error_code) = if !self.metadata_cache.contains_topic(&tp.topic) {
                 (-1, ErrorCode::UnknownTopicOrPartition)
             } else {

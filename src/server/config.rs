@@ -12,8 +12,16 @@
 //! broker uses: [`KafkaConfig::log_retention_ms`], [`KafkaConfig::advertised_port`],
 //! [`KafkaConfig::log_dirs`], [`KafkaConfig::zk_connection_timeout_ms`], ...
 //!
-//! These are the broker-wide raw values. `log` builds per-log settings from them and from
-//! topic overrides (zookeeper-layout §6.3); nothing here knows about logs.
+//! # The key table
+//! Every key is one line of the [`KafkaConfig`] table (`config_struct!`, see
+//! [`crate::common::config_def`]): name, field, type, default, valid range, when it is read,
+//! and 0.8.2's doc line. Parsing, [`BROKER_KEYS`] (and so the unknown-key warning),
+//! [`KafkaConfig::value`] and [`KafkaConfig::key_table`] all come from it: adding a key is
+//! adding a line. Checks between keys that a range cannot express are in `check`.
+//!
+//! These are the broker-wide values. [`KafkaConfig::log_defaults`] turns the log keys into
+//! the default [`LogConfig`] every log starts from (topic overrides apply on top of it,
+//! docs/zookeeper-layout.md, topic configs); nothing parses the log keys a second time.
 //!
 //! # Errors and warnings
 //! A missing required key (`broker.id`, `zookeeper.connect`), a value that does not parse,
@@ -30,114 +38,18 @@
 //!   `log.cleaner.dedupe.buffer.size` by it.
 //! - An empty `zookeeper.connect` is refused here rather than when connecting.
 
+use crate::common::config_def::{config_struct, parse_csv_list, ConfigValue, KeyError};
 use crate::common::{Properties, PropertiesError};
+use crate::log::{CleanupPolicy, LogConfig};
 use crate::message::{CompressionCodec, LOG_OVERHEAD, MIN_MESSAGE_SIZE};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-/// Every key `KafkaConfig` and `ZKConfig` read in 0.8.2, in the order of 0.8.2's source.
-/// A key outside this list (and outside [`METRICS_REPORTER_KEYS`]) is only a warning.
-pub const BROKER_KEYS: &[&str] = &[
-    // ZKConfig
-    "zookeeper.connect",
-    "zookeeper.session.timeout.ms",
-    "zookeeper.connection.timeout.ms",
-    "zookeeper.sync.time.ms",
-    // General
-    "broker.id",
-    "message.max.bytes",
-    "num.network.threads",
-    "num.io.threads",
-    "background.threads",
-    "queued.max.requests",
-    // Socket server
-    "port",
-    "host.name",
-    "advertised.host.name",
-    "advertised.port",
-    "socket.send.buffer.bytes",
-    "socket.receive.buffer.bytes",
-    "socket.request.max.bytes",
-    "max.connections.per.ip",
-    "max.connections.per.ip.overrides",
-    "connections.max.idle.ms",
-    // Log
-    "num.partitions",
-    "log.dirs",
-    "log.dir",
-    "log.segment.bytes",
-    "log.roll.ms",
-    "log.roll.hours",
-    "log.roll.jitter.ms",
-    "log.roll.jitter.hours",
-    "log.retention.ms",
-    "log.retention.minutes",
-    "log.retention.hours",
-    "log.retention.bytes",
-    "log.retention.check.interval.ms",
-    "log.cleanup.policy",
-    "log.cleaner.threads",
-    "log.cleaner.io.max.bytes.per.second",
-    "log.cleaner.dedupe.buffer.size",
-    "log.cleaner.io.buffer.size",
-    "log.cleaner.io.buffer.load.factor",
-    "log.cleaner.backoff.ms",
-    "log.cleaner.min.cleanable.ratio",
-    "log.cleaner.enable",
-    "log.cleaner.delete.retention.ms",
-    "log.index.size.max.bytes",
-    "log.index.interval.bytes",
-    "log.flush.interval.messages",
-    "log.segment.delete.delay.ms",
-    "log.flush.scheduler.interval.ms",
-    "log.flush.interval.ms",
-    "log.flush.offset.checkpoint.interval.ms",
-    "num.recovery.threads.per.data.dir",
-    "auto.create.topics.enable",
-    "min.insync.replicas",
-    // Replication
-    "controller.socket.timeout.ms",
-    "controller.message.queue.size",
-    "default.replication.factor",
-    "replica.lag.time.max.ms",
-    "replica.lag.max.messages",
-    "replica.socket.timeout.ms",
-    "replica.socket.receive.buffer.bytes",
-    "replica.fetch.max.bytes",
-    "replica.fetch.wait.max.ms",
-    "replica.fetch.min.bytes",
-    "num.replica.fetchers",
-    // Not in 0.8.2 (0.9 added it); accepted so 0.8-era runbooks that set it keep working.
-    "replica.fetch.backoff.ms",
-    "replica.high.watermark.checkpoint.interval.ms",
-    "fetch.purgatory.purge.interval.requests",
-    "producer.purgatory.purge.interval.requests",
-    "auto.leader.rebalance.enable",
-    "leader.imbalance.per.broker.percentage",
-    "leader.imbalance.check.interval.seconds",
-    "unclean.leader.election.enable",
-    // Controlled shutdown
-    "controlled.shutdown.max.retries",
-    "controlled.shutdown.retry.backoff.ms",
-    "controlled.shutdown.enable",
-    // Offset management
-    "offset.metadata.max.bytes",
-    "offsets.load.buffer.size",
-    "offsets.topic.replication.factor",
-    "offsets.topic.num.partitions",
-    "offsets.topic.segment.bytes",
-    "offsets.topic.compression.codec",
-    "offsets.retention.minutes",
-    "offsets.retention.check.interval.ms",
-    "offsets.commit.timeout.ms",
-    "offsets.commit.required.acks",
-    "delete.topic.enable",
-    // kafka08's own: the Prometheus metrics endpoint (0.8.2 had JMX instead).
-    "metrics.http.port",
-    "metrics.http.host",
-];
+/// Every key `KafkaConfig` and `ZKConfig` read in 0.8.2, in the order of 0.8.2's source
+/// (the names of [`KafkaConfig`]'s key table). A key outside this list (and outside
+/// [`METRICS_REPORTER_KEYS`]) is only a warning.
+pub const BROKER_KEYS: &[&str] = KafkaConfig::KEYS;
 
 /// Keys 0.8.2's metrics reporters read from `server.properties` (after `KafkaConfig`, so
 /// 0.8.2 itself warned about them). kafka08 has no JMX/CSV reporters; they are accepted
@@ -150,11 +62,13 @@ pub const METRICS_REPORTER_KEYS: &[&str] = &[
     "kafka.csv.metrics.reporter.enabled",
 ];
 
-const INT: (i32, i32) = (i32::MIN, i32::MAX);
-const POSITIVE: (i32, i32) = (1, i32::MAX);
-const NON_NEGATIVE: (i32, i32) = (0, i32::MAX);
-const LONG: (i64, i64) = (i64::MIN, i64::MAX);
-const TCP_PORT: (i32, i32) = (0, 65535);
+const INT: Option<(i32, i32)> = Some((i32::MIN, i32::MAX));
+const POSITIVE: Option<(i32, i32)> = Some((1, i32::MAX));
+const NON_NEGATIVE: Option<(i32, i32)> = Some((0, i32::MAX));
+const LONG: Option<(i64, i64)> = Some((i64::MIN, i64::MAX));
+const POSITIVE_LONG: Option<(i64, i64)> = Some((1, i64::MAX));
+const NON_NEGATIVE_LONG: Option<(i64, i64)> = Some((0, i64::MAX));
+const TCP_PORT: Option<(u16, u16)> = Some((0, u16::MAX));
 const MS_PER_MINUTE: i64 = 60 * 1000;
 const MS_PER_HOUR: i64 = 60 * MS_PER_MINUTE;
 const DEFAULT_LOG_DIR: &str = "/tmp/kafka-logs";
@@ -206,356 +120,200 @@ impl From<PropertiesError> for ConfigError {
     }
 }
 
+impl From<KeyError> for ConfigError {
+    fn from(e: KeyError) -> ConfigError {
+        match e {
+            KeyError::Missing { key } => ConfigError::Missing { key },
+            KeyError::Invalid { key, value, reason } => ConfigError::Invalid { key, value, reason },
+        }
+    }
+}
+
 fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key: key.to_string(), value: value.to_string(), reason: reason.into() }
 }
 
-/// The broker's configuration. See the module doc for the naming scheme.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KafkaConfig {
-    // ZooKeeper (0.8.2 ZKConfig)
-    /// `host:port[,host:port...][/chroot]`. Required.
-    pub zookeeper_connect: String,
-    pub zookeeper_session_timeout_ms: i32,
-    /// Unset means the session timeout: see [`KafkaConfig::zk_connection_timeout_ms`].
-    pub zookeeper_connection_timeout_ms: Option<i32>,
-    pub zookeeper_sync_time_ms: i32,
-
-    // General
-    /// Required, >= 0.
-    pub broker_id: i32,
-    /// 1000000 + the 12-byte log overhead in 0.8.2's source (its docs say 1000000).
-    pub message_max_bytes: i32,
-    pub num_network_threads: i32,
-    pub num_io_threads: i32,
-    pub background_threads: i32,
-    /// Requests queued between the network and the handlers before the network blocks.
-    pub queued_max_requests: i32,
-
-    // Socket server
-    pub port: u16,
-    /// Bind address; unset or blank binds every interface.
-    pub host_name: Option<String>,
-    /// See [`KafkaConfig::advertised_host`].
-    pub advertised_host_name: Option<String>,
-    /// Unset means `port`: see [`KafkaConfig::advertised_port`].
-    pub advertised_port: Option<u16>,
-    pub socket_send_buffer_bytes: i32,
-    pub socket_receive_buffer_bytes: i32,
-    pub socket_request_max_bytes: i32,
-    pub max_connections_per_ip: i32,
-    /// `host:count` entries in file order; see [`KafkaConfig::max_connections_per_ip_overrides`].
-    pub max_connections_per_ip_overrides: Vec<(String, i32)>,
-    pub connections_max_idle_ms: i64,
-
-    // Log
-    pub num_partitions: i32,
-    /// Comma-separated directories; when unset `log.dir` is used. See [`KafkaConfig::log_dirs`].
-    pub log_dirs: Option<String>,
-    pub log_dir: String,
-    pub log_segment_bytes: i32,
-    /// Wins over `log.roll.hours`; see [`KafkaConfig::log_roll_ms`].
-    pub log_roll_ms: Option<i32>,
-    pub log_roll_hours: i32,
-    /// Wins over `log.roll.jitter.hours`; see [`KafkaConfig::log_roll_jitter_ms`].
-    pub log_roll_jitter_ms: Option<i32>,
-    pub log_roll_jitter_hours: i32,
-    /// ms > minutes > hours; see [`KafkaConfig::log_retention_ms`]. An Int in 0.8.2, so at
-    /// most ~24.8 days when given in ms.
-    pub log_retention_ms: Option<i32>,
-    pub log_retention_minutes: Option<i32>,
-    pub log_retention_hours: i32,
-    pub log_retention_bytes: i64,
-    pub log_retention_check_interval_ms: i64,
-    /// As written; 0.8.2 compacts when it is `compact` (trimmed, any case) and deletes
-    /// otherwise. See [`KafkaConfig::log_cleanup_compact`].
-    pub log_cleanup_policy: String,
-    pub log_cleaner_threads: i32,
-    pub log_cleaner_io_max_bytes_per_second: f64,
-    pub log_cleaner_dedupe_buffer_size: i64,
-    pub log_cleaner_io_buffer_size: i32,
-    pub log_cleaner_io_buffer_load_factor: f64,
-    pub log_cleaner_backoff_ms: i64,
-    pub log_cleaner_min_cleanable_ratio: f64,
-    pub log_cleaner_enable: bool,
-    pub log_cleaner_delete_retention_ms: i64,
-    pub log_index_size_max_bytes: i32,
-    pub log_index_interval_bytes: i32,
-    pub log_flush_interval_messages: i64,
-    pub log_segment_delete_delay_ms: i64,
-    pub log_flush_scheduler_interval_ms: i64,
-    /// Unset means `log.flush.scheduler.interval.ms`; see [`KafkaConfig::log_flush_interval_ms`].
-    pub log_flush_interval_ms: Option<i64>,
-    pub log_flush_offset_checkpoint_interval_ms: i32,
-    pub num_recovery_threads_per_data_dir: i32,
-    pub auto_create_topics_enable: bool,
-    /// Parsed but, as in 0.8.2, not a log default (KAFKA-2114); the topic override is.
-    pub min_insync_replicas: i32,
-
-    // Replication
-    pub controller_socket_timeout_ms: i32,
-    pub controller_message_queue_size: i32,
-    pub default_replication_factor: i32,
-    pub replica_lag_time_max_ms: i64,
-    pub replica_lag_max_messages: i64,
-    pub replica_socket_timeout_ms: i32,
-    pub replica_socket_receive_buffer_bytes: i32,
-    pub replica_fetch_max_bytes: i32,
-    pub replica_fetch_wait_max_ms: i32,
-    pub replica_fetch_min_bytes: i32,
-    pub num_replica_fetchers: i32,
-    /// Pause after a failed replica fetch (0.9's key; 0.8.2 backed off by
-    /// `replica.fetch.wait.max.ms`).
-    pub replica_fetch_backoff_ms: i32,
-    pub replica_high_watermark_checkpoint_interval_ms: i64,
-    pub fetch_purgatory_purge_interval_requests: i32,
-    pub producer_purgatory_purge_interval_requests: i32,
-    pub auto_leader_rebalance_enable: bool,
-    pub leader_imbalance_per_broker_percentage: i32,
-    pub leader_imbalance_check_interval_seconds: i32,
-    pub unclean_leader_election_enable: bool,
-
-    // Controlled shutdown
-    pub controlled_shutdown_max_retries: i32,
-    pub controlled_shutdown_retry_backoff_ms: i32,
-    pub controlled_shutdown_enable: bool,
-
-    // Offset management
-    pub offset_metadata_max_bytes: i32,
-    pub offsets_load_buffer_size: i32,
-    pub offsets_topic_replication_factor: i16,
-    pub offsets_topic_num_partitions: i32,
-    pub offsets_topic_segment_bytes: i32,
-    pub offsets_topic_compression_codec: CompressionCodec,
-    pub offsets_retention_minutes: i32,
-    pub offsets_retention_check_interval_ms: i64,
-    pub offsets_commit_timeout_ms: i32,
-    pub offsets_commit_required_acks: i16,
-    pub delete_topic_enable: bool,
-
-    // Metrics (kafka08's own)
-    /// Port of the Prometheus endpoint; 0 (the default) turns it off.
-    pub metrics_http_port: u16,
-    /// Bind address of the endpoint; unset means `host.name`. See [`KafkaConfig::metrics_bind_host`].
-    pub metrics_http_host: Option<String>,
-
-    /// The properties this was built from (0.8.2's `config.props`): the controller
-    /// overlays topic configs on them (`unclean.leader.election.enable`).
-    pub props: Properties,
-}
-
-/// Reads typed values the way 0.8.2's `VerifiableProperties` did: values trimmed, a
-/// default (when there is one) checked against the range like a given value.
-struct Reader<'a>(&'a Properties);
-
-impl<'a> Reader<'a> {
-    fn get(&self, key: &str) -> Option<&'a str> {
-        self.0.get(key).map(str::trim)
-    }
-
-    fn string(&self, key: &str) -> Option<String> {
-        self.get(key).map(str::to_string)
-    }
-
-    fn ranged<T>(&self, key: &str, default: Option<T>, range: (T, T), what: &str) -> Result<Option<T>, ConfigError>
-    where
-        T: FromStr + PartialOrd + fmt::Display + Copy,
-    {
-        let (value, text, defaulted) = match self.get(key) {
-            Some(raw) => {
-                let v = raw.parse::<T>().map_err(|_| invalid(key, raw, format!("expected {}", what)))?;
-                (v, raw.to_string(), false)
-            }
-            None => match default {
-                Some(d) => (d, d.to_string(), true),
-                None => return Ok(None),
-            },
-        };
-        if value < range.0 || value > range.1 {
-            let mut reason = format!("not in the range [{}, {}]", range.0, range.1);
-            if defaulted {
-                reason.push_str(" (this is the default; the key is not set)");
-            }
-            return Err(invalid(key, &text, reason));
+/// `max.connections.per.ip.overrides`: `host:count,host:count`, in file order. The host is
+/// everything before the last colon, so IPv6 addresses work (later Kafkas split there too;
+/// 0.8.2 split at the first colon, which is the same for host names and IPv4).
+impl ConfigValue for Vec<(String, i32)> {
+    const TYPE: &'static str = "list";
+    fn parse_value(raw: &str) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (host, count) = entry.rsplit_once(':').ok_or_else(|| format!("entry {:?} is not host:count", entry))?;
+            let count = count
+                .trim()
+                .parse::<i32>()
+                .map_err(|_| format!("count in entry {:?} is not a 32-bit integer", entry))?;
+            out.push((host.trim().to_string(), count));
         }
-        Ok(Some(value))
+        Ok(out)
     }
-
-    fn int(&self, key: &str, default: i32, range: (i32, i32)) -> Result<i32, ConfigError> {
-        Ok(self.ranged(key, Some(default), range, "a 32-bit integer")?.unwrap_or(default))
-    }
-
-    fn int_opt(&self, key: &str, range: (i32, i32)) -> Result<Option<i32>, ConfigError> {
-        self.ranged(key, None, range, "a 32-bit integer")
-    }
-
-    fn long(&self, key: &str, default: i64, range: (i64, i64)) -> Result<i64, ConfigError> {
-        Ok(self.ranged(key, Some(default), range, "a 64-bit integer")?.unwrap_or(default))
-    }
-
-    fn short(&self, key: &str, default: i16, range: (i16, i16)) -> Result<i16, ConfigError> {
-        Ok(self.ranged(key, Some(default), range, "a 16-bit integer")?.unwrap_or(default))
-    }
-
-    fn double(&self, key: &str, default: f64) -> Result<f64, ConfigError> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(raw) => parse_java_double(raw).ok_or_else(|| invalid(key, raw, "expected a number")),
-        }
-    }
-
-    fn boolean(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(raw) => match raw.to_ascii_lowercase().as_str() {
-                "true" => Ok(true),
-                "false" => Ok(false),
-                _ => Err(invalid(key, raw, "expected true or false")),
-            },
-        }
+    fn render(&self) -> String {
+        self.iter().map(|(h, n)| format!("{}:{}", h, n)).collect::<Vec<_>>().join(",")
     }
 }
 
-/// `Double.parseDouble` also takes a trailing `d`/`f` type suffix (`0.9d`).
-fn parse_java_double(s: &str) -> Option<f64> {
-    let s = s.strip_suffix(['d', 'D', 'f', 'F']).unwrap_or(s);
-    s.parse::<f64>().ok()
-}
-
-/// `Double.toString`, for [`KafkaConfig::value`]: `0.5`, `1.0E7`, `1.7976931348623157E308`.
-fn java_double(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
+config_struct! {
+    #[derive(Debug, Clone, PartialEq)]
+    /// The broker's configuration. See the module doc for the naming scheme. Each line of
+    /// the table is one 0.8.2 key: name, field, default, valid range, when it is read, and
+    /// 0.8.2's doc line.
+    pub struct KafkaConfig {
+        // ZKConfig
+        /// `host:port[,host:port...][/chroot]`. Required.
+        "zookeeper.connect" => zookeeper_connect: String = None, None, read if true, "ZooKeeper connection string: host:port pairs, comma-separated, optionally followed by a /chroot path.";
+        "zookeeper.session.timeout.ms" => zookeeper_session_timeout_ms: i32 = Some(6000), INT, read if true, "ZooKeeper session timeout.";
+        /// Unset means the session timeout: see [`KafkaConfig::zk_connection_timeout_ms`].
+        "zookeeper.connection.timeout.ms" => zookeeper_connection_timeout_ms: Option<i32> = None, INT, read if true, "The max time the client waits to establish a connection to ZooKeeper (default: the session timeout).", shown |c: &KafkaConfig| Some(c.zk_connection_timeout_ms().to_string());
+        "zookeeper.sync.time.ms" => zookeeper_sync_time_ms: i32 = Some(2000), INT, read if true, "How far a ZooKeeper follower can be behind a ZooKeeper leader.";
+        // General
+        /// Required, >= 0.
+        "broker.id" => broker_id: i32 = None, NON_NEGATIVE, read if true, "The broker's unique, non-negative id in the cluster.";
+        /// 1000000 + the 12-byte log overhead in 0.8.2's source (its docs say 1000000).
+        "message.max.bytes" => message_max_bytes: i32 = Some(1_000_000 + LOG_OVERHEAD as i32), NON_NEGATIVE, read if true, "The maximum size of a message the server can receive.";
+        "num.network.threads" => num_network_threads: i32 = Some(3), POSITIVE, read if true, "The number of network threads the server uses for handling network requests.";
+        "num.io.threads" => num_io_threads: i32 = Some(8), POSITIVE, read if true, "The number of I/O threads the server uses for executing requests.";
+        "background.threads" => background_threads: i32 = Some(10), POSITIVE, read if true, "The number of threads for background processing tasks such as file deletion.";
+        /// Requests queued between the network and the handlers before the network blocks.
+        "queued.max.requests" => queued_max_requests: i32 = Some(500), POSITIVE, read if true, "The number of requests that can be queued for the I/O threads before the network threads stop reading.";
+        // Socket server
+        "port" => port: u16 = Some(9092), TCP_PORT, read if true, "The port on which the server accepts client connections.";
+        /// Bind address; unset or blank binds every interface.
+        "host.name" => host_name: Option<String> = None, None, read if true, "Hostname of the broker; if set it binds only to this address, else to all interfaces.";
+        /// See [`KafkaConfig::advertised_host`].
+        "advertised.host.name" => advertised_host_name: Option<String> = None, None, read if true, "The hostname published to ZooKeeper for clients (default: host.name).", shown |c: &KafkaConfig| c.advertised_host_name.clone().or_else(|| c.host_name.clone());
+        /// Unset means `port`: see [`KafkaConfig::advertised_port`].
+        "advertised.port" => advertised_port: Option<u16> = None, TCP_PORT, read if true, "The port published to ZooKeeper for clients (default: port).", shown |c: &KafkaConfig| Some(c.advertised_port().to_string());
+        "socket.send.buffer.bytes" => socket_send_buffer_bytes: i32 = Some(100 * 1024), INT, read if true, "The SO_SNDBUF buffer of the socket server's sockets.";
+        "socket.receive.buffer.bytes" => socket_receive_buffer_bytes: i32 = Some(100 * 1024), INT, read if true, "The SO_RCVBUF buffer of the socket server's sockets.";
+        "socket.request.max.bytes" => socket_request_max_bytes: i32 = Some(100 * 1024 * 1024), POSITIVE, read if true, "The maximum size of a request the server accepts (protects against OOM).";
+        "max.connections.per.ip" => max_connections_per_ip: i32 = Some(i32::MAX), POSITIVE, read if true, "The maximum number of connections allowed from each IP address.";
+        /// `host:count` entries in file order; see [`KafkaConfig::max_connections_per_ip_overrides`].
+        "max.connections.per.ip.overrides" => max_connections_per_ip_overrides: Vec<(String, i32)> = Some(Vec::new()), None, read if true, "Per-IP or hostname overrides of the connection limit, as host:count,host:count.";
+        "connections.max.idle.ms" => connections_max_idle_ms: i64 = Some(10 * 60 * 1000), LONG, read if true, "Idle connections are closed after this many milliseconds.";
+        // Log
+        "num.partitions" => num_partitions: i32 = Some(1), POSITIVE, read if true, "The default number of partitions per topic when a topic is created without one.";
+        /// Comma-separated directories; when unset `log.dir` is used. See [`KafkaConfig::log_dirs`].
+        "log.dirs" => log_dirs: Option<String> = None, None, read if true, "The directories in which the log data is kept, comma-separated (default: log.dir).", shown |c: &KafkaConfig| Some(c.log_dirs().iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(","));
+        "log.dir" => log_dir: String = Some(DEFAULT_LOG_DIR.to_string()), None, read if true, "The directory in which the log data is kept (when log.dirs is unset).";
+        "log.segment.bytes" => log_segment_bytes: i32 = Some(1024 * 1024 * 1024), Some((MIN_MESSAGE_SIZE as i32, i32::MAX)), read if true, "The maximum size of a single log segment file.";
+        /// Wins over `log.roll.hours`; see [`KafkaConfig::log_roll_ms`].
+        "log.roll.ms" => log_roll_ms: Option<i32> = None, POSITIVE, read if true, "The maximum time before a new log segment is rolled out, in milliseconds (wins over log.roll.hours).";
+        // The precise key shadows the coarse one, which 0.8.2 then never read (a bad value
+        // there did not stop it), so neither do we; its field keeps the default.
+        "log.roll.hours" => log_roll_hours: i32 = Some(24 * 7), POSITIVE, read if log_roll_ms.is_none(), "The maximum time before a new log segment is rolled out, in hours.";
+        /// Wins over `log.roll.jitter.hours`; see [`KafkaConfig::log_roll_jitter_ms`].
+        "log.roll.jitter.ms" => log_roll_jitter_ms: Option<i32> = None, NON_NEGATIVE, read if true, "The maximum jitter subtracted from the roll time, in milliseconds (wins over log.roll.jitter.hours).";
+        "log.roll.jitter.hours" => log_roll_jitter_hours: i32 = Some(0), NON_NEGATIVE, read if log_roll_jitter_ms.is_none(), "The maximum jitter subtracted from the roll time, in hours.";
+        /// ms > minutes > hours; see [`KafkaConfig::log_retention_ms`]. An Int in 0.8.2, so at
+        /// most ~24.8 days when given in ms.
+        "log.retention.ms" => log_retention_ms: Option<i32> = None, POSITIVE, read if true, "The time to keep a log segment before deleting it, in milliseconds (wins over minutes and hours).";
+        "log.retention.minutes" => log_retention_minutes: Option<i32> = None, POSITIVE, read if log_retention_ms.is_none(), "The time to keep a log segment before deleting it, in minutes (wins over hours).";
+        "log.retention.hours" => log_retention_hours: i32 = Some(24 * 7), POSITIVE, read if log_retention_ms.is_none() && log_retention_minutes.is_none(), "The time to keep a log segment before deleting it, in hours.";
+        "log.retention.bytes" => log_retention_bytes: i64 = Some(-1), LONG, read if true, "The maximum size of a log before old segments are deleted (-1: no size limit).";
+        "log.retention.check.interval.ms" => log_retention_check_interval_ms: i64 = Some(5 * 60 * 1000), POSITIVE_LONG, read if true, "How often log segments are checked for deletion.";
+        /// As written; 0.8.2 compacts when it is `compact` (trimmed, any case) and deletes
+        /// otherwise (`dedupe`, the name 0.8.1's docs gave, included). See
+        /// [`KafkaConfig::log_cleanup_compact`].
+        "log.cleanup.policy" => log_cleanup_policy: String = Some("delete".to_string()), None, read if true, "The default cleanup policy for segments beyond the retention window: delete or compact.";
+        "log.cleaner.threads" => log_cleaner_threads: i32 = Some(1), NON_NEGATIVE, read if true, "The number of background threads to use for log cleaning.";
+        "log.cleaner.io.max.bytes.per.second" => log_cleaner_io_max_bytes_per_second: f64 = Some(f64::MAX), None, read if true, "The log cleaner's I/O throttle: read plus write bytes per second.";
+        "log.cleaner.dedupe.buffer.size" => log_cleaner_dedupe_buffer_size: i64 = Some(500 * 1024 * 1024), NON_NEGATIVE_LONG, read if true, "The total memory used for log deduplication across all cleaner threads.";
+        "log.cleaner.io.buffer.size" => log_cleaner_io_buffer_size: i32 = Some(512 * 1024), NON_NEGATIVE, read if true, "The total memory used for log cleaner I/O buffers across all cleaner threads.";
+        "log.cleaner.io.buffer.load.factor" => log_cleaner_io_buffer_load_factor: f64 = Some(0.9), None, read if true, "The load factor of the log cleaner's dedupe hash table.";
+        "log.cleaner.backoff.ms" => log_cleaner_backoff_ms: i64 = Some(15 * 1000), NON_NEGATIVE_LONG, read if true, "The amount of time to sleep when there are no logs to clean.";
+        "log.cleaner.min.cleanable.ratio" => log_cleaner_min_cleanable_ratio: f64 = Some(0.5), None, read if true, "The minimum ratio of dirty log to total log for a log to be eligible for cleaning.";
+        "log.cleaner.enable" => log_cleaner_enable: bool = Some(true), None, read if true, "Enable the log cleaner (needed for compacted topics). On by default, unlike 0.8.2 (whose offsets topic then grew forever), as later Kafka.";
+        "log.cleaner.delete.retention.ms" => log_cleaner_delete_retention_ms: i64 = Some(24 * MS_PER_HOUR), LONG, read if true, "How long delete markers are retained in compacted logs.";
+        "log.index.size.max.bytes" => log_index_size_max_bytes: i32 = Some(10 * 1024 * 1024), Some((4, i32::MAX)), read if true, "The maximum size in bytes of an offset index.";
+        "log.index.interval.bytes" => log_index_interval_bytes: i32 = Some(4096), NON_NEGATIVE, read if true, "The interval in bytes at which an entry is added to the offset index.";
+        "log.flush.interval.messages" => log_flush_interval_messages: i64 = Some(i64::MAX), POSITIVE_LONG, read if true, "The number of messages accumulated on a log partition before they are flushed to disk.";
+        "log.segment.delete.delay.ms" => log_segment_delete_delay_ms: i64 = Some(60000), NON_NEGATIVE_LONG, read if true, "The amount of time to wait before deleting a file from the filesystem.";
+        "log.flush.scheduler.interval.ms" => log_flush_scheduler_interval_ms: i64 = Some(i64::MAX), LONG, read if true, "How often the log flusher checks whether any log needs to be flushed.";
+        /// Unset means `log.flush.scheduler.interval.ms`; see [`KafkaConfig::log_flush_interval_ms`].
+        "log.flush.interval.ms" => log_flush_interval_ms: Option<i64> = None, LONG, read if true, "The maximum time a message stays in memory before it is flushed (default: log.flush.scheduler.interval.ms).", shown |c: &KafkaConfig| Some(c.log_flush_interval_ms().to_string());
+        "log.flush.offset.checkpoint.interval.ms" => log_flush_offset_checkpoint_interval_ms: i32 = Some(60000), NON_NEGATIVE, read if true, "How often the last flush is recorded as the log recovery point.";
+        "num.recovery.threads.per.data.dir" => num_recovery_threads_per_data_dir: i32 = Some(1), POSITIVE, read if true, "The number of threads per data directory used for log recovery at startup and flushing at shutdown.";
+        "auto.create.topics.enable" => auto_create_topics_enable: bool = Some(true), None, read if true, "Enable auto creation of topics on the server.";
+        /// A log default, which 0.8.2 forgot to pass on (KAFKA-2114, fixed in 0.9); a topic
+        /// override wins.
+        "min.insync.replicas" => min_insync_replicas: i32 = Some(1), POSITIVE, read if true, "The minimum number of in-sync replicas for an acks=-1 produce to succeed.";
+        // Replication
+        "controller.socket.timeout.ms" => controller_socket_timeout_ms: i32 = Some(30000), INT, read if true, "The socket timeout for commands from the partition management controller to the replicas.";
+        "controller.message.queue.size" => controller_message_queue_size: i32 = Some(i32::MAX), INT, read if true, "The buffer size for the controller-to-broker channels.";
+        "default.replication.factor" => default_replication_factor: i32 = Some(1), INT, read if true, "The default replication factor for automatically created topics.";
+        "replica.lag.time.max.ms" => replica_lag_time_max_ms: i64 = Some(10000), LONG, read if true, "A follower that has sent no fetch request for this long is removed from the ISR.";
+        "replica.lag.max.messages" => replica_lag_max_messages: i64 = Some(4000), LONG, read if true, "A follower more than this many messages behind the leader is removed from the ISR.";
+        "replica.socket.timeout.ms" => replica_socket_timeout_ms: i32 = Some(30 * 1000), INT, read if true, "The socket timeout for network requests to the leader for replicating data.";
+        "replica.socket.receive.buffer.bytes" => replica_socket_receive_buffer_bytes: i32 = Some(64 * 1024), INT, read if true, "The socket receive buffer for network requests to the leader for replicating data.";
+        // A follower must be able to fetch the largest message the leader accepts.
+        "replica.fetch.max.bytes" => replica_fetch_max_bytes: i32 = Some(1024 * 1024), Some((message_max_bytes, i32::MAX)), read if true, "The number of bytes of messages to attempt to fetch for each partition in a replica fetch (at least message.max.bytes).";
+        "replica.fetch.wait.max.ms" => replica_fetch_wait_max_ms: i32 = Some(500), INT, read if true, "The maximum time the leader waits for data in a replica fetch request.";
+        "replica.fetch.min.bytes" => replica_fetch_min_bytes: i32 = Some(1), INT, read if true, "The minimum bytes expected in a replica fetch response, else wait up to replica.fetch.wait.max.ms.";
+        "num.replica.fetchers" => num_replica_fetchers: i32 = Some(1), POSITIVE, read if true, "The number of threads used to replicate messages from leaders.";
+        /// Pause after a failed replica fetch (0.9's key; 0.8.2 backed off by
+        /// `replica.fetch.wait.max.ms`). Accepted so 0.8-era runbooks that set it keep working.
+        "replica.fetch.backoff.ms" => replica_fetch_backoff_ms: i32 = Some(1000), NON_NEGATIVE, read if true, "The time to sleep after a failed replica fetch (not in 0.8.2; from 0.9).";
+        "replica.high.watermark.checkpoint.interval.ms" => replica_high_watermark_checkpoint_interval_ms: i64 = Some(5000), LONG, read if true, "How often the high watermark is saved to disk.";
+        "fetch.purgatory.purge.interval.requests" => fetch_purgatory_purge_interval_requests: i32 = Some(1000), INT, read if true, "The purge interval (in number of requests) of the fetch request purgatory.";
+        "producer.purgatory.purge.interval.requests" => producer_purgatory_purge_interval_requests: i32 = Some(1000), INT, read if true, "The purge interval (in number of requests) of the producer request purgatory.";
+        "auto.leader.rebalance.enable" => auto_leader_rebalance_enable: bool = Some(true), None, read if true, "Let the controller move leadership back to the preferred replicas periodically.";
+        "leader.imbalance.per.broker.percentage" => leader_imbalance_per_broker_percentage: i32 = Some(10), INT, read if true, "The percentage of leader imbalance allowed per broker before a rebalance is triggered.";
+        "leader.imbalance.check.interval.seconds" => leader_imbalance_check_interval_seconds: i32 = Some(300), INT, read if true, "How often the controller checks for leader imbalance.";
+        "unclean.leader.election.enable" => unclean_leader_election_enable: bool = Some(true), None, read if true, "Allow a replica outside the ISR to become leader as a last resort, at the risk of data loss.";
+        // Controlled shutdown
+        "controlled.shutdown.max.retries" => controlled_shutdown_max_retries: i32 = Some(3), INT, read if true, "How many times a controlled shutdown is attempted before an unclean shutdown.";
+        "controlled.shutdown.retry.backoff.ms" => controlled_shutdown_retry_backoff_ms: i32 = Some(5000), INT, read if true, "The time to wait between controlled shutdown attempts.";
+        "controlled.shutdown.enable" => controlled_shutdown_enable: bool = Some(true), None, read if true, "Move leadership off this broker before it shuts down.";
+        // Offset management (0.8.2 OffsetManagerConfig defaults)
+        "offset.metadata.max.bytes" => offset_metadata_max_bytes: i32 = Some(4096), INT, read if true, "The maximum size of the metadata string committed with an offset.";
+        "offsets.load.buffer.size" => offsets_load_buffer_size: i32 = Some(5 * 1024 * 1024), POSITIVE, read if true, "The batch size for reading the offsets topic when loading offsets into the cache.";
+        "offsets.topic.replication.factor" => offsets_topic_replication_factor: i16 = Some(3), Some((1, i16::MAX)), read if true, "The replication factor of the offsets topic.";
+        "offsets.topic.num.partitions" => offsets_topic_num_partitions: i32 = Some(50), POSITIVE, read if true, "The number of partitions of the offsets topic.";
+        "offsets.topic.segment.bytes" => offsets_topic_segment_bytes: i32 = Some(100 * 1024 * 1024), POSITIVE, read if true, "The segment size of the offsets topic.";
+        "offsets.topic.compression.codec" => offsets_topic_compression_codec: CompressionCodec = Some(CompressionCodec::None), None, read if true, "The compression codec of the offsets topic.";
+        "offsets.retention.minutes" => offsets_retention_minutes: i32 = Some(24 * 60), POSITIVE, read if true, "Offsets older than this are discarded.";
+        "offsets.retention.check.interval.ms" => offsets_retention_check_interval_ms: i64 = Some(600000), POSITIVE_LONG, read if true, "How often stale offsets are looked for.";
+        "offsets.commit.timeout.ms" => offsets_commit_timeout_ms: i32 = Some(5000), POSITIVE, read if true, "An offset commit waits this long for the offsets topic's replicas to acknowledge it.";
+        "offsets.commit.required.acks" => offsets_commit_required_acks: i16 = Some(-1), Some((-1, offsets_topic_replication_factor)), read if true, "The acks an offset commit requires (at most offsets.topic.replication.factor).";
+        "delete.topic.enable" => delete_topic_enable: bool = Some(false), None, read if true, "Enable topic deletion.";
+        // kafka08's own: the Prometheus metrics endpoint (0.8.2 had JMX instead).
+        "metrics.http.port" => metrics_http_port: u16 = Some(0), TCP_PORT, read if true, "Port of the Prometheus metrics endpoint; 0 turns it off.";
+        "metrics.http.host" => metrics_http_host: Option<String> = None, None, read if true, "Address of the metrics endpoint; unset means host.name.";
     }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+    extra {
+        /// The properties this was built from (0.8.2's `config.props`): the controller
+        /// overlays topic configs on them (`unclean.leader.election.enable`).
+        props: Properties,
     }
-    let a = v.abs();
-    if a != 0.0 && !(1e-3..1e7).contains(&a) {
-        let s = format!("{:e}", v);
-        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{}.0", mantissa) };
-        return format!("{}E{}", mantissa, exp);
-    }
-    let s = v.to_string();
-    if s.contains('.') {
-        s
-    } else {
-        format!("{}.0", s)
-    }
-}
-
-/// 0.8.2's `Utils.parseCsvList`: split on commas (spaces around them dropped), empty
-/// entries skipped.
-fn parse_csv_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_string).collect()
-}
-
-/// `max.connections.per.ip.overrides`: `host:count,host:count`. The host is everything
-/// before the last colon, so IPv6 addresses work (later Kafkas split there too; 0.8.2
-/// split at the first colon, which is the same for host names and IPv4).
-fn parse_connection_overrides(key: &str, raw: &str) -> Result<Vec<(String, i32)>, ConfigError> {
-    let mut out = Vec::new();
-    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let (host, count) =
-            entry.rsplit_once(':').ok_or_else(|| invalid(key, raw, format!("entry {:?} is not host:count", entry)))?;
-        let count = count
-            .trim()
-            .parse::<i32>()
-            .map_err(|_| invalid(key, raw, format!("count in entry {:?} is not a 32-bit integer", entry)))?;
-        out.push((host.trim().to_string(), count));
-    }
-    Ok(out)
 }
 
 impl KafkaConfig {
-    /// Build from parsed properties. Errors name the key and the value; unknown keys are
-    /// not errors (see [`KafkaConfig::unknown_keys`]).
+    /// Build from parsed properties: every key of the table, then the checks between
+    /// keys. Errors name the key and the value; unknown keys are not errors (see
+    /// [`KafkaConfig::unknown_keys`]).
     pub fn from_properties(props: &Properties) -> Result<KafkaConfig, ConfigError> {
-        let r = Reader(props);
+        let c = KafkaConfig::read_keys(props, props.clone())?;
+        c.check()?;
+        Ok(c)
+    }
 
-        // ZKConfig
-        let zookeeper_connect =
-            r.string("zookeeper.connect").ok_or_else(|| ConfigError::Missing { key: "zookeeper.connect".into() })?;
-        if zookeeper_connect.is_empty() {
+    /// The `require`s of 0.8.2's constructor and kafka08's own refusals (module doc).
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.zookeeper_connect.is_empty() {
             return Err(invalid("zookeeper.connect", "", "must name at least one host:port"));
         }
-        let zookeeper_session_timeout_ms = r.int("zookeeper.session.timeout.ms", 6000, INT)?;
-        let zookeeper_connection_timeout_ms = r.int_opt("zookeeper.connection.timeout.ms", INT)?;
-        let zookeeper_sync_time_ms = r.int("zookeeper.sync.time.ms", 2000, INT)?;
-
-        // General
-        if r.get("broker.id").is_none() {
-            return Err(ConfigError::Missing { key: "broker.id".into() });
-        }
-        let broker_id = r.int("broker.id", 0, NON_NEGATIVE)?;
-        let message_max_bytes = r.int("message.max.bytes", 1_000_000 + LOG_OVERHEAD as i32, NON_NEGATIVE)?;
-        let num_network_threads = r.int("num.network.threads", 3, POSITIVE)?;
-        let num_io_threads = r.int("num.io.threads", 8, POSITIVE)?;
-        let background_threads = r.int("background.threads", 10, POSITIVE)?;
-        let queued_max_requests = r.int("queued.max.requests", 500, POSITIVE)?;
-
-        // Socket server
-        let port = r.int("port", 9092, TCP_PORT)? as u16;
-        let host_name = r.string("host.name");
-        // 0.8.2: `getString("advertised.host.name", hostName)`.
-        let advertised_host_name = r.string("advertised.host.name");
-        let advertised_port = r.int_opt("advertised.port", TCP_PORT)?.map(|p| p as u16);
-        let socket_send_buffer_bytes = r.int("socket.send.buffer.bytes", 100 * 1024, INT)?;
-        let socket_receive_buffer_bytes = r.int("socket.receive.buffer.bytes", 100 * 1024, INT)?;
-        let socket_request_max_bytes = r.int("socket.request.max.bytes", 100 * 1024 * 1024, POSITIVE)?;
-        let max_connections_per_ip = r.int("max.connections.per.ip", i32::MAX, POSITIVE)?;
-        let max_connections_per_ip_overrides = match r.get("max.connections.per.ip.overrides") {
-            Some(raw) => parse_connection_overrides("max.connections.per.ip.overrides", raw)?,
-            None => Vec::new(),
-        };
-        let connections_max_idle_ms = r.long("connections.max.idle.ms", 10 * 60 * 1000, LONG)?;
-
-        // Log
-        let num_partitions = r.int("num.partitions", 1, POSITIVE)?;
-        let log_dirs = r.string("log.dirs");
-        let log_dir = r.string("log.dir").unwrap_or_else(|| DEFAULT_LOG_DIR.to_string());
         // 0.8.2: `require(logDirs.size > 0)`.
-        match &log_dirs {
-            Some(dirs) if parse_csv_list(dirs).is_empty() => {
-                return Err(invalid("log.dirs", dirs, "names no directory"));
-            }
-            None if parse_csv_list(&log_dir).is_empty() => {
-                return Err(invalid("log.dir", &log_dir, "names no directory"));
+        match &self.log_dirs {
+            Some(dirs) if parse_csv_list(dirs).is_empty() => return Err(invalid("log.dirs", dirs, "names no directory")),
+            None if parse_csv_list(&self.log_dir).is_empty() => {
+                return Err(invalid("log.dir", &self.log_dir, "names no directory"))
             }
             _ => {}
         }
-        let log_segment_bytes = r.int("log.segment.bytes", 1024 * 1024 * 1024, (MIN_MESSAGE_SIZE as i32, i32::MAX))?;
-        // The precise key shadows the coarse one, which 0.8.2 then never read (a bad value
-        // there did not stop it), so neither do we; its field keeps the default.
-        let log_roll_ms = r.int_opt("log.roll.ms", POSITIVE)?;
-        let log_roll_hours = match log_roll_ms {
-            Some(_) => 24 * 7,
-            None => r.int("log.roll.hours", 24 * 7, POSITIVE)?,
-        };
-        let log_roll_jitter_ms = r.int_opt("log.roll.jitter.ms", NON_NEGATIVE)?;
-        let log_roll_jitter_hours = match log_roll_jitter_ms {
-            Some(_) => 0,
-            None => r.int("log.roll.jitter.hours", 0, NON_NEGATIVE)?,
-        };
-        let log_retention_ms = r.int_opt("log.retention.ms", POSITIVE)?;
-        let log_retention_minutes = match log_retention_ms {
-            Some(_) => None,
-            None => r.int_opt("log.retention.minutes", POSITIVE)?,
-        };
-        let log_retention_hours = match (log_retention_ms, log_retention_minutes) {
-            (None, None) => r.int("log.retention.hours", 24 * 7, POSITIVE)?,
-            _ => 24 * 7,
-        };
-        let log_retention_bytes = r.long("log.retention.bytes", -1, LONG)?;
-        let log_retention_check_interval_ms =
-            r.long("log.retention.check.interval.ms", 5 * 60 * 1000, (1, i64::MAX))?;
-        let log_cleanup_policy = r.string("log.cleanup.policy").unwrap_or_else(|| "delete".to_string());
-        let log_cleaner_threads = r.int("log.cleaner.threads", 1, NON_NEGATIVE)?;
-        let log_cleaner_io_max_bytes_per_second = r.double("log.cleaner.io.max.bytes.per.second", f64::MAX)?;
-        let log_cleaner_dedupe_buffer_size =
-            r.long("log.cleaner.dedupe.buffer.size", 500 * 1024 * 1024, (0, i64::MAX))?;
-        if log_cleaner_threads == 0 {
+        if self.log_cleaner_threads == 0 {
             return Err(invalid(
                 "log.cleaner.threads",
                 "0",
@@ -563,193 +321,34 @@ impl KafkaConfig {
             ));
         }
         // 0.8.2 checks this even with the cleaner disabled.
-        if log_cleaner_dedupe_buffer_size / log_cleaner_threads as i64 <= 1024 * 1024 {
+        if self.log_cleaner_dedupe_buffer_size / self.log_cleaner_threads as i64 <= 1024 * 1024 {
             return Err(invalid(
                 "log.cleaner.dedupe.buffer.size",
-                &log_cleaner_dedupe_buffer_size.to_string(),
-                format!("must be more than 1MB per cleaner thread (log.cleaner.threads={})", log_cleaner_threads),
+                &self.log_cleaner_dedupe_buffer_size.to_string(),
+                format!("must be more than 1MB per cleaner thread (log.cleaner.threads={})", self.log_cleaner_threads),
             ));
         }
-        let log_cleaner_io_buffer_size = r.int("log.cleaner.io.buffer.size", 512 * 1024, NON_NEGATIVE)?;
-        let log_cleaner_io_buffer_load_factor = r.double("log.cleaner.io.buffer.load.factor", 0.9)?;
-        let log_cleaner_backoff_ms = r.long("log.cleaner.backoff.ms", 15 * 1000, (0, i64::MAX))?;
-        let log_cleaner_min_cleanable_ratio = r.double("log.cleaner.min.cleanable.ratio", 0.5)?;
-        let log_cleaner_enable = r.boolean("log.cleaner.enable", false)?;
-        let log_cleaner_delete_retention_ms = r.long("log.cleaner.delete.retention.ms", 24 * MS_PER_HOUR, LONG)?;
-        let log_index_size_max_bytes = r.int("log.index.size.max.bytes", 10 * 1024 * 1024, (4, i32::MAX))?;
-        let log_index_interval_bytes = r.int("log.index.interval.bytes", 4096, NON_NEGATIVE)?;
-        let log_flush_interval_messages = r.long("log.flush.interval.messages", i64::MAX, (1, i64::MAX))?;
-        let log_segment_delete_delay_ms = r.long("log.segment.delete.delay.ms", 60000, (0, i64::MAX))?;
-        let log_flush_scheduler_interval_ms = r.long("log.flush.scheduler.interval.ms", i64::MAX, LONG)?;
-        let log_flush_interval_ms = r.ranged("log.flush.interval.ms", None, LONG, "a 64-bit integer")?;
-        let log_flush_offset_checkpoint_interval_ms =
-            r.int("log.flush.offset.checkpoint.interval.ms", 60000, NON_NEGATIVE)?;
-        let num_recovery_threads_per_data_dir = r.int("num.recovery.threads.per.data.dir", 1, POSITIVE)?;
-        let auto_create_topics_enable = r.boolean("auto.create.topics.enable", true)?;
-        let min_insync_replicas = r.int("min.insync.replicas", 1, POSITIVE)?;
-
-        // Replication
-        let controller_socket_timeout_ms = r.int("controller.socket.timeout.ms", 30000, INT)?;
-        let controller_message_queue_size = r.int("controller.message.queue.size", i32::MAX, INT)?;
-        let default_replication_factor = r.int("default.replication.factor", 1, INT)?;
-        let replica_lag_time_max_ms = r.long("replica.lag.time.max.ms", 10000, LONG)?;
-        let replica_lag_max_messages = r.long("replica.lag.max.messages", 4000, LONG)?;
-        let replica_socket_timeout_ms = r.int("replica.socket.timeout.ms", 30 * 1000, INT)?;
         // 0.8.2 meant `replica.fetch.wait.max.ms <= replica.socket.timeout.ms`, but its check
         // ran before replicaFetchWaitMaxMs was initialised (so it read 0): in effect it only
         // refused a negative socket timeout. Keep that, so every file 0.8.2 took still loads.
-        if replica_socket_timeout_ms < 0 {
+        if self.replica_socket_timeout_ms < 0 {
             return Err(invalid(
                 "replica.socket.timeout.ms",
-                &replica_socket_timeout_ms.to_string(),
+                &self.replica_socket_timeout_ms.to_string(),
                 "must not be negative",
             ));
         }
-        let replica_socket_receive_buffer_bytes = r.int("replica.socket.receive.buffer.bytes", 64 * 1024, INT)?;
-        // A follower must be able to fetch the largest message the leader accepts.
-        let replica_fetch_max_bytes = r.int("replica.fetch.max.bytes", 1024 * 1024, (message_max_bytes, i32::MAX))?;
-        let replica_fetch_wait_max_ms = r.int("replica.fetch.wait.max.ms", 500, INT)?;
-        if replica_fetch_wait_max_ms as i64 > replica_lag_time_max_ms {
+        if self.replica_fetch_wait_max_ms as i64 > self.replica_lag_time_max_ms {
             return Err(invalid(
                 "replica.fetch.wait.max.ms",
-                &replica_fetch_wait_max_ms.to_string(),
+                &self.replica_fetch_wait_max_ms.to_string(),
                 format!(
                     "must not exceed replica.lag.time.max.ms ({}), or the ISR shrinks on every idle fetch",
-                    replica_lag_time_max_ms
+                    self.replica_lag_time_max_ms
                 ),
             ));
         }
-        let replica_fetch_min_bytes = r.int("replica.fetch.min.bytes", 1, INT)?;
-        let num_replica_fetchers = r.int("num.replica.fetchers", 1, POSITIVE)?;
-        let replica_fetch_backoff_ms = r.int("replica.fetch.backoff.ms", 1000, NON_NEGATIVE)?;
-        let metrics_http_port = r.int("metrics.http.port", 0, TCP_PORT)? as u16;
-        let metrics_http_host = r.string("metrics.http.host");
-        let replica_high_watermark_checkpoint_interval_ms =
-            r.long("replica.high.watermark.checkpoint.interval.ms", 5000, LONG)?;
-        let fetch_purgatory_purge_interval_requests = r.int("fetch.purgatory.purge.interval.requests", 1000, INT)?;
-        let producer_purgatory_purge_interval_requests =
-            r.int("producer.purgatory.purge.interval.requests", 1000, INT)?;
-        let auto_leader_rebalance_enable = r.boolean("auto.leader.rebalance.enable", true)?;
-        let leader_imbalance_per_broker_percentage = r.int("leader.imbalance.per.broker.percentage", 10, INT)?;
-        let leader_imbalance_check_interval_seconds = r.int("leader.imbalance.check.interval.seconds", 300, INT)?;
-        let unclean_leader_election_enable = r.boolean("unclean.leader.election.enable", true)?;
-
-        // Controlled shutdown
-        let controlled_shutdown_max_retries = r.int("controlled.shutdown.max.retries", 3, INT)?;
-        let controlled_shutdown_retry_backoff_ms = r.int("controlled.shutdown.retry.backoff.ms", 5000, INT)?;
-        let controlled_shutdown_enable = r.boolean("controlled.shutdown.enable", true)?;
-
-        // Offset management (0.8.2 OffsetManagerConfig defaults)
-        let offset_metadata_max_bytes = r.int("offset.metadata.max.bytes", 4096, INT)?;
-        let offsets_load_buffer_size = r.int("offsets.load.buffer.size", 5 * 1024 * 1024, POSITIVE)?;
-        let offsets_topic_replication_factor = r.short("offsets.topic.replication.factor", 3, (1, i16::MAX))?;
-        let offsets_topic_num_partitions = r.int("offsets.topic.num.partitions", 50, POSITIVE)?;
-        let offsets_topic_segment_bytes = r.int("offsets.topic.segment.bytes", 100 * 1024 * 1024, POSITIVE)?;
-        let offsets_topic_compression_codec = match r.get("offsets.topic.compression.codec") {
-            None => CompressionCodec::None,
-            Some(raw) => CompressionCodec::parse(raw).ok_or_else(|| {
-                invalid("offsets.topic.compression.codec", raw, "expected none, gzip, snappy, lz4 or their ids 0-3")
-            })?,
-        };
-        let offsets_retention_minutes = r.int("offsets.retention.minutes", 24 * 60, POSITIVE)?;
-        let offsets_retention_check_interval_ms =
-            r.long("offsets.retention.check.interval.ms", 600000, (1, i64::MAX))?;
-        let offsets_commit_timeout_ms = r.int("offsets.commit.timeout.ms", 5000, POSITIVE)?;
-        let offsets_commit_required_acks =
-            r.short("offsets.commit.required.acks", -1, (-1, offsets_topic_replication_factor))?;
-        let delete_topic_enable = r.boolean("delete.topic.enable", false)?;
-
-        Ok(KafkaConfig {
-            zookeeper_connect,
-            zookeeper_session_timeout_ms,
-            zookeeper_connection_timeout_ms,
-            zookeeper_sync_time_ms,
-            broker_id,
-            message_max_bytes,
-            num_network_threads,
-            num_io_threads,
-            background_threads,
-            queued_max_requests,
-            port,
-            host_name,
-            advertised_host_name,
-            advertised_port,
-            socket_send_buffer_bytes,
-            socket_receive_buffer_bytes,
-            socket_request_max_bytes,
-            max_connections_per_ip,
-            max_connections_per_ip_overrides,
-            connections_max_idle_ms,
-            num_partitions,
-            log_dirs,
-            log_dir,
-            log_segment_bytes,
-            log_roll_ms,
-            log_roll_hours,
-            log_roll_jitter_ms,
-            log_roll_jitter_hours,
-            log_retention_ms,
-            log_retention_minutes,
-            log_retention_hours,
-            log_retention_bytes,
-            log_retention_check_interval_ms,
-            log_cleanup_policy,
-            log_cleaner_threads,
-            log_cleaner_io_max_bytes_per_second,
-            log_cleaner_dedupe_buffer_size,
-            log_cleaner_io_buffer_size,
-            log_cleaner_io_buffer_load_factor,
-            log_cleaner_backoff_ms,
-            log_cleaner_min_cleanable_ratio,
-            log_cleaner_enable,
-            log_cleaner_delete_retention_ms,
-            log_index_size_max_bytes,
-            log_index_interval_bytes,
-            log_flush_interval_messages,
-            log_segment_delete_delay_ms,
-            log_flush_scheduler_interval_ms,
-            log_flush_interval_ms,
-            log_flush_offset_checkpoint_interval_ms,
-            num_recovery_threads_per_data_dir,
-            auto_create_topics_enable,
-            min_insync_replicas,
-            controller_socket_timeout_ms,
-            controller_message_queue_size,
-            default_replication_factor,
-            replica_lag_time_max_ms,
-            replica_lag_max_messages,
-            replica_socket_timeout_ms,
-            replica_socket_receive_buffer_bytes,
-            replica_fetch_max_bytes,
-            replica_fetch_wait_max_ms,
-            replica_fetch_min_bytes,
-            num_replica_fetchers,
-            replica_fetch_backoff_ms,
-            metrics_http_port,
-            metrics_http_host,
-            replica_high_watermark_checkpoint_interval_ms,
-            fetch_purgatory_purge_interval_requests,
-            producer_purgatory_purge_interval_requests,
-            auto_leader_rebalance_enable,
-            leader_imbalance_per_broker_percentage,
-            leader_imbalance_check_interval_seconds,
-            unclean_leader_election_enable,
-            controlled_shutdown_max_retries,
-            controlled_shutdown_retry_backoff_ms,
-            controlled_shutdown_enable,
-            offset_metadata_max_bytes,
-            offsets_load_buffer_size,
-            offsets_topic_replication_factor,
-            offsets_topic_num_partitions,
-            offsets_topic_segment_bytes,
-            offsets_topic_compression_codec,
-            offsets_retention_minutes,
-            offsets_retention_check_interval_ms,
-            offsets_commit_timeout_ms,
-            offsets_commit_required_acks,
-            delete_topic_enable,
-            props: props.clone(),
-        })
+        Ok(())
     }
 
     /// Every default, with the two required keys given (for tests and embedding).
@@ -839,6 +438,34 @@ impl KafkaConfig {
         self.log_cleanup_policy.trim().eq_ignore_ascii_case("compact")
     }
 
+    /// The default configuration of every log (0.8.2 `KafkaServer.createLogManager`): the
+    /// broker's log keys as resolved above. Topic overrides apply on top of it
+    /// ([`LogConfig::with_topic_overrides`]). Every config that loads yields one: the
+    /// ranges of the keys it reads are checked at load.
+    pub fn log_defaults(&self) -> LogConfig {
+        // Ranges checked at load make these non-negative; `max(0)` only keeps the
+        // conversion total.
+        let size = |v: i32| v.max(0) as usize;
+        LogConfig {
+            segment_bytes: size(self.log_segment_bytes),
+            segment_ms: self.log_roll_ms(),
+            segment_jitter_ms: self.log_roll_jitter_ms(),
+            max_index_size: size(self.log_index_size_max_bytes),
+            index_interval_bytes: size(self.log_index_interval_bytes),
+            flush_interval_messages: self.log_flush_interval_messages,
+            flush_ms: self.log_flush_interval_ms(),
+            retention_bytes: self.log_retention_bytes,
+            retention_ms: self.log_retention_ms(),
+            max_message_size: size(self.message_max_bytes),
+            file_delete_delay_ms: self.log_segment_delete_delay_ms,
+            delete_retention_ms: self.log_cleaner_delete_retention_ms,
+            min_cleanable_ratio: self.log_cleaner_min_cleanable_ratio,
+            cleanup_policy: if self.log_cleanup_compact() { CleanupPolicy::Compact } else { CleanupPolicy::Delete },
+            unclean_leader_election_enable: self.unclean_leader_election_enable,
+            min_insync_replicas: self.min_insync_replicas,
+        }
+    }
+
     /// The metrics endpoint's address: `metrics.http.host` when set and not blank, else
     /// [`KafkaConfig::bind_host`].
     pub fn metrics_bind_host(&self) -> Option<&str> {
@@ -874,115 +501,6 @@ impl KafkaConfig {
     /// same host wins). Keys are as written: host names are resolved by the network layer.
     pub fn max_connections_per_ip_overrides(&self) -> HashMap<String, i32> {
         self.max_connections_per_ip_overrides.iter().cloned().collect()
-    }
-
-    /// The value the broker uses for `key`, rendered as it would be written in the file
-    /// (booleans `true`/`false`, doubles as Java prints them, codecs by name). `None` for a
-    /// key that is unset and has no default of its own (`host.name`, `log.retention.ms`,
-    /// ...) and for keys outside [`BROKER_KEYS`]. Keys whose default is another key's value
-    /// (`advertised.port`, `log.flush.interval.ms`, `zookeeper.connection.timeout.ms`,
-    /// `log.dirs`) render the resolved value.
-    pub fn value(&self, key: &str) -> Option<String> {
-        fn s<T: ToString>(v: T) -> Option<String> {
-            Some(v.to_string())
-        }
-        match key {
-            "zookeeper.connect" => s(&self.zookeeper_connect),
-            "zookeeper.session.timeout.ms" => s(self.zookeeper_session_timeout_ms),
-            "zookeeper.connection.timeout.ms" => s(self.zk_connection_timeout_ms()),
-            "zookeeper.sync.time.ms" => s(self.zookeeper_sync_time_ms),
-            "broker.id" => s(self.broker_id),
-            "message.max.bytes" => s(self.message_max_bytes),
-            "num.network.threads" => s(self.num_network_threads),
-            "num.io.threads" => s(self.num_io_threads),
-            "background.threads" => s(self.background_threads),
-            "queued.max.requests" => s(self.queued_max_requests),
-            "port" => s(self.port),
-            "host.name" => self.host_name.clone(),
-            "advertised.host.name" => self.advertised_host_name.clone().or_else(|| self.host_name.clone()),
-            "advertised.port" => s(self.advertised_port()),
-            "socket.send.buffer.bytes" => s(self.socket_send_buffer_bytes),
-            "socket.receive.buffer.bytes" => s(self.socket_receive_buffer_bytes),
-            "socket.request.max.bytes" => s(self.socket_request_max_bytes),
-            "max.connections.per.ip" => s(self.max_connections_per_ip),
-            "max.connections.per.ip.overrides" => Some(
-                self.max_connections_per_ip_overrides
-                    .iter()
-                    .map(|(h, n)| format!("{}:{}", h, n))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-            "connections.max.idle.ms" => s(self.connections_max_idle_ms),
-            "num.partitions" => s(self.num_partitions),
-            "log.dirs" => Some(self.log_dirs().iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",")),
-            "log.dir" => s(&self.log_dir),
-            "log.segment.bytes" => s(self.log_segment_bytes),
-            "log.roll.ms" => self.log_roll_ms.map(|v| v.to_string()),
-            "log.roll.hours" => s(self.log_roll_hours),
-            "log.roll.jitter.ms" => self.log_roll_jitter_ms.map(|v| v.to_string()),
-            "log.roll.jitter.hours" => s(self.log_roll_jitter_hours),
-            "log.retention.ms" => self.log_retention_ms.map(|v| v.to_string()),
-            "log.retention.minutes" => self.log_retention_minutes.map(|v| v.to_string()),
-            "log.retention.hours" => s(self.log_retention_hours),
-            "log.retention.bytes" => s(self.log_retention_bytes),
-            "log.retention.check.interval.ms" => s(self.log_retention_check_interval_ms),
-            "log.cleanup.policy" => s(&self.log_cleanup_policy),
-            "log.cleaner.threads" => s(self.log_cleaner_threads),
-            "log.cleaner.io.max.bytes.per.second" => Some(java_double(self.log_cleaner_io_max_bytes_per_second)),
-            "log.cleaner.dedupe.buffer.size" => s(self.log_cleaner_dedupe_buffer_size),
-            "log.cleaner.io.buffer.size" => s(self.log_cleaner_io_buffer_size),
-            "log.cleaner.io.buffer.load.factor" => Some(java_double(self.log_cleaner_io_buffer_load_factor)),
-            "log.cleaner.backoff.ms" => s(self.log_cleaner_backoff_ms),
-            "log.cleaner.min.cleanable.ratio" => Some(java_double(self.log_cleaner_min_cleanable_ratio)),
-            "log.cleaner.enable" => s(self.log_cleaner_enable),
-            "log.cleaner.delete.retention.ms" => s(self.log_cleaner_delete_retention_ms),
-            "log.index.size.max.bytes" => s(self.log_index_size_max_bytes),
-            "log.index.interval.bytes" => s(self.log_index_interval_bytes),
-            "log.flush.interval.messages" => s(self.log_flush_interval_messages),
-            "log.segment.delete.delay.ms" => s(self.log_segment_delete_delay_ms),
-            "log.flush.scheduler.interval.ms" => s(self.log_flush_scheduler_interval_ms),
-            "log.flush.interval.ms" => s(self.log_flush_interval_ms()),
-            "log.flush.offset.checkpoint.interval.ms" => s(self.log_flush_offset_checkpoint_interval_ms),
-            "num.recovery.threads.per.data.dir" => s(self.num_recovery_threads_per_data_dir),
-            "auto.create.topics.enable" => s(self.auto_create_topics_enable),
-            "min.insync.replicas" => s(self.min_insync_replicas),
-            "controller.socket.timeout.ms" => s(self.controller_socket_timeout_ms),
-            "controller.message.queue.size" => s(self.controller_message_queue_size),
-            "default.replication.factor" => s(self.default_replication_factor),
-            "replica.lag.time.max.ms" => s(self.replica_lag_time_max_ms),
-            "replica.lag.max.messages" => s(self.replica_lag_max_messages),
-            "replica.socket.timeout.ms" => s(self.replica_socket_timeout_ms),
-            "replica.socket.receive.buffer.bytes" => s(self.replica_socket_receive_buffer_bytes),
-            "replica.fetch.max.bytes" => s(self.replica_fetch_max_bytes),
-            "replica.fetch.wait.max.ms" => s(self.replica_fetch_wait_max_ms),
-            "replica.fetch.min.bytes" => s(self.replica_fetch_min_bytes),
-            "num.replica.fetchers" => s(self.num_replica_fetchers),
-            "replica.fetch.backoff.ms" => s(self.replica_fetch_backoff_ms),
-            "metrics.http.port" => s(self.metrics_http_port),
-            "metrics.http.host" => self.metrics_http_host.clone().or_else(|| self.host_name.clone()),
-            "replica.high.watermark.checkpoint.interval.ms" => s(self.replica_high_watermark_checkpoint_interval_ms),
-            "fetch.purgatory.purge.interval.requests" => s(self.fetch_purgatory_purge_interval_requests),
-            "producer.purgatory.purge.interval.requests" => s(self.producer_purgatory_purge_interval_requests),
-            "auto.leader.rebalance.enable" => s(self.auto_leader_rebalance_enable),
-            "leader.imbalance.per.broker.percentage" => s(self.leader_imbalance_per_broker_percentage),
-            "leader.imbalance.check.interval.seconds" => s(self.leader_imbalance_check_interval_seconds),
-            "unclean.leader.election.enable" => s(self.unclean_leader_election_enable),
-            "controlled.shutdown.max.retries" => s(self.controlled_shutdown_max_retries),
-            "controlled.shutdown.retry.backoff.ms" => s(self.controlled_shutdown_retry_backoff_ms),
-            "controlled.shutdown.enable" => s(self.controlled_shutdown_enable),
-            "offset.metadata.max.bytes" => s(self.offset_metadata_max_bytes),
-            "offsets.load.buffer.size" => s(self.offsets_load_buffer_size),
-            "offsets.topic.replication.factor" => s(self.offsets_topic_replication_factor),
-            "offsets.topic.num.partitions" => s(self.offsets_topic_num_partitions),
-            "offsets.topic.segment.bytes" => s(self.offsets_topic_segment_bytes),
-            "offsets.topic.compression.codec" => s(self.offsets_topic_compression_codec.name()),
-            "offsets.retention.minutes" => s(self.offsets_retention_minutes),
-            "offsets.retention.check.interval.ms" => s(self.offsets_retention_check_interval_ms),
-            "offsets.commit.timeout.ms" => s(self.offsets_commit_timeout_ms),
-            "offsets.commit.required.acks" => s(self.offsets_commit_required_acks),
-            "delete.topic.enable" => s(self.delete_topic_enable),
-            _ => None,
-        }
     }
 
     /// `(key, value)` for every key in [`BROKER_KEYS`], for logging at startup.
@@ -1041,30 +559,13 @@ mod tests {
     }
 
     #[test]
-    fn java_double_renders_like_double_to_string() {
-        assert_eq!(java_double(0.5), "0.5");
-        assert_eq!(java_double(0.9), "0.9");
-        assert_eq!(java_double(1.0), "1.0");
-        assert_eq!(java_double(1e7), "1.0E7");
-        assert_eq!(java_double(f64::MAX), "1.7976931348623157E308");
-        assert_eq!(parse_java_double("0.9d"), Some(0.9));
-        assert_eq!(parse_java_double("1e3"), Some(1000.0));
-        assert_eq!(parse_java_double("x"), None);
-    }
-
-    #[test]
-    fn csv_list_trims_and_drops_empty_entries() {
-        assert_eq!(parse_csv_list(" /a , /b,,/c "), vec!["/a", "/b", "/c"]);
-        assert!(parse_csv_list(" , ").is_empty());
-    }
-
-    #[test]
     fn connection_overrides_split_at_last_colon() {
-        let o = parse_connection_overrides("k", "host1:5, 10.0.0.1 : 7,::1:3").unwrap();
-        assert_eq!(o, vec![("host1".into(), 5), ("10.0.0.1".into(), 7), ("::1".into(), 3)]);
-        assert!(parse_connection_overrides("k", "").unwrap().is_empty());
-        assert!(parse_connection_overrides("k", "host1").is_err());
-        assert!(parse_connection_overrides("k", "host1:x").is_err());
+        let o = cfg("max.connections.per.ip.overrides=host1:5, 10.0.0.1 : 7,::1:3\n").unwrap();
+        assert_eq!(o.max_connections_per_ip_overrides, vec![("host1".into(), 5), ("10.0.0.1".into(), 7), ("::1".into(), 3)]);
+        assert_eq!(o.value("max.connections.per.ip.overrides").as_deref(), Some("host1:5,10.0.0.1:7,::1:3"));
+        assert!(cfg("max.connections.per.ip.overrides=\n").unwrap().max_connections_per_ip_overrides.is_empty());
+        assert!(cfg("max.connections.per.ip.overrides=host1\n").is_err());
+        assert!(cfg("max.connections.per.ip.overrides=host1:x\n").is_err());
     }
 
     #[test]
@@ -1078,6 +579,137 @@ mod tests {
             err
         );
         assert!(cfg("message.max.bytes=2000000\nreplica.fetch.max.bytes=2000000\n").is_ok());
+    }
+
+    #[test]
+    fn no_log_keys_give_the_082_log_defaults() {
+        let c = cfg("").unwrap().log_defaults();
+        assert_eq!(c, LogConfig::default());
+        assert_eq!(c.segment_bytes, 1073741824);
+        assert_eq!(c.segment_ms, 168 * 3600 * 1000);
+        assert_eq!(c.max_index_size, 10485760);
+        assert_eq!(c.index_interval_bytes, 4096);
+        assert_eq!(c.flush_interval_messages, i64::MAX);
+        assert_eq!(c.flush_ms, i64::MAX);
+        assert_eq!(c.retention_ms, 168 * 3600 * 1000);
+        assert_eq!(c.retention_bytes, -1);
+        assert_eq!(c.max_message_size, 1000012);
+        assert_eq!(c.file_delete_delay_ms, 60000);
+        assert_eq!(c.cleanup_policy, CleanupPolicy::Delete);
+        assert!(c.unclean_leader_election_enable);
+        assert_eq!(c.min_insync_replicas, 1);
+    }
+
+    #[test]
+    fn log_defaults_follow_the_broker_keys_and_their_precedence() {
+        let c = cfg(
+            "log.segment.bytes=1024\nlog.roll.hours=2\nlog.retention.hours=5\nlog.retention.minutes=7\n\
+             log.index.size.max.bytes=4100\nlog.index.interval.bytes=10\nlog.flush.interval.messages=3\n\
+             log.flush.scheduler.interval.ms=900\nlog.retention.bytes=5000\nmessage.max.bytes=2000\n\
+             log.segment.delete.delay.ms=0\nlog.cleanup.policy=compact\nunclean.leader.election.enable=false\n\
+             min.insync.replicas=2\nlog.roll.jitter.hours=1\nlog.cleaner.delete.retention.ms=77\n\
+             log.cleaner.min.cleanable.ratio=0.25\n",
+        )
+        .unwrap()
+        .log_defaults();
+        assert_eq!(c.segment_bytes, 1024);
+        assert_eq!(c.segment_ms, 2 * 3600 * 1000);
+        assert_eq!(c.segment_jitter_ms, 3600 * 1000);
+        assert_eq!(c.retention_ms, 7 * 60 * 1000, "minutes override hours");
+        assert_eq!(c.max_index_size, 4100);
+        assert_eq!(c.max_index_size_rounded(), 4096);
+        assert_eq!(c.index_interval_bytes, 10);
+        assert_eq!(c.flush_interval_messages, 3);
+        assert_eq!(c.flush_ms, 900, "flush.interval.ms defaults to the scheduler interval");
+        assert_eq!(c.retention_bytes, 5000);
+        assert_eq!(c.max_message_size, 2000);
+        assert_eq!(c.file_delete_delay_ms, 0);
+        assert_eq!(c.delete_retention_ms, 77);
+        assert_eq!(c.min_cleanable_ratio, 0.25);
+        assert_eq!(c.cleanup_policy, CleanupPolicy::Compact);
+        assert!(!c.unclean_leader_election_enable);
+        assert_eq!(c.min_insync_replicas, 2);
+
+        let c = cfg("log.roll.hours=2\nlog.roll.ms=500\nlog.retention.minutes=7\nlog.retention.ms=99\nlog.flush.interval.ms=5\n")
+            .unwrap()
+            .log_defaults();
+        assert_eq!(c.segment_ms, 500);
+        assert_eq!(c.retention_ms, 99);
+        assert_eq!(c.flush_ms, 5);
+    }
+
+    #[test]
+    fn cleanup_policy_dedupe_loads_and_deletes_as_in_0_8_2() {
+        // 0.8.1's docs named the compacting policy "dedupe"; 0.8.2 compacted only for
+        // "compact" and deleted for any other value. A broker used to refuse to start here.
+        for policy in ["dedupe", "Delete", " shred "] {
+            let c = cfg(&format!("log.cleanup.policy={}\n", policy)).unwrap();
+            assert_eq!(c.log_defaults().cleanup_policy, CleanupPolicy::Delete, "{}", policy);
+            assert_eq!(c.value("log.cleanup.policy").as_deref(), Some(policy.trim()));
+        }
+        assert_eq!(cfg("log.cleanup.policy= COMPACT\n").unwrap().log_defaults().cleanup_policy, CleanupPolicy::Compact);
+    }
+
+    #[test]
+    fn bad_log_values_name_the_key() {
+        for (text, key) in [
+            ("log.segment.bytes=abc\n", "log.segment.bytes"),
+            ("log.segment.bytes=13\n", "log.segment.bytes"),
+            ("log.roll.hours=0\n", "log.roll.hours"),
+            ("log.retention.hours=0\n", "log.retention.hours"),
+            ("log.retention.hours=-1\n", "log.retention.hours"),
+            ("min.insync.replicas=0\n", "min.insync.replicas"),
+            ("log.flush.interval.messages=0\n", "log.flush.interval.messages"),
+            ("unclean.leader.election.enable=yes\n", "unclean.leader.election.enable"),
+            ("log.index.size.max.bytes=3\n", "log.index.size.max.bytes"),
+        ] {
+            let err = cfg(text).unwrap_err().to_string();
+            assert!(err.contains(key) && !err.contains('\n'), "{} -> {}", text, err);
+        }
+    }
+
+    /// Edge values of every ranged broker key (its minimum, its maximum, its default): each
+    /// file the broker accepts yields log defaults that carry the resolved broker values.
+    #[test]
+    fn every_accepted_edge_value_yields_log_defaults() {
+        let table = cfg("").unwrap().key_table();
+        assert_eq!(table.len(), BROKER_KEYS.len());
+        let mut tried = 0;
+        for key in &table {
+            let Some(range) = &key.range else { continue };
+            let (lo, hi) = range.trim_matches(['[', ']']).split_once(", ").unwrap();
+            let edges: Vec<String> = [lo.to_string(), hi.to_string()].into_iter().chain(key.default.clone()).collect();
+            for edge in edges {
+                // Keys whose edge needs a companion (fetch size vs message size, cleaner
+                // buffer vs threads, fetch wait vs lag time, acks vs replication factor).
+                let text = format!(
+                    "{}={}\nreplica.fetch.max.bytes=2147483647\nreplica.lag.time.max.ms=9223372036854775807\n\
+                     offsets.topic.replication.factor=32767\nlog.cleaner.dedupe.buffer.size=9223372036854775807\n",
+                    key.name, edge
+                );
+                let text = text.replacen(&format!("\n{}=", key.name), "\nignored.dup=", 1);
+                let Ok(c) = cfg(&text) else { continue };
+                tried += 1;
+                let l = c.log_defaults();
+                assert_eq!(l.segment_bytes as i64, c.log_segment_bytes as i64, "{}={}", key.name, edge);
+                assert_eq!(l.segment_ms, c.log_roll_ms());
+                assert_eq!(l.segment_jitter_ms, c.log_roll_jitter_ms());
+                assert_eq!(l.max_index_size as i64, c.log_index_size_max_bytes as i64);
+                assert_eq!(l.index_interval_bytes as i64, c.log_index_interval_bytes as i64);
+                assert_eq!(l.flush_interval_messages, c.log_flush_interval_messages);
+                assert_eq!(l.flush_ms, c.log_flush_interval_ms());
+                assert_eq!(l.retention_bytes, c.log_retention_bytes);
+                assert_eq!(l.retention_ms, c.log_retention_ms());
+                assert_eq!(l.max_message_size as i64, c.message_max_bytes as i64);
+                assert_eq!(l.file_delete_delay_ms, c.log_segment_delete_delay_ms);
+                assert_eq!(l.delete_retention_ms, c.log_cleaner_delete_retention_ms);
+                assert_eq!(l.min_insync_replicas, c.min_insync_replicas);
+                assert!(l.segment_bytes >= MIN_MESSAGE_SIZE && l.segment_ms > 0 && l.retention_ms > 0);
+                // What the log layer needs of the defaults holds at every edge.
+                assert!(l.segment_jitter_ms >= 0 && l.flush_interval_messages >= 1 && l.file_delete_delay_ms >= 0);
+            }
+        }
+        assert!(tried > 100, "only {} edge files loaded", tried);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::replica_manager::ReplicaManager;
 use crate::api::{Broker, ControlledShutdownRequest};
 use crate::common::{Clock, ErrorCode, Properties, SystemClock};
 use crate::controller::{ControllerConfig, ControllerHandle, KafkaController};
-use crate::log::{LogConfig, LogManager};
+use crate::log::{CleanerConfig, LogConfig, LogManager};
 use crate::metrics::http::MetricsServer;
 use crate::metrics::RequestMetrics;
 use super::broker_metrics::BrokerMetrics;
@@ -53,8 +53,17 @@ pub struct KafkaServer {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-fn log_config_of(config: &KafkaConfig) -> Result<LogConfig, StartupError> {
-    LogConfig::from_broker_properties(&config.props).map_err(|e| StartupError(e.to_string()))
+/// The log cleaner's settings from the `log.cleaner.*` keys (0.8.2 `KafkaServer.createLogManager`).
+fn cleaner_config_of(config: &KafkaConfig) -> CleanerConfig {
+    CleanerConfig {
+        num_threads: config.log_cleaner_threads.max(1) as usize,
+        dedupe_buffer_size: config.log_cleaner_dedupe_buffer_size.max(0) as usize,
+        dedupe_buffer_load_factor: config.log_cleaner_io_buffer_load_factor,
+        io_buffer_size: config.log_cleaner_io_buffer_size.max(0) as usize,
+        max_io_bytes_per_second: config.log_cleaner_io_max_bytes_per_second,
+        backoff_ms: config.log_cleaner_backoff_ms.max(0) as u64,
+        enable_cleaner: config.log_cleaner_enable,
+    }
 }
 
 /// Overrides of every topic in `/config/topics`, over the broker defaults.
@@ -101,7 +110,7 @@ impl KafkaServer {
             zk.ensure_path(p).await.map_err(|e| StartupError(format!("cannot create {} in ZooKeeper: {}", p, e)))?;
         }
 
-        let defaults = log_config_of(&config)?;
+        let defaults = config.log_defaults();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let topic_configs = all_topic_configs(&zk, &defaults).await;
         let dirs = config.log_dirs();
@@ -118,6 +127,7 @@ impl KafkaServer {
             config.log_flush_scheduler_interval_ms,
             config.log_flush_offset_checkpoint_interval_ms as i64,
         );
+        log_manager.start_cleaner(cleaner_config_of(&config)).map_err(|e| StartupError(e.to_string()))?;
 
         let replica_manager = ReplicaManager::new(config.clone(), log_manager.clone(), zk.clone());
         let metadata_cache = Arc::new(MetadataCache::new());
@@ -133,6 +143,8 @@ impl KafkaServer {
             zk: zk.clone(),
             controller: controller_slot.clone(),
             offset_manager: offset_manager.clone(),
+            controller_fence: Arc::new(super::controller_fence::ControllerFence::new(zk.clone())),
+            zookeeper_requests: Arc::new(tokio::sync::Semaphore::new(super::apis::ZOOKEEPER_CLIENT_REQUESTS)),
             request_metrics: request_metrics.clone(),
         });
         let socket_config = SocketServerConfig {
@@ -380,7 +392,7 @@ impl KafkaServer {
     }
 }
 
-/// Register `/brokers/ids/<id>` (spec §2.2): a node left by our own previous session (same
+/// Register `/brokers/ids/<id>` (docs/zookeeper-layout.md): a node left by our own previous session (same
 /// host and port) is waited out; another broker's registration refuses start-up.
 async fn register_broker(zk: &ZkClient, id: i32, host: &str, port: u16, metrics_port: Option<u16>) -> Result<(), StartupError> {
     let path = paths::broker(id);

@@ -5,6 +5,7 @@
 mod apis;
 mod broker_metrics;
 pub mod config;
+mod controller_fence;
 mod fetcher;
 mod kafka_server;
 mod metadata_cache;
@@ -14,7 +15,7 @@ mod replica_manager;
 
 pub use apis::KafkaApis;
 pub use config::{apply_overrides, local_hostname, ConfigError, KafkaConfig, BROKER_KEYS, METRICS_REPORTER_KEYS};
-pub use fetcher::FetcherManager;
+pub use fetcher::{BrokerEndPoint, EndPointError, FetcherManager, FollowerLog, LeaderEndPoint};
 pub use kafka_server::{KafkaServer, StartupError};
 pub use metadata_cache::MetadataCache;
 pub use offset_manager::{metadata_too_large, partition_for, record as offsets_record, OffsetManager, OffsetManagerConfig};

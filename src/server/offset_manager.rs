@@ -25,7 +25,7 @@
 
 use super::config::KafkaConfig;
 use super::replica_manager::{LeadershipListener, ReplicaManager};
-use crate::admin::java_string_hash;
+use crate::common::{abs, java_string_hash};
 use crate::api::{OffsetCommitRequest, OffsetCommitResponsePartition, OffsetFetchResponsePartition};
 use crate::common::{Clock, ErrorCode, SystemClock, TopicPartition, OFFSETS_TOPIC};
 use crate::message::{deep_iter, encode_messages, shallow_iter, CompressionCodec, Message, LOG_OVERHEAD};
@@ -233,9 +233,7 @@ use record::{GroupTopicPartition, OffsetAndMetadata};
 /// 0.8.2 `Utils.abs(group.hashCode) % offsets.topic.num.partitions`, where
 /// `abs(Int.MinValue)` is 0.
 pub fn partition_for(group: &str, num_partitions: i32) -> i32 {
-    let h = java_string_hash(group);
-    let abs = if h == i32::MIN { 0 } else { h.abs() };
-    abs % num_partitions.max(1)
+    abs(java_string_hash(group)) % num_partitions.max(1)
 }
 
 /// 0.8.2 compares `metadata.length` (Java: UTF-16 code units) with
@@ -281,9 +279,20 @@ impl OffsetManagerConfig {
     }
 }
 
+/// Most offsets one `__consumer_offsets` partition's cache takes from commits (a few
+/// hundred bytes each, so tens of MB at most per partition). 0.8.2 had no limit: commits
+/// for any topic name, real or not, from any number of groups, each stayed in memory
+/// until it expired. A commit that would add a key beyond this is answered -1 (Unknown)
+/// and not written; offsets already in the log always load.
+pub const MAX_CACHED_OFFSETS_PER_PARTITION: usize = 100_000;
+
 #[derive(Debug, Clone)]
 struct CachedOffset {
     value: OffsetAndMetadata,
+    /// When expiry counts from: the commit's timestamp, but never later than when the
+    /// broker took it in. A timestamp far in the future (0.8.2 trusted it) would otherwise
+    /// keep the offset cached forever.
+    expire_from: i64,
     /// Offset of the record in `__consumer_offsets` this entry came from: only a later
     /// record replaces it.
     log_offset: i64,
@@ -299,11 +308,12 @@ struct OffsetsPartition {
 }
 
 impl OffsetsPartition {
-    fn put(&mut self, key: GroupTopicPartition, value: OffsetAndMetadata, log_offset: i64) {
+    fn put(&mut self, key: GroupTopicPartition, value: OffsetAndMetadata, log_offset: i64, now: i64) {
         match self.offsets.get(&key) {
             Some(old) if old.log_offset > log_offset => {}
             _ => {
-                self.offsets.insert(key, CachedOffset { value, log_offset });
+                let expire_from = value.timestamp.min(now);
+                self.offsets.insert(key, CachedOffset { value, expire_from, log_offset });
             }
         }
     }
@@ -431,10 +441,42 @@ impl OffsetManager {
         let mut results = Vec::new();
         let mut messages = Vec::new();
         let mut entries = Vec::new();
+        // Room left in the cache for keys it does not hold yet.
+        let (mut room, cached): (usize, std::collections::HashSet<GroupTopicPartition>) = {
+            let map = self.lock();
+            match map.get(&offsets_partition) {
+                Some(c) => {
+                    let keys = req
+                        .partitions()
+                        .into_iter()
+                        .map(|(t, p)| GroupTopicPartition { group: req.group.clone(), topic: t.to_string(), partition: p.partition })
+                        .filter(|k| c.offsets.contains_key(k))
+                        .collect();
+                    (MAX_CACHED_OFFSETS_PER_PARTITION.saturating_sub(c.offsets.len()), keys)
+                }
+                None => (MAX_CACHED_OFFSETS_PER_PARTITION, Default::default()),
+            }
+        };
         for (topic, p) in req.partitions() {
             if self.metadata_too_large(&p.metadata) {
                 results.push((topic.to_string(), p.partition, Some(ErrorCode::OffsetMetadataTooLarge)));
                 continue;
+            }
+            let gtp = GroupTopicPartition { group: req.group.clone(), topic: topic.to_string(), partition: p.partition };
+            if !cached.contains(&gtp) {
+                if room == 0 {
+                    log::warn!(
+                        "Refusing the offset commit of group {} for {}-{}: the offsets cache of partition {} holds {} offsets already",
+                        req.group,
+                        topic,
+                        p.partition,
+                        offsets_partition,
+                        MAX_CACHED_OFFSETS_PER_PARTITION
+                    );
+                    results.push((topic.to_string(), p.partition, Some(ErrorCode::Unknown)));
+                    continue;
+                }
+                room -= 1;
             }
             let timestamp = if p.timestamp == crate::api::DEFAULT_TIMESTAMP { now } else { p.timestamp };
             let value = OffsetAndMetadata { offset: p.offset, metadata: p.metadata.clone(), timestamp };
@@ -531,10 +573,11 @@ impl OffsetManager {
             };
         }
         if pending.append_error == ErrorCode::NoError && !pending.appended.is_empty() {
+            let now = self.clock.now_ms();
             let mut map = self.lock();
             if let Some(cache) = map.get_mut(&pending.offsets_partition) {
                 for (k, v, at) in pending.appended.drain(..) {
-                    cache.put(k, v, at);
+                    cache.put(k, v, at, now);
                 }
             }
             // Not in the map: the cache is (re)loading from the log, which holds the commit.
@@ -717,8 +760,9 @@ impl OffsetManager {
             let Some(cache) = map.get_mut(&partition).filter(|c| c.generation == generation) else {
                 return Err("no longer the leader; load abandoned".into());
             };
+            let now = self.clock.now_ms();
             for (offset, m) in batch {
-                apply_record(cache, &tp, offset, &m);
+                apply_record(cache, &tp, offset, &m, now);
             }
             drop(map);
             curr = next;
@@ -739,7 +783,7 @@ impl OffsetManager {
                 let keys: Vec<GroupTopicPartition> = cache
                     .offsets
                     .iter()
-                    .filter(|(_, c)| now - c.value.timestamp > retention)
+                    .filter(|(_, c)| now - c.expire_from > retention)
                     .map(|(k, _)| k.clone())
                     .collect();
                 for k in &keys {
@@ -803,7 +847,7 @@ impl OffsetManager {
 }
 
 /// Put one `__consumer_offsets` record in a partition's cache.
-fn apply_record(cache: &mut OffsetsPartition, tp: &TopicPartition, offset: i64, m: &Message) {
+fn apply_record(cache: &mut OffsetsPartition, tp: &TopicPartition, offset: i64, m: &Message, now: i64) {
     let Some(key) = m.key() else {
         log::warn!("skipping an offset record without a key at offset {} of {}", offset, tp);
         return;
@@ -818,7 +862,7 @@ fn apply_record(cache: &mut OffsetsPartition, tp: &TopicPartition, offset: i64, 
     match m.value() {
         None => cache.remove(&key, offset),
         Some(v) => match record::decode_value(v) {
-            Ok(v) => cache.put(key, v, offset),
+            Ok(v) => cache.put(key, v, offset, now),
             Err(e) => log::warn!("skipping the offset record for {} at offset {} of {}: {}", key, offset, tp, e),
         },
     }
@@ -879,10 +923,10 @@ mod tests {
     #[test]
     fn cache_keeps_the_latest_record_whatever_the_order_it_is_told() {
         let mut c = OffsetsPartition::default();
-        c.put(key("g", "t", 0), val(10), 5);
-        c.put(key("g", "t", 0), val(7), 3); // an older record seen later (a scan)
+        c.put(key("g", "t", 0), val(10), 5, 0);
+        c.put(key("g", "t", 0), val(7), 3, 0); // an older record seen later (a scan)
         assert_eq!(c.offsets[&key("g", "t", 0)].value.offset, 10);
-        c.put(key("g", "t", 0), val(11), 6);
+        c.put(key("g", "t", 0), val(11), 6, 0);
         assert_eq!(c.offsets[&key("g", "t", 0)].value.offset, 11);
         c.remove(&key("g", "t", 0), 4); // an older tombstone
         assert!(c.offsets.contains_key(&key("g", "t", 0)));
@@ -891,23 +935,33 @@ mod tests {
     }
 
     #[test]
+    fn expiry_counts_from_the_commit_time_at_the_latest() {
+        let mut c = OffsetsPartition::default();
+        let far_future = OffsetAndMetadata { offset: 1, metadata: String::new(), timestamp: i64::MAX / 2 };
+        c.put(key("g", "t", 0), far_future, 0, 1_000);
+        c.put(key("g", "t", 1), OffsetAndMetadata { offset: 1, metadata: String::new(), timestamp: 400 }, 1, 1_000);
+        assert_eq!(c.offsets[&key("g", "t", 0)].expire_from, 1_000, "a future timestamp does not pin the offset");
+        assert_eq!(c.offsets[&key("g", "t", 1)].expire_from, 400);
+    }
+
+    #[test]
     fn records_are_applied_from_messages() {
         let tp = TopicPartition::new(OFFSETS_TOPIC, 0);
         let mut c = OffsetsPartition::default();
         let k = record::encode_key("g", "t", 1).unwrap();
         let v = record::encode_value(&OffsetAndMetadata { offset: 99, metadata: "m".into(), timestamp: 5 }).unwrap();
-        apply_record(&mut c, &tp, 0, &Message::new(Some(&k), Some(&v), CompressionCodec::None));
+        apply_record(&mut c, &tp, 0, &Message::new(Some(&k), Some(&v), CompressionCodec::None), 10);
         assert_eq!(
             c.offsets[&key("g", "t", 1)].value,
             OffsetAndMetadata { offset: 99, metadata: "m".into(), timestamp: 5 }
         );
         // Garbage is skipped, not fatal.
-        apply_record(&mut c, &tp, 1, &Message::new(None, Some(&v), CompressionCodec::None));
-        apply_record(&mut c, &tp, 2, &Message::new(Some(b"\x00"), Some(&v), CompressionCodec::None));
-        apply_record(&mut c, &tp, 3, &Message::new(Some(&k), Some(b"\x00\x00"), CompressionCodec::None));
+        apply_record(&mut c, &tp, 1, &Message::new(None, Some(&v), CompressionCodec::None), 10);
+        apply_record(&mut c, &tp, 2, &Message::new(Some(b"\x00"), Some(&v), CompressionCodec::None), 10);
+        apply_record(&mut c, &tp, 3, &Message::new(Some(&k), Some(b"\x00\x00"), CompressionCodec::None), 10);
         assert_eq!(c.offsets[&key("g", "t", 1)].value.offset, 99);
         // A tombstone removes.
-        apply_record(&mut c, &tp, 4, &Message::new(Some(&k), None, CompressionCodec::None));
+        apply_record(&mut c, &tp, 4, &Message::new(Some(&k), None, CompressionCodec::None), 10);
         assert!(c.offsets.is_empty());
     }
 }

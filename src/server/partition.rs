@@ -2,9 +2,11 @@
 //! we lead or follow, the ISR as the controller last told us, the followers' log end
 //! offsets, and the high watermark.
 
+use super::fetcher::FollowerLog;
 use crate::api::PartitionState;
 use crate::common::TopicPartition;
 use crate::log::Log;
+use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -70,6 +72,10 @@ pub struct Partition {
     /// As a follower: the leader's high watermark minus our log end after the last fetch
     /// (0.8.2 `FetcherLagMetrics`).
     fetcher_lag: AtomicI64,
+    /// Parked long-poll fetches reading this partition, each woken (and forgotten) when
+    /// its data, high watermark or leadership changes; a fetch parked on other
+    /// partitions is never woken by this one's appends.
+    fetch_waiters: Mutex<Vec<std::sync::Weak<tokio::sync::Notify>>>,
 }
 
 impl Partition {
@@ -89,6 +95,27 @@ impl Partition {
             leading: std::sync::atomic::AtomicBool::new(false),
             stats: Arc::default(),
             fetcher_lag: AtomicI64::new(0),
+            fetch_waiters: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Wake `waiter` at the next change of this partition (append, high watermark,
+    /// leadership). A notification between this call and the wait is kept by the
+    /// `Notify`, so a fetch that registers before it reads never misses one.
+    pub fn wake_on_change(&self, waiter: &Arc<tokio::sync::Notify>) {
+        let mut w = self.fetch_waiters.lock().unwrap_or_else(|e| e.into_inner());
+        // Finished fetches leave dead entries; one fetch registers once.
+        w.retain(|x| x.strong_count() > 0);
+        if !w.iter().any(|x| std::ptr::eq(x.as_ptr(), Arc::as_ptr(waiter))) {
+            w.push(Arc::downgrade(waiter));
+        }
+    }
+
+    /// Wake every parked fetch reading this partition.
+    pub fn wake_fetches(&self) {
+        let waiters = std::mem::take(&mut *self.fetch_waiters.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in waiters.iter().filter_map(|w| w.upgrade()) {
+            w.notify_one();
         }
     }
 
@@ -192,6 +219,7 @@ impl Partition {
         drop(inner);
         self.leading.store(true, Ordering::Release);
         self.drop_high_watermark_waiters();
+        self.wake_fetches();
     }
 
     /// Become follower of `s.leader`. Returns `(fetch_from, verify_to)`: the fetcher starts
@@ -216,6 +244,7 @@ impl Partition {
         }
         self.leading.store(false, Ordering::Release);
         self.drop_high_watermark_waiters();
+        self.wake_fetches();
         let leo = self.log.log_end_offset();
         let hw = self.high_watermark().clamp(self.log.log_start_offset().min(leo), leo);
         (hw, leo)
@@ -302,7 +331,11 @@ impl Partition {
         if inner.state.leader != self.broker_id {
             return false;
         }
-        self.maybe_advance_hw(&inner)
+        let moved = self.maybe_advance_hw(&inner);
+        drop(inner);
+        // Followers wait for the log end, consumers for the high watermark.
+        self.wake_fetches();
+        moved
     }
 
     fn maybe_advance_hw(&self, inner: &Inner) -> bool {
@@ -321,6 +354,7 @@ impl Partition {
         if new_hw > old {
             self.high_watermark.store(new_hw, Ordering::Release);
             self.wake_high_watermark_waiters(new_hw);
+            self.wake_fetches();
             true
         } else {
             false
@@ -330,13 +364,49 @@ impl Partition {
     /// Follower: the leader's high watermark, capped by our own log end.
     pub fn set_follower_high_watermark(&self, leader_hw: i64) {
         let hw = leader_hw.min(self.log.log_end_offset()).max(0);
-        self.high_watermark.store(hw, Ordering::Release);
+        if self.high_watermark.swap(hw, Ordering::AcqRel) != hw {
+            // A debugging consumer (-2) may be parked on this follower.
+            self.wake_fetches();
+        }
     }
 
     /// Truncation (e.g. offset out of range on a follower) may pull the watermark down.
     pub fn clamp_high_watermark(&self) {
         let leo = self.log.log_end_offset();
         let _ = self.high_watermark.fetch_min(leo, Ordering::AcqRel);
+    }
+}
+
+/// What the replica fetcher does to a partition this broker follows.
+impl FollowerLog for Partition {
+    fn log_end_offset(&self) -> i64 {
+        self.log.log_end_offset()
+    }
+
+    fn read(&self, from: i64, max_bytes: usize) -> Result<Bytes, String> {
+        let region = self.log.read(from, max_bytes, None).map_err(|e| e.to_string())?;
+        region.read_bytes().map_err(|e| e.to_string())
+    }
+
+    fn append_as_follower(&self, set: Bytes) -> Result<(), String> {
+        self.log.append(set, false).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn truncate_to(&self, offset: i64) -> Result<(), String> {
+        self.log.truncate_to(offset).map_err(|e| e.to_string())?;
+        self.clamp_high_watermark();
+        Ok(())
+    }
+
+    fn truncate_fully_and_start_at(&self, offset: i64) -> Result<(), String> {
+        self.log.truncate_fully_and_start_at(offset).map_err(|e| e.to_string())?;
+        self.clamp_high_watermark();
+        Ok(())
+    }
+
+    fn set_leader_high_watermark(&self, high_watermark: i64) {
+        self.set_fetcher_lag(high_watermark - self.log.log_end_offset());
+        self.set_follower_high_watermark(high_watermark);
     }
 }
 
@@ -376,6 +446,39 @@ mod tests {
         p.make_follower(&state(2, 1, vec![2]));
         assert!(matches!(at6.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Closed)));
         assert!(p.wait_for_high_watermark(6).is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_parked_fetch_is_woken_by_its_own_partition_only() {
+        let dir = std::env::temp_dir().join(format!("kafka08-partition-fetch-waiters-{}", std::process::id()));
+        let open = |t: &str| {
+            let log = Arc::new(crate::log::Log::open(&dir.join(format!("{t}-0")), LogConfig::default(), 0, false, Arc::new(SystemClock)).unwrap());
+            let p = Partition::new(TopicPartition::new(t, 0), log.clone(), 1, 0);
+            p.make_leader(&state(1, 0, vec![1]));
+            (p, log)
+        };
+        let (a, _) = open("a");
+        let (b, blog) = open("b");
+        let waiter = Arc::new(tokio::sync::Notify::new());
+        a.wake_on_change(&waiter);
+        a.wake_on_change(&waiter);
+        assert_eq!(a.fetch_waiters.lock().unwrap().len(), 1, "registered once");
+        let msgs = [Message::new(None, Some(b"x"), CompressionCodec::None)];
+        blog.append(encode_messages(CompressionCodec::None, &msgs, 0), true).unwrap();
+        b.after_local_append();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let woken = |w: &Arc<tokio::sync::Notify>| {
+            rt.block_on(async { tokio::time::timeout(std::time::Duration::from_millis(20), w.notified()).await.is_ok() })
+        };
+        assert!(!woken(&waiter), "an append to b woke a fetch parked on a");
+        a.log.append(encode_messages(CompressionCodec::None, &msgs, 0), true).unwrap();
+        a.after_local_append();
+        assert!(woken(&waiter), "an append to a wakes it");
+        assert!(a.fetch_waiters.lock().unwrap().is_empty(), "woken once, then forgotten");
+        a.wake_on_change(&waiter);
+        a.make_follower(&state(2, 1, vec![2]));
+        assert!(woken(&waiter), "leadership moving wakes it");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

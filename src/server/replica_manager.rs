@@ -46,7 +46,7 @@ pub struct ReplicaManager {
     /// High watermarks read at start-up from every `replication-offset-checkpoint`.
     checkpointed_hw: HashMap<TopicPartition, i64>,
     /// Bumped on every append and high-watermark move; long polls and acks=-1 wait on it.
-    progress: watch::Sender<u64>,
+    progress: Arc<watch::Sender<u64>>,
     pub fetchers: FetcherManager,
     me: std::sync::Weak<ReplicaManager>,
     leadership_listener: OnceLock<Weak<dyn LeadershipListener>>,
@@ -66,10 +66,14 @@ impl ReplicaManager {
                 Err(e) => log::warn!("cannot read the high watermark checkpoint in {}: {}", dir.display(), e),
             }
         }
-        let (progress, _) = watch::channel(0);
+        let progress = Arc::new(watch::channel(0).0);
+        let on_progress = {
+            let progress = progress.clone();
+            Arc::new(move || progress.send_modify(|v: &mut u64| *v = v.wrapping_add(1)))
+        };
         Arc::new_cyclic(|weak| ReplicaManager {
             broker_id: config.broker_id,
-            fetchers: FetcherManager::new(weak.clone(), config.clone()),
+            fetchers: FetcherManager::new(config.broker_id, config.clone(), on_progress),
             config,
             log_manager,
             zk,
@@ -319,6 +323,10 @@ impl ReplicaManager {
     }
 
     async fn apply_partition_state(&self, tp: &TopicPartition, s: &PartitionState, leaders: &HashMap<i32, &Broker>) -> ErrorCode {
+        if let Err(e) = crate::log::check_topic_partition(tp) {
+            log::warn!("Broker {} ignoring LeaderAndIsr: {}", self.broker_id, e);
+            return e.error_code();
+        }
         if !s.replicas.contains(&self.broker_id) {
             log::warn!("Broker {} ignoring LeaderAndIsr for {}: not in its replica list {:?}", self.broker_id, tp, s.replicas);
             return ErrorCode::UnknownTopicOrPartition;
@@ -358,7 +366,7 @@ impl ReplicaManager {
             }
             match leaders.get(&s.leader) {
                 Some(b) => {
-                    self.fetchers.add(tp.clone(), (*b).clone(), from, verify_to);
+                    self.fetchers.add(tp.clone(), (*b).clone(), from, verify_to, p.clone());
                     log::info!("Broker {} follows broker {} for {} from offset {}", self.broker_id, s.leader, tp, from);
                 }
                 None => log::warn!("Broker {} has no live leader to follow for {} (leader {})", self.broker_id, tp, s.leader),
@@ -381,7 +389,10 @@ impl ReplicaManager {
                 l.became_follower(tp);
             }
             let mut code = ErrorCode::NoError;
-            if req.delete_partitions {
+            if let Err(e) = crate::log::check_topic_partition(tp) {
+                log::warn!("Broker {} ignoring StopReplica: {}", self.broker_id, e);
+                code = e.error_code();
+            } else if req.delete_partitions {
                 let removed = self.partitions.write().unwrap_or_else(|e| e.into_inner()).remove(tp);
                 if removed.is_some() || self.log_manager.get_log(tp).is_some() {
                     if let Err(e) = self.log_manager.delete_log(tp) {
@@ -406,7 +417,7 @@ impl ReplicaManager {
         (ErrorCode::NoError, results)
     }
 
-    /// The leader's conditional ISR write (zookeeper-layout §9.4): the state znode keeps
+    /// The leader's conditional ISR write (docs/zookeeper-layout.md): the state znode keeps
     /// leader, leader epoch and the controller epoch we were given; it is written only if
     /// its version is still the one we know (KAFKA-1382 re-read on BadVersion).
     pub async fn write_isr_change(&self, p: &Partition, change: super::partition::IsrChange) {

@@ -2,6 +2,10 @@
 //! high-level consumer printing one message per line, with 0.8.2's flags and behaviour
 //! (generated group removed at exit, `--from-beginning` refused on a group with offsets
 //! unless `--delete-consumer-offsets`).
+//!
+//! `--csv-reporter-enabled` and `--metrics-dir` are accepted for 0.8.2 command lines and
+//! write nothing (kafka08 has no CSV metrics reporter; brokers expose Prometheus metrics).
+//! `--formatter` accepts only 0.8.2's `DefaultMessageFormatter`.
 
 use super::options::{run_tool, OptionParser, Options, ToolError, UsageError};
 use crate::common::Properties;
@@ -10,6 +14,9 @@ use crate::zk::{paths, ZkClient};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
+
+/// 0.8.2's default formatter (value, or key + `key.separator` + value with `print.key`).
+const DEFAULT_FORMATTER: &str = "kafka.tools.DefaultMessageFormatter";
 
 fn parser() -> OptionParser {
     OptionParser::new("The console consumer is a tool that reads data from Kafka and outputs it to standard output.")
@@ -26,7 +33,7 @@ fn parser() -> OptionParser {
         .arg_default("socket-timeout-ms", "The socket timeout used for the connection to the broker", "ms", "30000")
         .arg_default("refresh-leader-backoff-ms", "Backoff time before refreshing metadata", "ms", "200")
         .arg_default("consumer-timeout-ms", "consumer throws timeout exception after waiting this much of time without incoming messages", "prop", "-1")
-        .arg_default("formatter", "The name of a class to use for formatting kafka messages for display.", "class", "kafka.tools.DefaultMessageFormatter")
+        .arg_default("formatter", "The name of a class to use for formatting kafka messages for display.", "class", DEFAULT_FORMATTER)
         .arg("property", "", "prop")
         .flag("delete-consumer-offsets", "If specified, the consumer path in zookeeper is deleted when starting up")
         .flag("from-beginning", "If the consumer does not already have an established offset to consume from, start with the earliest message present in the log rather than the latest message.")
@@ -44,6 +51,7 @@ pub fn main(args: &[String]) -> i32 {
 
 fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
     p.check_required(&opts, &["zookeeper"])?;
+    super::options::require_known_class(&opts, "formatter", &[DEFAULT_FORMATTER])?;
     let chosen = ["topic", "whitelist", "blacklist"].iter().filter(|o| opts.has(o)).count();
     if chosen != 1 {
         return Err(UsageError("Exactly one of whitelist/blacklist/topic is required.".into()).into());

@@ -1,10 +1,18 @@
 //! `kafka.tools.ConsoleProducer` (`bin/kafka-console-producer.sh`): one message per line
 //! of stdin, with 0.8.2's flags and defaults.
+//!
+//! Flags kept for 0.8.2 command lines that change nothing here: `--message-encoder` (0.8.2
+//! declared it and never read it) and `--new-producer` (0.8.2's new Java producer speaks
+//! the same 0.8.2 protocol; there is one producer here). `--line-reader` accepts only
+//! 0.8.2's own `LineMessageReader`.
 
 use super::options::{run_tool, OptionParser, Options, ToolError, UsageError};
 use crate::common::Properties;
 use crate::producer::{BlockingProducer, KeyedMessage};
 use std::io::BufRead;
+
+/// 0.8.2's only line reader (one message per line, `parse.key` splits off a key).
+const LINE_READER: &str = "kafka.tools.ConsoleProducer$LineMessageReader";
 
 fn parser() -> OptionParser {
     OptionParser::new("Read data from standard input and publish it to Kafka.")
@@ -23,7 +31,7 @@ fn parser() -> OptionParser {
         .arg_default("metadata-expiry-ms", "The period of time in milliseconds after which we force a refresh of metadata even if we haven't seen any leadership changes.", "metadata expiration interval", "300000")
         .arg_default("socket-buffer-size", "The size of the tcp RECV size.", "size", (1024 * 100).to_string())
         .arg("property", "A mechanism to pass user-defined properties in the form key=value to the message reader. This allows custom configuration for a user-defined message reader.", "prop")
-        .arg_default("line-reader", "The class name of the class to use for reading lines from standard in. By default each line is read as a separate message.", "reader_class", "kafka.tools.ConsoleProducer$LineMessageReader")
+        .arg_default("line-reader", "The class name of the class to use for reading lines from standard in. By default each line is read as a separate message.", "reader_class", LINE_READER)
         .arg_default("message-encoder", "The class name of the message encoder implementation to use.", "encoder_class", "kafka.serializer.DefaultEncoder")
         .arg_default("key-serializer", "The class name of the message encoder implementation to use for serializing keys.", "encoder_class", "kafka.serializer.DefaultEncoder")
         .arg_default("value-serializer", "The class name of the message encoder implementation to use for serializing values.", "encoder_class", "kafka.serializer.DefaultEncoder")
@@ -37,6 +45,7 @@ pub fn main(args: &[String]) -> i32 {
 
 fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
     p.check_required(&opts, &["topic", "broker-list"])?;
+    super::options::require_known_class(&opts, "line-reader", &[LINE_READER])?;
     if !valid_broker_list(opts.value("broker-list").unwrap_or("")) {
         // 0.8.2 ToolsUtils.validatePortOrDie, trailing "\n " included.
         return Err(UsageError("Please provide valid host:port like host1:9091,host2:9092\n ".into()).into());
@@ -78,6 +87,11 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
     ] {
         props.set(key, opts.value(opt).unwrap_or(""));
     }
+    // As 0.8.2's ConsoleProducer: the key encoder decides how keys are hashed to
+    // partitions (StringEncoder: Java's String.hashCode, as a Java 0.8.2 producer would).
+    // 0.8.2 declared --message-encoder but never read it; neither do we.
+    props.set("key.serializer.class", opts.value("key-serializer").unwrap_or(""));
+    props.set("serializer.class", opts.value("value-serializer").unwrap_or(""));
     props.set("client.id", "console-producer");
     let producer = BlockingProducer::from_properties(&props).map_err(|e| ToolError::Failed(e.to_string()))?;
     let stdin = std::io::stdin();

@@ -39,6 +39,7 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
     let group = opts.value("group").unwrap_or("").to_string();
     let zk_connect = opts.value("zookeeper").unwrap_or("").to_string();
     let timeout = Duration::from_millis(opts.parse_value::<u64>("socket.timeout.ms")?.unwrap_or(6000));
+    let backoff = Duration::from_millis(opts.parse_value::<u64>("retry.backoff.ms")?.unwrap_or(3000));
     let topics_opt = opts.value("topic").map(|t| t.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>());
     let broker_info = opts.has("broker-info");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(failed)?;
@@ -63,7 +64,7 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
                 }
             }
         }
-        let mut offsets = kafka_offsets(&group, &brokers, &partitions, timeout).await;
+        let mut offsets = kafka_offsets(&group, &brokers, &partitions, timeout, backoff).await;
         for (t, ps) in &partitions {
             for p in ps {
                 if offsets.contains_key(&(t.clone(), *p)) {
@@ -152,7 +153,9 @@ async fn live_brokers(zk: &ZkClient) -> Result<BTreeMap<i32, Broker>, ToolError>
 
 /// Offsets the group's coordinator holds (OffsetFetch v1); partitions without one are left
 /// out (the caller falls back to ZooKeeper). Unreachable coordinator: an empty map.
-async fn kafka_offsets(group: &str, brokers: &BTreeMap<i32, Broker>, partitions: &BTreeMap<String, Vec<i32>>, timeout: Duration) -> HashMap<(String, i32), i64> {
+/// A coordinator still being chosen is asked again after `backoff` (`retry.backoff.ms`),
+/// a bounded number of times where 0.8.2 retried forever.
+async fn kafka_offsets(group: &str, brokers: &BTreeMap<i32, Broker>, partitions: &BTreeMap<String, Vec<i32>>, timeout: Duration, backoff: Duration) -> HashMap<(String, i32), i64> {
     let mut out = HashMap::new();
     let mut coordinator = None;
     'find: for _ in 0..5 {
@@ -166,7 +169,7 @@ async fn kafka_offsets(group: &str, brokers: &BTreeMap<i32, Broker>, partitions:
                 }
             }
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(backoff).await;
     }
     let Some(co) = coordinator else { return out };
     let Ok(mut c) = BrokerConnection::connect(&co.host, co.port as u16, timeout).await else { return out };

@@ -2,13 +2,16 @@
 //! of `.index` files in 0.8.2's output shape.
 
 use super::options::{run_tool, usage_and_die, OptionParser, Options, ToolError, UsageError};
-use crate::message::{deep_iter, shallow_iter, Entry, Message, MIN_MESSAGE_SIZE, LOG_OVERHEAD};
+use crate::message::{deep_iter, shallow_iter, Entry, EntryHeader, Message, MIN_MESSAGE_SIZE, LOG_OVERHEAD};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+
+/// 0.8.2's default decoder for printed keys and payloads (UTF-8 text).
+const STRING_DECODER: &str = "kafka.serializer.StringDecoder";
 
 fn parser() -> OptionParser {
     OptionParser::new("Parse a log file and dump its contents to the console, useful for debugging a seemingly corrupt log segment.")
@@ -17,8 +20,8 @@ fn parser() -> OptionParser {
         .arg("files", "REQUIRED: The comma separated list of data and index log files to be dumped", "file1, file2, ...")
         .arg_default("max-message-size", "Size of largest message.", "size", (5 * 1024 * 1024).to_string())
         .flag("deep-iteration", "if set, uses deep instead of shallow iteration")
-        .optional_arg("value-decoder-class", "if set, used to deserialize the messages. This class should implement kafka.serializer.Decoder trait. Custom jar should be available in kafka/libs directory.", "String", Some("kafka.serializer.StringDecoder"))
-        .optional_arg("key-decoder-class", "if set, used to deserialize the keys. This class should implement kafka.serializer.Decoder trait. Custom jar should be available in kafka/libs directory.", "String", Some("kafka.serializer.StringDecoder"))
+        .optional_arg("value-decoder-class", "if set, used to deserialize the messages. This class should implement kafka.serializer.Decoder trait. Custom jar should be available in kafka/libs directory.", "String", Some(STRING_DECODER))
+        .optional_arg("key-decoder-class", "if set, used to deserialize the keys. This class should implement kafka.serializer.Decoder trait. Custom jar should be available in kafka/libs directory.", "String", Some(STRING_DECODER))
 }
 
 pub fn main(args: &[String]) -> i32 {
@@ -38,6 +41,11 @@ struct Settings {
 
 fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
     p.check_required(&opts, &["files"])?;
+    // 0.8.2 decoded keys and payloads for printing with these classes; kafka08 prints them
+    // as 0.8.2's StringDecoder did and knows no other decoder.
+    for flag in ["key-decoder-class", "value-decoder-class"] {
+        super::options::require_known_class(&opts, flag, &[STRING_DECODER])?;
+    }
     let max: i64 = opts.parse_value("max-message-size")?.unwrap_or(5 * 1024 * 1024);
     if max <= 0 {
         return Err(UsageError("max-message-size must be positive".into()).into());
@@ -119,8 +127,7 @@ impl<R: Read> EntryReader<R> {
         if !read_full(&mut self.r, &mut head)? {
             return Ok(Next::End);
         }
-        let offset = i64::from_be_bytes(head[..8].try_into().expect("8 bytes"));
-        let size = i32::from_be_bytes(head[8..].try_into().expect("4 bytes"));
+        let EntryHeader { offset, size } = EntryHeader::parse(&head).expect("12 bytes read");
         if size < MIN_MESSAGE_SIZE as i32 {
             return Ok(Next::Invalid(format!("Invalid message size: {}", size)));
         }
@@ -257,7 +264,7 @@ fn first_offset_at(log: &File, position: u64, max: usize) -> std::io::Result<Opt
     if log.read_exact_at(&mut head, position).is_err() {
         return Ok(None);
     }
-    let size = i32::from_be_bytes(head[8..].try_into().expect("4 bytes"));
+    let size = EntryHeader::parse(&head).expect("12 bytes read").size;
     if size < MIN_MESSAGE_SIZE as i32 || size as usize > max {
         return Ok(None);
     }

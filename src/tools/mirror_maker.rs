@@ -31,7 +31,8 @@
 use super::options::{run_tool, OptionParser, Options, ToolError, UsageError};
 use crate::common::{Properties, TopicPartition};
 use crate::consumer::zk::{ConsumerConfig, KafkaStream, TopicFilter, ZookeeperConsumerConnector};
-use crate::producer::partitioner::{abs, java_bytes_hash_code, Random};
+use crate::common::abs;
+use crate::producer::partitioner::{java_bytes_hash_code, Random};
 use crate::producer::{KeyedMessage, Producer, ProducerConfig, BYTE_ARRAY_PARTITIONER};
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;

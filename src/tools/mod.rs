@@ -16,6 +16,7 @@ pub mod mirror_maker;
 pub mod options;
 pub mod perf;
 pub mod producer_performance;
+pub mod reassign_partitions_command;
 pub mod replica_verification_tool;
 pub mod simple_consumer_performance;
 pub mod simple_consumer_shell;
@@ -45,6 +46,7 @@ pub const TOOLS: &[(&str, &str, ToolMain)] = &[
     ("kafka.tools.UpdateOffsetsInZK", "update-offsets-in-zk", update_offsets_in_zk::main),
     ("kafka.Kafka", "server", kafka_main::main),
     ("kafka.admin.TopicCommand", "topics", topics_command::main),
+    ("kafka.admin.ReassignPartitionsCommand", "reassign-partitions", reassign_partitions_command::main),
     ("kafka08.Manager", "manager", manager_command::main),
 ];
 

@@ -273,6 +273,19 @@ impl From<UsageError> for ToolError {
     }
 }
 
+/// A flag of a 0.8.2 tool that names a class to load (a formatter, a line reader, a
+/// decoder). kafka08 has no class loader, only the classes 0.8.2 shipped for that flag, so
+/// another name fails the way 0.8.2 failed on a class missing from its classpath: one line,
+/// exit 1, before anything is read or written.
+pub fn require_known_class(opts: &Options, flag: &str, known: &[&str]) -> Result<(), ToolError> {
+    match opts.value(flag) {
+        Some(class) if !known.contains(&class) => {
+            Err(ToolError::Failed(format!("java.lang.ClassNotFoundException: {}", class)))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! A ZooKeeper session for kafka08 over the `zookeeper-client` crate, with the helper
-//! semantics 0.8 relied on from ZkClient (zookeeper-layout spec §0.3–§0.4):
+//! semantics 0.8 relied on from ZkClient (docs/zookeeper-layout.md, conventions):
 //! parents created on demand, "expect conflict" ephemeral creation, unconditional and
 //! conditional updates, recursive delete, watches that fire on creation too.
 //!
@@ -247,7 +247,7 @@ impl ZkClient {
         Ok(format!("{}{}", prefix, seq))
     }
 
-    /// Spec §0.4 create-ephemeral-expect-conflict: an existing node holding exactly `data`
+    /// Create-ephemeral-expect-conflict: an existing node holding exactly `data`
     /// is ours (an earlier attempt during connection loss) and counts as success.
     pub async fn create_ephemeral_expect_conflict(&self, path: &str, data: &[u8]) -> ZkResult<()> {
         let c = self.raw();
@@ -270,7 +270,7 @@ impl ZkClient {
         }
     }
 
-    /// Spec §0.4 update-persistent: unconditional set, creating the node (and parents) if
+    /// Update-persistent: unconditional set, creating the node (and parents) if
     /// missing.
     pub async fn update_persistent(&self, path: &str, data: &[u8]) -> ZkResult<()> {
         let c = self.raw();
@@ -284,7 +284,7 @@ impl ZkClient {
         }
     }
 
-    /// Spec §0.4 conditional-update: set if the version matches; returns the new version.
+    /// Conditional-update: set if the version matches; returns the new version.
     /// On `BadVersion`, if the stored data already equals `data` (our own retried write,
     /// KAFKA-1382), that is success with the stored version.
     pub async fn conditional_update(&self, path: &str, data: &[u8], expected_version: i32) -> ZkResult<i32> {
@@ -305,6 +305,25 @@ impl ZkClient {
             Err(zkc::Error::NoNode) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The elected controller's broker id (`/controller`) and the controller epoch
+    /// (`/controller_epoch`), each `None` when absent or unreadable as 0.8.2 wrote it. A
+    /// `sync` first, so that a server lagging behind the ZooKeeper leader does not answer
+    /// with an election it has not seen yet.
+    pub async fn controller_and_epoch(&self) -> ZkResult<(Option<i32>, Option<i32>)> {
+        self.raw().sync(super::paths::CONTROLLER_EPOCH).await.map_err(ZkError::from)?;
+        let id = self
+            .get_data(super::paths::CONTROLLER)
+            .await?
+            .and_then(|(data, _)| super::json::ControllerRegistration::parse(&data).ok())
+            .map(|c| c.brokerid);
+        let epoch = self
+            .get_data(super::paths::CONTROLLER_EPOCH)
+            .await?
+            .and_then(|(data, _)| super::json::parse_int("controller epoch", &data).ok())
+            .and_then(|e| i32::try_from(e).ok());
+        Ok((id, epoch))
     }
 
     pub async fn exists(&self, path: &str) -> ZkResult<Option<Stat>> {

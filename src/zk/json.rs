@@ -1,4 +1,4 @@
-//! The JSON documents kafka08 stores in ZooKeeper (zookeeper-layout spec §2–§7), written
+//! The JSON documents kafka08 stores in ZooKeeper (docs/zookeeper-layout.md), written
 //! with the field order 0.8.2 was observed to write and read order-agnostically. Every
 //! number is a 32-bit int (0.8's Scala parser converts numbers with `toInt`), so
 //! millisecond timestamps are JSON strings.
@@ -40,7 +40,7 @@ fn de_timestamp<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Err
     })
 }
 
-/// `/brokers/ids/<id>` (§2).
+/// `/brokers/ids/<id>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerRegistration {
     #[serde(default = "minus_one")]
@@ -83,7 +83,7 @@ impl BrokerRegistration {
     }
 }
 
-/// `/brokers/topics/<topic>` (§3.1): partition id (decimal string) → replica list.
+/// `/brokers/topics/<topic>`: partition id (decimal string) → replica list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicAssignment {
     #[serde(default = "one")]
@@ -120,7 +120,7 @@ impl TopicAssignment {
     }
 }
 
-/// `/brokers/topics/<t>/partitions/<p>/state` (§3.2).
+/// `/brokers/topics/<t>/partitions/<p>/state`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionState {
     pub controller_epoch: i32,
@@ -143,7 +143,7 @@ impl PartitionState {
     }
 }
 
-/// `/controller` (§4.1). Readers also accept a bare integer (a pre-JSON format).
+/// `/controller`. Readers also accept a bare integer (a pre-JSON format).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControllerRegistration {
     #[serde(default = "one")]
@@ -168,7 +168,7 @@ impl ControllerRegistration {
     }
 }
 
-/// `/controller_epoch` (§4.1): decimal text.
+/// `/controller_epoch`: decimal text.
 pub fn parse_int(what: &str, data: &[u8]) -> Result<i64, JsonError> {
     std::str::from_utf8(data)
         .ok()
@@ -176,7 +176,7 @@ pub fn parse_int(what: &str, data: &[u8]) -> Result<i64, JsonError> {
         .ok_or_else(|| JsonError(format!("{} is not a decimal number", what)))
 }
 
-/// `/config/topics/<topic>` (§6.1): overrides only, values always strings.
+/// `/config/topics/<topic>`: overrides only, values always strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct TopicConfig {
     #[serde(default = "one")]
@@ -201,7 +201,7 @@ impl TopicConfig {
     }
 }
 
-/// `/config/changes/config_change_N` (§6.2): the topic as a JSON string literal.
+/// `/config/changes/config_change_N`: the topic as a JSON string literal.
 pub fn config_change_notification(topic: &str) -> Vec<u8> {
     to_bytes(&topic)
 }
@@ -215,7 +215,7 @@ pub fn parse_config_change_notification(data: &[u8]) -> Option<String> {
     (!s.is_empty()).then(|| s.trim_matches('"').to_string())
 }
 
-/// `/consumers/<group>/ids/<id>` (§7.1).
+/// `/consumers/<group>/ids/<id>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsumerRegistration {
     #[serde(default = "one")]
@@ -243,8 +243,8 @@ impl ConsumerRegistration {
     }
 }
 
-/// One entry of `/admin/reassign_partitions` (§5.1) or `/admin/preferred_replica_election`
-/// (§5.2, without replicas).
+/// One entry of `/admin/reassign_partitions` or `/admin/preferred_replica_election`
+/// (without replicas).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionEntry {
     pub topic: String,

@@ -1,4 +1,4 @@
-//! Every znode path kafka08 reads or writes (zookeeper-layout spec §1). Nothing outside
+//! Every znode path kafka08 reads or writes (docs/zookeeper-layout.md). Nothing outside
 //! `zk` spells a path.
 
 pub const CONSUMERS: &str = "/consumers";

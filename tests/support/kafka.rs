@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BROKER_START_DEADLINE: Duration = Duration::from_secs(60);
+/// How many times a start may find its port taken before the test fails.
+const MAX_PORT_CLASHES: usize = 5;
 
 pub struct KafkaBroker {
     pub id: i32,
@@ -73,8 +75,14 @@ impl KafkaBroker {
     }
 
     fn launch(&mut self) {
-        self.write_properties();
         self.starts += 1;
+        self.launch_once();
+        self.wait_started();
+    }
+
+    /// Write the properties and spawn the process (without waiting for it).
+    fn launch_once(&mut self) {
+        self.write_properties();
         let log = fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("open broker log");
         let child = Command::new(env!("CARGO_BIN_EXE_kafka08"))
             .arg("kafka.Kafka")
@@ -87,18 +95,29 @@ impl KafkaBroker {
             .spawn()
             .expect("spawn kafka08 broker");
         self.child = Some(child);
-        self.wait_started();
     }
 
     fn wait_started(&mut self) {
         let deadline = Instant::now() + BROKER_START_DEADLINE;
         let want = self.starts;
+        let mut port_clashes = 0;
         loop {
             let log = fs::read_to_string(self.log_path()).unwrap_or_default();
             if log.matches("], started (").count() >= want {
                 return;
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                // Another process took the port between `free_port` and the broker's bind
+                // (or, on a restart, while the broker was down): take another one.
+                let clashed = log.lines().rev().take(20).any(|l| l.contains("cannot bind") && l.contains("in use"));
+                if clashed && port_clashes < MAX_PORT_CLASHES {
+                    port_clashes += 1;
+                    let old = self.port;
+                    self.port = free_port();
+                    eprintln!("broker {}: port {old} was taken, starting on {} instead", self.id, self.port);
+                    self.launch_once();
+                    continue;
+                }
                 print_log_tail(&self.log_path());
                 panic!("broker {} exited during start-up: {status}", self.id);
             }
@@ -177,15 +196,33 @@ impl KafkaBroker {
         }
     }
 
+    /// SIGSTOP, and return only once every thread of the broker has stopped: kill(2)
+    /// returns before a thread running on another core has taken the signal, and such a
+    /// thread could still answer a request the test sends next (a follower that "stopped
+    /// fetching" fetched once more, so a commit expected to time out got NoError in CI).
     pub fn pause(&self) {
         self.signal(libc::SIGSTOP);
+        let Some(pid) = self.pid() else { return };
+        let stopped = || {
+            let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else { return true };
+            tasks.flatten().all(|t| {
+                // The state follows the parenthesised command name: "tid (comm) T ...".
+                let stat = fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+                stat.rsplit_once(')').is_none_or(|(_, rest)| matches!(rest.trim_start().chars().next(), Some('T' | 't' | 'Z' | 'X')))
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !stopped() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     pub fn resume(&self) {
         self.signal(libc::SIGCONT);
     }
 
-    /// Start again on the same port and data directory.
+    /// Start again on the same data directory, and on the same port unless another process
+    /// took it meanwhile (then on a new one: read [`KafkaBroker::addr`] again).
     pub fn restart(&mut self) {
         self.kill();
         self.launch();

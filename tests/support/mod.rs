@@ -1,8 +1,10 @@
-//! Shared harness for integration tests: a real ZooKeeper started by `zk-scripts/zk.sh`,
-//! ports the OS picked, and polling with deadlines instead of sleeps.
-//!
-//! Include it from a test file with `mod support;`. Std only (the tests that talk to
-//! ZooKeeper use the package's `zookeeper-client` and `tokio` themselves).
+//! The test kit, shared by every integration test binary (`tests/<area>/main.rs` declares
+//! it with `#[path = "../support/mod.rs"] mod support;`) and by the benches: a real
+//! ZooKeeper started by `zk-scripts/zk.sh`, ports the OS picked, and polling with deadlines
+//! instead of sleeps. Submodules: `kafka` (broker processes), `cluster` (ZooKeeper plus
+//! brokers, replica agreement), `wire` (raw requests), `producer` (a no-loss test
+//! producer), `child` (re-running a test as a second process), `controller` (fake brokers),
+//! `hlc`, `logs`, `samples` (fixtures), `local_cluster` (`zk-scripts/cluster.sh`).
 //!
 //! - [`ZkServer::start`]: standalone node on a free port in a fresh temp dir.
 //! - [`ZkEnsemble::start`]: three nodes; stop, kill and restart members.
@@ -14,10 +16,17 @@
 //! - [`zk_cli`] / [`zk_cli_stdin`]: the ZooKeeper CLI; [`zk_mode`]: a node's `srvr` Mode.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod cluster;
+#[macro_use]
+pub mod controller;
+pub mod hlc;
 pub mod kafka;
 pub mod local_cluster;
+pub mod logs;
 pub mod producer;
+pub mod samples;
+pub mod wire;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -133,6 +142,10 @@ impl TempDir {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
     }
 }
 

@@ -1,9 +1,9 @@
-//! Partition assignors (zookeeper-layout spec §11.3 and §11.4; 0.8.2 `PartitionAssignor.scala`),
+//! Partition assignors (docs/zookeeper-layout.md; 0.8.2 `PartitionAssignor.scala`),
 //! as pure functions over a snapshot of the group. Each member runs the same function on
 //! (ideally) the same snapshot and claims the part that names its own threads.
 
 use super::config::AssignmentStrategy;
-use crate::common::TopicPartition;
+use crate::common::{java_string_hash, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What every member reads before assigning.
@@ -65,7 +65,7 @@ pub fn assign(
     }
 }
 
-/// Range (§11.3): per topic, thread `i` of the sorted thread list takes
+/// Range: per topic, thread `i` of the sorted thread list takes
 /// `P[q*i + min(i, r) .. + q + (i < r)]`.
 pub fn range(ctx: &AssignmentContext) -> BTreeMap<TopicPartition, String> {
     let mut out = BTreeMap::new();
@@ -86,12 +86,7 @@ pub fn range(ctx: &AssignmentContext) -> BTreeMap<TopicPartition, String> {
     out
 }
 
-/// Java's `String.hashCode` (over UTF-16 code units, wrapping 32-bit arithmetic).
-pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
-}
-
-/// Round-robin (§11.4, KAFKA-687): every topic must have the same set of threads; all
+/// Round-robin (KAFKA-687): every topic must have the same set of threads; all
 /// partitions sorted by the hash of `"[topic,partition]"` (stable, ties in topic then
 /// partition order) are dealt to the sorted threads in turn.
 pub fn round_robin(ctx: &AssignmentContext) -> Result<BTreeMap<TopicPartition, String>, AssignmentError> {

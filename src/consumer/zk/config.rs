@@ -1,8 +1,9 @@
-//! `ConsumerConfig`: the 0.8.2 high-level consumer keys and defaults (zookeeper-layout spec
-//! §13.2, 0.8.2 `kafka.consumer.ConsumerConfig` + `ZKConfig`). A bad value is an error naming
+//! `ConsumerConfig`: the 0.8.2 high-level consumer keys and defaults (0.8.2
+//! `kafka.consumer.ConsumerConfig` + `ZKConfig`). A bad value is an error naming
 //! the key; an unknown key is logged and ignored (0.8's `VerifiableProperties.verify`).
 
 use super::error::ConsumerError;
+use crate::common::config_def::{config_struct, word_config_value, KeyError};
 use crate::common::Properties;
 use std::time::Duration;
 
@@ -27,97 +28,86 @@ pub enum OffsetsStorage {
     Kafka,
 }
 
-/// Every key 0.8.2's consumer reads (others are warned about).
-pub const KNOWN_KEYS: &[&str] = &[
-    "group.id",
-    "consumer.id",
-    "zookeeper.connect",
-    "zookeeper.session.timeout.ms",
-    "zookeeper.connection.timeout.ms",
-    "zookeeper.sync.time.ms",
-    "socket.timeout.ms",
-    "socket.receive.buffer.bytes",
-    "fetch.message.max.bytes",
-    "num.consumer.fetchers",
-    "auto.commit.enable",
-    "auto.commit.interval.ms",
-    "queued.max.message.chunks",
-    "rebalance.max.retries",
-    "fetch.min.bytes",
-    "fetch.wait.max.ms",
-    "rebalance.backoff.ms",
-    "refresh.leader.backoff.ms",
-    "offsets.channel.backoff.ms",
-    "offsets.channel.socket.timeout.ms",
-    "offsets.commit.max.retries",
-    "offsets.storage",
-    "dual.commit.enabled",
-    "auto.offset.reset",
-    "consumer.timeout.ms",
-    "client.id",
-    "exclude.internal.topics",
-    "partition.assignment.strategy",
-];
+/// Every key 0.8.2's consumer reads (others are warned about): the names of its key table.
+pub const KNOWN_KEYS: &[&str] = ConsumerConfig::KEYS;
 
 /// Bounds of our own (0.8.2 has none): a queue of more chunks than this is a typo, and
 /// each chunk may hold `fetch.message.max.bytes` per partition.
 pub const MAX_QUEUED_CHUNKS: i32 = 10_000;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsumerConfig {
-    pub group_id: String,
-    /// `consumer.id`; generated (`<host>-<ms>-<hex8>`) when absent.
-    pub consumer_id: Option<String>,
-    pub zookeeper_connect: String,
-    pub zookeeper_session_timeout_ms: u64,
-    pub zookeeper_connection_timeout_ms: u64,
-    pub zookeeper_sync_time_ms: u64,
-    pub socket_timeout_ms: u64,
-    /// Accepted for compatibility; the OS default buffer is used.
-    pub socket_receive_buffer_bytes: i32,
-    pub fetch_message_max_bytes: i32,
-    /// Accepted for compatibility: kafka08 runs one fetcher task per leader broker.
-    pub num_consumer_fetchers: i32,
-    pub auto_commit_enable: bool,
-    pub auto_commit_interval_ms: u64,
-    pub queued_max_message_chunks: usize,
-    pub rebalance_max_retries: u32,
-    pub fetch_min_bytes: i32,
-    pub fetch_wait_max_ms: i32,
-    pub rebalance_backoff_ms: u64,
-    pub refresh_leader_backoff_ms: u64,
-    pub offsets_channel_backoff_ms: u64,
-    pub offsets_channel_socket_timeout_ms: u64,
-    pub offsets_commit_max_retries: u32,
-    pub offsets_storage: OffsetsStorage,
-    pub dual_commit_enabled: bool,
-    pub auto_offset_reset: AutoOffsetReset,
-    /// `consumer.timeout.ms`; negative = wait forever.
-    pub consumer_timeout_ms: i64,
-    pub client_id: String,
-    pub exclude_internal_topics: bool,
-    pub partition_assignment_strategy: AssignmentStrategy,
+/// The 0.8.2 sentence for a bad value of an enumerated key (kept verbatim: scripts grep it).
+fn wrong_value(value: &str, key: &str, valid: &str) -> String {
+    format!("Wrong value {} of {} in consumer config; Valid values are {}", value, key, valid)
+}
+
+word_config_value!(OffsetsStorage, "string", any case, |raw| wrong_value(raw, "offsets.storage", "'zookeeper' and 'kafka'"), {
+    OffsetsStorage::Zookeeper => "zookeeper",
+    OffsetsStorage::Kafka => "kafka",
+});
+
+word_config_value!(
+    AutoOffsetReset,
+    "string",
+    |raw| format!("Wrong value {} of auto.offset.reset in ConsumerConfig; Valid values are smallest and largest", raw),
+    { AutoOffsetReset::Largest => "largest", AutoOffsetReset::Smallest => "smallest" }
+);
+
+// 0.8.2 silently used range for anything but "roundrobin"; a typo here would change the
+// group's split without a word, so it is refused.
+word_config_value!(AssignmentStrategy, "string", |raw| wrong_value(raw, "partition.assignment.strategy", "'range' and 'roundrobin'"), {
+    AssignmentStrategy::Range => "range",
+    AssignmentStrategy::RoundRobin => "roundrobin",
+});
+
+const AT_LEAST_1: Option<(u64, u64)> = Some((1, u64::MAX));
+const NON_NEGATIVE_I32: Option<(i32, i32)> = Some((0, i32::MAX));
+const POSITIVE_I32: Option<(i32, i32)> = Some((1, i32::MAX));
+
+config_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    /// The 0.8.2 high-level consumer's configuration, one line per key.
+    pub struct ConsumerConfig {
+        "group.id" => group_id: String = None, None, read if true, "The consumer group this process belongs to (required).";
+        /// Generated (`<host>-<ms>-<hex8>`) when absent.
+        "consumer.id" => consumer_id: Option<String> = None, None, read if true, "This consumer's id in the group (default: generated).";
+        "zookeeper.connect" => zookeeper_connect: String = None, None, read if true, "ZooKeeper connection string: host:port pairs, comma-separated, optionally followed by a /chroot path (required).";
+        "zookeeper.session.timeout.ms" => zookeeper_session_timeout_ms: u64 = Some(6000), AT_LEAST_1, read if true, "ZooKeeper session timeout.";
+        "zookeeper.connection.timeout.ms" => zookeeper_connection_timeout_ms: u64 = Some(zookeeper_session_timeout_ms), AT_LEAST_1, read if true, "The max time the client waits to establish a connection to ZooKeeper (default: the session timeout).";
+        "zookeeper.sync.time.ms" => zookeeper_sync_time_ms: u64 = Some(2000), None, read if true, "How far a ZooKeeper follower can be behind a ZooKeeper leader.";
+        // 0.8.2 meant to require socket.timeout.ms >= fetch.wait.max.ms, but its `require`
+        // ran before the field was initialised and never failed; such configs worked, so
+        // they are accepted (a fetch's own timeout is socket.timeout.ms + fetch.wait.max.ms).
+        "socket.timeout.ms" => socket_timeout_ms: u64 = Some(30_000), AT_LEAST_1, read if true, "The socket timeout for network requests.";
+        /// Accepted for compatibility; the OS default buffer is used.
+        "socket.receive.buffer.bytes" => socket_receive_buffer_bytes: i32 = Some(64 * 1024), POSITIVE_I32, read if true, "The socket receive buffer for network requests.";
+        "fetch.message.max.bytes" => fetch_message_max_bytes: i32 = Some(1024 * 1024), POSITIVE_I32, read if true, "The number of bytes of messages to attempt to fetch for each partition.";
+        /// Accepted for compatibility: kafka08 runs one fetcher task per leader broker.
+        "num.consumer.fetchers" => num_consumer_fetchers: i32 = Some(1), POSITIVE_I32, read if true, "The number of fetcher threads.";
+        "auto.commit.enable" => auto_commit_enable: bool = Some(true), None, read if true, "Periodically commit the offsets of consumed messages.";
+        "auto.commit.interval.ms" => auto_commit_interval_ms: u64 = Some(60_000), AT_LEAST_1, read if true, "How often offsets are committed.";
+        "queued.max.message.chunks" => queued_max_message_chunks: usize = Some(2), Some((1, MAX_QUEUED_CHUNKS as usize)), read if true, "The maximum number of message chunks buffered for consumption.";
+        "rebalance.max.retries" => rebalance_max_retries: u32 = Some(4), Some((1, u32::MAX)), read if true, "How many times a rebalance is attempted before giving up.";
+        "fetch.min.bytes" => fetch_min_bytes: i32 = Some(1), NON_NEGATIVE_I32, read if true, "The minimum amount of data the server returns for a fetch request.";
+        "fetch.wait.max.ms" => fetch_wait_max_ms: i32 = Some(100), NON_NEGATIVE_I32, read if true, "The maximum time the server blocks before answering a fetch without fetch.min.bytes.";
+        "rebalance.backoff.ms" => rebalance_backoff_ms: u64 = Some(zookeeper_sync_time_ms), None, read if true, "The backoff between rebalance retries (default: zookeeper.sync.time.ms).";
+        "refresh.leader.backoff.ms" => refresh_leader_backoff_ms: u64 = Some(200), None, read if true, "The backoff before finding a new leader for a partition that lost its own.";
+        "offsets.channel.backoff.ms" => offsets_channel_backoff_ms: u64 = Some(1000), None, read if true, "The backoff before reconnecting the offsets channel or retrying a failed offset fetch or commit.";
+        "offsets.channel.socket.timeout.ms" => offsets_channel_socket_timeout_ms: u64 = Some(10_000), AT_LEAST_1, read if true, "The socket timeout for offset fetch and commit responses.";
+        "offsets.commit.max.retries" => offsets_commit_max_retries: u32 = Some(5), None, read if true, "How many times a failed offset commit is retried (on shutdown only the final commit).";
+        "offsets.storage" => offsets_storage: OffsetsStorage = Some(OffsetsStorage::Zookeeper), None, read if true, "Where offsets are committed: zookeeper or kafka.";
+        "dual.commit.enabled" => dual_commit_enabled: bool = Some(offsets_storage == OffsetsStorage::Kafka), None, read if true, "With kafka storage, also commit offsets to ZooKeeper (for migration).";
+        "auto.offset.reset" => auto_offset_reset: AutoOffsetReset = Some(AutoOffsetReset::Largest), None, read if true, "Where to start without a valid committed offset: smallest or largest.";
+        /// Negative: wait forever.
+        "consumer.timeout.ms" => consumer_timeout_ms: i64 = Some(-1), None, read if true, "Throw a timeout to the consumer when no message arrives for this long (-1: never).";
+        "client.id" => client_id: String = Some(group_id.clone()), None, read if true, "A name for this client, sent with every request (default: group.id).";
+        "exclude.internal.topics" => exclude_internal_topics: bool = Some(true), None, read if true, "Keep internal topics (such as offsets) out of wildcard subscriptions.";
+        "partition.assignment.strategy" => partition_assignment_strategy: AssignmentStrategy = Some(AssignmentStrategy::Range), None, read if true, "How partitions are split among a group's streams: range or roundrobin.";
+    }
+    extra {}
 }
 
 fn bad(key: &str, value: &str, why: &str) -> ConsumerError {
     ConsumerError::Config(format!("invalid value {:?} for configuration {}: {}", value, key, why))
-}
-
-fn int<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
-    props: &Properties,
-    key: &str,
-    default: T,
-    min: T,
-) -> Result<T, ConsumerError> {
-    let v = props.parse_or(key, default).map_err(|e| ConsumerError::Config(e.to_string()))?;
-    if v < min {
-        return Err(bad(key, &v.to_string(), &format!("must be at least {}", min)));
-    }
-    Ok(v)
-}
-
-fn boolean(props: &Properties, key: &str, default: bool) -> Result<bool, ConsumerError> {
-    Ok(props.parse_bool(key).map_err(|e| ConsumerError::Config(e.to_string()))?.unwrap_or(default))
 }
 
 /// 0.8.2 `Config.validateChars`: ASCII alphanumerics, '.', '_' and '-' (empty allowed).
@@ -140,104 +130,26 @@ impl ConsumerConfig {
                 log::warn!("Property {} is not valid", k);
             }
         }
-        let required = |key: &str| -> Result<String, ConsumerError> {
-            props
-                .get(key)
-                .map(|v| v.trim().to_string())
-                .ok_or_else(|| ConsumerError::Config(format!("Missing required property '{}'", key)))
-        };
-        let group_id = required("group.id")?;
-        validate_chars("group.id", &group_id)?;
-        let zookeeper_connect = required("zookeeper.connect")?;
-        if zookeeper_connect.is_empty() {
+        let c = ConsumerConfig::read_keys(props).map_err(|e| match e {
+            KeyError::Missing { key } => ConsumerError::Config(format!("Missing required property '{}'", key)),
+            // The enumerated keys answer with 0.8.2's own sentence, which names the key.
+            KeyError::Invalid { key, reason, .. } if reason.starts_with("Wrong value") => {
+                debug_assert!(reason.contains(&key));
+                ConsumerError::Config(reason)
+            }
+            KeyError::Invalid { key, value, reason } => bad(&key, &value, &reason),
+        })?;
+        validate_chars("group.id", &c.group_id)?;
+        if c.zookeeper_connect.is_empty() {
             return Err(bad("zookeeper.connect", "", "must name at least one host:port"));
         }
-        let consumer_id = props.get("consumer.id").map(|s| s.trim().to_string());
-        if let Some(id) = &consumer_id {
+        if let Some(id) = &c.consumer_id {
             if id.is_empty() || id.contains('/') {
                 return Err(bad("consumer.id", id, "must be non-empty and contain no '/'"));
             }
         }
-        let session: u64 = int(props, "zookeeper.session.timeout.ms", 6000, 1)?;
-        let connection: u64 = int(props, "zookeeper.connection.timeout.ms", session, 1)?;
-        let sync: u64 = int(props, "zookeeper.sync.time.ms", 2000, 0)?;
-        let socket_timeout_ms: u64 = int(props, "socket.timeout.ms", 30_000, 1)?;
-        // 0.8.2 meant to require socket.timeout.ms >= fetch.wait.max.ms, but its `require`
-        // ran before the field was initialised and never failed; such configs worked, so
-        // they are accepted (a fetch's own timeout is socket.timeout.ms + fetch.wait.max.ms).
-        let fetch_wait_max_ms: i32 = int(props, "fetch.wait.max.ms", 100, 0)?;
-        let queued: i32 = int(props, "queued.max.message.chunks", 2, 1)?;
-        if queued > MAX_QUEUED_CHUNKS {
-            return Err(bad(
-                "queued.max.message.chunks",
-                &queued.to_string(),
-                &format!("must be at most {}", MAX_QUEUED_CHUNKS),
-            ));
-        }
-        let offsets_storage = match props.get("offsets.storage").map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("zookeeper") => OffsetsStorage::Zookeeper,
-            Some("kafka") => OffsetsStorage::Kafka,
-            Some(other) => {
-                return Err(ConsumerError::Config(format!(
-                    "Wrong value {} of offsets.storage in consumer config; Valid values are 'zookeeper' and 'kafka'",
-                    other
-                )))
-            }
-        };
-        let auto_offset_reset = match props.get("auto.offset.reset").map(str::trim) {
-            None | Some("largest") => AutoOffsetReset::Largest,
-            Some("smallest") => AutoOffsetReset::Smallest,
-            Some(other) => {
-                return Err(ConsumerError::Config(format!(
-                    "Wrong value {} of auto.offset.reset in ConsumerConfig; Valid values are smallest and largest",
-                    other
-                )))
-            }
-        };
-        // 0.8.2 silently used range for anything but "roundrobin"; a typo here would
-        // change the group's split without a word, so it is refused.
-        let partition_assignment_strategy = match props.get("partition.assignment.strategy").map(str::trim) {
-            None | Some("range") => AssignmentStrategy::Range,
-            Some("roundrobin") => AssignmentStrategy::RoundRobin,
-            Some(other) => {
-                return Err(ConsumerError::Config(format!(
-                    "Wrong value {} of partition.assignment.strategy in consumer config; Valid values are 'range' and 'roundrobin'",
-                    other
-                )))
-            }
-        };
-        let client_id = props.get("client.id").map(|s| s.trim().to_string()).unwrap_or_else(|| group_id.clone());
-        validate_chars("client.id", &client_id)?;
-        Ok(ConsumerConfig {
-            group_id,
-            consumer_id,
-            zookeeper_connect,
-            zookeeper_session_timeout_ms: session,
-            zookeeper_connection_timeout_ms: connection,
-            zookeeper_sync_time_ms: sync,
-            socket_timeout_ms,
-            socket_receive_buffer_bytes: int(props, "socket.receive.buffer.bytes", 64 * 1024, 1)?,
-            fetch_message_max_bytes: int(props, "fetch.message.max.bytes", 1024 * 1024, 1)?,
-            num_consumer_fetchers: int(props, "num.consumer.fetchers", 1, 1)?,
-            auto_commit_enable: boolean(props, "auto.commit.enable", true)?,
-            auto_commit_interval_ms: int(props, "auto.commit.interval.ms", 60_000, 1)?,
-            queued_max_message_chunks: queued as usize,
-            rebalance_max_retries: int(props, "rebalance.max.retries", 4, 1)?,
-            fetch_min_bytes: int(props, "fetch.min.bytes", 1, 0)?,
-            fetch_wait_max_ms,
-            rebalance_backoff_ms: int(props, "rebalance.backoff.ms", sync, 0)?,
-            refresh_leader_backoff_ms: int(props, "refresh.leader.backoff.ms", 200, 0)?,
-            offsets_channel_backoff_ms: int(props, "offsets.channel.backoff.ms", 1000, 0)?,
-            offsets_channel_socket_timeout_ms: int(props, "offsets.channel.socket.timeout.ms", 10_000, 1)?,
-            offsets_commit_max_retries: int(props, "offsets.commit.max.retries", 5, 0)?,
-            offsets_storage,
-            dual_commit_enabled: boolean(props, "dual.commit.enabled", offsets_storage == OffsetsStorage::Kafka)?,
-            auto_offset_reset,
-            consumer_timeout_ms: int(props, "consumer.timeout.ms", -1i64, i64::MIN)?,
-            client_id,
-            exclude_internal_topics: boolean(props, "exclude.internal.topics", true)?,
-            partition_assignment_strategy,
-        })
+        validate_chars("client.id", &c.client_id)?;
+        Ok(c)
     }
 
     /// Convenience for `from_properties` over `key=value` pairs.

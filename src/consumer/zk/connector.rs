@@ -1,4 +1,4 @@
-//! `ZookeeperConsumerConnector` (zookeeper-layout spec §11): registration, watches, the
+//! `ZookeeperConsumerConnector` (docs/zookeeper-layout.md): registration, watches, the
 //! rebalance loop, commits and shutdown.
 //!
 //! Tasks of one connector:
@@ -7,11 +7,11 @@
 //!   needed" flag and wakes the rebalance executor (events coalesce, as 0.8's watcher
 //!   thread did, KAFKA-265);
 //! - a session watcher: a new ZooKeeper session means our ephemerals are gone: stop handing
-//!   out messages, re-register, rebalance (spec §11.5);
+//!   out messages, re-register, rebalance;
 //! - the rebalance executor, which runs [`Inner::synced_rebalance`] when the flag is set;
 //! - the auto-committer (`auto.commit.interval.ms`).
 //!
-//! One rebalance attempt (spec §11.2, with the fixes listed in the module door): make sure
+//! One rebalance attempt (docs/zookeeper-layout.md; fixes in the module door): make sure
 //! we are registered; stop the fetchers, revoke the owned partitions (streams stop handing
 //! them out), commit, release our owner znodes; read the group; assign; claim owner znodes
 //! (any conflict ⇒ release what this attempt claimed, fail); read the committed offsets of

@@ -1,5 +1,5 @@
-//! The high-level consumer: 0.8.2's `ZookeeperConsumerConnector` (zookeeper-layout spec §7,
-//! §11), ZooKeeper-coordinated group membership with the Java layout, so kafka08 consumers
+//! The high-level consumer: 0.8.2's `ZookeeperConsumerConnector` (docs/zookeeper-layout.md,
+//! consumer groups), ZooKeeper-coordinated group membership with the Java layout, so kafka08 consumers
 //! and Java 0.8 consumers split one group's partitions without overlap.
 //!
 //! ```no_run

@@ -1,4 +1,4 @@
-//! Committed offsets (zookeeper-layout spec §7.3, §11.6): in ZooKeeper
+//! Committed offsets (docs/zookeeper-layout.md): in ZooKeeper
 //! (`/consumers/<g>/offsets/<t>/<p>`, decimal text of the next offset to consume), or with
 //! `offsets.storage=kafka` through the group's offset coordinator (ConsumerMetadata, then
 //! OffsetCommit/OffsetFetch v1), also written to ZooKeeper when `dual.commit.enabled`; a

@@ -1,7 +1,7 @@
 //! What a group member subscribes to (0.8.2 `TopicFilter.scala`, `TopicCount.scala`): a
 //! static topic → stream-count map, or a whitelist/blacklist regex with one stream count for
 //! every matching topic; and the `/consumers/<g>/ids/<id>` document that carries it
-//! (zookeeper-layout spec §7.1).
+//! (docs/zookeeper-layout.md).
 
 use super::error::ConsumerError;
 use crate::common::OFFSETS_TOPIC;
@@ -110,7 +110,7 @@ pub enum TopicCount {
     Wildcard { filter: TopicFilter, streams: usize },
 }
 
-/// Thread id `n` of a consumer: `<consumerId>-<n>` (spec §7.1).
+/// Thread id `n` of a consumer: `<consumerId>-<n>` (docs/zookeeper-layout.md).
 pub fn thread_id(consumer_id: &str, n: usize) -> String {
     format!("{}-{}", consumer_id, n)
 }

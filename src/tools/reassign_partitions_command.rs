@@ -1,0 +1,236 @@
+//! `kafka.admin.ReassignPartitionsCommand` (`bin/kafka-reassign-partitions.sh`): propose
+//! (`--generate`), start (`--execute`) and check (`--verify`) a partition reassignment,
+//! with 0.8.2's flags, JSON and output lines (other tools parse them).
+//!
+//! As in 0.8.2, a failed command prints `Partitions reassignment failed due to <message>` to
+//! stdout (0.8.2 added a stack trace, kafka08 does not); unlike 0.8.2, which exited 0, the
+//! exit code is 1, and every input is checked before anything is written (see
+//! `admin::check_reassignment`). Usage errors print the message and the usage to stderr.
+
+use super::options::{usage_and_die, OptionParser, Options};
+use super::topics_command::CONNECTION_TIMEOUT_ENV;
+use crate::admin::{self, AdminError, Reassignment, ReassignmentStatus, ReplicaAssignment};
+use crate::zk::ZkClient;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::time::Duration;
+
+const SUMMARY: &str = "This command moves topic partitions between replicas.";
+const ZK_TIMEOUT_MS: u64 = 30_000;
+
+fn parser() -> OptionParser {
+    OptionParser::new(SUMMARY)
+        .arg(
+            "zookeeper",
+            "REQUIRED: The connection string for the zookeeper connection in the form host:port. Multiple URLS can be given to allow fail-over.",
+            "urls",
+        )
+        .flag(
+            "generate",
+            "Generate a candidate partition reassignment configuration. Note that this only generates a candidate assignment, it does not execute it.",
+        )
+        .flag("execute", "Kick off the reassignment as specified by the --reassignment-json-file option.")
+        .flag("verify", "Verify if the reassignment completed as specified by the --reassignment-json-file option.")
+        .arg(
+            "reassignment-json-file",
+            "The JSON file with the partition reassignment configurationThe format to use is - \n{\"partitions\":\n\t[{\"topic\": \"foo\",\n\t  \"partition\": 1,\n\t  \"replicas\": [1,2,3] }],\n\"version\":1\n}",
+            "manual assignment json file path",
+        )
+        .arg(
+            "topics-to-move-json-file",
+            "Generate a reassignment configuration to move the partitions of the specified topics to the list of brokers specified by the --broker-list option. The format to use is - \n{\"topics\":\n\t[{\"topic\": \"foo\"},{\"topic\": \"foo1\"}],\n\"version\":1\n}",
+            "topics to reassign json file path",
+        )
+        .arg(
+            "broker-list",
+            "The list of brokers to which the partitions need to be reassigned in the form \"0,1,2\". This is required if --topics-to-move-json-file is used to generate reassignment configuration",
+            "brokerlist",
+        )
+}
+
+/// Print to stdout; a closed pipe is not worth a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        let _ = writeln!(lock, $($arg)*);
+    }};
+}
+
+enum Failure {
+    Usage(String),
+    Command(String),
+}
+
+impl From<AdminError> for Failure {
+    fn from(e: AdminError) -> Self {
+        Failure::Command(e.to_string())
+    }
+}
+
+pub fn main(args: &[String]) -> i32 {
+    let p = parser();
+    if args.is_empty() {
+        return usage_and_die(&p, SUMMARY);
+    }
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        let _ = write!(std::io::stdout().lock(), "{}\n{}", p.summary(), p.usage());
+        return 0;
+    }
+    let opts = match p.parse(args) {
+        Ok(o) => o,
+        Err(e) => return usage_and_die(&p, &e.0),
+    };
+    let actions = ["generate", "execute", "verify"].iter().filter(|a| opts.has(a)).count();
+    if actions != 1 {
+        return usage_and_die(&p, "Command must include exactly one action: --generate, --execute or --verify");
+    }
+    if let Err(e) = p.check_required(&opts, &["zookeeper"]) {
+        return usage_and_die(&p, &e.0);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {}", e);
+            return 1;
+        }
+    };
+    match runtime.block_on(run(&opts)) {
+        Ok(()) => 0,
+        Err(Failure::Usage(message)) => usage_and_die(&p, &message),
+        Err(Failure::Command(message)) => {
+            say!("Partitions reassignment failed due to {}", message);
+            1
+        }
+    }
+}
+
+async fn run(opts: &Options) -> Result<(), Failure> {
+    // Flag checks first: a usage error needs no ZooKeeper.
+    if opts.has("verify") && !opts.has("reassignment-json-file") {
+        return Err(Failure::Usage(
+            "If --verify option is used, command must include --reassignment-json-file that was used during the --execute option".into(),
+        ));
+    }
+    if opts.has("generate") && !(opts.has("topics-to-move-json-file") && opts.has("broker-list")) {
+        return Err(Failure::Usage(
+            "If --generate option is used, command must include both --topics-to-move-json-file and --broker-list options".into(),
+        ));
+    }
+    if opts.has("execute") && !opts.has("reassignment-json-file") {
+        return Err(Failure::Usage(
+            "If --execute option is used, command must include --reassignment-json-file that was output during the --generate option".into(),
+        ));
+    }
+    let zk = connect(opts.value("zookeeper").unwrap_or_default()).await?;
+    if opts.has("verify") {
+        verify(&zk, opts).await
+    } else if opts.has("generate") {
+        generate(&zk, opts).await
+    } else {
+        execute(&zk, opts).await
+    }
+}
+
+async fn connect(connect: &str) -> Result<ZkClient, Failure> {
+    let ms = std::env::var(CONNECTION_TIMEOUT_ENV).ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(ZK_TIMEOUT_MS);
+    let timeout = Duration::from_millis(ms.max(1));
+    match tokio::time::timeout(
+        timeout + Duration::from_secs(2),
+        ZkClient::connect(connect, Duration::from_millis(ZK_TIMEOUT_MS), timeout),
+    )
+    .await
+    {
+        Ok(Ok(zk)) => Ok(zk),
+        _ => Err(Failure::Command(format!("Unable to connect to zookeeper server within timeout: {}", timeout.as_millis()))),
+    }
+}
+
+fn read_file(path: &str) -> Result<String, Failure> {
+    std::fs::read_to_string(path).map_err(|e| Failure::Command(format!("{}: {}", path, e)))
+}
+
+/// The assignments of `topics` that exist.
+async fn assignments(zk: &ZkClient, topics: impl IntoIterator<Item = &String>) -> Result<BTreeMap<String, ReplicaAssignment>, Failure> {
+    let mut out = BTreeMap::new();
+    for t in topics {
+        if out.contains_key(t) {
+            continue;
+        }
+        if let Some(a) = admin::fetch_assignment(zk, t).await? {
+            out.insert(t.clone(), a);
+        }
+    }
+    Ok(out)
+}
+
+async fn generate(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
+    let list = opts.value("broker-list").unwrap_or_default();
+    let brokers: Vec<i32> = list
+        .split(',')
+        .map(|b| admin::java_parse_int(b).ok_or_else(|| Failure::Command(format!("For input string: \"{}\"", b))))
+        .collect::<Result<_, _>>()?;
+    let topics = admin::parse_topics_json(&read_file(opts.value("topics-to-move-json-file").unwrap_or_default())?)?;
+    let current = assignments(zk, &topics).await?;
+    let live = admin::live_brokers(zk).await?;
+    admin::check_generate_input(&brokers, &topics, &live, &current)?;
+    let proposed = admin::propose_reassignment(&brokers, &current, admin::time_seeded_random())?;
+    say!("Current partition replica assignment\n\n{}", admin::reassignment_json(&admin::current_reassignment(&current)));
+    say!("Proposed partition reassignment configuration\n\n{}", admin::reassignment_json(&proposed));
+    Ok(())
+}
+
+async fn execute(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
+    let file = opts.value("reassignment-json-file").unwrap_or_default();
+    let partitions = admin::parse_reassignment_json(&read_file(file)?)?;
+    let topics: BTreeSet<String> = partitions.iter().map(|(tp, _)| tp.topic.clone()).collect();
+    let current = assignments(zk, &topics).await?;
+    let live = admin::live_brokers(zk).await?;
+    admin::check_reassignment(file, &partitions, &current, &live)?;
+    // Before starting, the current assignment, to roll back with.
+    say!(
+        "Current partition replica assignment\n\n{}\n\nSave this to use as the --reassignment-json-file option during rollback",
+        admin::reassignment_json(&admin::current_reassignment(&current))
+    );
+    admin::start_reassignment(zk, &partitions).await?;
+    say!("Successfully started reassignment of partitions {}", admin::reassignment_json(&partitions));
+    Ok(())
+}
+
+async fn verify(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
+    let file = opts.value("reassignment-json-file").unwrap_or_default();
+    let parsed = admin::parse_reassignment_json(&read_file(file)?)?;
+    // 0.8.2 read the file into a map: the last entry of a partition wins.
+    let mut partitions: Reassignment = Vec::new();
+    for (tp, r) in parsed {
+        match partitions.iter_mut().find(|(t, _)| *t == tp) {
+            Some(entry) => entry.1 = r,
+            None => partitions.push((tp, r)),
+        }
+    }
+    let running: BTreeSet<_> = admin::partitions_being_reassigned(zk).await?.into_iter().map(|(tp, _)| tp).collect();
+    let topics: BTreeSet<String> = partitions.iter().map(|(tp, _)| tp.topic.clone()).collect();
+    let current = assignments(zk, &topics).await?;
+    say!("Status of partition reassignment:");
+    for (tp, target) in &partitions {
+        let now = current.get(&tp.topic).and_then(|parts| parts.get(&tp.partition));
+        match admin::reassignment_status(target, running.contains(tp), now) {
+            ReassignmentStatus::Completed => say!("Reassignment of partition {} completed successfully", tp),
+            ReassignmentStatus::InProgress => say!("Reassignment of partition {} is still in progress", tp),
+            ReassignmentStatus::Failed(assigned) => {
+                say!(
+                    "ERROR: Assigned replicas ({}) don't match the list of replicas for reassignment ({}) for partition {}",
+                    join(&assigned),
+                    join(target),
+                    tp
+                );
+                say!("Reassignment of partition {} failed", tp);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn join(ids: &[i32]) -> String {
+    ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+}
