@@ -19,6 +19,9 @@
 //! - [`producer`]: the 0.8.2 producer (partitioner, per-leader requests, retries, sync/async modes).
 //! - [`consumer`]: `SimpleConsumer`, the leader-following `PartitionReader`, and the
 //!   ZooKeeper high-level consumer (group membership, rebalance, range/roundrobin, offsets).
+//! - [`metrics`]: counters, gauges and timers the broker updates, rendered as Prometheus
+//!   text under the JMX exporter's names for 0.8.2's MBeans, and the endpoint serving them.
+//! - [`manager`]: the cluster web console (pages, charts, actions through `admin`).
 //! - [`tools`]: the 0.8.2 command-line tools (the `kafka08` binary dispatches to them).
 //!
 //! # Invariants that are absences
@@ -37,7 +40,9 @@ pub mod common;
 pub mod consumer;
 pub mod controller;
 pub mod log;
+pub mod manager;
 pub mod message;
+pub mod metrics;
 pub mod network;
 pub mod producer;
 pub mod server;

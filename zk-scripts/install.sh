@@ -17,11 +17,13 @@ command -v nc >/dev/null 2>&1 || missing+=(netcat-openbsd)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 command -v "$(zk_java)" >/dev/null 2>&1 || missing+=(default-jre-headless)
 
-# The foreign Python clients of the interop tests live in the project's own venv.
+# The foreign Python clients of the interop tests (and the Prometheus text parser of the
+# metrics tests) live in the project's own venv.
 install_python_clients() {
     local venv="$here/../.venv"
-    local want="kafka-python==3.0.12 pykafka==2.8.0"
-    if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c 'import kafka, pykafka, kazoo' >/dev/null 2>&1; then
+    # prometheus-client: the Prometheus project's own exposition parser judges /metrics.
+    local want="kafka-python==3.0.12 pykafka==2.8.0 prometheus-client==0.21.1"
+    if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c 'import kafka, pykafka, kazoo, prometheus_client' >/dev/null 2>&1; then
         return 0
     fi
     command -v python3 >/dev/null 2>&1 || zk_die "python3 is needed for the interop tests"

@@ -24,7 +24,7 @@ use crate::zk::json::{BrokerRegistration, ControllerRegistration, PartitionList,
 use crate::zk::{paths, WatchFuture, ZkClient, ZkError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -266,6 +266,22 @@ struct Shared {
     active: AtomicBool,
     epoch: AtomicI32,
     controller_id: AtomicI32,
+    stats: ControllerStats,
+}
+
+/// 0.8.2's `KafkaController` gauges and `ControllerStats`, as the metrics endpoint reads
+/// them. The gauges are refreshed after every event while this broker is the controller
+/// and are 0 otherwise (0.8.2's gauges answered 0 on a broker that was not).
+#[derive(Debug, Default)]
+pub struct ControllerStats {
+    /// `OfflinePartitionsCount`: partitions without a live leader.
+    pub offline_partitions: AtomicI64,
+    /// `PreferredReplicaImbalanceCount`: partitions whose leader is not the first assigned replica.
+    pub preferred_replica_imbalance: AtomicI64,
+    /// `UncleanLeaderElectionsPerSec`, as a count.
+    pub unclean_leader_elections: AtomicU64,
+    /// `LeaderElectionRateAndTimeMs`: each round of leader election for a set of partitions.
+    pub leader_election: crate::metrics::Timer,
 }
 
 /// The broker's side of the controller: election, and the controller itself while elected.
@@ -279,6 +295,7 @@ impl KafkaController {
             active: AtomicBool::new(false),
             epoch: AtomicI32::new(0),
             controller_id: AtomicI32::new(-1),
+            stats: ControllerStats::default(),
         });
         let (tx, rx) = mpsc::unbounded_channel();
         let event_loop = EventLoop {
@@ -332,6 +349,10 @@ impl ControllerHandle {
     /// The controller epoch while active; 0 otherwise (0.8.2 reset it on resignation).
     pub fn epoch(&self) -> i32 {
         self.shared.epoch.load(Ordering::SeqCst)
+    }
+
+    pub fn stats(&self) -> &ControllerStats {
+        &self.shared.stats
     }
 
     /// The controller's broker id as last read from `/controller`, -1 if there is none.
@@ -454,6 +475,7 @@ impl EventLoop {
             Event::ControlledShutdown { broker_id, reply } => self.on_controlled_shutdown(broker_id, reply).await,
             Event::Shutdown(_) => Ok(()),
         };
+        self.refresh_gauges();
         match result {
             Ok(()) => {}
             Err(ControllerError::Moved(why)) => {
@@ -482,6 +504,23 @@ impl EventLoop {
                 }
             }
         }
+    }
+
+    fn refresh_gauges(&self) {
+        let (offline, imbalance) = match &self.active {
+            Some(a) => {
+                let imbalance = a
+                    .ctx
+                    .leadership
+                    .iter()
+                    .filter(|(tp, l)| a.ctx.replicas(tp).and_then(|r| r.first()).is_some_and(|preferred| *preferred != l.leader))
+                    .count();
+                (a.ctx.offline_partitions().len() as i64, imbalance as i64)
+            }
+            None => (0, 0),
+        };
+        self.shared.stats.offline_partitions.store(offline, Ordering::Relaxed);
+        self.shared.stats.preferred_replica_imbalance.store(imbalance, Ordering::Relaxed);
     }
 
     fn schedule(&mut self, event: Event, after: Duration) {
@@ -797,6 +836,18 @@ impl EventLoop {
         mode: OnlineMode,
         batch: &mut RequestBatch,
     ) -> Result<(), ControllerError> {
+        let start = Instant::now();
+        let result = self.elect_partitions_timed(partitions, mode, batch).await;
+        self.shared.stats.leader_election.record(start.elapsed());
+        result
+    }
+
+    async fn elect_partitions_timed(
+        &mut self,
+        partitions: Vec<TopicPartition>,
+        mode: OnlineMode,
+        batch: &mut RequestBatch,
+    ) -> Result<(), ControllerError> {
         let zk = self.zk.clone();
         let default_unclean = self.config.unclean_leader_election_enable;
         let mut unclean_by_topic: HashMap<String, bool> = HashMap::new();
@@ -886,6 +937,7 @@ impl EventLoop {
                         match decide_online(mode, &assigned, state.leader, &state.isr, &live, unclean) {
                             Ok(Some(e)) => {
                                 if e.unclean {
+                                    self.shared.stats.unclean_leader_elections.fetch_add(1, Ordering::Relaxed);
                                     log::warn!(
                                         "unclean leader election for {}: broker {} leads without being in the ISR {:?}; data may be lost",
                                         tp,

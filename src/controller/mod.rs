@@ -33,7 +33,7 @@ pub mod zk_store;
 pub use channel::RETRY_BACKOFF;
 pub use context::{ControllerContext, ControllerRequest, LeaderIsrAndControllerEpoch, RequestBatch};
 pub use kafka_controller::{
-    ControlledShutdownError, ControllerConfig, ControllerHandle, KafkaController, DEFAULT_MESSAGE_QUEUE_SIZE,
+    ControlledShutdownError, ControllerConfig, ControllerHandle, ControllerStats, KafkaController, DEFAULT_MESSAGE_QUEUE_SIZE,
     SHUTDOWN_TIMEOUT,
 };
 pub use zk_store::{EpochFence, FenceError, StateRead, StateWrite, WriteOutcome};

@@ -746,7 +746,10 @@ impl Log {
         if offset <= self.recovery_point() {
             return Ok(());
         }
+        // 0.8.2 timed the segment flushes of `Log.flush` (LogFlushRateAndTimeMs).
+        let start = std::time::Instant::now();
         self.flush_segments_to(offset)?;
+        crate::metrics::LOG_FLUSH_STATS.record(start.elapsed());
         let _guard = self.shared.lock();
         self.shared.advance_recovery_point(offset, self.clock.now_ms());
         Ok(())

@@ -17,4 +17,4 @@ mod sendfile;
 mod server;
 
 pub use client::{BrokerConnection, ClientError};
-pub use server::{BoxFuture, ConnectionInfo, Outcome, RequestHandler, ResponseChunk, SocketServer, SocketServerConfig};
+pub use server::{BoxFuture, ConnectionInfo, Outcome, RequestHandler, RequestQueueProbe, ResponseChunk, SocketServer, SocketServerConfig};

@@ -107,6 +107,17 @@ pub struct SocketServer {
     shutdown: watch::Sender<bool>,
     acceptor: JoinHandle<()>,
     open: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
+}
+
+/// Reads the size of a socket server's request queue; see [`SocketServer::request_queue`].
+#[derive(Clone)]
+pub struct RequestQueueProbe(Arc<Shared>);
+
+impl RequestQueueProbe {
+    pub fn size(&self) -> usize {
+        self.0.config.queued_max_requests.max(1).saturating_sub(self.0.queue.available_permits())
+    }
 }
 
 struct Shared {
@@ -142,12 +153,18 @@ impl SocketServer {
             per_ip: Mutex::new(HashMap::new()),
             open: open.clone(),
         });
-        let acceptor = tokio::spawn(accept_loop(listener, shared, rx));
-        Ok(SocketServer { local_addr, shutdown: tx, acceptor, open })
+        let acceptor = tokio::spawn(accept_loop(listener, shared.clone(), rx));
+        Ok(SocketServer { local_addr, shutdown: tx, acceptor, open, shared })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Requests taken from the connections and not yet answered by the handler, over all
+    /// connections: the queue `queued.max.requests` bounds (0.8.2's `RequestQueueSize`).
+    pub fn request_queue(&self) -> RequestQueueProbe {
+        RequestQueueProbe(self.shared.clone())
     }
 
     /// Connections currently open.

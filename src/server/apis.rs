@@ -19,7 +19,8 @@ use crate::network::{BoxFuture, ConnectionInfo, Outcome, RequestHandler, Respons
 use crate::zk::ZkClient;
 use bytes::Bytes;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use crate::metrics::{request_index, RequestMetrics};
+use std::time::{Duration, Instant};
 
 impl RecordPayload for FetchRegion {
     fn len(&self) -> usize {
@@ -39,6 +40,27 @@ pub struct KafkaApis {
     pub controller_fence: Arc<ControllerFence>,
     /// Client requests waiting on ZooKeeper right now (see [`KafkaApis::zookeeper_bound`]).
     pub zookeeper_requests: Arc<tokio::sync::Semaphore>,
+    /// 0.8.2's `RequestMetrics`: counted here, where the request's kind is known.
+    pub request_metrics: Arc<RequestMetrics>,
+}
+
+/// The `RequestMetrics` names a request counts under: its key's name, and for a fetch
+/// also `FetchConsumer` or `FetchFollower` (0.8.2 `RequestChannel.updateRequestMetrics`).
+fn request_metric_names(req: &Request) -> (&'static str, Option<&'static str>) {
+    match req {
+        Request::Produce(_) => ("Produce", None),
+        Request::Fetch(f) => ("Fetch", Some(if f.is_from_follower() { "FetchFollower" } else { "FetchConsumer" })),
+        Request::Offsets(_) => ("Offsets", None),
+        Request::Metadata(_) => ("Metadata", None),
+        Request::LeaderAndIsr(_) => ("LeaderAndIsr", None),
+        Request::StopReplica(_) => ("StopReplica", None),
+        Request::UpdateMetadata(_) => ("UpdateMetadata", None),
+        Request::ControlledShutdown(_) => ("ControlledShutdown", None),
+        Request::OffsetCommit(_) => ("OffsetCommit", None),
+        Request::OffsetFetch(_) => ("OffsetFetch", None),
+        Request::ConsumerMetadata(_) => ("ConsumerMetadata", None),
+        Request::ApiVersions(_) | Request::UnsupportedApiVersions => ("ApiVersions", None),
+    }
 }
 
 /// The longest a fetch is parked (its `max_wait_ms` is capped here): 0.8.2 let a client
@@ -103,7 +125,36 @@ impl RequestHandler for KafkaApis {
         };
         let this = self.clone();
         let peer = conn.peer;
-        Box::pin(async move { this.dispatch(header, req, peer).await })
+        let (name, detail) = request_metric_names(&req);
+        let indexes = [request_index(name), detail.and_then(request_index)];
+        let start = Instant::now();
+        let metrics = self.request_metrics.clone();
+        let record = move || {
+            let elapsed = start.elapsed();
+            for i in indexes.into_iter().flatten() {
+                metrics.record(i, elapsed);
+            }
+        };
+        Box::pin(async move {
+            match this.dispatch(header, req, peer).await {
+                // A deferred answer (acks=-1, long poll) counts when it is ready; it stays
+                // deferred, so the connection reads on meanwhile.
+                Outcome::Deferred(mut fut) => Outcome::Deferred(Box::pin(async move {
+                    let outcome = loop {
+                        match fut.await {
+                            Outcome::Deferred(next) => fut = next,
+                            other => break other,
+                        }
+                    };
+                    record();
+                    outcome
+                })),
+                outcome => {
+                    record();
+                    outcome
+                }
+            }
+        })
     }
 }
 
@@ -259,6 +310,7 @@ impl KafkaApis {
                 }
                 Err(PartitionError(code, why)) => {
                     log::debug!("produce to {} failed: {}", tp, why);
+                    self.replica_manager.record_failed_produce(topic);
                     failed = true;
                     results.push((topic.to_string(), ProduceResponsePartition { partition: p.partition, error_code: code, base_offset: -1 }, None));
                 }
@@ -316,12 +368,14 @@ impl KafkaApis {
         }))
     }
 
-    /// Read every requested partition once; returns the response and its payload size, and
-    /// whether any partition failed (0.8.2 answers at once then).
-    fn read_fetch(&self, req: &FetchRequest, first: bool) -> (FetchResponse<FetchRegion>, usize, bool) {
+    /// Read every requested partition once; returns the response, its payload size,
+    /// whether any partition failed (0.8.2 answers at once then), and what each partition
+    /// sent (`None`: failed), for [`ReplicaManager::record_fetch`] once it is the answer.
+    fn read_fetch<'r>(&self, req: &'r FetchRequest, first: bool) -> (FetchResponse<FetchRegion>, usize, bool, FetchSent<'r>) {
         let mut bytes = 0usize;
         let mut error = false;
         let partitions = req.partitions();
+        let mut sent = Vec::new();
         let mut slots: Vec<Option<FetchResponsePartition<FetchRegion>>> = (0..partitions.len()).map(|_| None).collect();
         // A response carries at most MAX_FETCH_RESPONSE_BYTES of messages (or the first
         // partition's max_bytes, when larger): a partition that would take it past gets an
@@ -338,10 +392,12 @@ impl KafkaApis {
             let part = match self.replica_manager.read(&tp, req.replica_id, p.fetch_offset, grant, first) {
                 Ok((region, hw)) => {
                     bytes += region.length;
+                    sent.push((topic, p.partition, Some(region.length)));
                     FetchResponsePartition { partition: p.partition, error_code: ErrorCode::NoError, high_watermark: hw, message_set: region }
                 }
                 Err(PartitionError(code, _)) => {
                     error = true;
+                    sent.push((topic, p.partition, None));
                     let hw = self.replica_manager.partition(&tp).map(|x| x.high_watermark()).unwrap_or(-1);
                     FetchResponsePartition { partition: p.partition, error_code: code, high_watermark: hw, message_set: empty_region() }
                 }
@@ -349,7 +405,7 @@ impl KafkaApis {
             slots[i] = Some(part);
         }
         let entries = partitions.iter().zip(slots).filter_map(|((topic, _), part)| part.map(|part| (topic.to_string(), part)));
-        (FetchResponse::from_partitions(entries), bytes, error)
+        (FetchResponse::from_partitions(entries), bytes, error, sent)
     }
 
     fn handle_fetch(&self, cid: i32, req: FetchRequest) -> Outcome {
@@ -358,10 +414,12 @@ impl KafkaApis {
         // max_wait. Only these partitions' changes wake it; until then it costs nothing.
         let waiter = Arc::new(tokio::sync::Notify::new());
         self.wake_on_change(&req, &waiter);
-        let (resp, bytes, error) = self.read_fetch(&req, true);
+        let (resp, bytes, error, sent) = self.read_fetch(&req, true);
         if req.max_wait_ms <= 0 || bytes >= req.min_bytes.max(0) as usize || error || req.partitions().is_empty() {
+            self.replica_manager.record_fetch(sent);
             return fetch_frame(cid, resp);
         }
+        drop(sent);
         // Long poll: park until enough bytes arrived or max_wait passes.
         let this = self.clone();
         let wait = Duration::from_millis((req.max_wait_ms as u64).min(MAX_FETCH_WAIT_MS));
@@ -372,12 +430,13 @@ impl KafkaApis {
                     break;
                 }
                 this.wake_on_change(&req, &waiter);
-                let (_, bytes, error) = this.read_fetch(&req, false);
+                let (_, bytes, error, _) = this.read_fetch(&req, false);
                 if bytes >= req.min_bytes.max(0) as usize || error {
                     break;
                 }
             }
-            let (resp, _, _) = this.read_fetch(&req, false);
+            let (resp, _, _, sent) = this.read_fetch(&req, false);
+            this.replica_manager.record_fetch(sent);
             fetch_frame(cid, resp)
         }))
     }
@@ -559,6 +618,9 @@ impl KafkaApis {
         }
     }
 }
+
+/// Per requested partition: topic, partition, and the bytes read (`None`: it failed).
+type FetchSent<'r> = Vec<(&'r str, i32, Option<usize>)>;
 
 fn empty_region() -> FetchRegion {
     static EMPTY: std::sync::OnceLock<Arc<std::fs::File>> = std::sync::OnceLock::new();

@@ -279,6 +279,9 @@ config_struct! {
         "offsets.commit.timeout.ms" => offsets_commit_timeout_ms: i32 = Some(5000), POSITIVE, read if true, "An offset commit waits this long for the offsets topic's replicas to acknowledge it.";
         "offsets.commit.required.acks" => offsets_commit_required_acks: i16 = Some(-1), Some((-1, offsets_topic_replication_factor)), read if true, "The acks an offset commit requires (at most offsets.topic.replication.factor).";
         "delete.topic.enable" => delete_topic_enable: bool = Some(false), None, read if true, "Enable topic deletion.";
+        // kafka08's own: the Prometheus metrics endpoint (0.8.2 had JMX instead).
+        "metrics.http.port" => metrics_http_port: u16 = Some(0), TCP_PORT, read if true, "Port of the Prometheus metrics endpoint; 0 turns it off.";
+        "metrics.http.host" => metrics_http_host: Option<String> = None, None, read if true, "Address of the metrics endpoint; unset means host.name.";
     }
     extra {
         /// The properties this was built from (0.8.2's `config.props`): the controller
@@ -463,7 +466,13 @@ impl KafkaConfig {
         }
     }
 
-    /// The bind address: `host.name` when set and not blank, else `None` (every interface).
+    /// The metrics endpoint's address: `metrics.http.host` when set and not blank, else
+    /// [`KafkaConfig::bind_host`].
+    pub fn metrics_bind_host(&self) -> Option<&str> {
+        self.metrics_http_host.as_deref().filter(|h| !h.trim().is_empty()).or(self.bind_host())
+    }
+
+    /// The address to bind: `host.name` when set and not blank, else `None` (every interface).
     pub fn bind_host(&self) -> Option<&str> {
         self.host_name.as_deref().filter(|h| !h.trim().is_empty())
     }

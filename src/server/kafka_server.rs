@@ -14,6 +14,9 @@ use crate::api::{Broker, ControlledShutdownRequest};
 use crate::common::{Clock, ErrorCode, Properties, SystemClock};
 use crate::controller::{ControllerConfig, ControllerHandle, KafkaController};
 use crate::log::{CleanerConfig, LogConfig, LogManager};
+use crate::metrics::http::MetricsServer;
+use crate::metrics::RequestMetrics;
+use super::broker_metrics::BrokerMetrics;
 use crate::network::{BrokerConnection, SocketServer, SocketServerConfig};
 use crate::zk::{json, paths, ZkClient, ZkError};
 use std::collections::HashMap;
@@ -44,6 +47,7 @@ pub struct KafkaServer {
     pub metadata_cache: Arc<MetadataCache>,
     pub offset_manager: Arc<OffsetManager>,
     socket_server: Option<SocketServer>,
+    metrics_server: Option<MetricsServer>,
     /// Shared with the request handler, which serves ControlledShutdown through it.
     controller: Arc<OnceLock<ControllerHandle>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -132,6 +136,7 @@ impl KafkaServer {
         let offset_manager = OffsetManager::new(OffsetManagerConfig::from_kafka_config(&config), replica_manager.clone(), zk.clone());
         let listener: Arc<dyn super::replica_manager::LeadershipListener> = offset_manager.clone();
         replica_manager.set_leadership_listener(Arc::downgrade(&listener));
+        let request_metrics = Arc::new(RequestMetrics::default());
         let apis = Arc::new(KafkaApis {
             replica_manager: replica_manager.clone(),
             metadata_cache: metadata_cache.clone(),
@@ -140,6 +145,7 @@ impl KafkaServer {
             offset_manager: offset_manager.clone(),
             controller_fence: Arc::new(super::controller_fence::ControllerFence::new(zk.clone())),
             zookeeper_requests: Arc::new(tokio::sync::Semaphore::new(super::apis::ZOOKEEPER_CLIENT_REQUESTS)),
+            request_metrics: request_metrics.clone(),
         });
         let socket_config = SocketServerConfig {
             host: config.bind_host().unwrap_or("").to_string(),
@@ -156,6 +162,23 @@ impl KafkaServer {
         let socket_server = SocketServer::start(socket_config, apis)
             .await
             .map_err(|e| StartupError(format!("cannot bind {}:{}: {}", config.bind_host().unwrap_or("0.0.0.0"), config.port, e)))?;
+
+        let metrics_server = if config.metrics_http_port == 0 {
+            None
+        } else {
+            let source = BrokerMetrics {
+                replica_manager: Arc::downgrade(&replica_manager),
+                requests: request_metrics.clone(),
+                controller: controller_slot.clone(),
+                request_queue: socket_server.request_queue(),
+            };
+            let host = config.metrics_bind_host().unwrap_or("0.0.0.0");
+            let server = MetricsServer::start(host, config.metrics_http_port, crate::metrics::registry(Arc::new(source)))
+                .await
+                .map_err(|e| StartupError(format!("cannot bind the metrics endpoint (metrics.http.port) {}:{}: {}", host, config.metrics_http_port, e)))?;
+            log::info!("[Kafka Server {}], metrics on http://{}/metrics", id, server.local_addr());
+            Some(server)
+        };
 
         let mut tasks = Vec::new();
         // High watermark checkpoints (replica.high.watermark.checkpoint.interval.ms).
@@ -200,8 +223,9 @@ impl KafkaServer {
         let host = config.advertised_host();
         let port = config.advertised_port();
         let port = if port == 0 { socket_server.local_addr().port() } else { port };
-        register_broker(&zk, id, &host, port).await?;
-        tasks.push(tokio::spawn(reregister_on_new_session(zk.clone(), id, host.clone(), port)));
+        let metrics_port = metrics_server.as_ref().map(|m| m.local_addr().port());
+        register_broker(&zk, id, &host, port, metrics_port).await?;
+        tasks.push(tokio::spawn(reregister_on_new_session(zk.clone(), id, host.clone(), port, metrics_port)));
         log::info!("[Kafka Server {}], started (listening on {}, registered as {}:{})", id, socket_server.local_addr(), host, port);
         Ok(KafkaServer {
             config,
@@ -211,6 +235,7 @@ impl KafkaServer {
             metadata_cache,
             offset_manager,
             socket_server: Some(socket_server),
+            metrics_server,
             controller: controller_slot,
             tasks,
         })
@@ -218,6 +243,11 @@ impl KafkaServer {
 
     pub fn local_port(&self) -> Option<u16> {
         self.socket_server.as_ref().map(|s| s.local_addr().port())
+    }
+
+    /// Where the metrics endpoint listens, when `metrics.http.port` turned it on.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_server.as_ref().map(|m| m.local_addr())
     }
 
     pub fn controller(&self) -> Option<&ControllerHandle> {
@@ -235,6 +265,9 @@ impl KafkaServer {
         }
         if let Some(s) = self.socket_server.take() {
             s.shutdown().await;
+        }
+        if let Some(m) = self.metrics_server.take() {
+            m.shutdown().await;
         }
         self.replica_manager.fetchers.shutdown();
         self.offset_manager.shutdown();
@@ -361,12 +394,12 @@ impl KafkaServer {
 
 /// Register `/brokers/ids/<id>` (docs/zookeeper-layout.md): a node left by our own previous session (same
 /// host and port) is waited out; another broker's registration refuses start-up.
-async fn register_broker(zk: &ZkClient, id: i32, host: &str, port: u16) -> Result<(), StartupError> {
+async fn register_broker(zk: &ZkClient, id: i32, host: &str, port: u16, metrics_port: Option<u16>) -> Result<(), StartupError> {
     let path = paths::broker(id);
     let deadline = tokio::time::Instant::now() + zk.session_timeout() * 3 + Duration::from_secs(5);
     loop {
         let now_ms = SystemClock.now_ms();
-        let data = json::BrokerRegistration::new(host, port as i32, -1, now_ms).to_bytes();
+        let data = json::BrokerRegistration::new(host, port as i32, -1, now_ms).with_metrics_port(metrics_port).to_bytes();
         match zk.create_ephemeral_expect_conflict(&path, &data).await {
             Ok(()) => {
                 log::info!("Registered broker {} at path {} with address {}:{}.", id, path, host, port);
@@ -390,14 +423,14 @@ async fn register_broker(zk: &ZkClient, id: i32, host: &str, port: u16) -> Resul
     }
 }
 
-async fn reregister_on_new_session(zk: ZkClient, id: i32, host: String, port: u16) {
+async fn reregister_on_new_session(zk: ZkClient, id: i32, host: String, port: u16, metrics_port: Option<u16>) {
     let mut generation = zk.session_generation();
     while generation.changed().await.is_ok() {
         log::info!("New ZooKeeper session: re-registering broker {}", id);
         for p in paths::PERSISTENT_PATHS {
             let _ = zk.ensure_path(p).await;
         }
-        if let Err(e) = register_broker(&zk, id, &host, port).await {
+        if let Err(e) = register_broker(&zk, id, &host, port, metrics_port).await {
             log::error!("re-registration of broker {} failed: {}", id, e);
         }
     }

@@ -3,6 +3,7 @@
 //! broker registration and live topic config changes.
 
 mod apis;
+mod broker_metrics;
 pub mod config;
 mod controller_fence;
 mod fetcher;

@@ -66,6 +66,12 @@ pub struct Partition {
     /// Whether we lead, as seen under `hw_waiters`' lock (set before the waiters are
     /// dropped on a leadership change, so no waiter registers after the drop).
     leading: std::sync::atomic::AtomicBool,
+    /// The topic's `BrokerTopicMetrics` counters, held so that counting a produce or a
+    /// fetch needs no lookup.
+    pub stats: Arc<crate::metrics::TopicCounters>,
+    /// As a follower: the leader's high watermark minus our log end after the last fetch
+    /// (0.8.2 `FetcherLagMetrics`).
+    fetcher_lag: AtomicI64,
     /// Parked long-poll fetches reading this partition, each woken (and forgotten) when
     /// its data, high watermark or leadership changes; a fetch parked on other
     /// partitions is never woken by this one's appends.
@@ -87,6 +93,8 @@ impl Partition {
             high_watermark: AtomicI64::new(hw),
             hw_waiters: Mutex::new(BTreeMap::new()),
             leading: std::sync::atomic::AtomicBool::new(false),
+            stats: Arc::default(),
+            fetcher_lag: AtomicI64::new(0),
             fetch_waiters: Mutex::new(Vec::new()),
         }
     }
@@ -109,6 +117,32 @@ impl Partition {
         for w in waiters.iter().filter_map(|w| w.upgrade()) {
             w.notify_one();
         }
+    }
+
+    /// Count into `stats` (the broker's counters of this topic) instead of private ones.
+    pub fn with_topic_stats(mut self, stats: Arc<crate::metrics::TopicCounters>) -> Partition {
+        self.stats = stats;
+        self
+    }
+
+    pub fn set_fetcher_lag(&self, lag: i64) {
+        self.fetcher_lag.store(lag.max(0), Ordering::Relaxed);
+    }
+
+    /// The lag of our last fetch as a follower; 0 while we lead.
+    pub fn fetcher_lag(&self) -> i64 {
+        if self.is_leader() {
+            0
+        } else {
+            self.fetcher_lag.load(Ordering::Relaxed)
+        }
+    }
+
+    /// Whether we lead with fewer in-sync replicas than assigned ones (0.8.2
+    /// `Partition.isUnderReplicated`).
+    pub fn is_under_replicated(&self) -> bool {
+        let inner = self.lock();
+        inner.state.leader == self.broker_id && inner.state.isr.len() < inner.state.replicas.len()
     }
 
     /// A receiver completed once the high watermark reaches `offset`; `None` if it already
@@ -371,6 +405,7 @@ impl FollowerLog for Partition {
     }
 
     fn set_leader_high_watermark(&self, high_watermark: i64) {
+        self.set_fetcher_lag(high_watermark - self.log.log_end_offset());
         self.set_follower_high_watermark(high_watermark);
     }
 }

@@ -12,7 +12,8 @@ use crate::zk::{json, paths, ZkClient};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, Ordering};
+use crate::metrics::BrokerTopicStats;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 use tokio::sync::watch;
 
@@ -49,6 +50,11 @@ pub struct ReplicaManager {
     pub fetchers: FetcherManager,
     me: std::sync::Weak<ReplicaManager>,
     leadership_listener: OnceLock<Weak<dyn LeadershipListener>>,
+    /// 0.8.2's `BrokerTopicStats` (messages and bytes in and out, failures).
+    pub topic_stats: BrokerTopicStats,
+    /// `IsrShrinksPerSec` and `IsrExpandsPerSec`, as counts.
+    pub isr_shrinks: AtomicU64,
+    pub isr_expands: AtomicU64,
 }
 
 impl ReplicaManager {
@@ -77,6 +83,9 @@ impl ReplicaManager {
             progress,
             me: weak.clone(),
             leadership_listener: OnceLock::new(),
+            topic_stats: BrokerTopicStats::default(),
+            isr_shrinks: AtomicU64::new(0),
+            isr_expands: AtomicU64::new(0),
         })
     }
 
@@ -135,7 +144,14 @@ impl ReplicaManager {
                 ));
             }
         }
+        let bytes = set.len() as u64;
         let info = p.log.append(set, true)?;
+        // 0.8.2 `appendToLocalLog`: bytes as received, messages as offsets assigned.
+        let messages = if info.first_offset >= 0 { (info.last_offset - info.first_offset + 1).max(0) as u64 } else { 0 };
+        for c in [&*p.stats, &self.topic_stats.all] {
+            c.bytes_in.fetch_add(bytes, Ordering::Relaxed);
+            c.messages_in.fetch_add(messages, Ordering::Relaxed);
+        }
         p.after_local_append();
         self.notify_progress();
         Ok(info)
@@ -207,6 +223,37 @@ impl ReplicaManager {
         }
     }
 
+    /// Count what a fetch answered: per partition the bytes sent, `None` when it failed (0.8.2 `readMessageSets`:
+    /// `BytesOutPerSec`, and `FailedFetchRequestsPerSec` for every failed partition, not
+    /// only for unexpected errors as in 0.8.2).
+    pub fn record_fetch<'a>(&self, parts: impl IntoIterator<Item = (&'a str, i32, Option<usize>)>) {
+        for (topic, partition, sent) in parts {
+            let all = &self.topic_stats.all;
+            match sent {
+                Some(0) => {}
+                Some(n) => {
+                    let p = self.partition(&TopicPartition::new(topic, partition));
+                    let stats = p.map(|p| p.stats.clone()).unwrap_or_else(|| self.topic_stats.topic(topic));
+                    for c in [&*stats, all] {
+                        c.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                }
+                None => {
+                    for c in [&*self.topic_stats.topic(topic), all] {
+                        c.failed_fetch_requests.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Count a partition of a produce request that failed.
+    pub fn record_failed_produce(&self, topic: &str) {
+        for c in [&*self.topic_stats.topic(topic), &self.topic_stats.all] {
+            c.failed_produce_requests.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     pub fn controller_epoch(&self) -> i32 {
         self.controller_epoch.load(Ordering::SeqCst)
     }
@@ -248,7 +295,7 @@ impl ReplicaManager {
         };
         let hw = self.checkpointed_hw.get(tp).copied().unwrap_or(0);
         let mut map = self.partitions.write().unwrap_or_else(|e| e.into_inner());
-        Ok(map.entry(tp.clone()).or_insert_with(|| Arc::new(Partition::new(tp.clone(), log, self.broker_id, hw))).clone())
+        Ok(map.entry(tp.clone()).or_insert_with(|| Arc::new(Partition::new(tp.clone(), log, self.broker_id, hw).with_topic_stats(self.topic_stats.topic(&tp.topic)))).clone())
     }
 
     /// LeaderAndIsr (0.8.2 `becomeLeaderOrFollower`).
@@ -356,6 +403,16 @@ impl ReplicaManager {
             }
             results.push(PartitionResult { topic: tp.topic.clone(), partition: tp.partition, error_code: code });
         }
+        if req.delete_partitions {
+            // A deleted topic's counters go with its last partition here, so a topic
+            // created again under the name starts from zero.
+            let hosted = self.partitions.read().unwrap_or_else(|e| e.into_inner());
+            for tp in &req.partitions {
+                if !hosted.keys().any(|h| h.topic == tp.topic) {
+                    self.topic_stats.remove_topic(&tp.topic);
+                }
+            }
+        }
         self.notify_progress();
         (ErrorCode::NoError, results)
     }
@@ -370,6 +427,8 @@ impl ReplicaManager {
         match self.zk.conditional_update(&path, &doc.to_bytes(), change.zk_version).await {
             Ok(version) => {
                 if p.apply_isr_change(&change, version) {
+                    let counter = if change.new_isr.len() < st.isr.len() { &self.isr_shrinks } else { &self.isr_expands };
+                    counter.fetch_add(1, Ordering::Relaxed);
                     log::info!("Partition {} on broker {}: ISR {:?} -> {:?}", p.tp, self.broker_id, st.isr, change.new_isr);
                     self.notify_progress();
                 }

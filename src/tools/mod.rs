@@ -11,6 +11,7 @@ pub mod export_zk_offsets;
 pub mod get_offset_shell;
 pub mod import_zk_offsets;
 pub mod kafka_main;
+pub mod manager_command;
 pub mod mirror_maker;
 pub mod options;
 pub mod perf;
@@ -52,6 +53,7 @@ pub const TOOLS: &[(&str, &str, ToolMain)] = &[
         "preferred-replica-election",
         preferred_replica_election::main,
     ),
+    ("kafka08.Manager", "manager", manager_command::main),
 ];
 
 /// Find a tool by 0.8 class name or short name.

@@ -51,6 +51,11 @@ pub struct BrokerRegistration {
     #[serde(default = "one")]
     pub version: i32,
     pub port: i32,
+    /// kafka08's own: the port of the broker's Prometheus endpoint (`metrics.http.port`),
+    /// written only when it is on, so a broker without it registers 0.8.2's exact bytes.
+    /// 0.8 readers (0.8.2's `Broker.createBroker`, kazoo, pykafka) ignore unknown fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_port: Option<i32>,
 }
 
 fn minus_one() -> i32 {
@@ -63,7 +68,12 @@ fn one() -> i32 {
 
 impl BrokerRegistration {
     pub fn new(host: &str, port: i32, jmx_port: i32, timestamp_ms: i64) -> BrokerRegistration {
-        BrokerRegistration { jmx_port, timestamp: timestamp_ms.to_string(), host: host.to_string(), version: 1, port }
+        BrokerRegistration { jmx_port, timestamp: timestamp_ms.to_string(), host: host.to_string(), version: 1, port, metrics_port: None }
+    }
+
+    pub fn with_metrics_port(mut self, port: Option<u16>) -> BrokerRegistration {
+        self.metrics_port = port.map(i32::from);
+        self
     }
     pub fn to_bytes(&self) -> Vec<u8> {
         to_bytes(self)
@@ -275,6 +285,12 @@ mod tests {
         let p = BrokerRegistration::parse(old).unwrap();
         assert_eq!((p.host.as_str(), p.port, p.timestamp.as_str()), ("h1", 9092, "1380000000000"));
         assert!(BrokerRegistration::parse(b"not json").is_err());
+        // The metrics port, when on, follows 0.8.2's fields and reads back.
+        let m = BrokerRegistration::new("kafka1", 9092, -1, 1428512949385).with_metrics_port(Some(7071));
+        let text = String::from_utf8(m.to_bytes()).unwrap();
+        assert_eq!(text, r#"{"jmx_port":-1,"timestamp":"1428512949385","host":"kafka1","version":1,"port":9092,"metrics_port":7071}"#);
+        assert_eq!(BrokerRegistration::parse(text.as_bytes()).unwrap().metrics_port, Some(7071));
+        assert_eq!(p.metrics_port, None);
     }
 
     #[test]

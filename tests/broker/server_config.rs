@@ -76,6 +76,9 @@ const DEFAULTS: &[(&str, Option<&str>)] = &[
     ("num.replica.fetchers", Some("1")),
     // 0.9 key accepted as an extension; 1000 is 0.9.0's default.
     ("replica.fetch.backoff.ms", Some("1000")),
+    // kafka08's metrics endpoint: off unless a port is given; host defaults to host.name.
+    ("metrics.http.port", Some("0")),
+    ("metrics.http.host", None),
     ("replica.high.watermark.checkpoint.interval.ms", Some("5000")),
     ("fetch.purgatory.purge.interval.requests", Some("1000")),
     ("producer.purgatory.purge.interval.requests", Some("1000")),

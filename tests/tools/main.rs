@@ -12,6 +12,7 @@ mod admin_topics;
 mod cluster_fixed_ports;
 mod cluster_scripts;
 mod dump_log_segments;
+mod manager_console;
 mod preferred_replica_election;
 mod quickstart;
 mod reassign_partitions_command;

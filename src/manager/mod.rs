@@ -1,0 +1,401 @@
+//! The cluster web console (`bin/kafka08-manager.sh`), in the spirit of kafka-manager:
+//! an overview of brokers, topics and consumer groups, a page per topic, broker and group,
+//! charts of throughput and lag over the last minutes, and the admin actions that exist.
+//!
+//! It reads ZooKeeper, the brokers' wire protocol and their metrics endpoints (see
+//! [`cluster`]); it writes only through `admin`, with the validation and error text of
+//! 0.8.2's `kafka-topics.sh`. The page is one HTML file, one script and one style sheet
+//! compiled into the binary (`include_str!`): no build step and no files at run time.
+//!
+//! # Actions
+//! [`ACTIONS`] lists what the console offers; the page shows exactly those. An action
+//! that `admin` gains (preferred election, reassignment, deletion) is one entry there,
+//! one arm in [`run_action`] and one form in the script's `ACTION_FORMS`.
+//!
+//! # Memory
+//! The history behind the charts keeps [`HISTORY_POINTS`] samples per series, taken every
+//! [`SAMPLE_EVERY`], for at most [`MAX_SERIES`] series.
+
+pub mod cluster;
+
+use crate::admin;
+use crate::common::Properties;
+use crate::zk::ZkClient;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cluster::BrokerSample;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const STYLE_CSS: &str = include_str!("assets/style.css");
+
+/// How often the history is sampled.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+/// Samples kept per series: 10 minutes at [`SAMPLE_EVERY`].
+pub const HISTORY_POINTS: usize = 120;
+/// Series kept at most (brokers × 2 + topics + groups); the rest are not drawn.
+pub const MAX_SERIES: usize = 2000;
+/// Consumer groups whose lag is sampled for the charts (the first by name).
+const MAX_SAMPLED_GROUPS: usize = 50;
+
+/// The admin actions the console offers: (id, label, destructive). Destructive ones ask
+/// for confirmation in the page.
+pub const ACTIONS: &[(&str, &str, bool)] =
+    &[("create-topic", "Create topic", false), ("add-partitions", "Add partitions", false), ("change-config", "Change config", false)];
+
+/// Time series of one thing (a broker's bytes in, a topic's messages in, a group's lag):
+/// rates for counters, values for gauges.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Series {
+    pub points: VecDeque<(u64, f64)>,
+}
+
+impl Series {
+    fn push(&mut self, t: u64, v: f64) {
+        if self.points.len() == HISTORY_POINTS {
+            self.points.pop_front();
+        }
+        self.points.push_back((t, v));
+    }
+}
+
+#[derive(Default)]
+struct History {
+    series: BTreeMap<String, Series>,
+    /// The previous counter readings, for rates.
+    last: HashMap<String, (u64, f64)>,
+    /// The latest scrape of each broker.
+    samples: HashMap<i32, BrokerSample>,
+}
+
+impl History {
+    fn gauge(&mut self, key: String, t: u64, v: f64) {
+        if self.series.len() >= MAX_SERIES && !self.series.contains_key(&key) {
+            return;
+        }
+        self.series.entry(key).or_default().push(t, v);
+    }
+
+    /// A counter reading becomes a per-second rate since the previous one (a reset, as
+    /// after a broker restart, starts over).
+    fn counter(&mut self, key: String, t: u64, v: f64) {
+        if let Some((t0, v0)) = self.last.insert(key.clone(), (t, v)) {
+            if t > t0 && v >= v0 {
+                self.gauge(key, t, (v - v0) * 1000.0 / (t - t0) as f64);
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Manager {
+    zk: ZkClient,
+    history: Arc<Mutex<History>>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorBody {
+    error: String,
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(ErrorBody { error: message.into() })).into_response()
+}
+
+impl Manager {
+    pub fn new(zk: ZkClient) -> Manager {
+        Manager { zk, history: Arc::new(Mutex::new(History::default())) }
+    }
+
+    fn history(&self) -> std::sync::MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn samples(&self) -> HashMap<i32, BrokerSample> {
+        self.history().samples.clone()
+    }
+
+    /// One round of sampling: scrape every broker's metrics, read the groups' lag.
+    pub async fn sample(&self) {
+        let Ok(brokers) = cluster::brokers(&self.zk).await else { return };
+        let t = now_ms();
+        let mut scraped = HashMap::new();
+        for b in &brokers {
+            if let Some(port) = b.metrics_port.and_then(|p| u16::try_from(p).ok()) {
+                if let Some(s) = cluster::scrape(&b.host, port).await {
+                    scraped.insert(b.id, s);
+                }
+            }
+        }
+        let mut lags = Vec::new();
+        if let Ok(groups) = cluster::group_names(&self.zk).await {
+            for g in groups.into_iter().take(MAX_SAMPLED_GROUPS) {
+                if let Ok(Some(v)) = cluster::group(&self.zk, &g, &brokers).await {
+                    if let Some(lag) = v.total_lag {
+                        lags.push((g, lag));
+                    }
+                }
+            }
+        }
+        let mut h = self.history();
+        let mut by_topic: BTreeMap<String, f64> = BTreeMap::new();
+        for (id, s) in &scraped {
+            h.counter(format!("broker:{id}:bytes_in"), t, s.bytes_in);
+            h.counter(format!("broker:{id}:bytes_out"), t, s.bytes_out);
+            for (topic, v) in &s.messages_in_by_topic {
+                *by_topic.entry(topic.clone()).or_default() += v;
+            }
+        }
+        for (topic, v) in by_topic {
+            h.counter(format!("topic:{topic}:messages_in"), t, v);
+        }
+        for (g, lag) in lags {
+            h.gauge(format!("group:{g}:lag"), t, lag as f64);
+        }
+        h.samples = scraped;
+    }
+
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/", get(|| async { Html(INDEX_HTML) }))
+            .route("/app.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], APP_JS) }))
+            .route("/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE_CSS) }))
+            .route("/api/overview", get(overview))
+            .route("/api/topics/{name}", get(topic_page))
+            .route("/api/brokers/{id}", get(broker_page))
+            .route("/api/groups/{name}", get(group_page))
+            .route("/api/actions", post(action))
+            .with_state(self)
+    }
+}
+
+#[derive(Serialize)]
+struct Overview {
+    brokers: Vec<cluster::BrokerView>,
+    topics: Vec<cluster::TopicView>,
+    groups: Vec<GroupSummary>,
+    actions: Vec<ActionInfo>,
+    history: BTreeMap<String, Series>,
+}
+
+#[derive(Serialize)]
+struct GroupSummary {
+    name: String,
+    lag: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct ActionInfo {
+    id: &'static str,
+    label: &'static str,
+    destructive: bool,
+}
+
+fn actions() -> Vec<ActionInfo> {
+    ACTIONS.iter().map(|(id, label, destructive)| ActionInfo { id, label, destructive: *destructive }).collect()
+}
+
+fn series_with_prefix(m: &Manager, prefix: &str) -> BTreeMap<String, Series> {
+    m.history().series.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+async fn overview(State(m): State<Manager>) -> Response {
+    let mut brokers = match cluster::brokers(&m.zk).await {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, format!("cannot read the brokers from ZooKeeper: {e}")),
+    };
+    let samples = m.samples();
+    let topics = match cluster::topics(&m.zk, &brokers, &samples).await {
+        Ok(t) => t,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, format!("cannot read the topics from ZooKeeper: {e}")),
+    };
+    cluster::count_partitions(&mut brokers, &topics);
+    let names = cluster::group_names(&m.zk).await.unwrap_or_default();
+    let lags: HashMap<String, f64> = {
+        let h = m.history();
+        names.iter().filter_map(|g| h.series.get(&format!("group:{g}:lag")).and_then(|s| s.points.back()).map(|(_, v)| (g.clone(), *v))).collect()
+    };
+    let groups = names.into_iter().map(|name| GroupSummary { lag: lags.get(&name).copied(), name }).collect();
+    let mut history = series_with_prefix(&m, "broker:");
+    history.extend(series_with_prefix(&m, "topic:"));
+    Json(Overview { brokers, topics, groups, actions: actions(), history }).into_response()
+}
+
+#[derive(Serialize)]
+struct TopicPage {
+    topic: cluster::TopicView,
+    history: BTreeMap<String, Series>,
+    actions: Vec<ActionInfo>,
+}
+
+async fn topic_page(State(m): State<Manager>, Path(name): Path<String>) -> Response {
+    let brokers = cluster::brokers(&m.zk).await.unwrap_or_default();
+    match cluster::topic(&m.zk, &name, &brokers, &m.samples(), true).await {
+        Ok(Some(topic)) => {
+            let history = series_with_prefix(&m, &format!("topic:{name}:"));
+            Json(TopicPage { topic, history, actions: actions() }).into_response()
+        }
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("Topic {name} does not exist")),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+#[derive(Serialize)]
+struct BrokerPage {
+    broker: cluster::BrokerView,
+    partitions: Vec<(String, i32, bool)>,
+    history: BTreeMap<String, Series>,
+}
+
+async fn broker_page(State(m): State<Manager>, Path(id): Path<i32>) -> Response {
+    let mut brokers = match cluster::brokers(&m.zk).await {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    let topics = cluster::topics(&m.zk, &brokers, &m.samples()).await.unwrap_or_default();
+    cluster::count_partitions(&mut brokers, &topics);
+    let Some(broker) = brokers.into_iter().find(|b| b.id == id) else {
+        return error(StatusCode::NOT_FOUND, format!("Broker {id} is not registered"));
+    };
+    let partitions = topics
+        .iter()
+        .flat_map(|t| t.partitions.iter().filter(|p| p.replicas.contains(&id)).map(move |p| (t.name.clone(), p.partition, p.leader == id)))
+        .collect();
+    let history = series_with_prefix(&m, &format!("broker:{id}:"));
+    Json(BrokerPage { broker, partitions, history }).into_response()
+}
+
+#[derive(Serialize)]
+struct GroupPage {
+    group: cluster::GroupView,
+    history: BTreeMap<String, Series>,
+}
+
+async fn group_page(State(m): State<Manager>, Path(name): Path<String>) -> Response {
+    let brokers = cluster::brokers(&m.zk).await.unwrap_or_default();
+    match cluster::group(&m.zk, &name, &brokers).await {
+        Ok(Some(group)) => {
+            let history = series_with_prefix(&m, &format!("group:{name}:"));
+            Json(GroupPage { group, history }).into_response()
+        }
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("Consumer group {name} does not exist")),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+/// An action as the page posts it. Numbers arrive as text, as typed, and are checked
+/// the way `kafka-topics.sh` checked its options.
+#[derive(Debug, Deserialize)]
+pub struct ActionRequest {
+    pub action: String,
+    #[serde(default)]
+    pub topic: String,
+    #[serde(default)]
+    pub partitions: String,
+    #[serde(default)]
+    pub replication_factor: String,
+    /// `key=value` lines.
+    #[serde(default)]
+    pub config: String,
+    /// Keys to remove (change-config).
+    #[serde(default)]
+    pub delete_config: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ActionResult {
+    message: String,
+}
+
+/// `kafka-topics.sh`'s prefix for a failed command.
+const TOOL_ERROR_PREFIX: &str = "Error while executing topic command ";
+
+fn parse_int(name: &str, v: &str) -> Result<i32, String> {
+    admin::java_parse_int(v.trim()).ok_or_else(|| format!("Option {name} requires an integer value, got \"{}\"", v.trim()))
+}
+
+fn parse_config(lines: &str) -> Result<Properties, String> {
+    let mut p = Properties::new();
+    for line in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (k, v) = line.split_once('=').ok_or_else(|| format!("Invalid topic config: all configs to be added must be in the format \"key=val\"; got \"{line}\""))?;
+        p.set(k.trim(), v.trim());
+    }
+    Ok(p)
+}
+
+/// Run one action; the message is what `kafka-topics.sh` printed for it.
+pub async fn run_action(zk: &ZkClient, req: &ActionRequest) -> Result<String, String> {
+    let topic = req.topic.trim();
+    let failed = |e: admin::AdminError| format!("{TOOL_ERROR_PREFIX}{e}");
+    match req.action.as_str() {
+        "create-topic" => {
+            let partitions = parse_int("partitions", &req.partitions)?;
+            let rf = parse_int("replication-factor", &req.replication_factor)?;
+            let config = parse_config(&req.config)?;
+            admin::validate_config(&config).map_err(failed)?;
+            admin::create_topic(zk, topic, partitions, rf, &config).await.map_err(failed)?;
+            Ok(format!("Created topic \"{topic}\"."))
+        }
+        "add-partitions" => {
+            let partitions = parse_int("partitions", &req.partitions)?;
+            let config = admin::fetch_topic_config(zk, topic).await.map_err(failed)?;
+            admin::add_partitions(zk, topic, partitions, None, &config).await.map_err(failed)?;
+            Ok("Adding partitions succeeded!".to_string())
+        }
+        "change-config" => {
+            let add = parse_config(&req.config)?;
+            admin::validate_config(&add).map_err(failed)?;
+            if !admin::topic_exists(zk, topic).await.map_err(failed)? {
+                return Err(format!("{TOOL_ERROR_PREFIX}Topic {topic} does not exist"));
+            }
+            let mut config = admin::fetch_topic_config(zk, topic).await.map_err(failed)?;
+            for (k, v) in add.iter() {
+                config.set(k, v);
+            }
+            for k in req.delete_config.split([',', '\n']).map(str::trim).filter(|k| !k.is_empty()) {
+                config.remove(k);
+            }
+            admin::change_topic_config(zk, topic, &config).await.map_err(failed)?;
+            Ok(format!("Updated config for topic \"{topic}\"."))
+        }
+        other => Err(format!("Unknown action {other}")),
+    }
+}
+
+async fn action(State(m): State<Manager>, Json(req): Json<ActionRequest>) -> Response {
+    match run_action(&m.zk, &req).await {
+        Ok(message) => Json(ActionResult { message }).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+/// Serve the console on `host:port` until the process is stopped.
+pub async fn serve(zk_connect: &str, host: &str, port: u16) -> Result<(), String> {
+    let zk = ZkClient::connect(zk_connect, Duration::from_secs(30), Duration::from_secs(30))
+        .await
+        .map_err(|e| format!("cannot connect to ZooKeeper at {zk_connect}: {e}"))?;
+    let manager = Manager::new(zk);
+    let listener = tokio::net::TcpListener::bind((host, port)).await.map_err(|e| format!("cannot bind {host}:{port}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let sampler = manager.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SAMPLE_EVERY);
+        loop {
+            tick.tick().await;
+            sampler.sample().await;
+        }
+    });
+    println!("kafka08-manager: serving http://{addr}/ for the cluster at {zk_connect}");
+    axum::serve(listener, manager.router()).await.map_err(|e| e.to_string())
+}
