@@ -329,6 +329,22 @@ mod tests {
 
 /// 0.8.2 `CommandLineUtils.printUsageAndDie`: `message` (what the tool does, or what is
 /// wrong), then the usage, on stderr; exit code 1.
+/// The start of a 0.8.2 admin command (`CommandLineUtils.printUsageAndDie` style): no
+/// arguments prints `summary` and the usage and fails; `--help`/`-h` prints the usage to
+/// stdout and succeeds; a flag that does not parse is one line plus the usage. `Err` holds
+/// the exit code to return.
+pub fn parse_admin_args(p: &OptionParser, args: &[String], summary: &str) -> Result<Options, i32> {
+    use std::io::Write as _;
+    if args.is_empty() {
+        return Err(usage_and_die(p, summary));
+    }
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        let _ = write!(std::io::stdout().lock(), "{}\n{}", p.summary(), p.usage());
+        return Err(0);
+    }
+    p.parse(args).map_err(|e| usage_and_die(p, &e.0))
+}
+
 pub fn usage_and_die(p: &OptionParser, message: &str) -> i32 {
     use std::io::Write as _;
     let stderr = std::io::stderr();

@@ -8,7 +8,7 @@
 //! `Failed to start preferred replica election: <0.8.2's message>`, exit code 1, and
 //! nothing is written.
 
-use super::options::{usage_and_die, OptionParser};
+use super::options::{parse_admin_args, usage_and_die, OptionParser};
 use super::topics_command::connect;
 use crate::common::TopicPartition;
 use crate::zk::json::{PartitionEntry, PartitionList, TopicAssignment};
@@ -39,16 +39,9 @@ fn say(line: &str) {
 
 pub fn main(args: &[String]) -> i32 {
     let p = parser();
-    if args.is_empty() {
-        return usage_and_die(&p, SUMMARY);
-    }
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        let _ = write!(std::io::stdout().lock(), "{}\n{}", p.summary(), p.usage());
-        return 0;
-    }
-    let opts = match p.parse(args) {
+    let opts = match parse_admin_args(&p, args, SUMMARY) {
         Ok(o) => o,
-        Err(e) => return usage_and_die(&p, &e.0),
+        Err(code) => return code,
     };
     if let Err(e) = p.check_required(&opts, &["zookeeper"]) {
         return usage_and_die(&p, &e.0);

@@ -7,7 +7,7 @@
 //! exit code is 1, and every input is checked before anything is written (see
 //! `admin::check_reassignment`). Usage errors print the message and the usage to stderr.
 
-use super::options::{usage_and_die, OptionParser, Options};
+use super::options::{parse_admin_args, usage_and_die, OptionParser, Options};
 use super::topics_command::CONNECTION_TIMEOUT_ENV;
 use crate::admin::{self, AdminError, Reassignment, ReassignmentStatus, ReplicaAssignment};
 use crate::zk::ZkClient;
@@ -70,16 +70,9 @@ impl From<AdminError> for Failure {
 
 pub fn main(args: &[String]) -> i32 {
     let p = parser();
-    if args.is_empty() {
-        return usage_and_die(&p, SUMMARY);
-    }
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        let _ = write!(std::io::stdout().lock(), "{}\n{}", p.summary(), p.usage());
-        return 0;
-    }
-    let opts = match p.parse(args) {
+    let opts = match parse_admin_args(&p, args, SUMMARY) {
         Ok(o) => o,
-        Err(e) => return usage_and_die(&p, &e.0),
+        Err(code) => return code,
     };
     let actions = ["generate", "execute", "verify"].iter().filter(|a| opts.has(a)).count();
     if actions != 1 {
