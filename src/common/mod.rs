@@ -5,6 +5,7 @@
 mod clock;
 pub mod config_def;
 mod error_code;
+pub mod failpoint;
 mod java;
 mod properties;
 mod topic;

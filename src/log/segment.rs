@@ -562,7 +562,7 @@ impl LogSegment {
 
     /// fsync the log and the index.
     pub fn flush(&self) -> io::Result<()> {
-        self.log.sync_data()?;
+        crate::common::failpoint::fsync(|| self.log.sync_data())?;
         self.index.flush()?;
         self.fsyncs.fetch_add(1, Ordering::AcqRel);
         Ok(())

@@ -32,6 +32,12 @@ pub trait FollowerLog: Send + Sync {
     fn read(&self, from: i64, max_bytes: usize) -> Result<Bytes, String>;
     /// Append entries that carry the leader's offsets.
     fn append_as_follower(&self, set: Bytes) -> Result<(), String>;
+    /// Whether an append may wait for the disk (an fsync when `flush.messages` is set):
+    /// such appends run on the blocking pool, not on the async workers that also keep
+    /// the other connections and the ZooKeeper session going.
+    fn append_may_block(&self) -> bool {
+        true
+    }
     /// Cut the log at `offset`, keeping the high watermark at or below the new end.
     fn truncate_to(&self, offset: i64) -> Result<(), String>;
     /// Drop everything and start the log at `offset` (our log is older than the leader's
@@ -459,7 +465,15 @@ async fn follow<L: LeaderEndPoint>(
                 }
             }
             if !set.is_empty() {
-                if let Err(e) = log.append_as_follower(set) {
+                let appended = if log.append_may_block() {
+                    let log = log.clone();
+                    tokio::task::spawn_blocking(move || log.append_as_follower(set))
+                        .await
+                        .unwrap_or_else(|e| Err(format!("the append stopped: {e}")))
+                } else {
+                    log.append_as_follower(set)
+                };
+                if let Err(e) = appended {
                     log::error!("Broker {} cannot append replicated data to {}: {}", broker_id, tp, e);
                     return Err(());
                 }

@@ -392,6 +392,10 @@ impl FollowerLog for Partition {
         self.log.append(set, false).map(|_| ()).map_err(|e| e.to_string())
     }
 
+    fn append_may_block(&self) -> bool {
+        self.log.config().flush_interval_messages != i64::MAX
+    }
+
     fn truncate_to(&self, offset: i64) -> Result<(), String> {
         self.log.truncate_to(offset).map_err(|e| e.to_string())?;
         self.clamp_high_watermark();

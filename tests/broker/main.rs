@@ -12,6 +12,7 @@ mod broker_hardening;
 mod broker_live_config;
 mod broker_protocol;
 mod broker_replication;
+mod broker_slow_disk;
 mod broker_zk;
 mod network_server;
 mod offsets_api;

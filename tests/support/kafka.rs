@@ -20,6 +20,7 @@ pub struct KafkaBroker {
     child: Option<Child>,
     zk_connect: String,
     extra: Vec<(String, String)>,
+    env: Vec<(String, String)>,
     starts: usize,
 }
 
@@ -27,6 +28,12 @@ impl KafkaBroker {
     /// Start broker `id` against `zk_connect` (with chroot if wanted) and wait until it is
     /// registered and serving. `extra` adds or overrides server.properties keys.
     pub fn start(id: i32, zk_connect: &str, extra: &[(&str, &str)]) -> KafkaBroker {
+        KafkaBroker::start_with_env(id, zk_connect, extra, &[])
+    }
+
+    /// [`KafkaBroker::start`] with environment variables for the broker process (its
+    /// restarts keep them), e.g. a failpoint of `kafka08::common::failpoint`.
+    pub fn start_with_env(id: i32, zk_connect: &str, extra: &[(&str, &str)], env: &[(&str, &str)]) -> KafkaBroker {
         let mut b = KafkaBroker {
             id,
             port: free_port(),
@@ -34,6 +41,7 @@ impl KafkaBroker {
             child: None,
             zk_connect: zk_connect.to_string(),
             extra: extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             starts: 0,
         };
         b.launch();
@@ -89,6 +97,7 @@ impl KafkaBroker {
             .arg(self.properties_path())
             .env("KAFKA08_EXIT_WITH_PARENT", "1")
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info,zookeeper_client=warn".into()))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
             .stderr(log)
