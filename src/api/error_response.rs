@@ -35,7 +35,7 @@ impl Request {
                 }
                 Response::Produce(ProduceResponse::from_partitions(r.partitions().into_iter().map(|(t, p)| {
                     (
-                        t.to_string(),
+                        t,
                         ProduceResponsePartition { partition: p.partition, error_code: error, base_offset: -1 },
                     )
                 })))
@@ -43,7 +43,7 @@ impl Request {
             Request::Fetch(r) => {
                 Response::Fetch(FetchResponse::from_partitions(r.partitions().into_iter().map(|(t, p)| {
                     (
-                        t.to_string(),
+                        t,
                         FetchResponsePartition {
                             partition: p.partition,
                             error_code: error,
@@ -56,7 +56,7 @@ impl Request {
             Request::Offsets(r) => {
                 Response::Offsets(OffsetsResponse::from_partitions(r.partitions().into_iter().map(|(t, p)| {
                     (
-                        t.to_string(),
+                        t,
                         OffsetsResponsePartition { partition: p.partition, error_code: error, offsets: vec![] },
                     )
                 })))
@@ -84,15 +84,15 @@ impl Request {
             }),
             Request::OffsetCommit(r) => Response::OffsetCommit(OffsetCommitResponse::from_partitions(
                 r.partitions().into_iter().map(|(t, p)| {
-                    (t.to_string(), OffsetCommitResponsePartition { partition: p.partition, error_code: error })
+                    (t, OffsetCommitResponsePartition { partition: p.partition, error_code: error })
                 }),
             )),
             Request::OffsetFetch(r) => {
-                Response::OffsetFetch(OffsetFetchResponse::from_partitions(r.partitions().into_iter().map(|tp| {
+                Response::OffsetFetch(OffsetFetchResponse::from_partitions(r.partitions().into_iter().map(|(topic, partition)| {
                     (
-                        tp.topic,
+                        topic,
                         OffsetFetchResponsePartition {
-                            partition: tp.partition,
+                            partition,
                             offset: -1,
                             metadata: String::new(),
                             error_code: error,

@@ -167,7 +167,7 @@ impl<P: AsRef<[u8]>> ChunkedFrame<P> {
 impl<P> FetchResponse<P> {
     /// Build a response from per-partition results, grouped by topic, duplicates
     /// collapsed (later wins).
-    pub fn from_partitions(entries: impl IntoIterator<Item = (String, FetchResponsePartition<P>)>) -> FetchResponse<P> {
+    pub fn from_partitions(entries: impl IntoIterator<Item = (impl AsRef<str>, FetchResponsePartition<P>)>) -> FetchResponse<P> {
         FetchResponse {
             topics: group_by_topic(entries, |p| p.partition)
                 .into_iter()

@@ -7,6 +7,7 @@
 //! 0.8.2's own order is arbitrary.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Flatten topics → partitions into `(topic, entry)` pairs with duplicates collapsed: a
 /// later entry for the same `(topic, partition)` replaces the earlier one, which keeps
@@ -34,23 +35,32 @@ pub fn unique_partitions<'a, T: 'a>(
 
 /// Group `(topic, entry)` pairs by topic (topics in first-appearance order, entries in
 /// arrival order), collapsing a repeated `(topic, partition)` so that the later entry wins
-/// in the earlier one's position.
-pub fn group_by_topic<T>(
-    entries: impl IntoIterator<Item = (String, T)>,
+/// in the earlier one's position. Topic names arrive borrowed or shared (`&str`,
+/// `Arc<str>`, `String`); the response gets one `String` per topic, never one per entry,
+/// so a request naming many partitions of a long topic costs its name once.
+pub fn group_by_topic<S: AsRef<str>, T>(
+    entries: impl IntoIterator<Item = (S, T)>,
     partition_of: impl Fn(&T) -> i32,
 ) -> Vec<(String, Vec<T>)> {
     let mut topic_index: HashMap<String, usize> = HashMap::new();
     let mut partition_index: HashMap<(usize, i32), usize> = HashMap::new();
     let mut out: Vec<(String, Vec<T>)> = Vec::new();
+    // Entries of one topic usually come together: look the name up only when it changes.
+    let mut last: Option<usize> = None;
     for (topic, entry) in entries {
-        let t = match topic_index.get(&topic) {
-            Some(&t) => t,
-            None => {
-                topic_index.insert(topic.clone(), out.len());
-                out.push((topic, Vec::new()));
-                out.len() - 1
-            }
+        let topic = topic.as_ref();
+        let t = match last {
+            Some(t) if out[t].0 == topic => t,
+            _ => match topic_index.get(topic) {
+                Some(&t) => t,
+                None => {
+                    topic_index.insert(topic.to_string(), out.len());
+                    out.push((topic.to_string(), Vec::new()));
+                    out.len() - 1
+                }
+            },
         };
+        last = Some(t);
         let p = partition_of(&entry);
         let partitions = &mut out[t].1;
         match partition_index.get(&(t, p)) {
@@ -62,6 +72,27 @@ pub fn group_by_topic<T>(
         }
     }
     out
+}
+
+/// One shared copy of each topic name a handler keeps past the request it came in (a
+/// deferred answer): entries hold an `Arc<str>` each, not a copy of the name each.
+#[derive(Default)]
+pub struct SharedNames {
+    names: HashMap<Box<str>, Arc<str>>,
+    last: Option<Arc<str>>,
+}
+
+impl SharedNames {
+    pub fn get(&mut self, topic: &str) -> Arc<str> {
+        if let Some(last) = &self.last {
+            if &**last == topic {
+                return last.clone();
+            }
+        }
+        let shared = self.names.entry(topic.into()).or_insert_with(|| Arc::from(topic)).clone();
+        self.last = Some(shared.clone());
+        shared
+    }
 }
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ pub use fetch::{
     FetchTopic, RecordPayload, CONSUMER_REPLICA_ID, DEBUGGING_REPLICA_ID,
 };
 pub use frame::{check_frame, encode_frame, split_frame, write_frame, DEFAULT_MAX_REQUEST_SIZE, SIZE_PREFIX};
-pub use grouping::{group_by_topic, unique_partitions};
+pub use grouping::{group_by_topic, unique_partitions, SharedNames};
 pub use header::{ApiKey, RequestHeader, ResponseHeader};
 pub use leader_and_isr::{LeaderAndIsrRequest, LeaderAndIsrResponse, PartitionResult, PartitionState};
 pub use metadata::{MetadataRequest, MetadataResponse, PartitionMetadata, TopicMetadata};

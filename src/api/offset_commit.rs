@@ -118,7 +118,7 @@ impl OffsetCommitResponse {
     /// Build a response from per-partition results, grouped by topic, duplicates
     /// collapsed (later wins).
     pub fn from_partitions(
-        entries: impl IntoIterator<Item = (String, OffsetCommitResponsePartition)>,
+        entries: impl IntoIterator<Item = (impl AsRef<str>, OffsetCommitResponsePartition)>,
     ) -> OffsetCommitResponse {
         OffsetCommitResponse {
             topics: group_by_topic(entries, |p| p.partition)

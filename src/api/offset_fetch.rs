@@ -7,7 +7,7 @@ use super::grouping::group_by_topic;
 use super::header::ApiKey;
 use super::request::ApiRequest;
 use super::response::ApiResponse;
-use crate::common::{ErrorCode, TopicPartition};
+use crate::common::ErrorCode;
 use std::collections::HashSet;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,14 +24,13 @@ pub struct OffsetFetchTopic {
 
 impl OffsetFetchRequest {
     /// The distinct partitions asked for, in request order.
-    pub fn partitions(&self) -> Vec<TopicPartition> {
-        // Duplicates are found on borrowed names: one copy of a name per distinct entry.
+    /// The distinct `(topic, partition)` pairs asked for, borrowing the names.
+    pub fn partitions(&self) -> Vec<(&str, i32)> {
         let mut seen = HashSet::new();
         self.topics
             .iter()
             .flat_map(|t| t.partitions.iter().map(move |&p| (t.topic.as_str(), p)))
             .filter(|key| seen.insert(*key))
-            .map(|(t, p)| TopicPartition::new(t, p))
             .collect()
     }
 }
@@ -82,7 +81,7 @@ impl OffsetFetchResponse {
     /// Build a response from per-partition results, grouped by topic, duplicates
     /// collapsed (later wins).
     pub fn from_partitions(
-        entries: impl IntoIterator<Item = (String, OffsetFetchResponsePartition)>,
+        entries: impl IntoIterator<Item = (impl AsRef<str>, OffsetFetchResponsePartition)>,
     ) -> OffsetFetchResponse {
         OffsetFetchResponse {
             topics: group_by_topic(entries, |p| p.partition)

@@ -95,7 +95,7 @@ pub struct OffsetsResponsePartition {
 impl OffsetsResponse {
     /// Build a response from per-partition results, grouped by topic, duplicates
     /// collapsed (later wins).
-    pub fn from_partitions(entries: impl IntoIterator<Item = (String, OffsetsResponsePartition)>) -> OffsetsResponse {
+    pub fn from_partitions(entries: impl IntoIterator<Item = (impl AsRef<str>, OffsetsResponsePartition)>) -> OffsetsResponse {
         OffsetsResponse {
             topics: group_by_topic(entries, |p| p.partition)
                 .into_iter()

@@ -97,7 +97,7 @@ pub struct ProduceResponsePartition {
 impl ProduceResponse {
     /// Build a response from per-partition results, grouped by topic, duplicates
     /// collapsed (later wins).
-    pub fn from_partitions(entries: impl IntoIterator<Item = (String, ProduceResponsePartition)>) -> ProduceResponse {
+    pub fn from_partitions(entries: impl IntoIterator<Item = (impl AsRef<str>, ProduceResponsePartition)>) -> ProduceResponse {
         ProduceResponse {
             topics: group_by_topic(entries, |p| p.partition)
                 .into_iter()

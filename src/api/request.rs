@@ -187,10 +187,13 @@ pub fn decode_request(payload: Bytes) -> Result<(RequestHeader, Request), Decode
 /// The most topic-name bytes a request may expand to when each of its partition entries
 /// is paired with its topic's name (Σ name length × partitions, over its topics). The wire
 /// names a topic once for all its partitions, so 1 MB naming 250,000 partitions (4 bytes
-/// each) of a 32 KB topic expands to 8 GB of `(topic, partition)` pairs; 0.8.2 shared one
-/// JVM string among them. A real client stays far below: 10,000 partitions of a
-/// 249-character topic are 2.5 MB. A request above the limit is refused like an
-/// undecodable one (the connection closes).
+/// each) of a 32 KB topic would expand to 8 GB of `(topic, partition)` pairs. Handlers never
+/// make those pairs with copies: they borrow the names from the request, hold one
+/// `Arc<str>` per topic when an answer is deferred (`SharedNames`), and responses carry a
+/// name once per topic (`group_by_topic`), as 0.8.2 shared one JVM string. The limit stays
+/// as a bound on the per-partition work one small request can ask for. A real client stays
+/// far below: 10,000 partitions of a 249-character topic are 2.5 MB. A request above the
+/// limit is refused like an undecodable one (the connection closes).
 pub const MAX_EXPANDED_TOPIC_BYTES: usize = 16 * 1024 * 1024;
 
 impl Request {

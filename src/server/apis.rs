@@ -296,7 +296,8 @@ impl KafkaApis {
         let acks = req.acks;
         // Per partition: the answer so far and, for acks=-1, the offset the high watermark
         // must pass in the leader epoch the append was made in.
-        let mut results: Vec<(String, ProduceResponsePartition, Option<(i64, i32)>)> = Vec::new();
+        let mut results: Vec<(Arc<str>, ProduceResponsePartition, Option<(i64, i32)>)> = Vec::new();
+        let mut names = api::SharedNames::default();
         let mut failed = false;
         for (topic, p) in req.partitions() {
             let tp = TopicPartition::new(topic, p.partition);
@@ -306,13 +307,13 @@ impl KafkaApis {
             match self.replica_manager.append_as_leader(&tp, p.message_set.clone(), acks) {
                 Ok(info) => {
                     let wait_for = (info.last_offset >= 0).then_some((info.last_offset + 1, epoch));
-                    results.push((topic.to_string(), ProduceResponsePartition { partition: p.partition, error_code: ErrorCode::NoError, base_offset: info.first_offset }, wait_for));
+                    results.push((names.get(topic), ProduceResponsePartition { partition: p.partition, error_code: ErrorCode::NoError, base_offset: info.first_offset }, wait_for));
                 }
                 Err(PartitionError(code, why)) => {
                     log::debug!("produce to {} failed: {}", tp, why);
                     self.replica_manager.record_failed_produce(topic);
                     failed = true;
-                    results.push((topic.to_string(), ProduceResponsePartition { partition: p.partition, error_code: code, base_offset: -1 }, None));
+                    results.push((names.get(topic), ProduceResponsePartition { partition: p.partition, error_code: code, base_offset: -1 }, None));
                 }
             }
         }
@@ -333,7 +334,7 @@ impl KafkaApis {
             'partitions: for (t, p, w) in &results {
                 let Some((need, epoch)) = *w else { continue };
                 loop {
-                    let Some(part) = rm.partition(&TopicPartition::new(t.clone(), p.partition)) else { continue 'partitions };
+                    let Some(part) = rm.partition(&TopicPartition::new(&**t, p.partition)) else { continue 'partitions };
                     if !part.is_leader() || part.leader_epoch() != epoch {
                         continue 'partitions;
                     }
@@ -348,7 +349,7 @@ impl KafkaApis {
             }
             let parts = results.into_iter().map(|(t, mut p, w)| {
                 if let Some((need, epoch)) = w {
-                    match rm.partition(&TopicPartition::new(t.clone(), p.partition)) {
+                    match rm.partition(&TopicPartition::new(&*t, p.partition)) {
                         // Leadership lost and regained meanwhile: the messages may have been
                         // truncated while we followed, and the watermark now counts others.
                         Some(part) if !part.is_leader() || part.leader_epoch() != epoch => p.error_code = ErrorCode::NotLeaderForPartition,
@@ -404,7 +405,7 @@ impl KafkaApis {
             };
             slots[i] = Some(part);
         }
-        let entries = partitions.iter().zip(slots).filter_map(|((topic, _), part)| part.map(|part| (topic.to_string(), part)));
+        let entries = partitions.iter().zip(slots).filter_map(|((topic, _), part)| part.map(|part| (*topic, part)));
         (FetchResponse::from_partitions(entries), bytes, error, sent)
     }
 
@@ -461,7 +462,7 @@ impl KafkaApis {
                     Err(PartitionError(code, _)) => OffsetsResponsePartition { partition: p.partition, error_code: code, offsets: vec![] },
                 }
             };
-            entries.push((topic.to_string(), part));
+            entries.push((topic, part));
         }
         respond(cid, &OffsetsResponse::from_partitions(entries))
     }
@@ -509,7 +510,7 @@ impl KafkaApis {
             } else {
                 om.commit_to_zookeeper(&req.group, topic, p.partition, p.offset).await
             };
-            entries.push((topic.to_string(), api::OffsetCommitResponsePartition { partition: p.partition, error_code }));
+            entries.push((topic, api::OffsetCommitResponsePartition { partition: p.partition, error_code }));
         }
         respond(cid, &api::OffsetCommitResponse::from_partitions(entries))
     }
@@ -534,13 +535,13 @@ impl KafkaApis {
             log::info!("Closing a connection after an OffsetFetch v0 naming {} partitions (at most {})", partitions.len(), MAX_ZOOKEEPER_OFFSET_PARTITIONS);
             return Outcome::Close;
         }
-        for tp in partitions {
-            let (offset, error_code) = if !self.metadata_cache.contains_topic(&tp.topic) {
+        for (topic, partition) in partitions {
+            let (offset, error_code) = if !self.metadata_cache.contains_topic(topic) {
                 (-1, ErrorCode::UnknownTopicOrPartition)
             } else {
-                self.offset_manager.fetch_from_zookeeper(&req.group, &tp.topic, tp.partition).await
+                self.offset_manager.fetch_from_zookeeper(&req.group, topic, partition).await
             };
-            entries.push((tp.topic, api::OffsetFetchResponsePartition { partition: tp.partition, offset, metadata: String::new(), error_code }));
+            entries.push((topic, api::OffsetFetchResponsePartition { partition, offset, metadata: String::new(), error_code }));
         }
         respond(cid, &api::OffsetFetchResponse::from_partitions(entries))
     }
@@ -549,22 +550,17 @@ impl KafkaApis {
     /// metadata cache does not know is -1 with 3; the rest come from the coordinator's
     /// cache (16 elsewhere, 14 while loading, -1 with 0 when nothing is committed).
     fn handle_offset_fetch_kafka(&self, cid: i32, req: api::OffsetFetchRequest) -> Outcome {
-        let (known, unknown): (Vec<TopicPartition>, Vec<TopicPartition>) =
-            req.partitions().into_iter().partition(|tp| self.metadata_cache.partition_state(&tp.topic, tp.partition).is_some());
-        let mut entries: Vec<(String, api::OffsetFetchResponsePartition)> = unknown
+        let (known, unknown): (Vec<(&str, i32)>, Vec<(&str, i32)>) =
+            req.partitions().into_iter().partition(|&(topic, partition)| self.metadata_cache.partition_state(topic, partition).is_some());
+        let mut entries: Vec<(&str, api::OffsetFetchResponsePartition)> = unknown
             .into_iter()
-            .map(|tp| {
-                let p = api::OffsetFetchResponsePartition {
-                    partition: tp.partition,
-                    offset: -1,
-                    metadata: String::new(),
-                    error_code: ErrorCode::UnknownTopicOrPartition,
-                };
-                (tp.topic, p)
+            .map(|(topic, partition)| {
+                let p = api::OffsetFetchResponsePartition { partition, offset: -1, metadata: String::new(), error_code: ErrorCode::UnknownTopicOrPartition };
+                (topic, p)
             })
             .collect();
         if !known.is_empty() {
-            entries.extend(self.offset_manager.fetch(&req.group, &known).into_iter().map(|(tp, p)| (tp.topic, p)));
+            entries.extend(self.offset_manager.fetch(&req.group, &known));
         }
         respond(cid, &api::OffsetFetchResponse::from_partitions(entries))
     }

@@ -332,7 +332,7 @@ pub struct PendingCommit {
     offsets_partition: i32,
     /// Every partition of the request; `Some` when its answer is already decided
     /// (oversized metadata), `None` when it shares the append's result.
-    results: Vec<(String, i32, Option<ErrorCode>)>,
+    results: Vec<(std::sync::Arc<str>, i32, Option<ErrorCode>)>,
     /// The result of the local append, before mapping (0 when it worked).
     append_error: ErrorCode,
     /// What to put in the cache once the append is acknowledged.
@@ -439,6 +439,7 @@ impl OffsetManager {
         let offsets_partition = self.partition_for(&req.group);
         let now = self.clock.now_ms();
         let mut results = Vec::new();
+        let mut names = crate::api::SharedNames::default();
         let mut messages = Vec::new();
         let mut entries = Vec::new();
         // Room left in the cache for keys it does not hold yet.
@@ -459,7 +460,7 @@ impl OffsetManager {
         };
         for (topic, p) in req.partitions() {
             if self.metadata_too_large(&p.metadata) {
-                results.push((topic.to_string(), p.partition, Some(ErrorCode::OffsetMetadataTooLarge)));
+                results.push((names.get(topic), p.partition, Some(ErrorCode::OffsetMetadataTooLarge)));
                 continue;
             }
             let gtp = GroupTopicPartition { group: req.group.clone(), topic: topic.to_string(), partition: p.partition };
@@ -473,7 +474,7 @@ impl OffsetManager {
                         offsets_partition,
                         MAX_CACHED_OFFSETS_PER_PARTITION
                     );
-                    results.push((topic.to_string(), p.partition, Some(ErrorCode::Unknown)));
+                    results.push((names.get(topic), p.partition, Some(ErrorCode::Unknown)));
                     continue;
                 }
                 room -= 1;
@@ -491,10 +492,10 @@ impl OffsetManager {
                         },
                         value,
                     ));
-                    results.push((topic.to_string(), p.partition, None));
+                    results.push((names.get(topic), p.partition, None));
                 }
                 // Only a metadata (or name) beyond 32767 UTF-8 bytes gets here.
-                _ => results.push((topic.to_string(), p.partition, Some(ErrorCode::OffsetMetadataTooLarge))),
+                _ => results.push((names.get(topic), p.partition, Some(ErrorCode::OffsetMetadataTooLarge))),
             }
         }
         let mut pending = PendingCommit {
@@ -548,7 +549,7 @@ impl OffsetManager {
     /// OffsetCommit v1, second half: wait (acks -1) until the ISR has the commit or
     /// `offsets.commit.timeout.ms` passes (7), put what was written in the cache, and
     /// answer every partition (0.8.2 `OffsetCommitRequest.responseFor`: 3 → 15, 6 → 16).
-    pub async fn complete_commit(&self, mut pending: PendingCommit) -> Vec<(String, OffsetCommitResponsePartition)> {
+    pub async fn complete_commit(&self, mut pending: PendingCommit) -> Vec<(std::sync::Arc<str>, OffsetCommitResponsePartition)> {
         let tp = Self::offsets_tp(pending.offsets_partition);
         if let (Some(need), ErrorCode::NoError) = (pending.wait_for, pending.append_error) {
             let rm = &self.replica_manager;
@@ -600,10 +601,10 @@ impl OffsetManager {
     /// not the coordinator → 16; loading → 14; otherwise the cached offset, or -1 with
     /// error 0 when none. Never a stale answer: the leadership check and the cache read
     /// happen under the lock a leadership change takes.
-    pub fn fetch(&self, group: &str, tps: &[TopicPartition]) -> Vec<(TopicPartition, OffsetFetchResponsePartition)> {
+    pub fn fetch<'a>(&self, group: &str, tps: &[(&'a str, i32)]) -> Vec<(&'a str, OffsetFetchResponsePartition)> {
         let partition = self.partition_for(group);
-        let answer = |tp: &TopicPartition, offset: i64, metadata: String, error_code: ErrorCode| {
-            (tp.clone(), OffsetFetchResponsePartition { partition: tp.partition, offset, metadata, error_code })
+        let answer = |&(topic, partition): &(&'a str, i32), offset: i64, metadata: String, error_code: ErrorCode| {
+            (topic, OffsetFetchResponsePartition { partition, offset, metadata, error_code })
         };
         let mut start_load = false;
         let out = {
@@ -615,11 +616,8 @@ impl OffsetManager {
                     Some(cache) if !cache.loading => tps
                         .iter()
                         .map(|tp| {
-                            let key = GroupTopicPartition {
-                                group: group.to_string(),
-                                topic: tp.topic.clone(),
-                                partition: tp.partition,
-                            };
+                            // One key at a time: the names are not copied per entry.
+                            let key = GroupTopicPartition { group: group.to_string(), topic: tp.0.to_string(), partition: tp.1 };
                             match cache.offsets.get(&key) {
                                 Some(c) => answer(tp, c.value.offset, c.value.metadata.clone(), ErrorCode::NoError),
                                 None => answer(tp, -1, String::new(), ErrorCode::NoError),

@@ -202,6 +202,73 @@ fn a_request_naming_a_huge_topic_once_per_partition_is_refused_without_expanding
     assert!(try_call(&b.addr(), &api::MetadataRequest { topics: vec![] }).is_some(), "still serving");
 }
 
+/// Item 1, below the cap: a request may name 2,000 partitions of an 8,000-byte topic
+/// (16 MB if every entry carried its own copy of the name, just under
+/// `MAX_EXPANDED_TOPIC_BYTES`). The broker answers each kind of such request (every
+/// partition unknown: 3) while its peak RSS grows by far less than one copy per entry:
+/// names are borrowed from the request or shared, never copied per partition.
+#[test]
+fn requests_just_under_the_expansion_cap_share_their_topic_names() {
+    let zk = ZkServer::start();
+    let b = KafkaBroker::start(1, &zk.connect_string(), &[]);
+    let pid = b.pid().unwrap();
+    let topic = "n".repeat(8_000);
+    let partitions: Vec<i32> = (0..2_000).collect();
+    assert!(topic.len() * partitions.len() < api::MAX_EXPANDED_TOPIC_BYTES);
+    let unknown = ErrorCode::UnknownTopicOrPartition;
+    // Warm up the paths (allocator arenas, threads) with one partition before measuring.
+    let warm = api::OffsetsRequest {
+        replica_id: -1,
+        topics: vec![api::OffsetsTopic { topic: "x".into(), partitions: vec![api::OffsetsPartition { partition: 0, time: -1, max_offsets: 1 }] }],
+    };
+    support::wire::call(&b.addr(), &warm);
+    let before = proc_status_kb(pid, "VmHWM");
+
+    let r = support::wire::request(
+        &b.addr(),
+        1,
+        &api::OffsetFetchRequest { group: "g".into(), topics: vec![api::OffsetFetchTopic { topic: topic.clone(), partitions: partitions.clone() }] },
+        Duration::from_secs(60),
+    )
+    .expect("OffsetFetch v1 answered");
+    assert_eq!(r.topics.len(), 1);
+    assert!(r.topics[0].partitions.len() == 2_000 && r.topics[0].partitions.iter().all(|p| p.error_code == unknown), "OffsetFetch: {:?}", &r.topics[0].partitions[..1]);
+
+    let r = support::wire::call(
+        &b.addr(),
+        &api::OffsetsRequest {
+            replica_id: -1,
+            topics: vec![api::OffsetsTopic { topic: topic.clone(), partitions: partitions.iter().map(|&partition| api::OffsetsPartition { partition, time: -1, max_offsets: 1 }).collect() }],
+        },
+    );
+    assert!(r.topics[0].partitions.len() == 2_000 && r.topics[0].partitions.iter().all(|p| p.error_code == unknown), "Offsets");
+
+    let r = support::wire::call(
+        &b.addr(),
+        &api::FetchRequest {
+            replica_id: -1,
+            max_wait_ms: 0,
+            min_bytes: 0,
+            topics: vec![api::FetchTopic { topic: topic.clone(), partitions: partitions.iter().map(|&partition| api::FetchPartition { partition, fetch_offset: 0, max_bytes: 1024 }).collect() }],
+        },
+    );
+    assert!(r.topics[0].partitions.len() == 2_000 && r.topics[0].partitions.iter().all(|p| p.error_code == unknown), "Fetch");
+
+    let r = support::wire::call(
+        &b.addr(),
+        &api::ProduceRequest {
+            acks: 1,
+            timeout_ms: 1_000,
+            topics: vec![api::ProduceTopic { topic: topic.clone(), partitions: partitions.iter().map(|&partition| api::ProducePartition { partition, message_set: Bytes::new() }).collect() }],
+        },
+    );
+    assert!(r.topics[0].partitions.len() == 2_000 && r.topics[0].partitions.iter().all(|p| p.error_code == unknown), "Produce");
+
+    let after = proc_status_kb(pid, "VmHWM");
+    eprintln!("broker peak RSS {} kB -> {} kB over OffsetFetch v1, Offsets, Fetch and Produce naming 2,000 partitions of an 8,000-byte topic", before, after);
+    assert!(after < before + 8 * 1024, "peak RSS grew by {} kB: names were copied per partition (one copy is 16,000 kB)", after - before);
+}
+
 /// Item 2: eight gzip wrappers inflating to 32 MiB each (a 60 KB request) are refused with
 /// 10 after at most the inflate budget, and the broker's peak RSS stays bounded; a corrupt
 /// wrapper is 2; a legal compressed set is still appended.

@@ -62,16 +62,16 @@ fn respond(request: Request, port: u16, state: &Mutex<FakeState>, cid: i32) -> O
         Request::OffsetFetch(r) => {
             st.events.push(format!("OffsetFetch {}", r.group));
             let loading = std::mem::take(&mut st.loading_once);
-            let entries: Vec<(String, api::OffsetFetchResponsePartition)> = r
+            let entries: Vec<(&str, api::OffsetFetchResponsePartition)> = r
                 .partitions()
                 .into_iter()
-                .map(|tp| {
-                    let offset = st.committed.get(&(r.group.clone(), tp.partition)).copied().unwrap_or(-1);
+                .map(|(topic, partition)| {
+                    let offset = st.committed.get(&(r.group.clone(), partition)).copied().unwrap_or(-1);
                     let error_code = if loading { ErrorCode::OffsetsLoadInProgress } else { ErrorCode::NoError };
                     (
-                        tp.topic,
+                        topic,
                         api::OffsetFetchResponsePartition {
-                            partition: tp.partition,
+                            partition,
                             offset,
                             metadata: String::new(),
                             error_code,

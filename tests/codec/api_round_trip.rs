@@ -5,7 +5,7 @@ use crate::support::samples;
 
 use bytes::{Bytes, BytesMut};
 use kafka08::api::*;
-use kafka08::common::{ErrorCode, TopicPartition};
+use kafka08::common::ErrorCode;
 use kafka08::message::CompressionCodec;
 use samples::{message_set, requests, responses};
 
@@ -273,7 +273,7 @@ fn request_partitions_collapse_duplicates_later_wins() {
         group: "g".into(),
         topics: vec![OffsetFetchTopic { topic: "t".into(), partitions: vec![1, 0, 1] }],
     };
-    assert_eq!(offset_fetch.partitions(), vec![TopicPartition::new("t", 1), TopicPartition::new("t", 0)]);
+    assert_eq!(offset_fetch.partitions(), vec![("t", 1), ("t", 0)]);
 }
 
 #[test]
