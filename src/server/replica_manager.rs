@@ -393,6 +393,8 @@ impl ReplicaManager {
                 log::warn!("Broker {} ignoring StopReplica: {}", self.broker_id, e);
                 code = e.error_code();
             } else if req.delete_partitions {
+                // 0.8.2's state-change line (it waits for the log's flushes before deleting).
+                log::info!("Broker {} handling stop replica (delete=true) for partition {}", self.broker_id, tp);
                 let removed = self.partitions.write().unwrap_or_else(|e| e.into_inner()).remove(tp);
                 if removed.is_some() || self.log_manager.get_log(tp).is_some() {
                     if let Err(e) = self.log_manager.delete_log(tp) {

@@ -10,7 +10,7 @@ use kafka08::common::{ErrorCode, TopicPartition};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
-use support::cluster::{try_call, Cluster};
+use support::cluster::{elected_controller, try_call, Cluster};
 use support::kafka::KafkaBroker;
 use support::{wait_until, ZkServer};
 
@@ -24,22 +24,6 @@ fn call<R: ApiRequest>(addr: &str, req: &R) -> R::Response {
     let mut buf = vec![0u8; i32::from_be_bytes(size) as usize];
     s.read_exact(&mut buf).unwrap();
     api::decode_response::<R::Response>(0, Bytes::from(buf)).unwrap().1
-}
-
-/// The elected controller's id and epoch, once both are in ZooKeeper.
-fn elected_controller(zk: &ZkServer) -> (i32, i32) {
-    let rt = Cluster::runtime();
-    let client = rt.block_on(async {
-        kafka08::zk::ZkClient::connect(&zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10)).await.expect("zk")
-    });
-    let mut found = None;
-    wait_until("a controller and its epoch in ZooKeeper", Duration::from_secs(60), || {
-        if let Ok((Some(id), Some(epoch))) = rt.block_on(client.controller_and_epoch()) {
-            found = Some((id, epoch));
-        }
-        found.is_some()
-    });
-    found.unwrap()
 }
 
 fn state(topic: &str, replicas: Vec<i32>, controller_epoch: i32) -> api::PartitionState {

@@ -14,11 +14,12 @@ use kafka08::common::failpoint::FSYNC_DELAY_ENV;
 use kafka08::message::{encode_messages, CompressionCodec, Message};
 use std::net::TcpStream;
 use std::time::Duration;
+use support::cluster::elected_controller;
 use support::kafka::KafkaBroker;
 use support::{wait_until, wire, ZkServer};
 
 /// Long enough that a Metadata round trip on a loaded machine fits in it many times over.
-const FSYNC_DELAY_MS: &str = "6000";
+const FSYNC_DELAY_MS: &str = "10000";
 const STARTED: &str = "failpoint: delayed fsync started";
 const ENDED: &str = "failpoint: delayed fsync ended";
 
@@ -130,3 +131,61 @@ fn a_slow_fsync_in_a_replica_fetcher_holds_no_async_worker() {
     // Consecutive partitions go to consecutive fetchers, so every fetcher has data.
     assert_answers_while_fsyncs_run(&follower, workers);
 }
+
+/// StopReplica(delete) waits for the log's background flushes (started when a segment
+/// rolls) before it removes the folder: one request per partition, each waiting for a
+/// slow fsync, must not hold the async workers either.
+#[test]
+fn a_stop_replica_delete_waiting_for_a_slow_flush_holds_no_async_worker() {
+    let workers = async_workers();
+    let partitions = workers as i32 + 1;
+    let zk = ZkServer::start();
+    let b = KafkaBroker::start_with_env(1, &zk.connect_string(), &[("log.segment.bytes", "1024")], &[(FSYNC_DELAY_ENV, FSYNC_DELAY_MS)]);
+    create_topic(&zk, "slow", (0..partitions).map(|p| (p, vec![1])).collect());
+    wait_for_leader(&b.addr(), "slow", partitions, 1);
+    let (controller_id, controller_epoch) = elected_controller(&zk);
+    // Two 700-byte messages per partition: the second rolls the segment, whose flush then
+    // runs (slowly) in the background.
+    let big = "x".repeat(700);
+    for _ in 0..2 {
+        let r = wire::call(
+            &b.addr(),
+            &api::ProduceRequest {
+                acks: 1,
+                timeout_ms: 30_000,
+                topics: vec![api::ProduceTopic {
+                    topic: "slow".into(),
+                    partitions: (0..partitions).map(|p| api::ProducePartition { partition: p, message_set: one_message_set(&big) }).collect(),
+                }],
+            },
+        );
+        assert!(r.topics[0].partitions.iter().all(|p| p.error_code == kafka08::common::ErrorCode::NoError), "{r:?}");
+    }
+    wait_until("a slow background flush per partition", Duration::from_secs(60), || count_in_log(&b, STARTED) >= partitions as usize);
+    let mut stoppers = Vec::new();
+    for p in 0..partitions {
+        let mut s = TcpStream::connect(b.addr()).unwrap();
+        let req = api::StopReplicaRequest {
+            controller_id,
+            controller_epoch,
+            delete_partitions: true,
+            partitions: vec![kafka08::common::TopicPartition::new("slow", p)],
+        };
+        wire::send(&mut s, 0, p, &req).unwrap();
+        stoppers.push(s);
+    }
+    wait_until(&format!("{workers} StopReplica(delete) requests being handled"), Duration::from_secs(60), || {
+        count_in_log(&b, "handling stop replica (delete=true)") >= workers
+    });
+    assert_answers_while_fsyncs_run(&b, workers);
+    for mut s in stoppers {
+        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        let frame = wire::read_frame(&mut s).expect("StopReplica answered");
+        let (_, r) = api::decode_response::<api::StopReplicaResponse>(0, frame).unwrap();
+        assert_eq!(r.error_code, kafka08::common::ErrorCode::NoError, "{r:?}");
+    }
+    for p in 0..partitions {
+        assert!(!b.data_dir().join(format!("slow-{p}")).exists(), "slow-{p} still on disk");
+    }
+}
+

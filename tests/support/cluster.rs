@@ -241,3 +241,19 @@ impl Cluster {
         });
     }
 }
+
+/// The elected controller's id and epoch, once both are in ZooKeeper.
+pub fn elected_controller(zk: &ZkServer) -> (i32, i32) {
+    let rt = Cluster::runtime();
+    let client = rt.block_on(async {
+        kafka08::zk::ZkClient::connect(&zk.connect_string(), Duration::from_secs(6), Duration::from_secs(10)).await.expect("zk")
+    });
+    let mut found = None;
+    wait_until("a controller and its epoch in ZooKeeper", Duration::from_secs(60), || {
+        if let Ok((Some(id), Some(epoch))) = rt.block_on(client.controller_and_epoch()) {
+            found = Some((id, epoch));
+        }
+        found.is_some()
+    });
+    found.unwrap()
+}
