@@ -19,6 +19,8 @@
 pub mod cluster;
 
 use crate::admin;
+use crate::tools::{self, preferred_replica_election as election, reassign_partitions_command as reassign, ToolOutput};
+use reassign::ReassignCommand;
 use crate::common::Properties;
 use crate::zk::ZkClient;
 use axum::extract::{Path, State};
@@ -47,8 +49,20 @@ const MAX_SAMPLED_GROUPS: usize = 50;
 
 /// The admin actions the console offers: (id, label, destructive). Destructive ones ask
 /// for confirmation in the page.
-pub const ACTIONS: &[(&str, &str, bool)] =
-    &[("create-topic", "Create topic", false), ("add-partitions", "Add partitions", false), ("change-config", "Change config", false)];
+pub const ACTIONS: &[(&str, &str, bool)] = &[
+    ("create-topic", "Create topic", false),
+    ("add-partitions", "Add partitions", false),
+    ("change-config", "Change config", false),
+    ("preferred-election", "Preferred replica election", false),
+    ("reassign-generate", "Generate reassignment", false),
+    ("reassign-execute", "Execute reassignment", true),
+    ("reassign-verify", "Verify reassignment", false),
+    ("delete-topic", "Delete topic", true),
+];
+
+/// What `--execute` calls the reassignment file in its one message naming it
+/// (`Partition reassignment data file <name> is empty`) when the JSON comes from the page.
+pub const PAGE_FILE_NAME: &str = "entered in the console";
 
 /// Time series of one thing (a broker's bytes in, a topic's messages in, a group's lag):
 /// rates for counters, values for gauges.
@@ -311,15 +325,34 @@ pub struct ActionRequest {
     /// Keys to remove (change-config).
     #[serde(default)]
     pub delete_config: String,
+    /// preferred-election: `kafka-preferred-replica-election.sh`'s `--path-to-json-file`
+    /// content; empty for every partition.
+    #[serde(default)]
+    pub partitions_json: String,
+    /// reassign-generate: the `--topics-to-move-json-file` content.
+    #[serde(default)]
+    pub topics_json: String,
+    /// reassign-generate: `--broker-list`.
+    #[serde(default)]
+    pub broker_list: String,
+    /// reassign-execute and reassign-verify: the `--reassignment-json-file` content.
+    #[serde(default)]
+    pub reassignment_json: String,
 }
 
+/// The answer to an action: the lines the tool prints (joined in `message` or `error`).
 #[derive(Debug, Serialize)]
 struct ActionResult {
-    message: String,
+    ok: bool,
+    lines: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 /// `kafka-topics.sh`'s prefix for a failed command.
-const TOOL_ERROR_PREFIX: &str = "Error while executing topic command ";
+const TOOL_ERROR_PREFIX: &str = tools::topics_command::COMMAND_ERROR_PREFIX;
 
 fn parse_int(name: &str, v: &str) -> Result<i32, String> {
     admin::java_parse_int(v.trim()).ok_or_else(|| format!("Option {name} requires an integer value, got \"{}\"", v.trim()))
@@ -334,8 +367,49 @@ fn parse_config(lines: &str) -> Result<Properties, String> {
     Ok(p)
 }
 
-/// Run one action; the message is what `kafka-topics.sh` printed for it.
-pub async fn run_action(zk: &ZkClient, req: &ActionRequest) -> Result<String, String> {
+/// Run one action: the lines its 0.8.2 tool prints for it, and whether it succeeded. The
+/// election, reassignment and deletion run the tools' own commands, checks included.
+pub async fn run_action(zk: &ZkClient, req: &ActionRequest) -> ToolOutput {
+    let one_line = |r: Result<String, String>| match r {
+        Ok(line) => ToolOutput { lines: vec![line], ok: true },
+        Err(line) => ToolOutput { lines: vec![line], ok: false },
+    };
+    match req.action.as_str() {
+        "preferred-election" => {
+            let requested = match req.partitions_json.trim() {
+                "" => None,
+                json => match election::parse_election_data(json.as_bytes()) {
+                    Ok(set) => Some(set),
+                    Err(message) => return election::failed(&message),
+                },
+            };
+            election::elect(zk, requested).await
+        }
+        "reassign-generate" | "reassign-execute" | "reassign-verify" => {
+            let action = req.action.trim_start_matches("reassign-");
+            let given = |option: &str| match option {
+                "topics-to-move-json-file" => !req.topics_json.trim().is_empty(),
+                "broker-list" => !req.broker_list.trim().is_empty(),
+                "reassignment-json-file" => !req.reassignment_json.trim().is_empty(),
+                _ => false,
+            };
+            if let Err(usage) = reassign::check_options(action, given) {
+                return ToolOutput { lines: vec![usage], ok: false };
+            }
+            let command = match action {
+                "generate" => ReassignCommand::Generate { topics_json: req.topics_json.clone(), broker_list: req.broker_list.trim().to_string() },
+                "execute" => ReassignCommand::Execute { file: PAGE_FILE_NAME.to_string(), json: req.reassignment_json.clone() },
+                _ => ReassignCommand::Verify { json: req.reassignment_json.clone() },
+            };
+            reassign::reassign(zk, &command).await
+        }
+        "delete-topic" => tools::topics_command::delete_topics(zk, req.topic.trim(), true).await,
+        _ => one_line(topic_action(zk, req).await),
+    }
+}
+
+/// The actions of `kafka-topics.sh` the console had first: one line each.
+async fn topic_action(zk: &ZkClient, req: &ActionRequest) -> Result<String, String> {
     let topic = req.topic.trim();
     let failed = |e: admin::AdminError| format!("{TOOL_ERROR_PREFIX}{e}");
     match req.action.as_str() {
@@ -374,9 +448,12 @@ pub async fn run_action(zk: &ZkClient, req: &ActionRequest) -> Result<String, St
 }
 
 async fn action(State(m): State<Manager>, Json(req): Json<ActionRequest>) -> Response {
-    match run_action(&m.zk, &req).await {
-        Ok(message) => Json(ActionResult { message }).into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, e),
+    let out = run_action(&m.zk, &req).await;
+    let text = out.lines.join("\n");
+    if out.ok {
+        Json(ActionResult { ok: true, lines: out.lines, message: Some(text), error: None }).into_response()
+    } else {
+        (StatusCode::BAD_REQUEST, Json(ActionResult { ok: false, lines: out.lines, message: None, error: Some(text) })).into_response()
     }
 }
 

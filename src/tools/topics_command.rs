@@ -8,6 +8,7 @@
 //! 0.8.2's `new ZkClient(zk, 30000, 30000)`) gives 0.8.2's one-line `ZkTimeoutException`.
 
 use super::options::{usage_and_die, OptionParser, Options, UsageError};
+use super::ToolOutput;
 use crate::admin::{self, AdminError, JavaHashtable};
 use crate::common::Properties;
 use crate::zk::ZkClient;
@@ -16,6 +17,9 @@ use std::io::Write;
 use std::time::Duration;
 
 const SUMMARY: &str = "Create, delete, describe, or change a topic.";
+
+/// What a failed command's line starts with.
+pub const COMMAND_ERROR_PREFIX: &str = "Error while executing topic command ";
 
 /// Overrides the 30 s ZooKeeper connection timeout (kafka08 extension, for tests and
 /// impatient operators).
@@ -226,13 +230,13 @@ async fn run(p: &OptionParser, opts: &Options) -> i32 {
     } else if opts.has("describe") {
         describe_topic(&zk, opts).await
     } else {
-        delete_topic(&zk, opts).await
+        return delete_topics(&zk, opts.value("topic").unwrap_or("null"), false).await.print();
     };
     match result {
         Ok(()) => 0,
         Err(Failure::Usage(message)) => usage_and_die(p, &message),
         Err(Failure::Command(message)) => {
-            say!("Error while executing topic command {}", message);
+            say!("{}{}", COMMAND_ERROR_PREFIX, message);
             1
         }
         Err(Failure::Reported) => 1,
@@ -248,8 +252,12 @@ fn whitelist(spec: &str) -> Result<Regex, Failure> {
 }
 
 async fn get_topics(zk: &ZkClient, opts: &Options) -> Result<Vec<String>, Failure> {
+    get_topics_matching(zk, opts.value("topic")).await
+}
+
+async fn get_topics_matching(zk: &ZkClient, spec: Option<&str>) -> Result<Vec<String>, Failure> {
     let all = admin::list_topics(zk).await?;
-    match opts.value("topic") {
+    match spec {
         None => Ok(all),
         Some(spec) => {
             let filter = whitelist(spec)?;
@@ -370,24 +378,43 @@ async fn list_topics(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn delete_topic(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
-    let topics = get_topics(zk, opts).await?;
-    if topics.is_empty() {
-        // 0.8.2 printed this and exited 0; kafka08 exits 1 as for any failed command.
-        say!("Topic {} does not exist", opts.value("topic").unwrap_or("null"));
-        return Err(Failure::Reported);
-    }
-    for topic in topics {
-        match admin::mark_topic_for_deletion(zk, &topic).await {
-            Ok(true) => {
-                say!("Topic {} is marked for deletion.", topic);
-                say!("Note: This will have no impact if delete.topic.enable is not set to true.");
-            }
-            Ok(false) => say!("Topic {} is already marked for deletion.", topic),
-            Err(_) => return Err(Failure::Command(format!("Error while deleting topic {}", topic))),
+/// `--delete --topic SPEC`: mark every topic `spec` selects (a whitelist, as `--topic`
+/// takes it; with `exact`, only the topic named `spec`, as the console deletes from a
+/// topic's page). What the tool prints, and whether it succeeded.
+pub async fn delete_topics(zk: &ZkClient, spec: &str, exact: bool) -> ToolOutput {
+    let mut lines = Vec::new();
+    let result = async {
+        let topics = if exact {
+            admin::list_topics(zk).await?.into_iter().filter(|t| t == spec).collect()
+        } else {
+            get_topics_matching(zk, Some(spec)).await?
+        };
+        if topics.is_empty() {
+            // 0.8.2 printed this and exited 0; kafka08 exits 1 as for any failed command.
+            lines.push(format!("Topic {} does not exist", spec));
+            return Err(Failure::Reported);
         }
+        for topic in topics {
+            match admin::mark_topic_for_deletion(zk, &topic).await {
+                Ok(true) => {
+                    lines.push(format!("Topic {} is marked for deletion.", topic));
+                    lines.push("Note: This will have no impact if delete.topic.enable is not set to true.".to_string());
+                }
+                Ok(false) => lines.push(format!("Topic {} is already marked for deletion.", topic)),
+                Err(_) => return Err(Failure::Command(format!("Error while deleting topic {}", topic))),
+            }
+        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    match result {
+        Ok(()) => ToolOutput { lines, ok: true },
+        Err(Failure::Command(message)) | Err(Failure::Usage(message)) => {
+            lines.push(format!("{}{}", COMMAND_ERROR_PREFIX, message));
+            ToolOutput { lines, ok: false }
+        }
+        Err(Failure::Reported) => ToolOutput { lines, ok: false },
+    }
 }
 
 async fn describe_topic(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
