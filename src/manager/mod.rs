@@ -3,14 +3,17 @@
 //! charts of throughput and lag over the last minutes, and the admin actions that exist.
 //!
 //! It reads ZooKeeper, the brokers' wire protocol and their metrics endpoints (see
-//! [`cluster`]); it writes only through `admin`, with the validation and error text of
-//! 0.8.2's `kafka-topics.sh`. The page is one HTML file, one script and one style sheet
-//! compiled into the binary (`include_str!`): no build step and no files at run time.
+//! [`cluster`]); it writes only through `admin` and the admin tools' own commands, with
+//! the validation and error text of 0.8.2's `kafka-topics.sh`,
+//! `kafka-preferred-replica-election.sh` and `kafka-reassign-partitions.sh`. The page is
+//! one HTML file, one script and one style sheet compiled into the binary
+//! (`include_str!`): no build step and no files at run time.
 //!
 //! # Actions
-//! [`ACTIONS`] lists what the console offers; the page shows exactly those. An action
-//! that `admin` gains (preferred election, reassignment, deletion) is one entry there,
-//! one arm in [`run_action`] and one form in the script's `ACTION_FORMS`.
+//! [`ACTIONS`] lists what the console offers; the page shows exactly those. An action is
+//! one entry there, one arm in [`run_action`] and one form in the script's
+//! `ACTION_FORMS`. The answer is the lines the tool prints ([`ToolOutput`]); the
+//! destructive ones (reassignment execute, topic deletion) ask in the page first.
 //!
 //! # Memory
 //! The history behind the charts keeps [`HISTORY_POINTS`] samples per series, taken every
