@@ -21,10 +21,8 @@
 
 pub mod cluster;
 
-use crate::admin;
 use crate::tools::{self, preferred_replica_election as election, reassign_partitions_command as reassign, ToolOutput};
 use reassign::ReassignCommand;
-use crate::common::Properties;
 use crate::zk::ZkClient;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -354,29 +352,9 @@ struct ActionResult {
     error: Option<String>,
 }
 
-/// `kafka-topics.sh`'s prefix for a failed command.
-const TOOL_ERROR_PREFIX: &str = tools::topics_command::COMMAND_ERROR_PREFIX;
-
-fn parse_int(name: &str, v: &str) -> Result<i32, String> {
-    admin::java_parse_int(v.trim()).ok_or_else(|| format!("Option {name} requires an integer value, got \"{}\"", v.trim()))
-}
-
-fn parse_config(lines: &str) -> Result<Properties, String> {
-    let mut p = Properties::new();
-    for line in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let (k, v) = line.split_once('=').ok_or_else(|| format!("Invalid topic config: all configs to be added must be in the format \"key=val\"; got \"{line}\""))?;
-        p.set(k.trim(), v.trim());
-    }
-    Ok(p)
-}
-
 /// Run one action: the lines its 0.8.2 tool prints for it, and whether it succeeded. The
 /// election, reassignment and deletion run the tools' own commands, checks included.
 pub async fn run_action(zk: &ZkClient, req: &ActionRequest) -> ToolOutput {
-    let one_line = |r: Result<String, String>| match r {
-        Ok(line) => ToolOutput { lines: vec![line], ok: true },
-        Err(line) => ToolOutput { lines: vec![line], ok: false },
-    };
     match req.action.as_str() {
         "preferred-election" => {
             let requested = match req.partitions_json.trim() {
@@ -407,47 +385,44 @@ pub async fn run_action(zk: &ZkClient, req: &ActionRequest) -> ToolOutput {
             reassign::reassign(zk, &command).await
         }
         "delete-topic" => tools::topics_command::delete_topics(zk, req.topic.trim(), true).await,
-        _ => one_line(topic_action(zk, req).await),
+        _ => match topic_command_args(req) {
+            Some(args) => tools::topics_command::run_on(zk, &args).await,
+            None => ToolOutput { lines: vec![format!("Unknown action {}", req.action)], ok: false },
+        },
     }
 }
 
-/// The actions of `kafka-topics.sh` the console had first: one line each.
-async fn topic_action(zk: &ZkClient, req: &ActionRequest) -> Result<String, String> {
+/// The `kafka-topics.sh` arguments of a create, add-partitions or change-config action:
+/// fields as typed, one `--config` per non-empty line, one `--deleteConfig` per key. A
+/// topic page's topic is matched by its exact name (`--topic` is a regular expression).
+fn topic_command_args(req: &ActionRequest) -> Option<Vec<String>> {
     let topic = req.topic.trim();
-    let failed = |e: admin::AdminError| format!("{TOOL_ERROR_PREFIX}{e}");
+    let mut args: Vec<String> = match req.action.as_str() {
+        "create-topic" => vec!["--create".into(), "--topic".into(), topic.into()],
+        "add-partitions" | "change-config" => vec!["--alter".into(), "--topic".into(), regex::escape(topic)],
+        _ => return None,
+    };
+    let mut option = |name: &str, value: &str| {
+        let value = value.trim();
+        if !value.is_empty() {
+            args.extend([format!("--{name}"), value.to_string()]);
+        }
+    };
     match req.action.as_str() {
         "create-topic" => {
-            let partitions = parse_int("partitions", &req.partitions)?;
-            let rf = parse_int("replication-factor", &req.replication_factor)?;
-            let config = parse_config(&req.config)?;
-            admin::validate_config(&config).map_err(failed)?;
-            admin::create_topic(zk, topic, partitions, rf, &config).await.map_err(failed)?;
-            Ok(format!("Created topic \"{topic}\"."))
+            option("partitions", &req.partitions);
+            option("replication-factor", &req.replication_factor);
         }
-        "add-partitions" => {
-            let partitions = parse_int("partitions", &req.partitions)?;
-            let config = admin::fetch_topic_config(zk, topic).await.map_err(failed)?;
-            admin::add_partitions(zk, topic, partitions, None, &config).await.map_err(failed)?;
-            Ok("Adding partitions succeeded!".to_string())
-        }
-        "change-config" => {
-            let add = parse_config(&req.config)?;
-            admin::validate_config(&add).map_err(failed)?;
-            if !admin::topic_exists(zk, topic).await.map_err(failed)? {
-                return Err(format!("{TOOL_ERROR_PREFIX}Topic {topic} does not exist"));
-            }
-            let mut config = admin::fetch_topic_config(zk, topic).await.map_err(failed)?;
-            for (k, v) in add.iter() {
-                config.set(k, v);
-            }
-            for k in req.delete_config.split([',', '\n']).map(str::trim).filter(|k| !k.is_empty()) {
-                config.remove(k);
-            }
-            admin::change_topic_config(zk, topic, &config).await.map_err(failed)?;
-            Ok(format!("Updated config for topic \"{topic}\"."))
-        }
-        other => Err(format!("Unknown action {other}")),
+        "add-partitions" => option("partitions", &req.partitions),
+        _ => {}
     }
+    if req.action != "add-partitions" {
+        req.config.lines().for_each(|line| option("config", line));
+    }
+    if req.action == "change-config" {
+        req.delete_config.split([',', '\n']).for_each(|key| option("deleteConfig", key));
+    }
+    Some(args)
 }
 
 async fn action(State(m): State<Manager>, Json(req): Json<ActionRequest>) -> Response {

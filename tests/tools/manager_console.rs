@@ -238,6 +238,24 @@ fn bad_input_gets_the_tools_text(port: u16, zk: &str) {
         assert!(!expected.0 && expected.1.len() == 1 && expected.1[0].starts_with("Partitions reassignment failed due to "), "{expected:?}");
         assert_eq!(action(port, json!({"action": "reassign-generate", "topics_json": topics, "broker_list": brokers})), expected, "generate {topics} {brokers}");
     }
+    // kafka-topics.sh's actions: a bad config, an unknown key, fewer partitions.
+    let topics_cases = [
+        (json!({"action": "create-topic", "topic": "fresh", "partitions": "1", "replication_factor": "1", "config": "retention.ms=soon"}),
+            vec!["--create", "--topic", "fresh", "--partitions", "1", "--replication-factor", "1", "--config", "retention.ms=soon"]),
+        (json!({"action": "change-config", "topic": "elect", "config": "no.such.key=1"}), vec!["--alter", "--topic", "elect", "--config", "no.such.key=1"]),
+        (json!({"action": "change-config", "topic": "elect", "delete_config": "no.such.key"}), vec!["--alter", "--topic", "elect", "--deleteConfig", "no.such.key"]),
+        (json!({"action": "add-partitions", "topic": "elect", "partitions": "1"}), vec!["--alter", "--topic", "elect", "--partitions", "1"]),
+    ];
+    for (body, args) in topics_cases {
+        let expected = tool_lines("kafka.admin.TopicCommand", &[&["--zookeeper", zk][..], &args].concat());
+        assert!(!expected.0 && expected.1.last().is_some_and(|l| l.starts_with("Error while executing topic command ")), "{expected:?}");
+        assert_eq!(action(port, body.clone()), expected, "{body}");
+    }
+    // A number that is not one is the tool's usage error, without the usage.
+    assert_eq!(
+        action(port, json!({"action": "create-topic", "topic": "fresh", "partitions": "two", "replication_factor": "1"})),
+        (false, vec!["Cannot parse argument 'two' of option partitions".to_string()])
+    );
     // A missing input is the tool's usage error, without the usage.
     assert_eq!(
         action(port, json!({"action": "reassign-generate", "topics_json": "", "broker_list": "1"})),
@@ -253,7 +271,7 @@ fn bad_input_gets_the_tools_text(port: u16, zk: &str) {
     let rt = Cluster::runtime();
     rt.block_on(async {
         let zk = ZkClient::connect(zk, Duration::from_secs(6), Duration::from_secs(10)).await.expect("zk");
-        for path in [paths::PREFERRED_REPLICA_ELECTION, paths::REASSIGN_PARTITIONS] {
+        for path in [paths::PREFERRED_REPLICA_ELECTION, paths::REASSIGN_PARTITIONS, &paths::topic("fresh")] {
             assert!(zk.exists(path).await.expect("exists").is_none(), "{path} was written by refused input");
         }
     });

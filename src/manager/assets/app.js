@@ -154,7 +154,7 @@ async function submitAction(form) {
   try {
     const r = await fetch("/api/actions", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     const j = await r.json();
-    say(j.lines ? j.lines.join("\n") : (j.message ?? j.error), r.ok);
+    say(j.lines ? (j.lines.length ? j.lines.join("\n") : "(the tool printed nothing)") : (j.message ?? j.error), r.ok);
     if (r.ok) {
       if (body.action === "reassign-generate") {
         // The proposal is what --execute and --verify take next.
