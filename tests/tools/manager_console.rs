@@ -386,4 +386,20 @@ fn console_actions_elect_reassign_and_delete_as_the_tools_do() {
     });
     // The topic page's election form is filled with that topic's partitions.
     assert_eq!(r["election_prefill"], r#"{"partitions":[{"topic":"doomed","partition":0}]}"#);
+
+    // An election of chosen partitions, as the tool's file lists them.
+    let chosen = r#"{"partitions":[{"topic":"elect","partition":1}]}"#;
+    assert_eq!(
+        action(port, json!({"action": "preferred-election", "partitions_json": chosen})),
+        (
+            true,
+            vec![
+                r#"Created preferred replica election path with {"version":1,"partitions":[{"topic":"elect","partition":1}]}"#.to_string(),
+                "Successfully started preferred replica election for partitions Set([elect,1])".to_string()
+            ]
+        )
+    );
+    wait_until("the chosen election is done", Duration::from_secs(60), || {
+        rt.block_on(zk.exists(paths::PREFERRED_REPLICA_ELECTION)).is_ok_and(|s| s.is_none())
+    });
 }
