@@ -1,8 +1,12 @@
 //! One producer and one consumer of 100-byte messages against one real broker (acks=1),
-//! next to the loopback TCP ceiling measured in the same run.
+//! next to the loopback TCP ceiling measured in the same run; in rounds that alternate
+//! the metrics endpoint off and on (off, on, off, on), a fresh broker each, with the
+//! endpoint scraped every second while on; each round's figures and the on/off ratio of
+//! the means are printed.
 //!
 //! `cargo bench --bench broker_throughput` (needs ZooKeeper from zk-scripts/install.sh).
-//! KAFKA08_BENCH_MESSAGES sets the message count (default 5,000,000).
+//! KAFKA08_BENCH_MESSAGES sets the message count per round (default 5,000,000),
+//! KAFKA08_BENCH_ROUNDS the number of rounds (default 4).
 //!
 //! The bench acts as the controller for its single broker (LeaderAndIsr + UpdateMetadata)
 //! so that only the data path is measured.
@@ -15,7 +19,9 @@ use kafka08::api::{self, ApiRequest, Broker, RequestHeader};
 use kafka08::message::{encode_messages, shallow_iter, CompressionCodec, Message};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use support::kafka::KafkaBroker;
 use support::wire::{read_frame, send};
 use support::ZkServer;
@@ -59,14 +65,36 @@ fn loopback_mb_s(bytes: usize) -> f64 {
     sent as f64 / 1e6 / t.elapsed().as_secs_f64()
 }
 
-fn main() {
-    let total: usize = std::env::var("KAFKA08_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
-    // The broker's info lines would be noise beside the numbers.
-    if std::env::var_os("RUST_LOG").is_none() {
-        std::env::set_var("RUST_LOG", "warn");
-    }
-    let zk = ZkServer::start();
-    let broker = KafkaBroker::start(1, &zk.connect_string(), &[]);
+/// One measured round: a fresh broker (in a ZooKeeper chroot of its own), `total`
+/// messages produced then fetched.
+struct Round {
+    metrics: bool,
+    produce_mb_s: f64,
+    produce_msg_s: f64,
+    consume_mb_s: f64,
+    consume_msg_s: f64,
+    scrapes: usize,
+}
+
+/// How often the metrics endpoint is scraped during a round with it on (Prometheus
+/// defaults to every 15 s: this is 15 times harsher).
+const SCRAPE_EVERY: Duration = Duration::from_secs(1);
+
+/// GET /metrics once; the bytes read.
+fn scrape(port: u16) -> usize {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return 0 };
+    let _ = write!(s, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out.len()
+}
+
+fn round(zk: &ZkServer, n: usize, metrics: bool, total: usize) -> Round {
+    let metrics_port = support::free_port();
+    let port_text = metrics_port.to_string();
+    let extra: Vec<(&str, &str)> =
+        if metrics { vec![("metrics.http.port", port_text.as_str()), ("metrics.http.host", "127.0.0.1")] } else { vec![] };
+    let broker = KafkaBroker::start(1, &format!("{}/round{}", zk.connect_string(), n), &extra);
     let port = broker.port;
     let addr = broker.addr();
     let mut ctl = TcpStream::connect(&addr).unwrap();
@@ -83,7 +111,23 @@ fn main() {
     }
     call(&mut ctl, &api::UpdateMetadataRequest { controller_id: 1, controller_epoch: 1, partition_states: vec![st], alive_brokers: vec![me] });
 
-    let loop_mb = loopback_mb_s(total * (MESSAGE_SIZE + 26));
+    // With the endpoint on, a scraper reads it all along.
+    let stop = Arc::new(AtomicBool::new(false));
+    let scraper = metrics.then(|| {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut scrapes = 0;
+            while !stop.load(Ordering::Relaxed) {
+                assert!(scrape(metrics_port) > 0, "the metrics endpoint answered nothing");
+                scrapes += 1;
+                let next = Instant::now() + SCRAPE_EVERY;
+                while !stop.load(Ordering::Relaxed) && Instant::now() < next {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            scrapes
+        })
+    });
 
     // Producer: requests of 500 messages written back to back (TCP flow control bounds
     // what is in flight), acks read on a second thread.
@@ -134,11 +178,66 @@ fn main() {
         }
     }
     let consume_s = t.elapsed().as_secs_f64();
-    let set_mb = (produced * (MESSAGE_SIZE + 26)) as f64 / 1e6;
-    println!("broker throughput: {} messages of {} bytes, acks=1, one partition, one broker", produced, MESSAGE_SIZE);
-    println!("loopback TCP ceiling:  {:>10.1} MB/s", loop_mb);
-    println!("producer:              {:>10.1} MB/s  {:>12.0} msg/s  ({:.2} of loopback)", set_mb / produce_s, produced as f64 / produce_s, set_mb / produce_s / loop_mb);
-    println!("consumer:              {:>10.1} MB/s  {:>12.0} msg/s  ({:.2} of loopback)", bytes as f64 / 1e6 / consume_s, count as f64 / consume_s, bytes as f64 / 1e6 / consume_s / loop_mb);
+    stop.store(true, Ordering::Relaxed);
+    let scrapes = scraper.map(|s| s.join().unwrap()).unwrap_or(0);
     drop(broker);
+    let set_mb = (produced * (MESSAGE_SIZE + 26)) as f64 / 1e6;
+    Round {
+        metrics,
+        produce_mb_s: set_mb / produce_s,
+        produce_msg_s: produced as f64 / produce_s,
+        consume_mb_s: bytes as f64 / 1e6 / consume_s,
+        consume_msg_s: count as f64 / consume_s,
+        scrapes,
+    }
+}
+
+fn mean(rounds: &[Round], metrics: bool, f: impl Fn(&Round) -> f64) -> f64 {
+    let v: Vec<f64> = rounds.iter().filter(|r| r.metrics == metrics).map(f).collect();
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+fn main() {
+    let total: usize = std::env::var("KAFKA08_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
+    let rounds: usize = std::env::var("KAFKA08_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(4).max(2);
+    // The broker's info lines would be noise beside the numbers (it logs to its own file;
+    // its start-up line is what the kit waits for).
+    if std::env::var_os("RUST_LOG").is_none() {
+        std::env::set_var("RUST_LOG", "warn,kafka08::server::kafka_server=info");
+    }
+    let zk = ZkServer::start();
+    let loop_mb = loopback_mb_s(total * (MESSAGE_SIZE + 26));
+    println!("broker throughput: {} messages of {} bytes, acks=1, one partition, one broker", total / PER_REQUEST * PER_REQUEST, MESSAGE_SIZE);
+    println!("loopback TCP ceiling:  {:>10.1} MB/s", loop_mb);
+    // Metrics endpoint off, on, off, on...: drift in the machine's load hits both alike.
+    let mut results = Vec::new();
+    for n in 0..rounds {
+        let r = round(&zk, n, n % 2 == 1, total);
+        let label = if r.metrics { format!("on, {} scrapes", r.scrapes) } else { "off".to_string() };
+        println!("round {} (metrics {}):", n + 1, label);
+        println!("  producer:            {:>10.1} MB/s  {:>12.0} msg/s  ({:.2} of loopback)", r.produce_mb_s, r.produce_msg_s, r.produce_mb_s / loop_mb);
+        println!("  consumer:            {:>10.1} MB/s  {:>12.0} msg/s  ({:.2} of loopback)", r.consume_mb_s, r.consume_msg_s, r.consume_mb_s / loop_mb);
+        results.push(r);
+    }
+    for (what, f) in [("producer", (|r: &Round| r.produce_mb_s) as fn(&Round) -> f64), ("consumer", |r: &Round| r.consume_mb_s)] {
+        let (off, on) = (mean(&results, false, f), mean(&results, true, f));
+        // Each on round against the off round just before it: robust to the machine's
+        // load drifting over the run.
+        let mut pairs: Vec<f64> = results.chunks(2).filter(|c| c.len() == 2).map(|c| f(&c[1]) / f(&c[0])).collect();
+        pairs.sort_by(|a, b| a.total_cmp(b));
+        let median = pairs.get(pairs.len() / 2).copied().unwrap_or(f64::NAN);
+        let shown: Vec<String> = pairs.iter().map(|r| format!("{r:.2}")).collect();
+        println!("{what} metrics on/off: means {:.1} / {:.1} MB/s = {:.3}; per pair {} (median {:.3})", on, off, on / off, shown.join(" "), median);
+    }
     drop(zk);
+
+    // The counting itself (on in both kinds of round): one request's RequestMetrics update.
+    let metrics = kafka08::metrics::RequestMetrics::default();
+    let stages = [Duration::from_micros(3), Duration::from_micros(40), Duration::ZERO, Duration::from_micros(2), Duration::from_micros(30), Duration::from_micros(75)];
+    let n = 10_000_000u32;
+    let t = Instant::now();
+    for i in 0..n {
+        metrics.record((i & 1) as usize, std::hint::black_box(&stages));
+    }
+    println!("request metrics: {:.1} ns to record one request's count and six stage timers", t.elapsed().as_nanos() as f64 / n as f64);
 }

@@ -3,14 +3,17 @@
 //! charts of throughput and lag over the last minutes, and the admin actions that exist.
 //!
 //! It reads ZooKeeper, the brokers' wire protocol and their metrics endpoints (see
-//! [`cluster`]); it writes only through `admin`, with the validation and error text of
-//! 0.8.2's `kafka-topics.sh`. The page is one HTML file, one script and one style sheet
-//! compiled into the binary (`include_str!`): no build step and no files at run time.
+//! [`cluster`]); it writes only through `admin` and the admin tools' own commands, with
+//! the validation and error text of 0.8.2's `kafka-topics.sh`,
+//! `kafka-preferred-replica-election.sh` and `kafka-reassign-partitions.sh`. The page is
+//! one HTML file, one script and one style sheet compiled into the binary
+//! (`include_str!`): no build step and no files at run time.
 //!
 //! # Actions
-//! [`ACTIONS`] lists what the console offers; the page shows exactly those. An action
-//! that `admin` gains (preferred election, reassignment, deletion) is one entry there,
-//! one arm in [`run_action`] and one form in the script's `ACTION_FORMS`.
+//! [`ACTIONS`] lists what the console offers; the page shows exactly those. An action is
+//! one entry there, one arm in [`run_action`] and one form in the script's
+//! `ACTION_FORMS`. The answer is the lines the tool prints ([`ToolOutput`]); the
+//! destructive ones (reassignment execute, topic deletion) ask in the page first.
 //!
 //! # Memory
 //! The history behind the charts keeps [`HISTORY_POINTS`] samples per series, taken every
@@ -18,8 +21,8 @@
 
 pub mod cluster;
 
-use crate::admin;
-use crate::common::Properties;
+use crate::tools::{self, preferred_replica_election as election, reassign_partitions_command as reassign, ToolOutput};
+use reassign::ReassignCommand;
 use crate::zk::ZkClient;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -47,8 +50,20 @@ const MAX_SAMPLED_GROUPS: usize = 50;
 
 /// The admin actions the console offers: (id, label, destructive). Destructive ones ask
 /// for confirmation in the page.
-pub const ACTIONS: &[(&str, &str, bool)] =
-    &[("create-topic", "Create topic", false), ("add-partitions", "Add partitions", false), ("change-config", "Change config", false)];
+pub const ACTIONS: &[(&str, &str, bool)] = &[
+    ("create-topic", "Create topic", false),
+    ("add-partitions", "Add partitions", false),
+    ("change-config", "Change config", false),
+    ("preferred-election", "Preferred replica election", false),
+    ("reassign-generate", "Generate reassignment", false),
+    ("reassign-execute", "Execute reassignment", true),
+    ("reassign-verify", "Verify reassignment", false),
+    ("delete-topic", "Delete topic", true),
+];
+
+/// What `--execute` calls the reassignment file in its one message naming it
+/// (`Partition reassignment data file <name> is empty`) when the JSON comes from the page.
+pub const PAGE_FILE_NAME: &str = "entered in the console";
 
 /// Time series of one thing (a broker's bytes in, a topic's messages in, a group's lag):
 /// rates for counters, values for gauges.
@@ -311,72 +326,112 @@ pub struct ActionRequest {
     /// Keys to remove (change-config).
     #[serde(default)]
     pub delete_config: String,
+    /// preferred-election: `kafka-preferred-replica-election.sh`'s `--path-to-json-file`
+    /// content; empty for every partition.
+    #[serde(default)]
+    pub partitions_json: String,
+    /// reassign-generate: the `--topics-to-move-json-file` content.
+    #[serde(default)]
+    pub topics_json: String,
+    /// reassign-generate: `--broker-list`.
+    #[serde(default)]
+    pub broker_list: String,
+    /// reassign-execute and reassign-verify: the `--reassignment-json-file` content.
+    #[serde(default)]
+    pub reassignment_json: String,
 }
 
+/// The answer to an action: the lines the tool prints (joined in `message` or `error`).
 #[derive(Debug, Serialize)]
 struct ActionResult {
-    message: String,
+    ok: bool,
+    lines: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
-/// `kafka-topics.sh`'s prefix for a failed command.
-const TOOL_ERROR_PREFIX: &str = "Error while executing topic command ";
-
-fn parse_int(name: &str, v: &str) -> Result<i32, String> {
-    admin::java_parse_int(v.trim()).ok_or_else(|| format!("Option {name} requires an integer value, got \"{}\"", v.trim()))
-}
-
-fn parse_config(lines: &str) -> Result<Properties, String> {
-    let mut p = Properties::new();
-    for line in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let (k, v) = line.split_once('=').ok_or_else(|| format!("Invalid topic config: all configs to be added must be in the format \"key=val\"; got \"{line}\""))?;
-        p.set(k.trim(), v.trim());
+/// Run one action: the lines its 0.8.2 tool prints for it, and whether it succeeded. The
+/// election, reassignment and deletion run the tools' own commands, checks included.
+pub async fn run_action(zk: &ZkClient, req: &ActionRequest) -> ToolOutput {
+    match req.action.as_str() {
+        "preferred-election" => {
+            let requested = match req.partitions_json.trim() {
+                "" => None,
+                json => match election::parse_election_data(json.as_bytes()) {
+                    Ok(set) => Some(set),
+                    Err(message) => return election::failed(&message),
+                },
+            };
+            election::elect(zk, requested).await
+        }
+        "reassign-generate" | "reassign-execute" | "reassign-verify" => {
+            let action = req.action.trim_start_matches("reassign-");
+            let given = |option: &str| match option {
+                "topics-to-move-json-file" => !req.topics_json.trim().is_empty(),
+                "broker-list" => !req.broker_list.trim().is_empty(),
+                "reassignment-json-file" => !req.reassignment_json.trim().is_empty(),
+                _ => false,
+            };
+            if let Err(usage) = reassign::check_options(action, given) {
+                return ToolOutput { lines: vec![usage], ok: false };
+            }
+            let command = match action {
+                "generate" => ReassignCommand::Generate { topics_json: req.topics_json.clone(), broker_list: req.broker_list.trim().to_string() },
+                "execute" => ReassignCommand::Execute { file: PAGE_FILE_NAME.to_string(), json: req.reassignment_json.clone() },
+                _ => ReassignCommand::Verify { json: req.reassignment_json.clone() },
+            };
+            reassign::reassign(zk, &command).await
+        }
+        "delete-topic" => tools::topics_command::delete_topics(zk, req.topic.trim(), true).await,
+        _ => match topic_command_args(req) {
+            Some(args) => tools::topics_command::run_on(zk, &args).await,
+            None => ToolOutput { lines: vec![format!("Unknown action {}", req.action)], ok: false },
+        },
     }
-    Ok(p)
 }
 
-/// Run one action; the message is what `kafka-topics.sh` printed for it.
-pub async fn run_action(zk: &ZkClient, req: &ActionRequest) -> Result<String, String> {
+/// The `kafka-topics.sh` arguments of a create, add-partitions or change-config action:
+/// fields as typed, one `--config` per non-empty line, one `--deleteConfig` per key. A
+/// topic page's topic is matched by its exact name (`--topic` is a regular expression).
+fn topic_command_args(req: &ActionRequest) -> Option<Vec<String>> {
     let topic = req.topic.trim();
-    let failed = |e: admin::AdminError| format!("{TOOL_ERROR_PREFIX}{e}");
+    let mut args: Vec<String> = match req.action.as_str() {
+        "create-topic" => vec!["--create".into(), "--topic".into(), topic.into()],
+        "add-partitions" | "change-config" => vec!["--alter".into(), "--topic".into(), regex::escape(topic)],
+        _ => return None,
+    };
+    let mut option = |name: &str, value: &str| {
+        let value = value.trim();
+        if !value.is_empty() {
+            args.extend([format!("--{name}"), value.to_string()]);
+        }
+    };
     match req.action.as_str() {
         "create-topic" => {
-            let partitions = parse_int("partitions", &req.partitions)?;
-            let rf = parse_int("replication-factor", &req.replication_factor)?;
-            let config = parse_config(&req.config)?;
-            admin::validate_config(&config).map_err(failed)?;
-            admin::create_topic(zk, topic, partitions, rf, &config).await.map_err(failed)?;
-            Ok(format!("Created topic \"{topic}\"."))
+            option("partitions", &req.partitions);
+            option("replication-factor", &req.replication_factor);
         }
-        "add-partitions" => {
-            let partitions = parse_int("partitions", &req.partitions)?;
-            let config = admin::fetch_topic_config(zk, topic).await.map_err(failed)?;
-            admin::add_partitions(zk, topic, partitions, None, &config).await.map_err(failed)?;
-            Ok("Adding partitions succeeded!".to_string())
-        }
-        "change-config" => {
-            let add = parse_config(&req.config)?;
-            admin::validate_config(&add).map_err(failed)?;
-            if !admin::topic_exists(zk, topic).await.map_err(failed)? {
-                return Err(format!("{TOOL_ERROR_PREFIX}Topic {topic} does not exist"));
-            }
-            let mut config = admin::fetch_topic_config(zk, topic).await.map_err(failed)?;
-            for (k, v) in add.iter() {
-                config.set(k, v);
-            }
-            for k in req.delete_config.split([',', '\n']).map(str::trim).filter(|k| !k.is_empty()) {
-                config.remove(k);
-            }
-            admin::change_topic_config(zk, topic, &config).await.map_err(failed)?;
-            Ok(format!("Updated config for topic \"{topic}\"."))
-        }
-        other => Err(format!("Unknown action {other}")),
+        "add-partitions" => option("partitions", &req.partitions),
+        _ => {}
     }
+    if req.action != "add-partitions" {
+        req.config.lines().for_each(|line| option("config", line));
+    }
+    if req.action == "change-config" {
+        req.delete_config.split([',', '\n']).for_each(|key| option("deleteConfig", key));
+    }
+    Some(args)
 }
 
 async fn action(State(m): State<Manager>, Json(req): Json<ActionRequest>) -> Response {
-    match run_action(&m.zk, &req).await {
-        Ok(message) => Json(ActionResult { message }).into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, e),
+    let out = run_action(&m.zk, &req).await;
+    let text = out.lines.join("\n");
+    if out.ok {
+        Json(ActionResult { ok: true, lines: out.lines, message: Some(text), error: None }).into_response()
+    } else {
+        (StatusCode::BAD_REQUEST, Json(ActionResult { ok: false, lines: out.lines, message: None, error: Some(text) })).into_response()
     }
 }
 

@@ -12,6 +12,7 @@
 //! | `kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions` (Value) | gauge `kafka_server_replicamanager_underreplicatedpartitions` |
 //! | `kafka.server:type=ReplicaManager,name=IsrShrinksPerSec` (Count) | counter `kafka_server_replicamanager_isrshrinks_total` |
 //! | `kafka.network:type=RequestMetrics,name=TotalTimeMs,request=R` (Count, NthPercentile) | `kafka_network_requestmetrics_totaltimems_count{request}`, gauge `kafka_network_requestmetrics_totaltimems{request,quantile="0.99"}` |
+//! | likewise `RequestQueueTimeMs`, `LocalTimeMs`, `RemoteTimeMs`, `ResponseQueueTimeMs`, `ResponseSendTimeMs` | `kafka_network_requestmetrics_{requestqueuetimems,localtimems,remotetimems,responsequeuetimems,responsesendtimems}[_count]` |
 //! | `kafka.log:type=Log,name=Size,topic=T,partition=P` (Value) | gauge `kafka_log_log_size{topic,partition}` |
 //! | `kafka.server:type=ReplicaFetcherManager,name=MaxLag,clientId=Replica` (Value) | gauge `kafka_server_replicafetchermanager_maxlag{clientId}` |
 //!
@@ -26,7 +27,10 @@
 //! # Cost on the data path
 //! Counting is a handful of relaxed atomic adds per request (per partition for the topic
 //! counters), on counters the request already holds: no lock and no map lookup per
-//! message. Gauges (partition counts, log sizes, lag) are computed when scraped.
+//! message. Gauges (partition counts, log sizes, lag) are computed when scraped. The
+//! request timers take their stage times from the socket server (five clock reads per
+//! request) and add them when the response is written; `benches/broker_throughput.rs`
+//! times one request's update and compares throughput with the endpoint off and on.
 //!
 //! # Formats
 //! [`encode`] writes either the classic text format 0.0.4 (what the exporter served) or
@@ -151,27 +155,45 @@ pub fn request_index(name: &str) -> Option<usize> {
     REQUEST_NAMES.iter().position(|n| *n == name)
 }
 
-/// 0.8.2's `RequestMetrics`: per request name, `RequestsPerSec` (a count) and
-/// `TotalTimeMs` (here: from the decoded request to the response being ready, including
-/// time parked in a purgatory).
+/// 0.8.2's `RequestMetrics` timers (`RequestChannel.Request.updateRequestMetrics`), in
+/// the order [`RequestMetrics::record`] takes their durations: the rendered name and
+/// what each measures.
+pub const REQUEST_TIMERS: [(&str, &str); 6] = [
+    ("kafka_network_requestmetrics_requestqueuetimems", "Time in ms a request waited for a place among queued.max.requests (RequestMetrics RequestQueueTimeMs)."),
+    ("kafka_network_requestmetrics_localtimems", "Time in ms the broker worked on a request itself (RequestMetrics LocalTimeMs)."),
+    ("kafka_network_requestmetrics_remotetimems", "Time in ms a request waited in a purgatory, for followers or min bytes (RequestMetrics RemoteTimeMs)."),
+    ("kafka_network_requestmetrics_responsequeuetimems", "Time in ms a ready response waited for the responses before it (RequestMetrics ResponseQueueTimeMs)."),
+    ("kafka_network_requestmetrics_responsesendtimems", "Time in ms writing a response took (RequestMetrics ResponseSendTimeMs)."),
+    ("kafka_network_requestmetrics_totaltimems", "Time in ms from a request read to its response written (RequestMetrics TotalTimeMs)."),
+];
+
+/// 0.8.2's `RequestMetrics`: per request name, `RequestsPerSec` (a count) and the six
+/// timers of [`REQUEST_TIMERS`], all updated when the response has been written, as
+/// 0.8.2 did. Recording is relaxed atomic adds: no lock.
 #[derive(Debug)]
 pub struct RequestMetrics {
     requests: [AtomicU64; REQUEST_NAMES.len()],
-    total_time: [Timer; REQUEST_NAMES.len()],
+    timers: [[Timer; REQUEST_TIMERS.len()]; REQUEST_NAMES.len()],
 }
 
 impl Default for RequestMetrics {
     fn default() -> Self {
-        RequestMetrics { requests: std::array::from_fn(|_| AtomicU64::new(0)), total_time: std::array::from_fn(|_| Timer::new()) }
+        RequestMetrics {
+            requests: std::array::from_fn(|_| AtomicU64::new(0)),
+            timers: std::array::from_fn(|_| std::array::from_fn(|_| Timer::new())),
+        }
     }
 }
 
 impl RequestMetrics {
-    /// Count one answered request of [`REQUEST_NAMES`]`[index]`.
-    pub fn record(&self, index: usize, elapsed: std::time::Duration) {
-        if let (Some(c), Some(t)) = (self.requests.get(index), self.total_time.get(index)) {
+    /// Count one answered request of [`REQUEST_NAMES`]`[index]`, with the durations of its
+    /// stages in [`REQUEST_TIMERS`]' order.
+    pub fn record(&self, index: usize, stages: &[std::time::Duration; REQUEST_TIMERS.len()]) {
+        if let (Some(c), Some(timers)) = (self.requests.get(index), self.timers.get(index)) {
             c.fetch_add(1, Ordering::Relaxed);
-            t.record(elapsed);
+            for (t, d) in timers.iter().zip(stages) {
+                t.record(*d);
+            }
         }
     }
 
@@ -182,8 +204,12 @@ impl RequestMetrics {
     pub fn encode(&self, f: &mut Families<'_>) -> fmt::Result {
         let samples = REQUEST_NAMES.iter().zip(&self.requests).map(|(n, c)| (vec![("request", n.to_string())], c.load(Ordering::Relaxed)));
         f.counter_family("kafka_network_requestmetrics_requests", "Requests answered (RequestMetrics RequestsPerSec).", samples)?;
-        let timers: Vec<(Labels, &Timer)> = REQUEST_NAMES.iter().zip(&self.total_time).map(|(n, t)| (vec![("request", n.to_string())], t)).collect();
-        f.timer_family("kafka_network_requestmetrics_totaltimems", "Request total time in ms (RequestMetrics TotalTimeMs).", &timers)
+        for (i, (name, help)) in REQUEST_TIMERS.iter().enumerate() {
+            let timers: Vec<(Labels, &Timer)> =
+                REQUEST_NAMES.iter().zip(&self.timers).map(|(n, t)| (vec![("request", n.to_string())], &t[i])).collect();
+            f.timer_family(name, help, &timers)?;
+        }
+        Ok(())
     }
 }
 
@@ -346,7 +372,8 @@ mod tests {
         let t = s.0.topic("clicks");
         t.messages_in.fetch_add(3, Ordering::Relaxed);
         s.0.all.messages_in.fetch_add(3, Ordering::Relaxed);
-        s.1.record(request_index("Produce").unwrap(), std::time::Duration::from_millis(4));
+        let ms = std::time::Duration::from_millis;
+        s.1.record(request_index("Produce").unwrap(), &[ms(0), ms(1), ms(2), ms(0), ms(1), ms(4)]);
         s
     }
 
@@ -364,6 +391,12 @@ mod tests {
             "# TYPE kafka_network_requestmetrics_totaltimems gauge",
             "# TYPE kafka_network_requestmetrics_totaltimems_count untyped",
             "kafka_network_requestmetrics_totaltimems_count{request=\"Produce\"} 1",
+            "# TYPE kafka_network_requestmetrics_requestqueuetimems gauge",
+            "kafka_network_requestmetrics_requestqueuetimems_count{request=\"Produce\"} 1",
+            "kafka_network_requestmetrics_localtimems_count{request=\"Produce\"} 1",
+            "kafka_network_requestmetrics_remotetimems_count{request=\"Produce\"} 1",
+            "kafka_network_requestmetrics_responsequeuetimems_count{request=\"Fetch\"} 0",
+            "kafka_network_requestmetrics_responsesendtimems_count{request=\"Produce\"} 1",
             "# TYPE process_cpu_seconds_total counter",
             "# TYPE process_resident_memory_bytes gauge",
         ] {

@@ -17,4 +17,6 @@ mod sendfile;
 mod server;
 
 pub use client::{BrokerConnection, ClientError};
-pub use server::{BoxFuture, ConnectionInfo, Outcome, RequestHandler, RequestQueueProbe, ResponseChunk, SocketServer, SocketServerConfig};
+pub use server::{
+    BoxFuture, ConnectionInfo, Outcome, RequestHandler, RequestQueueProbe, RequestTimes, ResponseChunk, SocketServer, SocketServerConfig, NO_TAG,
+};

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -55,6 +55,52 @@ pub trait RequestHandler: Send + Sync + 'static {
     /// Handle one request payload (the frame without its size prefix). The returned future
     /// is awaited before the next request of this connection is read.
     fn handle(&self, request: Bytes, conn: &ConnectionInfo) -> BoxFuture<Outcome>;
+
+    /// A label for a request, read cheaply from its payload before it is handled, and
+    /// given back to [`RequestHandler::completed`] (what kind of request it was).
+    fn tag(&self, _request: &[u8]) -> u32 {
+        NO_TAG
+    }
+
+    /// The request labelled `tag` is done: its response written (or none was due, or the
+    /// connection closes after it). `times` says when it passed each stage.
+    fn completed(&self, _tag: u32, _times: &RequestTimes) {}
+}
+
+/// The tag of a request nobody asked to hear about again.
+pub const NO_TAG: u32 = u32::MAX;
+
+/// When a request passed each stage of the socket server, as 0.8.2's
+/// `RequestChannel.Request` stamped them for `RequestMetrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTimes {
+    /// Its whole frame was read.
+    pub received: Instant,
+    /// It got one of the `queued.max.requests` places and went to the handler.
+    pub dequeued: Instant,
+    /// The handler's own part was done (a deferred answer waits from here).
+    pub local_done: Instant,
+    /// Its answer was ready (after a purgatory, for a deferred one).
+    pub response_ready: Instant,
+    /// The connection's writer began writing it (after the responses before it).
+    pub send_start: Instant,
+    /// It was written.
+    pub send_end: Instant,
+}
+
+impl RequestTimes {
+    /// 0.8.2's RequestQueueTimeMs, LocalTimeMs, RemoteTimeMs, ResponseQueueTimeMs,
+    /// ResponseSendTimeMs and TotalTimeMs, in that order.
+    pub fn stages(&self) -> [Duration; 6] {
+        [
+            self.dequeued.saturating_duration_since(self.received),
+            self.local_done.saturating_duration_since(self.dequeued),
+            self.response_ready.saturating_duration_since(self.local_done),
+            self.send_start.saturating_duration_since(self.response_ready),
+            self.send_end.saturating_duration_since(self.send_start),
+            self.send_end.saturating_duration_since(self.received),
+        ]
+    }
 }
 
 /// The 0.8.2 socket-server settings.
@@ -247,9 +293,17 @@ fn release(shared: &Shared, ip: IpAddr) {
 }
 
 /// A response slot in the connection's ordered pipeline.
-enum Pending {
+enum Slot {
     Ready(Outcome),
-    Waiting(oneshot::Receiver<Outcome>),
+    /// A deferred answer, and when it became ready.
+    Waiting(oneshot::Receiver<(Outcome, Instant)>),
+}
+
+struct Pending {
+    slot: Slot,
+    tag: u32,
+    /// The stages until `local_done` (the rest are stamped by the writer).
+    times: RequestTimes,
 }
 
 async fn connection(stream: TcpStream, info: ConnectionInfo, shared: Arc<Shared>, shutdown: watch::Receiver<bool>) {
@@ -259,7 +313,7 @@ async fn connection(stream: TcpStream, info: ConnectionInfo, shared: Arc<Shared>
     let (tx, rx) = mpsc::channel::<Pending>(shared.config.max_in_flight_per_connection.max(1));
     let in_flight = Arc::new(AtomicUsize::new(0));
     let write_deadline = Duration::from_millis(shared.config.connections_max_idle_ms.max(1));
-    let writer_task = tokio::spawn(write_loop(writer, rx, in_flight.clone(), shutdown.clone(), write_deadline));
+    let writer_task = tokio::spawn(write_loop(writer, rx, in_flight.clone(), shutdown.clone(), write_deadline, shared.handler.clone()));
     if let Err(e) = read_loop(reader, &info, &shared, tx, in_flight, shutdown).await {
         log::debug!("connection {} from {} closed: {}", info.id, info.peer, e);
     }
@@ -315,7 +369,10 @@ async fn read_loop(
                 return Ok(()); // peer closed
             }
         };
+        let received = Instant::now();
+        let tag = shared.handler.tag(&frame);
         let permit = shared.queue.acquire().await.map_err(|_| io::Error::other("request queue closed"))?;
+        let dequeued = Instant::now();
         in_flight.fetch_add(1, Ordering::SeqCst);
         let mut outcome = shared.handler.handle(frame, info).await;
         drop(permit);
@@ -325,18 +382,21 @@ async fn read_loop(
                 _ = shutdown.changed() => return Ok(()),
             };
         }
+        let local_done = Instant::now();
         let close = matches!(outcome, Outcome::Close);
-        let pending = match outcome {
+        let slot = match outcome {
             Outcome::Deferred(fut) => {
                 let (otx, orx) = oneshot::channel();
                 tokio::spawn(async move {
-                    let _ = otx.send(resolve(fut).await);
+                    let outcome = resolve(fut).await;
+                    let _ = otx.send((outcome, Instant::now()));
                 });
-                Pending::Waiting(orx)
+                Slot::Waiting(orx)
             }
-            other => Pending::Ready(other),
+            other => Slot::Ready(other),
         };
-        if tx.send(pending).await.is_err() {
+        let times = RequestTimes { received, dequeued, local_done, response_ready: local_done, send_start: local_done, send_end: local_done };
+        if tx.send(Pending { slot, tag, times }).await.is_err() {
             return Ok(()); // writer gone (peer reset)
         }
         if close {
@@ -370,25 +430,36 @@ async fn write_loop(
     in_flight: Arc<AtomicUsize>,
     mut shutdown: watch::Receiver<bool>,
     write_deadline: Duration,
+    handler: Arc<dyn RequestHandler>,
 ) {
-    while let Some(p) = rx.recv().await {
-        let outcome = match p {
-            Pending::Ready(o) => o,
+    while let Some(Pending { slot, tag, mut times }) = rx.recv().await {
+        let outcome = match slot {
+            Slot::Ready(o) => o,
             // On shutdown, answers still waiting (a long poll, an acks=-1 produce) are
             // dropped with the connection rather than holding the broker's exit.
-            Pending::Waiting(r) => tokio::select! {
-                o = r => o.unwrap_or(Outcome::Close),
+            Slot::Waiting(r) => tokio::select! {
+                o = r => match o {
+                    Ok((o, ready)) => {
+                        times.response_ready = ready;
+                        o
+                    }
+                    Err(_) => Outcome::Close,
+                },
                 _ = wait_true(&mut shutdown) => Outcome::Close,
             },
         };
         let outcome = match outcome {
             Outcome::Deferred(f) | Outcome::Inline(f) => tokio::select! {
-                o = resolve(f) => o,
+                o = resolve(f) => {
+                    times.response_ready = Instant::now();
+                    o
+                }
                 _ = wait_true(&mut shutdown) => Outcome::Close,
             },
             o => o,
         };
         in_flight.fetch_sub(1, Ordering::SeqCst);
+        times.send_start = Instant::now();
         match outcome {
             Outcome::Respond(chunks) => {
                 // A peer that stops reading (zero window) must not hold this task, the
@@ -411,9 +482,18 @@ async fn write_loop(
                     }
                     break;
                 }
+                times.send_end = Instant::now();
+                handler.completed(tag, &times);
             }
-            Outcome::NoResponse => {}
-            Outcome::Close | Outcome::Deferred(_) | Outcome::Inline(_) => break,
+            Outcome::NoResponse => {
+                times.send_end = times.send_start;
+                handler.completed(tag, &times);
+            }
+            Outcome::Close | Outcome::Deferred(_) | Outcome::Inline(_) => {
+                times.send_end = times.send_start;
+                handler.completed(tag, &times);
+                break;
+            }
         }
     }
     // A FIN to a peer that reads nothing cannot block: it is queued behind the unsent

@@ -15,12 +15,12 @@ use crate::api::{
 use crate::common::{validate_topic_name, ErrorCode, Properties, TopicPartition};
 use crate::controller::{ControlledShutdownError, ControllerHandle};
 use crate::log::FetchRegion;
-use crate::network::{BoxFuture, ConnectionInfo, Outcome, RequestHandler, ResponseChunk};
+use crate::network::{BoxFuture, ConnectionInfo, Outcome, RequestHandler, RequestTimes, ResponseChunk, NO_TAG};
 use crate::zk::ZkClient;
 use bytes::Bytes;
 use std::sync::{Arc, OnceLock};
 use crate::metrics::{request_index, RequestMetrics};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 impl RecordPayload for FetchRegion {
     fn len(&self) -> usize {
@@ -44,23 +44,41 @@ pub struct KafkaApis {
     pub request_metrics: Arc<RequestMetrics>,
 }
 
-/// The `RequestMetrics` names a request counts under: its key's name, and for a fetch
-/// also `FetchConsumer` or `FetchFollower` (0.8.2 `RequestChannel.updateRequestMetrics`).
-fn request_metric_names(req: &Request) -> (&'static str, Option<&'static str>) {
-    match req {
-        Request::Produce(_) => ("Produce", None),
-        Request::Fetch(f) => ("Fetch", Some(if f.is_from_follower() { "FetchFollower" } else { "FetchConsumer" })),
-        Request::Offsets(_) => ("Offsets", None),
-        Request::Metadata(_) => ("Metadata", None),
-        Request::LeaderAndIsr(_) => ("LeaderAndIsr", None),
-        Request::StopReplica(_) => ("StopReplica", None),
-        Request::UpdateMetadata(_) => ("UpdateMetadata", None),
-        Request::ControlledShutdown(_) => ("ControlledShutdown", None),
-        Request::OffsetCommit(_) => ("OffsetCommit", None),
-        Request::OffsetFetch(_) => ("OffsetFetch", None),
-        Request::ConsumerMetadata(_) => ("ConsumerMetadata", None),
-        Request::ApiVersions(_) | Request::UnsupportedApiVersions => ("ApiVersions", None),
+/// The `RequestMetrics` names a request counts under, read from its header without
+/// decoding it: its key's name, and for a fetch also `FetchConsumer` or `FetchFollower`
+/// (0.8.2 `RequestChannel.updateRequestMetrics`), as a network tag: the first index into
+/// `REQUEST_NAMES` in the low byte, the second plus one in the next (0: none).
+fn request_metrics_tag(request: &[u8]) -> u32 {
+    let Some(key) = request.get(0..2).map(|b| i16::from_be_bytes([b[0], b[1]])) else { return NO_TAG };
+    let Some(key) = api::ApiKey::from_code(key) else { return NO_TAG };
+    let name = match key {
+        api::ApiKey::Produce => "Produce",
+        api::ApiKey::Fetch => "Fetch",
+        api::ApiKey::Offsets => "Offsets",
+        api::ApiKey::Metadata => "Metadata",
+        api::ApiKey::LeaderAndIsr => "LeaderAndIsr",
+        api::ApiKey::StopReplica => "StopReplica",
+        api::ApiKey::UpdateMetadata => "UpdateMetadata",
+        api::ApiKey::ControlledShutdown => "ControlledShutdown",
+        api::ApiKey::OffsetCommit => "OffsetCommit",
+        api::ApiKey::OffsetFetch => "OffsetFetch",
+        api::ApiKey::ConsumerMetadata => "ConsumerMetadata",
+        api::ApiKey::ApiVersions => "ApiVersions",
+    };
+    let Some(first) = request_index(name) else { return NO_TAG };
+    let mut tag = first as u32;
+    if key == api::ApiKey::Fetch {
+        // Header: key, version, correlation id, client id (i16 length + bytes); then the
+        // fetch's replica id, >= 0 for a follower.
+        let client_id_len = request.get(8..10).map_or(0, |b| i16::from_be_bytes([b[0], b[1]]).max(0) as usize);
+        let at = 10 + client_id_len;
+        let replica_id = request.get(at..at + 4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let detail = if replica_id.is_some_and(|r| r >= 0) { "FetchFollower" } else { "FetchConsumer" };
+        if let Some(second) = request_index(detail) {
+            tag |= (second as u32 + 1) << 8;
+        }
     }
+    tag
 }
 
 /// The longest a fetch is parked (its `max_wait_ms` is capped here): 0.8.2 let a client
@@ -125,36 +143,23 @@ impl RequestHandler for KafkaApis {
         };
         let this = self.clone();
         let peer = conn.peer;
-        let (name, detail) = request_metric_names(&req);
-        let indexes = [request_index(name), detail.and_then(request_index)];
-        let start = Instant::now();
-        let metrics = self.request_metrics.clone();
-        let record = move || {
-            let elapsed = start.elapsed();
-            for i in indexes.into_iter().flatten() {
-                metrics.record(i, elapsed);
-            }
-        };
-        Box::pin(async move {
-            match this.dispatch(header, req, peer).await {
-                // A deferred answer (acks=-1, long poll) counts when it is ready; it stays
-                // deferred, so the connection reads on meanwhile.
-                Outcome::Deferred(mut fut) => Outcome::Deferred(Box::pin(async move {
-                    let outcome = loop {
-                        match fut.await {
-                            Outcome::Deferred(next) => fut = next,
-                            other => break other,
-                        }
-                    };
-                    record();
-                    outcome
-                })),
-                outcome => {
-                    record();
-                    outcome
-                }
-            }
-        })
+        Box::pin(async move { this.dispatch(header, req, peer).await })
+    }
+
+    fn tag(&self, request: &[u8]) -> u32 {
+        request_metrics_tag(request)
+    }
+
+    /// 0.8.2's `RequestMetrics`, updated once the response is written.
+    fn completed(&self, tag: u32, times: &RequestTimes) {
+        if tag == NO_TAG {
+            return;
+        }
+        let stages = times.stages();
+        self.request_metrics.record((tag & 0xff) as usize, &stages);
+        if let Some(second) = ((tag >> 8) & 0xff).checked_sub(1) {
+            self.request_metrics.record(second as usize, &stages);
+        }
     }
 }
 
@@ -622,4 +627,30 @@ fn empty_region() -> FetchRegion {
     static EMPTY: std::sync::OnceLock<Arc<std::fs::File>> = std::sync::OnceLock::new();
     let file = EMPTY.get_or_init(|| Arc::new(std::fs::File::open("/dev/null").expect("/dev/null opens"))).clone();
     FetchRegion { file, position: 0, length: 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{FetchRequest, MetadataRequest};
+
+    fn payload<R: crate::api::ApiRequest>(req: &R, client_id: &str) -> Bytes {
+        // The frame without its size prefix.
+        let header = RequestHeader::new(R::API_KEY, 0, 7, Some(client_id));
+        api::encode_request(&header, req).expect("encode").slice(4..)
+    }
+
+    #[test]
+    fn the_metrics_tag_names_the_request_and_who_fetched() {
+        let name = |tag: u32, shift: u32| crate::metrics::REQUEST_NAMES.get((((tag >> shift) & 0xff) as usize).wrapping_sub(shift.min(1) as usize)).copied();
+        let fetch = |replica_id| FetchRequest { replica_id, max_wait_ms: 0, min_bytes: 0, topics: vec![] };
+        let consumer = request_metrics_tag(&payload(&fetch(-1), "a-client"));
+        assert_eq!((name(consumer, 0), name(consumer, 8)), (Some("Fetch"), Some("FetchConsumer")));
+        let follower = request_metrics_tag(&payload(&fetch(2), ""));
+        assert_eq!((name(follower, 0), name(follower, 8)), (Some("Fetch"), Some("FetchFollower")));
+        let metadata = request_metrics_tag(&payload(&MetadataRequest { topics: vec![] }, "c"));
+        assert_eq!((name(metadata, 0), metadata >> 8), (Some("Metadata"), 0));
+        assert_eq!(request_metrics_tag(&[0, 99, 0, 0]), NO_TAG, "an unknown key");
+        assert_eq!(request_metrics_tag(&[0]), NO_TAG, "a short frame");
+    }
 }

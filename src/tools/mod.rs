@@ -60,3 +60,29 @@ pub const TOOLS: &[(&str, &str, ToolMain)] = &[
 pub fn find(name: &str) -> Option<ToolMain> {
     TOOLS.iter().find(|(class, short, _)| *class == name || *short == name).map(|(_, _, f)| *f)
 }
+
+/// What one run of a tool's command printed on stdout, line by line, and whether it
+/// succeeded (exit 0). The admin tools' commands return it so that the web console shows
+/// exactly what the tool would have printed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolOutput {
+    pub lines: Vec<String>,
+    pub ok: bool,
+}
+
+impl ToolOutput {
+    /// Print the lines on stdout (a closed pipe is not worth a panic); the exit code.
+    pub fn print(&self) -> i32 {
+        use std::io::Write;
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        for line in &self.lines {
+            let _ = writeln!(lock, "{}", line);
+        }
+        if self.ok {
+            0
+        } else {
+            1
+        }
+    }
+}

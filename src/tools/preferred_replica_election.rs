@@ -10,11 +10,11 @@
 
 use super::options::{parse_admin_args, usage_and_die, OptionParser};
 use super::topics_command::connect;
+use super::ToolOutput;
 use crate::common::TopicPartition;
 use crate::zk::json::{PartitionEntry, PartitionList, TopicAssignment};
 use crate::zk::{paths, ZkClient, ZkError};
 use std::collections::BTreeSet;
-use std::io::Write;
 
 const SUMMARY: &str = "This tool causes leadership for each partition to be transferred back to the 'preferred replica', it can be used to balance leadership among the servers.";
 
@@ -30,11 +30,6 @@ fn parser() -> OptionParser {
             "REQUIRED: The connection string for the zookeeper connection in the form host:port. Multiple URLS can be given to allow fail-over.",
             "urls",
         )
-}
-
-/// Print to stdout; a closed pipe is not worth a panic.
-fn say(line: &str) {
-    let _ = writeln!(std::io::stdout().lock(), "{}", line);
 }
 
 pub fn main(args: &[String]) -> i32 {
@@ -54,12 +49,12 @@ pub fn main(args: &[String]) -> i32 {
             .and_then(|data| parse_election_data(&data))
         {
             Ok(set) => Some(set),
-            Err(message) => return failed(&message),
+            Err(message) => return failed(&message).print(),
         },
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
-        Err(e) => return failed(&format!("cannot start the runtime: {}", e)),
+        Err(e) => return failed(&format!("cannot start the runtime: {}", e)).print(),
     };
     runtime.block_on(async {
         let zk = match connect(opts.value("zookeeper").unwrap_or_default()).await {
@@ -69,19 +64,29 @@ pub fn main(args: &[String]) -> i32 {
                 return 1;
             }
         };
-        match start_election(&zk, requested).await {
-            Ok(partitions) => {
-                say(&format!("Successfully started preferred replica election for partitions {}", scala_set(&partitions)));
-                0
-            }
-            Err(message) => failed(&message),
-        }
+        elect(&zk, requested).await.print()
     })
 }
 
-fn failed(message: &str) -> i32 {
-    say(&format!("Failed to start preferred replica election: {}", message));
-    1
+/// The tool's one line for a failure, as the console shows it too.
+pub fn failed(message: &str) -> ToolOutput {
+    ToolOutput { lines: vec![format!("Failed to start preferred replica election: {}", message)], ok: false }
+}
+
+/// The command once its input is read (`None`: every partition, as without
+/// `--path-to-json-file`): what the tool prints, and whether it succeeded.
+pub async fn elect(zk: &ZkClient, requested: Option<BTreeSet<TopicPartition>>) -> ToolOutput {
+    let mut lines = Vec::new();
+    match start_election(zk, requested, &mut lines).await {
+        Ok(partitions) => {
+            lines.push(format!("Successfully started preferred replica election for partitions {}", scala_set(&partitions)));
+            ToolOutput { lines, ok: true }
+        }
+        Err(message) => {
+            lines.extend(failed(&message).lines);
+            ToolOutput { lines, ok: false }
+        }
+    }
 }
 
 /// Java's `FileNotFoundException` reason for the common cases.
@@ -136,7 +141,11 @@ fn scala_set(partitions: &BTreeSet<TopicPartition>) -> String {
 
 /// Check the partitions exist (all partitions when `requested` is `None`), then create
 /// `/admin/preferred_replica_election`; a present node means an election in progress.
-async fn start_election(zk: &ZkClient, requested: Option<BTreeSet<TopicPartition>>) -> Result<BTreeSet<TopicPartition>, String> {
+async fn start_election(
+    zk: &ZkClient,
+    requested: Option<BTreeSet<TopicPartition>>,
+    out: &mut Vec<String>,
+) -> Result<BTreeSet<TopicPartition>, String> {
     let zk_err = |e: ZkError| e.to_string();
     let partitions = match requested {
         Some(requested) => {
@@ -177,7 +186,7 @@ async fn start_election(zk: &ZkClient, requested: Option<BTreeSet<TopicPartition
     let json = doc.to_bytes();
     match zk.create_persistent(paths::PREFERRED_REPLICA_ELECTION, &json).await {
         Ok(()) => {
-            say(&format!("Created preferred replica election path with {}", String::from_utf8_lossy(&json)));
+            out.push(format!("Created preferred replica election path with {}", String::from_utf8_lossy(&json)));
             Ok(partitions)
         }
         Err(ZkError::NodeExists) => {

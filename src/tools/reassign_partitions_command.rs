@@ -10,9 +10,9 @@
 use super::options::{parse_admin_args, usage_and_die, OptionParser, Options};
 use super::topics_command::CONNECTION_TIMEOUT_ENV;
 use crate::admin::{self, AdminError, Reassignment, ReassignmentStatus, ReplicaAssignment};
+use super::ToolOutput;
 use crate::zk::ZkClient;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::time::Duration;
 
 const SUMMARY: &str = "This command moves topic partitions between replicas.";
@@ -48,15 +48,6 @@ fn parser() -> OptionParser {
         )
 }
 
-/// Print to stdout; a closed pipe is not worth a panic.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        let stdout = std::io::stdout();
-        let mut lock = stdout.lock();
-        let _ = writeln!(lock, $($arg)*);
-    }};
-}
-
 enum Failure {
     Usage(String),
     Command(String),
@@ -66,6 +57,11 @@ impl From<AdminError> for Failure {
     fn from(e: AdminError) -> Self {
         Failure::Command(e.to_string())
     }
+}
+
+/// The tool's line for a failed command, as the console shows it too.
+pub fn failed(message: &str) -> ToolOutput {
+    ToolOutput { lines: vec![format!("Partitions reassignment failed due to {}", message)], ok: false }
 }
 
 pub fn main(args: &[String]) -> i32 {
@@ -89,40 +85,50 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     match runtime.block_on(run(&opts)) {
-        Ok(()) => 0,
+        Ok(output) => output.print(),
         Err(Failure::Usage(message)) => usage_and_die(&p, &message),
-        Err(Failure::Command(message)) => {
-            say!("Partitions reassignment failed due to {}", message);
-            1
-        }
+        Err(Failure::Command(message)) => failed(&message).print(),
     }
 }
 
-async fn run(opts: &Options) -> Result<(), Failure> {
-    // Flag checks first: a usage error needs no ZooKeeper.
-    if opts.has("verify") && !opts.has("reassignment-json-file") {
-        return Err(Failure::Usage(
+/// 0.8.2's checks of the options an action needs: `has` tells whether an option was
+/// given (the console: whether its field was filled in). The message is the usage error.
+pub fn check_options(action: &str, has: impl Fn(&str) -> bool) -> Result<(), String> {
+    match action {
+        "verify" if !has("reassignment-json-file") => Err(
             "If --verify option is used, command must include --reassignment-json-file that was used during the --execute option".into(),
-        ));
-    }
-    if opts.has("generate") && !(opts.has("topics-to-move-json-file") && opts.has("broker-list")) {
-        return Err(Failure::Usage(
+        ),
+        "generate" if !(has("topics-to-move-json-file") && has("broker-list")) => Err(
             "If --generate option is used, command must include both --topics-to-move-json-file and --broker-list options".into(),
-        ));
-    }
-    if opts.has("execute") && !opts.has("reassignment-json-file") {
-        return Err(Failure::Usage(
+        ),
+        "execute" if !has("reassignment-json-file") => Err(
             "If --execute option is used, command must include --reassignment-json-file that was output during the --generate option".into(),
-        ));
+        ),
+        _ => Ok(()),
     }
+}
+
+async fn run(opts: &Options) -> Result<ToolOutput, Failure> {
+    let action = ["verify", "generate", "execute"].into_iter().find(|a| opts.has(a)).unwrap_or("execute");
+    // Flag checks first: a usage error needs no ZooKeeper.
+    check_options(action, |o| opts.has(o)).map_err(Failure::Usage)?;
     let zk = connect(opts.value("zookeeper").unwrap_or_default()).await?;
-    if opts.has("verify") {
-        verify(&zk, opts).await
-    } else if opts.has("generate") {
-        generate(&zk, opts).await
-    } else {
-        execute(&zk, opts).await
-    }
+    let command = match action {
+        "generate" => ReassignCommand::Generate {
+            topics_json: read_file(opts.value("topics-to-move-json-file").unwrap_or_default())?,
+            broker_list: opts.value("broker-list").unwrap_or_default().to_string(),
+        },
+        _ => {
+            let file = opts.value("reassignment-json-file").unwrap_or_default();
+            let json = read_file(file)?;
+            if action == "verify" {
+                ReassignCommand::Verify { json }
+            } else {
+                ReassignCommand::Execute { file: file.to_string(), json }
+            }
+        }
+    };
+    Ok(reassign(&zk, &command).await)
 }
 
 async fn connect(connect: &str) -> Result<ZkClient, Failure> {
@@ -143,6 +149,34 @@ fn read_file(path: &str) -> Result<String, Failure> {
     std::fs::read_to_string(path).map_err(|e| Failure::Command(format!("{}: {}", path, e)))
 }
 
+/// One action of the tool with its files already read: what the tool and the console run.
+#[derive(Debug, Clone)]
+pub enum ReassignCommand {
+    /// `--generate`: the `--topics-to-move-json-file` content and `--broker-list`.
+    Generate { topics_json: String, broker_list: String },
+    /// `--execute`: the file's name (0.8.2 named it in one message) and its content.
+    Execute { file: String, json: String },
+    /// `--verify`: the `--reassignment-json-file` content.
+    Verify { json: String },
+}
+
+/// Run `command` against the cluster: the lines the tool prints, and whether it succeeded.
+pub async fn reassign(zk: &ZkClient, command: &ReassignCommand) -> ToolOutput {
+    let mut lines = Vec::new();
+    let result = match command {
+        ReassignCommand::Generate { topics_json, broker_list } => generate(zk, topics_json, broker_list, &mut lines).await,
+        ReassignCommand::Execute { file, json } => execute(zk, file, json, &mut lines).await,
+        ReassignCommand::Verify { json } => verify(zk, json, &mut lines).await,
+    };
+    match result {
+        Ok(()) => ToolOutput { lines, ok: true },
+        Err(Failure::Usage(message)) | Err(Failure::Command(message)) => {
+            lines.extend(failed(&message).lines);
+            ToolOutput { lines, ok: false }
+        }
+    }
+}
+
 /// The assignments of `topics` that exist.
 async fn assignments(zk: &ZkClient, topics: impl IntoIterator<Item = &String>) -> Result<BTreeMap<String, ReplicaAssignment>, Failure> {
     let mut out = BTreeMap::new();
@@ -157,42 +191,39 @@ async fn assignments(zk: &ZkClient, topics: impl IntoIterator<Item = &String>) -
     Ok(out)
 }
 
-async fn generate(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
-    let list = opts.value("broker-list").unwrap_or_default();
+async fn generate(zk: &ZkClient, topics_json: &str, list: &str, out: &mut Vec<String>) -> Result<(), Failure> {
     let brokers: Vec<i32> = list
         .split(',')
         .map(|b| admin::java_parse_int(b).ok_or_else(|| Failure::Command(format!("For input string: \"{}\"", b))))
         .collect::<Result<_, _>>()?;
-    let topics = admin::parse_topics_json(&read_file(opts.value("topics-to-move-json-file").unwrap_or_default())?)?;
+    let topics = admin::parse_topics_json(topics_json)?;
     let current = assignments(zk, &topics).await?;
     let live = admin::live_brokers(zk).await?;
     admin::check_generate_input(&brokers, &topics, &live, &current)?;
     let proposed = admin::propose_reassignment(&brokers, &current, admin::time_seeded_random())?;
-    say!("Current partition replica assignment\n\n{}", admin::reassignment_json(&admin::current_reassignment(&current)));
-    say!("Proposed partition reassignment configuration\n\n{}", admin::reassignment_json(&proposed));
+    out.push(format!("Current partition replica assignment\n\n{}", admin::reassignment_json(&admin::current_reassignment(&current))));
+    out.push(format!("Proposed partition reassignment configuration\n\n{}", admin::reassignment_json(&proposed)));
     Ok(())
 }
 
-async fn execute(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
-    let file = opts.value("reassignment-json-file").unwrap_or_default();
-    let partitions = admin::parse_reassignment_json(&read_file(file)?)?;
+async fn execute(zk: &ZkClient, file: &str, json: &str, out: &mut Vec<String>) -> Result<(), Failure> {
+    let partitions = admin::parse_reassignment_json(json)?;
     let topics: BTreeSet<String> = partitions.iter().map(|(tp, _)| tp.topic.clone()).collect();
     let current = assignments(zk, &topics).await?;
     let live = admin::live_brokers(zk).await?;
     admin::check_reassignment(file, &partitions, &current, &live)?;
     // Before starting, the current assignment, to roll back with.
-    say!(
+    out.push(format!(
         "Current partition replica assignment\n\n{}\n\nSave this to use as the --reassignment-json-file option during rollback",
         admin::reassignment_json(&admin::current_reassignment(&current))
-    );
+    ));
     admin::start_reassignment(zk, &partitions).await?;
-    say!("Successfully started reassignment of partitions {}", admin::reassignment_json(&partitions));
+    out.push(format!("Successfully started reassignment of partitions {}", admin::reassignment_json(&partitions)));
     Ok(())
 }
 
-async fn verify(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
-    let file = opts.value("reassignment-json-file").unwrap_or_default();
-    let parsed = admin::parse_reassignment_json(&read_file(file)?)?;
+async fn verify(zk: &ZkClient, json: &str, out: &mut Vec<String>) -> Result<(), Failure> {
+    let parsed = admin::parse_reassignment_json(json)?;
     // 0.8.2 read the file into a map: the last entry of a partition wins.
     let mut partitions: Reassignment = Vec::new();
     for (tp, r) in parsed {
@@ -204,20 +235,20 @@ async fn verify(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
     let running: BTreeSet<_> = admin::partitions_being_reassigned(zk).await?.into_iter().map(|(tp, _)| tp).collect();
     let topics: BTreeSet<String> = partitions.iter().map(|(tp, _)| tp.topic.clone()).collect();
     let current = assignments(zk, &topics).await?;
-    say!("Status of partition reassignment:");
+    out.push("Status of partition reassignment:".to_string());
     for (tp, target) in &partitions {
         let now = current.get(&tp.topic).and_then(|parts| parts.get(&tp.partition));
         match admin::reassignment_status(target, running.contains(tp), now) {
-            ReassignmentStatus::Completed => say!("Reassignment of partition {} completed successfully", tp),
-            ReassignmentStatus::InProgress => say!("Reassignment of partition {} is still in progress", tp),
+            ReassignmentStatus::Completed => out.push(format!("Reassignment of partition {} completed successfully", tp)),
+            ReassignmentStatus::InProgress => out.push(format!("Reassignment of partition {} is still in progress", tp)),
             ReassignmentStatus::Failed(assigned) => {
-                say!(
+                out.push(format!(
                     "ERROR: Assigned replicas ({}) don't match the list of replicas for reassignment ({}) for partition {}",
                     join(&assigned),
                     join(target),
                     tp
-                );
-                say!("Reassignment of partition {} failed", tp);
+                ));
+                out.push(format!("Reassignment of partition {} failed", tp));
             }
         }
     }

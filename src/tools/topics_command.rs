@@ -8,6 +8,7 @@
 //! 0.8.2's `new ZkClient(zk, 30000, 30000)`) gives 0.8.2's one-line `ZkTimeoutException`.
 
 use super::options::{usage_and_die, OptionParser, Options, UsageError};
+use super::ToolOutput;
 use crate::admin::{self, AdminError, JavaHashtable};
 use crate::common::Properties;
 use crate::zk::ZkClient;
@@ -16,6 +17,9 @@ use std::io::Write;
 use std::time::Duration;
 
 const SUMMARY: &str = "Create, delete, describe, or change a topic.";
+
+/// What a failed command's line starts with.
+pub const COMMAND_ERROR_PREFIX: &str = "Error while executing topic command ";
 
 /// Overrides the 30 s ZooKeeper connection timeout (kafka08 extension, for tests and
 /// impatient operators).
@@ -66,13 +70,11 @@ const CONFIG_DESCRIPTION: &str = "A topic configuration override for the topic b
 
 const ACTIONS: &[&str] = &["create", "list", "alter", "describe", "delete"];
 
-/// Print to stdout; a closed pipe (`| head`) is not worth a panic.
+/// One line of the command's output (printed by `main`, shown by the console).
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        let stdout = std::io::stdout();
-        let mut lock = stdout.lock();
-        let _ = writeln!(lock, $($arg)*);
-    }};
+    ($out:expr, $($arg:tt)*) => {
+        $out.push(format!($($arg)*))
+    };
 }
 
 pub fn main(args: &[String]) -> i32 {
@@ -80,16 +82,7 @@ pub fn main(args: &[String]) -> i32 {
     if args.is_empty() {
         return usage_and_die(&p, SUMMARY);
     }
-    // The option was `--deleteConfig` in 0.8.1 and 0.8.2 documented it so; later releases
-    // spell it `--delete-config`. Runbooks of either era work.
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| match a.strip_prefix("--delete-config") {
-            Some(rest) if rest.is_empty() || rest.starts_with('=') => format!("--deleteConfig{}", rest),
-            _ => a.clone(),
-        })
-        .collect();
-    let opts = match p.parse(&args) {
+    let opts = match p.parse(&modern_spellings(args)) {
         Ok(o) => o,
         Err(e) => return usage_and_die(&p, &e.0),
     };
@@ -97,10 +90,7 @@ pub fn main(args: &[String]) -> i32 {
         let _ = write!(std::io::stdout().lock(), "{}\n{}", p.summary(), p.usage());
         return 0;
     }
-    if ACTIONS.iter().filter(|a| opts.has(a)).count() != 1 {
-        return usage_and_die(&p, "Command must include exactly one action: --list, --describe, --create, --alter or --delete");
-    }
-    if let Err(e) = check_args(&opts) {
+    if let Err(e) = check_command(&opts) {
         return usage_and_die(&p, &e.0);
     }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -111,6 +101,25 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     runtime.block_on(run(&p, &opts))
+}
+
+/// The option was `--deleteConfig` in 0.8.1 and 0.8.2 documented it so; later releases
+/// spell it `--delete-config`. Runbooks of either era work.
+fn modern_spellings(args: &[String]) -> Vec<String> {
+    args.iter()
+        .map(|a| match a.strip_prefix("--delete-config") {
+            Some(rest) if rest.is_empty() || rest.starts_with('=') => format!("--deleteConfig{}", rest),
+            _ => a.clone(),
+        })
+        .collect()
+}
+
+/// Exactly one action, and 0.8.2's checks of the options.
+fn check_command(opts: &Options) -> Result<(), UsageError> {
+    if ACTIONS.iter().filter(|a| opts.has(a)).count() != 1 {
+        return Err(UsageError("Command must include exactly one action: --list, --describe, --create, --alter or --delete".into()));
+    }
+    check_args(opts)
 }
 
 /// 0.8.2 `TopicCommandOptions.checkArgs`.
@@ -217,26 +226,68 @@ async fn run(p: &OptionParser, opts: &Options) -> i32 {
             return 1;
         }
     };
-    let result = if opts.has("create") {
-        create_topic(&zk, opts).await
-    } else if opts.has("alter") {
-        alter_topic(&zk, opts).await
-    } else if opts.has("list") {
-        list_topics(&zk, opts).await
-    } else if opts.has("describe") {
-        describe_topic(&zk, opts).await
-    } else {
-        delete_topic(&zk, opts).await
-    };
+    let mut out = Vec::new();
+    let result = command(&zk, opts, &mut out).await;
+    let mut printed = ToolOutput { lines: out, ok: true };
     match result {
-        Ok(()) => 0,
-        Err(Failure::Usage(message)) => usage_and_die(p, &message),
+        Ok(()) => printed.print(),
+        Err(Failure::Usage(message)) => {
+            printed.print();
+            usage_and_die(p, &message)
+        }
         Err(Failure::Command(message)) => {
-            say!("Error while executing topic command {}", message);
+            printed.lines.push(format!("{}{}", COMMAND_ERROR_PREFIX, message));
+            printed.print();
             1
         }
-        Err(Failure::Reported) => 1,
+        Err(Failure::Reported) => {
+            printed.print();
+            1
+        }
     }
+}
+
+/// The action `opts` name, its lines in `out`.
+async fn command(zk: &ZkClient, opts: &Options, out: &mut Vec<String>) -> Result<(), Failure> {
+    if opts.has("create") {
+        create_topic(zk, opts, out).await
+    } else if opts.has("alter") {
+        alter_topic(zk, opts, out).await
+    } else if opts.has("list") {
+        list_topics(zk, opts, out).await
+    } else if opts.has("describe") {
+        describe_topic(zk, opts, out).await
+    } else {
+        let deleted = delete_topics(zk, opts.value("topic").unwrap_or("null"), false).await;
+        out.extend(deleted.lines);
+        if deleted.ok {
+            Ok(())
+        } else {
+            Err(Failure::Reported)
+        }
+    }
+}
+
+/// `kafka-topics.sh ARGS` against `zk` (`--zookeeper` is not needed): the same checks and
+/// the lines the tool prints; a usage error is its message alone (the tool adds the usage).
+pub async fn run_on(zk: &ZkClient, args: &[String]) -> ToolOutput {
+    let mut args = modern_spellings(args);
+    if !args.iter().any(|a| a == "--zookeeper") {
+        args.extend(["--zookeeper".to_string(), "(connected)".to_string()]);
+    }
+    let opts = match parser().parse(&args).map_err(|e| e.0).and_then(|o| check_command(&o).map(|()| o).map_err(|e| e.0)) {
+        Ok(o) => o,
+        Err(usage) => return ToolOutput { lines: vec![usage], ok: false },
+    };
+    let mut lines = Vec::new();
+    let result = command(zk, &opts, &mut lines).await;
+    let ok = result.is_ok();
+    match result {
+        Ok(()) | Err(Failure::Reported) => {}
+        Err(Failure::Usage(message)) => lines.push(message),
+        Err(Failure::Command(message)) => lines.push(format!("{}{}", COMMAND_ERROR_PREFIX, message)),
+    }
+    ToolOutput { lines, ok }
 }
 
 /// 0.8.2 `TopicFilter`/`Whitelist`: commas mean `|`, spaces and surrounding quotes are
@@ -248,8 +299,12 @@ fn whitelist(spec: &str) -> Result<Regex, Failure> {
 }
 
 async fn get_topics(zk: &ZkClient, opts: &Options) -> Result<Vec<String>, Failure> {
+    get_topics_matching(zk, opts.value("topic")).await
+}
+
+async fn get_topics_matching(zk: &ZkClient, spec: Option<&str>) -> Result<Vec<String>, Failure> {
     let all = admin::list_topics(zk).await?;
-    match opts.value("topic") {
+    match spec {
         None => Ok(all),
         Some(spec) => {
             let filter = whitelist(spec)?;
@@ -308,7 +363,7 @@ fn int_option(opts: &Options, name: &str) -> Result<i32, Failure> {
     }
 }
 
-async fn create_topic(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
+async fn create_topic(zk: &ZkClient, opts: &Options, out: &mut Vec<String>) -> Result<(), Failure> {
     let topic = opts.value("topic").unwrap_or_default();
     let config = configs_to_add(opts)?;
     if let Some(assignment) = opts.value("replica-assignment") {
@@ -319,7 +374,7 @@ async fn create_topic(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
         let replication_factor = int_option(opts, "replication-factor")?;
         admin::create_topic(zk, topic, partitions, replication_factor, &config).await?;
     }
-    say!("Created topic \"{}\".", topic);
+    say!(out, "Created topic \"{}\".", topic);
     Ok(())
 }
 
@@ -331,7 +386,7 @@ fn to_properties(table: &JavaHashtable) -> Properties {
     p
 }
 
-async fn alter_topic(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
+async fn alter_topic(zk: &ZkClient, opts: &Options, out: &mut Vec<String>) -> Result<(), Failure> {
     // 0.8.2 did nothing, silently, when no topic matched.
     for topic in get_topics(zk, opts).await? {
         let current = admin::fetch_topic_config(zk, &topic).await?;
@@ -344,53 +399,72 @@ async fn alter_topic(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
                 configs.remove(name);
             }
             admin::change_topic_config(zk, &topic, &to_properties(&configs)).await?;
-            say!("Updated config for topic \"{}\".", topic);
+            say!(out, "Updated config for topic \"{}\".", topic);
         }
         if opts.has("partitions") {
             if topic == admin::OFFSETS_TOPIC_NAME {
                 return Err(Failure::Command("The number of partitions for the offsets topic cannot be changed.".to_string()));
             }
-            say!("WARNING: If partitions are increased for a topic that has a key, the partition logic or ordering of the messages will be affected");
+            say!(out, "WARNING: If partitions are increased for a topic that has a key, the partition logic or ordering of the messages will be affected");
             let partitions = int_option(opts, "partitions")?;
             admin::add_partitions(zk, &topic, partitions, opts.value("replica-assignment"), &to_properties(&configs)).await?;
-            say!("Adding partitions succeeded!");
+            say!(out, "Adding partitions succeeded!");
         }
     }
     Ok(())
 }
 
-async fn list_topics(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
+async fn list_topics(zk: &ZkClient, opts: &Options, out: &mut Vec<String>) -> Result<(), Failure> {
     for topic in get_topics(zk, opts).await? {
         if admin::is_marked_for_deletion(zk, &topic).await? {
-            say!("{} - marked for deletion", topic);
+            say!(out, "{} - marked for deletion", topic);
         } else {
-            say!("{}", topic);
+            say!(out, "{}", topic);
         }
     }
     Ok(())
 }
 
-async fn delete_topic(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
-    let topics = get_topics(zk, opts).await?;
-    if topics.is_empty() {
-        // 0.8.2 printed this and exited 0; kafka08 exits 1 as for any failed command.
-        say!("Topic {} does not exist", opts.value("topic").unwrap_or("null"));
-        return Err(Failure::Reported);
-    }
-    for topic in topics {
-        match admin::mark_topic_for_deletion(zk, &topic).await {
-            Ok(true) => {
-                say!("Topic {} is marked for deletion.", topic);
-                say!("Note: This will have no impact if delete.topic.enable is not set to true.");
+/// `--delete --topic SPEC`: mark every topic `spec` selects (a whitelist, as `--topic`
+/// takes it; with `exact`, only the topic named `spec`, as the console deletes from a
+/// topic's page). What the tool prints, and whether it succeeded.
+pub async fn delete_topics(zk: &ZkClient, spec: &str, exact: bool) -> ToolOutput {
+    let mut lines = Vec::new();
+    let result = async {
+        let topics = if exact {
+            admin::list_topics(zk).await?.into_iter().filter(|t| t == spec).collect()
+        } else {
+            get_topics_matching(zk, Some(spec)).await?
+        };
+        if topics.is_empty() {
+            // 0.8.2 printed this and exited 0; kafka08 exits 1 as for any failed command.
+            lines.push(format!("Topic {} does not exist", spec));
+            return Err(Failure::Reported);
+        }
+        for topic in topics {
+            match admin::mark_topic_for_deletion(zk, &topic).await {
+                Ok(true) => {
+                    lines.push(format!("Topic {} is marked for deletion.", topic));
+                    lines.push("Note: This will have no impact if delete.topic.enable is not set to true.".to_string());
+                }
+                Ok(false) => lines.push(format!("Topic {} is already marked for deletion.", topic)),
+                Err(_) => return Err(Failure::Command(format!("Error while deleting topic {}", topic))),
             }
-            Ok(false) => say!("Topic {} is already marked for deletion.", topic),
-            Err(_) => return Err(Failure::Command(format!("Error while deleting topic {}", topic))),
         }
+        Ok(())
     }
-    Ok(())
+    .await;
+    match result {
+        Ok(()) => ToolOutput { lines, ok: true },
+        Err(Failure::Command(message)) | Err(Failure::Usage(message)) => {
+            lines.push(format!("{}{}", COMMAND_ERROR_PREFIX, message));
+            ToolOutput { lines, ok: false }
+        }
+        Err(Failure::Reported) => ToolOutput { lines, ok: false },
+    }
 }
 
-async fn describe_topic(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
+async fn describe_topic(zk: &ZkClient, opts: &Options, out: &mut Vec<String>) -> Result<(), Failure> {
     let topics = get_topics(zk, opts).await?;
     let under_replicated = opts.has("under-replicated-partitions");
     let unavailable = opts.has("unavailable-partitions");
@@ -400,7 +474,7 @@ async fn describe_topic(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
     let describe_partitions = !with_overrides;
     for topic in topics {
         let Some(d) = admin::describe_topic(zk, &topic).await? else {
-            say!("Topic {} doesn't exist!", topic);
+            say!(out, "Topic {} doesn't exist!", topic);
             continue;
         };
         if describe_configs && (!with_overrides || !d.config.is_empty()) {
@@ -408,6 +482,7 @@ async fn describe_topic(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
             let configs: Vec<String> =
                 JavaHashtable::from_pairs(d.config.iter()).iter().map(|(k, v)| format!("{}={}", k, v)).collect();
             say!(
+                out,
                 "Topic:{}\tPartitionCount:{}\tReplicationFactor:{}\tConfigs:{}",
                 topic,
                 d.partitions.len(),
@@ -423,6 +498,7 @@ async fn describe_topic(zk: &ZkClient, opts: &Options) -> Result<(), Failure> {
                 if show {
                     let leader = part.leader.map_or_else(|| "none".to_string(), |l| l.to_string());
                     say!(
+                        out,
                         "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}",
                         topic,
                         part.partition,

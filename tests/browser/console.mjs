@@ -3,6 +3,9 @@
 //
 // usage: node console.mjs '{"url": ..., "out": DIR, "brokers": [..], "topic": T, "group": G,
 //                           "create": NAME, "bad": BAD_NAME}'
+//        node console.mjs '{"phase": "degraded", "url": ..., "out": DIR, "brokers": [..], "topic": T}'
+//        node console.mjs '{"phase": "actions", "url": ..., "out": DIR, "move": T, "move_to": "3",
+//                           "doomed": T}'
 //
 // Every page is screenshotted into `out`. Waits are on page conditions with deadlines;
 // the caller also bounds the whole run.
@@ -38,8 +41,61 @@ try {
   }
   const cells = (sel, col) => page.$$eval(`${sel} tbody tr`, (rows, c) => rows.map((r) => r.children[c]?.textContent.trim() ?? ""), col);
 
-  // Overview: wait until every broker and the test's topic and group are listed.
+  // Fill a form's fields, submit it and wait for the answer: {ok, text}. `confirm`
+  // ("yes"/"no"/undefined) answers the in-page dialog of a destructive action, after a
+  // screenshot of it (`shot`).
+  async function act(form, fields, { confirm, shot } = {}) {
+    for (const [name, value] of Object.entries(fields)) await page.fill(`#${form} [name=${name}]`, value);
+    await page.evaluate(() => { const m = document.getElementById("message"); m.className = ""; m.textContent = ""; });
+    await page.click(`#${form} button`);
+    if (confirm) {
+      await page.waitForFunction(() => document.getElementById("confirm").open);
+      result[`${form}_question`] = await page.textContent("#confirm-text");
+      if (shot) await page.screenshot({ path: join(args.out, shot), fullPage: true });
+      await page.click(confirm === "yes" ? "#confirm-yes" : "#confirm-no");
+    }
+    await page.waitForFunction(() => ["ok", "error"].includes(document.getElementById("message").className));
+    return { ok: (await page.getAttribute("#message", "class")) === "ok", text: await page.textContent("#message") };
+  }
+
   await open("#/");
+  if (args.phase === "actions") {
+    result.cluster_actions = await page.$$eval("form.action", (fs) => fs.map((f) => f.id));
+    // Preferred replica election of every partition (the JSON left empty).
+    result.election = await act("preferred-election", { partitions_json: "" });
+    await page.screenshot({ path: join(args.out, "preferred-election.png"), fullPage: true });
+
+    // Reassignment: generate a proposal, execute it (confirmed in the page), verify until done.
+    result.generate = await act("reassign-generate", { topics_json: JSON.stringify({ topics: [{ topic: args.move }], version: 1 }), broker_list: args.move_to });
+    result.proposed = await page.inputValue("#reassign-execute [name=reassignment_json]");
+    await page.screenshot({ path: join(args.out, "reassign-generate.png"), fullPage: true });
+    result.execute = await act("reassign-execute", {}, { confirm: "yes", shot: "reassign-execute-confirm.png" });
+    await page.screenshot({ path: join(args.out, "reassign-execute.png"), fullPage: true });
+    const deadline = Date.now() + 90000;
+    for (;;) {
+      result.verify = await act("reassign-verify", {});
+      const status = result.verify.text.split("\n").slice(1);
+      if (result.verify.ok && status.length && status.every((l) => l.endsWith("completed successfully"))) break;
+      if (Date.now() > deadline) break;
+      await page.waitForTimeout(1000);
+    }
+    await page.screenshot({ path: join(args.out, "reassign-verify.png"), fullPage: true });
+
+    // Deletion from the topic's page: cancelled once, then confirmed.
+    await open("#/topics/" + encodeURIComponent(args.doomed));
+    result.topic_actions = await page.$$eval("form.action", (fs) => fs.map((f) => f.id));
+    result.election_prefill = await page.inputValue("#preferred-election [name=partitions_json]");
+    result.delete_cancelled = await act("delete-topic", {}, { confirm: "no" });
+    result.delete = await act("delete-topic", {}, { confirm: "yes", shot: "delete-topic-confirm.png" });
+    await page.waitForFunction(() => document.body.dataset.loaded === "#/");
+    await page.screenshot({ path: join(args.out, "delete-topic.png"), fullPage: true });
+    result.page_errors = errors;
+    process.stdout.write(JSON.stringify(result) + "\n");
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+    process.exit(0);
+  }
+  // Overview: wait until every broker and the test's topic and group are listed.
   if (args.phase === "degraded") {
     // A broker is down: the overview still lists the others, the topic page still loads.
     await page.waitForFunction((n) => document.querySelectorAll("#brokers tbody tr").length === n, args.brokers.length);

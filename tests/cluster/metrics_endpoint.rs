@@ -8,6 +8,7 @@
 use crate::support;
 
 use kafka08::api;
+use kafka08::metrics::REQUEST_TIMERS;
 use kafka08::message::{encode_messages, CompressionCodec, Message};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -111,6 +112,8 @@ fn counters_move_by_exactly_what_was_produced_and_fetched_under_the_exporter_nam
     cluster.create_topic(topic, 2, 1);
     let before = scrape(ports[0]);
     let produce_before = before.value("kafka_network_requestmetrics_requests_total", &[("request", "Produce")]);
+    let timer_counts_before: Vec<f64> =
+        REQUEST_TIMERS.iter().map(|(t, _)| before.value(&format!("{t}_count"), &[("request", "Produce")])).collect();
 
     // 7 + 5 messages of different sizes, one per request (the only broker leads both).
     let mut sent_bytes = [0u64; 2];
@@ -155,6 +158,15 @@ fn counters_move_by_exactly_what_was_produced_and_fetched_under_the_exporter_nam
     assert_eq!(m.value("kafka_network_requestmetrics_requests_total", &[("request", "FetchFollower")]), 0.0);
     assert_eq!(m.value("kafka_network_requestmetrics_totaltimems_count", &[("request", "Produce")]) - produce_before, 13.0);
     assert!(m.value("kafka_network_requestmetrics_totaltimems", &[("request", "Produce"), ("quantile", "0.99")]) > 0.0);
+    // Every stage timer of 0.8.2's RequestMetrics counted each produce once.
+    for ((timer, _), before) in REQUEST_TIMERS.iter().zip(&timer_counts_before) {
+        assert_eq!(m.value(&format!("{timer}_count"), &[("request", "Produce")]) - before, 13.0, "{timer}");
+        assert_eq!(m.value(&format!("{timer}_count"), &[("request", "FetchConsumer")]), 3.0, "{timer}");
+        assert_eq!(m.types.get(*timer).map(String::as_str), Some("gauge"), "type of {timer}");
+        for q in ["0.50", "0.75", "0.95", "0.98", "0.99", "0.999"] {
+            assert!(m.get(timer, &[("request", "Produce"), ("quantile", q)]).is_some(), "{timer} {q}");
+        }
+    }
 
     // Log gauges: the bytes on disk, and the next offset.
     for p in 0..2 {
@@ -195,6 +207,32 @@ fn counters_move_by_exactly_what_was_produced_and_fetched_under_the_exporter_nam
     ] {
         assert_eq!(m.types.get(family).map(String::as_str), Some(ty), "type of {family}");
     }
+
+    // A consumer's long poll at the log end waits its max_wait_ms in the purgatory: that is
+    // remote time, not local time, and it is in the total.
+    let wait_ms = 400;
+    let mut long_poll = fetch_request(topic, 0);
+    long_poll.max_wait_ms = wait_ms;
+    long_poll.min_bytes = 1;
+    long_poll.topics[0].partitions[0].fetch_offset = sent[0] as i64;
+    let r = try_call(&cluster.brokers[0].addr(), &long_poll).expect("long poll");
+    assert!(r.topics[0].partitions[0].message_set.is_empty());
+    let consumer = |q: &'static str| [("request", "FetchConsumer"), ("quantile", q)];
+    let mut last = None;
+    wait_until("the long poll is timed", Duration::from_secs(30), || {
+        let m = scrape(ports[0]);
+        let counted = m.value("kafka_network_requestmetrics_remotetimems_count", &[("request", "FetchConsumer")]) == 4.0;
+        last = Some(m);
+        counted
+    });
+    let m = last.expect("a scrape");
+    // The slowest of the four consumer fetches is the long poll (a bucket is within 1/8).
+    let remote = m.value("kafka_network_requestmetrics_remotetimems", &consumer("0.999"));
+    let total = m.value("kafka_network_requestmetrics_totaltimems", &consumer("0.999"));
+    let local = m.value("kafka_network_requestmetrics_localtimems", &consumer("0.999"));
+    assert!(remote >= wait_ms as f64 * 0.85, "remote time {remote} ms of a {wait_ms} ms long poll");
+    assert!(total >= remote * 0.85, "total {total} ms below remote {remote} ms");
+    assert!(local < wait_ms as f64 / 2.0, "the wait counted as local time: {local} ms");
 }
 
 #[test]

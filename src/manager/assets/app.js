@@ -7,12 +7,57 @@ const REFRESH_MS = 5000;
 const COLORS = ["#2855c5", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"];
 
 // The forms of the admin actions. The server's list (`actions` in the answers) decides
-// which are shown; adding an action there and a form here is all a new one needs.
+// which are shown; adding an action there and a form here is all a new one needs. A field
+// is [name, label, kind, placeholder]; `prefill(topic)` gives a topic page's defaults;
+// `confirm(body)` is the question a destructive action asks first.
+const ELECTION_JSON = '{"partitions": [{"topic": "foo", "partition": 1}]}';
 const ACTION_FORMS = {
-  "create-topic": { scope: "cluster", fields: [["topic", "Topic"], ["partitions", "Partitions"], ["replication_factor", "Replication factor"], ["config", "Configs (key=value lines)", "textarea"]] },
-  "add-partitions": { scope: "topic", fields: [["partitions", "Partitions (new total)"]] },
-  "change-config": { scope: "topic", fields: [["config", "Set (key=value lines)", "textarea"], ["delete_config", "Delete keys (comma-separated)"]] },
+  "create-topic": { scopes: ["cluster"], fields: [["topic", "Topic"], ["partitions", "Partitions"], ["replication_factor", "Replication factor"], ["config", "Configs (key=value lines)", "textarea"]] },
+  "add-partitions": { scopes: ["topic"], fields: [["partitions", "Partitions (new total)"]] },
+  "change-config": { scopes: ["topic"], fields: [["config", "Set (key=value lines)", "textarea"], ["delete_config", "Delete keys (comma-separated)"]] },
+  "preferred-election": {
+    scopes: ["cluster", "topic"],
+    fields: [["partitions_json", "Partitions (JSON as --path-to-json-file; empty: all partitions)", "textarea", ELECTION_JSON]],
+    prefill: (t) => ({ partitions_json: JSON.stringify({ partitions: t.partitions.map((p) => ({ topic: t.name, partition: p.partition })) }) }),
+  },
+  "reassign-generate": {
+    scopes: ["cluster"],
+    fields: [["topics_json", "Topics to move (JSON as --topics-to-move-json-file)", "textarea", '{"topics": [{"topic": "foo"}], "version": 1}'], ["broker_list", "Broker list", "", "1,2,3"]],
+  },
+  "reassign-execute": {
+    scopes: ["cluster"],
+    fields: [["reassignment_json", "Reassignment (JSON as --reassignment-json-file)", "textarea"]],
+    confirm: (b) => `Start this partition reassignment? Replicas are copied to their new brokers and removed from the old ones.\n\n${b.reassignment_json}`,
+  },
+  "reassign-verify": { scopes: ["cluster"], fields: [["reassignment_json", "Reassignment (JSON as --reassignment-json-file)", "textarea"]] },
+  "delete-topic": {
+    scopes: ["topic"],
+    fields: [],
+    confirm: (b) => `Delete topic ${b.topic}? It is marked for deletion; the brokers delete its partitions only with delete.topic.enable=true.`,
+  },
 };
+
+// What is typed in the forms, by page and form: a refresh redraws the page, not the drafts.
+const drafts = {};
+const draftKey = (form) => `${location.hash || "#/"}|${form.id}`;
+
+document.addEventListener("input", (e) => {
+  const f = e.target.form;
+  if (f && f.matches("form.action") && e.target.name) (drafts[draftKey(f)] ??= {})[e.target.name] = e.target.value;
+});
+
+function restoreDrafts() {
+  for (const f of document.querySelectorAll("form.action")) {
+    for (const [name, value] of Object.entries(drafts[draftKey(f)] || {})) if (f.elements[name]) f.elements[name].value = value;
+  }
+}
+
+function setDraft(formId, name, value) {
+  const f = document.getElementById(formId);
+  if (!f) return;
+  (drafts[draftKey(f)] ??= {})[name] = value;
+  f.elements[name].value = value;
+}
 
 function esc(v) {
   return String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -69,12 +114,13 @@ function pick(history, prefix, suffix, label) {
 }
 
 function actionForms(actions, scope, topic) {
-  return actions.filter((a) => ACTION_FORMS[a.id] && ACTION_FORMS[a.id].scope === scope).map((a) => {
+  return actions.filter((a) => ACTION_FORMS[a.id] && ACTION_FORMS[a.id].scopes.includes(scope)).map((a) => {
     const f = ACTION_FORMS[a.id];
-    const inputs = f.fields.map(([name, label, kind]) => kind === "textarea"
-      ? `<label>${esc(label)}<textarea name="${name}"></textarea></label>`
-      : `<label>${esc(label)}<input name="${name}" autocomplete="off"></label>`).join("");
-    return `<form class="action" id="${a.id}" data-action="${a.id}" data-destructive="${a.destructive}" data-topic="${esc(topic || "")}">
+    const initial = topic && f.prefill ? f.prefill(topic) : {};
+    const inputs = f.fields.map(([name, label, kind, placeholder]) => kind === "textarea"
+      ? `<label>${esc(label)}<textarea name="${name}" placeholder="${esc(placeholder)}">${esc(initial[name])}</textarea></label>`
+      : `<label>${esc(label)}<input name="${name}" autocomplete="off" placeholder="${esc(placeholder)}" value="${esc(initial[name])}"></label>`).join("");
+    return `<form class="action${a.destructive ? " destructive" : ""}" id="${a.id}" data-action="${a.id}" data-topic="${esc(topic ? topic.name : "")}">
       <strong>${esc(a.label)}</strong>${inputs}<button type="submit">${esc(a.label)}</button></form>`;
   }).join("");
 }
@@ -85,16 +131,42 @@ function say(text, ok) {
   m.className = ok ? "ok" : "error";
 }
 
+// A destructive action asks in the page (a <dialog>, not window.confirm): true to go on.
+function confirmInPage(text) {
+  return new Promise((resolve) => {
+    const d = document.getElementById("confirm");
+    document.getElementById("confirm-text").textContent = text;
+    d.returnValue = "";
+    d.onclose = () => resolve(d.returnValue === "yes");
+    d.showModal();
+  });
+}
+
 async function submitAction(form) {
   const body = { action: form.dataset.action };
   if (form.dataset.topic) body.topic = form.dataset.topic;
   for (const el of form.elements) if (el.name) body[el.name] = el.value;
-  if (form.dataset.destructive === "true" && !confirm(`${form.dataset.action} ${body.topic || ""}: are you sure?`)) return;
+  const spec = ACTION_FORMS[body.action];
+  if (spec && spec.confirm && !(await confirmInPage(spec.confirm(body)))) {
+    say(`${form.querySelector("strong").textContent}: cancelled`, false);
+    return;
+  }
   try {
     const r = await fetch("/api/actions", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     const j = await r.json();
-    say(r.ok ? j.message : j.error, r.ok);
-    if (r.ok) { form.reset(); render(); }
+    say(j.lines ? (j.lines.length ? j.lines.join("\n") : "(the tool printed nothing)") : (j.message ?? j.error), r.ok);
+    if (r.ok) {
+      if (body.action === "reassign-generate") {
+        // The proposal is what --execute and --verify take next.
+        const proposed = j.lines.find((l) => l.startsWith("Proposed partition reassignment configuration"));
+        if (proposed) for (const id of ["reassign-execute", "reassign-verify"]) setDraft(id, "reassignment_json", proposed.split("\n\n")[1]);
+      } else if (body.action !== "reassign-execute" && body.action !== "reassign-verify") {
+        delete drafts[draftKey(form)];
+        form.reset();
+      }
+      if (body.action === "delete-topic") location.hash = "#/";
+      else render();
+    }
   } catch (e) {
     say("The console did not answer: " + e, false);
   }
@@ -102,6 +174,11 @@ async function submitAction(form) {
 
 document.addEventListener("submit", (e) => {
   if (e.target.matches("form.action")) { e.preventDefault(); submitAction(e.target); }
+});
+
+document.addEventListener("click", (e) => {
+  // A click on the answer closes it, unless text is being selected in it.
+  if (e.target.id === "message" && !String(getSelection())) e.target.className = "";
 });
 
 async function api(path) {
@@ -129,7 +206,8 @@ async function overview() {
     + chart("Bytes out per broker", pick(h, "broker:", ":bytes_out", (id) => "broker " + id), (v) => bytes(v) + "/s")
     + chart("Messages in per topic", pick(h, "topic:", ":messages_in", (t) => t), (v) => v.toFixed(1) + "/s");
   return `<h1>Cluster</h1><h2>Brokers</h2>${brokers}<h2>Throughput</h2><div class="charts">${charts}</div>
-    <h2>Topics</h2>${topics}${actionForms(o.actions, "cluster")}<h2>Consumer groups</h2>${groups}`;
+    <h2>Topics</h2>${topics}${actionForms(o.actions.filter((a) => a.id === "create-topic"), "cluster")}<h2>Consumer groups</h2>${groups}
+    <h2>Partition leadership and placement</h2>${actionForms(o.actions.filter((a) => a.id !== "create-topic"), "cluster")}`;
 }
 
 async function topicPage(name) {
@@ -143,7 +221,7 @@ async function topicPage(name) {
   const charts = chart("Messages in", pick(p.history, "topic:", ":messages_in", (x) => x), (v) => v.toFixed(1) + "/s");
   return `<h1>Topic ${esc(t.name)}</h1><p>${t.partitions.length} partitions, replication factor ${t.replication_factor},
     <span class="${t.under_replicated ? "bad" : "ok"}">${t.under_replicated} under-replicated</span>, size ${bytes(t.size)}</p>
-    <h2>Partitions</h2>${parts}<h2>Throughput</h2><div class="charts">${charts}</div><h2>Configs</h2>${config}${actionForms(p.actions, "topic", t.name)}`;
+    <h2>Partitions</h2>${parts}<h2>Throughput</h2><div class="charts">${charts}</div><h2>Configs</h2>${config}${actionForms(p.actions, "topic", t)}`;
 }
 
 async function brokerPage(id) {
@@ -183,7 +261,7 @@ async function render() {
     else if (route[0] === "brokers" && route[1]) html = await brokerPage(route[1]);
     else if (route[0] === "groups" && route[1]) html = await groupPage(route[1]);
     else html = await overview();
-    if (!typing) page.innerHTML = html;
+    if (!typing && !document.getElementById("confirm").open) { page.innerHTML = html; restoreDrafts(); }
     document.getElementById("status").textContent = "updated " + new Date().toLocaleTimeString();
     document.body.dataset.loaded = location.hash || "#/";
   } catch (e) {
