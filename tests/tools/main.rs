@@ -17,6 +17,7 @@ mod preferred_replica_election;
 mod quickstart;
 mod reassign_partitions_command;
 mod runbook;
+mod runbook_pages;
 mod tools_console_consumer;
 mod tools_console_producer;
 mod tools_consumer_offset_checker;
