@@ -26,6 +26,7 @@ mod tools_get_offset_shell;
 mod tools_mirror_maker;
 mod tools_offsets;
 mod tools_perf;
+mod tools_replay_log_producer;
 mod tools_shells;
 mod topics_command;
 mod zk_scripts;
