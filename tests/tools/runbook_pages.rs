@@ -200,6 +200,36 @@ impl RunbookCluster {
         out
     }
 
+    /// `cluster.sh down`, then nothing of this folder may be left running: no process
+    /// started from it (a broker the page started with a relative `config/...` path) or
+    /// naming it on its command line.
+    fn down(self) {
+        let down = cluster_sh(&self.dir, &["down"]);
+        assert_eq!(down.code, Some(0), "{}", down.all());
+        let dir = std::fs::canonicalize(&self.dir).unwrap();
+        let me = std::process::id().to_string();
+        let mut left = Vec::new();
+        // Watchdogs of the servers notice within a second that their server is gone.
+        let clean = support::eventually(Duration::from_secs(30), || {
+            left.clear();
+            for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                let pid = entry.file_name().to_string_lossy().into_owned();
+                if pid == me || !pid.chars().all(|c| c.is_ascii_digit()) {
+                    continue;
+                }
+                let cwd = std::fs::read_link(entry.path().join("cwd")).ok();
+                let cmdline = std::fs::read(entry.path().join("cmdline"))
+                    .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+                    .unwrap_or_default();
+                if cwd.as_deref() == Some(dir.as_path()) || cmdline.contains(dir.to_str().unwrap()) {
+                    left.push(format!("{pid}: {cmdline}"));
+                }
+            }
+            left.is_empty()
+        });
+        assert!(clean, "left running after cluster.sh down: {left:#?}");
+    }
+
     fn kill(&self, id: i32) {
         let pid = self.pids[&id];
         let status = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
@@ -311,6 +341,7 @@ fn add_a_broker_moves_partitions_onto_it_without_losing_acknowledged_messages() 
             assignment.iter().filter(|(_, r)| r.contains(&id)).map(|(p, _)| format!("{TOPIC}-{p}")).collect();
         wait_until(&format!("broker {id} holds exactly {want:?}"), LONG, || c.partition_dirs(id, TOPIC) == want);
     }
+    c.down();
 }
 
 #[test]
@@ -332,6 +363,7 @@ fn decommission_a_broker_leaves_it_empty_and_stopped() {
     let acked = load.finish(&[]);
     assert!(acked >= 40, "{acked}");
     support::cluster::assert_replicas_agree(&running(&c, &[0, 1]), TOPIC, LONG);
+    c.down();
 }
 
 #[test]
@@ -359,6 +391,7 @@ fn replace_a_dead_broker_copies_everything_back_onto_the_new_machine() {
     let acked = load.finish(&[]);
     assert!(acked >= 60, "{acked}");
     support::cluster::assert_replicas_agree(&running(&c, &[0, 1, 2]), TOPIC, LONG);
+    c.down();
 }
 
 #[test]
@@ -379,6 +412,7 @@ fn raise_the_replication_factor_from_two_to_three() {
     let acked = load.finish(&[]);
     assert!(acked >= 40, "{acked}");
     support::cluster::assert_replicas_agree(&running(&c, &[0, 1, 2]), TOPIC, LONG);
+    c.down();
 }
 
 #[test]
@@ -415,6 +449,7 @@ fn delete_a_topic_removes_its_znodes_and_directories_and_leaves_others_alone() {
     let acked = load.finish(&[]);
     assert!(acked >= 40, "{acked}");
     support::cluster::assert_replicas_agree(&running(&c, &[0, 1, 2]), TOPIC, LONG);
+    c.down();
 }
 
 #[test]
@@ -439,4 +474,5 @@ fn rolling_restart_then_preferred_election_gives_every_partition_its_first_repli
     let acked = load.finish(&[]);
     assert!(acked >= 40, "{acked}");
     support::cluster::assert_replicas_agree(&running(&c, &[0, 1, 2]), TOPIC, LONG);
+    c.down();
 }
