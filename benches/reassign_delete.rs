@@ -133,7 +133,7 @@ fn part_delete(c: &Cluster, rt: &tokio::runtime::Runtime, zk: &ZkClient, n: usiz
     assert!(out.success(), "{}", out.all());
     let marked = t0.elapsed();
     let gone = |path: &str| !exists(rt, zk, path);
-    let mut znodes_at = None;
+    let (mut znodes_at, mut dirs_at) = (None, None);
     loop {
         if znodes_at.is_none()
             && gone(&paths::topic(topic))
@@ -142,7 +142,10 @@ fn part_delete(c: &Cluster, rt: &tokio::runtime::Runtime, zk: &ZkClient, n: usiz
         {
             znodes_at = Some(t0.elapsed());
         }
-        if znodes_at.is_some() && (1..=3).all(|b| dirs(c, b, topic) == 0) {
+        if dirs_at.is_none() && (1..=3).all(|b| dirs(c, b, topic) == 0) {
+            dirs_at = Some(t0.elapsed());
+        }
+        if znodes_at.is_some() && dirs_at.is_some() {
             break;
         }
         assert!(t0.elapsed() < DEADLINE, "topic not deleted after {DEADLINE:?}");
@@ -150,8 +153,9 @@ fn part_delete(c: &Cluster, rt: &tokio::runtime::Runtime, zk: &ZkClient, n: usiz
     }
     let done = t0.elapsed();
     println!(
-        "N={n}: --delete returned in {} ms; every znode gone at {} ms; every directory gone at {} ms ({:.2} ms/partition)",
+        "N={n}: --delete returned in {} ms; every directory gone at {} ms; every znode gone at {} ms; done at {} ms ({:.2} ms/partition)",
         marked.as_millis(),
+        dirs_at.unwrap().as_millis(),
         znodes_at.unwrap().as_millis(),
         done.as_millis(),
         done.as_secs_f64() * 1e3 / n as f64
