@@ -11,8 +11,10 @@
 #   cluster.sh status every server's state; exit 0 only if ZooKeeper serves and every
 #                     broker runs and is registered
 #   cluster.sh env    `export ZK_CONNECT=... BROKER_LIST=...` lines, for eval
-#   cluster.sh down   stop the brokers as bin/kafka-server-stop.sh does (SIGTERM: controlled
-#                     shutdown), wait until they are gone, then stop ZooKeeper; leaves
+#   cluster.sh down   stop the brokers (those of `up`, and any started by hand with another
+#                     config/server-<id>.properties of the folder) as bin/kafka-server-stop.sh
+#                     does (SIGTERM: controlled shutdown), wait until they are gone, then
+#                     stop ZooKeeper; leaves
 #                     nothing running (the data stays, so `up` again finds the topics)
 #
 # The folder: -d DIR (before or after the command), else $KAFKA08_CLUSTER_DIR, else
@@ -43,9 +45,9 @@ STOP_TIMEOUT=${KAFKA08_CLUSTER_STOP_TIMEOUT:-60}
 usage() {
     local code=${1:-2}
     if [[ $code -eq 0 ]]; then
-        sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     else
-        sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     fi
     exit "$code"
 }
@@ -98,21 +100,42 @@ props_of() { echo "$dir/config/server-$1.properties"; }
 log_dir_of() { echo "$dir/logs/broker-$1"; }
 
 # broker_pid ID: the pid of the broker started with server-ID.properties, if it runs (the
-# same match as bin/kafka-server-stop.sh: `kafka.Kafka <that file>` on the command line).
+# same match as bin/kafka-server-stop.sh: `kafka.Kafka <that file>` on the command line,
+# a relative file name taken from the process's working directory, as an operator in this
+# folder starts one with `bin/kafka-server-start.sh config/server-ID.properties`).
 broker_pid() {
-    local want d i
-    want=$(props_of "$1")
+    local want d i cfg
+    want=$(readlink -m -- "$(props_of "$1")")
     local -a args
     for d in /proc/[0-9]*; do
         { mapfile -d '' -t args <"$d/cmdline"; } 2>/dev/null || continue
         for ((i = 0; i + 1 < ${#args[@]}; i++)); do
-            if [[ "${args[i]}" == kafka.Kafka && "${args[i + 1]}" == "$want" ]]; then
+            [[ "${args[i]}" == kafka.Kafka ]] || continue
+            cfg=${args[i + 1]}
+            [[ "$cfg" == /* ]] || cfg="$(readlink -f "$d/cwd" 2>/dev/null)/$cfg"
+            if [[ "$(readlink -m -- "$cfg")" == "$want" ]]; then
                 echo "${d#/proc/}"
                 return 0
             fi
         done
     done
     return 1
+}
+
+# all_ids: the brokers `up` started and any other config/server-<id>.properties in the
+# folder (a broker added by hand), without repeats.
+all_ids() {
+    local f id
+    local -A seen=()
+    for id in ${BROKER_IDS:-}; do seen[$id]=1; echo "$id"; done
+    for f in "$dir"/config/server-*.properties; do
+        [[ -f "$f" ]] || continue
+        id=${f##*/server-}
+        id=${id%.properties}
+        [[ "$id" =~ ^[0-9]+$ && -z "${seen[$id]:-}" ]] || continue
+        seen[$id]=1
+        echo "$id"
+    done
 }
 
 # broker_watchdog OWNER PID ID: SIGKILL the broker once OWNER is gone (a test process
@@ -157,7 +180,7 @@ all_registered() {
 stop_brokers() {
     local id pid deadline
     local -a ids=() pids=()
-    for id in ${BROKER_IDS:-}; do
+    for id in $(all_ids); do
         if pid=$(broker_pid "$id"); then
             "$root/bin/kafka-server-stop.sh" "$(props_of "$id")"
             ids+=("$id")

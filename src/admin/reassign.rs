@@ -271,7 +271,12 @@ pub async fn start_reassignment(zk: &ZkClient, partitions: &Reassignment) -> Adm
         Ok(()) => Ok(()),
         Err(ZkError::NodeExists) => {
             let running = partitions_being_reassigned(zk).await.unwrap_or_default();
-            let shown: Vec<String> = running.iter().map(|(tp, r)| format!("{} -> {}", tp, join(r, ","))).collect();
+            // 0.8.2 formatted its Map[TopicAndPartition, ReassignedPartitionsContext]: the
+            // case class prints its replica List and its (unset) ISR listener.
+            let shown: Vec<String> = running
+                .iter()
+                .map(|(tp, r)| format!("{} -> ReassignedPartitionsContext(List({}),null)", tp, join(r, ", ")))
+                .collect();
             Err(AdminError::InvalidReplicaAssignment(format!(
                 "Partition reassignment currently in progress for Map({}). Aborting operation",
                 shown.join(", ")

@@ -198,7 +198,7 @@ impl EventLoop {
                 Ok(false)
             }
             DeletionStep::Complete => {
-                self.zk.delete_recursive(&paths::topic(topic)).await?;
+                delete_topic_znodes(&self.zk, topic).await?;
                 self.zk.delete_recursive(&paths::topic_config(topic)).await?;
                 self.zk.delete(&paths::delete_topic_marker(topic)).await?;
                 self.deletions.topics.remove(topic);
@@ -207,6 +207,35 @@ impl EventLoop {
             }
         }
     }
+}
+
+/// Delete `/brokers/topics/<topic>` with its partitions and their state znodes. The deletes
+/// of one level (every state, then every partition) are all sent before any answer is
+/// awaited, pipelined on the session: one round trip per level instead of one per znode
+/// (3,000 znodes for 1,000 partitions took seconds one by one). Whatever is left (a znode
+/// created meanwhile) goes one by one.
+async fn delete_topic_znodes(zk: &crate::zk::ZkClient, topic: &str) -> Result<(), ControllerError> {
+    use crate::zk::ZkError;
+    let partitions: Vec<String> = zk.get_children(&paths::topic_partitions(topic)).await?.unwrap_or_default();
+    let client = zk.raw();
+    for level in [true, false] {
+        let sent: Vec<_> = partitions
+            .iter()
+            .map(|p| {
+                let partition = format!("{}/{}", paths::topic_partitions(topic), p);
+                let path = if level { format!("{}/state", partition) } else { partition };
+                client.delete(&path, None)
+            })
+            .collect();
+        for answer in sent {
+            match answer.await.map_err(ZkError::from) {
+                Ok(()) | Err(ZkError::NoNode) | Err(ZkError::NotEmpty) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    zk.delete_recursive(&paths::topic(topic)).await?;
+    Ok(())
 }
 
 #[cfg(test)]

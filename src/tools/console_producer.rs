@@ -146,7 +146,7 @@ const INT_OPTIONS: &[&str] = &[
 
 /// 0.8.2 `ToolsUtils.validatePortOrDie`: every comma-separated entry (Java's `split`, so
 /// trailing empty entries are dropped) must match the client `Utils.getPort` pattern.
-fn valid_broker_list(list: &str) -> bool {
+pub(crate) fn valid_broker_list(list: &str) -> bool {
     let pattern = regex::Regex::new(r"^.*?\[?([0-9a-zA-Z\-.:]*)\]?:([0-9]+)$").expect("constant regex");
     let mut entries: Vec<&str> = list.split(',').collect();
     while entries.len() > 1 && entries.last() == Some(&"") {

@@ -18,6 +18,7 @@ pub mod perf;
 pub mod preferred_replica_election;
 pub mod producer_performance;
 pub mod reassign_partitions_command;
+pub mod replay_log_producer;
 pub mod replica_verification_tool;
 pub mod simple_consumer_performance;
 pub mod simple_consumer_shell;
@@ -40,6 +41,7 @@ pub const TOOLS: &[(&str, &str, ToolMain)] = &[
     ("kafka.tools.ImportZkOffsets", "import-zk-offsets", import_zk_offsets::main),
     ("kafka.tools.MirrorMaker", "mirror-maker", mirror_maker::main),
     ("kafka.tools.ProducerPerformance", "producer-perf-test", producer_performance::main),
+    ("kafka.tools.ReplayLogProducer", "replay-log-producer", replay_log_producer::main),
     ("kafka.tools.ReplicaVerificationTool", "replica-verification", replica_verification_tool::main),
     ("kafka.tools.SimpleConsumerPerformance", "simple-consumer-perf-test", simple_consumer_performance::main),
     ("kafka.tools.SimpleConsumerShell", "simple-consumer-shell", simple_consumer_shell::main),

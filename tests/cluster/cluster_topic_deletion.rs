@@ -168,3 +168,65 @@ fn without_delete_topic_enable_the_marker_stays_and_list_shows_it() {
     let out = topics_tool(&cluster, &["--list"]);
     assert_eq!(out.stdout, "kept - marked for deletion\nlater\n", "{}", out.all());
 }
+
+#[test]
+fn a_deletion_asked_during_a_reassignment_of_the_topic_waits_for_it_then_finishes() {
+    let cluster = Cluster::start(3, DELETE_ON);
+    let zk = Zk::connect(&cluster);
+    let topic = "moving";
+    zk.create_topic(topic, BTreeMap::from([(0, vec![1, 2]), (1, vec![2, 1])]));
+    zk.create_topic("probe", BTreeMap::from([(0, vec![1])]));
+    cluster.wait_for_leaders(topic, 2);
+    cluster.wait_for_leaders("probe", 1);
+    cluster.wait_for_full_isr(topic, 2, 2);
+    produce(&cluster, topic, 2, 40);
+
+    // Partition 0 moves to [2, 3] while broker 3 is frozen: the move starts (AR = OAR +
+    // RAR) and cannot finish.
+    let idx3 = cluster.brokers.iter().position(|b| b.id == 3).unwrap();
+    cluster.brokers[idx3].pause();
+    let dir = support::TempDir::new("delete-while-moving");
+    let plan = dir.join("plan.json");
+    std::fs::write(&plan, format!(r#"{{"version":1,"partitions":[{{"topic":"{topic}","partition":0,"replicas":[2,3]}}]}}"#)).unwrap();
+    let plan = plan.to_str().unwrap();
+    let reassign = |args: &[&str]| {
+        let connect = cluster.zk.connect_string();
+        let mut all = vec!["--zookeeper", connect.as_str()];
+        all.extend_from_slice(args);
+        run_with_env("bin/kafka-reassign-partitions.sh", &all, None, &[("KAFKA08_BIN", env!("CARGO_BIN_EXE_kafka08"))])
+    };
+    let out = reassign(&["--execute", "--reassignment-json-file", plan]);
+    assert!(out.success(), "{}", out.all());
+    let assignment = |t: &str| {
+        zk.rt
+            .block_on(zk.client.get_data(&paths::topic(t)))
+            .unwrap()
+            .map(|(d, _)| kafka08::zk::json::TopicAssignment::parse(&d).unwrap().partitions)
+    };
+    wait_until("the move started (AR = OAR + RAR)", Duration::from_secs(60), || {
+        assignment(topic).is_some_and(|a| a.get(&0) == Some(&vec![1, 2, 3]))
+    });
+
+    let out = topics_tool(&cluster, &["--delete", "--topic", topic]);
+    assert!(out.success(), "{}", out.all());
+    // A topic marked after it is deleted: by then the controller has seen both markers.
+    let out = topics_tool(&cluster, &["--delete", "--topic", "probe"]);
+    assert!(out.success(), "{}", out.all());
+    wait_until("the probe topic is deleted", Duration::from_secs(60), || zk.topic_gone("probe"));
+    assert!(zk.exists(&paths::topic(topic)) && zk.exists(&paths::delete_topic_marker(topic)), "the deletion did not wait");
+    assert!(zk.exists(paths::REASSIGN_PARTITIONS));
+    assert_eq!(dirs_of(&cluster, 1, topic).len(), 2, "broker 1 still holds both replicas");
+    let out = reassign(&["--verify", "--reassignment-json-file", plan]);
+    assert_eq!(out.stdout, "Status of partition reassignment:\nReassignment of partition [moving,0] is still in progress\n", "{}", out.all());
+
+    // The new replica comes up: the move completes, then the deletion does, everywhere
+    // (the moved replica on broker 3 included).
+    cluster.brokers[idx3].resume();
+    wait_until("every znode of the topic is gone", Duration::from_secs(90), || zk.topic_gone(topic));
+    assert!(!zk.exists(paths::REASSIGN_PARTITIONS), "the finished reassignment left its znode");
+    wait_until("every broker deleted the topic's directories", Duration::from_secs(60), || {
+        (1..=3).all(|b| dirs_of(&cluster, b, topic).is_empty())
+    });
+    let out = topics_tool(&cluster, &["--list"]);
+    assert_eq!(out.stdout, "", "{}", out.all());
+}

@@ -178,3 +178,34 @@ pub fn read_until_complete(bootstrap: &[String], topic: &str, partition: i32, ac
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// (key, value) of every message of a partition as the broker at `addr` serves it, from
+/// offset 0 to the high watermark; what was read so far if the broker stops answering.
+pub fn read_keyed_partition(addr: &str, topic: &str, partition: i32) -> Vec<(Option<String>, String)> {
+    let mut out = Vec::new();
+    let mut offset = 0i64;
+    loop {
+        let req = api::FetchRequest {
+            replica_id: -1,
+            max_wait_ms: 0,
+            min_bytes: 0,
+            topics: vec![api::FetchTopic {
+                topic: topic.to_string(),
+                partitions: vec![api::FetchPartition { partition, fetch_offset: offset, max_bytes: 1 << 20 }],
+            }],
+        };
+        let Some(f) = try_call(addr, &req) else { return out };
+        let p = &f.topics[0].partitions[0];
+        let before = out.len();
+        for e in kafka08::message::deep_iter(p.message_set.clone()).flatten() {
+            if e.offset >= offset {
+                let text = |b: Option<bytes::Bytes>| b.map(|b| String::from_utf8_lossy(&b).into_owned());
+                out.push((text(e.message.key()), text(e.message.value()).unwrap_or_default()));
+                offset = e.offset + 1;
+            }
+        }
+        if out.len() == before || offset >= p.high_watermark {
+            return out;
+        }
+    }
+}

@@ -76,8 +76,12 @@ fn execute_prints_the_rollback_block_and_writes_the_reassignment_znode() {
     let other = z.file("o.json", r#"{"version":1,"partitions":[{"topic":"foo","partition":1,"replicas":[1,3]}]}"#);
     let out = z.tool(&["--execute", "--reassignment-json-file", &other]);
     assert!(!out.success());
-    assert!(
-        out.last_line().starts_with("Partitions reassignment failed due to Partition reassignment currently in progress for"),
+    // 0.8.2's exact line (after the rollback block, which 0.8.2 printed first too): the
+    // running reassignment as Scala printed its Map[TopicAndPartition, ReassignedPartitionsContext].
+    assert_eq!(
+        out.last_line(),
+        "Partitions reassignment failed due to Partition reassignment currently in progress for \
+         Map([foo,0] -> ReassignedPartitionsContext(List(3, 2),null)). Aborting operation",
         "{}",
         out.all()
     );

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::cluster::{try_call, ChrootCluster, Cluster};
+use support::producer::read_keyed_partition;
 use support::{TempDir, ZkServer};
 
 const GROUP: &str = "mirror-group";
@@ -118,36 +119,6 @@ impl Drop for MirrorMaker {
     }
 }
 
-/// (key, value) of every message of a partition, from offset 0 to the high watermark.
-fn read_partition(addr: &str, topic: &str, partition: i32) -> Vec<(Option<String>, String)> {
-    let mut out = Vec::new();
-    let mut offset = 0i64;
-    loop {
-        let req = api::FetchRequest {
-            replica_id: -1,
-            max_wait_ms: 0,
-            min_bytes: 0,
-            topics: vec![api::FetchTopic {
-                topic: topic.to_string(),
-                partitions: vec![api::FetchPartition { partition, fetch_offset: offset, max_bytes: 1 << 20 }],
-            }],
-        };
-        let Some(f) = try_call(addr, &req) else { return out };
-        let p = &f.topics[0].partitions[0];
-        let before = out.len();
-        for e in kafka08::message::deep_iter(p.message_set.clone()).flatten() {
-            if e.offset >= offset {
-                let text = |b: Option<bytes::Bytes>| b.map(|b| String::from_utf8_lossy(&b).into_owned());
-                out.push((text(e.message.key()), text(e.message.value()).unwrap_or_default()));
-                offset = e.offset + 1;
-            }
-        }
-        if out.len() == before || offset >= p.high_watermark {
-            return out;
-        }
-    }
-}
-
 /// partition → messages, for every partition the single broker of `cluster` has.
 fn read_topic(cluster: &ChrootCluster, topic: &str) -> BTreeMap<i32, Vec<(Option<String>, String)>> {
     let addr = cluster.brokers[0].addr();
@@ -155,7 +126,7 @@ fn read_topic(cluster: &ChrootCluster, topic: &str) -> BTreeMap<i32, Vec<(Option
         return BTreeMap::new();
     };
     let Some(t) = md.topics.first() else { return BTreeMap::new() };
-    t.partitions.iter().filter(|p| p.leader >= 0).map(|p| (p.partition, read_partition(&addr, topic, p.partition))).collect()
+    t.partitions.iter().filter(|p| p.leader >= 0).map(|p| (p.partition, read_keyed_partition(&addr, topic, p.partition))).collect()
 }
 
 fn values(t: &BTreeMap<i32, Vec<(Option<String>, String)>>) -> Vec<String> {
