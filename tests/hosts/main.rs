@@ -10,3 +10,4 @@
 mod support;
 
 mod hosts_kit;
+mod jepsen;

@@ -124,7 +124,11 @@ struct Client {
 }
 
 impl Client {
+    /// Ask the brokers in turn, starting one further each time, as 0.8's producer
+    /// shuffles its broker list: an isolated old leader still names itself, and a client
+    /// that always asked it first would never find the new one.
     fn find_leader(&mut self) -> Option<SocketAddr> {
+        self.bootstrap.rotate_left(1);
         for b in &self.bootstrap {
             let Some(md) = wire::request(b, 0, &api::MetadataRequest { topics: vec![self.topic.clone()] }, CONNECT_TIMEOUT) else { continue };
             let leader = md.topics.first().and_then(|t| t.partitions.iter().find(|p| p.partition == self.partition)).map(|p| p.leader);

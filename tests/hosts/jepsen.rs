@@ -1,0 +1,326 @@
+//! Jepsen-style partition tests on a cluster across three hosts (a ZooKeeper member and a
+//! broker on each): clients in the root namespace send unique values with acks=-1 to a
+//! topic with replication factor 3 and `min.insync.replicas=2` while a nemesis applies
+//! faults; then everything heals and a checker reads every partition. With
+//! `unclean.leader.election.enable=false` no acknowledged value may be missing and the
+//! cluster must converge (a leader and a full ISR for every partition) within a bound; with
+//! it on the run must complete and its losses are printed (0.8.2's documented trade-off:
+//! availability over durability), not asserted away.
+//!
+//! Each run prints one `jepsen:` line: attempted / acknowledged / lost, the acknowledged
+//! share during faults, and the time to converge after healing.
+
+use crate::support;
+
+use std::time::{Duration, Instant};
+use support::hosts::{pause_pid, resume_pid, HostCluster};
+use support::jepsen::{check, History, Rng, Workload};
+use support::wait_until;
+
+/// Failure detection within a few seconds, so a fault of 5-9 s moves leaders and ISRs.
+fn settings(unclean: bool) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("zookeeper.session.timeout.ms", "4000"),
+        ("replica.lag.time.max.ms", "4000"),
+        ("replica.fetch.wait.max.ms", "100"),
+        ("replica.socket.timeout.ms", "4000"),
+        ("controlled.shutdown.enable", "false"),
+        ("min.insync.replicas", "2"),
+        ("unclean.leader.election.enable", if unclean { "true" } else { "false" }),
+    ]
+}
+
+fn topic_config(unclean: bool) -> Vec<(&'static str, &'static str)> {
+    vec![("min.insync.replicas", "2"), ("unclean.leader.election.enable", if unclean { "true" } else { "false" })]
+}
+
+/// How long the cluster may take to elect leaders and refill every ISR once all faults
+/// are healed (sessions expire in 4 s; a loaded machine is slow).
+const CONVERGE: Duration = Duration::from_secs(90);
+
+/// One fault of the nemesis.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// The host of the first partition's leader, cut from the other hosts (ZooKeeper and
+    /// followers); clients still reach it.
+    IsolateLeader,
+    Isolate(usize),
+    CutOneWay(usize, usize),
+    CutBoth(usize, usize),
+    Loss(usize, u32),
+    Slow(usize),
+    /// SIGSTOP a broker (past its session timeout).
+    PauseBroker(i32),
+    /// kill -9 a broker, start it again when healing.
+    KillBroker(i32),
+    StopZkMember(usize),
+    /// SIGSTOP a ZooKeeper member.
+    PauseZkMember(usize),
+}
+
+struct Nemesis {
+    rng: Rng,
+    netem: bool,
+}
+
+impl Nemesis {
+    fn pick(&mut self) -> Fault {
+        let h = |r: &mut Rng| r.range(1, 3) as usize;
+        let pair = |r: &mut Rng| {
+            let a = r.range(1, 3) as usize;
+            (a, a % 3 + 1)
+        };
+        match self.rng.range(0, 9) {
+            0 | 1 => Fault::IsolateLeader,
+            2 => Fault::Isolate(h(&mut self.rng)),
+            3 => {
+                let (a, b) = pair(&mut self.rng);
+                Fault::CutOneWay(a, b)
+            }
+            4 => {
+                let (a, b) = pair(&mut self.rng);
+                Fault::CutBoth(a, b)
+            }
+            5 => Fault::Loss(h(&mut self.rng), self.rng.range(20, 50) as u32),
+            6 => Fault::Slow(h(&mut self.rng)),
+            7 => Fault::PauseBroker(self.rng.range(1, 3) as i32),
+            8 => Fault::KillBroker(self.rng.range(1, 3) as i32),
+            _ => {
+                if self.rng.range(0, 1) == 0 {
+                    Fault::StopZkMember(h(&mut self.rng))
+                } else {
+                    Fault::PauseZkMember(h(&mut self.rng))
+                }
+            }
+        }
+    }
+
+    fn apply(&self, c: &mut HostCluster, topic: &str, f: Fault) -> String {
+        match f {
+            Fault::IsolateLeader => {
+                let Some(leader) = c.state(topic, 0).map(|s| s.leader).filter(|l| *l >= 0) else { return "isolate-leader: no leader now, nothing done".into() };
+                let h = c.host_of(leader);
+                c.hosts.isolate(h);
+                format!("isolate leader {leader} (h{h}) from ZooKeeper and its followers")
+            }
+            Fault::Isolate(h) => {
+                c.hosts.isolate(h);
+                format!("isolate h{h}")
+            }
+            Fault::CutOneWay(a, b) => {
+                c.hosts.cut(a, b);
+                format!("cut h{a} -> h{b}")
+            }
+            Fault::CutBoth(a, b) => {
+                c.hosts.cut_both(a, b);
+                format!("cut h{a} <-> h{b}")
+            }
+            Fault::Loss(h, p) => {
+                c.hosts.loss(h, p);
+                format!("{p}% loss on h{h}")
+            }
+            Fault::Slow(h) => {
+                if self.netem && c.hosts.delay(h, 200) {
+                    format!("200 ms delay on h{h}")
+                } else {
+                    c.hosts.throttle(h, 256);
+                    format!("256 kbit/s link on h{h}")
+                }
+            }
+            Fault::PauseBroker(id) => {
+                c.broker(id).pause();
+                format!("SIGSTOP broker {id}")
+            }
+            Fault::KillBroker(id) => {
+                c.broker(id).kill();
+                format!("kill -9 broker {id}")
+            }
+            Fault::StopZkMember(n) => {
+                c.zk.stop_member(n);
+                format!("stop ZooKeeper member {n}")
+            }
+            Fault::PauseZkMember(n) => match c.zk.member_pid(n) {
+                Some(pid) => {
+                    pause_pid(pid);
+                    format!("SIGSTOP ZooKeeper member {n}")
+                }
+                None => format!("ZooKeeper member {n} not running, nothing done"),
+            },
+        }
+    }
+
+    fn heal(&self, c: &mut HostCluster, f: Fault) {
+        c.hosts.heal();
+        match f {
+            Fault::PauseBroker(id) => c.broker(id).resume(),
+            Fault::KillBroker(id) => c.broker(id).restart(),
+            Fault::StopZkMember(n) => c.zk.start_member(n),
+            Fault::PauseZkMember(n) => {
+                if let Some(pid) = c.zk.member_pid(n) {
+                    resume_pid(pid);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What a run measured.
+struct Run {
+    history: History,
+    lost: usize,
+    stored: usize,
+    converged_in: Option<Duration>,
+}
+
+/// Print the run's `jepsen:` line.
+fn report(name: &str, run: &Run) {
+    let t = run.history.total();
+    eprintln!(
+        "jepsen: {name}: {} attempted, {} acknowledged, {} lost; during faults {}; calm {}; {} entries read; converged {}",
+        t.attempted,
+        t.acked,
+        run.lost,
+        run.history.faulty,
+        run.history.calm,
+        run.stored,
+        run.converged_in.map_or("NOT within the bound".to_string(), |d| format!("in {:.1} s after healing", d.as_secs_f64())),
+    );
+}
+
+/// Heal everything, wait for convergence, let the clients be acknowledged again, stop
+/// them and check what was stored.
+fn finish(c: &mut HostCluster, topic: &str, partitions: i32, workload: Workload) -> Run {
+    c.hosts.heal();
+    let healed = Instant::now();
+    let converged = c.wait_converged(topic, partitions, 3, CONVERGE).map(|_| healed.elapsed());
+    let taking_writes = workload.wait_for_acks(10 * partitions as u64, Duration::from_secs(60));
+    let history = workload.stop();
+    assert!(taking_writes, "the cluster takes no writes after healing: {}", history.total());
+    let verdict = check(&c.bootstrap(), topic, partitions, &history, Duration::from_secs(60));
+    for (p, lost) in &verdict.lost {
+        eprintln!("jepsen: {topic}-{p}: {} acknowledged values missing, first {:?}", lost.len(), &lost[..lost.len().min(5)]);
+    }
+    Run { lost: verdict.lost_count(), stored: verdict.stored, converged_in: converged, history }
+}
+
+/// The nemesis for `seed`: faults of 5-9 s separated by 2-4 s of calm, for `duration`.
+fn random_faults(c: &mut HostCluster, topic: &str, partitions: i32, seed: u64, duration: Duration) -> Run {
+    let netem = c.hosts.has_netem();
+    let mut nemesis = Nemesis { rng: Rng::new(seed), netem };
+    let workload = Workload::start(c.bootstrap(), topic, partitions, &format!("s{seed}"));
+    assert!(workload.wait_for_acks(20, Duration::from_secs(60)), "no writes acknowledged before the faults");
+    let start = Instant::now();
+    while start.elapsed() < duration {
+        let f = nemesis.pick();
+        let what = nemesis.apply(c, topic, f);
+        workload.set_faulty(true);
+        eprintln!("nemesis {:>5.1}s: {what}", start.elapsed().as_secs_f64());
+        std::thread::sleep(Duration::from_secs(nemesis.rng.range(5, 9)));
+        nemesis.heal(c, f);
+        workload.set_faulty(false);
+        eprintln!("nemesis {:>5.1}s: healed", start.elapsed().as_secs_f64());
+        std::thread::sleep(Duration::from_millis(nemesis.rng.range(2000, 4000)));
+    }
+    finish(c, topic, partitions, workload)
+}
+
+fn assert_safe(name: &str, run: &Run) {
+    report(name, run);
+    assert_eq!(run.lost, 0, "{name}: acknowledged values lost with unclean leader election off");
+    assert!(run.converged_in.is_some(), "{name}: no leader and full ISR for every partition within {CONVERGE:?} of healing");
+}
+
+#[test]
+fn random_partitions_lose_no_acknowledged_write_with_unclean_election_off() {
+    let mut c = HostCluster::start(3, &settings(false));
+    c.create_topic("jepsen", 3, 3, &topic_config(false));
+    let run = random_faults(&mut c, "jepsen", 3, 0x5eed_0001, Duration::from_secs(50));
+    assert_safe("random nemesis, seed 0x5eed0001, unclean off", &run);
+}
+
+#[test]
+fn random_partitions_with_unclean_election_on_complete_and_report_losses() {
+    let mut c = HostCluster::start(3, &settings(true));
+    c.create_topic("jepsen-unclean", 3, 3, &topic_config(true));
+    let run = random_faults(&mut c, "jepsen-unclean", 3, 0x5eed_0001, Duration::from_secs(50));
+    report("random nemesis, seed 0x5eed0001, unclean ON", &run);
+    assert!(run.converged_in.is_some(), "unclean on: the cluster did not converge within {CONVERGE:?} of healing");
+}
+
+/// Jepsen's classic 0.8 case: the leader is cut off from ZooKeeper and from its followers
+/// while the client still reaches it. The rest elect a new leader; the old one must not
+/// acknowledge anything it cannot replicate (its ISR can shrink only through ZooKeeper,
+/// which it cannot reach, and min.insync.replicas=2 refuses an ISR of itself).
+#[test]
+fn leader_isolated_from_zookeeper_and_followers_but_not_clients_loses_nothing() {
+    let mut c = HostCluster::start(3, &settings(false));
+    c.create_topic("classic", 1, 3, &topic_config(false));
+    let workload = Workload::start(c.bootstrap(), "classic", 1, "classic");
+    assert!(workload.wait_for_acks(20, Duration::from_secs(60)), "no writes acknowledged before the partition");
+    let old = c.state("classic", 0).expect("state").leader;
+    let h = c.host_of(old);
+    c.hosts.isolate(h);
+    workload.set_faulty(true);
+    let isolated = Instant::now();
+    wait_until("the majority side elects another leader", Duration::from_secs(60), || c.state("classic", 0).is_some_and(|s| s.leader >= 0 && s.leader != old && !s.isr.contains(&old)));
+    let elected_in = isolated.elapsed();
+    // The new leader takes writes while the old one is still reachable by the client.
+    assert!(workload.wait_for_acks(20, Duration::from_secs(60)), "the new leader takes no writes during the partition");
+    let before_heal = workload.acked();
+    std::thread::sleep(Duration::from_secs(5));
+    workload.set_faulty(false);
+    let run = finish(&mut c, "classic", 1, workload);
+    eprintln!("jepsen: classic: leader {old} on h{h} isolated; new leader elected after {:.1} s; {before_heal} acknowledged before healing", elected_in.as_secs_f64());
+    assert_safe("classic isolated leader, unclean off", &run);
+}
+
+/// The one way 0.8.2 loses acknowledged writes by design: a replica that fell out of the
+/// ISR becomes leader when every ISR member is gone, if unclean election is on. A follower
+/// is cut from the leader until it leaves the ISR, writes are acknowledged by the other
+/// two, then both of those die.
+fn stale_follower_run(unclean: bool) -> (Run, bool) {
+    let topic = if unclean { "stale-unclean" } else { "stale-clean" };
+    let mut c = HostCluster::start(3, &settings(unclean));
+    c.create_topic(topic, 1, 3, &topic_config(unclean));
+    let workload = Workload::start(c.bootstrap(), topic, 1, topic);
+    assert!(workload.wait_for_acks(20, Duration::from_secs(60)), "no writes acknowledged");
+    let s = c.state(topic, 0).expect("state");
+    let leader = s.leader;
+    let stale = *s.isr.iter().find(|r| **r != leader).expect("a follower");
+    c.hosts.cut_both(c.host_of(stale), c.host_of(leader));
+    workload.set_faulty(true);
+    wait_until(&format!("follower {stale} leaves the ISR"), Duration::from_secs(60), || c.state(topic, 0).is_some_and(|s| !s.isr.contains(&stale) && s.isr.len() == 2));
+    assert!(workload.wait_for_acks(20, Duration::from_secs(60)), "the ISR of two takes no writes");
+    // Both ISR members die (whichever of them leads by now).
+    let isr = c.state(topic, 0).expect("state").isr;
+    assert!(!isr.contains(&stale), "{stale} came back into the ISR across the cut: {isr:?}");
+    for id in &isr {
+        c.broker(*id).kill();
+    }
+    c.hosts.heal();
+    // Unclean on: the stale follower leads. Off: nobody leads until an ISR member returns.
+    let stale_led = support::eventually(Duration::from_secs(20), || c.state(topic, 0).is_some_and(|s| s.leader == stale));
+    std::thread::sleep(Duration::from_secs(3));
+    for id in &isr {
+        c.broker(*id).restart();
+    }
+    workload.set_faulty(false);
+    (finish(&mut c, topic, 1, workload), stale_led)
+}
+
+#[test]
+fn a_stale_follower_never_leads_with_unclean_election_off() {
+    let (run, stale_led) = stale_follower_run(false);
+    assert!(!stale_led, "a replica outside the ISR was elected leader with unclean election off");
+    assert_safe("stale follower, unclean off", &run);
+}
+
+#[test]
+fn a_stale_follower_leads_and_loses_writes_with_unclean_election_on() {
+    let (run, stale_led) = stale_follower_run(true);
+    report("stale follower, unclean ON", &run);
+    eprintln!("jepsen: stale follower, unclean ON: the stale replica was elected: {stale_led}; {} acknowledged values lost", run.lost);
+    assert!(stale_led, "unclean election on: the only live replica was not elected");
+    assert!(run.converged_in.is_some(), "unclean on: the cluster did not converge within {CONVERGE:?}");
+}
