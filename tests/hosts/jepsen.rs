@@ -194,6 +194,14 @@ fn finish(c: &mut HostCluster, topic: &str, partitions: i32, workload: Workload)
     c.hosts.heal();
     let healed = Instant::now();
     let converged = c.wait_converged(topic, partitions, 3, CONVERGE).map(|_| healed.elapsed());
+    if converged.is_none() {
+        eprintln!("jepsen: {topic} did not converge within {CONVERGE:?}:\n{}", c.describe(topic, partitions));
+        for b in &c.brokers {
+            let log = b.log();
+            let lines: Vec<&str> = log.lines().filter(|l| l.contains("ISR") || l.contains("LeaderAndIsr") || l.contains("leader of") || l.contains("follows") || l.contains("controller") || l.contains("Registered")).collect();
+            eprintln!("--- broker {}: ISR and leadership lines\n{}", b.id, lines[lines.len().saturating_sub(60)..].join("\n"));
+        }
+    }
     let taking_writes = workload.wait_for_acks(10 * partitions as u64, Duration::from_secs(60));
     let history = workload.stop();
     assert!(taking_writes, "the cluster takes no writes after healing: {}", history.total());
@@ -273,6 +281,24 @@ fn leader_isolated_from_zookeeper_and_followers_but_not_clients_loses_nothing() 
     let run = finish(&mut c, "classic", 1, workload);
     eprintln!("jepsen: classic: leader {old} on h{h} isolated; new leader elected after {:.1} s; {before_heal} acknowledged before healing", elected_in.as_secs_f64());
     assert_safe("classic isolated leader, unclean off", &run);
+}
+
+/// The ZooKeeper leader's host is cut off: the ensemble elects another leader, which may
+/// expire every broker's session at once; controller, leaders and ISRs must recover.
+#[test]
+fn isolating_the_zookeeper_leaders_host_loses_nothing_and_converges() {
+    let mut c = HostCluster::start(3, &settings(false));
+    c.create_topic("zk-leader", 3, 3, &topic_config(false));
+    let workload = Workload::start(c.bootstrap(), "zk-leader", 3, "zk-leader");
+    assert!(workload.wait_for_acks(20, Duration::from_secs(60)), "no writes acknowledged before the partition");
+    let zk_leader = c.zk.leader().expect("a ZooKeeper leader");
+    c.hosts.isolate(zk_leader);
+    workload.set_faulty(true);
+    eprintln!("jepsen: zk-leader: isolating h{zk_leader}");
+    std::thread::sleep(Duration::from_secs(8));
+    workload.set_faulty(false);
+    let run = finish(&mut c, "zk-leader", 3, workload);
+    assert_safe("ZooKeeper leader's host isolated, unclean off", &run);
 }
 
 /// The one way 0.8.2 loses acknowledged writes by design: a replica that fell out of the

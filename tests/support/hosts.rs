@@ -389,6 +389,21 @@ impl HostCluster {
         kafka08::zk::json::BrokerRegistration::parse(&data).ok().map(|r| format!("{}:{}", r.host, r.port))
     }
 
+    /// Each partition's state in ZooKeeper and what each running broker's metadata says
+    /// of it, for a failure message.
+    pub fn describe(&self, topic: &str, partitions: i32) -> String {
+        let mut out = String::new();
+        for p in 0..partitions {
+            out.push_str(&format!("{topic}-{p}: zookeeper {:?}\n", self.state(topic, p)));
+        }
+        for b in &self.brokers {
+            let md = super::wire::request(&b.addr(), 0, &kafka08::api::MetadataRequest { topics: vec![topic.to_string()] }, Duration::from_secs(5));
+            let parts = md.and_then(|m| m.topics.first().map(|t| t.partitions.iter().map(|x| format!("p{} leader {} isr {:?}", x.partition, x.leader, x.isr)).collect::<Vec<_>>().join("; ")));
+            out.push_str(&format!("broker {} ({}) says: {}\n", b.id, b.addr(), parts.unwrap_or_else(|| "no answer".into())));
+        }
+        out
+    }
+
     /// Wait until every partition of `topic` has a leader and `rf` replicas in its ISR in
     /// ZooKeeper, and that leader answers metadata naming itself; how long that took, or
     /// `None` after `deadline`.
