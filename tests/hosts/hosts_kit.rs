@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 use support::hosts::{hosts_sh, Hosts};
+use support::run_with_env;
 
 const SHORT: Duration = Duration::from_secs(1);
 const LONG: Duration = Duration::from_secs(10);
@@ -137,4 +138,24 @@ fn dropping_hosts_kills_their_processes_and_removes_them() {
         support::eventually(LONG, || std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))),
         "the process in the host is gone"
     );
+}
+
+#[test]
+fn leftovers_sh_finds_and_removes_hosts_whose_test_process_is_gone() {
+    // A set of hosts owned by a process that has exited, as after a test binary was killed.
+    let mut gone = Command::new("true").spawn().expect("spawn true");
+    let dead_pid = gone.id().to_string();
+    gone.wait().expect("wait");
+    let tag = format!("l{:x}", std::process::id());
+    let up = run_with_env("zk-scripts/hosts.sh", &["up", "1"], None, &[("KAFKA08_HOSTS_TAG", &tag), ("KAFKA08_HOSTS_OWNER", &dead_pid)]);
+    assert!(up.success(), "{}", up.all());
+    let found = support::run_script("zk-scripts/leftovers.sh", &[]);
+    assert_eq!(found.code, Some(1), "{}", found.all());
+    assert!(found.stdout.contains(&format!("hosts of set {tag} (owner {dead_pid}, gone)")), "{}", found.all());
+    assert!(!leftovers(&tag).is_empty(), "listing alone removes nothing");
+    let cleaned = support::run_script("zk-scripts/leftovers.sh", &["--clean"]);
+    assert_eq!(cleaned.code, Some(1), "{}", cleaned.all());
+    assert_eq!(leftovers(&tag), Vec::<String>::new(), "--clean removed the set");
+    let after = support::run_script("zk-scripts/leftovers.sh", &[]);
+    assert!(!after.stdout.contains(&format!("set {tag} ")), "{}", after.all());
 }

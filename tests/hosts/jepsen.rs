@@ -14,29 +14,8 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 use support::hosts::{pause_pid, resume_pid, HostCluster};
-use support::jepsen::{check, History, Rng, Workload};
+use support::jepsen::{assert_safe, finish, report, settings, topic_config, Rng, Run, Workload, CONVERGE};
 use support::wait_until;
-
-/// Failure detection within a few seconds, so a fault of 5-9 s moves leaders and ISRs.
-fn settings(unclean: bool) -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("zookeeper.session.timeout.ms", "4000"),
-        ("replica.lag.time.max.ms", "4000"),
-        ("replica.fetch.wait.max.ms", "100"),
-        ("replica.socket.timeout.ms", "4000"),
-        ("controlled.shutdown.enable", "false"),
-        ("min.insync.replicas", "2"),
-        ("unclean.leader.election.enable", if unclean { "true" } else { "false" }),
-    ]
-}
-
-fn topic_config(unclean: bool) -> Vec<(&'static str, &'static str)> {
-    vec![("min.insync.replicas", "2"), ("unclean.leader.election.enable", if unclean { "true" } else { "false" })]
-}
-
-/// How long the cluster may take to elect leaders and refill every ISR once all faults
-/// are healed (sessions expire in 4 s; a loaded machine is slow).
-const CONVERGE: Duration = Duration::from_secs(90);
 
 /// One fault of the nemesis.
 #[derive(Clone, Copy, Debug)]
@@ -165,53 +144,6 @@ impl Nemesis {
     }
 }
 
-/// What a run measured.
-struct Run {
-    history: History,
-    lost: usize,
-    stored: usize,
-    converged_in: Option<Duration>,
-}
-
-/// Print the run's `jepsen:` line.
-fn report(name: &str, run: &Run) {
-    let t = run.history.total();
-    eprintln!(
-        "jepsen: {name}: {} attempted, {} acknowledged, {} lost; during faults {}; calm {}; {} entries read; converged {}",
-        t.attempted,
-        t.acked,
-        run.lost,
-        run.history.faulty,
-        run.history.calm,
-        run.stored,
-        run.converged_in.map_or("NOT within the bound".to_string(), |d| format!("in {:.1} s after healing", d.as_secs_f64())),
-    );
-}
-
-/// Heal everything, wait for convergence, let the clients be acknowledged again, stop
-/// them and check what was stored.
-fn finish(c: &mut HostCluster, topic: &str, partitions: i32, workload: Workload) -> Run {
-    c.hosts.heal();
-    let healed = Instant::now();
-    let converged = c.wait_converged(topic, partitions, 3, CONVERGE).map(|_| healed.elapsed());
-    if converged.is_none() {
-        eprintln!("jepsen: {topic} did not converge within {CONVERGE:?}:\n{}", c.describe(topic, partitions));
-        for b in &c.brokers {
-            let log = b.log();
-            let lines: Vec<&str> = log.lines().filter(|l| l.contains("ISR") || l.contains("LeaderAndIsr") || l.contains("leader of") || l.contains("follows") || l.contains("controller") || l.contains("Registered")).collect();
-            eprintln!("--- broker {}: ISR and leadership lines\n{}", b.id, lines[lines.len().saturating_sub(60)..].join("\n"));
-        }
-    }
-    let taking_writes = workload.wait_for_acks(10 * partitions as u64, Duration::from_secs(60));
-    let history = workload.stop();
-    assert!(taking_writes, "the cluster takes no writes after healing: {}", history.total());
-    let verdict = check(&c.bootstrap(), topic, partitions, &history, Duration::from_secs(60));
-    for (p, lost) in &verdict.lost {
-        eprintln!("jepsen: {topic}-{p}: {} acknowledged values missing, first {:?}", lost.len(), &lost[..lost.len().min(5)]);
-    }
-    Run { lost: verdict.lost_count(), stored: verdict.stored, converged_in: converged, history }
-}
-
 /// The nemesis for `seed`: faults of 5-9 s separated by 2-4 s of calm, for `duration`.
 fn random_faults(c: &mut HostCluster, topic: &str, partitions: i32, seed: u64, duration: Duration) -> Run {
     let netem = c.hosts.has_netem();
@@ -231,12 +163,6 @@ fn random_faults(c: &mut HostCluster, topic: &str, partitions: i32, seed: u64, d
         std::thread::sleep(Duration::from_millis(nemesis.rng.range(2000, 4000)));
     }
     finish(c, topic, partitions, workload)
-}
-
-fn assert_safe(name: &str, run: &Run) {
-    report(name, run);
-    assert_eq!(run.lost, 0, "{name}: acknowledged values lost with unclean leader election off");
-    assert!(run.converged_in.is_some(), "{name}: no leader and full ISR for every partition within {CONVERGE:?} of healing");
 }
 
 #[test]

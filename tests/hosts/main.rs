@@ -9,5 +9,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cluster_sh_hosts;
 mod hosts_kit;
 mod jepsen;
+mod runbooks_across_hosts;

@@ -7,6 +7,7 @@
 //! Only an acknowledged value must survive: a refused or unknown one may or may not be in
 //! the log, and a value may appear twice (the producer's retry after a lost answer).
 
+use super::hosts::HostCluster;
 use super::wire;
 use kafka08::api::{self, RequestHeader};
 use kafka08::common::ErrorCode;
@@ -17,7 +18,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A small seeded generator (SplitMix64): the same seed gives the same nemesis schedule.
 pub struct Rng(u64);
@@ -293,3 +294,81 @@ pub fn check(bootstrap: &[String], topic: &str, partitions: i32, history: &Histo
     }
     verdict
 }
+
+/// Broker settings of the partition tests: RF 3 topics with `min.insync.replicas=2`, and
+/// failure detection within a few seconds, so a fault of 5-9 s moves leaders and ISRs.
+pub fn settings(unclean: bool) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("zookeeper.session.timeout.ms", "4000"),
+        ("replica.lag.time.max.ms", "4000"),
+        ("replica.fetch.wait.max.ms", "100"),
+        ("replica.socket.timeout.ms", "4000"),
+        ("controlled.shutdown.enable", "false"),
+        ("min.insync.replicas", "2"),
+        ("unclean.leader.election.enable", if unclean { "true" } else { "false" }),
+    ]
+}
+
+/// The topic-level half of [`settings`].
+pub fn topic_config(unclean: bool) -> Vec<(&'static str, &'static str)> {
+    vec![("min.insync.replicas", "2"), ("unclean.leader.election.enable", if unclean { "true" } else { "false" })]
+}
+
+/// How long a cluster may take to elect leaders and refill every ISR once all faults are
+/// healed (sessions expire in 4 s in these tests; a loaded machine is slow).
+pub const CONVERGE: Duration = Duration::from_secs(90);
+
+/// What a run measured.
+pub struct Run {
+    pub history: History,
+    pub lost: usize,
+    pub stored: usize,
+    pub converged_in: Option<Duration>,
+}
+
+/// Print the run's `jepsen:` line.
+pub fn report(name: &str, run: &Run) {
+    let t = run.history.total();
+    eprintln!(
+        "jepsen: {name}: {} attempted, {} acknowledged, {} lost; during faults {}; calm {}; {} entries read; converged {}",
+        t.attempted,
+        t.acked,
+        run.lost,
+        run.history.faulty,
+        run.history.calm,
+        run.stored,
+        run.converged_in.map_or("NOT within the bound".to_string(), |d| format!("in {:.1} s after healing", d.as_secs_f64())),
+    );
+}
+
+/// Heal everything, wait for convergence, let the clients be acknowledged again, stop
+/// them and check what was stored.
+pub fn finish(c: &mut HostCluster, topic: &str, partitions: i32, workload: Workload) -> Run {
+    c.hosts.heal();
+    let healed = Instant::now();
+    let converged = c.wait_converged(topic, partitions, 3, CONVERGE).map(|_| healed.elapsed());
+    if converged.is_none() {
+        eprintln!("jepsen: {topic} did not converge within {CONVERGE:?}:\n{}", c.describe(topic, partitions));
+        for b in &c.brokers {
+            let log = b.log();
+            let lines: Vec<&str> = log.lines().filter(|l| l.contains("ISR") || l.contains("LeaderAndIsr") || l.contains("leader of") || l.contains("follows") || l.contains("controller") || l.contains("Registered")).collect();
+            eprintln!("--- broker {}: ISR and leadership lines\n{}", b.id, lines[lines.len().saturating_sub(60)..].join("\n"));
+        }
+    }
+    let taking_writes = workload.wait_for_acks(10 * partitions as u64, Duration::from_secs(60));
+    let history = workload.stop();
+    assert!(taking_writes, "the cluster takes no writes after healing: {}", history.total());
+    let verdict = check(&c.bootstrap(), topic, partitions, &history, Duration::from_secs(60));
+    for (p, lost) in &verdict.lost {
+        eprintln!("jepsen: {topic}-{p}: {} acknowledged values missing, first {:?}", lost.len(), &lost[..lost.len().min(5)]);
+    }
+    Run { lost: verdict.lost_count(), stored: verdict.stored, converged_in: converged, history }
+}
+
+/// Nothing acknowledged lost, and the cluster converged (unclean election off).
+pub fn assert_safe(name: &str, run: &Run) {
+    report(name, run);
+    assert_eq!(run.lost, 0, "{name}: acknowledged values lost with unclean leader election off");
+    assert!(run.converged_in.is_some(), "{name}: no leader and full ISR for every partition within {CONVERGE:?} of healing");
+}
+
