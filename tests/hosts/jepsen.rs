@@ -160,6 +160,10 @@ fn random_faults(c: &mut HostCluster, topic: &str, partitions: i32, seed: u64, d
         nemesis.heal(c, f);
         workload.set_faulty(false);
         eprintln!("nemesis {:>5.1}s: healed", start.elapsed().as_secs_f64());
+        if start.elapsed() >= duration {
+            // Convergence is timed from this last heal.
+            break;
+        }
         std::thread::sleep(Duration::from_millis(nemesis.rng.range(2000, 4000)));
     }
     finish(c, topic, partitions, workload)
