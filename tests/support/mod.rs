@@ -6,7 +6,8 @@
 //! producer), `child` (re-running a test as a second process), `controller` (fake brokers),
 //! `hlc`, `logs`, `samples` (fixtures), `local_cluster` (`zk-scripts/cluster.sh`), `hosts`
 //! (network namespaces as machines, the network faults between them, a cluster across
-//! them), `jepsen` (a workload of acks=-1 clients, a seeded generator, a loss checker).
+//! them), `jepsen` (a workload of acks=-1 clients, a seeded generator, a loss checker),
+//! `zk_faults` (a ZooKeeper proxy that loses the answer to one write).
 //!
 //! - [`ZkServer::start`]: standalone node on a free port in a fresh temp dir.
 //! - [`ZkEnsemble::start`]: three nodes; stop, kill and restart members.
@@ -31,6 +32,7 @@ pub mod logs;
 pub mod producer;
 pub mod samples;
 pub mod wire;
+pub mod zk_faults;
 
 use std::fs;
 use std::io::{Read, Write};
