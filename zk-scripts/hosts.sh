@@ -9,6 +9,8 @@
 #   hosts.sh exec HOST CMD...  run CMD in HOST's network namespace (HOST: h3 or 3)
 #   hosts.sh addr HOST       print HOST's address
 #   hosts.sh list            one line per host: name, namespace, address
+#   hosts.sh add HOST        add one host, e.g. h4 (a new machine; up N would also bring
+#                            back hosts removed below it)
 #   hosts.sh remove HOST     kill HOST's processes and remove it (a machine that died)
 #   hosts.sh sweep           take down every set of hosts whose owner process is gone
 #
@@ -35,9 +37,9 @@ MAX_HOSTS=200
 usage() {
     local code=${1:-2}
     if [[ $code -eq 0 ]]; then
-        sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     else
-        sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     fi
     exit "$code"
 }
@@ -206,6 +208,23 @@ cmd_down() {
     remove_all
 }
 
+cmd_add() {
+    [[ $# -eq 1 ]] || usage
+    local n
+    n=$(host_number "$1")
+    ((n <= MAX_HOSTS)) || die "at most $MAX_HOSTS hosts"
+    need_root
+    mkdir -p "$state_dir"
+    exec 9>"$state_dir/.lock"
+    flock 9
+    load_state
+    [[ -n "$SUBNET" ]] && ip link show "$bridge" >/dev/null 2>&1 || die "no hosts (tag $tag); run: zk-scripts/hosts.sh up N"
+    ip netns list | awk '{print $1}' | grep -Fxq "$(ns_of "$n")" && die "h$n exists already"
+    add_host "$n"
+    flock -u 9
+    echo "h$n $(ns_of "$n") $SUBNET.$((10 + n))"
+}
+
 cmd_remove() {
     [[ $# -eq 1 ]] || usage
     local n
@@ -269,6 +288,7 @@ case "$cmd" in
     exec) cmd_exec "$@" ;;
     addr) cmd_addr "$@" ;;
     list) cmd_list "$@" ;;
+    add) cmd_add "$@" ;;
     remove) cmd_remove "$@" ;;
     sweep) cmd_sweep "$@" ;;
     -h | --help | help) usage 0 ;;

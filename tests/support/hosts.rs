@@ -49,6 +49,8 @@ pub struct Hosts {
     tag: String,
     root_addr: String,
     hosts: Vec<Host>,
+    /// The highest host number this set ever had.
+    highest: usize,
     // Dropped last: the next test's hosts wait until these are gone.
     _lock: MutexGuard<'static, ()>,
 }
@@ -70,7 +72,7 @@ impl Hosts {
         });
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let tag = format!("{:x}{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst) % 10);
-        let mut hosts = Hosts { tag, root_addr: String::new(), hosts: Vec::new(), _lock: lock };
+        let mut hosts = Hosts { tag, root_addr: String::new(), hosts: Vec::new(), highest: n, _lock: lock };
         hosts.grow_to(n);
         hosts
     }
@@ -107,11 +109,20 @@ impl Hosts {
         &self.root_addr
     }
 
-    /// A new machine: one more host, numbered after the highest so far.
+    /// A new machine: one more host, numbered after every host this set ever had (so
+    /// it never takes the address of one that was removed).
     pub fn add(&mut self) -> Host {
-        let next = self.hosts.iter().map(|h| h.n).max().unwrap_or(0) + 1;
-        self.grow_to(next);
-        self.host(next).clone()
+        self.highest += 1;
+        let n = self.highest;
+        let out = hosts_sh(&self.tag, &["add", &format!("h{n}")]);
+        assert!(out.success(), "hosts.sh add h{n} failed:\n{}", out.all());
+        let f: Vec<&str> = out.stdout.split_whitespace().collect();
+        let host = match f.as_slice() {
+            [_, netns, addr] => Host { n, netns: netns.to_string(), addr: addr.to_string() },
+            _ => panic!("bad hosts.sh add answer {:?}", out.stdout),
+        };
+        self.hosts.push(host.clone());
+        host
     }
 
     /// The machine dies: every process on host `n` is killed and the host removed.
