@@ -38,8 +38,7 @@ pub fn request<R: ApiRequest>(addr: &str, version: i16, req: &R, timeout: Durati
     const CORRELATION_ID: i32 = 7;
     // Bounded connect too: a host cut off by a partition test drops the SYN, and an
     // unbounded connect would wait for the kernel's two minutes of retries.
-    let sock = std::net::ToSocketAddrs::to_socket_addrs(addr).ok()?.next()?;
-    let mut s = TcpStream::connect_timeout(&sock, timeout).ok()?;
+    let mut s = std::net::ToSocketAddrs::to_socket_addrs(addr).ok()?.find_map(|a| TcpStream::connect_timeout(&a, timeout).ok())?;
     s.set_read_timeout(Some(timeout)).ok()?;
     s.set_write_timeout(Some(timeout)).ok()?;
     send(&mut s, version, CORRELATION_ID, req).ok()?;
