@@ -49,9 +49,9 @@ STOP_TIMEOUT=${KAFKA08_CLUSTER_STOP_TIMEOUT:-60}
 usage() {
     local code=${1:-2}
     if [[ $code -eq 0 ]]; then
-        sed -n '2,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     else
-        sed -n '2,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     fi
     exit "$code"
 }

@@ -11,12 +11,13 @@
 #   zk.sh stop-member [--kill] DIR N           stop node N of an ensemble
 #   zk.sh start-member DIR N                   restart node N and wait until it serves
 #   zk.sh status DIR                           each node's Mode, or "not running"
-#   zk.sh connect-string DIR                   127.0.0.1:C1,127.0.0.1:C2,... for clients
+#   zk.sh connect-string DIR                   A1:C1,A2:C2,... for clients
 #
 # Layout: standalone DIR/{zoo.cfg,data/,zookeeper.log,zookeeper.pid}; ensemble the same in
 # DIR/1, DIR/2, DIR/3 (with data/myid, and a file `netns` naming the member's namespace
-# when it has one: start-member starts it there again). Starting returns only once the node serves (`srvr`
-# shows a Mode line), or fails with the log's tail and leaves nothing running.
+# when it has one: start-member starts it there again). Starting returns only once the
+# node serves (`srvr` shows a Mode line), or fails with the log's tail and leaves nothing
+# running.
 #
 # Environment: ZK_START_TIMEOUT (s, default 60), ZK_STOP_TIMEOUT (s before SIGKILL,
 # default 10), ZK_JVM_OPTS, JAVA_HOME, ZK_OWNER_PID (kill the nodes when that pid exits).
@@ -27,7 +28,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 usage() {
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
