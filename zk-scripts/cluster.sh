@@ -4,7 +4,7 @@
 # 0.8.2's quickstart (copies of config/server.properties with broker.id, port and log.dirs
 # changed), but on ports picked free at run time and in a folder of its own.
 #
-#   cluster.sh up [-n N] [--fixed-ports] [--override key=value]...
+#   cluster.sh up [-n N] [--fixed-ports] [--hosts] [--override key=value]...
 #                     start ZooKeeper and brokers 0..N-1 (N defaults to 3); returns once
 #                     every broker is registered in /brokers/ids. Prints the ZooKeeper
 #                     connect string and the broker list.
@@ -14,8 +14,8 @@
 #   cluster.sh down   stop the brokers (those of `up`, and any started by hand with another
 #                     config/server-<id>.properties of the folder) as bin/kafka-server-stop.sh
 #                     does (SIGTERM: controlled shutdown), wait until they are gone, then
-#                     stop ZooKeeper; leaves
-#                     nothing running (the data stays, so `up` again finds the topics)
+#                     stop ZooKeeper; leaves nothing running (the data stays, so `up`
+#                     again finds the topics)
 #
 # The folder: -d DIR (before or after the command), else $KAFKA08_CLUSTER_DIR, else
 # ${TMPDIR:-/tmp}/kafka08-cluster. It holds config/server-<id>.properties,
@@ -25,6 +25,12 @@
 # --fixed-ports uses 0.8.2's ports instead (ZooKeeper 2181, broker <id> on 9092+<id>), so
 # runbooks that say localhost:2181 and localhost:9092 run as written. --override sets a key
 # in every generated server-<id>.properties.
+#
+# --hosts runs the cluster across N hosts (N >= 3; zk-scripts/hosts.sh, root needed): a
+# 3-member ZooKeeper ensemble on h1..h3 and broker <id> on host h<id+1>, each on its host's
+# address with the usual ports (ZooKeeper 2181/2888/3888, broker 9092, host.name = the
+# address it registers), as on separate machines; clients here reach them over the bridge.
+# `down` also removes the hosts. KAFKA08_HOSTS_TAG names the set of hosts (see hosts.sh).
 #
 # Environment: KAFKA08_BIN (the kafka08 binary the bin/ scripts run),
 # KAFKA08_CLUSTER_START_TIMEOUT (s a broker may take to register, default 60),
@@ -45,9 +51,9 @@ STOP_TIMEOUT=${KAFKA08_CLUSTER_STOP_TIMEOUT:-60}
 usage() {
     local code=${1:-2}
     if [[ $code -eq 0 ]]; then
-        sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,39p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     else
-        sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,39p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     fi
     exit "$code"
 }
@@ -61,6 +67,7 @@ dir=${KAFKA08_CLUSTER_DIR:-${TMPDIR:-/tmp}/kafka08-cluster}
 cmd=
 n=3
 fixed_ports=false
+on_hosts=false
 overrides=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -76,6 +83,10 @@ while [[ $# -gt 0 ]]; do
             ;;
         --fixed-ports)
             fixed_ports=true
+            shift
+            ;;
+        --hosts)
+            on_hosts=true
             shift
             ;;
         --override)
@@ -202,22 +213,36 @@ stop_brokers() {
 
 stop_all() {
     stop_brokers
-    if [[ -f "$dir/zookeeper/zoo.cfg" ]]; then
-        "$here/zk.sh" stop "$dir/zookeeper" | sed 's/^stopped .*/stopped ZooKeeper/'
+    if [[ -f "$dir/zookeeper/zoo.cfg" || -f "$dir/zookeeper/1/zoo.cfg" ]]; then
+        "$here/zk.sh" stop "$dir/zookeeper" | sed 's/^stopped .*/stopped ZooKeeper/' | sort -u
+    fi
+    if [[ -n "${HOSTS_TAG:-}" ]]; then
+        KAFKA08_HOSTS_TAG=$HOSTS_TAG "$here/hosts.sh" down >/dev/null
+        echo "removed the hosts"
     fi
 }
 
-# write_props ID PORT: server-ID.properties from config/server.properties.
+# host_addr N: the address of host hN.
+host_addr() {
+    KAFKA08_HOSTS_TAG=$HOSTS_TAG "$here/hosts.sh" addr "h$1"
+}
+
+# write_props ID PORT [HOST]: server-ID.properties from config/server.properties, serving
+# and registering on HOST (default 127.0.0.1).
 write_props() {
-    local id=$1 port=$2 props kv key
+    local id=$1 port=$2 host=${3:-127.0.0.1} props kv key
     props=$(props_of "$id")
     sed -e "s|^broker.id=.*|broker.id=$id|" -e "s|^port=.*|port=$port|" \
         -e "s|^log.dirs=.*|log.dirs=$dir/kafka-logs-$id|" -e "s|^zookeeper.connect=.*|zookeeper.connect=$ZK_CONNECT|" \
         "$root/config/server.properties" >"$props"
     {
         echo
-        echo "# Added by zk-scripts/cluster.sh: serve and register on loopback."
-        echo "host.name=127.0.0.1"
+        if [[ "$host" == 127.0.0.1 ]]; then
+            echo "# Added by zk-scripts/cluster.sh: serve and register on loopback."
+        else
+            echo "# Added by zk-scripts/cluster.sh: serve and register on this host's address."
+        fi
+        echo "host.name=$host"
     } >>"$props"
     for kv in "${overrides[@]}"; do
         key=${kv%%=*}
@@ -258,9 +283,21 @@ cmd_up() {
             broker_pid "$id" >/dev/null && die "a cluster is already up in $dir (broker $id runs); run: zk-scripts/cluster.sh down"
         done
     fi
-    local -a ports
+    local -a ports hosts_addr=()
     local id zk_port
-    if $fixed_ports; then
+    HOSTS_TAG=
+    if $on_hosts; then
+        $fixed_ports && die "--hosts and --fixed-ports do not go together (on hosts every port is 0.8.2's)"
+        ((n >= 3)) || die "--hosts needs 3 or more brokers (the ensemble runs on h1..h3)"
+        HOSTS_TAG=${KAFKA08_HOSTS_TAG:-0}
+        KAFKA08_HOSTS_OWNER=${ZK_OWNER_PID:-} KAFKA08_HOSTS_TAG=$HOSTS_TAG "$here/hosts.sh" up "$n" >/dev/null ||
+            die "cannot make the hosts (zk-scripts/hosts.sh up $n)"
+        for ((id = 0; id < n; id++)); do
+            hosts_addr+=("$(host_addr $((id + 1)))")
+            ports+=(9092)
+        done
+        zk_port=2181
+    elif $fixed_ports; then
         zk_port=2181
         for ((id = 0; id < n; id++)); do ports+=($((9092 + id))); done
         for p in "$zk_port" "${ports[@]}"; do
@@ -271,28 +308,44 @@ cmd_up() {
         zk_port=${ports[$n]}
     fi
     mkdir -p "$dir/config" "$dir/logs"
-    ZK_CONNECT="127.0.0.1:$zk_port"
+    if $on_hosts; then
+        ZK_CONNECT="${hosts_addr[0]}:2181,${hosts_addr[1]}:2181,${hosts_addr[2]}:2181"
+    else
+        ZK_CONNECT="127.0.0.1:$zk_port"
+    fi
     BROKER_IDS=$(seq -s ' ' 0 $((n - 1)))
     local list=()
-    for ((id = 0; id < n; id++)); do list+=("127.0.0.1:${ports[$id]}"); done
+    for ((id = 0; id < n; id++)); do list+=("${hosts_addr[$id]:-127.0.0.1}:${ports[$id]}"); done
     BROKER_LIST=$(IFS=,; echo "${list[*]}")
     {
         echo "# Written by zk-scripts/cluster.sh up; read by status, env and down."
         echo "ZK_CONNECT=$ZK_CONNECT"
         echo "BROKER_LIST=$BROKER_LIST"
         echo "BROKER_IDS=\"$BROKER_IDS\""
+        echo "HOSTS_TAG=$HOSTS_TAG"
     } >"$state"
 
     # From here on, a failure stops whatever was started.
     trap 'rc=$?; if [[ $rc -ne 0 ]]; then stop_all >/dev/null 2>&1 || true; fi' EXIT
-    "$here/zk.sh" start "$dir/zookeeper" "$zk_port" >/dev/null
+    if $on_hosts; then
+        "$here/zk.sh" start-ensemble --addresses "$(IFS=,; echo "${hosts_addr[*]:0:3}")" \
+            --netns "k08-$HOSTS_TAG-h1,k08-$HOSTS_TAG-h2,k08-$HOSTS_TAG-h3" \
+            "$dir/zookeeper" 2181,2181,2181 2888,2888,2888 3888,3888,3888 >/dev/null
+    else
+        "$here/zk.sh" start "$dir/zookeeper" "$zk_port" >/dev/null
+    fi
     local -a pids=()
     local pid
     for ((id = 0; id < n; id++)); do
-        write_props "$id" "${ports[$id]}"
+        write_props "$id" "${ports[$id]}" "${hosts_addr[$id]:-127.0.0.1}"
         mkdir -p "$(log_dir_of "$id")"
         : >"$(log_dir_of "$id")/kafkaServer.out"
-        LOG_DIR=$(log_dir_of "$id") "$root/bin/kafka-server-start.sh" -daemon "$(props_of "$id")"
+        if $on_hosts; then
+            LOG_DIR=$(log_dir_of "$id") KAFKA08_HOSTS_TAG=$HOSTS_TAG "$here/hosts.sh" exec "h$((id + 1))" \
+                "$root/bin/kafka-server-start.sh" -daemon "$(props_of "$id")"
+        else
+            LOG_DIR=$(log_dir_of "$id") "$root/bin/kafka-server-start.sh" -daemon "$(props_of "$id")"
+        fi
     done
     for ((id = 0; id < n; id++)); do
         local deadline=$((SECONDS + 10))
@@ -316,9 +369,13 @@ cmd_up() {
         sleep 0.5
     done
     trap - EXIT
-    echo "ZooKeeper 127.0.0.1:$zk_port, $n brokers registered in /brokers/ids: [$(registered_ids | sed 's/ /, /g')] ($dir)"
+    if $on_hosts; then
+        echo "ZooKeeper ensemble $ZK_CONNECT, $n brokers registered in /brokers/ids: [$(registered_ids | sed 's/ /, /g')] ($dir)"
+    else
+        echo "ZooKeeper 127.0.0.1:$zk_port, $n brokers registered in /brokers/ids: [$(registered_ids | sed 's/ /, /g')] ($dir)"
+    fi
     for ((id = 0; id < n; id++)); do
-        echo "broker $id 127.0.0.1:${ports[$id]} pid ${pids[$id]} $(props_of "$id")"
+        echo "broker $id ${hosts_addr[$id]:-127.0.0.1}:${ports[$id]}${hosts_addr[$id]:+ on h$((id + 1))} pid ${pids[$id]} $(props_of "$id")"
     done
     echo "zookeeper.connect=$ZK_CONNECT"
     echo "metadata.broker.list=$BROKER_LIST"

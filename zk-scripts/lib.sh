@@ -81,7 +81,8 @@ zk_pid_matches() {
     tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -Fxq "$cfg"
 }
 
-# zk_launch CFG LOG PIDFILE: start QuorumPeerMain on CFG in the background.
+# zk_launch CFG LOG PIDFILE: start QuorumPeerMain on CFG in the background (in the network
+# namespace ZK_NETNS when set: `ip netns exec` execs, so the pid is the JVM's).
 # If ZK_OWNER_PID is set (the test harness sets it to its own pid), a watchdog kills the
 # server once that process is gone, so a test binary killed by a CI timeout leaves nothing
 # behind.
@@ -89,7 +90,9 @@ zk_launch() {
     local cfg=$1 log=$2 pidfile=$3 pid java
     java=$(zk_java)
     # shellcheck disable=SC2086 # ZK_JVM_OPTS is a list of words
-    nohup "$java" $ZK_JVM_OPTS -cp "$ZK_SERVER_CP" \
+    local -a netns=()
+    [[ -z "${ZK_NETNS:-}" ]] || netns=(ip netns exec "$ZK_NETNS")
+    nohup "${netns[@]}" "$java" $ZK_JVM_OPTS -cp "$ZK_SERVER_CP" \
         org.apache.zookeeper.server.quorum.QuorumPeerMain "$cfg" >"$log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$pidfile"
@@ -108,14 +111,14 @@ zk_watchdog() {
     fi
 }
 
-# zk_wait_serving PORT PIDFILE CFG LOG: wait until the node shows a Mode, or fail with the
-# log's tail. On failure the node is killed so nothing half-started is left behind.
+# zk_wait_serving PORT PIDFILE CFG LOG [HOST]: wait until the node shows a Mode, or fail with
+# the log's tail. On failure the node is killed so nothing half-started is left behind.
 zk_wait_serving() {
-    local port=$1 pidfile=$2 cfg=$3 log=$4 pid deadline mode
+    local port=$1 pidfile=$2 cfg=$3 log=$4 host=${5:-127.0.0.1} pid deadline mode
     pid=$(cat "$pidfile")
     deadline=$((SECONDS + ZK_START_TIMEOUT))
     while :; do
-        mode=$(zk_mode "$port")
+        mode=$(zk_mode "$port" "$host")
         if [[ -n "$mode" ]]; then
             return 0
         fi
@@ -126,7 +129,7 @@ zk_wait_serving() {
             return 1
         fi
         if ((SECONDS >= deadline)); then
-            echo "error: ZooKeeper ($cfg) did not serve on 127.0.0.1:$port within ${ZK_START_TIMEOUT}s; last lines of $log:" >&2
+            echo "error: ZooKeeper ($cfg) did not serve on $host:$port within ${ZK_START_TIMEOUT}s; last lines of $log:" >&2
             tail -n 20 "$log" >&2 || true
             kill -9 "$pid" 2>/dev/null || true
             rm -f "$pidfile"

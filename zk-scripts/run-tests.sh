@@ -7,6 +7,8 @@
 # Works on a fresh Debian machine as root. Honours CARGO_TARGET_DIR. The whole run is
 # capped at RUN_TESTS_TIMEOUT seconds (default 1500) so a hang fails instead of stalling
 # CI; servers the tests started are killed by their watchdog when the test process dies.
+# Afterwards zk-scripts/leftovers.sh fails the run if the tests left any host (network
+# namespace, bridge, rule) or process of theirs behind, and removes it.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,4 +47,11 @@ start=$SECONDS
 status=0
 timeout --kill-after=30 "${RUN_TESTS_TIMEOUT:-1500}" cargo test "$@" || status=$?
 echo "run-tests.sh: cargo test finished in $((SECONDS - start))s with exit $status"
+# Tests clean up after themselves, also when they fail: anything of ours still here (hosts,
+# their rules and processes, servers of a test process that is gone) is a bug. Remove it,
+# and fail the run.
+if ! ./zk-scripts/leftovers.sh --clean; then
+    echo "run-tests.sh: the tests left the things above behind"
+    [[ $status -ne 0 ]] || status=1
+fi
 exit "$status"

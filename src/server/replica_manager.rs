@@ -8,7 +8,7 @@ use super::partition::Partition;
 use crate::api::{Broker, LeaderAndIsrRequest, PartitionResult, PartitionState, StopReplicaRequest};
 use crate::common::{ErrorCode, Properties, TopicPartition};
 use crate::log::{FetchRegion, LogAppendInfo, LogConfig, LogError, LogManager, OffsetCheckpoint, REPLICATION_CHECKPOINT_FILE};
-use crate::zk::{json, paths, ZkClient};
+use crate::zk::{json, paths, ZkClient, ZkError};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -25,6 +25,12 @@ pub trait LeadershipListener: Send + Sync {
     /// Became a follower, or the replica was stopped.
     fn became_follower(&self, tp: &TopicPartition);
 }
+
+/// How often, and how long between tries, the leader reads a partition's state back after
+/// an ISR write whose answer was lost (see `reconcile_isr_write_later`): 10 minutes in
+/// all, longer than any session timeout, so the read is tried once ZooKeeper is back.
+const ISR_RECONCILE_ATTEMPTS: usize = 600;
+const ISR_RECONCILE_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Why a partition-level operation failed, as the wire error it becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -436,14 +442,66 @@ impl ReplicaManager {
                 }
                 self.announce_isr_change(&p.tp).await;
             }
-            Err(e) => log::info!(
-                "Partition {} on broker {}: cached zkVersion {} does not match ZooKeeper ({}); skip updating ISR",
-                p.tp,
-                self.broker_id,
-                change.zk_version,
-                e
-            ),
+            Err(e) => {
+                log::info!(
+                    "Partition {} on broker {}: cached zkVersion {} does not match ZooKeeper ({}); skip updating ISR",
+                    p.tp,
+                    self.broker_id,
+                    change.zk_version,
+                    e
+                );
+                if !matches!(e, ZkError::BadVersion | ZkError::NoNode) {
+                    self.reconcile_isr_write_later(&p.tp, change, doc.to_bytes());
+                }
+            }
         }
+    }
+
+    /// A conditional ISR write whose answer was lost (connection lost, request timed out,
+    /// session expired mid-request) may still have been applied. If it was, ZooKeeper and
+    /// every broker's metadata hold the new ISR while we keep the old one, and nothing
+    /// would ever write again: a shrink that landed leaves ZooKeeper's ISR short for good
+    /// once the followers are back (they fetch, so nothing expands an ISR we think is
+    /// full), and the controller would then see no eligible leader among live, caught-up
+    /// replicas (0.8.2's "Cached zkVersion not equal to that in zookeeper", KAFKA-2729).
+    /// So read the state again once ZooKeeper answers: if it holds exactly what we wrote,
+    /// adopt it. Only a read: writing the change again later could put a follower that
+    /// has since fallen behind into the ISR.
+    fn reconcile_isr_write_later(&self, tp: &TopicPartition, change: super::partition::IsrChange, written: Vec<u8>) {
+        let Some(rm) = self.me.upgrade() else { return };
+        let tp = tp.clone();
+        tokio::spawn(async move {
+            let path = paths::partition_state(&tp.topic, tp.partition);
+            for _ in 0..ISR_RECONCILE_ATTEMPTS {
+                tokio::time::sleep(ISR_RECONCILE_BACKOFF).await;
+                let Some(p) = rm.partition(&tp) else { return };
+                let st = p.state();
+                if st.leader != rm.broker_id || st.leader_epoch != change.leader_epoch || st.zk_version != change.zk_version {
+                    return; // a LeaderAndIsr or a later write moved on
+                }
+                match rm.zk.get_data(&path).await {
+                    Ok(Some((stored, stat))) => {
+                        if stored == written && stat.version != change.zk_version && p.apply_isr_change(&change, stat.version) {
+                            let counter = if change.new_isr.len() < st.isr.len() { &rm.isr_shrinks } else { &rm.isr_expands };
+                            counter.fetch_add(1, Ordering::Relaxed);
+                            log::info!(
+                                "Partition {} on broker {}: the ISR write whose answer was lost was applied; ISR {:?} -> {:?}",
+                                p.tp,
+                                rm.broker_id,
+                                st.isr,
+                                change.new_isr
+                            );
+                            rm.notify_progress();
+                            rm.announce_isr_change(&p.tp).await;
+                        }
+                        return;
+                    }
+                    Ok(None) => return,
+                    Err(_) => continue, // not connected yet
+                }
+            }
+            log::warn!("Partition {} on broker {}: could not read its state back after a lost ISR write", tp, rm.broker_id);
+        });
     }
 
     /// Tell the controller that the ISR of `tp` changed (0.9's

@@ -16,6 +16,7 @@ mod cluster_reassignment;
 mod cluster_topic_deletion;
 mod controller_election;
 mod controller_partitions;
+mod isr_write_answer_lost;
 mod metrics_endpoint;
 mod preferred_leaders;
 mod producer_failover;

@@ -1,7 +1,8 @@
 //! Real kafka08 broker processes for integration tests: each on a port the OS picked, in
 //! its own temp folder, killed on drop (also while a failing test unwinds; the broker's
 //! log tail is printed then). `KAFKA08_EXIT_WITH_PARENT` makes a broker exit when the test
-//! process dies without unwinding.
+//! process dies without unwinding. [`KafkaBroker::start_on`] runs one on a host of
+//! `support::hosts` instead: in the host's network namespace, on its address, port 9092.
 
 use super::{free_port, print_log_tail, TempDir};
 use std::fs;
@@ -16,6 +17,10 @@ const MAX_PORT_CLASHES: usize = 5;
 pub struct KafkaBroker {
     pub id: i32,
     pub port: u16,
+    /// The address it binds and registers (`host.name`).
+    host: String,
+    /// The network namespace it runs in (a host of `support::hosts`), if any.
+    netns: Option<String>,
     dir: TempDir,
     child: Option<Child>,
     zk_connect: String,
@@ -28,15 +33,28 @@ impl KafkaBroker {
     /// Start broker `id` against `zk_connect` (with chroot if wanted) and wait until it is
     /// registered and serving. `extra` adds or overrides server.properties keys.
     pub fn start(id: i32, zk_connect: &str, extra: &[(&str, &str)]) -> KafkaBroker {
-        KafkaBroker::start_with_env(id, zk_connect, extra, &[])
+        Self::start_with(id, "127.0.0.1", None, zk_connect, extra, &[])
     }
 
     /// [`KafkaBroker::start`] with environment variables for the broker process (its
     /// restarts keep them), e.g. a failpoint of `kafka08::common::failpoint`.
     pub fn start_with_env(id: i32, zk_connect: &str, extra: &[(&str, &str)], env: &[(&str, &str)]) -> KafkaBroker {
+        Self::start_with(id, "127.0.0.1", None, zk_connect, extra, env)
+    }
+
+    /// Start broker `id` on `host` (a network namespace with its own address), as on a
+    /// machine of its own: `host.name` is the host's address and the port 0.8.2's 9092.
+    pub fn start_on(host: &super::hosts::Host, id: i32, zk_connect: &str, extra: &[(&str, &str)]) -> KafkaBroker {
+        Self::start_with(id, &host.addr, Some(host.netns.clone()), zk_connect, extra, &[])
+    }
+
+    fn start_with(id: i32, host: &str, netns: Option<String>, zk_connect: &str, extra: &[(&str, &str)], env: &[(&str, &str)]) -> KafkaBroker {
         let mut b = KafkaBroker {
             id,
-            port: free_port(),
+            // A host has every port to itself.
+            port: if netns.is_some() { 9092 } else { free_port() },
+            host: host.to_string(),
+            netns,
             dir: TempDir::new(&format!("broker{id}")),
             child: None,
             zk_connect: zk_connect.to_string(),
@@ -49,7 +67,12 @@ impl KafkaBroker {
     }
 
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// The address it binds and registers.
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -70,9 +93,10 @@ impl KafkaBroker {
 
     fn write_properties(&self) {
         let mut text = format!(
-            "broker.id={}\nport={}\nhost.name=127.0.0.1\nlog.dirs={}\nzookeeper.connect={}\nzookeeper.session.timeout.ms=6000\n",
+            "broker.id={}\nport={}\nhost.name={}\nlog.dirs={}\nzookeeper.connect={}\nzookeeper.session.timeout.ms=6000\n",
             self.id,
             self.port,
+            self.host,
             self.data_dir().display(),
             self.zk_connect
         );
@@ -92,7 +116,11 @@ impl KafkaBroker {
     fn launch_once(&mut self) {
         self.write_properties();
         let log = fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("open broker log");
-        let child = Command::new(env!("CARGO_BIN_EXE_kafka08"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kafka08"));
+        if let Some(ns) = &self.netns {
+            super::hosts::enter_netns_on_exec(&mut cmd, ns);
+        }
+        let child = cmd
             .arg("kafka.Kafka")
             .arg(self.properties_path())
             .env("KAFKA08_EXIT_WITH_PARENT", "1")
@@ -119,7 +147,7 @@ impl KafkaBroker {
                 // Another process took the port between `free_port` and the broker's bind
                 // (or, on a restart, while the broker was down): take another one.
                 let clashed = log.lines().rev().take(20).any(|l| l.contains("cannot bind") && l.contains("in use"));
-                if clashed && port_clashes < MAX_PORT_CLASHES {
+                if clashed && self.netns.is_none() && port_clashes < MAX_PORT_CLASHES {
                     port_clashes += 1;
                     let old = self.port;
                     self.port = free_port();

@@ -4,7 +4,10 @@
 //! instead of sleeps. Submodules: `kafka` (broker processes), `cluster` (ZooKeeper plus
 //! brokers, replica agreement), `wire` (raw requests), `producer` (a no-loss test
 //! producer), `child` (re-running a test as a second process), `controller` (fake brokers),
-//! `hlc`, `logs`, `samples` (fixtures), `local_cluster` (`zk-scripts/cluster.sh`).
+//! `hlc`, `logs`, `samples` (fixtures), `local_cluster` (`zk-scripts/cluster.sh`), `hosts`
+//! (network namespaces as machines, the network faults between them, a cluster across
+//! them), `jepsen` (a workload of acks=-1 clients, a seeded generator, a loss checker),
+//! `zk_faults` (a ZooKeeper proxy that loses the answer to one write).
 //!
 //! - [`ZkServer::start`]: standalone node on a free port in a fresh temp dir.
 //! - [`ZkEnsemble::start`]: three nodes; stop, kill and restart members.
@@ -21,12 +24,15 @@ pub mod cluster;
 #[macro_use]
 pub mod controller;
 pub mod hlc;
+pub mod hosts;
+pub mod jepsen;
 pub mod kafka;
 pub mod local_cluster;
 pub mod logs;
 pub mod producer;
 pub mod samples;
 pub mod wire;
+pub mod zk_faults;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -252,7 +258,12 @@ pub fn zk_cli_stdin(server: &str, commands: &str) -> Output {
 /// bytes: anything unread when ZooKeeper closes turns the close into a reset that can
 /// destroy the answer.
 pub fn four_letter(port: u16, word: &str) -> Option<String> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    four_letter_at("127.0.0.1", port, word)
+}
+
+/// [`four_letter`] to `host`:`port`.
+pub fn four_letter_at(host: &str, port: u16, word: &str) -> Option<String> {
+    let addr = SocketAddr::new(host.parse().ok()?, port);
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     stream.write_all(word.as_bytes()).ok()?;
@@ -264,7 +275,12 @@ pub fn four_letter(port: u16, word: &str) -> Option<String> {
 /// The node's `Mode:` (`standalone`, `leader`, `follower`) if it serves clients.
 /// (`ruok` answers before the node serves; a Mode line is the proof.)
 pub fn zk_mode(port: u16) -> Option<String> {
-    let answer = four_letter(port, "srvr")?;
+    zk_mode_at("127.0.0.1", port)
+}
+
+/// [`zk_mode`] of the node on `host`:`port`.
+pub fn zk_mode_at(host: &str, port: u16) -> Option<String> {
+    let answer = four_letter_at(host, port, "srvr")?;
     answer
         .lines()
         .find_map(|l| l.strip_prefix("Mode:"))
@@ -359,9 +375,12 @@ impl Drop for ZkServer {
     }
 }
 
-/// A three-node ZooKeeper ensemble on 127.0.0.1 (members numbered 1, 2, 3).
+/// A three-node ZooKeeper ensemble on 127.0.0.1 (members numbered 1, 2, 3), or one member
+/// per host of `support::hosts` ([`ZkEnsemble::start_on`]).
 pub struct ZkEnsemble {
     dir: TempDir,
+    /// Member n's address (127.0.0.1 for all, unless on hosts).
+    addrs: [String; 3],
     client: [u16; 3],
     quorum: [u16; 3],
     election: [u16; 3],
@@ -391,6 +410,7 @@ impl ZkEnsemble {
             if out.success() {
                 return ZkEnsemble {
                     dir,
+                    addrs: ["127.0.0.1".into(), "127.0.0.1".into(), "127.0.0.1".into()],
                     client: [p[0], p[1], p[2]],
                     quorum: [p[3], p[4], p[5]],
                     election: [p[6], p[7], p[8]],
@@ -412,18 +432,26 @@ impl ZkEnsemble {
         );
     }
 
+    /// Member n on host n of `hosts` (1..=3), on ZooKeeper's usual ports (2181, 2888,
+    /// 3888: every host has its own), as on three machines.
+    pub fn start_on(hosts: &[&hosts::Host; 3]) -> ZkEnsemble {
+        let dir = TempDir::new("zk-hosts");
+        let root = dir.path().to_str().expect("utf-8 temp dir").to_string();
+        let addrs = hosts.map(|h| h.addr.clone());
+        let netns = hosts.map(|h| h.netns.clone());
+        let out = zk_sh(&["start-ensemble", "--addresses", &addrs.join(","), "--netns", &netns.join(","), &root, "2181,2181,2181", "2888,2888,2888", "3888,3888,3888"]);
+        assert!(out.success(), "zk.sh start-ensemble on hosts failed:\n{}", out.all());
+        ZkEnsemble { dir, addrs, client: [2181; 3], quorum: [2888; 3], election: [3888; 3] }
+    }
+
     /// All three members: `127.0.0.1:C1,127.0.0.1:C2,127.0.0.1:C3`.
     pub fn connect_string(&self) -> String {
-        self.client
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        (1..=3).map(|n| self.member_connect_string(n)).collect::<Vec<_>>().join(",")
     }
 
     /// One member, `127.0.0.1:Cn` (n = 1..=3).
     pub fn member_connect_string(&self, n: usize) -> String {
-        format!("127.0.0.1:{}", self.client_port(n))
+        format!("{}:{}", self.addrs[Self::index(n)], self.client_port(n))
     }
 
     pub fn client_port(&self, n: usize) -> u16 {
@@ -440,7 +468,7 @@ impl ZkEnsemble {
 
     /// The member's Mode (`leader`/`follower`) if it serves.
     pub fn mode(&self, n: usize) -> Option<String> {
-        zk_mode(self.client_port(n))
+        zk_mode_at(&self.addrs[Self::index(n)], self.client_port(n))
     }
 
     /// The members that serve right now.
@@ -451,6 +479,12 @@ impl ZkEnsemble {
     /// The member that says it leads, if any.
     pub fn leader(&self) -> Option<usize> {
         (1..=3).find(|&n| self.mode(n).as_deref() == Some("leader"))
+    }
+
+    /// Member `n`'s pid while it runs (for [`hosts::pause_pid`]).
+    pub fn member_pid(&self, n: usize) -> Option<u32> {
+        Self::index(n);
+        fs::read_to_string(self.dir.path().join(n.to_string()).join("zookeeper.pid")).ok()?.trim().parse().ok()
     }
 
     /// Stop member `n` gracefully (SIGTERM) and wait until it is gone.

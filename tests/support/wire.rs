@@ -36,7 +36,9 @@ pub fn send<R: ApiRequest>(s: &mut TcpStream, version: i16, correlation_id: i32,
 /// or carries another correlation id.
 pub fn request<R: ApiRequest>(addr: &str, version: i16, req: &R, timeout: Duration) -> Option<R::Response> {
     const CORRELATION_ID: i32 = 7;
-    let mut s = TcpStream::connect(addr).ok()?;
+    // Bounded connect too: a host cut off by a partition test drops the SYN, and an
+    // unbounded connect would wait for the kernel's two minutes of retries.
+    let mut s = std::net::ToSocketAddrs::to_socket_addrs(addr).ok()?.find_map(|a| TcpStream::connect_timeout(&a, timeout).ok())?;
     s.set_read_timeout(Some(timeout)).ok()?;
     s.set_write_timeout(Some(timeout)).ok()?;
     send(&mut s, version, CORRELATION_ID, req).ok()?;
