@@ -15,7 +15,7 @@ use kafka08::api::{self, ApiRequest, Broker, RequestHeader};
 use kafka08::message::{encode_messages, shallow_iter, CompressionCodec, Message};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use support::kafka::KafkaBroker;
 use support::wire::{read_frame, send};
 use support::ZkServer;
