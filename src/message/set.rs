@@ -1,6 +1,6 @@
 use super::codec::{self, CompressionCodec};
 use super::error::MessageError;
-use super::message::{Message, MIN_MESSAGE_SIZE};
+use super::message::{encoded_size, put_message, Message, MIN_MESSAGE_SIZE};
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// offset(8) + message_size(4) in front of every message in a set.
@@ -214,6 +214,18 @@ impl MessageSetBuilder {
         self.buf.put_i64(offset);
         self.buf.put_i32(message.len() as i32);
         self.buf.put_slice(message);
+        self
+    }
+
+    /// Encode a new uncompressed message straight into the set (entry header, message,
+    /// CRC over the bytes in place): no `Message` is built, nothing is allocated per
+    /// message once the set has grown.
+    pub fn push_new(&mut self, offset: i64, key: Option<&[u8]>, value: Option<&[u8]>) -> &mut Self {
+        let size = encoded_size(key, value);
+        self.buf.reserve(LOG_OVERHEAD + size);
+        self.buf.put_i64(offset);
+        self.buf.put_i32(size as i32);
+        put_message(&mut self.buf, key, value, CompressionCodec::None);
         self
     }
 
