@@ -63,7 +63,7 @@ fn main() {
     let total: usize = std::env::var("KAFKA08_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
     // The broker's info lines would be noise beside the numbers.
     if std::env::var_os("RUST_LOG").is_none() {
-        std::env::set_var("RUST_LOG", "warn");
+        std::env::set_var("RUST_LOG", "warn,kafka08::server::kafka_server=info");
     }
     let zk = ZkServer::start();
     let broker = KafkaBroker::start(1, &zk.connect_string(), &[]);

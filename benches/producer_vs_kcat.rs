@@ -157,7 +157,7 @@ fn main() {
     let skip = std::env::var("KAFKA08_BENCH_SKIP").unwrap_or_default();
     let best_args = std::env::var("KAFKA08_BENCH_BEST_ARGS").unwrap_or_else(|_| "--batch-size 2000".to_string());
     if std::env::var_os("RUST_LOG").is_none() {
-        std::env::set_var("RUST_LOG", "warn");
+        std::env::set_var("RUST_LOG", "warn,kafka08::server::kafka_server=info");
     }
     let dir = TempDir::new("producer-vs-kcat");
     let input = dir.join("input.txt");

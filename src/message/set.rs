@@ -269,6 +269,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn push_new_writes_the_same_bytes_as_pushing_a_built_message() {
+        let cases: [(Option<&[u8]>, Option<&[u8]>); 4] = [(None, None), (Some(b"k"), None), (None, Some(b"value")), (Some(b""), Some(&[0u8; 300]))];
+        let mut built = MessageSetBuilder::new();
+        let mut direct = MessageSetBuilder::with_capacity(1);
+        for (i, (key, value)) in cases.iter().enumerate() {
+            built.push(i as i64, &Message::new(*key, *value, CompressionCodec::None));
+            direct.push_new(i as i64, *key, *value);
+        }
+        let (built, direct) = (built.finish(), direct.finish());
+        assert_eq!(built, direct);
+        let entries: Vec<Entry> = shallow_iter(direct).map(|e| e.unwrap()).collect();
+        assert_eq!(entries.len(), cases.len());
+        assert!(entries.iter().all(|e| e.message.is_valid()), "CRCs hold");
+    }
+
+    #[test]
     fn entry_header_is_offset_then_size_big_endian() {
         let bytes = [0, 0, 0, 0, 0, 0, 1, 2, 0xff, 0xff, 0xff, 0xfe, 9];
         assert_eq!(EntryHeader::parse(&bytes), Some(EntryHeader { offset: 0x0102, size: -2 }));
