@@ -155,7 +155,7 @@ fn ratio(name: &str, ours: &Measured, theirs: &Measured) {
 fn main() {
     let n: u64 = std::env::var("KAFKA08_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
     let skip = std::env::var("KAFKA08_BENCH_SKIP").unwrap_or_default();
-    let best_args = std::env::var("KAFKA08_BENCH_BEST_ARGS").unwrap_or_else(|_| "--batch-size 2000".to_string());
+    let best_args = std::env::var("KAFKA08_BENCH_BEST_ARGS").unwrap_or_else(|_| "--batch-size 1000".to_string());
     if std::env::var_os("RUST_LOG").is_none() {
         std::env::set_var("RUST_LOG", "warn,kafka08::server::kafka_server=info");
     }

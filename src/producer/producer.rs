@@ -210,6 +210,9 @@ async fn send_loop(
     queue_time: Duration,
     stats: Arc<AsyncStats>,
 ) {
+    // However this task ends (a panic included), callers waiting for room get `Closed`
+    // rather than waiting for places that will never be freed.
+    let _room_closer = CloseOnDrop(room.clone());
     let mut events = Vec::with_capacity(batch_size);
     let mut last_send = Instant::now();
     loop {
@@ -237,6 +240,14 @@ async fn send_loop(
     }
     try_to_handle(&mut handler, events, &stats).await;
     handler.close();
+}
+
+struct CloseOnDrop(Arc<Semaphore>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 async fn try_to_handle(handler: &mut EventHandler, events: Vec<KeyedMessage>, stats: &AsyncStats) {
