@@ -164,3 +164,36 @@ fn a_full_queue_is_an_error_with_enqueue_timeout_0_and_after_waiting_with_a_posi
         }
     }
 }
+
+/// One `send` call handing in more messages than the queue holds: the queue takes what
+/// fits (whole chunks move at once, but never past `queue.buffering.max.messages`) and the
+/// error says how many of this call's messages were queued; exactly those are attempted.
+#[test]
+fn one_send_larger_than_the_queue_queues_what_fits_and_says_how_many() {
+    let dead = format!("127.0.0.1:{}", free_port());
+    let producer = BlockingProducer::from_properties(&props(
+        &dead,
+        &[
+            ("queue.buffering.max.messages", "10"),
+            ("batch.num.messages", "10"),
+            ("queue.enqueue.timeout.ms", "0"),
+            ("message.send.max.retries", "1"),
+            ("retry.backoff.ms", "1000"),
+        ],
+    ))
+    .unwrap();
+    let messages: Vec<KeyedMessage> = (0..50).map(|i| KeyedMessage::new("big", format!("m{i}"))).collect();
+    let enqueued = match producer.send(messages) {
+        Err(ProducerError::QueueFull { topic, enqueued }) => {
+            assert_eq!(topic, "big");
+            enqueued
+        }
+        other => panic!("expected QueueFull, got {other:?}"),
+    };
+    // The queue (10) and at most one batch the send task took out of it (10).
+    assert!((10..=20).contains(&enqueued), "enqueued {enqueued}");
+    match producer.close() {
+        Err(ProducerError::AsyncSendFailed { messages, .. }) => assert_eq!(messages, enqueued as u64),
+        other => panic!("expected the background failures to be reported, got {other:?}"),
+    }
+}
