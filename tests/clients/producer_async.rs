@@ -197,3 +197,32 @@ fn one_send_larger_than_the_queue_queues_what_fits_and_says_how_many() {
         other => panic!("expected the background failures to be reported, got {other:?}"),
     }
 }
+
+/// The async queue moves a `send` call's messages at once, but batches still hold
+/// `batch.num.messages`: one call of 1,050 messages is sent as five batches of 200 and,
+/// at close, one of 50, in order.
+#[test]
+fn one_large_send_is_still_sent_in_batches_of_batch_num_messages() {
+    let cluster = Cluster::start(1, &[]);
+    let bootstrap = cluster.bootstrap();
+    cluster.create_topic("chunked", 1, 1);
+    let producer = BlockingProducer::from_properties(&props(
+        &bootstrap,
+        &[
+            ("request.required.acks", "1"),
+            ("compression.codec", "gzip"),
+            ("batch.num.messages", "200"),
+            ("queue.buffering.max.messages", "2000"),
+            ("queue.buffering.max.ms", "60000"),
+        ],
+    ))
+    .unwrap();
+    producer.send((0..1050).map(|i| KeyedMessage::new("chunked", format!("c{i}"))).collect()).unwrap();
+    wait_until("five full batches are sent", Duration::from_secs(30), || {
+        read_values(&bootstrap, "chunked", 0).len() == 1000
+    });
+    producer.close().unwrap();
+    let values = read_values(&bootstrap, "chunked", 0);
+    assert_eq!(values, (0..1050).map(|i| Bytes::from(format!("c{i}"))).collect::<Vec<_>>());
+    assert_eq!(stored_batches(&bootstrap, "chunked"), vec![200, 200, 200, 200, 200, 50]);
+}
