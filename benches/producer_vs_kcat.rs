@@ -32,7 +32,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::cluster::{try_call, ChrootCluster, Cluster};
-use support::{wait_until, TempDir, ZkServer};
+use support::{process_cpu_seconds, wait_until, TempDir, ZkServer};
 
 const MESSAGE_SIZE: usize = 100;
 /// kcat in 0.8 mode: no ApiVersions request, v0 APIs only.
@@ -60,19 +60,6 @@ impl Measured {
     }
 }
 
-/// user + system CPU seconds of a live process, from /proc/<pid>/stat.
-fn proc_cpu_s(pid: u32) -> f64 {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The command name may hold spaces: fields are counted after its closing parenthesis.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    // Fields 14 and 15 of stat(5) are the 12th and 13th after the name.
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    (ticks(11) + ticks(12)) as f64 / hz
-}
-
 /// Run `cmd` to its end: wall time, its CPU time (wait4 rusage), the broker's CPU meanwhile.
 fn run_child(what: &str, mut cmd: Command, stdin: Option<&Path>, broker_pid: u32, messages: u64) -> Measured {
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
@@ -80,7 +67,7 @@ fn run_child(what: &str, mut cmd: Command, stdin: Option<&Path>, broker_pid: u32
         Some(p) => Stdio::from(fs::File::open(p).expect("stdin file")),
         None => Stdio::null(),
     });
-    let broker_before = proc_cpu_s(broker_pid);
+    let broker_before = process_cpu_seconds(broker_pid);
     let t = Instant::now();
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
     let mut stderr = child.stderr.take().expect("piped stderr");
@@ -95,7 +82,7 @@ fn run_child(what: &str, mut cmd: Command, stdin: Option<&Path>, broker_pid: u32
     // SAFETY: wait4 on our own child; `status` and `ru` outlive the call.
     let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
     let wall_s = t.elapsed().as_secs_f64();
-    let broker_cpu_s = proc_cpu_s(broker_pid) - broker_before;
+    let broker_cpu_s = process_cpu_seconds(broker_pid) - broker_before;
     let errors = errors.join().unwrap_or_default();
     assert!(r > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{what} failed ({status}):\n{errors}");
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
@@ -239,7 +226,7 @@ fn mirror(n: u64, dir: &TempDir, input: &Path) {
     fs::write(&cc, format!("zookeeper.connect={}\ngroup.id=bench-mirror\nauto.offset.reset=smallest\n", src.zk_connect)).unwrap();
     fs::write(&pc, format!("metadata.broker.list={}\nrequest.required.acks=1\nproducer.type=async\n", dst.bootstrap())).unwrap();
     let dst_pid = dst.brokers[0].pid().expect("running");
-    let broker_before = proc_cpu_s(dst_pid);
+    let broker_before = process_cpu_seconds(dst_pid);
     let t = Instant::now();
     let mut mm = kafka08_tool("kafka.tools.MirrorMaker")
         .args(["--consumer.config", cc.to_str().unwrap(), "--producer.config", pc.to_str().unwrap(), "--whitelist", "mirrored"])
@@ -251,10 +238,10 @@ fn mirror(n: u64, dir: &TempDir, input: &Path) {
     let pid = mm.id();
     let mut cpu_s = 0.0;
     wait_until("the mirror maker copies every message", Duration::from_secs(600), || {
-        cpu_s = proc_cpu_s(pid);
+        cpu_s = process_cpu_seconds(pid);
         log_end(&dst_addr, "mirrored") >= n as i64
     });
-    let m = Measured { wall_s: t.elapsed().as_secs_f64(), cpu_s, broker_cpu_s: proc_cpu_s(dst_pid) - broker_before, messages: n };
+    let m = Measured { wall_s: t.elapsed().as_secs_f64(), cpu_s, broker_cpu_s: process_cpu_seconds(dst_pid) - broker_before, messages: n };
     let _ = mm.kill();
     let _ = mm.wait();
     println!("mirror maker (two local clusters, one broker each; broker = target broker):");
