@@ -28,6 +28,7 @@ mod support;
 use kafka08::api;
 use std::fs;
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -61,6 +62,8 @@ impl Measured {
 }
 
 /// Run `cmd` to its end: wall time, its CPU time (wait4 rusage), the broker's CPU meanwhile.
+/// The child is reaped by `wait4`, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn run_child(what: &str, mut cmd: Command, stdin: Option<&Path>, broker_pid: u32, messages: u64) -> Measured {
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     cmd.stdin(match stdin {
@@ -95,13 +98,26 @@ fn kafka08_tool(class: &str) -> Command {
     let bin = std::env::var("KAFKA08_BENCH_CLIENT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kafka08").to_string());
     let mut c = Command::new(bin);
     c.arg(class).env("RUST_LOG", "warn");
+    dies_with_us(&mut c);
     c
 }
 
 fn kcat(mode: &str, addr: &str, topic: &str) -> Command {
     let mut c = Command::new("kcat");
     c.arg(mode).args(["-b", addr, "-t", topic]).args(KCAT_08);
+    dies_with_us(&mut c);
     c
+}
+
+/// A client never outlives the bench, even one that panicked or was killed.
+fn dies_with_us(c: &mut Command) {
+    // SAFETY: prctl in the child before exec; it allocates nothing.
+    unsafe {
+        c.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
 }
 
 /// The log end offset of partition 0 of `topic` at `addr` (0 if unknown).

@@ -270,7 +270,8 @@ mod tests {
 
     #[test]
     fn push_new_writes_the_same_bytes_as_pushing_a_built_message() {
-        let cases: [(Option<&[u8]>, Option<&[u8]>); 4] = [(None, None), (Some(b"k"), None), (None, Some(b"value")), (Some(b""), Some(&[0u8; 300]))];
+        type KeyAndValue<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+        let cases: [KeyAndValue; 4] = [(None, None), (Some(b"k"), None), (None, Some(b"value")), (Some(b""), Some(&[0u8; 300]))];
         let mut built = MessageSetBuilder::new();
         let mut direct = MessageSetBuilder::with_capacity(1);
         for (i, (key, value)) in cases.iter().enumerate() {

@@ -61,12 +61,16 @@ struct PartitionSet {
     messages: Vec<Idx>,
 }
 
+/// Indexed by partition id: `None` for an id the topic does not have, `Some(None)` for a
+/// partition without a leader, `Some(Some(broker))` otherwise.
+type LeaderTable = Vec<Option<Option<i32>>>;
+
 /// What an attempt knows of one topic, looked up once per attempt rather than per message.
 struct TopicSlot<'a> {
     name: &'a str,
     /// The leader of each partition id (`None`: no such partition; `Some(None)`: no
     /// leader), and the number of partitions the key hash is taken over.
-    leaders: Result<(Vec<Option<Option<i32>>>, i32), String>,
+    leaders: Result<(LeaderTable, i32), String>,
     /// The partition null-key messages go to, once chosen.
     sticky: Option<i32>,
     /// Partition id → index of its `PartitionSet` (`usize::MAX`: none yet).
