@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::kafka::KafkaBroker;
 use support::wire::{read_frame, send};
-use support::ZkServer;
+use support::{process_cpu_seconds, ZkServer};
 
 const MESSAGE_SIZE: usize = 100;
 const PER_REQUEST: usize = 500;
@@ -74,6 +74,10 @@ struct Round {
     consume_mb_s: f64,
     consume_msg_s: f64,
     scrapes: usize,
+    /// The broker's CPU time per produced message, and its busy cores while producing
+    /// (less dependent on the machine's load than the loopback fraction).
+    produce_cpu_us_per_msg: f64,
+    produce_cores_busy: f64,
 }
 
 /// How often the metrics endpoint is scraped during a round with it on (Prometheus
@@ -140,6 +144,8 @@ fn round(zk: &ZkServer, n: usize, metrics: bool, total: usize) -> Round {
     let mut p = TcpStream::connect(&addr).unwrap();
     p.set_nodelay(true).unwrap();
     let mut reader = p.try_clone().unwrap();
+    let broker_pid = broker.pid().expect("broker running");
+    let broker_cpu = process_cpu_seconds(broker_pid);
     let t = Instant::now();
     let acks = std::thread::spawn(move || {
         for _ in 0..requests {
@@ -152,6 +158,7 @@ fn round(zk: &ZkServer, n: usize, metrics: bool, total: usize) -> Round {
     }
     acks.join().unwrap();
     let produce_s = t.elapsed().as_secs_f64();
+    let produce_cpu_s = process_cpu_seconds(broker_pid) - broker_cpu;
     let produced = requests * PER_REQUEST;
 
     // Consumer: fetch from 0 to the end, 1 MiB per request.
@@ -189,6 +196,8 @@ fn round(zk: &ZkServer, n: usize, metrics: bool, total: usize) -> Round {
         consume_mb_s: bytes as f64 / 1e6 / consume_s,
         consume_msg_s: count as f64 / consume_s,
         scrapes,
+        produce_cpu_us_per_msg: produce_cpu_s * 1e6 / produced as f64,
+        produce_cores_busy: produce_cpu_s / produce_s,
     }
 }
 
@@ -216,6 +225,7 @@ fn main() {
         let label = if r.metrics { format!("on, {} scrapes", r.scrapes) } else { "off".to_string() };
         println!("round {} (metrics {}):", n + 1, label);
         println!("  producer:            {:>10.1} MB/s  {:>12.0} msg/s  ({:.2} of loopback)", r.produce_mb_s, r.produce_msg_s, r.produce_mb_s / loop_mb);
+        println!("  producer, broker side: {:>7.3} µs CPU/msg  ({:.2} cores busy)", r.produce_cpu_us_per_msg, r.produce_cores_busy);
         println!("  consumer:            {:>10.1} MB/s  {:>12.0} msg/s  ({:.2} of loopback)", r.consume_mb_s, r.consume_msg_s, r.consume_mb_s / loop_mb);
         results.push(r);
     }

@@ -39,6 +39,38 @@ fn read_i32(b: &[u8], at: usize) -> i32 {
     i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// The size of the v0 message [`put_message`] writes for `key` and `value`.
+pub fn encoded_size(key: Option<&[u8]>, value: Option<&[u8]>) -> usize {
+    MIN_MESSAGE_SIZE + key.map_or(0, |k| k.len()) + value.map_or(0, |v| v.len())
+}
+
+/// Append one v0 message to `b` and fill in its CRC, computed over the bytes just written
+/// (one contiguous pass, no intermediate buffer): what [`Message::new`] and the producer's
+/// set builder both use.
+pub fn put_message(b: &mut BytesMut, key: Option<&[u8]>, value: Option<&[u8]>, codec: CompressionCodec) {
+    let start = b.len();
+    b.reserve(encoded_size(key, value));
+    b.put_u32(0);
+    b.put_u8(MAGIC_V0);
+    b.put_u8(codec as u8);
+    match key {
+        Some(k) => {
+            b.put_i32(k.len() as i32);
+            b.put_slice(k);
+        }
+        None => b.put_i32(-1),
+    }
+    match value {
+        Some(v) => {
+            b.put_i32(v.len() as i32);
+            b.put_slice(v);
+        }
+        None => b.put_i32(-1),
+    }
+    let crc = crc32fast::hash(&b[start + MAGIC_OFFSET..]);
+    b[start + CRC_OFFSET..start + CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// Validate raw message bytes (CRC to the end of the value) without wrapping them: the
 /// append path checks every message of a set this way, with no per-message allocation or
 /// reference count.
@@ -90,27 +122,8 @@ impl Message {
 
     /// Build a message, computing its CRC.
     pub fn new(key: Option<&[u8]>, value: Option<&[u8]>, codec: CompressionCodec) -> Message {
-        let size = MIN_MESSAGE_SIZE + key.map_or(0, |k| k.len()) + value.map_or(0, |v| v.len());
-        let mut b = BytesMut::with_capacity(size);
-        b.put_u32(0);
-        b.put_u8(MAGIC_V0);
-        b.put_u8(codec as u8);
-        match key {
-            Some(k) => {
-                b.put_i32(k.len() as i32);
-                b.put_slice(k);
-            }
-            None => b.put_i32(-1),
-        }
-        match value {
-            Some(v) => {
-                b.put_i32(v.len() as i32);
-                b.put_slice(v);
-            }
-            None => b.put_i32(-1),
-        }
-        let crc = crc32fast::hash(&b[MAGIC_OFFSET..]);
-        b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        let mut b = BytesMut::with_capacity(encoded_size(key, value));
+        put_message(&mut b, key, value, codec);
         Message { buf: b.freeze() }
     }
 

@@ -11,31 +11,28 @@
 
 use super::config::ProducerConfig;
 use super::error::{ProducerError, SendFailure};
-use super::metadata::{BrokerPartitionInfo, PartitionAndLeader};
+use super::metadata::BrokerPartitionInfo;
 use super::partitioner::{partition_for_key, Random};
 use super::KeyedMessage;
 use crate::api::{ProducePartition, ProduceRequest, ProduceTopic};
 use crate::common::ErrorCode;
-use crate::message::{encode_messages, CompressionCodec, Message};
+use crate::message::codec::compress;
+use crate::message::{CompressionCodec, Message, MessageSetBuilder};
 use crate::network::BrokerConnection;
-use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A message ready to send: its wire form, built once per `handle`.
-#[derive(Debug, Clone)]
-struct Serialized {
-    topic: String,
-    partition_key: Option<Bytes>,
-    message: Message,
-}
+/// A message of the batch being handled, by its position in it: the batch is kept as
+/// given for the whole `handle` call, and each attempt encodes what is outstanding
+/// straight into the per-partition sets.
+type Idx = u32;
 
 /// What one attempt left over.
 #[derive(Default)]
 struct Attempt {
-    /// To retry, in their original order per partition.
-    retry: Vec<Serialized>,
+    /// To retry; sorted back into the batch's order before the next attempt.
+    retry: Vec<Idx>,
     /// Per topic-partition (or topic) reason for the retry list.
     failures: Vec<SendFailure>,
     /// Broker errors that retrying cannot fix.
@@ -43,7 +40,7 @@ struct Attempt {
 }
 
 impl Attempt {
-    fn fail(&mut self, topic: &str, partition: Option<i32>, messages: Vec<Serialized>, reason: String) {
+    fn fail(&mut self, topic: &str, partition: Option<i32>, messages: Vec<Idx>, reason: String) {
         self.failures.push(SendFailure { topic: topic.to_string(), partition, messages: messages.len(), reason });
         self.retry.extend(messages);
     }
@@ -54,8 +51,40 @@ fn is_fatal(code: ErrorCode) -> bool {
     matches!(code, ErrorCode::MessageSizeTooLarge | ErrorCode::MessageSetSizeTooLarge | ErrorCode::InvalidTopic)
 }
 
-/// `topic -> partition -> messages`, per leader broker.
-type PerBroker = BTreeMap<i32, BTreeMap<(String, i32), Vec<Serialized>>>;
+/// One partition's share of an attempt: its (uncompressed) set, encoded as messages are
+/// placed, and which messages it holds (for the retry).
+struct PartitionSet {
+    topic: usize,
+    partition: i32,
+    leader: i32,
+    set: MessageSetBuilder,
+    messages: Vec<Idx>,
+}
+
+/// Indexed by partition id: `None` for an id the topic does not have, `Some(None)` for a
+/// partition without a leader, `Some(Some(broker))` otherwise.
+type LeaderTable = Vec<Option<Option<i32>>>;
+
+/// What an attempt knows of one topic, looked up once per attempt rather than per message.
+struct TopicSlot<'a> {
+    name: &'a str,
+    /// The leader of each partition id (`None`: no such partition; `Some(None)`: no
+    /// leader), and the number of partitions the key hash is taken over.
+    leaders: Result<(LeaderTable, i32), String>,
+    /// The partition null-key messages go to, once chosen.
+    sticky: Option<i32>,
+    /// Partition id → index of its `PartitionSet` (`usize::MAX`: none yet).
+    set_of: Vec<usize>,
+    /// Messages no partition could be chosen for, with the first reason.
+    unplaced: Option<(String, Vec<Idx>)>,
+    no_leader: BTreeMap<i32, Vec<Idx>>,
+}
+
+impl TopicSlot<'_> {
+    fn unplace(&mut self, i: Idx, reason: impl FnOnce() -> String) {
+        self.unplaced.get_or_insert_with(|| (reason(), Vec::new())).1.push(i);
+    }
+}
 
 pub struct EventHandler {
     config: Arc<ProducerConfig>,
@@ -90,33 +119,38 @@ impl EventHandler {
     /// Send `events`, retrying as configured. `Ok` means every message was acknowledged per
     /// `request.required.acks` (with acks=0: written to the socket).
     pub async fn handle(&mut self, events: Vec<KeyedMessage>) -> Result<(), ProducerError> {
-        let mut outstanding: Vec<Serialized> = events
-            .into_iter()
-            .map(|e| {
-                let message = Message::new(e.key.as_deref(), e.value.as_deref(), CompressionCodec::None);
-                let partition_key = e.part_key.or(e.key);
-                Serialized { topic: e.topic, partition_key, message }
-            })
-            .collect();
+        let mut outstanding: Vec<Idx> = (0..events.len() as Idx).collect();
         let attempts_allowed = self.config.message_send_max_retries + 1;
         let mut attempts = 0;
         let mut fatal = Vec::new();
         let mut failures = Vec::new();
         while attempts < attempts_allowed && !outstanding.is_empty() {
-            self.topics_to_refresh.extend(outstanding.iter().map(|m| m.topic.clone()));
             let interval = self.config.topic_metadata_refresh_interval_ms;
             let due = match self.last_refresh {
                 None => true,
                 Some(t) => t.elapsed() > Duration::from_millis(interval.max(0) as u64),
             };
+            if interval >= 0 {
+                // Names are collected per run of one topic, not per message.
+                let mut last: Option<&str> = None;
+                for &i in &outstanding {
+                    let topic = events[i as usize].topic.as_str();
+                    if last != Some(topic) && !self.topics_to_refresh.contains(topic) {
+                        self.topics_to_refresh.insert(topic.to_string());
+                    }
+                    last = Some(topic);
+                }
+            }
             if interval >= 0 && due {
                 let topics: Vec<String> = std::mem::take(&mut self.topics_to_refresh).into_iter().collect();
                 self.refresh(&topics).await;
                 self.last_refresh = Some(Instant::now());
             }
             attempts += 1;
-            let attempt = self.dispatch(std::mem::take(&mut outstanding)).await;
+            let attempt = self.dispatch(&events, &outstanding).await;
             outstanding = attempt.retry;
+            // Messages of one partition are retried in the order they were given.
+            outstanding.sort_unstable();
             failures = attempt.failures;
             fatal.extend(attempt.fatal);
             if !outstanding.is_empty() && attempts < attempts_allowed {
@@ -126,7 +160,7 @@ impl EventHandler {
                     attempts_allowed - attempts
                 );
                 tokio::time::sleep(Duration::from_millis(self.config.retry_backoff_ms)).await;
-                let topics: BTreeSet<String> = outstanding.iter().map(|m| m.topic.clone()).collect();
+                let topics: BTreeSet<String> = outstanding.iter().map(|&i| events[i as usize].topic.clone()).collect();
                 self.refresh(&topics.into_iter().collect::<Vec<_>>()).await;
             }
         }
@@ -148,94 +182,163 @@ impl EventHandler {
         self.sticky.clear();
     }
 
-    /// One attempt: partition, group by leader, send one request per broker.
-    async fn dispatch(&mut self, messages: Vec<Serialized>) -> Attempt {
-        let mut attempt = Attempt::default();
-        let mut per_broker: PerBroker = BTreeMap::new();
-        // Topic-level failures, collected per topic so each is reported once.
-        let mut unplaced: BTreeMap<String, (String, Vec<Serialized>)> = BTreeMap::new();
-        let mut no_leader: BTreeMap<(String, i32), Vec<Serialized>> = BTreeMap::new();
-        let mut topic_partitions: HashMap<String, Result<Vec<PartitionAndLeader>, String>> = HashMap::new();
-        for m in messages {
-            if !topic_partitions.contains_key(&m.topic) {
-                let p = self.info.partitions(&m.topic, &mut self.rng).await;
-                topic_partitions.insert(m.topic.clone(), p);
-            }
-            let chosen = match &topic_partitions[&m.topic] {
-                Ok(partitions) => self.choose_partition(&m, partitions),
-                Err(e) => Err(e.clone()),
-            };
-            match chosen {
-                Ok((partition, Some(leader))) => {
-                    per_broker.entry(leader).or_default().entry((m.topic.clone(), partition)).or_default().push(m)
+    /// What this attempt needs of `topic`: its partitions' leaders (fetching the metadata
+    /// if it is not cached) and its sticky partition.
+    async fn topic_slot<'a>(&mut self, topic: &'a str) -> TopicSlot<'a> {
+        let leaders = self.info.partitions(topic, &mut self.rng).await.map(|partitions| {
+            let max = partitions.iter().map(|p| p.partition).max().unwrap_or(-1);
+            let mut table = vec![None; (max + 1).max(0) as usize];
+            for p in &partitions {
+                if p.partition >= 0 {
+                    table[p.partition as usize] = Some(p.leader);
                 }
-                Ok((partition, None)) => no_leader.entry((m.topic.clone(), partition)).or_default().push(m),
-                Err(reason) => unplaced.entry(m.topic.clone()).or_insert_with(|| (reason, Vec::new())).1.push(m),
+            }
+            (table, partitions.len() as i32)
+        });
+        TopicSlot {
+            name: topic,
+            leaders,
+            sticky: self.sticky.get(topic).copied(),
+            set_of: Vec::new(),
+            unplaced: None,
+            no_leader: BTreeMap::new(),
+        }
+    }
+
+    /// One attempt: partition each message (0.8.2 `getPartition`), encode it into its
+    /// partition's set, then send one request per leader broker.
+    async fn dispatch(&mut self, events: &[KeyedMessage], messages: &[Idx]) -> Attempt {
+        let mut attempt = Attempt::default();
+        let mut topics: Vec<TopicSlot> = Vec::new();
+        let mut sets: Vec<PartitionSet> = Vec::new();
+        let mut current = usize::MAX;
+        for &i in messages {
+            let m = &events[i as usize];
+            // Messages come in runs of one topic: compare with the last one before searching.
+            if current == usize::MAX || topics[current].name != m.topic {
+                current = match topics.iter().position(|t| t.name == m.topic) {
+                    Some(t) => t,
+                    None => {
+                        let slot = self.topic_slot(&m.topic).await;
+                        topics.push(slot);
+                        topics.len() - 1
+                    }
+                };
+            }
+            let slot = &mut topics[current];
+            let (table, count) = match &slot.leaders {
+                Ok((table, count)) => (table, *count),
+                Err(e) => {
+                    let e = e.clone();
+                    slot.unplace(i, || e);
+                    continue;
+                }
+            };
+            let partition = match m.part_key.as_ref().or(m.key.as_ref()) {
+                Some(key) => partition_for_key(self.config.partitioner, self.config.key_serializer, key, count),
+                // Not re-checked: a leaderless sticky partition fails at send and the retry's
+                // refresh picks again (0.8.2).
+                None => match slot.sticky {
+                    Some(p) => p,
+                    None => {
+                        let available: Vec<i32> = table
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, l)| matches!(l, Some(Some(_))))
+                            .map(|(p, _)| p as i32)
+                            .collect();
+                        if available.is_empty() {
+                            let name = slot.name;
+                            slot.unplace(i, || format!("LeaderNotAvailable: no leader for any partition in topic {}", name));
+                            continue;
+                        }
+                        let p = available[self.rng.below(available.len())];
+                        self.sticky.insert(slot.name.to_string(), p);
+                        slot.sticky = Some(p);
+                        p
+                    }
+                },
+            };
+            let leader = match usize::try_from(partition).ok().and_then(|p| table.get(p).copied().flatten()) {
+                Some(leader) => leader,
+                None => {
+                    let name = slot.name;
+                    slot.unplace(i, || format!("Invalid partition id: {} for topic {}", partition, name));
+                    continue;
+                }
+            };
+            let Some(leader) = leader else {
+                slot.no_leader.entry(partition).or_default().push(i);
+                continue;
+            };
+            let p = partition as usize;
+            if slot.set_of.len() <= p {
+                slot.set_of.resize(p + 1, usize::MAX);
+            }
+            if slot.set_of[p] == usize::MAX {
+                slot.set_of[p] = sets.len();
+                sets.push(PartitionSet {
+                    topic: current,
+                    partition,
+                    leader,
+                    set: MessageSetBuilder::new(),
+                    messages: Vec::new(),
+                });
+            }
+            let set = &mut sets[slot.set_of[p]];
+            // Offsets 0.. within the set, as 0.8.2's producer wrote them.
+            set.set.push_new(set.messages.len() as i64, m.key.as_deref(), m.value.as_deref());
+            set.messages.push(i);
+        }
+        let mut order: Vec<usize> = (0..topics.len()).collect();
+        order.sort_by_key(|&t| topics[t].name);
+        for &t in &order {
+            let slot = &mut topics[t];
+            if let Some((reason, msgs)) = slot.unplaced.take() {
+                attempt.fail(slot.name, None, msgs, reason);
             }
         }
-        for (topic, (reason, msgs)) in unplaced {
-            attempt.fail(&topic, None, msgs, reason);
+        for &t in &order {
+            let slot = &mut topics[t];
+            for (partition, msgs) in std::mem::take(&mut slot.no_leader) {
+                log::warn!("Failed to send data since partition [{},{}] has no leader", slot.name, partition);
+                attempt.fail(slot.name, Some(partition), msgs, "no leader for the partition".to_string());
+            }
         }
-        for ((topic, partition), msgs) in no_leader {
-            log::warn!("Failed to send data since partition [{},{}] has no leader", topic, partition);
-            attempt.fail(&topic, Some(partition), msgs, "no leader for the partition".to_string());
+        let mut per_broker: BTreeMap<i32, Vec<PartitionSet>> = BTreeMap::new();
+        for s in sets {
+            per_broker.entry(s.leader).or_default().push(s);
         }
+        let names: Vec<&str> = topics.iter().map(|t| t.name).collect();
         for (broker, partitions) in per_broker {
-            self.send_to_broker(broker, partitions, &mut attempt).await;
+            self.send_to_broker(broker, &names, partitions, &mut attempt).await;
         }
         attempt
     }
 
-    /// The partition for `m` and its leader (0.8.2 `getPartition`).
-    fn choose_partition(
-        &mut self,
-        m: &Serialized,
-        partitions: &[PartitionAndLeader],
-    ) -> Result<(i32, Option<i32>), String> {
-        let n = partitions.len() as i32;
-        let partition = match &m.partition_key {
-            Some(key) => partition_for_key(self.config.partitioner, self.config.key_serializer, key, n),
-            None => match self.sticky.get(&m.topic) {
-                // Not re-checked: a leaderless sticky partition fails at send and the retry's
-                // refresh picks again (0.8.2).
-                Some(&p) => p,
-                None => {
-                    let available: Vec<i32> =
-                        partitions.iter().filter(|p| p.leader.is_some()).map(|p| p.partition).collect();
-                    if available.is_empty() {
-                        return Err(format!("LeaderNotAvailable: no leader for any partition in topic {}", m.topic));
-                    }
-                    let p = available[self.rng.below(available.len())];
-                    self.sticky.insert(m.topic.clone(), p);
-                    p
-                }
-            },
-        };
-        let leader = partitions.iter().find(|p| p.partition == partition).and_then(|p| p.leader);
-        match partitions.iter().any(|p| p.partition == partition) {
-            true => Ok((partition, leader)),
-            false => Err(format!("Invalid partition id: {} for topic {}", partition, m.topic)),
-        }
-    }
-
-    async fn send_to_broker(
-        &mut self,
-        broker: i32,
-        partitions: BTreeMap<(String, i32), Vec<Serialized>>,
-        attempt: &mut Attempt,
-    ) {
-        let mut topics: BTreeMap<&str, Vec<ProducePartition>> = BTreeMap::new();
-        for ((topic, partition), msgs) in &partitions {
+    async fn send_to_broker(&mut self, broker: i32, names: &[&str], mut sets: Vec<PartitionSet>, attempt: &mut Attempt) {
+        sets.sort_by(|a, b| (names[a.topic], a.partition).cmp(&(names[b.topic], b.partition)));
+        let mut topics: Vec<ProduceTopic> = Vec::new();
+        for s in &mut sets {
+            let topic = names[s.topic];
             let codec = self.config.codec_for(topic);
-            let wire: Vec<Message> = msgs.iter().map(|m| m.message.clone()).collect();
-            let message_set = encode_messages(codec, &wire, 0);
-            topics.entry(topic.as_str()).or_default().push(ProducePartition { partition: *partition, message_set });
+            let inner = std::mem::take(&mut s.set).finish();
+            let message_set = if codec == CompressionCodec::None {
+                inner
+            } else {
+                // One wrapper holding the set, carrying the last inner offset (0.8.2).
+                let compressed = compress(codec, &inner);
+                let mut out = MessageSetBuilder::with_capacity(compressed.len() + 64);
+                out.push(s.messages.len() as i64 - 1, &Message::new(None, Some(&compressed), codec));
+                out.finish()
+            };
+            let partition = ProducePartition { partition: s.partition, message_set };
+            match topics.last_mut() {
+                Some(t) if t.topic == topic => t.partitions.push(partition),
+                _ => topics.push(ProduceTopic { topic: topic.to_string(), partitions: vec![partition] }),
+            }
         }
-        let request = ProduceRequest {
-            acks: self.config.required_acks,
-            timeout_ms: self.config.request_timeout_ms,
-            topics: topics.into_iter().map(|(t, p)| ProduceTopic { topic: t.to_string(), partitions: p }).collect(),
-        };
+        let request = ProduceRequest { acks: self.config.required_acks, timeout_ms: self.config.request_timeout_ms, topics };
         let address = self.info.broker(broker).map(|b| format!("{}:{}", b.host, b.port));
         let config = self.config.clone();
         let result = match self.connection(broker).await {
@@ -260,8 +363,8 @@ impl EventHandler {
                     e
                 );
                 log::warn!("{}", reason);
-                for ((topic, partition), msgs) in partitions {
-                    attempt.fail(&topic, Some(partition), msgs, reason.clone());
+                for s in sets {
+                    attempt.fail(names[s.topic], Some(s.partition), s.messages, reason.clone());
                 }
                 return;
             }
@@ -274,19 +377,20 @@ impl EventHandler {
             }
         }
         let mut failed = Vec::new();
-        for ((topic, partition), msgs) in partitions {
-            match status.get(&(topic.as_str(), partition)).copied() {
+        for s in sets {
+            let topic = names[s.topic];
+            match status.get(&(topic, s.partition)).copied() {
                 Some(ErrorCode::NoError) => {}
                 Some(code) if is_fatal(code) => {
                     attempt.fatal.push(SendFailure {
-                        topic: topic.clone(),
-                        partition: Some(partition),
-                        messages: msgs.len(),
+                        topic: topic.to_string(),
+                        partition: Some(s.partition),
+                        messages: s.messages.len(),
                         reason: format!("broker {} answered {}", broker, code),
                     });
                 }
-                Some(code) => failed.push((topic, partition, msgs, format!("broker {} answered {}", broker, code))),
-                None => failed.push((topic, partition, msgs, format!("broker {} sent no status for it", broker))),
+                Some(code) => failed.push((topic, s.partition, s.messages, format!("broker {} answered {}", broker, code))),
+                None => failed.push((topic, s.partition, s.messages, format!("broker {} sent no status for it", broker))),
             }
         }
         if !failed.is_empty() {
@@ -294,7 +398,7 @@ impl EventHandler {
             log::warn!("Produce request to broker {} failed for {}", broker, summary.join(", "));
         }
         for (topic, partition, msgs, reason) in failed {
-            attempt.fail(&topic, Some(partition), msgs, reason);
+            attempt.fail(topic, Some(partition), msgs, reason);
         }
     }
 

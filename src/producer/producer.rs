@@ -1,6 +1,11 @@
 //! `Producer`: 0.8.2's `kafka.producer.Producer` over tokio. Sync mode sends in the
 //! caller's task through the [`EventHandler`]; async mode puts messages on a bounded queue
 //! drained by a background task (0.8.2's `ProducerSendThread`).
+//!
+//! The async queue holds at most `queue.buffering.max.messages` messages, counted by a
+//! semaphore, but moves them in the chunks `send` was given: one channel hop per call, not
+//! per message. A message leaves the count when the send task takes it, as it left 0.8.2's
+//! `LinkedBlockingQueue`.
 
 use super::config::{ProducerConfig, ProducerType};
 use super::error::ProducerError;
@@ -10,7 +15,7 @@ use crate::common::Properties;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc::{self, error::SendTimeoutError, error::TrySendError};
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -31,7 +36,9 @@ enum Mode {
 
 struct AsyncQueue {
     /// Dropped by `close`: the send task then drains what is queued and ends.
-    sender: Mutex<Option<mpsc::Sender<KeyedMessage>>>,
+    sender: Mutex<Option<mpsc::UnboundedSender<Vec<KeyedMessage>>>>,
+    /// One permit per free place in the queue (`queue.buffering.max.messages`).
+    room: Arc<Semaphore>,
     task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     stats: Arc<AsyncStats>,
 }
@@ -51,10 +58,12 @@ impl Producer {
         let mode = match config.producer_type {
             ProducerType::Sync => Mode::Sync(Box::new(tokio::sync::Mutex::new(handler))),
             ProducerType::Async => {
-                let (tx, rx) = mpsc::channel(config.queue_buffering_max_messages);
+                let (tx, rx) = mpsc::unbounded_channel();
+                let room = Arc::new(Semaphore::new(config.queue_buffering_max_messages));
                 let stats = Arc::new(AsyncStats::default());
                 let task = tokio::spawn(send_loop(
                     rx,
+                    room.clone(),
                     handler,
                     config.batch_num_messages,
                     Duration::from_millis(config.queue_buffering_max_ms),
@@ -62,6 +71,7 @@ impl Producer {
                 ));
                 Mode::Async(AsyncQueue {
                     sender: Mutex::new(Some(tx)),
+                    room,
                     task: tokio::sync::Mutex::new(Some(task)),
                     stats,
                 })
@@ -98,29 +108,52 @@ impl Producer {
         self.send(vec![message]).await
     }
 
+    /// Queue `messages` in order, each taking a place in the queue: all the free places are
+    /// taken at once; when none is free, the next message waits as
+    /// `queue.enqueue.timeout.ms` says (forever, not at all, or that long) and the rest are
+    /// not queued if it gives up.
     async fn enqueue(&self, queue: &AsyncQueue, messages: Vec<KeyedMessage>) -> Result<(), ProducerError> {
         let sender = queue.sender.lock().expect("sender lock").clone().ok_or(ProducerError::Closed)?;
         let timeout = self.config.queue_enqueue_timeout_ms;
-        for (enqueued, m) in messages.into_iter().enumerate() {
-            let full = |m: KeyedMessage| {
-                log::warn!("Event queue is full of unsent messages, dropping a message for topic {}", m.topic);
-                ProducerError::QueueFull { topic: m.topic, enqueued }
+        let total = messages.len();
+        let mut rest = messages.into_iter();
+        let mut enqueued = 0;
+        while enqueued < total {
+            let left = total - enqueued;
+            let free = queue.room.available_permits().min(left);
+            let taken = match (free > 0).then(|| queue.room.try_acquire_many(free as u32)) {
+                Some(Ok(permits)) => {
+                    permits.forget();
+                    free
+                }
+                _ => {
+                    let wait = queue.room.acquire();
+                    let permit = if timeout < 0 {
+                        Some(wait.await)
+                    } else if timeout == 0 {
+                        None
+                    } else {
+                        tokio::time::timeout(Duration::from_millis(timeout as u64), wait).await.ok()
+                    };
+                    match permit {
+                        Some(Ok(p)) => {
+                            p.forget();
+                            1
+                        }
+                        Some(Err(_closed)) => return Err(ProducerError::Closed),
+                        None => {
+                            let topic = rest.next().map(|m| m.topic).unwrap_or_default();
+                            log::warn!("Event queue is full of unsent messages, dropping a message for topic {}", topic);
+                            return Err(ProducerError::QueueFull { topic, enqueued });
+                        }
+                    }
+                }
             };
-            if timeout < 0 {
-                sender.send(m).await.map_err(|_| ProducerError::Closed)?;
-            } else if timeout == 0 {
-                match sender.try_send(m) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(m)) => return Err(full(m)),
-                    Err(TrySendError::Closed(_)) => return Err(ProducerError::Closed),
-                }
-            } else {
-                match sender.send_timeout(m, Duration::from_millis(timeout as u64)).await {
-                    Ok(()) => {}
-                    Err(SendTimeoutError::Timeout(m)) => return Err(full(m)),
-                    Err(SendTimeoutError::Closed(_)) => return Err(ProducerError::Closed),
-                }
+            let chunk: Vec<KeyedMessage> = rest.by_ref().take(taken).collect();
+            if sender.send(chunk).is_err() {
+                return Err(ProducerError::Closed);
             }
+            enqueued += taken;
         }
         Ok(())
     }
@@ -170,20 +203,31 @@ impl Producer {
 /// waiting or `queue_time` has passed since the last send, then hand them to the event
 /// handler; when the queue closes, send what is left.
 async fn send_loop(
-    mut rx: mpsc::Receiver<KeyedMessage>,
+    mut rx: mpsc::UnboundedReceiver<Vec<KeyedMessage>>,
+    room: Arc<Semaphore>,
     mut handler: EventHandler,
     batch_size: usize,
     queue_time: Duration,
     stats: Arc<AsyncStats>,
 ) {
+    // However this task ends (a panic included), callers waiting for room get `Closed`
+    // rather than waiting for places that will never be freed.
+    let _room_closer = CloseOnDrop(room.clone());
     let mut events = Vec::with_capacity(batch_size);
     let mut last_send = Instant::now();
     loop {
         match tokio::time::timeout_at(last_send + queue_time, rx.recv()).await {
-            Ok(Some(m)) => {
-                events.push(m);
-                if events.len() >= batch_size {
-                    try_to_handle(&mut handler, std::mem::take(&mut events), &stats).await;
+            Ok(Some(chunk)) => {
+                let mut chunk = chunk.into_iter();
+                loop {
+                    let before = events.len();
+                    events.extend(chunk.by_ref().take(batch_size - before));
+                    room.add_permits(events.len() - before);
+                    if events.len() < batch_size {
+                        break;
+                    }
+                    let batch = std::mem::replace(&mut events, Vec::with_capacity(batch_size));
+                    try_to_handle(&mut handler, batch, &stats).await;
                     last_send = Instant::now();
                 }
             }
@@ -196,6 +240,14 @@ async fn send_loop(
     }
     try_to_handle(&mut handler, events, &stats).await;
     handler.close();
+}
+
+struct CloseOnDrop(Arc<Semaphore>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 async fn try_to_handle(handler: &mut EventHandler, events: Vec<KeyedMessage>, stats: &AsyncStats) {

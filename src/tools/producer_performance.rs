@@ -184,6 +184,8 @@ async fn producer_thread(thread_id: i32, producer: Producer, plan: Arc<Plan>) ->
     let chunk = if plan.sync || plan.send_gap_ms > 0 { 1 } else { SEND_CHUNK };
     let mut pending: Vec<KeyedMessage> = Vec::with_capacity(chunk);
     let mut pending_bytes = 0u64;
+    // Partition keys are cut from one buffer per chunk rather than allocated one by one.
+    let mut keys = bytes::BytesMut::new();
     let mut i: i64 = 0;
     while i < plan.messages_per_thread {
         for topic in &plan.topics {
@@ -199,7 +201,7 @@ async fn producer_thread(thread_id: i32, producer: Producer, plan: Arc<Plan>) ->
             pending.push(KeyedMessage {
                 topic: topic.clone(),
                 key: None,
-                part_key: Some(Bytes::from(java_big_integer_bytes(i))),
+                part_key: Some(java_big_integer_key(&mut keys, i, chunk)),
                 value: Some(value),
             });
             if pending.len() >= chunk {
@@ -253,9 +255,27 @@ fn message_with_seq_id(topic: &str, thread_id: i32, id: i64, size: usize) -> Vec
     format!("{:<width$}", header, width = size).replace(' ', "x").into_bytes()
 }
 
+/// [`java_big_integer_bytes`] of `i` as a slice of `buf`, which is refilled `chunk` keys at
+/// a time.
+fn java_big_integer_key(buf: &mut bytes::BytesMut, i: i64, chunk: usize) -> Bytes {
+    let b = i.to_be_bytes();
+    let start = big_integer_start(&b);
+    if buf.capacity() - buf.len() < 8 {
+        *buf = bytes::BytesMut::with_capacity(8 * chunk.max(1));
+    }
+    buf.extend_from_slice(&b[start..]);
+    buf.split().freeze()
+}
+
 /// `java.math.BigInteger.valueOf(i).toByteArray`: the shortest big-endian two's complement.
+#[cfg(test)]
 fn java_big_integer_bytes(i: i64) -> Vec<u8> {
     let b = i.to_be_bytes();
+    b[big_integer_start(&b)..].to_vec()
+}
+
+/// Where the shortest two's complement form of `b` starts.
+fn big_integer_start(b: &[u8; 8]) -> usize {
     let mut start = 0;
     while start < 7 {
         let (cur, next) = (b[start], b[start + 1]);
@@ -265,7 +285,7 @@ fn java_big_integer_bytes(i: i64) -> Vec<u8> {
         }
         start += 1;
     }
-    b[start..].to_vec()
+    start
 }
 
 /// A small per-thread generator for `--vary-message-size` (0.8.2 used `java.util.Random`).
@@ -305,5 +325,9 @@ mod tests {
         assert_eq!(java_big_integer_bytes(128), vec![0x00, 0x80]);
         assert_eq!(java_big_integer_bytes(-1), vec![0xff]);
         assert_eq!(java_big_integer_bytes(65536), vec![0x01, 0x00, 0x00]);
+        let mut buf = bytes::BytesMut::new();
+        for i in [0i64, 127, 128, -1, 65536, i64::MAX] {
+            assert_eq!(java_big_integer_key(&mut buf, i, 2).to_vec(), java_big_integer_bytes(i));
+        }
     }
 }

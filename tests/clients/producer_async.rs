@@ -164,3 +164,65 @@ fn a_full_queue_is_an_error_with_enqueue_timeout_0_and_after_waiting_with_a_posi
         }
     }
 }
+
+/// One `send` call handing in more messages than the queue holds: the queue takes what
+/// fits (whole chunks move at once, but never past `queue.buffering.max.messages`) and the
+/// error says how many of this call's messages were queued; exactly those are attempted.
+#[test]
+fn one_send_larger_than_the_queue_queues_what_fits_and_says_how_many() {
+    let dead = format!("127.0.0.1:{}", free_port());
+    let producer = BlockingProducer::from_properties(&props(
+        &dead,
+        &[
+            ("queue.buffering.max.messages", "10"),
+            ("batch.num.messages", "10"),
+            ("queue.enqueue.timeout.ms", "0"),
+            ("message.send.max.retries", "1"),
+            ("retry.backoff.ms", "1000"),
+        ],
+    ))
+    .unwrap();
+    let messages: Vec<KeyedMessage> = (0..50).map(|i| KeyedMessage::new("big", format!("m{i}"))).collect();
+    let enqueued = match producer.send(messages) {
+        Err(ProducerError::QueueFull { topic, enqueued }) => {
+            assert_eq!(topic, "big");
+            enqueued
+        }
+        other => panic!("expected QueueFull, got {other:?}"),
+    };
+    // The queue (10) and at most one batch the send task took out of it (10).
+    assert!((10..=20).contains(&enqueued), "enqueued {enqueued}");
+    match producer.close() {
+        Err(ProducerError::AsyncSendFailed { messages, .. }) => assert_eq!(messages, enqueued as u64),
+        other => panic!("expected the background failures to be reported, got {other:?}"),
+    }
+}
+
+/// The async queue moves a `send` call's messages at once, but batches still hold
+/// `batch.num.messages`: one call of 1,050 messages is sent as five batches of 200 and,
+/// at close, one of 50, in order.
+#[test]
+fn one_large_send_is_still_sent_in_batches_of_batch_num_messages() {
+    let cluster = Cluster::start(1, &[]);
+    let bootstrap = cluster.bootstrap();
+    cluster.create_topic("chunked", 1, 1);
+    let producer = BlockingProducer::from_properties(&props(
+        &bootstrap,
+        &[
+            ("request.required.acks", "1"),
+            ("compression.codec", "gzip"),
+            ("batch.num.messages", "200"),
+            ("queue.buffering.max.messages", "2000"),
+            ("queue.buffering.max.ms", "60000"),
+        ],
+    ))
+    .unwrap();
+    producer.send((0..1050).map(|i| KeyedMessage::new("chunked", format!("c{i}"))).collect()).unwrap();
+    wait_until("five full batches are sent", Duration::from_secs(30), || {
+        read_values(&bootstrap, "chunked", 0).len() == 1000
+    });
+    producer.close().unwrap();
+    let values = read_values(&bootstrap, "chunked", 0);
+    assert_eq!(values, (0..1050).map(|i| Bytes::from(format!("c{i}"))).collect::<Vec<_>>());
+    assert_eq!(stored_batches(&bootstrap, "chunked"), vec![200, 200, 200, 200, 200, 50]);
+}

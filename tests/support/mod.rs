@@ -257,6 +257,20 @@ pub fn zk_cli_stdin(server: &str, commands: &str) -> Output {
 /// Send a four-letter word to 127.0.0.1:`port`; `None` if nothing answers. Exactly the four
 /// bytes: anything unread when ZooKeeper closes turns the close into a reset that can
 /// destroy the answer.
+/// User + system CPU seconds a live process has used so far, from /proc/<pid>/stat (0 if
+/// it cannot be read): the benches' CPU-per-message figures.
+pub fn process_cpu_seconds(pid: u32) -> f64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime, fields 14 and 15 of proc(5), are the 12th and 13th after the name.
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11) + ticks(12)) as f64 / hz
+}
+
 pub fn four_letter(port: u16, word: &str) -> Option<String> {
     four_letter_at("127.0.0.1", port, word)
 }

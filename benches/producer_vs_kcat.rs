@@ -1,0 +1,265 @@
+//! Our clients against librdkafka's (kcat in 0.8 mode), against the same broker, in one run:
+//!
+//! - producer: `kafka-producer-perf-test` with 0.8.2's defaults (async, batch 200), with
+//!   the best settings we know (KAFKA08_BENCH_BEST_ARGS, extra perf-test flags), and
+//!   `kcat -P`; N messages of 100 bytes, acks=1, each into a fresh one-partition topic;
+//! - consumer: `kafka-consumer-perf-test` (the high-level ZooKeeper consumer, one stream)
+//!   and `kcat -C -e`, both reading the N messages kcat produced;
+//! - mirror maker: N messages copied between two local clusters (chroots `/src` and `/dst`
+//!   of one ZooKeeper, one broker each) by `kafka-mirror-maker` (async producer, acks=1).
+//!
+//! For each: msg/s over the client's whole life (start-up and metadata included, the same
+//! for both), the client's CPU per message (user + system, from wait4's rusage, or
+//! /proc/<pid>/stat for the mirror maker that is stopped by a signal), the broker's CPU per
+//! message over the same interval, and our/kcat ratios.
+//!
+//! ```text
+//! cargo bench --bench producer_vs_kcat                 # 2,000,000 messages
+//! KAFKA08_BENCH_MESSAGES=500000 cargo bench --bench producer_vs_kcat
+//! KAFKA08_BENCH_SKIP=consumer,mirror ...               # skip sections
+//! KAFKA08_BENCH_CLIENT_BIN=/path/to/old/kafka08 ...    # our clients from another build
+//! ```
+//!
+//! Needs ZooKeeper and kcat from zk-scripts/install.sh.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use kafka08::api;
+use std::fs;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::cluster::{try_call, ChrootCluster, Cluster};
+use support::{process_cpu_seconds, wait_until, TempDir, ZkServer};
+
+const MESSAGE_SIZE: usize = 100;
+/// kcat in 0.8 mode: no ApiVersions request, v0 APIs only.
+const KCAT_08: &[&str] = &["-X", "api.version.request=false", "-X", "broker.version.fallback=0.8.2.2"];
+
+/// One client run.
+struct Measured {
+    wall_s: f64,
+    cpu_s: f64,
+    broker_cpu_s: f64,
+    messages: u64,
+}
+
+impl Measured {
+    fn rate(&self) -> f64 {
+        self.messages as f64 / self.wall_s
+    }
+
+    fn cpu_us_per_msg(&self) -> f64 {
+        self.cpu_s * 1e6 / self.messages as f64
+    }
+
+    fn broker_us_per_msg(&self) -> f64 {
+        self.broker_cpu_s * 1e6 / self.messages as f64
+    }
+}
+
+/// Run `cmd` to its end: wall time, its CPU time (wait4 rusage), the broker's CPU meanwhile.
+/// The child is reaped by `wait4`, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
+fn run_child(what: &str, mut cmd: Command, stdin: Option<&Path>, broker_pid: u32, messages: u64) -> Measured {
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.stdin(match stdin {
+        Some(p) => Stdio::from(fs::File::open(p).expect("stdin file")),
+        None => Stdio::null(),
+    });
+    let broker_before = process_cpu_seconds(broker_pid);
+    let t = Instant::now();
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let errors = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child; `status` and `ru` outlive the call.
+    let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    let wall_s = t.elapsed().as_secs_f64();
+    let broker_cpu_s = process_cpu_seconds(broker_pid) - broker_before;
+    let errors = errors.join().unwrap_or_default();
+    assert!(r > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{what} failed ({status}):\n{errors}");
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Measured { wall_s, cpu_s: tv(ru.ru_utime) + tv(ru.ru_stime), broker_cpu_s, messages }
+}
+
+/// Our tools run from KAFKA08_BENCH_CLIENT_BIN when set (an older build, for before/after
+/// figures against the same broker), else from this build.
+fn kafka08_tool(class: &str) -> Command {
+    let bin = std::env::var("KAFKA08_BENCH_CLIENT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kafka08").to_string());
+    let mut c = Command::new(bin);
+    c.arg(class).env("RUST_LOG", "warn");
+    dies_with_us(&mut c);
+    c
+}
+
+fn kcat(mode: &str, addr: &str, topic: &str) -> Command {
+    let mut c = Command::new("kcat");
+    c.arg(mode).args(["-b", addr, "-t", topic]).args(KCAT_08);
+    dies_with_us(&mut c);
+    c
+}
+
+/// A client never outlives the bench, even one that panicked or was killed.
+fn dies_with_us(c: &mut Command) {
+    // SAFETY: prctl in the child before exec; it allocates nothing.
+    unsafe {
+        c.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+/// The log end offset of partition 0 of `topic` at `addr` (0 if unknown).
+fn log_end(addr: &str, topic: &str) -> i64 {
+    let req = api::OffsetsRequest {
+        replica_id: -1,
+        topics: vec![api::OffsetsTopic {
+            topic: topic.to_string(),
+            partitions: vec![api::OffsetsPartition { partition: 0, time: api::LATEST_TIME, max_offsets: 1 }],
+        }],
+    };
+    try_call(addr, &req)
+        .and_then(|r| r.topics.first().and_then(|t| t.partitions.first()).and_then(|p| p.offsets.first().copied()))
+        .unwrap_or(0)
+}
+
+fn line(name: &str, m: &Measured) {
+    println!(
+        "  {:<34} {:>10.0} msg/s  {:>7.3} µs CPU/msg  broker {:>6.3} µs CPU/msg  ({:.2} s, {} msgs)",
+        name,
+        m.rate(),
+        m.cpu_us_per_msg(),
+        m.broker_us_per_msg(),
+        m.wall_s,
+        m.messages
+    );
+}
+
+fn ratio(name: &str, ours: &Measured, theirs: &Measured) {
+    println!(
+        "  {:<34} {:>10.2} x msg/s  {:>7.2} x CPU/msg",
+        name,
+        ours.rate() / theirs.rate(),
+        ours.cpu_us_per_msg() / theirs.cpu_us_per_msg()
+    );
+}
+
+fn main() {
+    let n: u64 = std::env::var("KAFKA08_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
+    let skip = std::env::var("KAFKA08_BENCH_SKIP").unwrap_or_default();
+    let best_args = std::env::var("KAFKA08_BENCH_BEST_ARGS").unwrap_or_else(|_| "--batch-size 1000".to_string());
+    if std::env::var_os("RUST_LOG").is_none() {
+        std::env::set_var("RUST_LOG", "warn,kafka08::server::kafka_server=info");
+    }
+    let dir = TempDir::new("producer-vs-kcat");
+    let input = dir.join("input.txt");
+    {
+        let mut f = std::io::BufWriter::new(fs::File::create(&input).expect("input file"));
+        let mut row = vec![b'x'; MESSAGE_SIZE];
+        row.push(b'\n');
+        for _ in 0..n {
+            f.write_all(&row).expect("write input");
+        }
+    }
+
+    let cluster = Cluster::start(1, &[("num.partitions", "1")]);
+    let broker = &cluster.brokers[0];
+    let addr = broker.addr();
+    let broker_pid = broker.pid().expect("broker running");
+    let zk = cluster.zk.connect_string();
+    println!("clients against one kafka08 broker: {n} messages of {MESSAGE_SIZE} bytes, acks=1, one partition");
+
+    // Producers.
+    let ours = |topic: &str, extra: &str| {
+        cluster.create_topic(topic, 1, 1);
+        let mut c = kafka08_tool("kafka.tools.ProducerPerformance");
+        c.args(["--broker-list", &addr, "--topics", topic, "--messages", &n.to_string(), "--message-size", &MESSAGE_SIZE.to_string()])
+            .args(["--request-num-acks", "1"])
+            .args(extra.split_whitespace());
+        let m = run_child(&format!("perf test {extra}"), c, None, broker_pid, n);
+        assert_eq!(log_end(&addr, topic), n as i64, "{topic}: every message stored");
+        m
+    };
+    let default = ours("perf-default", "");
+    let best = ours("perf-best", &best_args);
+    cluster.create_topic("kcat", 1, 1);
+    let mut c = kcat("-P", &addr, "kcat");
+    c.args(["-X", "acks=1"]);
+    let kcat_p = run_child("kcat -P", c, Some(&input), broker_pid, n);
+    assert_eq!(log_end(&addr, "kcat"), n as i64, "kcat: every message stored");
+    println!("producer:");
+    line("perf-test (0.8.2 defaults)", &default);
+    line(&format!("perf-test ({best_args})"), &best);
+    line("kcat -P", &kcat_p);
+    ratio("defaults / kcat", &default, &kcat_p);
+    ratio("best / kcat", &best, &kcat_p);
+
+    if !skip.contains("consumer") {
+        let mut c = kafka08_tool("kafka.tools.ConsumerPerformance");
+        c.args(["--zookeeper", &zk, "--topic", "kcat", "--messages", &n.to_string(), "--threads", "1", "--group", "bench-perf"]);
+        let hl = run_child("consumer perf test", c, None, broker_pid, n);
+        let mut c = kcat("-C", &addr, "kcat");
+        c.args(["-e", "-q", "-o", "beginning"]);
+        let kcat_c = run_child("kcat -C", c, None, broker_pid, n);
+        println!("consumer:");
+        line("consumer-perf-test (1 stream)", &hl);
+        line("kcat -C", &kcat_c);
+        ratio("high-level / kcat", &hl, &kcat_c);
+    }
+
+    if !skip.contains("mirror") {
+        mirror(n, &dir, &input);
+    }
+    drop(cluster);
+}
+
+/// The mirror maker copying `n` messages between two local clusters.
+fn mirror(n: u64, dir: &TempDir, input: &Path) {
+    let zk = ZkServer::start();
+    let src = ChrootCluster::start(&zk, "/src", 1, &[]);
+    let dst = ChrootCluster::start(&zk, "/dst", 1, &[]);
+    src.create_topic("mirrored", 1, 1);
+    dst.create_topic("mirrored", 1, 1);
+    let src_addr = src.brokers[0].addr();
+    let dst_addr = dst.brokers[0].addr();
+    let mut c = kcat("-P", &src_addr, "mirrored");
+    c.args(["-X", "acks=1"]);
+    run_child("kcat -P (mirror source)", c, Some(input), src.brokers[0].pid().expect("running"), n);
+    assert_eq!(log_end(&src_addr, "mirrored"), n as i64);
+    let cc = dir.join("consumer.properties");
+    let pc = dir.join("producer.properties");
+    fs::write(&cc, format!("zookeeper.connect={}\ngroup.id=bench-mirror\nauto.offset.reset=smallest\n", src.zk_connect)).unwrap();
+    fs::write(&pc, format!("metadata.broker.list={}\nrequest.required.acks=1\nproducer.type=async\n", dst.bootstrap())).unwrap();
+    let dst_pid = dst.brokers[0].pid().expect("running");
+    let broker_before = process_cpu_seconds(dst_pid);
+    let t = Instant::now();
+    let mut mm = kafka08_tool("kafka.tools.MirrorMaker")
+        .args(["--consumer.config", cc.to_str().unwrap(), "--producer.config", pc.to_str().unwrap(), "--whitelist", "mirrored"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mirror maker");
+    let pid = mm.id();
+    let mut cpu_s = 0.0;
+    wait_until("the mirror maker copies every message", Duration::from_secs(600), || {
+        cpu_s = process_cpu_seconds(pid);
+        log_end(&dst_addr, "mirrored") >= n as i64
+    });
+    let m = Measured { wall_s: t.elapsed().as_secs_f64(), cpu_s, broker_cpu_s: process_cpu_seconds(dst_pid) - broker_before, messages: n };
+    let _ = mm.kill();
+    let _ = mm.wait();
+    println!("mirror maker (two local clusters, one broker each; broker = target broker):");
+    line("kafka-mirror-maker", &m);
+}
