@@ -2,6 +2,8 @@
 //! and the requests built from it. Owned by the event loop alone: no locks.
 
 use crate::api::{Broker, LeaderAndIsrRequest, PartitionState, StopReplicaRequest, UpdateMetadataRequest};
+use super::selector::LeaderView;
+use super::zk_store::StateRead;
 use crate::common::TopicPartition;
 use crate::zk::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -115,6 +117,32 @@ impl ControllerContext {
             .filter(|tp| match self.leadership.get(tp) {
                 None => true,
                 Some(l) => !live.contains(&l.leader) || l.isr.iter().any(|r| !live.contains(r)),
+            })
+            .collect()
+    }
+
+    /// Take the state znodes read for `partitions` (failover): present ones are known,
+    /// unreadable ones are logged and left unknown.
+    pub fn load_states(&mut self, partitions: &[TopicPartition], reads: Vec<StateRead>) {
+        for (tp, read) in partitions.iter().zip(reads) {
+            match read {
+                StateRead::Present(state, version) => {
+                    self.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
+                }
+                StateRead::Missing => {
+                    self.leadership.remove(tp);
+                }
+                StateRead::Invalid(e) => log::error!("ignoring unreadable partition state: {}", e),
+            }
+        }
+    }
+
+    /// The partitions with a known leadership, for the leader-balance decisions.
+    pub fn leader_views(&self) -> Vec<LeaderView> {
+        self.leadership
+            .iter()
+            .filter_map(|(tp, l)| {
+                self.replicas(tp).map(|ar| LeaderView { partition: tp.clone(), assigned: ar.clone(), leader: l.leader })
             })
             .collect()
     }

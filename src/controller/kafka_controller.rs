@@ -7,20 +7,19 @@
 //! pure functions of [`super::selector`], write state znodes through the epoch fence of
 //! [`super::zk_store`], then queue requests on the per-broker channels.
 
+use super::change::{self, ChangeKind, PartitionStateChange};
 use super::channel::ControllerChannelManager;
+use super::store::{ControllerStore, ZkStore};
 use super::context::{ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
-use super::selector::{
-    controlled_shutdown_change, decide_online, new_partition_leader, preferred_election_moves, preferred_replica_leader,
-    rebalance_moves, Election, LeaderView, OnlineMode, SelectionError, NO_LEADER,
-};
+use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode};
 use super::zk_store::{
     increment_controller_epoch, read_many, read_partition_states, EpochFence, FenceError, StateRead, StateWrite,
     WriteOutcome,
 };
 use crate::api::Broker;
-use crate::common::{Clock, ErrorCode, Properties, SystemClock, TopicPartition};
+use crate::common::{Clock, ErrorCode, SystemClock, TopicPartition};
 use crate::server::KafkaConfig;
-use crate::zk::json::{BrokerRegistration, ControllerRegistration, PartitionList, PartitionState, TopicAssignment, TopicConfig};
+use crate::zk::json::{BrokerRegistration, ControllerRegistration, PartitionList, TopicAssignment};
 use crate::zk::{paths, WatchFuture, ZkClient, ZkError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -42,10 +41,6 @@ pub const DEFAULT_MESSAGE_QUEUE_SIZE: usize = 100_000;
 
 /// Longest [`ControllerHandle::shutdown`] waits for the event loop.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Read-decide-write cycles per partition before an election gives up (a conflict means a
-/// leader changed the ISR between our read and our write).
-const MAX_ELECTION_ROUNDS: usize = 5;
 
 /// Longest a stopping controller waits for its channels to deliver what it decided.
 const CHANNEL_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -300,6 +295,7 @@ impl KafkaController {
         let (tx, rx) = mpsc::unbounded_channel();
         let event_loop = EventLoop {
             channels_client_id: config.client_id(broker_id),
+            store: ZkStore::new(zk.clone()),
             zk,
             broker_id,
             config,
@@ -412,6 +408,8 @@ struct Active {
 
 struct EventLoop {
     zk: ZkClient,
+    /// What partition state changes read and write (the same session as `zk`).
+    store: ZkStore,
     broker_id: i32,
     config: ControllerConfig,
     channels_client_id: String,
@@ -489,8 +487,10 @@ impl EventLoop {
                 }
             }
             Err(ControllerError::Zk(ZkError::SessionExpired)) => {
-                // The session renewal event re-runs the election.
+                // What the failed batch decided is not believed: resign now (the session's
+                // /controller is gone anyway); the session renewal re-runs the election.
                 log::warn!("zookeeper session expired while handling {}", name);
+                self.resign("the zookeeper session expired");
             }
             Err(ControllerError::Zk(e)) => {
                 log::warn!(
@@ -723,17 +723,9 @@ impl EventLoop {
         }
         active.ctx.assignments = assignments;
         let all = active.ctx.all_partitions();
-        let reads = read_partition_states(&self.zk, &all).await?;
+        let reads = self.store.read_partition_states(&all).await?;
         let active = self.active_mut()?;
-        for (tp, read) in all.iter().zip(reads) {
-            match read {
-                StateRead::Present(state, version) => {
-                    active.ctx.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
-                }
-                StateRead::Missing => {}
-                StateRead::Invalid(e) => log::error!("ignoring unreadable partition state: {}", e),
-            }
-        }
+        active.ctx.load_states(&all, reads);
 
         let mut batch = RequestBatch::new();
         // Brokers that died while there was no controller are handled as failures now:
@@ -837,140 +829,31 @@ impl EventLoop {
         batch: &mut RequestBatch,
     ) -> Result<(), ControllerError> {
         let start = Instant::now();
-        let result = self.elect_partitions_timed(partitions, mode, batch).await;
+        let result = self.change_partition_states(ChangeKind::Online(mode), partitions, batch).await;
         self.shared.stats.leader_election.record(start.elapsed());
         result
     }
 
-    async fn elect_partitions_timed(
+    /// The one routine that changes partition states: drive a
+    /// [`PartitionStateChange`] through the store, then put the written partitions into
+    /// `batch` (LeaderAndIsr to each decision's recipients).
+    async fn change_partition_states(
         &mut self,
+        kind: ChangeKind,
         partitions: Vec<TopicPartition>,
-        mode: OnlineMode,
         batch: &mut RequestBatch,
     ) -> Result<(), ControllerError> {
-        let zk = self.zk.clone();
-        let default_unclean = self.config.unclean_leader_election_enable;
-        let mut unclean_by_topic: HashMap<String, bool> = HashMap::new();
-        let mut pending = partitions;
-        for _ in 0..MAX_ELECTION_ROUNDS {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let reads = read_partition_states(&zk, &pending).await?;
-            let active =
-                self.active.as_mut().ok_or_else(|| ControllerError::Moved("not the controller any more".into()))?;
-            let live = active.ctx.live_broker_ids();
-            let epoch = active.ctx.epoch;
-            // Per topic: whether `partitions` exists and which partition nodes do.
-            let mut parents: HashMap<String, (bool, BTreeSet<String>)> = HashMap::new();
-            let mut writes = Vec::new();
-            let mut planned = Vec::new();
-            for (tp, read) in pending.iter().zip(reads) {
-                let Some(assigned) = active.ctx.replicas(tp).cloned() else { continue };
-                match read {
-                    StateRead::Invalid(e) => log::error!("cannot elect a leader for {}: {}", tp, e),
-                    StateRead::Missing => {
-                        active.ctx.leadership.remove(tp);
-                        let Some((leader, isr)) = new_partition_leader(&assigned, &live) else {
-                            log::info!(
-                                "partition {} has no live replica in {:?}; it stays without a leader",
-                                tp,
-                                assigned
-                            );
-                            continue;
-                        };
-                        if !parents.contains_key(&tp.topic) {
-                            let children = zk.get_children(&paths::topic_partitions(&tp.topic)).await?;
-                            let known = (children.is_some(), children.unwrap_or_default().into_iter().collect());
-                            parents.insert(tp.topic.clone(), known);
-                        }
-                        let (have_partitions, have) = parents.get_mut(&tp.topic).expect("inserted above");
-                        let mut missing = Vec::new();
-                        if !*have_partitions {
-                            missing.push(paths::topic_partitions(&tp.topic));
-                            *have_partitions = true;
-                        }
-                        if have.insert(tp.partition.to_string()) {
-                            missing.push(paths::partition(&tp.topic, tp.partition));
-                        }
-                        let state = LeaderIsrAndControllerEpoch {
-                            leader,
-                            leader_epoch: 0,
-                            isr,
-                            controller_epoch: epoch,
-                            zk_version: 0,
-                        };
-                        writes.push(StateWrite::create(tp, missing, &state.to_json()));
-                        let recipients = state.isr.clone();
-                        planned.push((tp.clone(), state, recipients));
-                    }
-                    StateRead::Present(state, version) => {
-                        let current = LeaderIsrAndControllerEpoch::from_json(&state, version);
-                        active.ctx.leadership.insert(tp.clone(), current);
-                        if state.controller_epoch > epoch {
-                            // Abort this partition's change (as 0.8.2). A newer
-                            // controller is caught by the epoch fence; resigning here
-                            // would loop forever after /controller_epoch was reset.
-                            log::error!(
-                                "not changing {}: it was decided by controller epoch {}, ours is {}",
-                                tp,
-                                state.controller_epoch,
-                                epoch
-                            );
-                            continue;
-                        }
-                        // Nothing to decide (and no topic config to read) for a live
-                        // leader, unless dead replicas must leave the ISR.
-                        let leader_alive = state.leader != NO_LEADER && live.contains(&state.leader);
-                        let isr_alive = state.isr.iter().all(|r| live.contains(r));
-                        if leader_alive && (isr_alive || mode == OnlineMode::ElectIfOffline) {
-                            continue;
-                        }
-                        let unclean = match unclean_by_topic.get(&tp.topic) {
-                            Some(u) => *u,
-                            None => {
-                                let u = topic_unclean_enabled(&zk, &tp.topic, default_unclean).await?;
-                                unclean_by_topic.insert(tp.topic.clone(), u);
-                                u
-                            }
-                        };
-                        match decide_online(mode, &assigned, state.leader, &state.isr, &live, unclean) {
-                            Ok(Some(e)) => {
-                                if e.unclean {
-                                    self.shared.stats.unclean_leader_elections.fetch_add(1, Ordering::Relaxed);
-                                    log::warn!(
-                                        "unclean leader election for {}: broker {} leads without being in the ISR {:?}; data may be lost",
-                                        tp,
-                                        e.leader,
-                                        state.isr
-                                    );
-                                }
-                                let next = LeaderIsrAndControllerEpoch {
-                                    leader: e.leader,
-                                    leader_epoch: state.leader_epoch.saturating_add(1),
-                                    isr: e.isr,
-                                    controller_epoch: epoch,
-                                    zk_version: version,
-                                };
-                                writes.push(StateWrite::update(tp, &next.to_json(), version));
-                                planned.push((tp.clone(), next, e.recipients));
-                            }
-                            Ok(None) => {}
-                            Err(e) => log::error!(
-                                "cannot elect a leader for {} (replicas {:?}, isr {:?}): {}",
-                                tp,
-                                assigned,
-                                state.isr,
-                                e
-                            ),
-                        }
-                    }
-                }
-            }
-            pending = self.write_planned(&writes, planned, batch).await?;
+        if partitions.is_empty() {
+            return Ok(());
         }
-        if !pending.is_empty() {
-            log::error!("gave up electing leaders for {:?} after {} attempts", pending, MAX_ELECTION_ROUNDS);
+        let mut change = PartitionStateChange::new(kind, partitions, self.config.unclean_leader_election_enable);
+        let store = self.store.clone();
+        let active = self.active_mut()?;
+        let fence = active.fence;
+        change::run(&store, fence, &mut active.ctx, &mut change).await?;
+        self.shared.stats.unclean_leader_elections.fetch_add(change.unclean_elections, Ordering::Relaxed);
+        for (tp, recipients) in &change.written {
+            batch.add_leader_and_isr(recipients.iter().copied(), tp);
         }
         Ok(())
     }
@@ -984,9 +867,9 @@ impl EventLoop {
         planned: Vec<(TopicPartition, LeaderIsrAndControllerEpoch, Vec<i32>)>,
         batch: &mut RequestBatch,
     ) -> Result<Vec<TopicPartition>, ControllerError> {
-        let zk = self.zk.clone();
+        let store = self.store.clone();
         let active = self.active_mut()?;
-        let outcomes = active.fence.write(&zk, writes).await?;
+        let outcomes = store.write_states(active.fence, writes).await?;
         let mut conflicts = Vec::new();
         for ((tp, mut state, recipients), outcome) in planned.into_iter().zip(outcomes) {
             match outcome {
@@ -1187,7 +1070,7 @@ impl EventLoop {
             }
         };
         log::info!("starting preferred replica leader election for partitions {:?}", requested);
-        let moves = preferred_election_moves(&leader_views(&self.active_mut()?.ctx), Some(&requested));
+        let moves = preferred_election_moves(&self.active_mut()?.ctx.leader_views(), Some(&requested));
         self.elect_preferred(moves).await?;
         self.zk.delete(paths::PREFERRED_REPLICA_ELECTION).await?;
         Ok(())
@@ -1209,7 +1092,7 @@ impl EventLoop {
         for topic in self.deletions.topics.keys() {
             busy.extend(ctx.topic_partitions(topic));
         }
-        let moves = rebalance_moves(&leader_views(ctx), &ctx.live_broker_ids(), &busy, percentage);
+        let moves = rebalance_moves(&ctx.leader_views(), &ctx.live_broker_ids(), &busy, percentage);
         if moves.is_empty() {
             return Ok(());
         }
@@ -1224,94 +1107,8 @@ impl EventLoop {
             return Ok(());
         }
         let mut batch = RequestBatch::new();
-        self.change_leadership(partitions, "preferred replica election", &mut batch, |assigned, state, live| {
-            match preferred_replica_leader(assigned, state.leader, &state.isr, live) {
-                Ok(e) => Ok(Some(e)),
-                Err(SelectionError::NotNeeded) => Ok(None),
-                Err(e) => Err(e),
-            }
-        })
-        .await?;
+        self.change_partition_states(ChangeKind::PreferredReplica, partitions, &mut batch).await?;
         self.send(batch)
-    }
-
-    /// The read-decide-write cycle for a leadership change decided by a pure selector:
-    /// read each state znode, `decide` from the assignment, the state and the live
-    /// brokers, write the decisions in fenced batches, re-read and re-decide the ones
-    /// whose znode changed meanwhile. Written partitions go into `batch`.
-    async fn change_leadership<F>(
-        &mut self,
-        partitions: Vec<TopicPartition>,
-        what: &str,
-        batch: &mut RequestBatch,
-        mut decide: F,
-    ) -> Result<(), ControllerError>
-    where
-        F: FnMut(&[i32], &PartitionState, &BTreeSet<i32>) -> Result<Option<Election>, SelectionError>,
-    {
-        let zk = self.zk.clone();
-        let mut pending = partitions;
-        for _ in 0..MAX_ELECTION_ROUNDS {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let reads = read_partition_states(&zk, &pending).await?;
-            let active = self.active_mut()?;
-            let live = active.ctx.live_broker_ids();
-            let epoch = active.ctx.epoch;
-            let mut writes = Vec::new();
-            let mut planned = Vec::new();
-            for (tp, read) in pending.iter().zip(reads) {
-                let Some(assigned) = active.ctx.replicas(tp).cloned() else { continue };
-                let (state, version) = match read {
-                    StateRead::Present(state, version) => (state, version),
-                    StateRead::Missing => continue,
-                    StateRead::Invalid(e) => {
-                        log::error!("{} of {}: {}", what, tp, e);
-                        continue;
-                    }
-                };
-                active.ctx.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
-                if state.controller_epoch > epoch {
-                    log::error!(
-                        "not changing {}: it was decided by controller epoch {}, ours is {}",
-                        tp,
-                        state.controller_epoch,
-                        epoch
-                    );
-                    continue;
-                }
-                match decide(&assigned, &state, &live) {
-                    Ok(Some(e)) => {
-                        let next = LeaderIsrAndControllerEpoch {
-                            leader: e.leader,
-                            leader_epoch: state.leader_epoch.saturating_add(1),
-                            isr: e.isr,
-                            controller_epoch: epoch,
-                            zk_version: version,
-                        };
-                        writes.push(StateWrite::update(tp, &next.to_json(), version));
-                        let recipients: Vec<i32> = e.recipients.into_iter().filter(|r| live.contains(r)).collect();
-                        planned.push((tp.clone(), next, recipients));
-                    }
-                    Ok(None) => {}
-                    Err(e) => log::warn!(
-                        "{} of {} (replicas {:?}, leader {}, isr {:?}) not done: {}",
-                        what,
-                        tp,
-                        assigned,
-                        state.leader,
-                        state.isr,
-                        e
-                    ),
-                }
-            }
-            pending = self.write_planned(&writes, planned, batch).await?;
-        }
-        if !pending.is_empty() {
-            log::error!("gave up the {} of {:?} after {} attempts", what, pending, MAX_ELECTION_ROUNDS);
-        }
-        Ok(())
     }
 
     // ---- ISR changes (0.9's /isr_change_notification; 0.8.2 left metadata stale) ----
@@ -1438,7 +1235,7 @@ impl EventLoop {
         let mut answered = self.send_tracking(stop, Some(broker_id))?;
 
         let mut batch = RequestBatch::new();
-        self.move_off_shutting_down_broker(broker_id, partitions, &mut batch).await?;
+        self.change_partition_states(ChangeKind::ControlledShutdown(broker_id), partitions, &mut batch).await?;
         answered.extend(self.send_tracking(batch, Some(broker_id))?);
 
         let active = self.active_mut()?;
@@ -1453,102 +1250,6 @@ impl EventLoop {
         }
         Ok((remaining, answered))
     }
-
-    /// Take `broker` (in controlled shutdown) out of the leadership and the ISR of
-    /// `partitions` (`selector::controlled_shutdown_change`): read each state znode,
-    /// decide, write in fenced batches, re-read and re-decide the ones that changed
-    /// meanwhile. A partition it leads with no other live ISR member stays as it is.
-    async fn move_off_shutting_down_broker(
-        &mut self,
-        broker: i32,
-        partitions: Vec<TopicPartition>,
-        batch: &mut RequestBatch,
-    ) -> Result<(), ControllerError> {
-        let zk = self.zk.clone();
-        let default_unclean = self.config.unclean_leader_election_enable;
-        let mut unclean_by_topic: HashMap<String, bool> = HashMap::new();
-        let mut pending = partitions;
-        for _ in 0..MAX_ELECTION_ROUNDS {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let reads = read_partition_states(&zk, &pending).await?;
-            let active = self.active_mut()?;
-            let live = active.ctx.live_broker_ids();
-            let epoch = active.ctx.epoch;
-            let mut writes = Vec::new();
-            let mut planned = Vec::new();
-            for (tp, read) in pending.iter().zip(reads) {
-                let Some(assigned) = active.ctx.replicas(tp).cloned() else { continue };
-                let (state, version) = match read {
-                    StateRead::Present(state, version) => (state, version),
-                    StateRead::Missing => continue,
-                    StateRead::Invalid(e) => {
-                        log::error!("cannot move {} off broker {}: {}", tp, broker, e);
-                        continue;
-                    }
-                };
-                active.ctx.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
-                if state.controller_epoch > epoch {
-                    log::error!(
-                        "not changing {}: it was decided by controller epoch {}, ours is {}",
-                        tp,
-                        state.controller_epoch,
-                        epoch
-                    );
-                    continue;
-                }
-                // The topic's setting only matters when the broker is the last ISR member.
-                let unclean = if state.leader != broker && state.isr == [broker] {
-                    match unclean_by_topic.get(&tp.topic) {
-                        Some(u) => *u,
-                        None => {
-                            let u = topic_unclean_enabled(&zk, &tp.topic, default_unclean).await?;
-                            unclean_by_topic.insert(tp.topic.clone(), u);
-                            u
-                        }
-                    }
-                } else {
-                    default_unclean
-                };
-                let shutting_down = &active.ctx.shutting_down;
-                match controlled_shutdown_change(
-                    &assigned,
-                    state.leader,
-                    &state.isr,
-                    broker,
-                    shutting_down,
-                    &live,
-                    unclean,
-                ) {
-                    Ok(Some(e)) => {
-                        let next = LeaderIsrAndControllerEpoch {
-                            leader: e.leader,
-                            leader_epoch: state.leader_epoch.saturating_add(1),
-                            isr: e.isr,
-                            controller_epoch: epoch,
-                            zk_version: version,
-                        };
-                        writes.push(StateWrite::update(tp, &next.to_json(), version));
-                        planned.push((tp.clone(), next, e.recipients));
-                    }
-                    Ok(None) => {}
-                    Err(e) => log::info!(
-                        "broker {} in controlled shutdown keeps leading {} (isr {:?}): {}",
-                        broker,
-                        tp,
-                        state.isr,
-                        e
-                    ),
-                }
-            }
-            pending = self.write_planned(&writes, planned, batch).await?;
-        }
-        if !pending.is_empty() {
-            log::error!("gave up moving {:?} off broker {} after {} attempts", pending, broker, MAX_ELECTION_ROUNDS);
-        }
-        Ok(())
-    }
 }
 
 /// Partitions with a replica on `broker`, more than one replica, and a leadership known
@@ -1557,16 +1258,6 @@ fn replicated_partitions_on(ctx: &ControllerContext, broker: i32) -> Vec<TopicPa
     ctx.partitions_on_broker(broker)
         .into_iter()
         .filter(|tp| ctx.replicas(tp).is_some_and(|ar| ar.len() > 1) && ctx.leadership.contains_key(tp))
-        .collect()
-}
-
-/// The partitions with a known leadership, for the leader-balance decisions.
-fn leader_views(ctx: &ControllerContext) -> Vec<LeaderView> {
-    ctx.leadership
-        .iter()
-        .filter_map(|(tp, l)| {
-            ctx.replicas(tp).map(|ar| LeaderView { partition: tp.clone(), assigned: ar.clone(), leader: l.leader })
-        })
         .collect()
 }
 
@@ -1605,34 +1296,10 @@ async fn read_brokers(zk: &ZkClient, ids: BTreeSet<i32>) -> Result<Vec<Broker>, 
     Ok(out)
 }
 
-/// `unclean.leader.election.enable` for `topic`: its override in `/config/topics/<topic>`,
-/// else the broker's setting (read at every decision that needs it, as 0.8.2 did).
-async fn topic_unclean_enabled(zk: &ZkClient, topic: &str, default: bool) -> Result<bool, ZkError> {
-    const KEY: &str = "unclean.leader.election.enable";
-    let Some((data, _)) = zk.get_data(&paths::topic_config(topic)).await? else { return Ok(default) };
-    let config = match TopicConfig::parse(&data) {
-        Ok(c) => c,
-        Err(e) => {
-            log::warn!("ignoring the config of topic {}: {}", topic, e);
-            return Ok(default);
-        }
-    };
-    let mut props = Properties::new();
-    for (k, v) in &config.config {
-        props.set(k.clone(), v.clone());
-    }
-    Ok(match props.parse_bool(KEY) {
-        Ok(v) => v.unwrap_or(default),
-        Err(e) => {
-            log::warn!("ignoring {} of topic {}: {}", KEY, topic, e);
-            default
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::Properties;
 
     #[test]
     fn config_comes_from_server_properties_and_names_the_client_as_082_did() {

@@ -24,10 +24,12 @@
 //! (`/admin/delete_topics`, with `delete.topic.enable`) is `deletion`, child modules of the
 //! event loop: their steps are decided by the pure `reassignment_step` and `deletion_step`.
 
+pub mod change;
 mod channel;
 pub mod context;
 mod kafka_controller;
 pub mod selector;
+pub mod store;
 pub mod zk_store;
 
 pub use channel::RETRY_BACKOFF;
