@@ -14,8 +14,8 @@
 
 use super::context::{ControllerContext, LeaderIsrAndControllerEpoch};
 use super::selector::{
-    controlled_shutdown_change, decide_online, new_partition_leader, preferred_replica_leader, Election, OnlineMode,
-    SelectionError, NO_LEADER,
+    controlled_shutdown_change, decide_online, new_partition_leader, preferred_replica_leader,
+    Election, OnlineMode, SelectionError, NO_LEADER,
 };
 use super::store::ControllerStore;
 use super::zk_store::{EpochFence, FenceError, StateRead, StateWrite, WriteOutcome};
@@ -57,7 +57,10 @@ pub enum Effect {
     ReadStates(Vec<TopicPartition>),
     /// Topic configs (for `unclean.leader.election.enable`) and the children of
     /// `/brokers/topics/<t>/partitions` (for first state znodes).
-    ReadTopics { configs: Vec<String>, children: Vec<String> },
+    ReadTopics {
+        configs: Vec<String>,
+        children: Vec<String>,
+    },
     Write(Vec<StateWrite>),
     Done,
 }
@@ -67,7 +70,10 @@ pub enum Effect {
 pub enum Input {
     Start,
     States(Vec<StateRead>),
-    Topics { configs: Vec<(String, Option<Properties>)>, children: Vec<(String, Option<Vec<String>>)> },
+    Topics {
+        configs: Vec<(String, Option<Properties>)>,
+        children: Vec<(String, Option<Vec<String>>)>,
+    },
     Written(Vec<WriteOutcome>),
 }
 
@@ -109,7 +115,11 @@ pub struct PartitionStateChange {
 }
 
 impl PartitionStateChange {
-    pub fn new(kind: ChangeKind, partitions: Vec<TopicPartition>, default_unclean: bool) -> PartitionStateChange {
+    pub fn new(
+        kind: ChangeKind,
+        partitions: Vec<TopicPartition>,
+        default_unclean: bool,
+    ) -> PartitionStateChange {
         PartitionStateChange {
             kind,
             default_unclean,
@@ -144,7 +154,10 @@ impl PartitionStateChange {
                     self.unclean_by_topic.insert(topic, unclean);
                 }
                 for (topic, nodes) in children {
-                    let known = (nodes.is_some(), nodes.unwrap_or_default().into_iter().collect());
+                    let known = (
+                        nodes.is_some(),
+                        nodes.unwrap_or_default().into_iter().collect(),
+                    );
                     self.partition_nodes.insert(topic, known);
                 }
                 self.decide(ctx, reads)
@@ -168,7 +181,11 @@ impl PartitionStateChange {
                             self.written.push((p.partition, p.recipients));
                         }
                         WriteOutcome::Conflict(e) => {
-                            log::info!("state of {} changed before our write ({}); reading it again", p.partition, e);
+                            log::info!(
+                                "state of {} changed before our write ({}); reading it again",
+                                p.partition,
+                                e
+                            );
                             self.pending.push(p.partition);
                         }
                     }
@@ -176,7 +193,11 @@ impl PartitionStateChange {
                 self.next_round()
             }
             (phase, input) => {
-                log::error!("partition state change: unexpected {:?} in phase {:?}", input, phase);
+                log::error!(
+                    "partition state change: unexpected {:?} in phase {:?}",
+                    input,
+                    phase
+                );
                 Effect::Done
             }
         }
@@ -188,7 +209,12 @@ impl PartitionStateChange {
             return Effect::Done;
         }
         if self.rounds == MAX_ROUNDS {
-            log::error!("gave up the {} of {:?} after {} attempts", self.kind.what(), self.pending, MAX_ROUNDS);
+            log::error!(
+                "gave up the {} of {:?} after {} attempts",
+                self.kind.what(),
+                self.pending,
+                MAX_ROUNDS
+            );
             self.gave_up = std::mem::take(&mut self.pending);
             self.phase = Phase::Finished;
             return Effect::Done;
@@ -199,7 +225,12 @@ impl PartitionStateChange {
     }
 
     /// Whether deciding `state` of `tp` needs the topic's unclean election setting.
-    fn needs_unclean(&self, ctx: &ControllerContext, live: &BTreeSet<i32>, state: &PartitionState) -> bool {
+    fn needs_unclean(
+        &self,
+        ctx: &ControllerContext,
+        live: &BTreeSet<i32>,
+        state: &PartitionState,
+    ) -> bool {
         match self.kind {
             ChangeKind::Online(mode) => {
                 let leader_alive = state.leader != NO_LEADER && live.contains(&state.leader);
@@ -213,7 +244,11 @@ impl PartitionStateChange {
         }
     }
 
-    fn topics_needed(&self, ctx: &ControllerContext, reads: &[StateRead]) -> (Vec<String>, Vec<String>) {
+    fn topics_needed(
+        &self,
+        ctx: &ControllerContext,
+        reads: &[StateRead],
+    ) -> (Vec<String>, Vec<String>) {
         let live = ctx.live_broker_ids();
         let (mut configs, mut children) = (BTreeSet::new(), BTreeSet::new());
         for (tp, read) in self.pending.iter().zip(reads) {
@@ -227,14 +262,19 @@ impl PartitionStateChange {
                     }
                 }
                 StateRead::Present(state, _) => {
-                    if !self.unclean_by_topic.contains_key(&tp.topic) && self.needs_unclean(ctx, &live, state) {
+                    if !self.unclean_by_topic.contains_key(&tp.topic)
+                        && self.needs_unclean(ctx, &live, state)
+                    {
                         configs.insert(tp.topic.clone());
                     }
                 }
                 _ => {}
             }
         }
-        (configs.into_iter().collect(), children.into_iter().collect())
+        (
+            configs.into_iter().collect(),
+            children.into_iter().collect(),
+        )
     }
 
     fn decide(&mut self, ctx: &mut ControllerContext, reads: Vec<StateRead>) -> Effect {
@@ -244,7 +284,9 @@ impl PartitionStateChange {
         let mut planned = Vec::new();
         let pending = std::mem::take(&mut self.pending);
         for (tp, read) in pending.iter().zip(reads) {
-            let Some(assigned) = ctx.replicas(tp).cloned() else { continue };
+            let Some(assigned) = ctx.replicas(tp).cloned() else {
+                continue;
+            };
             let (state, version) = match read {
                 StateRead::Invalid(e) => {
                     log::error!("{} of {}: {}", what, tp, e);
@@ -261,7 +303,10 @@ impl PartitionStateChange {
                 }
                 StateRead::Present(state, version) => (state, version),
             };
-            ctx.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
+            ctx.leadership.insert(
+                tp.clone(),
+                LeaderIsrAndControllerEpoch::from_json(&state, version),
+            );
             if state.controller_epoch > epoch {
                 // Abort this partition's change (as 0.8.2). A newer controller is caught by
                 // the epoch fence; resigning here would loop forever after
@@ -275,7 +320,10 @@ impl PartitionStateChange {
                 continue;
             }
             let unclean = if self.needs_unclean(ctx, &live, &state) {
-                self.unclean_by_topic.get(&tp.topic).copied().unwrap_or(self.default_unclean)
+                self.unclean_by_topic
+                    .get(&tp.topic)
+                    .copied()
+                    .unwrap_or(self.default_unclean)
             } else {
                 self.default_unclean
             };
@@ -288,9 +336,15 @@ impl PartitionStateChange {
                     }
                     decide_online(mode, &assigned, state.leader, &state.isr, &live, unclean)
                 }
-                ChangeKind::ControlledShutdown(b) => {
-                    controlled_shutdown_change(&assigned, state.leader, &state.isr, b, &ctx.shutting_down, &live, unclean)
-                }
+                ChangeKind::ControlledShutdown(b) => controlled_shutdown_change(
+                    &assigned,
+                    state.leader,
+                    &state.isr,
+                    b,
+                    &ctx.shutting_down,
+                    &live,
+                    unclean,
+                ),
                 ChangeKind::PreferredReplica => {
                     match preferred_replica_leader(&assigned, state.leader, &state.isr, &live) {
                         Ok(mut e) => {
@@ -320,7 +374,11 @@ impl PartitionStateChange {
                         controller_epoch: epoch,
                         zk_version: version,
                     };
-                    planned.push(Planned { partition: tp.clone(), state: next, recipients: e.recipients });
+                    planned.push(Planned {
+                        partition: tp.clone(),
+                        state: next,
+                        recipients: e.recipients,
+                    });
                 }
                 Ok(None) => {}
                 Err(e) => match self.kind {
@@ -371,12 +429,26 @@ impl PartitionStateChange {
         epoch: i32,
     ) -> Option<Planned> {
         let Some((leader, isr)) = new_partition_leader(assigned, live) else {
-            log::info!("partition {} has no live replica in {:?}; it stays without a leader", tp, assigned);
+            log::info!(
+                "partition {} has no live replica in {:?}; it stays without a leader",
+                tp,
+                assigned
+            );
             return None;
         };
         let recipients = isr.clone();
-        let state = LeaderIsrAndControllerEpoch { leader, leader_epoch: 0, isr, controller_epoch: epoch, zk_version: -1 };
-        Some(Planned { partition: tp.clone(), state, recipients })
+        let state = LeaderIsrAndControllerEpoch {
+            leader,
+            leader_epoch: 0,
+            isr,
+            controller_epoch: epoch,
+            zk_version: -1,
+        };
+        Some(Planned {
+            partition: tp.clone(),
+            state,
+            recipients,
+        })
     }
 
     /// The parents a first state znode of `tp` needs, remembered as created.
@@ -418,7 +490,9 @@ pub async fn run<S: ControllerStore>(
     loop {
         input = match change.step(ctx, input) {
             Effect::Done => return Ok(()),
-            Effect::ReadStates(partitions) => Input::States(store.read_partition_states(&partitions).await?),
+            Effect::ReadStates(partitions) => {
+                Input::States(store.read_partition_states(&partitions).await?)
+            }
             Effect::ReadTopics { configs, children } => {
                 let mut c = Vec::with_capacity(configs.len());
                 for topic in configs {
@@ -430,7 +504,10 @@ pub async fn run<S: ControllerStore>(
                     let nodes = store.partition_children(&topic).await?;
                     ch.push((topic, nodes));
                 }
-                Input::Topics { configs: c, children: ch }
+                Input::Topics {
+                    configs: c,
+                    children: ch,
+                }
             }
             Effect::Write(writes) => Input::Written(store.write_states(fence, &writes).await?),
         };

@@ -1,9 +1,11 @@
 //! The controller's in-memory model (0.8.2 `ControllerContext`, docs/zookeeper-layout.md)
 //! and the requests built from it. Owned by the event loop alone: no locks.
 
-use crate::api::{Broker, LeaderAndIsrRequest, PartitionState, StopReplicaRequest, UpdateMetadataRequest};
 use super::selector::LeaderView;
 use super::zk_store::StateRead;
+use crate::api::{
+    Broker, LeaderAndIsrRequest, PartitionState, StopReplicaRequest, UpdateMetadataRequest,
+};
 use crate::common::TopicPartition;
 use crate::zk::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,7 +35,12 @@ impl LeaderIsrAndControllerEpoch {
     }
 
     pub fn to_json(&self) -> json::PartitionState {
-        json::PartitionState::new(self.leader, self.leader_epoch, self.isr.clone(), self.controller_epoch)
+        json::PartitionState::new(
+            self.leader,
+            self.leader_epoch,
+            self.isr.clone(),
+            self.controller_epoch,
+        )
     }
 }
 
@@ -55,7 +62,11 @@ pub struct ControllerContext {
 impl ControllerContext {
     /// Brokers that can lead (registered and not shutting down).
     pub fn live_broker_ids(&self) -> BTreeSet<i32> {
-        self.live_brokers.keys().copied().filter(|id| !self.shutting_down.contains(id)).collect()
+        self.live_brokers
+            .keys()
+            .copied()
+            .filter(|id| !self.shutting_down.contains(id))
+            .collect()
     }
 
     /// Brokers that receive requests.
@@ -64,20 +75,31 @@ impl ControllerContext {
     }
 
     pub fn replicas(&self, tp: &TopicPartition) -> Option<&Vec<i32>> {
-        self.assignments.get(&tp.topic).and_then(|parts| parts.get(&tp.partition))
+        self.assignments
+            .get(&tp.topic)
+            .and_then(|parts| parts.get(&tp.partition))
     }
 
     pub fn all_partitions(&self) -> Vec<TopicPartition> {
         self.assignments
             .iter()
-            .flat_map(|(t, parts)| parts.keys().map(move |p| TopicPartition::new(t.clone(), *p)))
+            .flat_map(|(t, parts)| {
+                parts
+                    .keys()
+                    .map(move |p| TopicPartition::new(t.clone(), *p))
+            })
             .collect()
     }
 
     pub fn topic_partitions(&self, topic: &str) -> Vec<TopicPartition> {
         self.assignments
             .get(topic)
-            .map(|parts| parts.keys().map(|p| TopicPartition::new(topic, *p)).collect())
+            .map(|parts| {
+                parts
+                    .keys()
+                    .map(|p| TopicPartition::new(topic, *p))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -127,7 +149,10 @@ impl ControllerContext {
         for (tp, read) in partitions.iter().zip(reads) {
             match read {
                 StateRead::Present(state, version) => {
-                    self.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
+                    self.leadership.insert(
+                        tp.clone(),
+                        LeaderIsrAndControllerEpoch::from_json(&state, version),
+                    );
                 }
                 StateRead::Missing => {
                     self.leadership.remove(tp);
@@ -142,7 +167,11 @@ impl ControllerContext {
         self.leadership
             .iter()
             .filter_map(|(tp, l)| {
-                self.replicas(tp).map(|ar| LeaderView { partition: tp.clone(), assigned: ar.clone(), leader: l.leader })
+                self.replicas(tp).map(|ar| LeaderView {
+                    partition: tp.clone(),
+                    assigned: ar.clone(),
+                    leader: l.leader,
+                })
             })
             .collect()
     }
@@ -193,10 +222,23 @@ impl ControllerContext {
         controller_id: i32,
         partitions: impl IntoIterator<Item = &'a TopicPartition>,
     ) -> LeaderAndIsrRequest {
-        let partition_states: Vec<PartitionState> = partitions.into_iter().map(|tp| self.partition_state(tp)).collect();
+        let partition_states: Vec<PartitionState> = partitions
+            .into_iter()
+            .map(|tp| self.partition_state(tp))
+            .collect();
         let leader_ids: BTreeSet<i32> = partition_states.iter().map(|s| s.leader).collect();
-        let leaders = self.live_brokers.values().filter(|b| leader_ids.contains(&b.id)).cloned().collect();
-        LeaderAndIsrRequest { controller_id, controller_epoch: self.epoch, partition_states, leaders }
+        let leaders = self
+            .live_brokers
+            .values()
+            .filter(|b| leader_ids.contains(&b.id))
+            .cloned()
+            .collect();
+        LeaderAndIsrRequest {
+            controller_id,
+            controller_epoch: self.epoch,
+            partition_states,
+            leaders,
+        }
     }
 
     /// StopReplica for `partitions`.
@@ -223,7 +265,10 @@ impl ControllerContext {
         UpdateMetadataRequest {
             controller_id,
             controller_epoch: self.epoch,
-            partition_states: partitions.into_iter().map(|tp| self.partition_state(tp)).collect(),
+            partition_states: partitions
+                .into_iter()
+                .map(|tp| self.partition_state(tp))
+                .collect(),
             alive_brokers: self.brokers(),
         }
     }
@@ -279,15 +324,27 @@ impl RequestBatch {
             && self.stop_replica_delete.is_empty()
     }
 
-    pub fn add_leader_and_isr(&mut self, brokers: impl IntoIterator<Item = i32>, tp: &TopicPartition) {
+    pub fn add_leader_and_isr(
+        &mut self,
+        brokers: impl IntoIterator<Item = i32>,
+        tp: &TopicPartition,
+    ) {
         for b in brokers {
             self.leader_and_isr.entry(b).or_default().insert(tp.clone());
         }
     }
 
-    pub fn add_update_metadata(&mut self, brokers: impl IntoIterator<Item = i32>, tp: &TopicPartition) {
+    pub fn add_update_metadata(
+        &mut self,
+        brokers: impl IntoIterator<Item = i32>,
+        tp: &TopicPartition,
+    ) {
         for b in brokers {
-            match self.update_metadata.entry(b).or_insert_with(|| MetadataScope::Partitions(BTreeSet::new())) {
+            match self
+                .update_metadata
+                .entry(b)
+                .or_insert_with(|| MetadataScope::Partitions(BTreeSet::new()))
+            {
                 MetadataScope::All => {}
                 MetadataScope::Partitions(set) => {
                     set.insert(tp.clone());
@@ -298,12 +355,18 @@ impl RequestBatch {
 
     /// StopReplica(delete = false): the broker stops fetching `tp` and keeps its log.
     pub fn add_stop_replica(&mut self, broker: i32, tp: &TopicPartition) {
-        self.stop_replica.entry(broker).or_default().insert(tp.clone());
+        self.stop_replica
+            .entry(broker)
+            .or_default()
+            .insert(tp.clone());
     }
 
     /// StopReplica(delete = true): the broker stops `tp` and deletes its log directory.
     pub fn add_stop_replica_delete(&mut self, broker: i32, tp: &TopicPartition) {
-        self.stop_replica_delete.entry(broker).or_default().insert(tp.clone());
+        self.stop_replica_delete
+            .entry(broker)
+            .or_default()
+            .insert(tp.clone());
     }
 
     /// UpdateMetadata with every partition the controller knows.
@@ -319,13 +382,21 @@ impl RequestBatch {
     /// A broker in controlled shutdown gets its LeaderAndIsr without the leaders' addresses:
     /// it stops leading but follows nobody, because a fetch from it would make the new
     /// leader add it back to the ISR the controller is taking it out of (0.8.2 let it fetch).
-    pub fn build(self, ctx: &ControllerContext, controller_id: i32) -> Vec<(i32, ControllerRequest)> {
+    pub fn build(
+        self,
+        ctx: &ControllerContext,
+        controller_id: i32,
+    ) -> Vec<(i32, ControllerRequest)> {
         let recipients = ctx.live_or_shutting_down_ids();
-        let announced: BTreeSet<TopicPartition> = self.leader_and_isr.values().flatten().cloned().collect();
+        let announced: BTreeSet<TopicPartition> =
+            self.leader_and_isr.values().flatten().cloned().collect();
         let mut update_metadata = self.update_metadata;
         if !announced.is_empty() {
             for &b in &recipients {
-                match update_metadata.entry(b).or_insert_with(|| MetadataScope::Partitions(BTreeSet::new())) {
+                match update_metadata
+                    .entry(b)
+                    .or_insert_with(|| MetadataScope::Partitions(BTreeSet::new()))
+                {
                     MetadataScope::All => {}
                     MetadataScope::Partitions(set) => set.extend(announced.iter().cloned()),
                 }
@@ -337,7 +408,11 @@ impl RequestBatch {
             // nobody to follow (0.8.2 brokers logged and skipped such entries).
             let led: Vec<&TopicPartition> = partitions
                 .iter()
-                .filter(|tp| ctx.leadership.get(*tp).is_some_and(|l| ctx.live_brokers.contains_key(&l.leader)))
+                .filter(|tp| {
+                    ctx.leadership
+                        .get(*tp)
+                        .is_some_and(|l| ctx.live_brokers.contains_key(&l.leader))
+                })
                 .collect();
             if recipients.contains(b) && !led.is_empty() {
                 let mut request = ctx.leader_and_isr_request(controller_id, led);
@@ -362,7 +437,11 @@ impl RequestBatch {
             if recipients.contains(b) {
                 out.push((
                     *b,
-                    ControllerRequest::StopReplica(ctx.stop_replica_request(controller_id, false, partitions)),
+                    ControllerRequest::StopReplica(ctx.stop_replica_request(
+                        controller_id,
+                        false,
+                        partitions,
+                    )),
                 ));
             }
         }
@@ -370,7 +449,11 @@ impl RequestBatch {
             if recipients.contains(b) {
                 out.push((
                     *b,
-                    ControllerRequest::StopReplica(ctx.stop_replica_request(controller_id, true, partitions)),
+                    ControllerRequest::StopReplica(ctx.stop_replica_request(
+                        controller_id,
+                        true,
+                        partitions,
+                    )),
                 ));
             }
         }
@@ -383,7 +466,11 @@ mod tests {
     use super::*;
 
     fn ctx() -> ControllerContext {
-        let mut ctx = ControllerContext { epoch: 4, epoch_zk_version: 3, ..Default::default() };
+        let mut ctx = ControllerContext {
+            epoch: 4,
+            epoch_zk_version: 3,
+            ..Default::default()
+        };
         ctx.live_brokers.insert(1, Broker::new(1, "h1", 9091));
         ctx.live_brokers.insert(2, Broker::new(2, "h2", 9092));
         let mut parts = BTreeMap::new();
@@ -419,7 +506,10 @@ mod tests {
         let mut c = ctx();
         assert_eq!(c.offline_partitions(), vec![TopicPartition::new("t", 2)]);
         c.shutting_down.insert(2);
-        assert_eq!(c.offline_partitions(), vec![TopicPartition::new("t", 1), TopicPartition::new("t", 2)]);
+        assert_eq!(
+            c.offline_partitions(),
+            vec![TopicPartition::new("t", 1), TopicPartition::new("t", 2)]
+        );
         assert_eq!(c.partitions_on_broker(2).len(), 2);
     }
 
@@ -447,13 +537,25 @@ mod tests {
     #[test]
     fn a_partition_without_state_goes_out_leaderless() {
         let s = ctx().partition_state(&TopicPartition::new("t", 2));
-        assert_eq!((s.leader, s.leader_epoch, s.isr.len(), s.zk_version, s.replicas), (-1, -1, 0, -1, vec![3]));
+        assert_eq!(
+            (
+                s.leader,
+                s.leader_epoch,
+                s.isr.len(),
+                s.zk_version,
+                s.replicas
+            ),
+            (-1, -1, 0, -1, vec![3])
+        );
     }
 
     #[test]
     fn partitions_without_a_live_leader_get_metadata_but_no_leader_and_isr() {
         let mut c = ctx();
-        c.leadership.get_mut(&TopicPartition::new("t", 1)).unwrap().leader = 3; // dead
+        c.leadership
+            .get_mut(&TopicPartition::new("t", 1))
+            .unwrap()
+            .leader = 3; // dead
         let mut batch = RequestBatch::new();
         for p in 0..3 {
             batch.add_leader_and_isr([1], &TopicPartition::new("t", p));
@@ -461,7 +563,13 @@ mod tests {
         let out = batch.build(&c, 1);
         match &out[0] {
             (1, ControllerRequest::LeaderAndIsr(r)) => {
-                assert_eq!(r.partition_states.iter().map(|s| s.partition).collect::<Vec<_>>(), vec![0]);
+                assert_eq!(
+                    r.partition_states
+                        .iter()
+                        .map(|s| s.partition)
+                        .collect::<Vec<_>>(),
+                    vec![0]
+                );
             }
             other => panic!("{:?}", other),
         }
@@ -492,7 +600,10 @@ mod tests {
             ]
         );
         match (&out[0].1, &out[1].1) {
-            (ControllerRequest::LeaderAndIsr(to_stopping), ControllerRequest::LeaderAndIsr(to_leader)) => {
+            (
+                ControllerRequest::LeaderAndIsr(to_stopping),
+                ControllerRequest::LeaderAndIsr(to_leader),
+            ) => {
                 assert_eq!(to_stopping.partition_states, to_leader.partition_states);
                 assert!(to_stopping.leaders.is_empty());
                 assert_eq!(to_leader.leaders, vec![Broker::new(2, "h2", 9092)]);
@@ -501,7 +612,10 @@ mod tests {
         }
         match &out[4].1 {
             ControllerRequest::StopReplica(r) => {
-                assert_eq!((r.controller_id, r.controller_epoch, r.delete_partitions), (2, 4, false));
+                assert_eq!(
+                    (r.controller_id, r.controller_epoch, r.delete_partitions),
+                    (2, 4, false)
+                );
                 assert_eq!(r.partitions, vec![TopicPartition::new("t", 0)]);
             }
             other => panic!("{:?}", other),
@@ -515,7 +629,15 @@ mod tests {
         batch.add_leader_and_isr([1, 2, 3], &TopicPartition::new("t", 0));
         let out = batch.build(&c, 1);
         let kinds: Vec<(i32, &str)> = out.iter().map(|(b, r)| (*b, r.name())).collect();
-        assert_eq!(kinds, vec![(1, "LeaderAndIsr"), (2, "LeaderAndIsr"), (1, "UpdateMetadata"), (2, "UpdateMetadata")]);
+        assert_eq!(
+            kinds,
+            vec![
+                (1, "LeaderAndIsr"),
+                (2, "LeaderAndIsr"),
+                (1, "UpdateMetadata"),
+                (2, "UpdateMetadata")
+            ]
+        );
         match &out[2].1 {
             ControllerRequest::UpdateMetadata(um) => {
                 assert_eq!(um.partition_states.len(), 1);

@@ -27,15 +27,19 @@
 pub mod change;
 mod channel;
 pub mod context;
+#[cfg(test)]
+mod core_tests;
 mod kafka_controller;
 pub mod selector;
 pub mod store;
 pub mod zk_store;
 
 pub use channel::RETRY_BACKOFF;
-pub use context::{ControllerContext, ControllerRequest, LeaderIsrAndControllerEpoch, RequestBatch};
+pub use context::{
+    ControllerContext, ControllerRequest, LeaderIsrAndControllerEpoch, RequestBatch,
+};
 pub use kafka_controller::{
-    ControlledShutdownError, ControllerConfig, ControllerHandle, ControllerStats, KafkaController, DEFAULT_MESSAGE_QUEUE_SIZE,
-    SHUTDOWN_TIMEOUT,
+    ControlledShutdownError, ControllerConfig, ControllerHandle, ControllerStats, KafkaController,
+    DEFAULT_MESSAGE_QUEUE_SIZE, SHUTDOWN_TIMEOUT,
 };
 pub use zk_store::{EpochFence, FenceError, StateRead, StateWrite, WriteOutcome};

@@ -4,7 +4,10 @@
 //! expiring between two batches, another controller's epoch), so that the decision core
 //! ([`super::change`]) is tested without a server.
 
-use super::zk_store::{read_partition_states, EpochFence, FenceError, StateRead, StateWrite, WriteOutcome, MAX_MULTI_OPS};
+use super::zk_store::{
+    read_partition_states, EpochFence, FenceError, StateRead, StateWrite, WriteOutcome,
+    MAX_MULTI_OPS,
+};
 use crate::common::{Properties, TopicPartition};
 use crate::zk::json::{PartitionState, TopicConfig};
 use crate::zk::{paths, ZkClient, ZkError};
@@ -21,10 +24,16 @@ pub trait ControllerStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<StateRead>, ZkError>> + Send;
 
     /// The children of `/brokers/topics/<topic>/partitions` (`None`: no such node).
-    fn partition_children(&self, topic: &str) -> impl Future<Output = Result<Option<Vec<String>>, ZkError>> + Send;
+    fn partition_children(
+        &self,
+        topic: &str,
+    ) -> impl Future<Output = Result<Option<Vec<String>>, ZkError>> + Send;
 
     /// `/config/topics/<topic>` as properties (`None`: no config, or an unreadable one).
-    fn topic_config(&self, topic: &str) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send;
+    fn topic_config(
+        &self,
+        topic: &str,
+    ) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send;
 
     /// Apply `writes` guarded by `fence`; outcomes in the order of `writes`.
     fn write_states(
@@ -72,15 +81,25 @@ impl ControllerStore for ZkStore {
         read_partition_states(&self.zk, partitions)
     }
 
-    fn partition_children(&self, topic: &str) -> impl Future<Output = Result<Option<Vec<String>>, ZkError>> + Send {
+    fn partition_children(
+        &self,
+        topic: &str,
+    ) -> impl Future<Output = Result<Option<Vec<String>>, ZkError>> + Send {
         let path = paths::topic_partitions(topic);
         async move { self.zk.get_children(&path).await }
     }
 
-    fn topic_config(&self, topic: &str) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send {
+    fn topic_config(
+        &self,
+        topic: &str,
+    ) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send {
         let topic = topic.to_string();
         async move {
-            Ok(self.zk.get_data(&paths::topic_config(&topic)).await?.and_then(|(d, _)| topic_config_properties(&topic, &d)))
+            Ok(self
+                .zk
+                .get_data(&paths::topic_config(&topic))
+                .await?
+                .and_then(|(d, _)| topic_config_properties(&topic, &d)))
         }
     }
 
@@ -139,7 +158,10 @@ impl Default for MemoryStore {
 
 impl MemoryStore {
     pub fn new(batch_size: usize) -> MemoryStore {
-        MemoryStore { inner: Arc::default(), batch_size: batch_size.max(1) }
+        MemoryStore {
+            inner: Arc::default(),
+            batch_size: batch_size.max(1),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Memory> {
@@ -156,8 +178,13 @@ impl MemoryStore {
 
     pub fn state(&self, tp: &TopicPartition) -> Option<(PartitionState, i32)> {
         let m = self.lock();
-        let (data, version) = m.states.get(&paths::partition_state(&tp.topic, tp.partition))?;
-        Some((PartitionState::parse(data).expect("the store holds valid states"), *version))
+        let (data, version) = m
+            .states
+            .get(&paths::partition_state(&tp.topic, tp.partition))?;
+        Some((
+            PartitionState::parse(data).expect("the store holds valid states"),
+            *version,
+        ))
     }
 
     pub fn set_topic_config(&self, topic: &str, props: Properties) {
@@ -195,7 +222,9 @@ impl ControllerStore for MemoryStore {
     ) -> impl Future<Output = Result<Vec<StateRead>, ZkError>> + Send {
         let result = (|| {
             let mut m = self.lock();
-            if let Some(Fault::ReadFails(e)) = take_fault(&mut m, |f| matches!(f, Fault::ReadFails(_))) {
+            if let Some(Fault::ReadFails(e)) =
+                take_fault(&mut m, |f| matches!(f, Fault::ReadFails(_)))
+            {
                 return Err(e);
             }
             m.reads += partitions.len();
@@ -216,7 +245,10 @@ impl ControllerStore for MemoryStore {
         std::future::ready(result)
     }
 
-    fn partition_children(&self, topic: &str) -> impl Future<Output = Result<Option<Vec<String>>, ZkError>> + Send {
+    fn partition_children(
+        &self,
+        topic: &str,
+    ) -> impl Future<Output = Result<Option<Vec<String>>, ZkError>> + Send {
         let m = self.lock();
         let prefix = format!("{}/", paths::topic_partitions(topic));
         let children: BTreeSet<String> = m
@@ -225,10 +257,15 @@ impl ControllerStore for MemoryStore {
             .filter_map(|p| p.strip_prefix(&prefix))
             .filter_map(|rest| rest.split('/').next().map(str::to_string))
             .collect();
-        std::future::ready(Ok((!children.is_empty()).then(|| children.into_iter().collect())))
+        std::future::ready(Ok(
+            (!children.is_empty()).then(|| children.into_iter().collect())
+        ))
     }
 
-    fn topic_config(&self, topic: &str) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send {
+    fn topic_config(
+        &self,
+        topic: &str,
+    ) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send {
         std::future::ready(Ok(self.lock().configs.get(topic).cloned()))
     }
 
@@ -245,14 +282,20 @@ impl ControllerStore for MemoryStore {
                 if take_fault(&mut m, |f| *f == Fault::SessionExpiresAtBatch(at)).is_some() {
                     return Err(FenceError::Zk(ZkError::SessionExpired));
                 }
-                while let Some(fault) =
-                    take_fault(&mut m, |f| matches!(f, Fault::ConcurrentWrite(..) | Fault::EpochBumped))
-                {
+                // At most one concurrent write per partition before each batch, so that
+                // repeated faults of one partition meet successive retries.
+                let mut touched = BTreeSet::new();
+                while let Some(fault) = take_fault(&mut m, |f| match f {
+                    Fault::ConcurrentWrite(tp, _) => !touched.contains(tp),
+                    Fault::EpochBumped => true,
+                    _ => false,
+                }) {
                     match fault {
                         Fault::ConcurrentWrite(tp, state) => {
                             let path = paths::partition_state(&tp.topic, tp.partition);
                             let version = m.states.get(&path).map_or(0, |(_, v)| v + 1);
                             m.states.insert(path, (state.to_bytes(), version));
+                            touched.insert(tp);
                         }
                         Fault::EpochBumped => m.epoch_zk_version += 1,
                         _ => {}
@@ -271,9 +314,15 @@ impl ControllerStore for MemoryStore {
                                 WriteOutcome::Written(0)
                             }
                         }
-                        StateWrite::Update { path, data, expected_version } => match m.states.get(path) {
+                        StateWrite::Update {
+                            path,
+                            data,
+                            expected_version,
+                        } => match m.states.get(path) {
                             None => WriteOutcome::Conflict(ZkError::NoNode),
-                            Some((_, v)) if v != expected_version => WriteOutcome::Conflict(ZkError::BadVersion),
+                            Some((_, v)) if v != expected_version => {
+                                WriteOutcome::Conflict(ZkError::BadVersion)
+                            }
                             Some((_, v)) => {
                                 let next = v + 1;
                                 m.states.insert(path.clone(), (data.clone(), next));
