@@ -14,8 +14,8 @@
 
 use super::context::{ControllerContext, LeaderIsrAndControllerEpoch};
 use super::selector::{
-    controlled_shutdown_change, decide_online, new_partition_leader, preferred_replica_leader,
-    Election, OnlineMode, SelectionError, NO_LEADER,
+    controlled_shutdown_change, decide_online, new_partition_leader, preferred_replica_leader, Election, OnlineMode,
+    SelectionError, NO_LEADER,
 };
 use super::store::ControllerStore;
 use super::zk_store::{EpochFence, FenceError, StateRead, StateWrite, WriteOutcome};
@@ -70,10 +70,7 @@ pub enum Effect {
 pub enum Input {
     Start,
     States(Vec<StateRead>),
-    Topics {
-        configs: Vec<(String, Option<Properties>)>,
-        children: Vec<(String, Option<Vec<String>>)>,
-    },
+    Topics { configs: Vec<(String, Option<Properties>)>, children: Vec<(String, Option<Vec<String>>)> },
     Written(Vec<WriteOutcome>),
 }
 
@@ -115,11 +112,7 @@ pub struct PartitionStateChange {
 }
 
 impl PartitionStateChange {
-    pub fn new(
-        kind: ChangeKind,
-        partitions: Vec<TopicPartition>,
-        default_unclean: bool,
-    ) -> PartitionStateChange {
+    pub fn new(kind: ChangeKind, partitions: Vec<TopicPartition>, default_unclean: bool) -> PartitionStateChange {
         PartitionStateChange {
             kind,
             default_unclean,
@@ -154,10 +147,7 @@ impl PartitionStateChange {
                     self.unclean_by_topic.insert(topic, unclean);
                 }
                 for (topic, nodes) in children {
-                    let known = (
-                        nodes.is_some(),
-                        nodes.unwrap_or_default().into_iter().collect(),
-                    );
+                    let known = (nodes.is_some(), nodes.unwrap_or_default().into_iter().collect());
                     self.partition_nodes.insert(topic, known);
                 }
                 self.decide(ctx, reads)
@@ -181,11 +171,7 @@ impl PartitionStateChange {
                             self.written.push((p.partition, p.recipients));
                         }
                         WriteOutcome::Conflict(e) => {
-                            log::info!(
-                                "state of {} changed before our write ({}); reading it again",
-                                p.partition,
-                                e
-                            );
+                            log::info!("state of {} changed before our write ({}); reading it again", p.partition, e);
                             self.pending.push(p.partition);
                         }
                     }
@@ -193,11 +179,7 @@ impl PartitionStateChange {
                 self.next_round()
             }
             (phase, input) => {
-                log::error!(
-                    "partition state change: unexpected {:?} in phase {:?}",
-                    input,
-                    phase
-                );
+                log::error!("partition state change: unexpected {:?} in phase {:?}", input, phase);
                 Effect::Done
             }
         }
@@ -209,12 +191,7 @@ impl PartitionStateChange {
             return Effect::Done;
         }
         if self.rounds == MAX_ROUNDS {
-            log::error!(
-                "gave up the {} of {:?} after {} attempts",
-                self.kind.what(),
-                self.pending,
-                MAX_ROUNDS
-            );
+            log::error!("gave up the {} of {:?} after {} attempts", self.kind.what(), self.pending, MAX_ROUNDS);
             self.gave_up = std::mem::take(&mut self.pending);
             self.phase = Phase::Finished;
             return Effect::Done;
@@ -225,12 +202,7 @@ impl PartitionStateChange {
     }
 
     /// Whether deciding `state` of `tp` needs the topic's unclean election setting.
-    fn needs_unclean(
-        &self,
-        ctx: &ControllerContext,
-        live: &BTreeSet<i32>,
-        state: &PartitionState,
-    ) -> bool {
+    fn needs_unclean(&self, ctx: &ControllerContext, live: &BTreeSet<i32>, state: &PartitionState) -> bool {
         match self.kind {
             ChangeKind::Online(mode) => {
                 let leader_alive = state.leader != NO_LEADER && live.contains(&state.leader);
@@ -244,11 +216,7 @@ impl PartitionStateChange {
         }
     }
 
-    fn topics_needed(
-        &self,
-        ctx: &ControllerContext,
-        reads: &[StateRead],
-    ) -> (Vec<String>, Vec<String>) {
+    fn topics_needed(&self, ctx: &ControllerContext, reads: &[StateRead]) -> (Vec<String>, Vec<String>) {
         let live = ctx.live_broker_ids();
         let (mut configs, mut children) = (BTreeSet::new(), BTreeSet::new());
         for (tp, read) in self.pending.iter().zip(reads) {
@@ -262,19 +230,14 @@ impl PartitionStateChange {
                     }
                 }
                 StateRead::Present(state, _) => {
-                    if !self.unclean_by_topic.contains_key(&tp.topic)
-                        && self.needs_unclean(ctx, &live, state)
-                    {
+                    if !self.unclean_by_topic.contains_key(&tp.topic) && self.needs_unclean(ctx, &live, state) {
                         configs.insert(tp.topic.clone());
                     }
                 }
                 _ => {}
             }
         }
-        (
-            configs.into_iter().collect(),
-            children.into_iter().collect(),
-        )
+        (configs.into_iter().collect(), children.into_iter().collect())
     }
 
     fn decide(&mut self, ctx: &mut ControllerContext, reads: Vec<StateRead>) -> Effect {
@@ -303,10 +266,7 @@ impl PartitionStateChange {
                 }
                 StateRead::Present(state, version) => (state, version),
             };
-            ctx.leadership.insert(
-                tp.clone(),
-                LeaderIsrAndControllerEpoch::from_json(&state, version),
-            );
+            ctx.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
             if state.controller_epoch > epoch {
                 // Abort this partition's change (as 0.8.2). A newer controller is caught by
                 // the epoch fence; resigning here would loop forever after
@@ -320,10 +280,7 @@ impl PartitionStateChange {
                 continue;
             }
             let unclean = if self.needs_unclean(ctx, &live, &state) {
-                self.unclean_by_topic
-                    .get(&tp.topic)
-                    .copied()
-                    .unwrap_or(self.default_unclean)
+                self.unclean_by_topic.get(&tp.topic).copied().unwrap_or(self.default_unclean)
             } else {
                 self.default_unclean
             };
@@ -374,11 +331,7 @@ impl PartitionStateChange {
                         controller_epoch: epoch,
                         zk_version: version,
                     };
-                    planned.push(Planned {
-                        partition: tp.clone(),
-                        state: next,
-                        recipients: e.recipients,
-                    });
+                    planned.push(Planned { partition: tp.clone(), state: next, recipients: e.recipients });
                 }
                 Ok(None) => {}
                 Err(e) => match self.kind {
@@ -429,26 +382,13 @@ impl PartitionStateChange {
         epoch: i32,
     ) -> Option<Planned> {
         let Some((leader, isr)) = new_partition_leader(assigned, live) else {
-            log::info!(
-                "partition {} has no live replica in {:?}; it stays without a leader",
-                tp,
-                assigned
-            );
+            log::info!("partition {} has no live replica in {:?}; it stays without a leader", tp, assigned);
             return None;
         };
         let recipients = isr.clone();
-        let state = LeaderIsrAndControllerEpoch {
-            leader,
-            leader_epoch: 0,
-            isr,
-            controller_epoch: epoch,
-            zk_version: -1,
-        };
-        Some(Planned {
-            partition: tp.clone(),
-            state,
-            recipients,
-        })
+        let state =
+            LeaderIsrAndControllerEpoch { leader, leader_epoch: 0, isr, controller_epoch: epoch, zk_version: -1 };
+        Some(Planned { partition: tp.clone(), state, recipients })
     }
 
     /// The parents a first state znode of `tp` needs, remembered as created.
@@ -490,9 +430,7 @@ pub async fn run<S: ControllerStore>(
     loop {
         input = match change.step(ctx, input) {
             Effect::Done => return Ok(()),
-            Effect::ReadStates(partitions) => {
-                Input::States(store.read_partition_states(&partitions).await?)
-            }
+            Effect::ReadStates(partitions) => Input::States(store.read_partition_states(&partitions).await?),
             Effect::ReadTopics { configs, children } => {
                 let mut c = Vec::with_capacity(configs.len());
                 for topic in configs {
@@ -504,10 +442,7 @@ pub async fn run<S: ControllerStore>(
                     let nodes = store.partition_children(&topic).await?;
                     ch.push((topic, nodes));
                 }
-                Input::Topics {
-                    configs: c,
-                    children: ch,
-                }
+                Input::Topics { configs: c, children: ch }
             }
             Effect::Write(writes) => Input::Written(store.write_states(fence, &writes).await?),
         };

@@ -39,11 +39,7 @@ pub struct ControllerChannelManager {
 }
 
 impl ControllerChannelManager {
-    pub fn new(
-        client_id: String,
-        socket_timeout: Duration,
-        queue_size: usize,
-    ) -> ControllerChannelManager {
+    pub fn new(client_id: String, socket_timeout: Duration, queue_size: usize) -> ControllerChannelManager {
         ControllerChannelManager {
             client_id,
             socket_timeout,
@@ -69,14 +65,7 @@ impl ControllerChannelManager {
             self.socket_timeout,
             self.correlation_id.clone(),
         ));
-        self.channels.insert(
-            broker.id,
-            BrokerChannel {
-                broker,
-                queue: tx,
-                task,
-            },
-        );
+        self.channels.insert(broker.id, BrokerChannel { broker, queue: tx, task });
     }
 
     /// Stop the channel: queued and in-flight requests to the broker are dropped.
@@ -89,45 +78,24 @@ impl ControllerChannelManager {
     /// Queue a request. Never waits: the event loop must not block on a broker (a full
     /// queue deadlocked 0.8.1's controller, KAFKA-1305). A full queue drops the request.
     pub fn send(&self, broker_id: i32, request: ControllerRequest) {
-        self.enqueue(
-            broker_id,
-            Queued {
-                request,
-                answered: None,
-            },
-        );
+        self.enqueue(broker_id, Queued { request, answered: None });
     }
 
     /// [`Self::send`], and learn when the broker has answered the request. The receiver
     /// fails instead when the request is dropped (full queue, broker removed).
-    pub fn send_tracked(
-        &self,
-        broker_id: i32,
-        request: ControllerRequest,
-    ) -> oneshot::Receiver<()> {
+    pub fn send_tracked(&self, broker_id: i32, request: ControllerRequest) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
-        self.enqueue(
-            broker_id,
-            Queued {
-                request,
-                answered: Some(tx),
-            },
-        );
+        self.enqueue(broker_id, Queued { request, answered: Some(tx) });
         rx
     }
 
     fn enqueue(&self, broker_id: i32, queued: Queued) {
         match self.channels.get(&broker_id) {
-            None => log::warn!(
-                "controller has no channel to broker {}; dropping {}",
-                broker_id,
-                queued.request.name()
-            ),
+            None => log::warn!("controller has no channel to broker {}; dropping {}", broker_id, queued.request.name()),
             Some(ch) => {
                 if let Err(e) = ch.queue.try_send(queued) {
                     let name = match &e {
-                        mpsc::error::TrySendError::Full(q)
-                        | mpsc::error::TrySendError::Closed(q) => q.request.name(),
+                        mpsc::error::TrySendError::Full(q) | mpsc::error::TrySendError::Closed(q) => q.request.name(),
                     };
                     log::error!(
                         "controller queue to broker {} is full ({} requests, controller.message.queue.size); dropping {}",
@@ -156,11 +124,7 @@ impl ControllerChannelManager {
             drop(ch.queue);
             let mut task = ch.task;
             if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
-                log::warn!(
-                    "controller could not deliver its last requests to broker {} within {:?}",
-                    id,
-                    timeout
-                );
+                log::warn!("controller could not deliver its last requests to broker {} within {:?}", id, timeout);
                 task.abort();
             }
         }
@@ -181,11 +145,7 @@ async fn send_loop(
     correlation_id: Arc<AtomicI32>,
 ) {
     let mut conn: Option<BrokerConnection> = None;
-    while let Some(Queued {
-        request,
-        mut answered,
-    }) = queue.recv().await
-    {
+    while let Some(Queued { request, mut answered }) = queue.recv().await {
         let mut failures = 0u32;
         loop {
             let result = match conn.as_mut() {
@@ -247,10 +207,7 @@ async fn send_loop(
 
 async fn connect(broker: &Broker, timeout: Duration) -> Result<BrokerConnection, ClientError> {
     let port = u16::try_from(broker.port).map_err(|_| {
-        ClientError::Io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("bad port {}", broker.port),
-        ))
+        ClientError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad port {}", broker.port)))
     })?;
     BrokerConnection::connect(&broker.host, port, timeout).await
 }
@@ -264,17 +221,8 @@ async fn send_one(
     Ok(match request {
         ControllerRequest::LeaderAndIsr(r) => {
             let resp = conn.send(client_id, r).await?;
-            for p in resp
-                .partitions
-                .iter()
-                .filter(|p| p.error_code != ErrorCode::NoError)
-            {
-                log::warn!(
-                    "broker refused LeaderAndIsr for [{},{}]: {}",
-                    p.topic,
-                    p.partition,
-                    p.error_code
-                );
+            for p in resp.partitions.iter().filter(|p| p.error_code != ErrorCode::NoError) {
+                log::warn!("broker refused LeaderAndIsr for [{},{}]: {}", p.topic, p.partition, p.error_code);
             }
             resp.error_code
         }

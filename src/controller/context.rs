@@ -1,11 +1,9 @@
 //! The controller's in-memory model (0.8.2 `ControllerContext`, docs/zookeeper-layout.md)
 //! and the requests built from it. Owned by the event loop alone: no locks.
 
+use crate::api::{Broker, LeaderAndIsrRequest, PartitionState, StopReplicaRequest, UpdateMetadataRequest};
 use super::selector::LeaderView;
 use super::zk_store::StateRead;
-use crate::api::{
-    Broker, LeaderAndIsrRequest, PartitionState, StopReplicaRequest, UpdateMetadataRequest,
-};
 use crate::common::TopicPartition;
 use crate::zk::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,12 +33,7 @@ impl LeaderIsrAndControllerEpoch {
     }
 
     pub fn to_json(&self) -> json::PartitionState {
-        json::PartitionState::new(
-            self.leader,
-            self.leader_epoch,
-            self.isr.clone(),
-            self.controller_epoch,
-        )
+        json::PartitionState::new(self.leader, self.leader_epoch, self.isr.clone(), self.controller_epoch)
     }
 }
 
@@ -51,6 +44,9 @@ pub struct ControllerContext {
     pub epoch_zk_version: i32,
     /// Registered brokers (including those in controlled shutdown).
     pub live_brokers: BTreeMap<i32, Broker>,
+    /// The czxid of each registered broker's `/brokers/ids/<id>` as last read: a different
+    /// one means the broker registered again (KAFKA-1120).
+    pub registrations: BTreeMap<i32, i64>,
     /// Brokers in controlled shutdown: still registered, no longer electable.
     pub shutting_down: BTreeSet<i32>,
     /// Assigned replicas per topic and partition, from `/brokers/topics/<t>`.
@@ -62,11 +58,7 @@ pub struct ControllerContext {
 impl ControllerContext {
     /// Brokers that can lead (registered and not shutting down).
     pub fn live_broker_ids(&self) -> BTreeSet<i32> {
-        self.live_brokers
-            .keys()
-            .copied()
-            .filter(|id| !self.shutting_down.contains(id))
-            .collect()
+        self.live_brokers.keys().copied().filter(|id| !self.shutting_down.contains(id)).collect()
     }
 
     /// Brokers that receive requests.
@@ -75,31 +67,20 @@ impl ControllerContext {
     }
 
     pub fn replicas(&self, tp: &TopicPartition) -> Option<&Vec<i32>> {
-        self.assignments
-            .get(&tp.topic)
-            .and_then(|parts| parts.get(&tp.partition))
+        self.assignments.get(&tp.topic).and_then(|parts| parts.get(&tp.partition))
     }
 
     pub fn all_partitions(&self) -> Vec<TopicPartition> {
         self.assignments
             .iter()
-            .flat_map(|(t, parts)| {
-                parts
-                    .keys()
-                    .map(move |p| TopicPartition::new(t.clone(), *p))
-            })
+            .flat_map(|(t, parts)| parts.keys().map(move |p| TopicPartition::new(t.clone(), *p)))
             .collect()
     }
 
     pub fn topic_partitions(&self, topic: &str) -> Vec<TopicPartition> {
         self.assignments
             .get(topic)
-            .map(|parts| {
-                parts
-                    .keys()
-                    .map(|p| TopicPartition::new(topic, *p))
-                    .collect()
-            })
+            .map(|parts| parts.keys().map(|p| TopicPartition::new(topic, *p)).collect())
             .unwrap_or_default()
     }
 
@@ -149,10 +130,7 @@ impl ControllerContext {
         for (tp, read) in partitions.iter().zip(reads) {
             match read {
                 StateRead::Present(state, version) => {
-                    self.leadership.insert(
-                        tp.clone(),
-                        LeaderIsrAndControllerEpoch::from_json(&state, version),
-                    );
+                    self.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
                 }
                 StateRead::Missing => {
                     self.leadership.remove(tp);
@@ -167,11 +145,7 @@ impl ControllerContext {
         self.leadership
             .iter()
             .filter_map(|(tp, l)| {
-                self.replicas(tp).map(|ar| LeaderView {
-                    partition: tp.clone(),
-                    assigned: ar.clone(),
-                    leader: l.leader,
-                })
+                self.replicas(tp).map(|ar| LeaderView { partition: tp.clone(), assigned: ar.clone(), leader: l.leader })
             })
             .collect()
     }
@@ -222,23 +196,10 @@ impl ControllerContext {
         controller_id: i32,
         partitions: impl IntoIterator<Item = &'a TopicPartition>,
     ) -> LeaderAndIsrRequest {
-        let partition_states: Vec<PartitionState> = partitions
-            .into_iter()
-            .map(|tp| self.partition_state(tp))
-            .collect();
+        let partition_states: Vec<PartitionState> = partitions.into_iter().map(|tp| self.partition_state(tp)).collect();
         let leader_ids: BTreeSet<i32> = partition_states.iter().map(|s| s.leader).collect();
-        let leaders = self
-            .live_brokers
-            .values()
-            .filter(|b| leader_ids.contains(&b.id))
-            .cloned()
-            .collect();
-        LeaderAndIsrRequest {
-            controller_id,
-            controller_epoch: self.epoch,
-            partition_states,
-            leaders,
-        }
+        let leaders = self.live_brokers.values().filter(|b| leader_ids.contains(&b.id)).cloned().collect();
+        LeaderAndIsrRequest { controller_id, controller_epoch: self.epoch, partition_states, leaders }
     }
 
     /// StopReplica for `partitions`.
@@ -265,12 +226,42 @@ impl ControllerContext {
         UpdateMetadataRequest {
             controller_id,
             controller_epoch: self.epoch,
-            partition_states: partitions
-                .into_iter()
-                .map(|tp| self.partition_state(tp))
-                .collect(),
+            partition_states: partitions.into_iter().map(|tp| self.partition_state(tp)).collect(),
             alive_brokers: self.brokers(),
         }
+    }
+}
+
+/// What changed under `/brokers/ids` since the controller last looked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrokerChanges {
+    pub new: BTreeSet<i32>,
+    pub dead: BTreeSet<i32>,
+    /// Registered before and now, but with a re-created znode: the broker restarted (or
+    /// lost its session) between two watch events and must be handled as a failure and a
+    /// start-up, or it would never get its partitions again (KAFKA-1120).
+    pub bounced: BTreeSet<i32>,
+}
+
+impl BrokerChanges {
+    pub fn is_empty(&self) -> bool {
+        self.new.is_empty() && self.dead.is_empty() && self.bounced.is_empty()
+    }
+}
+
+/// Compare the registrations the controller knows (`known`: id → czxid) with the children
+/// of `/brokers/ids` (`listed`) and the registrations just read (`read`: the readable ones).
+/// A listed broker whose registration could not be read is neither new nor bounced: the
+/// next watch event sees it again.
+pub fn broker_changes(known: &BTreeMap<i32, i64>, listed: &BTreeSet<i32>, read: &BTreeMap<i32, i64>) -> BrokerChanges {
+    BrokerChanges {
+        new: read.keys().copied().filter(|id| listed.contains(id) && !known.contains_key(id)).collect(),
+        dead: known.keys().copied().filter(|id| !listed.contains(id)).collect(),
+        bounced: read
+            .iter()
+            .filter(|(id, czxid)| listed.contains(id) && known.get(id).is_some_and(|k| k != *czxid))
+            .map(|(id, _)| *id)
+            .collect(),
     }
 }
 
@@ -324,27 +315,15 @@ impl RequestBatch {
             && self.stop_replica_delete.is_empty()
     }
 
-    pub fn add_leader_and_isr(
-        &mut self,
-        brokers: impl IntoIterator<Item = i32>,
-        tp: &TopicPartition,
-    ) {
+    pub fn add_leader_and_isr(&mut self, brokers: impl IntoIterator<Item = i32>, tp: &TopicPartition) {
         for b in brokers {
             self.leader_and_isr.entry(b).or_default().insert(tp.clone());
         }
     }
 
-    pub fn add_update_metadata(
-        &mut self,
-        brokers: impl IntoIterator<Item = i32>,
-        tp: &TopicPartition,
-    ) {
+    pub fn add_update_metadata(&mut self, brokers: impl IntoIterator<Item = i32>, tp: &TopicPartition) {
         for b in brokers {
-            match self
-                .update_metadata
-                .entry(b)
-                .or_insert_with(|| MetadataScope::Partitions(BTreeSet::new()))
-            {
+            match self.update_metadata.entry(b).or_insert_with(|| MetadataScope::Partitions(BTreeSet::new())) {
                 MetadataScope::All => {}
                 MetadataScope::Partitions(set) => {
                     set.insert(tp.clone());
@@ -355,18 +334,12 @@ impl RequestBatch {
 
     /// StopReplica(delete = false): the broker stops fetching `tp` and keeps its log.
     pub fn add_stop_replica(&mut self, broker: i32, tp: &TopicPartition) {
-        self.stop_replica
-            .entry(broker)
-            .or_default()
-            .insert(tp.clone());
+        self.stop_replica.entry(broker).or_default().insert(tp.clone());
     }
 
     /// StopReplica(delete = true): the broker stops `tp` and deletes its log directory.
     pub fn add_stop_replica_delete(&mut self, broker: i32, tp: &TopicPartition) {
-        self.stop_replica_delete
-            .entry(broker)
-            .or_default()
-            .insert(tp.clone());
+        self.stop_replica_delete.entry(broker).or_default().insert(tp.clone());
     }
 
     /// UpdateMetadata with every partition the controller knows.
@@ -382,21 +355,13 @@ impl RequestBatch {
     /// A broker in controlled shutdown gets its LeaderAndIsr without the leaders' addresses:
     /// it stops leading but follows nobody, because a fetch from it would make the new
     /// leader add it back to the ISR the controller is taking it out of (0.8.2 let it fetch).
-    pub fn build(
-        self,
-        ctx: &ControllerContext,
-        controller_id: i32,
-    ) -> Vec<(i32, ControllerRequest)> {
+    pub fn build(self, ctx: &ControllerContext, controller_id: i32) -> Vec<(i32, ControllerRequest)> {
         let recipients = ctx.live_or_shutting_down_ids();
-        let announced: BTreeSet<TopicPartition> =
-            self.leader_and_isr.values().flatten().cloned().collect();
+        let announced: BTreeSet<TopicPartition> = self.leader_and_isr.values().flatten().cloned().collect();
         let mut update_metadata = self.update_metadata;
         if !announced.is_empty() {
             for &b in &recipients {
-                match update_metadata
-                    .entry(b)
-                    .or_insert_with(|| MetadataScope::Partitions(BTreeSet::new()))
-                {
+                match update_metadata.entry(b).or_insert_with(|| MetadataScope::Partitions(BTreeSet::new())) {
                     MetadataScope::All => {}
                     MetadataScope::Partitions(set) => set.extend(announced.iter().cloned()),
                 }
@@ -408,11 +373,7 @@ impl RequestBatch {
             // nobody to follow (0.8.2 brokers logged and skipped such entries).
             let led: Vec<&TopicPartition> = partitions
                 .iter()
-                .filter(|tp| {
-                    ctx.leadership
-                        .get(*tp)
-                        .is_some_and(|l| ctx.live_brokers.contains_key(&l.leader))
-                })
+                .filter(|tp| ctx.leadership.get(*tp).is_some_and(|l| ctx.live_brokers.contains_key(&l.leader)))
                 .collect();
             if recipients.contains(b) && !led.is_empty() {
                 let mut request = ctx.leader_and_isr_request(controller_id, led);
@@ -437,11 +398,7 @@ impl RequestBatch {
             if recipients.contains(b) {
                 out.push((
                     *b,
-                    ControllerRequest::StopReplica(ctx.stop_replica_request(
-                        controller_id,
-                        false,
-                        partitions,
-                    )),
+                    ControllerRequest::StopReplica(ctx.stop_replica_request(controller_id, false, partitions)),
                 ));
             }
         }
@@ -449,11 +406,7 @@ impl RequestBatch {
             if recipients.contains(b) {
                 out.push((
                     *b,
-                    ControllerRequest::StopReplica(ctx.stop_replica_request(
-                        controller_id,
-                        true,
-                        partitions,
-                    )),
+                    ControllerRequest::StopReplica(ctx.stop_replica_request(controller_id, true, partitions)),
                 ));
             }
         }
@@ -466,11 +419,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> ControllerContext {
-        let mut ctx = ControllerContext {
-            epoch: 4,
-            epoch_zk_version: 3,
-            ..Default::default()
-        };
+        let mut ctx = ControllerContext { epoch: 4, epoch_zk_version: 3, ..Default::default() };
         ctx.live_brokers.insert(1, Broker::new(1, "h1", 9091));
         ctx.live_brokers.insert(2, Broker::new(2, "h2", 9092));
         let mut parts = BTreeMap::new();
@@ -502,14 +451,25 @@ mod tests {
     }
 
     #[test]
+    fn a_broker_registered_again_between_two_looks_is_bounced_not_unchanged() {
+        let known = BTreeMap::from([(1, 100), (2, 200), (3, 300)]);
+        let listed = BTreeSet::from([1, 2, 4, 5]);
+        // 2 re-created its znode (new czxid); 5 is listed but its registration vanished.
+        let read = BTreeMap::from([(1, 100), (2, 250), (4, 400)]);
+        let c = broker_changes(&known, &listed, &read);
+        assert_eq!(c.new, BTreeSet::from([4]));
+        assert_eq!(c.dead, BTreeSet::from([3]));
+        assert_eq!(c.bounced, BTreeSet::from([2]));
+        let same = broker_changes(&known, &BTreeSet::from([1, 2, 3]), &known);
+        assert!(same.is_empty());
+    }
+
+    #[test]
     fn offline_partitions_are_new_or_led_by_a_dead_or_shutting_down_broker() {
         let mut c = ctx();
         assert_eq!(c.offline_partitions(), vec![TopicPartition::new("t", 2)]);
         c.shutting_down.insert(2);
-        assert_eq!(
-            c.offline_partitions(),
-            vec![TopicPartition::new("t", 1), TopicPartition::new("t", 2)]
-        );
+        assert_eq!(c.offline_partitions(), vec![TopicPartition::new("t", 1), TopicPartition::new("t", 2)]);
         assert_eq!(c.partitions_on_broker(2).len(), 2);
     }
 
@@ -537,25 +497,13 @@ mod tests {
     #[test]
     fn a_partition_without_state_goes_out_leaderless() {
         let s = ctx().partition_state(&TopicPartition::new("t", 2));
-        assert_eq!(
-            (
-                s.leader,
-                s.leader_epoch,
-                s.isr.len(),
-                s.zk_version,
-                s.replicas
-            ),
-            (-1, -1, 0, -1, vec![3])
-        );
+        assert_eq!((s.leader, s.leader_epoch, s.isr.len(), s.zk_version, s.replicas), (-1, -1, 0, -1, vec![3]));
     }
 
     #[test]
     fn partitions_without_a_live_leader_get_metadata_but_no_leader_and_isr() {
         let mut c = ctx();
-        c.leadership
-            .get_mut(&TopicPartition::new("t", 1))
-            .unwrap()
-            .leader = 3; // dead
+        c.leadership.get_mut(&TopicPartition::new("t", 1)).unwrap().leader = 3; // dead
         let mut batch = RequestBatch::new();
         for p in 0..3 {
             batch.add_leader_and_isr([1], &TopicPartition::new("t", p));
@@ -563,13 +511,7 @@ mod tests {
         let out = batch.build(&c, 1);
         match &out[0] {
             (1, ControllerRequest::LeaderAndIsr(r)) => {
-                assert_eq!(
-                    r.partition_states
-                        .iter()
-                        .map(|s| s.partition)
-                        .collect::<Vec<_>>(),
-                    vec![0]
-                );
+                assert_eq!(r.partition_states.iter().map(|s| s.partition).collect::<Vec<_>>(), vec![0]);
             }
             other => panic!("{:?}", other),
         }
@@ -600,10 +542,7 @@ mod tests {
             ]
         );
         match (&out[0].1, &out[1].1) {
-            (
-                ControllerRequest::LeaderAndIsr(to_stopping),
-                ControllerRequest::LeaderAndIsr(to_leader),
-            ) => {
+            (ControllerRequest::LeaderAndIsr(to_stopping), ControllerRequest::LeaderAndIsr(to_leader)) => {
                 assert_eq!(to_stopping.partition_states, to_leader.partition_states);
                 assert!(to_stopping.leaders.is_empty());
                 assert_eq!(to_leader.leaders, vec![Broker::new(2, "h2", 9092)]);
@@ -612,10 +551,7 @@ mod tests {
         }
         match &out[4].1 {
             ControllerRequest::StopReplica(r) => {
-                assert_eq!(
-                    (r.controller_id, r.controller_epoch, r.delete_partitions),
-                    (2, 4, false)
-                );
+                assert_eq!((r.controller_id, r.controller_epoch, r.delete_partitions), (2, 4, false));
                 assert_eq!(r.partitions, vec![TopicPartition::new("t", 0)]);
             }
             other => panic!("{:?}", other),
@@ -629,15 +565,7 @@ mod tests {
         batch.add_leader_and_isr([1, 2, 3], &TopicPartition::new("t", 0));
         let out = batch.build(&c, 1);
         let kinds: Vec<(i32, &str)> = out.iter().map(|(b, r)| (*b, r.name())).collect();
-        assert_eq!(
-            kinds,
-            vec![
-                (1, "LeaderAndIsr"),
-                (2, "LeaderAndIsr"),
-                (1, "UpdateMetadata"),
-                (2, "UpdateMetadata")
-            ]
-        );
+        assert_eq!(kinds, vec![(1, "LeaderAndIsr"), (2, "LeaderAndIsr"), (1, "UpdateMetadata"), (2, "UpdateMetadata")]);
         match &out[2].1 {
             ControllerRequest::UpdateMetadata(um) => {
                 assert_eq!(um.partition_states.len(), 1);

@@ -49,11 +49,7 @@ pub fn deletion_step(
         return DeletionStep::Complete;
     }
     DeletionStep::Ask(
-        hosting
-            .iter()
-            .copied()
-            .filter(|b| !answered.contains(b) && !asked.contains(b) && live.contains(b))
-            .collect(),
+        hosting.iter().copied().filter(|b| !answered.contains(b) && !asked.contains(b) && live.contains(b)).collect(),
     )
 }
 
@@ -93,15 +89,12 @@ impl EventLoop {
         let (children, fired) = self.zk.watch_children(paths::DELETE_TOPICS).await?;
         self.arm(WatchKey::DeleteTopics, fired, Event::TopicDeletion);
         let marked: BTreeSet<String> = children.unwrap_or_default().into_iter().collect();
-        let reassigning: BTreeSet<String> =
-            match self.zk.get_data(paths::REASSIGN_PARTITIONS).await? {
-                Some((data, _)) => {
-                    crate::admin::parse_reassignment_json(&String::from_utf8_lossy(&data))
-                        .map(|r| r.into_iter().map(|(tp, _)| tp.topic).collect())
-                        .unwrap_or_default()
-                }
-                None => BTreeSet::new(),
-            };
+        let reassigning: BTreeSet<String> = match self.zk.get_data(paths::REASSIGN_PARTITIONS).await? {
+            Some((data, _)) => crate::admin::parse_reassignment_json(&String::from_utf8_lossy(&data))
+                .map(|r| r.into_iter().map(|(tp, _)| tp.topic).collect())
+                .unwrap_or_default(),
+            None => BTreeSet::new(),
+        };
         let mut waiting = false;
         for topic in &marked {
             if self.deletions.contains(topic) {
@@ -109,19 +102,13 @@ impl EventLoop {
             }
             if !self.active_mut()?.ctx.assignments.contains_key(topic) {
                 if self.zk.exists(&paths::topic(topic)).await?.is_none() {
-                    log::info!(
-                        "deleting the marker of topic {}, which does not exist",
-                        topic
-                    );
+                    log::info!("deleting the marker of topic {}, which does not exist", topic);
                     self.zk.delete(&paths::delete_topic_marker(topic)).await?;
                 }
                 continue;
             }
             if reassigning.contains(topic) {
-                log::info!(
-                    "deletion of topic {} waits for its partition reassignment",
-                    topic
-                );
+                log::info!("deletion of topic {} waits for its partition reassignment", topic);
                 waiting = true;
                 continue;
             }
@@ -145,17 +132,8 @@ impl EventLoop {
         self.disarm(&WatchKey::Topic(topic.to_string()));
         let broker_id = self.broker_id;
         let active = self.active_mut()?;
-        let assignment = active
-            .ctx
-            .assignments
-            .get(topic)
-            .cloned()
-            .unwrap_or_default();
-        log::info!(
-            "deleting topic {} (partitions {:?})",
-            topic,
-            assignment.keys().collect::<Vec<_>>()
-        );
+        let assignment = active.ctx.assignments.get(topic).cloned().unwrap_or_default();
+        log::info!("deleting topic {} (partitions {:?})", topic, assignment.keys().collect::<Vec<_>>());
         let request = UpdateMetadataRequest {
             controller_id: broker_id,
             controller_epoch: active.ctx.epoch,
@@ -175,31 +153,18 @@ impl EventLoop {
             alive_brokers: active.ctx.live_brokers.values().cloned().collect(),
         };
         for b in active.ctx.live_or_shutting_down_ids() {
-            active
-                .channels
-                .send(b, ControllerRequest::UpdateMetadata(request.clone()));
+            active.channels.send(b, ControllerRequest::UpdateMetadata(request.clone()));
         }
         active.ctx.remove_topic(topic);
-        self.deletions.topics.insert(
-            topic.to_string(),
-            TopicDeletion {
-                assignment,
-                ..Default::default()
-            },
-        );
+        self.deletions.topics.insert(topic.to_string(), TopicDeletion { assignment, ..Default::default() });
         Ok(())
     }
 
     /// One pass over a topic being deleted; `true` when it is complete.
     async fn continue_topic_deletion(&mut self, topic: &str) -> Result<bool, ControllerError> {
         let broker_id = self.broker_id;
-        let active = self
-            .active
-            .as_mut()
-            .ok_or_else(|| ControllerError::Moved("not the controller any more".into()))?;
-        let Some(d) = self.deletions.topics.get_mut(topic) else {
-            return Ok(true);
-        };
+        let active = self.active.as_mut().ok_or_else(|| ControllerError::Moved("not the controller any more".into()))?;
+        let Some(d) = self.deletions.topics.get_mut(topic) else { return Ok(true) };
         // Collect answers; a dropped request (broker gone, queue full) is asked again later.
         let mut settled = Vec::new();
         for (b, rx) in d.asked.iter_mut() {
@@ -217,12 +182,7 @@ impl EventLoop {
         }
         let hosting: BTreeSet<i32> = d.assignment.values().flatten().copied().collect();
         let asked: BTreeSet<i32> = d.asked.keys().copied().collect();
-        match deletion_step(
-            &hosting,
-            &d.answered,
-            &asked,
-            &active.ctx.live_or_shutting_down_ids(),
-        ) {
+        match deletion_step(&hosting, &d.answered, &asked, &active.ctx.live_or_shutting_down_ids()) {
             DeletionStep::Ask(brokers) => {
                 for b in brokers {
                     let partitions: Vec<TopicPartition> = d
@@ -231,28 +191,15 @@ impl EventLoop {
                         .filter(|(_, r)| r.contains(&b))
                         .map(|(p, _)| TopicPartition::new(topic, *p))
                         .collect();
-                    let request = active
-                        .ctx
-                        .stop_replica_request(broker_id, true, &partitions);
-                    log::info!(
-                        "asking broker {} to delete its replicas of topic {}",
-                        b,
-                        topic
-                    );
-                    d.asked.insert(
-                        b,
-                        active
-                            .channels
-                            .send_tracked(b, ControllerRequest::StopReplica(request)),
-                    );
+                    let request = active.ctx.stop_replica_request(broker_id, true, &partitions);
+                    log::info!("asking broker {} to delete its replicas of topic {}", b, topic);
+                    d.asked.insert(b, active.channels.send_tracked(b, ControllerRequest::StopReplica(request)));
                 }
                 Ok(false)
             }
             DeletionStep::Complete => {
                 self.zk.delete_recursive(&paths::topic(topic)).await?;
-                self.zk
-                    .delete_recursive(&paths::topic_config(topic))
-                    .await?;
+                self.zk.delete_recursive(&paths::topic_config(topic)).await?;
                 self.zk.delete(&paths::delete_topic_marker(topic)).await?;
                 self.deletions.topics.remove(topic);
                 log::info!("deletion of topic {} completed", topic);
@@ -281,17 +228,8 @@ mod tests {
     #[test]
     fn a_dead_hosting_broker_holds_the_deletion_until_it_returns() {
         let hosting = set(&[1, 2, 3]);
-        assert_eq!(
-            deletion_step(&hosting, &set(&[1, 2]), &set(&[]), &set(&[1, 2])),
-            DeletionStep::Ask(vec![])
-        );
-        assert_eq!(
-            deletion_step(&hosting, &set(&[1, 2]), &set(&[]), &set(&[1, 2, 3])),
-            DeletionStep::Ask(vec![3])
-        );
-        assert_eq!(
-            deletion_step(&hosting, &set(&[1, 2, 3]), &set(&[]), &set(&[1, 2])),
-            DeletionStep::Complete
-        );
+        assert_eq!(deletion_step(&hosting, &set(&[1, 2]), &set(&[]), &set(&[1, 2])), DeletionStep::Ask(vec![]));
+        assert_eq!(deletion_step(&hosting, &set(&[1, 2]), &set(&[]), &set(&[1, 2, 3])), DeletionStep::Ask(vec![3]));
+        assert_eq!(deletion_step(&hosting, &set(&[1, 2, 3]), &set(&[]), &set(&[1, 2])), DeletionStep::Complete);
     }
 }

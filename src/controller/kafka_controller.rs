@@ -9,12 +9,12 @@
 
 use super::change::{self, ChangeKind, PartitionStateChange};
 use super::channel::ControllerChannelManager;
-use super::context::{ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
-use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode};
 use super::store::{ControllerStore, ZkStore};
+use super::context::{broker_changes, ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
+use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode};
 use super::zk_store::{
-    increment_controller_epoch, read_many, read_partition_states, EpochFence, FenceError,
-    StateRead, StateWrite, WriteOutcome,
+    increment_controller_epoch, read_many, read_many_stat, read_partition_states, EpochFence, FenceError, StateRead, StateWrite,
+    WriteOutcome,
 };
 use crate::api::Broker;
 use crate::common::{Clock, ErrorCode, SystemClock, TopicPartition};
@@ -30,10 +30,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 // A child module, so that its `impl EventLoop` reaches the loop's private state.
-#[path = "deletion.rs"]
-pub(super) mod deletion;
 #[path = "reassignment.rs"]
 pub(super) mod reassignment;
+#[path = "deletion.rs"]
+pub(super) mod deletion;
 
 /// 0.8.2 `controller.message.queue.size` defaulted to Int.MaxValue; a bound that no
 /// healthy broker reaches still turns a runaway queue into an error instead of memory.
@@ -99,9 +99,7 @@ impl ControllerConfig {
             port: config.port as i32,
             auto_leader_rebalance_enable: config.auto_leader_rebalance_enable,
             leader_imbalance_per_broker_percentage: config.leader_imbalance_per_broker_percentage,
-            leader_imbalance_check_interval: Duration::from_secs(
-                config.leader_imbalance_check_interval_seconds.max(1) as u64,
-            ),
+            leader_imbalance_check_interval: Duration::from_secs(config.leader_imbalance_check_interval_seconds.max(1) as u64),
             delete_topic_enable: config.delete_topic_enable,
             ..ControllerConfig::default()
         }
@@ -109,12 +107,7 @@ impl ControllerConfig {
 
     /// The client id of the controller's requests (0.8.2 `KafkaController.clientId`).
     pub fn client_id(&self, broker_id: i32) -> String {
-        format!(
-            "id_{}-host_{}-port_{}",
-            broker_id,
-            self.host_name.as_deref().unwrap_or("null"),
-            self.port
-        )
+        format!("id_{}-host_{}-port_{}", broker_id, self.host_name.as_deref().unwrap_or("null"), self.port)
     }
 }
 
@@ -145,15 +138,9 @@ impl ControlledShutdownError {
 impl fmt::Display for ControlledShutdownError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ControlledShutdownError::NotController => {
-                f.write_str("this broker is not the controller")
-            }
-            ControlledShutdownError::BrokerNotAvailable(id) => {
-                write!(f, "broker id {} does not exist", id)
-            }
-            ControlledShutdownError::Failed(why) => {
-                write!(f, "controlled shutdown failed: {}", why)
-            }
+            ControlledShutdownError::NotController => f.write_str("this broker is not the controller"),
+            ControlledShutdownError::BrokerNotAvailable(id) => write!(f, "broker id {} does not exist", id),
+            ControlledShutdownError::Failed(why) => write!(f, "controlled shutdown failed: {}", why),
             ControlledShutdownError::Stopped => f.write_str("the controller has stopped"),
         }
     }
@@ -221,9 +208,7 @@ impl Event {
             Event::IsrChangeNotification => "isr change notification".into(),
             Event::ReassignPartitions | Event::ReassignmentPoll => "partition reassignment".into(),
             Event::TopicDeletion | Event::TopicDeletionPoll => "topic deletion".into(),
-            Event::ControlledShutdown { broker_id, .. } => {
-                format!("controlled shutdown of broker {}", broker_id)
-            }
+            Event::ControlledShutdown { broker_id, .. } => format!("controlled shutdown of broker {}", broker_id),
             Event::Shutdown(_) => "shutdown".into(),
         }
     }
@@ -286,9 +271,7 @@ impl From<ZkError> for ControllerError {
 impl From<FenceError> for ControllerError {
     fn from(e: FenceError) -> Self {
         match e {
-            FenceError::Fenced => {
-                ControllerError::Moved("the controller epoch changed under our writes".into())
-            }
+            FenceError::Fenced => ControllerError::Moved("the controller epoch changed under our writes".into()),
             FenceError::Zk(e) => ControllerError::Zk(e),
         }
     }
@@ -346,12 +329,7 @@ impl KafkaController {
             deletions: Default::default(),
         };
         let task = tokio::spawn(event_loop.run(rx));
-        ControllerHandle {
-            broker_id,
-            shared,
-            events: tx,
-            task: Mutex::new(Some(task)),
-        }
+        ControllerHandle { broker_id, shared, events: tx, task: Mutex::new(Some(task)) }
     }
 }
 
@@ -400,10 +378,7 @@ impl ControllerHandle {
 
     /// Move leadership away from `broker_id` before it stops, and take it out of the ISRs
     /// (docs/zookeeper-layout.md, controlled shutdown): the replicated partitions it still leads.
-    pub async fn controlled_shutdown(
-        &self,
-        broker_id: i32,
-    ) -> Result<Vec<TopicPartition>, ControlledShutdownError> {
+    pub async fn controlled_shutdown(&self, broker_id: i32) -> Result<Vec<TopicPartition>, ControlledShutdownError> {
         let (reply, rx) = oneshot::channel();
         self.events
             .send(Event::ControlledShutdown { broker_id, reply })
@@ -515,20 +490,14 @@ impl EventLoop {
             Event::ReassignmentPoll => self.on_partition_reassignment(true).await,
             Event::TopicDeletion => self.on_topic_deletion(false).await,
             Event::TopicDeletionPoll => self.on_topic_deletion(true).await,
-            Event::ControlledShutdown { broker_id, reply } => {
-                self.on_controlled_shutdown(broker_id, reply).await
-            }
+            Event::ControlledShutdown { broker_id, reply } => self.on_controlled_shutdown(broker_id, reply).await,
             Event::Shutdown(_) => Ok(()),
         };
         self.refresh_gauges();
         let Err(e) = result else { return };
         match error_action(&e) {
             ErrorAction::Resign => {
-                log::warn!(
-                    "broker {} is no longer the controller: {}",
-                    self.broker_id,
-                    e
-                );
+                log::warn!("broker {} is no longer the controller: {}", self.broker_id, e);
                 self.resign(&e.to_string());
                 self.backoff_until = Some(Instant::now() + self.config.retry_backoff);
                 // Let the election run again (ourselves included, after the back-off).
@@ -538,18 +507,14 @@ impl EventLoop {
                 }
             }
             ErrorAction::ResignUntilNewSession => {
-                // What the failed batch decided is not believed: resign now (the session's
-                // /controller is gone anyway); the session renewal re-runs the election.
+                // What the failed handler decided is not believed: resign now (the
+                // session's /controller is gone anyway); the session renewal re-runs the
+                // election.
                 log::warn!("zookeeper session expired while handling {}", name);
                 self.resign("the zookeeper session expired");
             }
             ErrorAction::Retry => {
-                log::warn!(
-                    "error while handling {}: {}; retrying in {:?}",
-                    name,
-                    e,
-                    self.config.retry_backoff
-                );
+                log::warn!("error while handling {}: {}; retrying in {:?}", name, e, self.config.retry_backoff);
                 if let Some(event) = retry {
                     self.schedule(event, self.config.retry_backoff);
                 }
@@ -564,25 +529,14 @@ impl EventLoop {
                     .ctx
                     .leadership
                     .iter()
-                    .filter(|(tp, l)| {
-                        a.ctx
-                            .replicas(tp)
-                            .and_then(|r| r.first())
-                            .is_some_and(|preferred| *preferred != l.leader)
-                    })
+                    .filter(|(tp, l)| a.ctx.replicas(tp).and_then(|r| r.first()).is_some_and(|preferred| *preferred != l.leader))
                     .count();
                 (a.ctx.offline_partitions().len() as i64, imbalance as i64)
             }
             None => (0, 0),
         };
-        self.shared
-            .stats
-            .offline_partitions
-            .store(offline, Ordering::Relaxed);
-        self.shared
-            .stats
-            .preferred_replica_imbalance
-            .store(imbalance, Ordering::Relaxed);
+        self.shared.stats.offline_partitions.store(offline, Ordering::Relaxed);
+        self.shared.stats.preferred_replica_imbalance.store(imbalance, Ordering::Relaxed);
     }
 
     fn schedule(&mut self, event: Event, after: Duration) {
@@ -634,9 +588,7 @@ impl EventLoop {
         self.arm(WatchKey::Controller, fired, Event::ControllerChange);
         match data {
             Some((bytes, stat)) => {
-                let id = ControllerRegistration::parse(&bytes)
-                    .map(|r| r.brokerid)
-                    .unwrap_or(-1);
+                let id = ControllerRegistration::parse(&bytes).map(|r| r.brokerid).unwrap_or(-1);
                 self.shared.controller_id.store(id, Ordering::SeqCst);
                 let ours = id == self.broker_id && stat.ephemeral_owner == self.zk.session_id();
                 if ours && self.active.is_none() {
@@ -667,15 +619,9 @@ impl EventLoop {
 
     async fn elect(&mut self) -> Result<(), ControllerError> {
         let data = ControllerRegistration::new(self.broker_id, SystemClock.now_ms()).to_bytes();
-        match self
-            .zk
-            .create_ephemeral_expect_conflict(paths::CONTROLLER, &data)
-            .await
-        {
+        match self.zk.create_ephemeral_expect_conflict(paths::CONTROLLER, &data).await {
             Ok(()) => {
-                self.shared
-                    .controller_id
-                    .store(self.broker_id, Ordering::SeqCst);
+                self.shared.controller_id.store(self.broker_id, Ordering::SeqCst);
                 log::info!("broker {} won the controller election", self.broker_id);
                 self.become_controller().await
             }
@@ -683,9 +629,7 @@ impl EventLoop {
                 // Someone else won (or our own node of an older session is not gone yet,
                 // ZOOKEEPER-1740): the armed watch fires when it goes away.
                 if let Some((bytes, _)) = self.zk.get_data(paths::CONTROLLER).await? {
-                    let id = ControllerRegistration::parse(&bytes)
-                        .map(|r| r.brokerid)
-                        .unwrap_or(-1);
+                    let id = ControllerRegistration::parse(&bytes).map(|r| r.brokerid).unwrap_or(-1);
                     self.shared.controller_id.store(id, Ordering::SeqCst);
                 }
                 Ok(())
@@ -699,11 +643,7 @@ impl EventLoop {
             Ok(()) => Ok(()),
             Err(e) => {
                 // Resign and let another broker try.
-                log::error!(
-                    "controller failover of broker {} failed: {}; resigning",
-                    self.broker_id,
-                    e
-                );
+                log::error!("controller failover of broker {} failed: {}; resigning", self.broker_id, e);
                 self.resign("failover failed");
                 self.backoff_until = Some(Instant::now() + self.config.retry_backoff);
                 if let ControllerError::Zk(ZkError::SessionExpired) = e {
@@ -718,12 +658,7 @@ impl EventLoop {
     /// Resignation: forget everything of the controller role; ZooKeeper data is not touched.
     fn resign(&mut self, why: &str) {
         if let Some(mut active) = self.active.take() {
-            log::info!(
-                "broker {} resigns as controller of epoch {}: {}",
-                self.broker_id,
-                active.ctx.epoch,
-                why
-            );
+            log::info!("broker {} resigns as controller of epoch {}: {}", self.broker_id, active.ctx.epoch, why);
             active.channels.shutdown();
             if let Some(timer) = active.rebalance_timer.take() {
                 timer.abort();
@@ -745,10 +680,7 @@ impl EventLoop {
         if let Some(active) = self.active.as_mut() {
             // Our own socket server is already closed: nothing to deliver there.
             active.channels.remove_broker(own_id);
-            active
-                .channels
-                .drain(CHANNEL_DRAIN_TIMEOUT.min(self.config.socket_timeout))
-                .await;
+            active.channels.drain(CHANNEL_DRAIN_TIMEOUT.min(self.config.socket_timeout)).await;
         }
         self.resign("shutting down");
         for (_, task) in self.watches.drain() {
@@ -768,38 +700,24 @@ impl EventLoop {
     }
 
     fn active_mut(&mut self) -> Result<&mut Active, ControllerError> {
-        self.active
-            .as_mut()
-            .ok_or_else(|| ControllerError::Moved("not the controller any more".into()))
+        self.active.as_mut().ok_or_else(|| ControllerError::Moved("not the controller any more".into()))
     }
 
     // ---- failover (docs/zookeeper-layout.md, failover) ----
 
     async fn failover(&mut self) -> Result<(), ControllerError> {
-        let fence = increment_controller_epoch(&self.zk).await?.ok_or_else(|| {
-            ControllerError::Moved("the controller epoch changed during failover".into())
-        })?;
-        log::info!(
-            "broker {} starting controller failover, epoch {}",
-            self.broker_id,
-            fence.epoch
-        );
-        let ctx = ControllerContext {
-            epoch: fence.epoch,
-            epoch_zk_version: fence.epoch_zk_version,
-            ..Default::default()
-        };
+        let fence = increment_controller_epoch(&self.zk)
+            .await?
+            .ok_or_else(|| ControllerError::Moved("the controller epoch changed during failover".into()))?;
+        log::info!("broker {} starting controller failover, epoch {}", self.broker_id, fence.epoch);
+        let ctx =
+            ControllerContext { epoch: fence.epoch, epoch_zk_version: fence.epoch_zk_version, ..Default::default() };
         let channels = ControllerChannelManager::new(
             self.channels_client_id.clone(),
             self.config.socket_timeout,
             self.config.message_queue_size,
         );
-        self.active = Some(Active {
-            ctx,
-            fence,
-            channels,
-            rebalance_timer: None,
-        });
+        self.active = Some(Active { ctx, fence, channels, rebalance_timer: None });
 
         // Watches before reads, so no change between the two is missed.
         let (ids, fired) = self.zk.watch_children(paths::BROKER_IDS).await?;
@@ -815,8 +733,9 @@ impl EventLoop {
             }
         }
         let active = self.active_mut()?;
-        for b in brokers {
+        for (b, czxid) in brokers {
             active.channels.add_broker(b.clone());
+            active.ctx.registrations.insert(b.id, czxid);
             active.ctx.live_brokers.insert(b.id, b);
         }
         active.ctx.assignments = assignments;
@@ -829,8 +748,7 @@ impl EventLoop {
         // Brokers that died while there was no controller are handled as failures now:
         // elect where the leader is gone, and take dead replicas out of ISRs.
         let repair = active.ctx.partitions_needing_repair();
-        self.elect_partitions(repair, OnlineMode::ElectAndShrinkIsr, &mut batch)
-            .await?;
+        self.elect_partitions(repair, OnlineMode::ElectAndShrinkIsr, &mut batch).await?;
 
         // Every live replica learns its partitions; every broker the whole cluster.
         let active = self.active_mut()?;
@@ -845,11 +763,7 @@ impl EventLoop {
         self.send(batch)?;
         self.shared.epoch.store(epoch, Ordering::SeqCst);
         self.shared.active.store(true, Ordering::SeqCst);
-        log::info!(
-            "broker {} is the controller, epoch {}",
-            self.broker_id,
-            epoch
-        );
+        log::info!("broker {} is the controller, epoch {}", self.broker_id, epoch);
         // Resume an election an earlier controller left unfinished, pick up ISR changes
         // announced while there was none, and start the periodic imbalance check: all as
         // events of this loop, so none of them runs beside another handler.
@@ -859,8 +773,7 @@ impl EventLoop {
             let every = self.config.leader_imbalance_check_interval;
             let tx = self.events.clone();
             let timer = tokio::spawn(async move {
-                let mut ticks =
-                    tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticks.tick().await;
@@ -903,24 +816,15 @@ impl EventLoop {
     }
 
     /// Data-watch `/brokers/topics/<topic>`; its assignment, or `None` if it is gone.
-    async fn watch_topic(
-        &mut self,
-        topic: &str,
-    ) -> Result<Option<BTreeMap<i32, Vec<i32>>>, ControllerError> {
+    async fn watch_topic(&mut self, topic: &str) -> Result<Option<BTreeMap<i32, Vec<i32>>>, ControllerError> {
         let (data, fired) = self.zk.watch_data(&paths::topic(topic)).await?;
         let Some((bytes, _)) = data else {
             self.disarm(&WatchKey::Topic(topic.to_string()));
             return Ok(None);
         };
-        self.arm(
-            WatchKey::Topic(topic.to_string()),
-            fired,
-            Event::PartitionModification(topic.to_string()),
-        );
+        self.arm(WatchKey::Topic(topic.to_string()), fired, Event::PartitionModification(topic.to_string()));
         match TopicAssignment::parse(&bytes) {
-            Ok(a) => Ok(Some(
-                a.partitions.into_iter().filter(|(p, _)| *p >= 0).collect(),
-            )),
+            Ok(a) => Ok(Some(a.partitions.into_iter().filter(|(p, _)| *p >= 0).collect())),
             Err(e) => {
                 // Known but empty: a rewrite fires the watch again.
                 log::error!("ignoring the assignment of topic {}: {}", topic, e);
@@ -942,9 +846,7 @@ impl EventLoop {
         batch: &mut RequestBatch,
     ) -> Result<(), ControllerError> {
         let start = Instant::now();
-        let result = self
-            .change_partition_states(ChangeKind::Online(mode), partitions, batch)
-            .await;
+        let result = self.change_partition_states(ChangeKind::Online(mode), partitions, batch).await;
         self.shared.stats.leader_election.record(start.elapsed());
         result
     }
@@ -961,16 +863,12 @@ impl EventLoop {
         if partitions.is_empty() {
             return Ok(());
         }
-        let mut change =
-            PartitionStateChange::new(kind, partitions, self.config.unclean_leader_election_enable);
+        let mut change = PartitionStateChange::new(kind, partitions, self.config.unclean_leader_election_enable);
         let store = self.store.clone();
         let active = self.active_mut()?;
         let fence = active.fence;
         change::run(&store, fence, &mut active.ctx, &mut change).await?;
-        self.shared
-            .stats
-            .unclean_leader_elections
-            .fetch_add(change.unclean_elections, Ordering::Relaxed);
+        self.shared.stats.unclean_leader_elections.fetch_add(change.unclean_elections, Ordering::Relaxed);
         for (tp, recipients) in &change.written {
             batch.add_leader_and_isr(recipients.iter().copied(), tp);
         }
@@ -1006,11 +904,7 @@ impl EventLoop {
                     batch.add_leader_and_isr(recipients, &tp);
                 }
                 WriteOutcome::Conflict(e) => {
-                    log::info!(
-                        "state of {} changed before our write ({}); reading it again",
-                        tp,
-                        e
-                    );
+                    log::info!("state of {} changed before our write ({}); reading it again", tp, e);
                     conflicts.push(tp);
                 }
             }
@@ -1026,43 +920,60 @@ impl EventLoop {
         }
         let (children, fired) = self.zk.watch_children(paths::BROKER_IDS).await?;
         self.arm(WatchKey::BrokerIds, fired, Event::BrokerChange);
-        let ids = parse_broker_ids(children.unwrap_or_default());
-        let known: BTreeSet<i32> = self
-            .active_mut()?
-            .ctx
-            .live_brokers
-            .keys()
-            .copied()
-            .collect();
-        let dead: BTreeSet<i32> = known.difference(&ids).copied().collect();
-        let new_ids: BTreeSet<i32> = ids.difference(&known).copied().collect();
-        // Registrations that vanished in between are skipped: the next watch sees them gone.
-        let new_brokers = read_brokers(&self.zk, new_ids).await?;
-        if new_brokers.is_empty() && dead.is_empty() {
+        let listed = parse_broker_ids(children.unwrap_or_default());
+        // Every registration is read, not only the new ones: a broker whose znode was
+        // deleted and created again between two watch events keeps its id but not its
+        // czxid (KAFKA-1120).
+        let registered = read_brokers(&self.zk, listed.clone()).await?;
+        let read: BTreeMap<i32, i64> = registered.iter().map(|(b, czxid)| (b.id, *czxid)).collect();
+        let active = self.active_mut()?;
+        let changes = broker_changes(&active.ctx.registrations, &listed, &read);
+        if changes.is_empty() {
             return Ok(());
         }
-        let active = self.active_mut()?;
-        for id in &dead {
+        for id in &changes.dead {
             active.ctx.live_brokers.remove(id);
+            active.ctx.registrations.remove(id);
             active.ctx.shutting_down.remove(id);
             active.channels.remove_broker(*id);
         }
-        for b in &new_brokers {
+        for (b, czxid) in registered.iter().filter(|(b, _)| changes.new.contains(&b.id)) {
             active.channels.add_broker(b.clone());
             active.ctx.live_brokers.insert(b.id, b.clone());
+            active.ctx.registrations.insert(b.id, *czxid);
         }
-        let new_ids: Vec<i32> = new_brokers.iter().map(|b| b.id).collect();
         log::info!(
-            "newly added brokers: {:?}, deleted brokers: {:?}, all live brokers: {:?}",
-            new_ids,
-            dead,
+            "newly added brokers: {:?}, deleted brokers: {:?}, bounced brokers: {:?}, all live brokers: {:?}",
+            changes.new,
+            changes.dead,
+            changes.bounced,
             active.ctx.live_brokers.keys().collect::<Vec<_>>()
         );
-        if !new_ids.is_empty() {
+        if !changes.new.is_empty() {
+            let new_ids: Vec<i32> = changes.new.iter().copied().collect();
             self.on_broker_startup(&new_ids).await?;
         }
-        if !dead.is_empty() {
-            self.on_broker_failure(&dead).await?;
+        if !changes.dead.is_empty() {
+            self.on_broker_failure(&changes.dead).await?;
+        }
+        if !changes.bounced.is_empty() {
+            // A failure, then a start-up (as later Kafka handles KAFKA-1120): its
+            // leaderships move away, then it is told its partitions again.
+            let active = self.active_mut()?;
+            for id in &changes.bounced {
+                active.ctx.live_brokers.remove(id);
+                active.ctx.shutting_down.remove(id);
+                active.channels.remove_broker(*id);
+            }
+            self.on_broker_failure(&changes.bounced).await?;
+            let active = self.active_mut()?;
+            for (b, czxid) in registered.iter().filter(|(b, _)| changes.bounced.contains(&b.id)) {
+                active.channels.add_broker(b.clone());
+                active.ctx.live_brokers.insert(b.id, b.clone());
+                active.ctx.registrations.insert(b.id, *czxid);
+            }
+            let bounced: Vec<i32> = changes.bounced.iter().copied().collect();
+            self.on_broker_startup(&bounced).await?;
         }
         Ok(())
     }
@@ -1083,8 +994,7 @@ impl EventLoop {
             }
         }
         let offline = active.ctx.offline_partitions();
-        self.elect_partitions(offline, OnlineMode::ElectIfOffline, &mut batch)
-            .await?;
+        self.elect_partitions(offline, OnlineMode::ElectIfOffline, &mut batch).await?;
         let everyone = self.active_mut()?.ctx.live_or_shutting_down_ids();
         batch.add_update_metadata_all(everyone);
         self.send(batch)
@@ -1097,21 +1007,13 @@ impl EventLoop {
             .all_partitions()
             .into_iter()
             .filter(|tp| {
-                let hosted = active
-                    .ctx
-                    .replicas(tp)
-                    .is_some_and(|ar| ar.iter().any(|r| dead.contains(r)));
-                let led = active
-                    .ctx
-                    .leadership
-                    .get(tp)
-                    .is_some_and(|l| dead.contains(&l.leader));
+                let hosted = active.ctx.replicas(tp).is_some_and(|ar| ar.iter().any(|r| dead.contains(r)));
+                let led = active.ctx.leadership.get(tp).is_some_and(|l| dead.contains(&l.leader));
                 hosted || led
             })
             .collect();
         let mut batch = RequestBatch::new();
-        self.elect_partitions(affected, OnlineMode::ElectAndShrinkIsr, &mut batch)
-            .await?;
+        self.elect_partitions(affected, OnlineMode::ElectAndShrinkIsr, &mut batch).await?;
         let everyone = self.active_mut()?.ctx.live_or_shutting_down_ids();
         batch.add_update_metadata_all(everyone);
         self.send(batch)
@@ -1132,18 +1034,11 @@ impl EventLoop {
             self.active_mut()?.ctx.remove_topic(gone);
         }
         let mut new_partitions = Vec::new();
-        let fresh: Vec<String> = topics
-            .difference(&known)
-            .filter(|t| !self.deletions.contains(t))
-            .cloned()
-            .collect();
+        let fresh: Vec<String> = topics.difference(&known).filter(|t| !self.deletions.contains(t)).cloned().collect();
         for topic in &fresh {
             if let Some(parts) = self.watch_topic(topic).await? {
                 new_partitions.extend(parts.keys().map(|p| TopicPartition::new(topic.clone(), *p)));
-                self.active_mut()?
-                    .ctx
-                    .assignments
-                    .insert(topic.clone(), parts);
+                self.active_mut()?.ctx.assignments.insert(topic.clone(), parts);
             }
         }
         if new_partitions.is_empty() {
@@ -1162,47 +1057,24 @@ impl EventLoop {
             self.disarm(&WatchKey::Topic(topic.to_string()));
             return Ok(());
         }
-        let Some(parts) = self.watch_topic(topic).await? else {
-            return Ok(());
-        };
-        let known = self
-            .active_mut()?
-            .ctx
-            .assignments
-            .get(topic)
-            .cloned()
-            .unwrap_or_default();
+        let Some(parts) = self.watch_topic(topic).await? else { return Ok(()) };
+        let known = self.active_mut()?.ctx.assignments.get(topic).cloned().unwrap_or_default();
         // Only added partitions count; rewrites of existing ones belong to reassignment.
-        let added: BTreeMap<i32, Vec<i32>> = parts
-            .into_iter()
-            .filter(|(p, _)| !known.contains_key(p))
-            .collect();
+        let added: BTreeMap<i32, Vec<i32>> = parts.into_iter().filter(|(p, _)| !known.contains_key(p)).collect();
         if added.is_empty() {
             return Ok(());
         }
-        let new_partitions: Vec<TopicPartition> = added
-            .keys()
-            .map(|p| TopicPartition::new(topic, *p))
-            .collect();
-        self.active_mut()?
-            .ctx
-            .assignments
-            .entry(topic.to_string())
-            .or_default()
-            .extend(added);
+        let new_partitions: Vec<TopicPartition> = added.keys().map(|p| TopicPartition::new(topic, *p)).collect();
+        self.active_mut()?.ctx.assignments.entry(topic.to_string()).or_default().extend(added);
         log::info!("partitions added: {:?}", new_partitions);
         self.on_new_partitions(new_partitions).await
     }
 
     /// New → Online for partitions just seen; a partition whose replicas are
     /// all dead stays New and is elected when one of them starts.
-    async fn on_new_partitions(
-        &mut self,
-        partitions: Vec<TopicPartition>,
-    ) -> Result<(), ControllerError> {
+    async fn on_new_partitions(&mut self, partitions: Vec<TopicPartition>) -> Result<(), ControllerError> {
         let mut batch = RequestBatch::new();
-        self.elect_partitions(partitions.clone(), OnlineMode::ElectIfOffline, &mut batch)
-            .await?;
+        self.elect_partitions(partitions.clone(), OnlineMode::ElectIfOffline, &mut batch).await?;
         let active = self.active_mut()?;
         let live = active.ctx.live_broker_ids();
         let everyone = active.ctx.live_or_shutting_down_ids();
@@ -1227,35 +1099,18 @@ impl EventLoop {
         if self.active.is_none() {
             return Ok(());
         }
-        let (data, fired) = self
-            .zk
-            .watch_data(paths::PREFERRED_REPLICA_ELECTION)
-            .await?;
-        self.arm(
-            WatchKey::PreferredElection,
-            fired,
-            Event::PreferredReplicaElection,
-        );
-        let Some((bytes, _)) = data else {
-            return Ok(());
-        };
+        let (data, fired) = self.zk.watch_data(paths::PREFERRED_REPLICA_ELECTION).await?;
+        self.arm(WatchKey::PreferredElection, fired, Event::PreferredReplicaElection);
+        let Some((bytes, _)) = data else { return Ok(()) };
         let requested: BTreeSet<TopicPartition> = match PartitionList::parse(&bytes) {
-            Ok(list) => list
-                .partitions
-                .into_iter()
-                .map(|e| TopicPartition::new(e.topic, e.partition))
-                .collect(),
+            Ok(list) => list.partitions.into_iter().map(|e| TopicPartition::new(e.topic, e.partition)).collect(),
             Err(e) => {
                 log::error!("ignoring {}: {}", paths::PREFERRED_REPLICA_ELECTION, e);
                 BTreeSet::new()
             }
         };
-        log::info!(
-            "starting preferred replica leader election for partitions {:?}",
-            requested
-        );
-        let moves =
-            preferred_election_moves(&self.active_mut()?.ctx.leader_views(), Some(&requested));
+        log::info!("starting preferred replica leader election for partitions {:?}", requested);
+        let moves = preferred_election_moves(&self.active_mut()?.ctx.leader_views(), Some(&requested));
         self.elect_preferred(moves).await?;
         self.zk.delete(paths::PREFERRED_REPLICA_ELECTION).await?;
         Ok(())
@@ -1265,52 +1120,34 @@ impl EventLoop {
     /// thread taking the controller's lock, so KAFKA-1305's deadlock cannot happen).
     async fn on_rebalance_check(&mut self) -> Result<(), ControllerError> {
         let percentage = self.config.leader_imbalance_per_broker_percentage;
-        let Some(active) = self.active.as_ref() else {
-            return Ok(());
-        };
+        let Some(active) = self.active.as_ref() else { return Ok(()) };
         let ctx = &active.ctx;
         // Partitions a controlled shutdown is moving, and topics being deleted, stay where
         // they are; while a reassignment is in flight the check waits for the next tick.
         if self.reassignments.poll_scheduled {
             return Ok(());
         }
-        let mut busy: BTreeSet<TopicPartition> = ctx
-            .shutting_down
-            .iter()
-            .flat_map(|b| ctx.partitions_on_broker(*b))
-            .collect();
+        let mut busy: BTreeSet<TopicPartition> =
+            ctx.shutting_down.iter().flat_map(|b| ctx.partitions_on_broker(*b)).collect();
         for topic in self.deletions.topics.keys() {
             busy.extend(ctx.topic_partitions(topic));
         }
-        let moves = rebalance_moves(
-            &ctx.leader_views(),
-            &ctx.live_broker_ids(),
-            &busy,
-            percentage,
-        );
+        let moves = rebalance_moves(&ctx.leader_views(), &ctx.live_broker_ids(), &busy, percentage);
         if moves.is_empty() {
             return Ok(());
         }
-        log::info!(
-            "leader imbalance above {}%: moving {:?} to their preferred replica",
-            percentage,
-            moves
-        );
+        log::info!("leader imbalance above {}%: moving {:?} to their preferred replica", percentage, moves);
         self.elect_preferred(moves).await
     }
 
     /// Preferred replica leader election of `partitions`: LeaderAndIsr to their live
     /// replicas, UpdateMetadata to every broker.
-    async fn elect_preferred(
-        &mut self,
-        partitions: Vec<TopicPartition>,
-    ) -> Result<(), ControllerError> {
+    async fn elect_preferred(&mut self, partitions: Vec<TopicPartition>) -> Result<(), ControllerError> {
         if partitions.is_empty() {
             return Ok(());
         }
         let mut batch = RequestBatch::new();
-        self.change_partition_states(ChangeKind::PreferredReplica, partitions, &mut batch)
-            .await?;
+        self.change_partition_states(ChangeKind::PreferredReplica, partitions, &mut batch).await?;
         self.send(batch)
     }
 
@@ -1322,48 +1159,30 @@ impl EventLoop {
         if self.active.is_none() {
             return Ok(());
         }
-        let (children, fired) = self
-            .zk
-            .watch_children(paths::ISR_CHANGE_NOTIFICATION)
-            .await?;
+        let (children, fired) = self.zk.watch_children(paths::ISR_CHANGE_NOTIFICATION).await?;
         self.arm(WatchKey::IsrChanges, fired, Event::IsrChangeNotification);
         let children = children.unwrap_or_default();
         if children.is_empty() {
             return Ok(());
         }
-        let nodes: Vec<String> = children
-            .iter()
-            .map(|c| format!("{}/{}", paths::ISR_CHANGE_NOTIFICATION, c))
-            .collect();
+        let nodes: Vec<String> =
+            children.iter().map(|c| format!("{}/{}", paths::ISR_CHANGE_NOTIFICATION, c)).collect();
         let mut changed = BTreeSet::new();
         for data in read_many(&self.zk, &nodes).await?.into_iter().flatten() {
             match PartitionList::parse(&data.0) {
-                Ok(list) => changed.extend(
-                    list.partitions
-                        .into_iter()
-                        .map(|e| TopicPartition::new(e.topic, e.partition)),
-                ),
+                Ok(list) => changed.extend(list.partitions.into_iter().map(|e| TopicPartition::new(e.topic, e.partition))),
                 Err(e) => log::warn!("ignoring an isr change notification: {}", e),
             }
         }
-        let changed: Vec<TopicPartition> = changed
-            .into_iter()
-            .filter(|tp| {
-                self.active
-                    .as_ref()
-                    .is_some_and(|a| a.ctx.replicas(tp).is_some())
-            })
-            .collect();
+        let changed: Vec<TopicPartition> =
+            changed.into_iter().filter(|tp| self.active.as_ref().is_some_and(|a| a.ctx.replicas(tp).is_some())).collect();
         let reads = read_partition_states(&self.zk, &changed).await?;
         let active = self.active_mut()?;
         let everyone = active.ctx.live_or_shutting_down_ids();
         let mut batch = RequestBatch::new();
         for (tp, read) in changed.iter().zip(reads) {
             if let StateRead::Present(state, version) = read {
-                active.ctx.leadership.insert(
-                    tp.clone(),
-                    LeaderIsrAndControllerEpoch::from_json(&state, version),
-                );
+                active.ctx.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
                 batch.add_update_metadata(everyone.iter().copied(), tp);
             }
         }
@@ -1392,11 +1211,7 @@ impl EventLoop {
     /// a broker that closed its socket server before the LeaderAndIsr arrived kept
     /// leading in its own eyes, taking acks=1 writes and holding acks=-1 ones until their
     /// timeout.
-    async fn on_controlled_shutdown(
-        &mut self,
-        broker_id: i32,
-        reply: ShutdownReply,
-    ) -> Result<(), ControllerError> {
+    async fn on_controlled_shutdown(&mut self, broker_id: i32, reply: ShutdownReply) -> Result<(), ControllerError> {
         let refusal = match self.active.as_ref() {
             None => Some(ControlledShutdownError::NotController),
             Some(a) if !a.ctx.live_brokers.contains_key(&broker_id) => {
@@ -1453,42 +1268,23 @@ impl EventLoop {
         let partitions = replicated_partitions_on(&active.ctx, broker_id);
         let mut stop = RequestBatch::new();
         for tp in &partitions {
-            if active
-                .ctx
-                .leadership
-                .get(tp)
-                .is_some_and(|l| l.leader != broker_id)
-            {
+            if active.ctx.leadership.get(tp).is_some_and(|l| l.leader != broker_id) {
                 stop.add_stop_replica(broker_id, tp);
             }
         }
         let mut answered = self.send_tracking(stop, Some(broker_id))?;
 
         let mut batch = RequestBatch::new();
-        self.change_partition_states(
-            ChangeKind::ControlledShutdown(broker_id),
-            partitions,
-            &mut batch,
-        )
-        .await?;
+        self.change_partition_states(ChangeKind::ControlledShutdown(broker_id), partitions, &mut batch).await?;
         answered.extend(self.send_tracking(batch, Some(broker_id))?);
 
         let active = self.active_mut()?;
         let remaining: Vec<TopicPartition> = replicated_partitions_on(&active.ctx, broker_id)
             .into_iter()
-            .filter(|tp| {
-                active
-                    .ctx
-                    .leadership
-                    .get(tp)
-                    .is_some_and(|l| l.leader == broker_id)
-            })
+            .filter(|tp| active.ctx.leadership.get(tp).is_some_and(|l| l.leader == broker_id))
             .collect();
         if remaining.is_empty() {
-            log::info!(
-                "broker {} leads no replicated partition any more",
-                broker_id
-            );
+            log::info!("broker {} leads no replicated partition any more", broker_id);
         } else {
             log::info!("broker {} still leads {:?}", broker_id, remaining);
         }
@@ -1501,9 +1297,7 @@ impl EventLoop {
 fn replicated_partitions_on(ctx: &ControllerContext, broker: i32) -> Vec<TopicPartition> {
     ctx.partitions_on_broker(broker)
         .into_iter()
-        .filter(|tp| {
-            ctx.replicas(tp).is_some_and(|ar| ar.len() > 1) && ctx.leadership.contains_key(tp)
-        })
+        .filter(|tp| ctx.replicas(tp).is_some_and(|ar| ar.len() > 1) && ctx.leadership.contains_key(tp))
         .collect()
 }
 
@@ -1527,15 +1321,15 @@ fn parse_broker_ids(children: Vec<String>) -> BTreeSet<i32> {
         .collect()
 }
 
-/// Registrations of `ids`; vanished or unreadable ones are skipped.
-async fn read_brokers(zk: &ZkClient, ids: BTreeSet<i32>) -> Result<Vec<Broker>, ZkError> {
+/// Registrations of `ids` with their znode's czxid; vanished or unreadable ones are skipped.
+async fn read_brokers(zk: &ZkClient, ids: BTreeSet<i32>) -> Result<Vec<(Broker, i64)>, ZkError> {
     let ids: Vec<i32> = ids.into_iter().collect();
     let paths: Vec<String> = ids.iter().map(|id| paths::broker(*id)).collect();
     let mut out = Vec::with_capacity(ids.len());
-    for (id, data) in ids.into_iter().zip(read_many(zk, &paths).await?) {
-        let Some((data, _)) = data else { continue };
+    for (id, data) in ids.into_iter().zip(read_many_stat(zk, &paths).await?) {
+        let Some((data, stat)) = data else { continue };
         match BrokerRegistration::parse(&data) {
-            Ok(r) => out.push(Broker::new(id, r.host, r.port)),
+            Ok(r) => out.push((Broker::new(id, r.host, r.port), stat.czxid)),
             Err(e) => log::error!("ignoring broker {}: {}", id, e),
         }
     }
@@ -1551,20 +1345,9 @@ mod tests {
     fn a_session_expiry_mid_batch_resigns_a_fence_resigns_and_other_errors_retry() {
         let expired = ControllerError::from(FenceError::Zk(ZkError::SessionExpired));
         assert_eq!(error_action(&expired), ErrorAction::ResignUntilNewSession);
-        assert_eq!(
-            error_action(&ControllerError::from(FenceError::Fenced)),
-            ErrorAction::Resign
-        );
-        assert_eq!(
-            error_action(&ControllerError::Zk(ZkError::BadVersion)),
-            ErrorAction::Retry
-        );
-        assert_eq!(
-            error_action(&ControllerError::Zk(ZkError::Other(
-                "connection loss".into()
-            ))),
-            ErrorAction::Retry
-        );
+        assert_eq!(error_action(&ControllerError::from(FenceError::Fenced)), ErrorAction::Resign);
+        assert_eq!(error_action(&ControllerError::Zk(ZkError::BadVersion)), ErrorAction::Retry);
+        assert_eq!(error_action(&ControllerError::Zk(ZkError::Other("connection loss".into()))), ErrorAction::Retry);
     }
 
     #[test]
@@ -1575,15 +1358,13 @@ mod tests {
         props.set("port", "9093");
         props.set("controller.socket.timeout.ms", "1000");
         props.set("unclean.leader.election.enable", "false");
-        let config =
-            ControllerConfig::from_kafka_config(&KafkaConfig::from_properties(&props).unwrap());
+        let config = ControllerConfig::from_kafka_config(&KafkaConfig::from_properties(&props).unwrap());
         assert_eq!(config.socket_timeout, Duration::from_secs(1));
         assert!(!config.unclean_leader_election_enable);
         assert_eq!(config.message_queue_size, i32::MAX as usize);
         assert_eq!(config.client_id(3), "id_3-host_null-port_9093");
         props.set("host.name", "kafka1");
-        let config =
-            ControllerConfig::from_kafka_config(&KafkaConfig::from_properties(&props).unwrap());
+        let config = ControllerConfig::from_kafka_config(&KafkaConfig::from_properties(&props).unwrap());
         assert_eq!(config.client_id(3), "id_3-host_kafka1-port_9093");
     }
 }

@@ -9,6 +9,10 @@
 //!   replica, controlled shutdown, ISR removal), and which partitions a preferred replica
 //!   election or the automatic leader rebalance moves.
 //! - [`context`]: the in-memory model and the requests built from it.
+//! - [`change`]: the decision core, one routine for every change of partition states
+//!   (elections, broker failure and start-up, controlled shutdown, preferred election,
+//!   rebalance) as a pure step returning effects, and the loop that performs them through a
+//!   [`store::ControllerStore`] (ZooKeeper, or in memory with injected errors for tests).
 //! - [`zk_store`]: batched state reads, and state writes fenced by the controller epoch
 //!   (a ZooKeeper `multi` guarded by the version of `/controller_epoch`).
 //! - `channel`: one queue and task per live broker, in-order delivery with retries.
@@ -35,11 +39,9 @@ pub mod store;
 pub mod zk_store;
 
 pub use channel::RETRY_BACKOFF;
-pub use context::{
-    ControllerContext, ControllerRequest, LeaderIsrAndControllerEpoch, RequestBatch,
-};
+pub use context::{ControllerContext, ControllerRequest, LeaderIsrAndControllerEpoch, RequestBatch};
 pub use kafka_controller::{
-    ControlledShutdownError, ControllerConfig, ControllerHandle, ControllerStats, KafkaController,
-    DEFAULT_MESSAGE_QUEUE_SIZE, SHUTDOWN_TIMEOUT,
+    ControlledShutdownError, ControllerConfig, ControllerHandle, ControllerStats, KafkaController, DEFAULT_MESSAGE_QUEUE_SIZE,
+    SHUTDOWN_TIMEOUT,
 };
 pub use zk_store::{EpochFence, FenceError, StateRead, StateWrite, WriteOutcome};

@@ -48,11 +48,7 @@ pub enum ReassignmentStep {
     /// Wait until these RAR members are in the ISR (or alive, to lead).
     Wait { missing: Vec<i32> },
     /// Finish: this leader and ISR, AR := RAR, delete the replicas in `remove`.
-    Complete {
-        leader: i32,
-        isr: Vec<i32>,
-        remove: Vec<i32>,
-    },
+    Complete { leader: i32, isr: Vec<i32>, remove: Vec<i32> },
 }
 
 /// The next step of moving a partition from `ar` (its current assignment) to `rar`, given its
@@ -69,10 +65,7 @@ pub fn reassignment_step(
     }
     let distinct: BTreeSet<i32> = rar.iter().copied().collect();
     if distinct.len() != rar.len() {
-        return ReassignmentStep::Fail(format!(
-            "the new replica list {:?} names a broker twice",
-            rar
-        ));
+        return ReassignmentStep::Fail(format!("the new replica list {:?} names a broker twice", rar));
     }
     if rar == ar {
         return ReassignmentStep::Done;
@@ -81,19 +74,14 @@ pub fn reassignment_step(
         // Not started (or started by a controller that died before writing AR).
         let dead: Vec<i32> = rar.iter().copied().filter(|r| !live.contains(r)).collect();
         if !dead.is_empty() {
-            return ReassignmentStep::Fail(format!(
-                "brokers {:?} of the new replicas {:?} are not alive",
-                dead, rar
-            ));
+            return ReassignmentStep::Fail(format!("brokers {:?} of the new replicas {:?} are not alive", dead, rar));
         }
         let mut assignment = ar.to_vec();
         assignment.extend(rar.iter().copied().filter(|r| !ar.contains(r)));
         return ReassignmentStep::StartNewReplicas { assignment };
     }
     let Some((leader, isr)) = state else {
-        return ReassignmentStep::Wait {
-            missing: rar.to_vec(),
-        };
+        return ReassignmentStep::Wait { missing: rar.to_vec() };
     };
     let missing: Vec<i32> = rar.iter().copied().filter(|r| !isr.contains(r)).collect();
     if !missing.is_empty() {
@@ -107,17 +95,11 @@ pub fn reassignment_step(
         rar.iter().copied().find(|r| live.contains(r))
     };
     let Some(new_leader) = new_leader else {
-        return ReassignmentStep::Wait {
-            missing: rar.to_vec(),
-        };
+        return ReassignmentStep::Wait { missing: rar.to_vec() };
     };
     let new_isr: Vec<i32> = isr.iter().copied().filter(|r| rar.contains(r)).collect();
     let remove: Vec<i32> = ar.iter().copied().filter(|r| !rar.contains(r)).collect();
-    ReassignmentStep::Complete {
-        leader: new_leader,
-        isr: new_isr,
-        remove,
-    }
+    ReassignmentStep::Complete { leader: new_leader, isr: new_isr, remove }
 }
 
 /// The event loop's reassignment state.
@@ -130,10 +112,7 @@ pub(super) struct Reassignments {
 impl EventLoop {
     /// `/admin/reassign_partitions` changed, a poll came due, or this broker just became the
     /// controller: take every listed partition one step further.
-    pub(super) async fn on_partition_reassignment(
-        &mut self,
-        poll: bool,
-    ) -> Result<(), ControllerError> {
+    pub(super) async fn on_partition_reassignment(&mut self, poll: bool) -> Result<(), ControllerError> {
         if poll {
             self.reassignments.poll_scheduled = false;
         }
@@ -141,14 +120,8 @@ impl EventLoop {
             return Ok(());
         }
         let (data, fired) = self.zk.watch_data(paths::REASSIGN_PARTITIONS).await?;
-        self.arm(
-            WatchKey::ReassignPartitions,
-            fired,
-            Event::ReassignPartitions,
-        );
-        let Some((bytes, stat)) = data else {
-            return Ok(());
-        };
+        self.arm(WatchKey::ReassignPartitions, fired, Event::ReassignPartitions);
+        let Some((bytes, stat)) = data else { return Ok(()) };
         let asked = match parse_reassignment_json(&String::from_utf8_lossy(&bytes)) {
             Ok(a) => a,
             Err(e) => {
@@ -181,9 +154,7 @@ impl EventLoop {
                 continue;
             };
             let current = match read {
-                StateRead::Present(s, version) => {
-                    Some(LeaderIsrAndControllerEpoch::from_json(&s, version))
-                }
+                StateRead::Present(s, version) => Some(LeaderIsrAndControllerEpoch::from_json(&s, version)),
                 StateRead::Missing => None,
                 StateRead::Invalid(e) => {
                     log::error!("reassignment of partition {} waits: {}", tp, e);
@@ -193,20 +164,10 @@ impl EventLoop {
             if let Some(c) = &current {
                 active.ctx.leadership.insert(tp.clone(), c.clone());
             }
-            let step = reassignment_step(
-                rar,
-                &ar,
-                current.as_ref().map(|c| (c.leader, c.isr.as_slice())),
-                &live,
-            );
+            let step = reassignment_step(rar, &ar, current.as_ref().map(|c| (c.leader, c.isr.as_slice())), &live);
             match step {
                 ReassignmentStep::Fail(why) => {
-                    log::error!(
-                        "reassignment of partition {} to {:?} failed: {}",
-                        tp,
-                        rar,
-                        why
-                    );
+                    log::error!("reassignment of partition {} to {:?} failed: {}", tp, rar, why);
                     finished.insert(tp.clone());
                 }
                 ReassignmentStep::Done => {
@@ -214,19 +175,10 @@ impl EventLoop {
                     finished.insert(tp.clone());
                 }
                 ReassignmentStep::Wait { missing } => {
-                    log::debug!(
-                        "reassignment of partition {} waits for {:?} to join the ISR",
-                        tp,
-                        missing
-                    )
+                    log::debug!("reassignment of partition {} waits for {:?} to join the ISR", tp, missing)
                 }
                 ReassignmentStep::StartNewReplicas { assignment } => {
-                    log::info!(
-                        "reassignment of partition {}: replicas {:?} -> {:?}",
-                        tp,
-                        ar,
-                        assignment
-                    );
+                    log::info!("reassignment of partition {}: replicas {:?} -> {:?}", tp, ar, assignment);
                     if let Some(parts) = active.ctx.assignments.get_mut(&tp.topic) {
                         parts.insert(tp.partition, assignment.clone());
                     }
@@ -242,14 +194,8 @@ impl EventLoop {
                         planned.push((tp.clone(), next, assignment));
                     }
                 }
-                ReassignmentStep::Complete {
-                    leader,
-                    isr,
-                    remove,
-                } => {
-                    let Some(c) = current.filter(|c| c.controller_epoch <= epoch) else {
-                        continue;
-                    };
+                ReassignmentStep::Complete { leader, isr, remove } => {
+                    let Some(c) = current.filter(|c| c.controller_epoch <= epoch) else { continue };
                     log::info!(
                         "reassignment of partition {}: all of {:?} in the ISR; leader {} isr {:?}, deleting replicas {:?}",
                         tp,
@@ -276,11 +222,8 @@ impl EventLoop {
             self.write_assignment(topic).await?;
         }
         let mut batch = RequestBatch::new();
-        let conflicts: BTreeSet<TopicPartition> = self
-            .write_planned(&writes, planned, &mut batch)
-            .await?
-            .into_iter()
-            .collect();
+        let conflicts: BTreeSet<TopicPartition> =
+            self.write_planned(&writes, planned, &mut batch).await?.into_iter().collect();
         // Completed partitions: AR := RAR in the cache (the LeaderAndIsr carry it), the old
         // replicas stopped and deleted, then AR := RAR in ZooKeeper.
         let mut completed_topics = BTreeSet::new();
@@ -304,8 +247,7 @@ impl EventLoop {
             self.write_assignment(topic).await?;
         }
         // Completed partitions leave the node at the next pass, when AR reads RAR (Done).
-        self.remove_reassigned(&asked, &finished, stat.version)
-            .await?;
+        self.remove_reassigned(&asked, &finished, stat.version).await?;
         if finished.len() < targets.len() && !self.reassignments.poll_scheduled {
             self.reassignments.poll_scheduled = true;
             self.schedule(Event::ReassignmentPoll, POLL_INTERVAL);
@@ -315,17 +257,9 @@ impl EventLoop {
 
     /// Rewrite `/brokers/topics/<topic>` from the cache (unconditional, as 0.8.2).
     async fn write_assignment(&mut self, topic: &str) -> Result<(), ControllerError> {
-        let Some(parts) = self.active_mut()?.ctx.assignments.get(topic).cloned() else {
-            return Ok(());
-        };
+        let Some(parts) = self.active_mut()?.ctx.assignments.get(topic).cloned() else { return Ok(()) };
         let data = TopicAssignment::new(parts).to_bytes();
-        match self
-            .zk
-            .raw()
-            .set_data(&paths::topic(topic), &data, None)
-            .await
-            .map_err(ZkError::from)
-        {
+        match self.zk.raw().set_data(&paths::topic(topic), &data, None).await.map_err(ZkError::from) {
             // Deleted meanwhile: the topic change handler forgets it.
             Ok(_) | Err(ZkError::NoNode) => Ok(()),
             Err(e) => Err(e.into()),
@@ -344,29 +278,13 @@ impl EventLoop {
         if finished.is_empty() {
             return Ok(());
         }
-        let left: Reassignment = asked
-            .iter()
-            .filter(|(tp, _)| !finished.contains(tp))
-            .cloned()
-            .collect();
+        let left: Reassignment = asked.iter().filter(|(tp, _)| !finished.contains(tp)).cloned().collect();
         let client = self.zk.raw();
         let result = if left.is_empty() {
-            log::info!(
-                "no more partitions need to be reassigned; deleting {}",
-                paths::REASSIGN_PARTITIONS
-            );
-            client
-                .delete(paths::REASSIGN_PARTITIONS, Some(version))
-                .await
+            log::info!("no more partitions need to be reassigned; deleting {}", paths::REASSIGN_PARTITIONS);
+            client.delete(paths::REASSIGN_PARTITIONS, Some(version)).await
         } else {
-            client
-                .set_data(
-                    paths::REASSIGN_PARTITIONS,
-                    reassignment_json(&left).as_bytes(),
-                    Some(version),
-                )
-                .await
-                .map(drop)
+            client.set_data(paths::REASSIGN_PARTITIONS, reassignment_json(&left).as_bytes(), Some(version)).await.map(drop)
         };
         match result.map_err(ZkError::from) {
             Ok(()) | Err(ZkError::NoNode) => Ok(()),
@@ -392,126 +310,47 @@ mod tests {
 
     #[test]
     fn a_move_starts_by_adding_the_new_replicas_after_the_old_ones() {
-        let step = reassignment_step(
-            &[4, 5, 6],
-            &[1, 2, 3],
-            Some((1, &[1, 2, 3])),
-            &live(&[1, 2, 3, 4, 5, 6]),
-        );
-        assert_eq!(
-            step,
-            ReassignmentStep::StartNewReplicas {
-                assignment: vec![1, 2, 3, 4, 5, 6]
-            }
-        );
+        let step = reassignment_step(&[4, 5, 6], &[1, 2, 3], Some((1, &[1, 2, 3])), &live(&[1, 2, 3, 4, 5, 6]));
+        assert_eq!(step, ReassignmentStep::StartNewReplicas { assignment: vec![1, 2, 3, 4, 5, 6] });
         // Raising the replication factor: only the new broker is added.
         let step = reassignment_step(&[1, 2, 3], &[1, 2], Some((1, &[1, 2])), &live(&[1, 2, 3]));
-        assert_eq!(
-            step,
-            ReassignmentStep::StartNewReplicas {
-                assignment: vec![1, 2, 3]
-            }
-        );
+        assert_eq!(step, ReassignmentStep::StartNewReplicas { assignment: vec![1, 2, 3] });
     }
 
     #[test]
     fn a_move_to_a_dead_broker_fails_before_it_starts() {
         let step = reassignment_step(&[4, 5], &[1, 2], Some((1, &[1, 2])), &live(&[1, 2, 4]));
-        assert!(
-            matches!(step, ReassignmentStep::Fail(ref why) if why.contains("[5]")),
-            "{:?}",
-            step
-        );
+        assert!(matches!(step, ReassignmentStep::Fail(ref why) if why.contains("[5]")), "{:?}", step);
     }
 
     #[test]
     fn bad_targets_fail_and_a_finished_move_is_done() {
-        assert!(matches!(
-            reassignment_step(&[], &[1], None, &live(&[1])),
-            ReassignmentStep::Fail(_)
-        ));
-        assert!(matches!(
-            reassignment_step(&[2, 2], &[1], None, &live(&[1, 2])),
-            ReassignmentStep::Fail(_)
-        ));
-        assert_eq!(
-            reassignment_step(&[2, 1], &[2, 1], Some((2, &[2])), &live(&[1, 2])),
-            ReassignmentStep::Done
-        );
+        assert!(matches!(reassignment_step(&[], &[1], None, &live(&[1])), ReassignmentStep::Fail(_)));
+        assert!(matches!(reassignment_step(&[2, 2], &[1], None, &live(&[1, 2])), ReassignmentStep::Fail(_)));
+        assert_eq!(reassignment_step(&[2, 1], &[2, 1], Some((2, &[2])), &live(&[1, 2])), ReassignmentStep::Done);
     }
 
     #[test]
     fn a_started_move_waits_for_every_new_replica_in_the_isr() {
         let all = live(&[1, 2, 3, 4, 5, 6]);
-        let step = reassignment_step(
-            &[4, 5, 6],
-            &[1, 2, 3, 4, 5, 6],
-            Some((1, &[1, 2, 3, 4])),
-            &all,
-        );
-        assert_eq!(
-            step,
-            ReassignmentStep::Wait {
-                missing: vec![5, 6]
-            }
-        );
+        let step = reassignment_step(&[4, 5, 6], &[1, 2, 3, 4, 5, 6], Some((1, &[1, 2, 3, 4])), &all);
+        assert_eq!(step, ReassignmentStep::Wait { missing: vec![5, 6] });
         // A new replica's broker died after the start: wait for it, do not fail.
-        let step = reassignment_step(
-            &[4, 5, 6],
-            &[1, 2, 3, 4, 5, 6],
-            Some((1, &[1, 2, 3, 4])),
-            &live(&[1, 2, 3, 4]),
-        );
-        assert_eq!(
-            step,
-            ReassignmentStep::Wait {
-                missing: vec![5, 6]
-            }
-        );
+        let step = reassignment_step(&[4, 5, 6], &[1, 2, 3, 4, 5, 6], Some((1, &[1, 2, 3, 4])), &live(&[1, 2, 3, 4]));
+        assert_eq!(step, ReassignmentStep::Wait { missing: vec![5, 6] });
     }
 
     #[test]
     fn completion_moves_the_leader_into_rar_cuts_the_isr_and_deletes_the_old_replicas() {
         let all = live(&[1, 2, 3, 4, 5, 6]);
-        let step = reassignment_step(
-            &[4, 5, 6],
-            &[1, 2, 3, 4, 5, 6],
-            Some((1, &[1, 2, 3, 6, 5, 4])),
-            &all,
-        );
-        assert_eq!(
-            step,
-            ReassignmentStep::Complete {
-                leader: 4,
-                isr: vec![6, 5, 4],
-                remove: vec![1, 2, 3]
-            }
-        );
+        let step = reassignment_step(&[4, 5, 6], &[1, 2, 3, 4, 5, 6], Some((1, &[1, 2, 3, 6, 5, 4])), &all);
+        assert_eq!(step, ReassignmentStep::Complete { leader: 4, isr: vec![6, 5, 4], remove: vec![1, 2, 3] });
         // A leader that stays a replica keeps leading (lowering the replication factor).
-        let step = reassignment_step(
-            &[2, 1],
-            &[1, 2, 3],
-            Some((2, &[1, 2, 3])),
-            &live(&[1, 2, 3]),
-        );
-        assert_eq!(
-            step,
-            ReassignmentStep::Complete {
-                leader: 2,
-                isr: vec![1, 2],
-                remove: vec![3]
-            }
-        );
+        let step = reassignment_step(&[2, 1], &[1, 2, 3], Some((2, &[1, 2, 3])), &live(&[1, 2, 3]));
+        assert_eq!(step, ReassignmentStep::Complete { leader: 2, isr: vec![1, 2], remove: vec![3] });
         // The leader in RAR but dead: the first live RAR member leads.
         let step = reassignment_step(&[2, 1], &[1, 2, 3], Some((2, &[1, 2, 3])), &live(&[1, 3]));
-        assert_eq!(
-            step,
-            ReassignmentStep::Complete {
-                leader: 1,
-                isr: vec![1, 2],
-                remove: vec![3]
-            }
-        );
+        assert_eq!(step, ReassignmentStep::Complete { leader: 1, isr: vec![1, 2], remove: vec![3] });
         // No live RAR member to lead: wait.
         let step = reassignment_step(&[2], &[1, 2], Some((1, &[1, 2])), &live(&[1]));
         assert_eq!(step, ReassignmentStep::Wait { missing: vec![2] });

@@ -39,17 +39,11 @@ pub enum SelectionError {
 impl fmt::Display for SelectionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            SelectionError::NoLiveIsr => {
-                "no live replica in the ISR and unclean leader election is disabled"
-            }
+            SelectionError::NoLiveIsr => "no live replica in the ISR and unclean leader election is disabled",
             SelectionError::NoLiveReplica => "no assigned replica is alive",
             SelectionError::NotNeeded => "the preferred replica already leads",
-            SelectionError::PreferredReplicaUnavailable => {
-                "the preferred replica is not alive or not in the ISR"
-            }
-            SelectionError::NoIsrAfterShutdown => {
-                "no ISR member would remain after the controlled shutdown"
-            }
+            SelectionError::PreferredReplicaUnavailable => "the preferred replica is not alive or not in the ISR",
+            SelectionError::NoIsrAfterShutdown => "no ISR member would remain after the controlled shutdown",
         })
     }
 }
@@ -57,11 +51,7 @@ impl fmt::Display for SelectionError {
 impl std::error::Error for SelectionError {}
 
 fn live_in_order(replicas: &[i32], live: &BTreeSet<i32>) -> Vec<i32> {
-    replicas
-        .iter()
-        .copied()
-        .filter(|r| live.contains(r))
-        .collect()
+    replicas.iter().copied().filter(|r| live.contains(r)).collect()
 }
 
 /// New → Online: leader = first live replica in assignment order, ISR = the live
@@ -85,12 +75,7 @@ pub fn offline_leader(
     let live_isr = live_in_order(isr, live);
     if !live_isr.is_empty() {
         return match live_assigned.iter().find(|r| live_isr.contains(r)) {
-            Some(&leader) => Ok(Election {
-                leader,
-                isr: live_isr,
-                recipients: live_assigned,
-                unclean: false,
-            }),
+            Some(&leader) => Ok(Election { leader, isr: live_isr, recipients: live_assigned, unclean: false }),
             // Live ISR members, none of them assigned (the assignment moved under us):
             // 0.8.2 fails on the head of an empty list; treat it as having no live ISR.
             None if live_assigned.is_empty() => Err(SelectionError::NoLiveReplica),
@@ -100,21 +85,13 @@ pub fn offline_leader(
     unclean_or_fail(live_assigned, unclean_enabled)
 }
 
-fn unclean_or_fail(
-    live_assigned: Vec<i32>,
-    unclean_enabled: bool,
-) -> Result<Election, SelectionError> {
+fn unclean_or_fail(live_assigned: Vec<i32>, unclean_enabled: bool) -> Result<Election, SelectionError> {
     if !unclean_enabled {
         return Err(SelectionError::NoLiveIsr);
     }
     match live_assigned.first() {
         None => Err(SelectionError::NoLiveReplica),
-        Some(&leader) => Ok(Election {
-            leader,
-            isr: vec![leader],
-            recipients: live_assigned,
-            unclean: true,
-        }),
+        Some(&leader) => Ok(Election { leader, isr: vec![leader], recipients: live_assigned, unclean: true }),
     }
 }
 
@@ -131,12 +108,7 @@ pub fn preferred_replica_leader(
         return Err(SelectionError::NotNeeded);
     }
     if live.contains(&preferred) && isr.contains(&preferred) {
-        Ok(Election {
-            leader: preferred,
-            isr: isr.to_vec(),
-            recipients: assigned.to_vec(),
-            unclean: false,
-        })
+        Ok(Election { leader: preferred, isr: isr.to_vec(), recipients: assigned.to_vec(), unclean: false })
     } else {
         Err(SelectionError::PreferredReplicaUnavailable)
     }
@@ -154,21 +126,13 @@ pub fn controlled_shutdown_leader(
     shutting_down: &BTreeSet<i32>,
     live: &BTreeSet<i32>,
 ) -> Result<Election, SelectionError> {
-    let new_isr: Vec<i32> = isr
-        .iter()
-        .copied()
-        .filter(|r| !shutting_down.contains(r))
-        .collect();
+    let new_isr: Vec<i32> = isr.iter().copied().filter(|r| !shutting_down.contains(r)).collect();
     match new_isr.iter().find(|r| live.contains(r)) {
         None => Err(SelectionError::NoIsrAfterShutdown),
         Some(&leader) => Ok(Election {
             leader,
             isr: new_isr,
-            recipients: assigned
-                .iter()
-                .copied()
-                .filter(|r| live.contains(r) || shutting_down.contains(r))
-                .collect(),
+            recipients: assigned.iter().copied().filter(|r| live.contains(r) || shutting_down.contains(r)).collect(),
             unclean: false,
         }),
     }
@@ -193,14 +157,12 @@ pub fn controlled_shutdown_change(
     }
     let removed = BTreeSet::from([broker]);
     match remove_replicas_from_isr(leader, isr, &removed, unclean_enabled) {
-        Some((new_leader, new_isr)) if new_leader != leader || new_isr != isr => {
-            Ok(Some(Election {
-                leader: new_leader,
-                isr: new_isr,
-                recipients: live_in_order(assigned, live),
-                unclean: false,
-            }))
-        }
+        Some((new_leader, new_isr)) if new_leader != leader || new_isr != isr => Ok(Some(Election {
+            leader: new_leader,
+            isr: new_isr,
+            recipients: live_in_order(assigned, live),
+            unclean: false,
+        })),
         _ => Ok(None),
     }
 }
@@ -218,21 +180,9 @@ pub fn remove_replicas_from_isr(
     if !isr.iter().any(|r| replicas.contains(r)) {
         return None;
     }
-    let new_leader = if replicas.contains(&leader) {
-        NO_LEADER
-    } else {
-        leader
-    };
-    let shrunk: Vec<i32> = isr
-        .iter()
-        .copied()
-        .filter(|r| !replicas.contains(r))
-        .collect();
-    let new_isr = if shrunk.is_empty() && !unclean_enabled {
-        isr.to_vec()
-    } else {
-        shrunk
-    };
+    let new_leader = if replicas.contains(&leader) { NO_LEADER } else { leader };
+    let shrunk: Vec<i32> = isr.iter().copied().filter(|r| !replicas.contains(r)).collect();
+    let new_isr = if shrunk.is_empty() && !unclean_enabled { isr.to_vec() } else { shrunk };
     Some((new_leader, new_isr))
 }
 
@@ -266,15 +216,9 @@ pub fn decide_online(
         }
     }
     if mode == OnlineMode::ElectAndShrinkIsr {
-        let dead: BTreeSet<i32> = isr
-            .iter()
-            .copied()
-            .chain(Some(leader))
-            .filter(|r| *r != NO_LEADER && !live.contains(r))
-            .collect();
-        if let Some((new_leader, new_isr)) =
-            remove_replicas_from_isr(leader, isr, &dead, unclean_enabled)
-        {
+        let dead: BTreeSet<i32> =
+            isr.iter().copied().chain(Some(leader)).filter(|r| *r != NO_LEADER && !live.contains(r)).collect();
+        if let Some((new_leader, new_isr)) = remove_replicas_from_isr(leader, isr, &dead, unclean_enabled) {
             if new_leader != leader || new_isr != isr {
                 return Ok(Some(Election {
                     leader: new_leader,
@@ -304,10 +248,7 @@ pub struct LeaderView {
 /// `views`) whose preferred replica does not lead; each must still pass
 /// [`preferred_replica_leader`] against the state read from ZooKeeper. `None` asks for
 /// every known partition (a file-less `kafka-preferred-replica-election.sh`).
-pub fn preferred_election_moves(
-    views: &[LeaderView],
-    requested: Option<&BTreeSet<TopicPartition>>,
-) -> Vec<TopicPartition> {
+pub fn preferred_election_moves(views: &[LeaderView], requested: Option<&BTreeSet<TopicPartition>>) -> Vec<TopicPartition> {
     views
         .iter()
         .filter(|v| requested.map_or(true, |r| r.contains(&v.partition)))
@@ -321,9 +262,7 @@ pub fn preferred_election_moves(
 pub fn leader_imbalance(views: &[LeaderView]) -> BTreeMap<i32, (usize, usize)> {
     let mut out: BTreeMap<i32, (usize, usize)> = BTreeMap::new();
     for v in views {
-        let Some(&preferred) = v.assigned.first() else {
-            continue;
-        };
+        let Some(&preferred) = v.assigned.first() else { continue };
         let entry = out.entry(preferred).or_default();
         entry.1 += 1;
         if v.leader != preferred {
@@ -348,19 +287,13 @@ pub fn rebalance_moves(
     let over: BTreeSet<i32> = imbalance
         .iter()
         .filter(|(broker, (not_led, total))| {
-            live.contains(*broker)
-                && *total > 0
-                && (*not_led as f64 / *total as f64) > (percentage as f64 / 100.0)
+            live.contains(*broker) && *total > 0 && (*not_led as f64 / *total as f64) > (percentage as f64 / 100.0)
         })
         .map(|(broker, _)| *broker)
         .collect();
     views
         .iter()
-        .filter(|v| {
-            v.assigned
-                .first()
-                .is_some_and(|p| over.contains(p) && *p != v.leader)
-        })
+        .filter(|v| v.assigned.first().is_some_and(|p| over.contains(p) && *p != v.leader))
         .filter(|v| !busy.contains(&v.partition))
         .map(|v| v.partition.clone())
         .collect()
@@ -376,14 +309,8 @@ mod tests {
 
     #[test]
     fn new_partition_leader_is_the_first_live_replica_and_isr_the_live_ones_in_assignment_order() {
-        assert_eq!(
-            new_partition_leader(&[3, 1, 2], &set(&[1, 2, 3])),
-            Some((3, vec![3, 1, 2]))
-        );
-        assert_eq!(
-            new_partition_leader(&[3, 1, 2], &set(&[2, 1])),
-            Some((1, vec![1, 2]))
-        );
+        assert_eq!(new_partition_leader(&[3, 1, 2], &set(&[1, 2, 3])), Some((3, vec![3, 1, 2])));
+        assert_eq!(new_partition_leader(&[3, 1, 2], &set(&[2, 1])), Some((1, vec![1, 2])));
         assert_eq!(new_partition_leader(&[3, 1], &set(&[2])), None);
         assert_eq!(new_partition_leader(&[], &set(&[1])), None);
     }
@@ -391,47 +318,26 @@ mod tests {
     #[test]
     fn offline_selector_prefers_assignment_order_among_live_isr_members() {
         let e = offline_leader(&[1, 2, 3], &[3, 2, 1], &set(&[2, 3]), true).unwrap();
-        assert_eq!(
-            (e.leader, e.isr.clone(), e.recipients.clone(), e.unclean),
-            (2, vec![3, 2], vec![2, 3], false)
-        );
+        assert_eq!((e.leader, e.isr.clone(), e.recipients.clone(), e.unclean), (2, vec![3, 2], vec![2, 3], false));
     }
 
     #[test]
     fn offline_selector_unclean_only_when_enabled() {
         // ISR holds only the dead broker 1.
         let e = offline_leader(&[1, 2, 3], &[1], &set(&[3, 2]), true).unwrap();
-        assert_eq!(
-            (e.leader, e.isr, e.recipients, e.unclean),
-            (2, vec![2], vec![2, 3], true)
-        );
-        assert_eq!(
-            offline_leader(&[1, 2, 3], &[1], &set(&[3, 2]), false),
-            Err(SelectionError::NoLiveIsr)
-        );
-        assert_eq!(
-            offline_leader(&[1, 2], &[1], &set(&[3]), true),
-            Err(SelectionError::NoLiveReplica)
-        );
-        assert_eq!(
-            offline_leader(&[1, 2], &[], &set(&[]), true),
-            Err(SelectionError::NoLiveReplica)
-        );
+        assert_eq!((e.leader, e.isr, e.recipients, e.unclean), (2, vec![2], vec![2, 3], true));
+        assert_eq!(offline_leader(&[1, 2, 3], &[1], &set(&[3, 2]), false), Err(SelectionError::NoLiveIsr));
+        assert_eq!(offline_leader(&[1, 2], &[1], &set(&[3]), true), Err(SelectionError::NoLiveReplica));
+        assert_eq!(offline_leader(&[1, 2], &[], &set(&[]), true), Err(SelectionError::NoLiveReplica));
     }
 
     #[test]
     fn preferred_replica_selector() {
         let live = set(&[1, 2]);
-        assert_eq!(
-            preferred_replica_leader(&[1, 2], 1, &[1, 2], &live),
-            Err(SelectionError::NotNeeded)
-        );
+        assert_eq!(preferred_replica_leader(&[1, 2], 1, &[1, 2], &live), Err(SelectionError::NotNeeded));
         let e = preferred_replica_leader(&[1, 2], 2, &[2, 1], &live).unwrap();
         assert_eq!((e.leader, e.isr, e.recipients), (1, vec![2, 1], vec![1, 2]));
-        assert_eq!(
-            preferred_replica_leader(&[1, 2], 2, &[2], &live),
-            Err(SelectionError::PreferredReplicaUnavailable)
-        );
+        assert_eq!(preferred_replica_leader(&[1, 2], 2, &[2], &live), Err(SelectionError::PreferredReplicaUnavailable));
         assert_eq!(
             preferred_replica_leader(&[3, 2], 2, &[2, 3], &live),
             Err(SelectionError::PreferredReplicaUnavailable)
@@ -440,12 +346,8 @@ mod tests {
 
     #[test]
     fn controlled_shutdown_selector_drops_shutting_down_brokers_from_the_isr() {
-        let e =
-            controlled_shutdown_leader(&[1, 2, 3], &[1, 2, 3], &set(&[1]), &set(&[2, 3])).unwrap();
-        assert_eq!(
-            (e.leader, e.isr, e.recipients),
-            (2, vec![2, 3], vec![1, 2, 3])
-        );
+        let e = controlled_shutdown_leader(&[1, 2, 3], &[1, 2, 3], &set(&[1]), &set(&[2, 3])).unwrap();
+        assert_eq!((e.leader, e.isr, e.recipients), (2, vec![2, 3], vec![1, 2, 3]));
         assert_eq!(
             controlled_shutdown_leader(&[1, 2], &[1], &set(&[1]), &set(&[2])),
             Err(SelectionError::NoIsrAfterShutdown)
@@ -469,28 +371,15 @@ mod tests {
         let down = set(&[2]);
         let live = set(&[1, 3]);
         // Leader 2 hands over to the next live ISR member, in ISR order.
-        let e = controlled_shutdown_change(&[2, 1, 3], 2, &[2, 3, 1], 2, &down, &live, true)
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (e.leader, e.isr, e.recipients),
-            (3, vec![3, 1], vec![2, 1, 3])
-        );
+        let e = controlled_shutdown_change(&[2, 1, 3], 2, &[2, 3, 1], 2, &down, &live, true).unwrap().unwrap();
+        assert_eq!((e.leader, e.isr, e.recipients), (3, vec![3, 1], vec![2, 1, 3]));
         // Follower 2 leaves the ISR; the leader and the other live replicas hear of it.
-        let e = controlled_shutdown_change(&[1, 2, 3], 1, &[1, 2, 3], 2, &down, &live, true)
-            .unwrap()
-            .unwrap();
+        let e = controlled_shutdown_change(&[1, 2, 3], 1, &[1, 2, 3], 2, &down, &live, true).unwrap().unwrap();
         assert_eq!((e.leader, e.isr, e.recipients), (1, vec![1, 3], vec![1, 3]));
         // Not in the ISR: nothing to write.
-        assert_eq!(
-            controlled_shutdown_change(&[1, 2, 3], 1, &[1, 3], 2, &down, &live, true),
-            Ok(None)
-        );
+        assert_eq!(controlled_shutdown_change(&[1, 2, 3], 1, &[1, 3], 2, &down, &live, true), Ok(None));
         // The last ISR member of a leaderless partition stays with unclean election off.
-        assert_eq!(
-            controlled_shutdown_change(&[1, 2], NO_LEADER, &[2], 2, &down, &live, false),
-            Ok(None)
-        );
+        assert_eq!(controlled_shutdown_change(&[1, 2], NO_LEADER, &[2], 2, &down, &live, false), Ok(None));
         // Sole in-sync leader: nobody to hand over to.
         assert_eq!(
             controlled_shutdown_change(&[2, 1], 2, &[2], 2, &down, &live, true),
@@ -501,59 +390,19 @@ mod tests {
     #[test]
     fn isr_removal_keeps_the_last_member_only_when_unclean_election_is_disabled() {
         assert_eq!(remove_replicas_from_isr(1, &[1, 2], &set(&[3]), true), None);
-        assert_eq!(
-            remove_replicas_from_isr(1, &[1, 2], &set(&[2]), true),
-            Some((1, vec![1]))
-        );
-        assert_eq!(
-            remove_replicas_from_isr(1, &[1, 2], &set(&[1]), true),
-            Some((NO_LEADER, vec![2]))
-        );
-        assert_eq!(
-            remove_replicas_from_isr(1, &[1], &set(&[1]), true),
-            Some((NO_LEADER, vec![]))
-        );
-        assert_eq!(
-            remove_replicas_from_isr(1, &[1], &set(&[1]), false),
-            Some((NO_LEADER, vec![1]))
-        );
+        assert_eq!(remove_replicas_from_isr(1, &[1, 2], &set(&[2]), true), Some((1, vec![1])));
+        assert_eq!(remove_replicas_from_isr(1, &[1, 2], &set(&[1]), true), Some((NO_LEADER, vec![2])));
+        assert_eq!(remove_replicas_from_isr(1, &[1], &set(&[1]), true), Some((NO_LEADER, vec![])));
+        assert_eq!(remove_replicas_from_isr(1, &[1], &set(&[1]), false), Some((NO_LEADER, vec![1])));
     }
 
     #[test]
     fn decide_online_leaves_live_leaders_alone_and_elects_for_dead_ones() {
         let live = set(&[1, 2]);
-        assert_eq!(
-            decide_online(
-                OnlineMode::ElectIfOffline,
-                &[1, 2, 3],
-                1,
-                &[1, 2, 3],
-                &live,
-                true
-            ),
-            Ok(None)
-        );
-        let e = decide_online(
-            OnlineMode::ElectIfOffline,
-            &[3, 2, 1],
-            3,
-            &[3, 1],
-            &live,
-            true,
-        )
-        .unwrap()
-        .unwrap();
+        assert_eq!(decide_online(OnlineMode::ElectIfOffline, &[1, 2, 3], 1, &[1, 2, 3], &live, true), Ok(None));
+        let e = decide_online(OnlineMode::ElectIfOffline, &[3, 2, 1], 3, &[3, 1], &live, true).unwrap().unwrap();
         assert_eq!((e.leader, e.isr), (1, vec![1]));
-        let e = decide_online(
-            OnlineMode::ElectIfOffline,
-            &[3, 2],
-            NO_LEADER,
-            &[],
-            &live,
-            true,
-        )
-        .unwrap()
-        .unwrap();
+        let e = decide_online(OnlineMode::ElectIfOffline, &[3, 2], NO_LEADER, &[], &live, true).unwrap().unwrap();
         assert_eq!((e.leader, e.isr, e.unclean), (2, vec![2], true));
         assert_eq!(
             decide_online(OnlineMode::ElectIfOffline, &[3], 3, &[3], &live, true),
@@ -565,82 +414,36 @@ mod tests {
     fn decide_online_after_broker_failure_shrinks_the_isr() {
         let live = set(&[1, 2]);
         // Follower 3 died: leader 1 stays, ISR loses 3.
-        let e = decide_online(
-            OnlineMode::ElectAndShrinkIsr,
-            &[1, 2, 3],
-            1,
-            &[1, 2, 3],
-            &live,
-            true,
-        )
-        .unwrap()
-        .unwrap();
+        let e = decide_online(OnlineMode::ElectAndShrinkIsr, &[1, 2, 3], 1, &[1, 2, 3], &live, true).unwrap().unwrap();
         assert_eq!((e.leader, e.isr, e.recipients), (1, vec![1, 2], vec![1, 2]));
         // Nothing dead in the ISR: no write.
-        assert_eq!(
-            decide_online(
-                OnlineMode::ElectAndShrinkIsr,
-                &[1, 2, 3],
-                1,
-                &[1, 2],
-                &live,
-                true
-            ),
-            Ok(None)
-        );
+        assert_eq!(decide_online(OnlineMode::ElectAndShrinkIsr, &[1, 2, 3], 1, &[1, 2], &live, true), Ok(None));
         // The only replica died: leader -1; the ISR keeps it only with unclean election off.
-        let e = decide_online(OnlineMode::ElectAndShrinkIsr, &[3], 3, &[3], &live, false)
-            .unwrap()
-            .unwrap();
+        let e = decide_online(OnlineMode::ElectAndShrinkIsr, &[3], 3, &[3], &live, false).unwrap().unwrap();
         assert_eq!((e.leader, e.isr), (NO_LEADER, vec![3]));
-        let e = decide_online(OnlineMode::ElectAndShrinkIsr, &[3], 3, &[3], &live, true)
-            .unwrap()
-            .unwrap();
+        let e = decide_online(OnlineMode::ElectAndShrinkIsr, &[3], 3, &[3], &live, true).unwrap().unwrap();
         assert_eq!((e.leader, e.isr), (NO_LEADER, vec![]));
         // Already leaderless with a dead ISR kept: nothing left to change.
         assert_eq!(
-            decide_online(
-                OnlineMode::ElectAndShrinkIsr,
-                &[3],
-                NO_LEADER,
-                &[3],
-                &live,
-                false
-            ),
+            decide_online(OnlineMode::ElectAndShrinkIsr, &[3], NO_LEADER, &[3], &live, false),
             Err(SelectionError::NoLiveIsr)
         );
     }
 
     fn view(topic: &str, p: i32, assigned: &[i32], leader: i32) -> LeaderView {
-        LeaderView {
-            partition: TopicPartition::new(topic, p),
-            assigned: assigned.to_vec(),
-            leader,
-        }
+        LeaderView { partition: TopicPartition::new(topic, p), assigned: assigned.to_vec(), leader }
     }
 
     fn tps(list: &[(&str, i32)]) -> Vec<TopicPartition> {
-        list.iter()
-            .map(|(t, p)| TopicPartition::new(*t, *p))
-            .collect()
+        list.iter().map(|(t, p)| TopicPartition::new(*t, *p)).collect()
     }
 
     #[test]
     fn preferred_election_moves_one_partition_or_all_that_are_not_led_by_their_preferred_replica() {
-        let views = vec![
-            view("t", 0, &[1, 2], 2),
-            view("t", 1, &[2, 1], 2),
-            view("u", 0, &[1, 3], 3),
-        ];
+        let views = vec![view("t", 0, &[1, 2], 2), view("t", 1, &[2, 1], 2), view("u", 0, &[1, 3], 3)];
         let one: BTreeSet<TopicPartition> = tps(&[("t", 0)]).into_iter().collect();
-        assert_eq!(
-            preferred_election_moves(&views, Some(&one)),
-            tps(&[("t", 0)])
-        );
-        assert_eq!(
-            preferred_election_moves(&views, None),
-            tps(&[("t", 0), ("u", 0)])
-        );
+        assert_eq!(preferred_election_moves(&views, Some(&one)), tps(&[("t", 0)]));
+        assert_eq!(preferred_election_moves(&views, None), tps(&[("t", 0), ("u", 0)]));
         // Already led by its preferred replica, or unknown: nothing to move.
         let led: BTreeSet<TopicPartition> = tps(&[("t", 1), ("x", 0)]).into_iter().collect();
         assert!(preferred_election_moves(&views, Some(&led)).is_empty());
@@ -663,11 +466,7 @@ mod tests {
 
     #[test]
     fn imbalance_counts_preferred_partitions_not_led_per_broker() {
-        let views = vec![
-            view("t", 0, &[1, 2], 2),
-            view("t", 1, &[1, 2], 1),
-            view("t", 2, &[2, 1], 2),
-        ];
+        let views = vec![view("t", 0, &[1, 2], 2), view("t", 1, &[1, 2], 1), view("t", 2, &[2, 1], 2)];
         let m = leader_imbalance(&views);
         assert_eq!(m[&1], (1, 2));
         assert_eq!(m[&2], (0, 1));
@@ -680,21 +479,11 @@ mod tests {
         views[0].leader = 2;
         let live = set(&[1, 2]);
         let none = BTreeSet::new();
-        assert!(
-            rebalance_moves(&views, &live, &none, 10).is_empty(),
-            "10 % is not above 10 %"
-        );
-        assert_eq!(
-            rebalance_moves(&views, &live, &none, 9),
-            tps(&[("t", 0)]),
-            "10 % is above 9 %"
-        );
+        assert!(rebalance_moves(&views, &live, &none, 10).is_empty(), "10 % is not above 10 %");
+        assert_eq!(rebalance_moves(&views, &live, &none, 9), tps(&[("t", 0)]), "10 % is above 9 %");
         // 2 of 10 not led: 20 % > 10 %, both move.
         views[1].leader = 2;
-        assert_eq!(
-            rebalance_moves(&views, &live, &none, 10),
-            tps(&[("t", 0), ("t", 1)])
-        );
+        assert_eq!(rebalance_moves(&views, &live, &none, 10), tps(&[("t", 0), ("t", 1)]));
         assert!(rebalance_moves(&views, &live, &none, 20).is_empty());
     }
 
@@ -704,9 +493,6 @@ mod tests {
         // Broker 1 not live (dead, or in controlled shutdown: excluded from `live`).
         assert!(rebalance_moves(&views, &set(&[2]), &BTreeSet::new(), 10).is_empty());
         let busy: BTreeSet<TopicPartition> = tps(&[("t", 0)]).into_iter().collect();
-        assert_eq!(
-            rebalance_moves(&views, &set(&[1, 2]), &busy, 10),
-            tps(&[("t", 1)])
-        );
+        assert_eq!(rebalance_moves(&views, &set(&[1, 2]), &busy, 10), tps(&[("t", 1)]));
     }
 }

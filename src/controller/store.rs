@@ -5,8 +5,7 @@
 //! ([`super::change`]) is tested without a server.
 
 use super::zk_store::{
-    read_partition_states, EpochFence, FenceError, StateRead, StateWrite, WriteOutcome,
-    MAX_MULTI_OPS,
+    read_partition_states, EpochFence, FenceError, StateRead, StateWrite, WriteOutcome, MAX_MULTI_OPS,
 };
 use crate::common::{Properties, TopicPartition};
 use crate::zk::json::{PartitionState, TopicConfig};
@@ -24,16 +23,10 @@ pub trait ControllerStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<StateRead>, ZkError>> + Send;
 
     /// The children of `/brokers/topics/<topic>/partitions` (`None`: no such node).
-    fn partition_children(
-        &self,
-        topic: &str,
-    ) -> impl Future<Output = Result<Option<Vec<String>>, ZkError>> + Send;
+    fn partition_children(&self, topic: &str) -> impl Future<Output = Result<Option<Vec<String>>, ZkError>> + Send;
 
     /// `/config/topics/<topic>` as properties (`None`: no config, or an unreadable one).
-    fn topic_config(
-        &self,
-        topic: &str,
-    ) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send;
+    fn topic_config(&self, topic: &str) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send;
 
     /// Apply `writes` guarded by `fence`; outcomes in the order of `writes`.
     fn write_states(
@@ -81,18 +74,12 @@ impl ControllerStore for ZkStore {
         read_partition_states(&self.zk, partitions)
     }
 
-    fn partition_children(
-        &self,
-        topic: &str,
-    ) -> impl Future<Output = Result<Option<Vec<String>>, ZkError>> + Send {
+    fn partition_children(&self, topic: &str) -> impl Future<Output = Result<Option<Vec<String>>, ZkError>> + Send {
         let path = paths::topic_partitions(topic);
         async move { self.zk.get_children(&path).await }
     }
 
-    fn topic_config(
-        &self,
-        topic: &str,
-    ) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send {
+    fn topic_config(&self, topic: &str) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send {
         let topic = topic.to_string();
         async move {
             Ok(self
@@ -158,10 +145,7 @@ impl Default for MemoryStore {
 
 impl MemoryStore {
     pub fn new(batch_size: usize) -> MemoryStore {
-        MemoryStore {
-            inner: Arc::default(),
-            batch_size: batch_size.max(1),
-        }
+        MemoryStore { inner: Arc::default(), batch_size: batch_size.max(1) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Memory> {
@@ -178,13 +162,8 @@ impl MemoryStore {
 
     pub fn state(&self, tp: &TopicPartition) -> Option<(PartitionState, i32)> {
         let m = self.lock();
-        let (data, version) = m
-            .states
-            .get(&paths::partition_state(&tp.topic, tp.partition))?;
-        Some((
-            PartitionState::parse(data).expect("the store holds valid states"),
-            *version,
-        ))
+        let (data, version) = m.states.get(&paths::partition_state(&tp.topic, tp.partition))?;
+        Some((PartitionState::parse(data).expect("the store holds valid states"), *version))
     }
 
     pub fn set_topic_config(&self, topic: &str, props: Properties) {
@@ -222,9 +201,7 @@ impl ControllerStore for MemoryStore {
     ) -> impl Future<Output = Result<Vec<StateRead>, ZkError>> + Send {
         let result = (|| {
             let mut m = self.lock();
-            if let Some(Fault::ReadFails(e)) =
-                take_fault(&mut m, |f| matches!(f, Fault::ReadFails(_)))
-            {
+            if let Some(Fault::ReadFails(e)) = take_fault(&mut m, |f| matches!(f, Fault::ReadFails(_))) {
                 return Err(e);
             }
             m.reads += partitions.len();
@@ -245,10 +222,7 @@ impl ControllerStore for MemoryStore {
         std::future::ready(result)
     }
 
-    fn partition_children(
-        &self,
-        topic: &str,
-    ) -> impl Future<Output = Result<Option<Vec<String>>, ZkError>> + Send {
+    fn partition_children(&self, topic: &str) -> impl Future<Output = Result<Option<Vec<String>>, ZkError>> + Send {
         let m = self.lock();
         let prefix = format!("{}/", paths::topic_partitions(topic));
         let children: BTreeSet<String> = m
@@ -257,15 +231,10 @@ impl ControllerStore for MemoryStore {
             .filter_map(|p| p.strip_prefix(&prefix))
             .filter_map(|rest| rest.split('/').next().map(str::to_string))
             .collect();
-        std::future::ready(Ok(
-            (!children.is_empty()).then(|| children.into_iter().collect())
-        ))
+        std::future::ready(Ok((!children.is_empty()).then(|| children.into_iter().collect())))
     }
 
-    fn topic_config(
-        &self,
-        topic: &str,
-    ) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send {
+    fn topic_config(&self, topic: &str) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send {
         std::future::ready(Ok(self.lock().configs.get(topic).cloned()))
     }
 
@@ -314,15 +283,9 @@ impl ControllerStore for MemoryStore {
                                 WriteOutcome::Written(0)
                             }
                         }
-                        StateWrite::Update {
-                            path,
-                            data,
-                            expected_version,
-                        } => match m.states.get(path) {
+                        StateWrite::Update { path, data, expected_version } => match m.states.get(path) {
                             None => WriteOutcome::Conflict(ZkError::NoNode),
-                            Some((_, v)) if v != expected_version => {
-                                WriteOutcome::Conflict(ZkError::BadVersion)
-                            }
+                            Some((_, v)) if v != expected_version => WriteOutcome::Conflict(ZkError::BadVersion),
                             Some((_, v)) => {
                                 let next = v + 1;
                                 m.states.insert(path.clone(), (data.clone(), next));

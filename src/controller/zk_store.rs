@@ -8,7 +8,7 @@
 
 use crate::common::TopicPartition;
 use crate::zk::json::{self, PartitionState};
-use crate::zk::{paths, ZkClient, ZkError};
+use crate::zk::{paths, Stat, ZkClient, ZkError};
 use std::fmt;
 use zookeeper_client as zkc;
 
@@ -29,14 +29,8 @@ pub enum StateRead {
 }
 
 /// Read the state znodes of `partitions` (in order), `MAX_MULTI_OPS` per round trip.
-pub async fn read_partition_states(
-    zk: &ZkClient,
-    partitions: &[TopicPartition],
-) -> Result<Vec<StateRead>, ZkError> {
-    let paths: Vec<String> = partitions
-        .iter()
-        .map(|tp| paths::partition_state(&tp.topic, tp.partition))
-        .collect();
+pub async fn read_partition_states(zk: &ZkClient, partitions: &[TopicPartition]) -> Result<Vec<StateRead>, ZkError> {
+    let paths: Vec<String> = partitions.iter().map(|tp| paths::partition_state(&tp.topic, tp.partition)).collect();
     let data = read_many(zk, &paths).await?;
     Ok(paths
         .iter()
@@ -53,10 +47,12 @@ pub async fn read_partition_states(
 
 /// Data and version of each path (`None`: no such node), with one multi read per
 /// `MAX_MULTI_OPS` paths. Servers before ZooKeeper 3.6 have no multi read: one read each.
-pub async fn read_many(
-    zk: &ZkClient,
-    paths: &[String],
-) -> Result<Vec<Option<(Vec<u8>, i32)>>, ZkError> {
+pub async fn read_many(zk: &ZkClient, paths: &[String]) -> Result<Vec<Option<(Vec<u8>, i32)>>, ZkError> {
+    Ok(read_many_stat(zk, paths).await?.into_iter().map(|d| d.map(|(data, stat)| (data, stat.version))).collect())
+}
+
+/// [`read_many`] with each node's whole stat (its czxid tells a re-created node apart).
+pub async fn read_many_stat(zk: &ZkClient, paths: &[String]) -> Result<Vec<Option<(Vec<u8>, Stat)>>, ZkError> {
     let mut out = Vec::with_capacity(paths.len());
     for chunk in paths.chunks(MAX_MULTI_OPS) {
         let client = zk.raw();
@@ -68,11 +64,7 @@ pub async fn read_many(
             Ok(results) => results,
             Err(zkc::Error::Unimplemented) => {
                 for path in chunk {
-                    out.push(
-                        zk.get_data(path)
-                            .await?
-                            .map(|(data, stat)| (data, stat.version)),
-                    );
+                    out.push(zk.get_data(path).await?);
                 }
                 continue;
             }
@@ -87,16 +79,10 @@ pub async fn read_many(
         }
         for r in results {
             out.push(match r {
-                zkc::MultiReadResult::Data { data, stat } => Some((data, stat.version)),
-                zkc::MultiReadResult::Error {
-                    err: zkc::Error::NoNode,
-                } => None,
+                zkc::MultiReadResult::Data { data, stat } => Some((data, stat)),
+                zkc::MultiReadResult::Error { err: zkc::Error::NoNode } => None,
                 zkc::MultiReadResult::Error { err } => return Err(err.into()),
-                _ => {
-                    return Err(ZkError::Other(
-                        "multi read returned something else than data".into(),
-                    ))
-                }
+                _ => return Err(ZkError::Other("multi read returned something else than data".into())),
             });
         }
     }
@@ -108,37 +94,17 @@ pub async fn read_many(
 pub enum StateWrite {
     /// First leadership of a partition: create `.../partitions/<p>/state`, creating the
     /// listed missing parents first (in order).
-    Create {
-        parents: Vec<String>,
-        path: String,
-        data: Vec<u8>,
-    },
+    Create { parents: Vec<String>, path: String, data: Vec<u8> },
     /// A later decision: conditional on the version read.
-    Update {
-        path: String,
-        data: Vec<u8>,
-        expected_version: i32,
-    },
+    Update { path: String, data: Vec<u8>, expected_version: i32 },
 }
 
 impl StateWrite {
-    pub fn create(
-        tp: &TopicPartition,
-        parents: Vec<String>,
-        state: &json::PartitionState,
-    ) -> StateWrite {
-        StateWrite::Create {
-            parents,
-            path: paths::partition_state(&tp.topic, tp.partition),
-            data: state.to_bytes(),
-        }
+    pub fn create(tp: &TopicPartition, parents: Vec<String>, state: &json::PartitionState) -> StateWrite {
+        StateWrite::Create { parents, path: paths::partition_state(&tp.topic, tp.partition), data: state.to_bytes() }
     }
 
-    pub fn update(
-        tp: &TopicPartition,
-        state: &json::PartitionState,
-        expected_version: i32,
-    ) -> StateWrite {
+    pub fn update(tp: &TopicPartition, state: &json::PartitionState, expected_version: i32) -> StateWrite {
         StateWrite::Update {
             path: paths::partition_state(&tp.topic, tp.partition),
             data: state.to_bytes(),
@@ -155,15 +121,8 @@ impl StateWrite {
 
     fn estimated_bytes(&self) -> usize {
         match self {
-            StateWrite::Create {
-                parents,
-                path,
-                data,
-            } => {
-                parents.iter().map(|p| p.len() + OP_OVERHEAD).sum::<usize>()
-                    + path.len()
-                    + data.len()
-                    + OP_OVERHEAD
+            StateWrite::Create { parents, path, data } => {
+                parents.iter().map(|p| p.len() + OP_OVERHEAD).sum::<usize>() + path.len() + data.len() + OP_OVERHEAD
             }
             StateWrite::Update { path, data, .. } => path.len() + data.len() + OP_OVERHEAD,
         }
@@ -172,21 +131,15 @@ impl StateWrite {
     fn add_to(&self, w: &mut zkc::CheckWriter<'_>) -> Result<(), ZkError> {
         let persistent = zkc::CreateMode::Persistent.with_acls(zkc::Acls::anyone_all());
         match self {
-            StateWrite::Create {
-                parents,
-                path,
-                data,
-            } => {
+            StateWrite::Create { parents, path, data } => {
                 for p in parents {
                     w.add_create(p, b"", &persistent)?;
                 }
                 w.add_create(path, data, &persistent)?;
             }
-            StateWrite::Update {
-                path,
-                data,
-                expected_version,
-            } => w.add_set_data(path, data, Some(*expected_version))?,
+            StateWrite::Update { path, data, expected_version } => {
+                w.add_set_data(path, data, Some(*expected_version))?
+            }
         }
         Ok(())
     }
@@ -212,10 +165,7 @@ pub enum FenceError {
 impl fmt::Display for FenceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FenceError::Fenced => write!(
-                f,
-                "controller epoch changed: another controller was elected"
-            ),
+            FenceError::Fenced => write!(f, "controller epoch changed: another controller was elected"),
             FenceError::Zk(e) => write!(f, "{}", e),
         }
     }
@@ -246,11 +196,7 @@ impl EpochFence {
     /// Apply `writes`, batched. A batch that fails on one write (not on the fence) is
     /// retried write by write, so one conflict does not hold back the others. Outcomes are
     /// in the order of `writes`.
-    pub async fn write(
-        &self,
-        zk: &ZkClient,
-        writes: &[StateWrite],
-    ) -> Result<Vec<WriteOutcome>, FenceError> {
+    pub async fn write(&self, zk: &ZkClient, writes: &[StateWrite]) -> Result<Vec<WriteOutcome>, FenceError> {
         let mut outcomes = Vec::with_capacity(writes.len());
         for range in plan_batches(writes) {
             let batch = &writes[range];
@@ -269,19 +215,11 @@ impl EpochFence {
     async fn write_one(&self, zk: &ZkClient, w: &StateWrite) -> Result<WriteOutcome, FenceError> {
         // Alone, a create does not depend on our guess of which parents are missing.
         let alone = match w {
-            StateWrite::Create {
-                parents,
-                path,
-                data,
-            } if !parents.is_empty() => {
+            StateWrite::Create { parents, path, data } if !parents.is_empty() => {
                 if let Some(parent) = parents.last() {
                     zk.ensure_path(parent).await?;
                 }
-                StateWrite::Create {
-                    parents: vec![],
-                    path: path.clone(),
-                    data: data.clone(),
-                }
+                StateWrite::Create { parents: vec![], path: path.clone(), data: data.clone() }
             }
             other => other.clone(),
         };
@@ -293,14 +231,9 @@ impl EpochFence {
 
     /// One guarded multi: `Ok(Ok(new versions per write))`, `Ok(Err(op error))` when a
     /// write (not the fence) failed, `Err` when fenced or ZooKeeper failed.
-    async fn commit(
-        &self,
-        zk: &ZkClient,
-        batch: &[StateWrite],
-    ) -> Result<Result<Vec<i32>, ZkError>, FenceError> {
+    async fn commit(&self, zk: &ZkClient, batch: &[StateWrite]) -> Result<Result<Vec<i32>, ZkError>, FenceError> {
         let client = zk.raw();
-        let mut w =
-            client.new_check_writer(paths::CONTROLLER_EPOCH, Some(self.epoch_zk_version))?;
+        let mut w = client.new_check_writer(paths::CONTROLLER_EPOCH, Some(self.epoch_zk_version))?;
         for sw in batch {
             sw.add_to(&mut w)?;
         }
@@ -321,19 +254,15 @@ impl EpochFence {
                 }
                 Ok(Ok(versions))
             }
-            Err(zkc::CheckWriteError::CheckFailed {
-                source: zkc::Error::BadVersion | zkc::Error::NoNode,
-            }) => Err(FenceError::Fenced),
+            Err(zkc::CheckWriteError::CheckFailed { source: zkc::Error::BadVersion | zkc::Error::NoNode }) => {
+                Err(FenceError::Fenced)
+            }
             Err(zkc::CheckWriteError::CheckFailed { source }) => Err(FenceError::Zk(source.into())),
-            Err(zkc::CheckWriteError::OperationFailed { source, .. }) => {
-                match ZkError::from(source) {
-                    e @ (ZkError::BadVersion | ZkError::NodeExists | ZkError::NoNode) => Ok(Err(e)),
-                    e => Err(FenceError::Zk(e)),
-                }
-            }
-            Err(zkc::CheckWriteError::RequestFailed { source }) => {
-                Err(FenceError::Zk(source.into()))
-            }
+            Err(zkc::CheckWriteError::OperationFailed { source, .. }) => match ZkError::from(source) {
+                e @ (ZkError::BadVersion | ZkError::NodeExists | ZkError::NoNode) => Ok(Err(e)),
+                e => Err(FenceError::Zk(e)),
+            },
+            Err(zkc::CheckWriteError::RequestFailed { source }) => Err(FenceError::Zk(source.into())),
         }
     }
 }
@@ -371,39 +300,20 @@ pub async fn increment_controller_epoch(zk: &ZkClient) -> Result<Option<EpochFen
             let epoch = json::parse_int("controller epoch", &data)
                 .ok()
                 .and_then(|e| i32::try_from(e).ok())
-                .ok_or_else(|| {
-                    FenceError::Zk(ZkError::Other(format!(
-                        "{} is not an int",
-                        paths::CONTROLLER_EPOCH
-                    )))
-                })?;
-            let next = epoch.checked_add(1).ok_or_else(|| {
-                FenceError::Zk(ZkError::Other("controller epoch overflow".into()))
-            })?;
+                .ok_or_else(|| FenceError::Zk(ZkError::Other(format!("{} is not an int", paths::CONTROLLER_EPOCH))))?;
+            let next = epoch
+                .checked_add(1)
+                .ok_or_else(|| FenceError::Zk(ZkError::Other("controller epoch overflow".into())))?;
             // A plain versioned set, not conditional_update: another controller writing the
             // same next epoch must be a conflict, not our own retried write.
-            match zk
-                .raw()
-                .set_data(
-                    paths::CONTROLLER_EPOCH,
-                    next.to_string().as_bytes(),
-                    Some(stat.version),
-                )
-                .await
-            {
-                Ok(new_stat) => Ok(Some(EpochFence {
-                    epoch: next,
-                    epoch_zk_version: new_stat.version,
-                })),
+            match zk.raw().set_data(paths::CONTROLLER_EPOCH, next.to_string().as_bytes(), Some(stat.version)).await {
+                Ok(new_stat) => Ok(Some(EpochFence { epoch: next, epoch_zk_version: new_stat.version })),
                 Err(zkc::Error::BadVersion) | Err(zkc::Error::NoNode) => Ok(None),
                 Err(e) => Err(e.into()),
             }
         }
         None => match zk.create_persistent(paths::CONTROLLER_EPOCH, b"1").await {
-            Ok(()) => Ok(Some(EpochFence {
-                epoch: 1,
-                epoch_zk_version: 0,
-            })),
+            Ok(()) => Ok(Some(EpochFence { epoch: 1, epoch_zk_version: 0 })),
             Err(ZkError::NodeExists) => Ok(None),
             Err(e) => Err(e.into()),
         },
@@ -416,9 +326,7 @@ mod tests {
 
     fn create(p: i32, parents: usize) -> StateWrite {
         let tp = TopicPartition::new("t", p);
-        let parents = (0..parents)
-            .map(|i| format!("/brokers/topics/t/partitions/{}{}", p, i))
-            .collect();
+        let parents = (0..parents).map(|i| format!("/brokers/topics/t/partitions/{}{}", p, i)).collect();
         StateWrite::create(&tp, parents, &PartitionState::new(1, 0, vec![1, 2, 3], 1))
     }
 
@@ -428,10 +336,7 @@ mod tests {
             assert_eq!(b.start, next, "consecutive, nothing skipped");
             next = b.end;
             let ops: usize = 1 + writes[b.clone()].iter().map(|w| w.ops()).sum::<usize>();
-            let bytes: usize = writes[b.clone()]
-                .iter()
-                .map(|w| w.estimated_bytes())
-                .sum::<usize>();
+            let bytes: usize = writes[b.clone()].iter().map(|w| w.estimated_bytes()).sum::<usize>();
             assert!(ops <= MAX_MULTI_OPS, "{} ops", ops);
             assert!(bytes <= MAX_MULTI_BYTES, "{} bytes", bytes);
         }
@@ -453,21 +358,13 @@ mod tests {
     fn batches_stay_under_the_byte_limit() {
         let big = vec![b'x'; 100 * 1024];
         let writes: Vec<StateWrite> = (0..12)
-            .map(|p| StateWrite::Update {
-                path: format!("/p/{}", p),
-                data: big.clone(),
-                expected_version: 0,
-            })
+            .map(|p| StateWrite::Update { path: format!("/p/{}", p), data: big.clone(), expected_version: 0 })
             .collect();
         let batches = plan_batches(&writes);
         check_limits(&writes, &batches);
         assert_eq!(batches.len(), 3, "five 100 KiB writes per 512 KiB multi");
         // One write above the limit still goes, alone.
-        let huge = vec![StateWrite::Update {
-            path: "/p".into(),
-            data: vec![0; MAX_MULTI_BYTES],
-            expected_version: 0,
-        }];
+        let huge = vec![StateWrite::Update { path: "/p".into(), data: vec![0; MAX_MULTI_BYTES], expected_version: 0 }];
         assert_eq!(plan_batches(&huge), vec![0..1]);
     }
 }
