@@ -21,7 +21,7 @@ use crate::common::{Clock, ErrorCode, SystemClock, TopicPartition};
 use crate::server::KafkaConfig;
 use crate::zk::json::{BrokerRegistration, ControllerRegistration, PartitionList, TopicAssignment};
 use crate::zk::{paths, WatchFuture, ZkClient, ZkError};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +38,11 @@ pub(super) mod deletion;
 /// 0.8.2 `controller.message.queue.size` defaulted to Int.MaxValue; a bound that no
 /// healthy broker reaches still turns a runaway queue into an error instead of memory.
 pub const DEFAULT_MESSAGE_QUEUE_SIZE: usize = 100_000;
+
+/// Events waiting for the loop (watch firings, timers, retries). Watch events of one kind
+/// coalesce (a handler re-reads everything it watches), so the queue stays short; a full
+/// queue makes the senders wait rather than grow memory.
+const EVENT_QUEUE_SIZE: usize = 1024;
 
 /// Longest [`ControllerHandle::shutdown`] waits for the event loop.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -196,6 +201,21 @@ impl Event {
         })
     }
 
+    /// The watch this event comes from, for coalescing.
+    fn watch_key(&self) -> Option<WatchKey> {
+        Some(match self {
+            Event::ControllerChange => WatchKey::Controller,
+            Event::BrokerChange => WatchKey::BrokerIds,
+            Event::TopicChange => WatchKey::Topics,
+            Event::PartitionModification(t) => WatchKey::Topic(t.clone()),
+            Event::PreferredReplicaElection => WatchKey::PreferredElection,
+            Event::IsrChangeNotification => WatchKey::IsrChanges,
+            Event::ReassignPartitions => WatchKey::ReassignPartitions,
+            Event::TopicDeletion => WatchKey::DeleteTopics,
+            _ => return None,
+        })
+    }
+
     fn name(&self) -> String {
         match self {
             Event::ControllerChange => "controller change".into(),
@@ -312,7 +332,9 @@ impl KafkaController {
             controller_id: AtomicI32::new(-1),
             stats: ControllerStats::default(),
         });
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE_SIZE);
+        // The broker's own requests (controlled shutdown, stop) never wait for room.
+        let (control, control_rx) = mpsc::unbounded_channel();
         let event_loop = EventLoop {
             channels_client_id: config.client_id(broker_id),
             store: ZkStore::new(zk.clone()),
@@ -320,7 +342,9 @@ impl KafkaController {
             broker_id,
             config,
             shared: shared.clone(),
-            events: tx.clone(),
+            events: tx,
+            queued_watches: Arc::default(),
+            own_events: VecDeque::new(),
             watches: HashMap::new(),
             background: Vec::new(),
             active: None,
@@ -328,8 +352,8 @@ impl KafkaController {
             reassignments: Default::default(),
             deletions: Default::default(),
         };
-        let task = tokio::spawn(event_loop.run(rx));
-        ControllerHandle { broker_id, shared, events: tx, task: Mutex::new(Some(task)) }
+        let task = tokio::spawn(event_loop.run(rx, control_rx));
+        ControllerHandle { broker_id, shared, events: control, task: Mutex::new(Some(task)) }
     }
 }
 
@@ -337,6 +361,7 @@ impl KafkaController {
 pub struct ControllerHandle {
     broker_id: i32,
     shared: Arc<Shared>,
+    /// The loop's control queue (unbounded: only the broker's own requests).
     events: mpsc::UnboundedSender<Event>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -417,6 +442,20 @@ impl Drop for ControllerHandle {
     }
 }
 
+/// A watch's "event queued" mark, removed if the event never made it into the queue.
+struct QueuedMark {
+    queued: Arc<Mutex<HashSet<WatchKey>>>,
+    key: Option<WatchKey>,
+}
+
+impl Drop for QueuedMark {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.queued.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        }
+    }
+}
+
 /// Controller state that exists only while this broker is the controller.
 struct Active {
     ctx: ControllerContext,
@@ -434,7 +473,11 @@ struct EventLoop {
     config: ControllerConfig,
     channels_client_id: String,
     shared: Arc<Shared>,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::Sender<Event>,
+    /// Watches whose event is in the queue: a watch firing again meanwhile adds nothing.
+    queued_watches: Arc<Mutex<HashSet<WatchKey>>>,
+    /// Events a handler queues for the loop itself (never waits on the bounded queue).
+    own_events: VecDeque<Event>,
     /// One forwarding task per armed watch; re-arming replaces (aborts) the previous one.
     watches: HashMap<WatchKey, JoinHandle<()>>,
     /// The session listener and scheduled retries.
@@ -447,18 +490,27 @@ struct EventLoop {
 }
 
 impl EventLoop {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Event>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Event>, mut control: mpsc::UnboundedReceiver<Event>) {
         let mut generations = self.zk.session_generation();
         let tx = self.events.clone();
         self.background.push(tokio::spawn(async move {
             while generations.changed().await.is_ok() {
-                if tx.send(Event::SessionRenewed).is_err() {
+                if tx.send(Event::SessionRenewed).await.is_err() {
                     return;
                 }
             }
         }));
         self.dispatch(Event::ControllerChange).await;
-        while let Some(event) = rx.recv().await {
+        loop {
+            let event = match self.own_events.pop_front() {
+                Some(event) => event,
+                None => tokio::select! {
+                    biased;
+                    Some(event) = control.recv() => event,
+                    Some(event) = rx.recv() => event,
+                    else => return,
+                },
+            };
             if let Event::Shutdown(reply) = event {
                 self.shutdown().await;
                 if let Some(reply) = reply {
@@ -471,6 +523,10 @@ impl EventLoop {
     }
 
     async fn dispatch(&mut self, event: Event) {
+        if let Some(key) = event.watch_key() {
+            // From here on the handler re-reads: a new firing must queue a new event.
+            self.queued_watches.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        }
         let retry = event.retry();
         let name = event.name();
         let result = match event {
@@ -544,16 +600,27 @@ impl EventLoop {
         let tx = self.events.clone();
         self.background.push(tokio::spawn(async move {
             tokio::time::sleep(after).await;
-            let _ = tx.send(event);
+            let _ = tx.send(event).await;
         }));
     }
 
-    /// Turn a watch into an event when it fires.
+    /// Turn a watch into an event when it fires, unless an event of the same watch is
+    /// already queued.
     fn arm(&mut self, key: WatchKey, fired: WatchFuture, event: Event) {
         let tx = self.events.clone();
+        let queued = self.queued_watches.clone();
+        let k = key.clone();
         let task = tokio::spawn(async move {
             fired.await;
-            let _ = tx.send(event);
+            if !queued.lock().unwrap_or_else(|e| e.into_inner()).insert(k.clone()) {
+                return;
+            }
+            // Aborted while waiting for room (re-armed, resigned): the mark goes too, or
+            // this watch would never queue an event again.
+            let mut mark = QueuedMark { queued, key: Some(k) };
+            if tx.send(event).await.is_ok() {
+                mark.key = None;
+            }
         });
         if let Some(old) = self.watches.insert(key, task) {
             old.abort();
@@ -767,8 +834,8 @@ impl EventLoop {
         // Resume an election an earlier controller left unfinished, pick up ISR changes
         // announced while there was none, and start the periodic imbalance check: all as
         // events of this loop, so none of them runs beside another handler.
-        let _ = self.events.send(Event::PreferredReplicaElection);
-        let _ = self.events.send(Event::IsrChangeNotification);
+        self.own_events.push_back(Event::PreferredReplicaElection);
+        self.own_events.push_back(Event::IsrChangeNotification);
         if self.config.auto_leader_rebalance_enable {
             let every = self.config.leader_imbalance_check_interval;
             let tx = self.events.clone();
@@ -777,7 +844,7 @@ impl EventLoop {
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticks.tick().await;
-                    if tx.send(Event::RebalanceCheck).is_err() {
+                    if tx.send(Event::RebalanceCheck).await.is_err() {
                         return;
                     }
                 }
