@@ -18,7 +18,7 @@ use super::selector::{
     SelectionError, NO_LEADER,
 };
 use super::store::ControllerStore;
-use super::zk_store::{EpochFence, FenceError, StateRead, StateWrite, WriteOutcome};
+use crate::zk::state::{EpochFence, FenceError, StateRead, StateWrite, WriteOutcome};
 use crate::common::{Properties, TopicPartition};
 use crate::zk::json::PartitionState;
 use crate::zk::paths;

@@ -3,7 +3,7 @@
 
 use crate::api::{Broker, LeaderAndIsrRequest, PartitionState, StopReplicaRequest, UpdateMetadataRequest};
 use super::selector::LeaderView;
-use super::zk_store::StateRead;
+use crate::zk::state::StateRead;
 use crate::common::TopicPartition;
 use crate::zk::json;
 use std::collections::{BTreeMap, BTreeSet};

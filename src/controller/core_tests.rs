@@ -6,7 +6,7 @@ use super::context::ControllerContext;
 use super::kafka_controller::reassignment::{reassignment_step, ReassignmentStep};
 use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode, NO_LEADER};
 use super::store::{Fault, MemoryStore};
-use super::zk_store::{EpochFence, FenceError, StateRead, StateWrite};
+use crate::zk::state::{EpochFence, FenceError, StateRead, StateWrite};
 use crate::api::Broker;
 use crate::common::{Properties, TopicPartition};
 use crate::zk::json::PartitionState;

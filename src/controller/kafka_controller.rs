@@ -5,14 +5,14 @@
 //! watches only turn into events: a handler re-reads (and re-arms) what it watches, so a
 //! watch firing twice, late, or for a session change is harmless. Handlers decide with the
 //! pure functions of [`super::selector`], write state znodes through the epoch fence of
-//! [`super::zk_store`], then queue requests on the per-broker channels.
+//! [`crate::zk::state`], then queue requests on the per-broker channels.
 
 use super::change::{self, ChangeKind, PartitionStateChange};
 use super::channel::ControllerChannelManager;
 use super::store::{ControllerStore, ZkStore};
 use super::context::{broker_changes, ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
 use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode};
-use super::zk_store::{
+use crate::zk::state::{
     increment_controller_epoch, read_many, read_many_stat, read_partition_states, EpochFence, FenceError, StateRead, StateWrite,
     WriteOutcome,
 };

@@ -13,7 +13,7 @@
 //!   (elections, broker failure and start-up, controlled shutdown, preferred election,
 //!   rebalance) as a pure step returning effects, and the loop that performs them through a
 //!   [`store::ControllerStore`] (ZooKeeper, or in memory with injected errors for tests).
-//! - [`zk_store`]: batched state reads, and state writes fenced by the controller epoch
+//! - [`zk_store`] (`zk::state`): batched state reads, and state writes fenced by the controller epoch
 //!   (a ZooKeeper `multi` guarded by the version of `/controller_epoch`).
 //! - `channel`: one queue and task per live broker, in-order delivery with retries.
 //!
@@ -36,7 +36,8 @@ mod core_tests;
 mod kafka_controller;
 pub mod selector;
 pub mod store;
-pub mod zk_store;
+/// The controller's ZooKeeper state access lives with the rest of ZooKeeper, in `zk::state`.
+pub use crate::zk::state as zk_store;
 
 pub use channel::RETRY_BACKOFF;
 pub use context::{ControllerContext, ControllerRequest, LeaderIsrAndControllerEpoch, RequestBatch};

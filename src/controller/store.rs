@@ -4,7 +4,7 @@
 //! expiring between two batches, another controller's epoch), so that the decision core
 //! ([`super::change`]) is tested without a server.
 
-use super::zk_store::{
+use crate::zk::state::{
     read_partition_states, EpochFence, FenceError, StateRead, StateWrite, WriteOutcome, MAX_MULTI_OPS,
 };
 use crate::common::{Properties, TopicPartition};

@@ -1,5 +1,6 @@
 //! Everything kafka08 knows about ZooKeeper: paths ([`paths`]) and the JSON documents
-//! ([`json`]) of docs/zookeeper-layout.md, and the session ([`client`]). No other module
+//! ([`json`]) of docs/zookeeper-layout.md, the session ([`client`]), and the controller's
+//! batched partition state reads and epoch-fenced writes ([`state`]). No other module
 //! spells a znode path.
 
 pub use client::{Stat, WatchFuture, ZkClient, ZkError, ZkResult};
@@ -7,3 +8,4 @@ pub use client::{Stat, WatchFuture, ZkClient, ZkError, ZkResult};
 pub mod client;
 pub mod json;
 pub mod paths;
+pub mod state;
