@@ -8,8 +8,8 @@ use crate::zk::state::{
     read_partition_states, EpochFence, FenceError, StateRead, StateWrite, WriteOutcome, MAX_MULTI_OPS,
 };
 use crate::common::{Properties, TopicPartition};
-use crate::zk::json::{PartitionState, TopicConfig};
-use crate::zk::{paths, ZkClient, ZkError};
+use crate::zk::json::PartitionState;
+use crate::zk::{paths, QueryError, ZkClient, ZkError};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -34,24 +34,6 @@ pub trait ControllerStore: Send + Sync {
         fence: EpochFence,
         writes: &[StateWrite],
     ) -> impl Future<Output = Result<Vec<WriteOutcome>, FenceError>> + Send;
-}
-
-/// Topic config JSON → properties, with the one policy every reader follows: an
-/// unreadable config is logged and treated as no override.
-pub fn topic_config_properties(topic: &str, data: &[u8]) -> Option<Properties> {
-    match TopicConfig::parse(data) {
-        Ok(c) => {
-            let mut props = Properties::new();
-            for (k, v) in c.config {
-                props.set(k, v);
-            }
-            Some(props)
-        }
-        Err(e) => {
-            log::warn!("ignoring the config of topic {}: {}", topic, e);
-            None
-        }
-    }
 }
 
 /// The controller's store: the cluster's ZooKeeper.
@@ -82,11 +64,14 @@ impl ControllerStore for ZkStore {
     fn topic_config(&self, topic: &str) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send {
         let topic = topic.to_string();
         async move {
-            Ok(self
-                .zk
-                .get_data(&paths::topic_config(&topic))
-                .await?
-                .and_then(|(d, _)| topic_config_properties(&topic, &d)))
+            match self.zk.topic_config(&topic).await {
+                Ok(props) => Ok(Some(props)),
+                Err(QueryError::Corrupt(why)) => {
+                    log::warn!("ignoring the config of topic {}: {}", topic, why);
+                    Ok(None)
+                }
+                Err(QueryError::Zk(e)) => Err(e),
+            }
         }
     }
 
