@@ -65,7 +65,7 @@ fn run(n: usize) {
         let zk = rt.block_on(ZkClient::connect(&addr_zk, Duration::from_secs(6), Duration::from_secs(10))).unwrap();
         wait_states(&rt, &zk, &parts, "controlled shutdown", |l, _| l == y)
     });
-    let code = c.brokers[xi].stop();
+    let code = c.brokers[xi].stop_within(DEADLINE);
     let exited = t0.elapsed();
     let shutdown = mover.join().unwrap() - t0;
     assert_eq!(code, Some(0));

@@ -13,7 +13,7 @@ use super::store::{ControllerStore, ZkStore};
 use super::context::{broker_changes, ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
 use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode};
 use crate::zk::state::{
-    increment_controller_epoch, read_many, read_many_stat, read_partition_states, EpochFence, FenceError, StateRead, StateWrite,
+    increment_controller_epoch, read_many, read_many_stat, EpochFence, FenceError, StateRead, StateWrite,
     WriteOutcome,
 };
 use crate::api::Broker;
@@ -1243,7 +1243,7 @@ impl EventLoop {
         }
         let changed: Vec<TopicPartition> =
             changed.into_iter().filter(|tp| self.active.as_ref().is_some_and(|a| a.ctx.replicas(tp).is_some())).collect();
-        let reads = read_partition_states(&self.zk, &changed).await?;
+        let reads = self.store.read_partition_states(&changed).await?;
         let active = self.active_mut()?;
         let everyone = active.ctx.live_or_shutting_down_ids();
         let mut batch = RequestBatch::new();

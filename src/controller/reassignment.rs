@@ -25,7 +25,8 @@ use super::{ControllerError, Event, EventLoop, WatchKey};
 use crate::admin::{parse_reassignment_json, reassignment_json, Reassignment};
 use crate::common::TopicPartition;
 use crate::controller::context::{LeaderIsrAndControllerEpoch, RequestBatch};
-use crate::zk::state::{read_partition_states, StateRead, StateWrite};
+use crate::controller::store::ControllerStore;
+use crate::zk::state::{StateRead, StateWrite};
 use crate::zk::json::TopicAssignment;
 use crate::zk::{paths, ZkError};
 use std::collections::{BTreeMap, BTreeSet};
@@ -137,7 +138,7 @@ impl EventLoop {
             targets.insert(tp.clone(), rar.clone());
         }
         let partitions: Vec<TopicPartition> = targets.keys().cloned().collect();
-        let reads = read_partition_states(&self.zk, &partitions).await?;
+        let reads = self.store.read_partition_states(&partitions).await?;
 
         let active = self.active_mut()?;
         let live = active.ctx.live_broker_ids();
