@@ -13,7 +13,7 @@ use super::store::{ControllerStore, ZkStore};
 use super::context::{broker_changes, ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
 use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode};
 use crate::zk::state::{
-    increment_controller_epoch, read_many, read_many_stat, EpochFence, FenceError, StateRead, StateWrite,
+    delete_many, increment_controller_epoch, read_many, read_many_stat, EpochFence, FenceError, StateRead, StateWrite,
     WriteOutcome,
 };
 use crate::api::Broker;
@@ -1257,9 +1257,7 @@ impl EventLoop {
             log::info!("isr changes of {:?} go to every broker", changed);
         }
         self.send(batch)?;
-        for node in &nodes {
-            self.zk.delete(node).await?;
-        }
+        delete_many(&self.zk, &nodes).await?;
         Ok(())
     }
 
