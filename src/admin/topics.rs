@@ -12,7 +12,7 @@ use super::java_order::JavaHashtable;
 use crate::common::{validate_topic_name, Properties};
 use crate::log::{LogConfig, TOPIC_CONFIG_NAMES};
 use crate::zk::json::{config_change_notification, PartitionState, TopicAssignment, TopicConfig};
-use crate::zk::{paths, ZkClient, ZkError};
+use crate::zk::{paths, QueryError, ZkClient, ZkError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -59,6 +59,15 @@ impl fmt::Display for AdminError {
 }
 
 impl std::error::Error for AdminError {}
+
+impl From<QueryError> for AdminError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::Zk(e) => AdminError::Zk(e),
+            QueryError::Corrupt(why) => AdminError::Corrupt(why),
+        }
+    }
+}
 
 impl From<ZkError> for AdminError {
     fn from(e: ZkError) -> Self {
@@ -285,22 +294,12 @@ fn scala_map(assignment: &ReplicaAssignment) -> String {
 /// Live brokers: the ids registered under `/brokers/ids`, ascending (0.8.2
 /// `ZkUtils.getSortedBrokerList`).
 pub async fn live_brokers(zk: &ZkClient) -> AdminResult<Vec<i32>> {
-    let mut ids: Vec<i32> = zk
-        .get_children(paths::BROKER_IDS)
-        .await?
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|c| c.parse::<i32>().ok())
-        .collect();
-    ids.sort_unstable();
-    Ok(ids)
+    Ok(zk.broker_ids().await?)
 }
 
 /// Every topic under `/brokers/topics`, sorted.
 pub async fn list_topics(zk: &ZkClient) -> AdminResult<Vec<String>> {
-    let mut topics = zk.get_children(paths::BROKER_TOPICS).await?.unwrap_or_default();
-    topics.sort();
-    Ok(topics)
+    Ok(zk.topics().await?)
 }
 
 pub async fn topic_exists(zk: &ZkClient, topic: &str) -> AdminResult<bool> {
@@ -314,37 +313,22 @@ pub async fn is_marked_for_deletion(zk: &ZkClient, topic: &str) -> AdminResult<b
 
 /// The assignment in `/brokers/topics/<topic>`, `None` when the topic does not exist.
 pub async fn fetch_assignment(zk: &ZkClient, topic: &str) -> AdminResult<Option<ReplicaAssignment>> {
-    match zk.get_data(&paths::topic(topic)).await? {
-        None => Ok(None),
-        Some((data, _)) => TopicAssignment::parse(&data)
-            .map(|a| Some(a.partitions))
-            .map_err(|e| AdminError::Corrupt(format!("{}: {}", paths::topic(topic), e))),
-    }
+    Ok(zk.topic_assignment(topic).await?)
 }
 
 /// The overrides in `/config/topics/<topic>` (empty when there are none or no node).
 pub async fn fetch_topic_config(zk: &ZkClient, topic: &str) -> AdminResult<Properties> {
-    let path = paths::topic_config(topic);
-    let mut props = Properties::new();
-    if let Some((data, _)) = zk.get_data(&path).await? {
-        // 0.8.2 treated a node without JSON as "no overrides".
-        if !data.iter().all(u8::is_ascii_whitespace) {
-            let config = TopicConfig::parse(&data).map_err(|e| AdminError::Corrupt(format!("{}: {}", path, e)))?;
-            for (k, v) in config.config {
-                props.set(k, v);
-            }
-        }
-    }
-    Ok(props)
+    Ok(zk.topic_config(topic).await?)
 }
 
 /// Leader and ISR of a partition; `None` when there is no state znode or it does not parse
 /// (0.8.2 `ZkUtils.getLeaderForPartition` gave `None` for both).
 pub async fn fetch_partition_state(zk: &ZkClient, topic: &str, partition: i32) -> AdminResult<Option<PartitionState>> {
-    Ok(zk
-        .get_data(&paths::partition_state(topic, partition))
-        .await?
-        .and_then(|(data, _)| PartitionState::parse(&data).ok()))
+    match zk.partition_state(topic, partition).await {
+        Ok(s) => Ok(s),
+        Err(QueryError::Corrupt(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// One partition as `--describe` shows it.

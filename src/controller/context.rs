@@ -2,6 +2,8 @@
 //! and the requests built from it. Owned by the event loop alone: no locks.
 
 use crate::api::{Broker, LeaderAndIsrRequest, PartitionState, StopReplicaRequest, UpdateMetadataRequest};
+use super::selector::LeaderView;
+use crate::zk::state::StateRead;
 use crate::common::TopicPartition;
 use crate::zk::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,6 +44,9 @@ pub struct ControllerContext {
     pub epoch_zk_version: i32,
     /// Registered brokers (including those in controlled shutdown).
     pub live_brokers: BTreeMap<i32, Broker>,
+    /// The czxid of each registered broker's `/brokers/ids/<id>` as last read: a different
+    /// one means the broker registered again (KAFKA-1120).
+    pub registrations: BTreeMap<i32, i64>,
     /// Brokers in controlled shutdown: still registered, no longer electable.
     pub shutting_down: BTreeSet<i32>,
     /// Assigned replicas per topic and partition, from `/brokers/topics/<t>`.
@@ -115,6 +120,32 @@ impl ControllerContext {
             .filter(|tp| match self.leadership.get(tp) {
                 None => true,
                 Some(l) => !live.contains(&l.leader) || l.isr.iter().any(|r| !live.contains(r)),
+            })
+            .collect()
+    }
+
+    /// Take the state znodes read for `partitions` (failover): present ones are known,
+    /// unreadable ones are logged and left unknown.
+    pub fn load_states(&mut self, partitions: &[TopicPartition], reads: Vec<StateRead>) {
+        for (tp, read) in partitions.iter().zip(reads) {
+            match read {
+                StateRead::Present(state, version) => {
+                    self.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
+                }
+                StateRead::Missing => {
+                    self.leadership.remove(tp);
+                }
+                StateRead::Invalid(e) => log::error!("ignoring unreadable partition state: {}", e),
+            }
+        }
+    }
+
+    /// The partitions with a known leadership, for the leader-balance decisions.
+    pub fn leader_views(&self) -> Vec<LeaderView> {
+        self.leadership
+            .iter()
+            .filter_map(|(tp, l)| {
+                self.replicas(tp).map(|ar| LeaderView { partition: tp.clone(), assigned: ar.clone(), leader: l.leader })
             })
             .collect()
     }
@@ -198,6 +229,39 @@ impl ControllerContext {
             partition_states: partitions.into_iter().map(|tp| self.partition_state(tp)).collect(),
             alive_brokers: self.brokers(),
         }
+    }
+}
+
+/// What changed under `/brokers/ids` since the controller last looked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrokerChanges {
+    pub new: BTreeSet<i32>,
+    pub dead: BTreeSet<i32>,
+    /// Registered before and now, but with a re-created znode: the broker restarted (or
+    /// lost its session) between two watch events and must be handled as a failure and a
+    /// start-up, or it would never get its partitions again (KAFKA-1120).
+    pub bounced: BTreeSet<i32>,
+}
+
+impl BrokerChanges {
+    pub fn is_empty(&self) -> bool {
+        self.new.is_empty() && self.dead.is_empty() && self.bounced.is_empty()
+    }
+}
+
+/// Compare the registrations the controller knows (`known`: id → czxid) with the children
+/// of `/brokers/ids` (`listed`) and the registrations just read (`read`: the readable ones).
+/// A listed broker whose registration could not be read is neither new nor bounced: the
+/// next watch event sees it again.
+pub fn broker_changes(known: &BTreeMap<i32, i64>, listed: &BTreeSet<i32>, read: &BTreeMap<i32, i64>) -> BrokerChanges {
+    BrokerChanges {
+        new: read.keys().copied().filter(|id| listed.contains(id) && !known.contains_key(id)).collect(),
+        dead: known.keys().copied().filter(|id| !listed.contains(id)).collect(),
+        bounced: read
+            .iter()
+            .filter(|(id, czxid)| listed.contains(id) && known.get(id).is_some_and(|k| k != *czxid))
+            .map(|(id, _)| *id)
+            .collect(),
     }
 }
 
@@ -384,6 +448,20 @@ mod tests {
             },
         );
         ctx
+    }
+
+    #[test]
+    fn a_broker_registered_again_between_two_looks_is_bounced_not_unchanged() {
+        let known = BTreeMap::from([(1, 100), (2, 200), (3, 300)]);
+        let listed = BTreeSet::from([1, 2, 4, 5]);
+        // 2 re-created its znode (new czxid); 5 is listed but its registration vanished.
+        let read = BTreeMap::from([(1, 100), (2, 250), (4, 400)]);
+        let c = broker_changes(&known, &listed, &read);
+        assert_eq!(c.new, BTreeSet::from([4]));
+        assert_eq!(c.dead, BTreeSet::from([3]));
+        assert_eq!(c.bounced, BTreeSet::from([2]));
+        let same = broker_changes(&known, &BTreeSet::from([1, 2, 3]), &known);
+        assert!(same.is_empty());
     }
 
     #[test]

@@ -5,24 +5,23 @@
 //! watches only turn into events: a handler re-reads (and re-arms) what it watches, so a
 //! watch firing twice, late, or for a session change is harmless. Handlers decide with the
 //! pure functions of [`super::selector`], write state znodes through the epoch fence of
-//! [`super::zk_store`], then queue requests on the per-broker channels.
+//! [`crate::zk::state`], then queue requests on the per-broker channels.
 
+use super::change::{self, ChangeKind, PartitionStateChange};
 use super::channel::ControllerChannelManager;
-use super::context::{ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
-use super::selector::{
-    controlled_shutdown_change, decide_online, new_partition_leader, preferred_election_moves, preferred_replica_leader,
-    rebalance_moves, Election, LeaderView, OnlineMode, SelectionError, NO_LEADER,
-};
-use super::zk_store::{
-    increment_controller_epoch, read_many, read_partition_states, EpochFence, FenceError, StateRead, StateWrite,
+use super::store::{ControllerStore, ZkStore};
+use super::context::{broker_changes, ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
+use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode};
+use crate::zk::state::{
+    delete_many, increment_controller_epoch, read_many, read_many_stat, EpochFence, FenceError, StateRead, StateWrite,
     WriteOutcome,
 };
 use crate::api::Broker;
-use crate::common::{Clock, ErrorCode, Properties, SystemClock, TopicPartition};
+use crate::common::{Clock, ErrorCode, SystemClock, TopicPartition};
 use crate::server::KafkaConfig;
-use crate::zk::json::{BrokerRegistration, ControllerRegistration, PartitionList, PartitionState, TopicAssignment, TopicConfig};
+use crate::zk::json::{BrokerRegistration, ControllerRegistration, PartitionList, TopicAssignment};
 use crate::zk::{paths, WatchFuture, ZkClient, ZkError};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,12 +39,13 @@ pub(super) mod deletion;
 /// healthy broker reaches still turns a runaway queue into an error instead of memory.
 pub const DEFAULT_MESSAGE_QUEUE_SIZE: usize = 100_000;
 
+/// Events waiting for the loop (watch firings, timers, retries). Watch events of one kind
+/// coalesce (a handler re-reads everything it watches), so the queue stays short; a full
+/// queue makes the senders wait rather than grow memory.
+const EVENT_QUEUE_SIZE: usize = 1024;
+
 /// Longest [`ControllerHandle::shutdown`] waits for the event loop.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Read-decide-write cycles per partition before an election gives up (a conflict means a
-/// leader changed the ISR between our read and our write).
-const MAX_ELECTION_ROUNDS: usize = 5;
 
 /// Longest a stopping controller waits for its channels to deliver what it decided.
 const CHANNEL_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -201,6 +201,21 @@ impl Event {
         })
     }
 
+    /// The watch this event comes from, for coalescing.
+    fn watch_key(&self) -> Option<WatchKey> {
+        Some(match self {
+            Event::ControllerChange => WatchKey::Controller,
+            Event::BrokerChange => WatchKey::BrokerIds,
+            Event::TopicChange => WatchKey::Topics,
+            Event::PartitionModification(t) => WatchKey::Topic(t.clone()),
+            Event::PreferredReplicaElection => WatchKey::PreferredElection,
+            Event::IsrChangeNotification => WatchKey::IsrChanges,
+            Event::ReassignPartitions => WatchKey::ReassignPartitions,
+            Event::TopicDeletion => WatchKey::DeleteTopics,
+            _ => return None,
+        })
+    }
+
     fn name(&self) -> String {
         match self {
             Event::ControllerChange => "controller change".into(),
@@ -244,6 +259,26 @@ impl fmt::Display for ControllerError {
             ControllerError::Zk(e) => write!(f, "zookeeper: {}", e),
             ControllerError::Moved(why) => write!(f, "controller moved: {}", why),
         }
+    }
+}
+
+/// What the event loop does after a handler failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorAction {
+    /// Another controller took over: resign, delete our `/controller`, stand again later.
+    Resign,
+    /// The session expired (mid-batch or not): resign at once, nothing of the failed
+    /// handler is believed; the new session's election follows.
+    ResignUntilNewSession,
+    /// A transient ZooKeeper error: run the event again after the back-off.
+    Retry,
+}
+
+fn error_action(e: &ControllerError) -> ErrorAction {
+    match e {
+        ControllerError::Moved(_) => ErrorAction::Resign,
+        ControllerError::Zk(ZkError::SessionExpired) => ErrorAction::ResignUntilNewSession,
+        ControllerError::Zk(_) => ErrorAction::Retry,
     }
 }
 
@@ -297,14 +332,19 @@ impl KafkaController {
             controller_id: AtomicI32::new(-1),
             stats: ControllerStats::default(),
         });
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE_SIZE);
+        // The broker's own requests (controlled shutdown, stop) never wait for room.
+        let (control, control_rx) = mpsc::unbounded_channel();
         let event_loop = EventLoop {
             channels_client_id: config.client_id(broker_id),
+            store: ZkStore::new(zk.clone()),
             zk,
             broker_id,
             config,
             shared: shared.clone(),
-            events: tx.clone(),
+            events: tx,
+            queued_watches: Arc::default(),
+            own_events: VecDeque::new(),
             watches: HashMap::new(),
             background: Vec::new(),
             active: None,
@@ -312,8 +352,8 @@ impl KafkaController {
             reassignments: Default::default(),
             deletions: Default::default(),
         };
-        let task = tokio::spawn(event_loop.run(rx));
-        ControllerHandle { broker_id, shared, events: tx, task: Mutex::new(Some(task)) }
+        let task = tokio::spawn(event_loop.run(rx, control_rx));
+        ControllerHandle { broker_id, shared, events: control, task: Mutex::new(Some(task)) }
     }
 }
 
@@ -321,6 +361,7 @@ impl KafkaController {
 pub struct ControllerHandle {
     broker_id: i32,
     shared: Arc<Shared>,
+    /// The loop's control queue (unbounded: only the broker's own requests).
     events: mpsc::UnboundedSender<Event>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -401,6 +442,20 @@ impl Drop for ControllerHandle {
     }
 }
 
+/// A watch's "event queued" mark, removed if the event never made it into the queue.
+struct QueuedMark {
+    queued: Arc<Mutex<HashSet<WatchKey>>>,
+    key: Option<WatchKey>,
+}
+
+impl Drop for QueuedMark {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.queued.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        }
+    }
+}
+
 /// Controller state that exists only while this broker is the controller.
 struct Active {
     ctx: ControllerContext,
@@ -412,11 +467,17 @@ struct Active {
 
 struct EventLoop {
     zk: ZkClient,
+    /// What partition state changes read and write (the same session as `zk`).
+    store: ZkStore,
     broker_id: i32,
     config: ControllerConfig,
     channels_client_id: String,
     shared: Arc<Shared>,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::Sender<Event>,
+    /// Watches whose event is in the queue: a watch firing again meanwhile adds nothing.
+    queued_watches: Arc<Mutex<HashSet<WatchKey>>>,
+    /// Events a handler queues for the loop itself (never waits on the bounded queue).
+    own_events: VecDeque<Event>,
     /// One forwarding task per armed watch; re-arming replaces (aborts) the previous one.
     watches: HashMap<WatchKey, JoinHandle<()>>,
     /// The session listener and scheduled retries.
@@ -429,18 +490,27 @@ struct EventLoop {
 }
 
 impl EventLoop {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Event>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Event>, mut control: mpsc::UnboundedReceiver<Event>) {
         let mut generations = self.zk.session_generation();
         let tx = self.events.clone();
         self.background.push(tokio::spawn(async move {
             while generations.changed().await.is_ok() {
-                if tx.send(Event::SessionRenewed).is_err() {
+                if tx.send(Event::SessionRenewed).await.is_err() {
                     return;
                 }
             }
         }));
         self.dispatch(Event::ControllerChange).await;
-        while let Some(event) = rx.recv().await {
+        loop {
+            let event = match self.own_events.pop_front() {
+                Some(event) => event,
+                None => tokio::select! {
+                    biased;
+                    Some(event) = control.recv() => event,
+                    Some(event) = rx.recv() => event,
+                    else => return,
+                },
+            };
             if let Event::Shutdown(reply) = event {
                 self.shutdown().await;
                 if let Some(reply) = reply {
@@ -453,6 +523,10 @@ impl EventLoop {
     }
 
     async fn dispatch(&mut self, event: Event) {
+        if let Some(key) = event.watch_key() {
+            // From here on the handler re-reads: a new firing must queue a new event.
+            self.queued_watches.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        }
         let retry = event.retry();
         let name = event.name();
         let result = match event {
@@ -476,11 +550,11 @@ impl EventLoop {
             Event::Shutdown(_) => Ok(()),
         };
         self.refresh_gauges();
-        match result {
-            Ok(()) => {}
-            Err(ControllerError::Moved(why)) => {
-                log::warn!("broker {} is no longer the controller: {}", self.broker_id, why);
-                self.resign(&why);
+        let Err(e) = result else { return };
+        match error_action(&e) {
+            ErrorAction::Resign => {
+                log::warn!("broker {} is no longer the controller: {}", self.broker_id, e);
+                self.resign(&e.to_string());
                 self.backoff_until = Some(Instant::now() + self.config.retry_backoff);
                 // Let the election run again (ourselves included, after the back-off).
                 if let Err(e) = self.zk.delete_own_ephemeral(paths::CONTROLLER).await {
@@ -488,17 +562,15 @@ impl EventLoop {
                     self.schedule(Event::ControllerChange, self.config.retry_backoff);
                 }
             }
-            Err(ControllerError::Zk(ZkError::SessionExpired)) => {
-                // The session renewal event re-runs the election.
+            ErrorAction::ResignUntilNewSession => {
+                // What the failed handler decided is not believed: resign now (the
+                // session's /controller is gone anyway); the session renewal re-runs the
+                // election.
                 log::warn!("zookeeper session expired while handling {}", name);
+                self.resign("the zookeeper session expired");
             }
-            Err(ControllerError::Zk(e)) => {
-                log::warn!(
-                    "zookeeper error while handling {}: {}; retrying in {:?}",
-                    name,
-                    e,
-                    self.config.retry_backoff
-                );
+            ErrorAction::Retry => {
+                log::warn!("error while handling {}: {}; retrying in {:?}", name, e, self.config.retry_backoff);
                 if let Some(event) = retry {
                     self.schedule(event, self.config.retry_backoff);
                 }
@@ -528,16 +600,27 @@ impl EventLoop {
         let tx = self.events.clone();
         self.background.push(tokio::spawn(async move {
             tokio::time::sleep(after).await;
-            let _ = tx.send(event);
+            let _ = tx.send(event).await;
         }));
     }
 
-    /// Turn a watch into an event when it fires.
+    /// Turn a watch into an event when it fires, unless an event of the same watch is
+    /// already queued.
     fn arm(&mut self, key: WatchKey, fired: WatchFuture, event: Event) {
         let tx = self.events.clone();
+        let queued = self.queued_watches.clone();
+        let k = key.clone();
         let task = tokio::spawn(async move {
             fired.await;
-            let _ = tx.send(event);
+            if !queued.lock().unwrap_or_else(|e| e.into_inner()).insert(k.clone()) {
+                return;
+            }
+            // Aborted while waiting for room (re-armed, resigned): the mark goes too, or
+            // this watch would never queue an event again.
+            let mut mark = QueuedMark { queued, key: Some(k) };
+            if tx.send(event).await.is_ok() {
+                mark.key = None;
+            }
         });
         if let Some(old) = self.watches.insert(key, task) {
             old.abort();
@@ -717,23 +800,16 @@ impl EventLoop {
             }
         }
         let active = self.active_mut()?;
-        for b in brokers {
+        for (b, czxid) in brokers {
             active.channels.add_broker(b.clone());
+            active.ctx.registrations.insert(b.id, czxid);
             active.ctx.live_brokers.insert(b.id, b);
         }
         active.ctx.assignments = assignments;
         let all = active.ctx.all_partitions();
-        let reads = read_partition_states(&self.zk, &all).await?;
+        let reads = self.store.read_partition_states(&all).await?;
         let active = self.active_mut()?;
-        for (tp, read) in all.iter().zip(reads) {
-            match read {
-                StateRead::Present(state, version) => {
-                    active.ctx.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
-                }
-                StateRead::Missing => {}
-                StateRead::Invalid(e) => log::error!("ignoring unreadable partition state: {}", e),
-            }
-        }
+        active.ctx.load_states(&all, reads);
 
         let mut batch = RequestBatch::new();
         // Brokers that died while there was no controller are handled as failures now:
@@ -758,8 +834,8 @@ impl EventLoop {
         // Resume an election an earlier controller left unfinished, pick up ISR changes
         // announced while there was none, and start the periodic imbalance check: all as
         // events of this loop, so none of them runs beside another handler.
-        let _ = self.events.send(Event::PreferredReplicaElection);
-        let _ = self.events.send(Event::IsrChangeNotification);
+        self.own_events.push_back(Event::PreferredReplicaElection);
+        self.own_events.push_back(Event::IsrChangeNotification);
         if self.config.auto_leader_rebalance_enable {
             let every = self.config.leader_imbalance_check_interval;
             let tx = self.events.clone();
@@ -768,7 +844,7 @@ impl EventLoop {
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticks.tick().await;
-                    if tx.send(Event::RebalanceCheck).is_err() {
+                    if tx.send(Event::RebalanceCheck).await.is_err() {
                         return;
                     }
                 }
@@ -837,140 +913,31 @@ impl EventLoop {
         batch: &mut RequestBatch,
     ) -> Result<(), ControllerError> {
         let start = Instant::now();
-        let result = self.elect_partitions_timed(partitions, mode, batch).await;
+        let result = self.change_partition_states(ChangeKind::Online(mode), partitions, batch).await;
         self.shared.stats.leader_election.record(start.elapsed());
         result
     }
 
-    async fn elect_partitions_timed(
+    /// The one routine that changes partition states: drive a
+    /// [`PartitionStateChange`] through the store, then put the written partitions into
+    /// `batch` (LeaderAndIsr to each decision's recipients).
+    async fn change_partition_states(
         &mut self,
+        kind: ChangeKind,
         partitions: Vec<TopicPartition>,
-        mode: OnlineMode,
         batch: &mut RequestBatch,
     ) -> Result<(), ControllerError> {
-        let zk = self.zk.clone();
-        let default_unclean = self.config.unclean_leader_election_enable;
-        let mut unclean_by_topic: HashMap<String, bool> = HashMap::new();
-        let mut pending = partitions;
-        for _ in 0..MAX_ELECTION_ROUNDS {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let reads = read_partition_states(&zk, &pending).await?;
-            let active =
-                self.active.as_mut().ok_or_else(|| ControllerError::Moved("not the controller any more".into()))?;
-            let live = active.ctx.live_broker_ids();
-            let epoch = active.ctx.epoch;
-            // Per topic: whether `partitions` exists and which partition nodes do.
-            let mut parents: HashMap<String, (bool, BTreeSet<String>)> = HashMap::new();
-            let mut writes = Vec::new();
-            let mut planned = Vec::new();
-            for (tp, read) in pending.iter().zip(reads) {
-                let Some(assigned) = active.ctx.replicas(tp).cloned() else { continue };
-                match read {
-                    StateRead::Invalid(e) => log::error!("cannot elect a leader for {}: {}", tp, e),
-                    StateRead::Missing => {
-                        active.ctx.leadership.remove(tp);
-                        let Some((leader, isr)) = new_partition_leader(&assigned, &live) else {
-                            log::info!(
-                                "partition {} has no live replica in {:?}; it stays without a leader",
-                                tp,
-                                assigned
-                            );
-                            continue;
-                        };
-                        if !parents.contains_key(&tp.topic) {
-                            let children = zk.get_children(&paths::topic_partitions(&tp.topic)).await?;
-                            let known = (children.is_some(), children.unwrap_or_default().into_iter().collect());
-                            parents.insert(tp.topic.clone(), known);
-                        }
-                        let (have_partitions, have) = parents.get_mut(&tp.topic).expect("inserted above");
-                        let mut missing = Vec::new();
-                        if !*have_partitions {
-                            missing.push(paths::topic_partitions(&tp.topic));
-                            *have_partitions = true;
-                        }
-                        if have.insert(tp.partition.to_string()) {
-                            missing.push(paths::partition(&tp.topic, tp.partition));
-                        }
-                        let state = LeaderIsrAndControllerEpoch {
-                            leader,
-                            leader_epoch: 0,
-                            isr,
-                            controller_epoch: epoch,
-                            zk_version: 0,
-                        };
-                        writes.push(StateWrite::create(tp, missing, &state.to_json()));
-                        let recipients = state.isr.clone();
-                        planned.push((tp.clone(), state, recipients));
-                    }
-                    StateRead::Present(state, version) => {
-                        let current = LeaderIsrAndControllerEpoch::from_json(&state, version);
-                        active.ctx.leadership.insert(tp.clone(), current);
-                        if state.controller_epoch > epoch {
-                            // Abort this partition's change (as 0.8.2). A newer
-                            // controller is caught by the epoch fence; resigning here
-                            // would loop forever after /controller_epoch was reset.
-                            log::error!(
-                                "not changing {}: it was decided by controller epoch {}, ours is {}",
-                                tp,
-                                state.controller_epoch,
-                                epoch
-                            );
-                            continue;
-                        }
-                        // Nothing to decide (and no topic config to read) for a live
-                        // leader, unless dead replicas must leave the ISR.
-                        let leader_alive = state.leader != NO_LEADER && live.contains(&state.leader);
-                        let isr_alive = state.isr.iter().all(|r| live.contains(r));
-                        if leader_alive && (isr_alive || mode == OnlineMode::ElectIfOffline) {
-                            continue;
-                        }
-                        let unclean = match unclean_by_topic.get(&tp.topic) {
-                            Some(u) => *u,
-                            None => {
-                                let u = topic_unclean_enabled(&zk, &tp.topic, default_unclean).await?;
-                                unclean_by_topic.insert(tp.topic.clone(), u);
-                                u
-                            }
-                        };
-                        match decide_online(mode, &assigned, state.leader, &state.isr, &live, unclean) {
-                            Ok(Some(e)) => {
-                                if e.unclean {
-                                    self.shared.stats.unclean_leader_elections.fetch_add(1, Ordering::Relaxed);
-                                    log::warn!(
-                                        "unclean leader election for {}: broker {} leads without being in the ISR {:?}; data may be lost",
-                                        tp,
-                                        e.leader,
-                                        state.isr
-                                    );
-                                }
-                                let next = LeaderIsrAndControllerEpoch {
-                                    leader: e.leader,
-                                    leader_epoch: state.leader_epoch.saturating_add(1),
-                                    isr: e.isr,
-                                    controller_epoch: epoch,
-                                    zk_version: version,
-                                };
-                                writes.push(StateWrite::update(tp, &next.to_json(), version));
-                                planned.push((tp.clone(), next, e.recipients));
-                            }
-                            Ok(None) => {}
-                            Err(e) => log::error!(
-                                "cannot elect a leader for {} (replicas {:?}, isr {:?}): {}",
-                                tp,
-                                assigned,
-                                state.isr,
-                                e
-                            ),
-                        }
-                    }
-                }
-            }
-            pending = self.write_planned(&writes, planned, batch).await?;
+        if partitions.is_empty() {
+            return Ok(());
         }
-        if !pending.is_empty() {
-            log::error!("gave up electing leaders for {:?} after {} attempts", pending, MAX_ELECTION_ROUNDS);
+        let mut change = PartitionStateChange::new(kind, partitions, self.config.unclean_leader_election_enable);
+        let store = self.store.clone();
+        let active = self.active_mut()?;
+        let fence = active.fence;
+        change::run(&store, fence, &mut active.ctx, &mut change).await?;
+        self.shared.stats.unclean_leader_elections.fetch_add(change.unclean_elections, Ordering::Relaxed);
+        for (tp, recipients) in &change.written {
+            batch.add_leader_and_isr(recipients.iter().copied(), tp);
         }
         Ok(())
     }
@@ -984,9 +951,9 @@ impl EventLoop {
         planned: Vec<(TopicPartition, LeaderIsrAndControllerEpoch, Vec<i32>)>,
         batch: &mut RequestBatch,
     ) -> Result<Vec<TopicPartition>, ControllerError> {
-        let zk = self.zk.clone();
+        let store = self.store.clone();
         let active = self.active_mut()?;
-        let outcomes = active.fence.write(&zk, writes).await?;
+        let outcomes = store.write_states(active.fence, writes).await?;
         let mut conflicts = Vec::new();
         for ((tp, mut state, recipients), outcome) in planned.into_iter().zip(outcomes) {
             match outcome {
@@ -1020,37 +987,60 @@ impl EventLoop {
         }
         let (children, fired) = self.zk.watch_children(paths::BROKER_IDS).await?;
         self.arm(WatchKey::BrokerIds, fired, Event::BrokerChange);
-        let ids = parse_broker_ids(children.unwrap_or_default());
-        let known: BTreeSet<i32> = self.active_mut()?.ctx.live_brokers.keys().copied().collect();
-        let dead: BTreeSet<i32> = known.difference(&ids).copied().collect();
-        let new_ids: BTreeSet<i32> = ids.difference(&known).copied().collect();
-        // Registrations that vanished in between are skipped: the next watch sees them gone.
-        let new_brokers = read_brokers(&self.zk, new_ids).await?;
-        if new_brokers.is_empty() && dead.is_empty() {
+        let listed = parse_broker_ids(children.unwrap_or_default());
+        // Every registration is read, not only the new ones: a broker whose znode was
+        // deleted and created again between two watch events keeps its id but not its
+        // czxid (KAFKA-1120).
+        let registered = read_brokers(&self.zk, listed.clone()).await?;
+        let read: BTreeMap<i32, i64> = registered.iter().map(|(b, czxid)| (b.id, *czxid)).collect();
+        let active = self.active_mut()?;
+        let changes = broker_changes(&active.ctx.registrations, &listed, &read);
+        if changes.is_empty() {
             return Ok(());
         }
-        let active = self.active_mut()?;
-        for id in &dead {
+        for id in &changes.dead {
             active.ctx.live_brokers.remove(id);
+            active.ctx.registrations.remove(id);
             active.ctx.shutting_down.remove(id);
             active.channels.remove_broker(*id);
         }
-        for b in &new_brokers {
+        for (b, czxid) in registered.iter().filter(|(b, _)| changes.new.contains(&b.id)) {
             active.channels.add_broker(b.clone());
             active.ctx.live_brokers.insert(b.id, b.clone());
+            active.ctx.registrations.insert(b.id, *czxid);
         }
-        let new_ids: Vec<i32> = new_brokers.iter().map(|b| b.id).collect();
         log::info!(
-            "newly added brokers: {:?}, deleted brokers: {:?}, all live brokers: {:?}",
-            new_ids,
-            dead,
+            "newly added brokers: {:?}, deleted brokers: {:?}, bounced brokers: {:?}, all live brokers: {:?}",
+            changes.new,
+            changes.dead,
+            changes.bounced,
             active.ctx.live_brokers.keys().collect::<Vec<_>>()
         );
-        if !new_ids.is_empty() {
+        if !changes.new.is_empty() {
+            let new_ids: Vec<i32> = changes.new.iter().copied().collect();
             self.on_broker_startup(&new_ids).await?;
         }
-        if !dead.is_empty() {
-            self.on_broker_failure(&dead).await?;
+        if !changes.dead.is_empty() {
+            self.on_broker_failure(&changes.dead).await?;
+        }
+        if !changes.bounced.is_empty() {
+            // A failure, then a start-up (as later Kafka handles KAFKA-1120): its
+            // leaderships move away, then it is told its partitions again.
+            let active = self.active_mut()?;
+            for id in &changes.bounced {
+                active.ctx.live_brokers.remove(id);
+                active.ctx.shutting_down.remove(id);
+                active.channels.remove_broker(*id);
+            }
+            self.on_broker_failure(&changes.bounced).await?;
+            let active = self.active_mut()?;
+            for (b, czxid) in registered.iter().filter(|(b, _)| changes.bounced.contains(&b.id)) {
+                active.channels.add_broker(b.clone());
+                active.ctx.live_brokers.insert(b.id, b.clone());
+                active.ctx.registrations.insert(b.id, *czxid);
+            }
+            let bounced: Vec<i32> = changes.bounced.iter().copied().collect();
+            self.on_broker_startup(&bounced).await?;
         }
         Ok(())
     }
@@ -1187,7 +1177,7 @@ impl EventLoop {
             }
         };
         log::info!("starting preferred replica leader election for partitions {:?}", requested);
-        let moves = preferred_election_moves(&leader_views(&self.active_mut()?.ctx), Some(&requested));
+        let moves = preferred_election_moves(&self.active_mut()?.ctx.leader_views(), Some(&requested));
         self.elect_preferred(moves).await?;
         self.zk.delete(paths::PREFERRED_REPLICA_ELECTION).await?;
         Ok(())
@@ -1209,7 +1199,7 @@ impl EventLoop {
         for topic in self.deletions.topics.keys() {
             busy.extend(ctx.topic_partitions(topic));
         }
-        let moves = rebalance_moves(&leader_views(ctx), &ctx.live_broker_ids(), &busy, percentage);
+        let moves = rebalance_moves(&ctx.leader_views(), &ctx.live_broker_ids(), &busy, percentage);
         if moves.is_empty() {
             return Ok(());
         }
@@ -1224,94 +1214,8 @@ impl EventLoop {
             return Ok(());
         }
         let mut batch = RequestBatch::new();
-        self.change_leadership(partitions, "preferred replica election", &mut batch, |assigned, state, live| {
-            match preferred_replica_leader(assigned, state.leader, &state.isr, live) {
-                Ok(e) => Ok(Some(e)),
-                Err(SelectionError::NotNeeded) => Ok(None),
-                Err(e) => Err(e),
-            }
-        })
-        .await?;
+        self.change_partition_states(ChangeKind::PreferredReplica, partitions, &mut batch).await?;
         self.send(batch)
-    }
-
-    /// The read-decide-write cycle for a leadership change decided by a pure selector:
-    /// read each state znode, `decide` from the assignment, the state and the live
-    /// brokers, write the decisions in fenced batches, re-read and re-decide the ones
-    /// whose znode changed meanwhile. Written partitions go into `batch`.
-    async fn change_leadership<F>(
-        &mut self,
-        partitions: Vec<TopicPartition>,
-        what: &str,
-        batch: &mut RequestBatch,
-        mut decide: F,
-    ) -> Result<(), ControllerError>
-    where
-        F: FnMut(&[i32], &PartitionState, &BTreeSet<i32>) -> Result<Option<Election>, SelectionError>,
-    {
-        let zk = self.zk.clone();
-        let mut pending = partitions;
-        for _ in 0..MAX_ELECTION_ROUNDS {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let reads = read_partition_states(&zk, &pending).await?;
-            let active = self.active_mut()?;
-            let live = active.ctx.live_broker_ids();
-            let epoch = active.ctx.epoch;
-            let mut writes = Vec::new();
-            let mut planned = Vec::new();
-            for (tp, read) in pending.iter().zip(reads) {
-                let Some(assigned) = active.ctx.replicas(tp).cloned() else { continue };
-                let (state, version) = match read {
-                    StateRead::Present(state, version) => (state, version),
-                    StateRead::Missing => continue,
-                    StateRead::Invalid(e) => {
-                        log::error!("{} of {}: {}", what, tp, e);
-                        continue;
-                    }
-                };
-                active.ctx.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
-                if state.controller_epoch > epoch {
-                    log::error!(
-                        "not changing {}: it was decided by controller epoch {}, ours is {}",
-                        tp,
-                        state.controller_epoch,
-                        epoch
-                    );
-                    continue;
-                }
-                match decide(&assigned, &state, &live) {
-                    Ok(Some(e)) => {
-                        let next = LeaderIsrAndControllerEpoch {
-                            leader: e.leader,
-                            leader_epoch: state.leader_epoch.saturating_add(1),
-                            isr: e.isr,
-                            controller_epoch: epoch,
-                            zk_version: version,
-                        };
-                        writes.push(StateWrite::update(tp, &next.to_json(), version));
-                        let recipients: Vec<i32> = e.recipients.into_iter().filter(|r| live.contains(r)).collect();
-                        planned.push((tp.clone(), next, recipients));
-                    }
-                    Ok(None) => {}
-                    Err(e) => log::warn!(
-                        "{} of {} (replicas {:?}, leader {}, isr {:?}) not done: {}",
-                        what,
-                        tp,
-                        assigned,
-                        state.leader,
-                        state.isr,
-                        e
-                    ),
-                }
-            }
-            pending = self.write_planned(&writes, planned, batch).await?;
-        }
-        if !pending.is_empty() {
-            log::error!("gave up the {} of {:?} after {} attempts", what, pending, MAX_ELECTION_ROUNDS);
-        }
-        Ok(())
     }
 
     // ---- ISR changes (0.9's /isr_change_notification; 0.8.2 left metadata stale) ----
@@ -1339,7 +1243,7 @@ impl EventLoop {
         }
         let changed: Vec<TopicPartition> =
             changed.into_iter().filter(|tp| self.active.as_ref().is_some_and(|a| a.ctx.replicas(tp).is_some())).collect();
-        let reads = read_partition_states(&self.zk, &changed).await?;
+        let reads = self.store.read_partition_states(&changed).await?;
         let active = self.active_mut()?;
         let everyone = active.ctx.live_or_shutting_down_ids();
         let mut batch = RequestBatch::new();
@@ -1353,9 +1257,7 @@ impl EventLoop {
             log::info!("isr changes of {:?} go to every broker", changed);
         }
         self.send(batch)?;
-        for node in &nodes {
-            self.zk.delete(node).await?;
-        }
+        delete_many(&self.zk, &nodes).await?;
         Ok(())
     }
 
@@ -1438,7 +1340,7 @@ impl EventLoop {
         let mut answered = self.send_tracking(stop, Some(broker_id))?;
 
         let mut batch = RequestBatch::new();
-        self.move_off_shutting_down_broker(broker_id, partitions, &mut batch).await?;
+        self.change_partition_states(ChangeKind::ControlledShutdown(broker_id), partitions, &mut batch).await?;
         answered.extend(self.send_tracking(batch, Some(broker_id))?);
 
         let active = self.active_mut()?;
@@ -1453,102 +1355,6 @@ impl EventLoop {
         }
         Ok((remaining, answered))
     }
-
-    /// Take `broker` (in controlled shutdown) out of the leadership and the ISR of
-    /// `partitions` (`selector::controlled_shutdown_change`): read each state znode,
-    /// decide, write in fenced batches, re-read and re-decide the ones that changed
-    /// meanwhile. A partition it leads with no other live ISR member stays as it is.
-    async fn move_off_shutting_down_broker(
-        &mut self,
-        broker: i32,
-        partitions: Vec<TopicPartition>,
-        batch: &mut RequestBatch,
-    ) -> Result<(), ControllerError> {
-        let zk = self.zk.clone();
-        let default_unclean = self.config.unclean_leader_election_enable;
-        let mut unclean_by_topic: HashMap<String, bool> = HashMap::new();
-        let mut pending = partitions;
-        for _ in 0..MAX_ELECTION_ROUNDS {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let reads = read_partition_states(&zk, &pending).await?;
-            let active = self.active_mut()?;
-            let live = active.ctx.live_broker_ids();
-            let epoch = active.ctx.epoch;
-            let mut writes = Vec::new();
-            let mut planned = Vec::new();
-            for (tp, read) in pending.iter().zip(reads) {
-                let Some(assigned) = active.ctx.replicas(tp).cloned() else { continue };
-                let (state, version) = match read {
-                    StateRead::Present(state, version) => (state, version),
-                    StateRead::Missing => continue,
-                    StateRead::Invalid(e) => {
-                        log::error!("cannot move {} off broker {}: {}", tp, broker, e);
-                        continue;
-                    }
-                };
-                active.ctx.leadership.insert(tp.clone(), LeaderIsrAndControllerEpoch::from_json(&state, version));
-                if state.controller_epoch > epoch {
-                    log::error!(
-                        "not changing {}: it was decided by controller epoch {}, ours is {}",
-                        tp,
-                        state.controller_epoch,
-                        epoch
-                    );
-                    continue;
-                }
-                // The topic's setting only matters when the broker is the last ISR member.
-                let unclean = if state.leader != broker && state.isr == [broker] {
-                    match unclean_by_topic.get(&tp.topic) {
-                        Some(u) => *u,
-                        None => {
-                            let u = topic_unclean_enabled(&zk, &tp.topic, default_unclean).await?;
-                            unclean_by_topic.insert(tp.topic.clone(), u);
-                            u
-                        }
-                    }
-                } else {
-                    default_unclean
-                };
-                let shutting_down = &active.ctx.shutting_down;
-                match controlled_shutdown_change(
-                    &assigned,
-                    state.leader,
-                    &state.isr,
-                    broker,
-                    shutting_down,
-                    &live,
-                    unclean,
-                ) {
-                    Ok(Some(e)) => {
-                        let next = LeaderIsrAndControllerEpoch {
-                            leader: e.leader,
-                            leader_epoch: state.leader_epoch.saturating_add(1),
-                            isr: e.isr,
-                            controller_epoch: epoch,
-                            zk_version: version,
-                        };
-                        writes.push(StateWrite::update(tp, &next.to_json(), version));
-                        planned.push((tp.clone(), next, e.recipients));
-                    }
-                    Ok(None) => {}
-                    Err(e) => log::info!(
-                        "broker {} in controlled shutdown keeps leading {} (isr {:?}): {}",
-                        broker,
-                        tp,
-                        state.isr,
-                        e
-                    ),
-                }
-            }
-            pending = self.write_planned(&writes, planned, batch).await?;
-        }
-        if !pending.is_empty() {
-            log::error!("gave up moving {:?} off broker {} after {} attempts", pending, broker, MAX_ELECTION_ROUNDS);
-        }
-        Ok(())
-    }
 }
 
 /// Partitions with a replica on `broker`, more than one replica, and a leadership known
@@ -1557,16 +1363,6 @@ fn replicated_partitions_on(ctx: &ControllerContext, broker: i32) -> Vec<TopicPa
     ctx.partitions_on_broker(broker)
         .into_iter()
         .filter(|tp| ctx.replicas(tp).is_some_and(|ar| ar.len() > 1) && ctx.leadership.contains_key(tp))
-        .collect()
-}
-
-/// The partitions with a known leadership, for the leader-balance decisions.
-fn leader_views(ctx: &ControllerContext) -> Vec<LeaderView> {
-    ctx.leadership
-        .iter()
-        .filter_map(|(tp, l)| {
-            ctx.replicas(tp).map(|ar| LeaderView { partition: tp.clone(), assigned: ar.clone(), leader: l.leader })
-        })
         .collect()
 }
 
@@ -1590,49 +1386,34 @@ fn parse_broker_ids(children: Vec<String>) -> BTreeSet<i32> {
         .collect()
 }
 
-/// Registrations of `ids`; vanished or unreadable ones are skipped.
-async fn read_brokers(zk: &ZkClient, ids: BTreeSet<i32>) -> Result<Vec<Broker>, ZkError> {
+/// Registrations of `ids` with their znode's czxid; vanished or unreadable ones are skipped.
+async fn read_brokers(zk: &ZkClient, ids: BTreeSet<i32>) -> Result<Vec<(Broker, i64)>, ZkError> {
     let ids: Vec<i32> = ids.into_iter().collect();
     let paths: Vec<String> = ids.iter().map(|id| paths::broker(*id)).collect();
     let mut out = Vec::with_capacity(ids.len());
-    for (id, data) in ids.into_iter().zip(read_many(zk, &paths).await?) {
-        let Some((data, _)) = data else { continue };
+    for (id, data) in ids.into_iter().zip(read_many_stat(zk, &paths).await?) {
+        let Some((data, stat)) = data else { continue };
         match BrokerRegistration::parse(&data) {
-            Ok(r) => out.push(Broker::new(id, r.host, r.port)),
+            Ok(r) => out.push((Broker::new(id, r.host, r.port), stat.czxid)),
             Err(e) => log::error!("ignoring broker {}: {}", id, e),
         }
     }
     Ok(out)
 }
 
-/// `unclean.leader.election.enable` for `topic`: its override in `/config/topics/<topic>`,
-/// else the broker's setting (read at every decision that needs it, as 0.8.2 did).
-async fn topic_unclean_enabled(zk: &ZkClient, topic: &str, default: bool) -> Result<bool, ZkError> {
-    const KEY: &str = "unclean.leader.election.enable";
-    let Some((data, _)) = zk.get_data(&paths::topic_config(topic)).await? else { return Ok(default) };
-    let config = match TopicConfig::parse(&data) {
-        Ok(c) => c,
-        Err(e) => {
-            log::warn!("ignoring the config of topic {}: {}", topic, e);
-            return Ok(default);
-        }
-    };
-    let mut props = Properties::new();
-    for (k, v) in &config.config {
-        props.set(k.clone(), v.clone());
-    }
-    Ok(match props.parse_bool(KEY) {
-        Ok(v) => v.unwrap_or(default),
-        Err(e) => {
-            log::warn!("ignoring {} of topic {}: {}", KEY, topic, e);
-            default
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::Properties;
+
+    #[test]
+    fn a_session_expiry_mid_batch_resigns_a_fence_resigns_and_other_errors_retry() {
+        let expired = ControllerError::from(FenceError::Zk(ZkError::SessionExpired));
+        assert_eq!(error_action(&expired), ErrorAction::ResignUntilNewSession);
+        assert_eq!(error_action(&ControllerError::from(FenceError::Fenced)), ErrorAction::Resign);
+        assert_eq!(error_action(&ControllerError::Zk(ZkError::BadVersion)), ErrorAction::Retry);
+        assert_eq!(error_action(&ControllerError::Zk(ZkError::Other("connection loss".into()))), ErrorAction::Retry);
+    }
 
     #[test]
     fn config_comes_from_server_properties_and_names_the_client_as_082_did() {

@@ -9,7 +9,11 @@
 //!   replica, controlled shutdown, ISR removal), and which partitions a preferred replica
 //!   election or the automatic leader rebalance moves.
 //! - [`context`]: the in-memory model and the requests built from it.
-//! - [`zk_store`]: batched state reads, and state writes fenced by the controller epoch
+//! - [`change`]: the decision core, one routine for every change of partition states
+//!   (elections, broker failure and start-up, controlled shutdown, preferred election,
+//!   rebalance) as a pure step returning effects, and the loop that performs them through a
+//!   [`store::ControllerStore`] (ZooKeeper, or in memory with injected errors for tests).
+//! - [`zk_store`] (`zk::state`): batched state reads, and state writes fenced by the controller epoch
 //!   (a ZooKeeper `multi` guarded by the version of `/controller_epoch`).
 //! - `channel`: one queue and task per live broker, in-order delivery with retries.
 //!
@@ -24,11 +28,16 @@
 //! (`/admin/delete_topics`, with `delete.topic.enable`) is `deletion`, child modules of the
 //! event loop: their steps are decided by the pure `reassignment_step` and `deletion_step`.
 
+pub mod change;
 mod channel;
 pub mod context;
+#[cfg(test)]
+mod core_tests;
 mod kafka_controller;
 pub mod selector;
-pub mod zk_store;
+pub mod store;
+/// The controller's ZooKeeper state access lives with the rest of ZooKeeper, in `zk::state`.
+pub use crate::zk::state as zk_store;
 
 pub use channel::RETRY_BACKOFF;
 pub use context::{ControllerContext, ControllerRequest, LeaderIsrAndControllerEpoch, RequestBatch};

@@ -25,7 +25,8 @@ use super::{ControllerError, Event, EventLoop, WatchKey};
 use crate::admin::{parse_reassignment_json, reassignment_json, Reassignment};
 use crate::common::TopicPartition;
 use crate::controller::context::{LeaderIsrAndControllerEpoch, RequestBatch};
-use crate::controller::zk_store::{read_partition_states, StateRead, StateWrite};
+use crate::controller::store::ControllerStore;
+use crate::zk::state::{StateRead, StateWrite};
 use crate::zk::json::TopicAssignment;
 use crate::zk::{paths, ZkError};
 use std::collections::{BTreeMap, BTreeSet};
@@ -137,7 +138,7 @@ impl EventLoop {
             targets.insert(tp.clone(), rar.clone());
         }
         let partitions: Vec<TopicPartition> = targets.keys().cloned().collect();
-        let reads = read_partition_states(&self.zk, &partitions).await?;
+        let reads = self.store.read_partition_states(&partitions).await?;
 
         let active = self.active_mut()?;
         let live = active.ctx.live_broker_ids();
@@ -259,7 +260,7 @@ impl EventLoop {
     async fn write_assignment(&mut self, topic: &str) -> Result<(), ControllerError> {
         let Some(parts) = self.active_mut()?.ctx.assignments.get(topic).cloned() else { return Ok(()) };
         let data = TopicAssignment::new(parts).to_bytes();
-        match self.zk.raw().set_data(&paths::topic(topic), &data, None).await.map_err(ZkError::from) {
+        match self.zk.set_data(&paths::topic(topic), &data, None).await {
             // Deleted meanwhile: the topic change handler forgets it.
             Ok(_) | Err(ZkError::NoNode) => Ok(()),
             Err(e) => Err(e.into()),
@@ -279,14 +280,13 @@ impl EventLoop {
             return Ok(());
         }
         let left: Reassignment = asked.iter().filter(|(tp, _)| !finished.contains(tp)).cloned().collect();
-        let client = self.zk.raw();
         let result = if left.is_empty() {
             log::info!("no more partitions need to be reassigned; deleting {}", paths::REASSIGN_PARTITIONS);
-            client.delete(paths::REASSIGN_PARTITIONS, Some(version)).await
+            self.zk.delete_versioned(paths::REASSIGN_PARTITIONS, version).await
         } else {
-            client.set_data(paths::REASSIGN_PARTITIONS, reassignment_json(&left).as_bytes(), Some(version)).await.map(drop)
+            self.zk.set_data(paths::REASSIGN_PARTITIONS, reassignment_json(&left).as_bytes(), Some(version)).await.map(drop)
         };
-        match result.map_err(ZkError::from) {
+        match result {
             Ok(()) | Err(ZkError::NoNode) => Ok(()),
             Err(ZkError::BadVersion) => {
                 if !self.reassignments.poll_scheduled {

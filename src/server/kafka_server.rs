@@ -11,7 +11,7 @@ use super::metadata_cache::MetadataCache;
 use super::offset_manager::{OffsetManager, OffsetManagerConfig};
 use super::replica_manager::ReplicaManager;
 use crate::api::{Broker, ControlledShutdownRequest};
-use crate::common::{Clock, ErrorCode, Properties, SystemClock};
+use crate::common::{Clock, ErrorCode, SystemClock};
 use crate::controller::{ControllerConfig, ControllerHandle, KafkaController};
 use crate::log::{CleanerConfig, LogConfig, LogManager};
 use crate::metrics::http::MetricsServer;
@@ -69,7 +69,7 @@ fn cleaner_config_of(config: &KafkaConfig) -> CleanerConfig {
 /// Overrides of every topic in `/config/topics`, over the broker defaults.
 async fn all_topic_configs(zk: &ZkClient, defaults: &LogConfig) -> HashMap<String, LogConfig> {
     let mut out = HashMap::new();
-    let topics = zk.get_children(paths::CONFIG_TOPICS).await.ok().flatten().unwrap_or_default();
+    let topics = zk.topics_with_config().await.unwrap_or_default();
     for t in topics {
         if let Some(c) = topic_config(zk, &t, defaults).await {
             out.insert(t, c);
@@ -79,12 +79,13 @@ async fn all_topic_configs(zk: &ZkClient, defaults: &LogConfig) -> HashMap<Strin
 }
 
 async fn topic_config(zk: &ZkClient, topic: &str, defaults: &LogConfig) -> Option<LogConfig> {
-    let (data, _) = zk.get_data(&paths::topic_config(topic)).await.ok().flatten()?;
-    let tc = json::TopicConfig::parse(&data).ok()?;
-    let mut props = Properties::new();
-    for (k, v) in tc.config {
-        props.set(k, v);
-    }
+    let props = match zk.topic_config(topic).await {
+        Ok(props) => props,
+        Err(e) => {
+            log::warn!("ignoring the config overrides of topic {}: {}", topic, e);
+            return None;
+        }
+    };
     match defaults.with_topic_overrides(&props) {
         Ok(c) => Some(c),
         Err(e) => {
@@ -373,22 +374,17 @@ impl KafkaServer {
 
     /// The controller's id and address, from `/controller` and its registration.
     async fn current_controller(&self) -> Result<Broker, String> {
-        let (data, _) = self
+        let id = self
             .zk
-            .get_data(paths::CONTROLLER)
+            .controller_id()
             .await
             .map_err(|e| format!("cannot read {}: {}", paths::CONTROLLER, e))?
             .ok_or_else(|| "there is no controller".to_string())?;
-        let id = json::ControllerRegistration::parse(&data).map_err(|e| format!("cannot parse {}: {}", paths::CONTROLLER, e))?.brokerid;
-        let path = paths::broker(id);
-        let (data, _) = self
-            .zk
-            .get_data(&path)
+        self.zk
+            .broker(id)
             .await
-            .map_err(|e| format!("cannot read {}: {}", path, e))?
-            .ok_or_else(|| format!("controller {} is not registered", id))?;
-        let r = json::BrokerRegistration::parse(&data).map_err(|e| format!("cannot parse {}: {}", path, e))?;
-        Ok(Broker::new(id, r.host, r.port))
+            .map_err(|e| format!("cannot read {}: {}", paths::broker(id), e))?
+            .ok_or_else(|| format!("controller {} is not registered", id))
     }
 }
 

@@ -7,7 +7,7 @@ use super::options::{run_tool, OptionParser, Options, ToolError};
 use crate::api::{self, Broker, ConsumerMetadataRequest, OffsetFetchRequest, OffsetFetchTopic, OffsetsPartition, OffsetsRequest, OffsetsTopic};
 use crate::common::ErrorCode;
 use crate::network::BrokerConnection;
-use crate::zk::{json, paths, ZkClient};
+use crate::zk::{paths, QueryError, ZkClient};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -50,18 +50,20 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
             None => {
                 // 0.8.2 listed the topics of /consumers/<g>/owners only, which is empty once
                 // the group stopped; committed offsets are listed too.
-                let mut t: BTreeSet<String> = zk.get_children(&paths::consumer_owners(&group)).await.map_err(failed)?.unwrap_or_default().into_iter().collect();
-                t.extend(zk.get_children(&paths::consumer_offsets(&group)).await.map_err(failed)?.unwrap_or_default());
+                let mut t: BTreeSet<String> = zk.consumer_owner_topics(&group).await.map_err(failed)?.into_iter().collect();
+                t.extend(zk.consumer_offset_topics(&group).await.map_err(failed)?.unwrap_or_default());
                 t
             }
         };
         let brokers = live_brokers(&zk).await?;
         let mut partitions: BTreeMap<String, Vec<i32>> = BTreeMap::new();
         for t in &topics {
-            if let Some((data, _)) = zk.get_data(&paths::topic(t)).await.map_err(failed)? {
-                if let Ok(a) = json::TopicAssignment::parse(&data) {
-                    partitions.insert(t.clone(), a.partitions.keys().copied().collect());
+            match zk.topic_assignment(t).await {
+                Ok(Some(a)) => {
+                    partitions.insert(t.clone(), a.keys().copied().collect());
                 }
+                Ok(None) | Err(QueryError::Corrupt(_)) => {}
+                Err(e) => return Err(failed(e)),
             }
         }
         let mut offsets = kafka_offsets(&group, &brokers, &partitions, timeout, backoff).await;
@@ -70,17 +72,17 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
                 if offsets.contains_key(&(t.clone(), *p)) {
                     continue;
                 }
-                match zk.get_data(&paths::consumer_offset(&group, t, *p)).await.map_err(failed)? {
-                    Some((data, _)) => {
-                        if let Ok(o) = json::parse_int("offset", &data) {
-                            offsets.insert((t.clone(), *p), o);
-                        }
+                match zk.consumer_offset(&group, t, *p).await {
+                    Ok(Some(o)) => {
+                        offsets.insert((t.clone(), *p), o);
                     }
-                    None => {
+                    Ok(None) => {
                         if zk.exists(&paths::consumer_offsets_topic(&group, t)).await.map_err(failed)?.is_some() {
                             offsets.insert((t.clone(), *p), -1);
                         }
                     }
+                    Err(QueryError::Corrupt(_)) => {}
+                    Err(e) => return Err(failed(e)),
                 }
             }
         }
@@ -88,10 +90,7 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
         let mut conns: HashMap<i32, BrokerConnection> = HashMap::new();
         for (t, ps) in &partitions {
             for p in ps {
-                let leader = match zk.get_data(&paths::partition_state(t, *p)).await.map_err(failed)? {
-                    Some((data, _)) => json::PartitionState::parse(&data).map(|s| s.leader).unwrap_or(-1),
-                    None => -1,
-                };
+                let leader = zk.partition_leader(t, *p).await.map_err(failed)?.unwrap_or(-1);
                 let Some(b) = brokers.get(&leader) else {
                     println!("No broker for partition {} - {}", t, p);
                     continue;
@@ -119,12 +118,7 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
                     Some(-1) => ("-1".to_string(), "unknown".to_string()),
                     Some(o) => (o.to_string(), (log_size - o).to_string()),
                 };
-                let owner = zk
-                    .get_data(&paths::consumer_owner(&group, t, *p))
-                    .await
-                    .map_err(failed)?
-                    .map(|(d, _)| String::from_utf8_lossy(&d).into_owned())
-                    .unwrap_or_else(|| "none".to_string());
+                let owner = zk.consumer_owner(&group, t, *p).await.map_err(failed)?.unwrap_or_else(|| "none".to_string());
                 println!("{}", row([&group, t, &p.to_string(), &offset_s, &log_size.to_string(), &lag_s, &owner]));
             }
         }
@@ -139,16 +133,7 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
 }
 
 async fn live_brokers(zk: &ZkClient) -> Result<BTreeMap<i32, Broker>, ToolError> {
-    let mut out = BTreeMap::new();
-    for id in zk.get_children(paths::BROKER_IDS).await.map_err(failed)?.unwrap_or_default() {
-        let Ok(n) = id.parse::<i32>() else { continue };
-        if let Some((data, _)) = zk.get_data(&paths::broker(n)).await.map_err(failed)? {
-            if let Ok(r) = json::BrokerRegistration::parse(&data) {
-                out.insert(n, Broker::new(n, r.host, r.port));
-            }
-        }
-    }
-    Ok(out)
+    zk.brokers().await.map_err(failed)
 }
 
 /// Offsets the group's coordinator holds (OffsetFetch v1); partitions without one are left

@@ -12,7 +12,7 @@ use super::options::{parse_admin_args, usage_and_die, OptionParser};
 use super::topics_command::connect;
 use super::ToolOutput;
 use crate::common::TopicPartition;
-use crate::zk::json::{PartitionEntry, PartitionList, TopicAssignment};
+use crate::zk::json::{PartitionEntry, PartitionList};
 use crate::zk::{paths, ZkClient, ZkError};
 use std::collections::BTreeSet;
 
@@ -168,7 +168,7 @@ async fn start_election(
         }
         None => {
             let mut all = BTreeSet::new();
-            for topic in zk.get_children(paths::BROKER_TOPICS).await.map_err(zk_err)?.unwrap_or_default() {
+            for topic in zk.topics().await.map_err(|e| e.to_string())? {
                 for p in topic_partitions(zk, &topic).await?.unwrap_or_default() {
                     all.insert(TopicPartition::new(topic.clone(), p));
                 }
@@ -202,12 +202,7 @@ async fn start_election(
 
 /// The partition ids of `topic`, `None` when it does not exist.
 async fn topic_partitions(zk: &ZkClient, topic: &str) -> Result<Option<Vec<i32>>, String> {
-    match zk.get_data(&paths::topic(topic)).await.map_err(|e| e.to_string())? {
-        None => Ok(None),
-        Some((data, _)) => TopicAssignment::parse(&data)
-            .map(|a| Some(a.partitions.keys().copied().collect()))
-            .map_err(|e| format!("{}: {}", paths::topic(topic), e)),
-    }
+    Ok(zk.topic_assignment(topic).await.map_err(|e| e.to_string())?.map(|a| a.keys().copied().collect()))
 }
 
 #[cfg(test)]

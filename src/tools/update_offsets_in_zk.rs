@@ -7,7 +7,7 @@ use crate::api::{EARLIEST_TIME, LATEST_TIME};
 use crate::common::Properties;
 use crate::consumer::simple::SimpleConsumer;
 use crate::consumer::zk::ConsumerConfig;
-use crate::zk::{json, paths, ZkClient};
+use crate::zk::{paths, QueryError, ZkClient};
 use std::time::Duration;
 
 /// 0.8.2's usage line (`UpdateOffsetsInZK.getClass.getName` names the Scala object, `$` and all).
@@ -60,23 +60,23 @@ fn run(time: i64, config_file: &str, topic: &str) -> Result<(), String> {
         .await
         .map_err(|e| format!("Error: cannot connect to ZooKeeper at {}: {}", config.zookeeper_connect, e))?;
         let zk_err = |e: crate::zk::ZkError| format!("Error: ZooKeeper: {}", e);
-        let assignment = match zk.get_data(&paths::topic(topic)).await.map_err(zk_err)? {
-            Some((data, _)) => json::TopicAssignment::parse(&data).map_err(|e| format!("Error: {} holds bad JSON: {}", paths::topic(topic), e))?,
-            None => return Err(format!("Can't find topic {}", topic)),
+        let assignment = match zk.topic_assignment(topic).await {
+            Ok(Some(a)) => a,
+            Ok(None) => return Err(format!("Can't find topic {}", topic)),
+            Err(QueryError::Corrupt(why)) => return Err(format!("Error: bad JSON in {}", why)),
+            Err(QueryError::Zk(e)) => return Err(zk_err(e)),
         };
         let mut updated = 0;
         // BTreeMap keys: partitions in ascending order, as 0.8.2 sorted them.
-        for &partition in assignment.partitions.keys() {
-            let leader = match zk.get_data(&paths::partition_state(topic, partition)).await.map_err(zk_err)? {
-                Some((data, _)) => json::PartitionState::parse(&data).ok().map(|s| s.leader).filter(|l| *l >= 0),
-                None => None,
-            };
+        for &partition in assignment.keys() {
+            let leader = zk.partition_leader(topic, partition).await.map_err(|e| format!("Error: ZooKeeper: {}", e))?;
             let Some(leader) = leader else {
                 return Err(format!("Broker None is unavailable. Cannot issue getOffsetsBefore request (partition {} of {} has no leader)", partition, topic));
             };
-            let registration = match zk.get_data(&paths::broker(leader)).await.map_err(zk_err)? {
-                Some((data, _)) => json::BrokerRegistration::parse(&data).ok(),
-                None => None,
+            let registration = match zk.broker(leader).await {
+                Ok(b) => b,
+                Err(QueryError::Corrupt(_)) => None,
+                Err(QueryError::Zk(e)) => return Err(zk_err(e)),
             };
             let Some(broker) = registration else {
                 return Err(format!("Broker information for broker id {} does not exist in ZK", leader));

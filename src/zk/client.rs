@@ -284,6 +284,17 @@ impl ZkClient {
         }
     }
 
+    /// A plain set (`expected_version` `None`: any version); the new version. A missing
+    /// node is `NoNode`, a version mismatch `BadVersion`.
+    pub async fn set_data(&self, path: &str, data: &[u8], expected_version: Option<i32>) -> ZkResult<i32> {
+        self.raw().set_data(path, data, expected_version).await.map(|stat| stat.version).map_err(ZkError::from)
+    }
+
+    /// Delete `path` if its version is `expected_version` (`BadVersion` otherwise).
+    pub async fn delete_versioned(&self, path: &str, expected_version: i32) -> ZkResult<()> {
+        self.raw().delete(path, Some(expected_version)).await.map_err(ZkError::from)
+    }
+
     /// Conditional-update: set if the version matches; returns the new version.
     /// On `BadVersion`, if the stored data already equals `data` (our own retried write,
     /// KAFKA-1382), that is success with the stored version.

@@ -14,6 +14,7 @@ mod cluster_controller;
 mod cluster_durability;
 mod cluster_reassignment;
 mod cluster_topic_deletion;
+mod controller_bounced_broker;
 mod controller_election;
 mod controller_partitions;
 mod isr_write_answer_lost;

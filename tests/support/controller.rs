@@ -189,6 +189,25 @@ impl FakeBroker {
         b
     }
 
+    /// The broker restarts between two looks of the controller: on a new session, its
+    /// registration is deleted and created again in one ZooKeeper transaction, so
+    /// `/brokers/ids` never lacks it and only the znode's czxid tells (KAFKA-1120).
+    pub async fn bounce(&mut self, zk: &support::ZkServer) {
+        use zookeeper_client as zkc;
+        let session = connect(zk).await;
+        let registration = BrokerRegistration::new("127.0.0.1", self.port as i32, -1, 1_428_512_949_386);
+        let client = session.raw();
+        let mut multi = client.new_multi_writer();
+        let path = paths::broker(self.id);
+        multi.add_delete(&path, None).expect("delete op");
+        multi
+            .add_create(&path, &registration.to_bytes(), &zkc::CreateMode::Ephemeral.with_acls(zkc::Acls::anyone_all()))
+            .expect("create op");
+        multi.commit().await.expect("re-register in one transaction");
+        // The old session closes without touching the new registration.
+        self.session = Some(session);
+    }
+
     /// The broker dies: its registration goes (deleted, then its session closed).
     pub async fn kill(&mut self) {
         if let Some(session) = self.session.take() {

@@ -185,9 +185,15 @@ impl KafkaBroker {
 
     /// SIGTERM (clean shutdown) and wait; returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
+        self.stop_within(Duration::from_secs(30))
+    }
+
+    /// [`KafkaBroker::stop`], waiting at most `timeout` (a broker with many partitions, in
+    /// a debug build, takes longer to shut its logs down).
+    pub fn stop_within(&mut self, timeout: Duration) -> Option<i32> {
         let mut c = self.child.take()?;
         self.signal_child(&c, libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = c.try_wait() {
                 return status.code();
@@ -195,7 +201,7 @@ impl KafkaBroker {
             if Instant::now() > deadline {
                 let _ = c.kill();
                 let _ = c.wait();
-                panic!("broker {} did not stop within 30 s of SIGTERM", self.id);
+                panic!("broker {} did not stop within {:?} of SIGTERM", self.id, timeout);
             }
             std::thread::sleep(Duration::from_millis(20));
         }

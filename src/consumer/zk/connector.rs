@@ -27,7 +27,8 @@ use super::stream::{ChunkSender, KafkaStream, PartitionTopicInfo};
 use super::topic_count::{TopicCount, TopicFilter, MAX_STREAMS};
 use super::{make_consumer_id, now_ms, random_u64};
 use crate::common::{validate_topic_name, TopicPartition};
-use crate::zk::json::{ConsumerRegistration, TopicAssignment};
+use crate::zk::json::ConsumerRegistration;
+use crate::zk::QueryError;
 use crate::zk::{paths, WatchFuture, ZkClient, ZkError};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -421,7 +422,7 @@ impl Inner {
             return Ok(false);
         };
         let zk = self.zk()?;
-        let all = zk.get_children(paths::BROKER_TOPICS).await?.unwrap_or_default();
+        let all = zk.topics().await?;
         let matching: BTreeSet<String> =
             all.into_iter().filter(|t| filter.is_topic_allowed(t, self.config.exclude_internal_topics)).collect();
         let current: BTreeSet<String> =
@@ -609,7 +610,7 @@ impl Inner {
             return Ok(false);
         }
         let all_topics = if members.values().any(TopicCount::is_wildcard) {
-            zk.get_children(paths::BROKER_TOPICS).await?.unwrap_or_default()
+            zk.topics().await?
         } else {
             Vec::new()
         };
@@ -623,13 +624,15 @@ impl Inner {
         topics.extend(mine.keys().cloned());
         let mut partitions_for_topic = BTreeMap::new();
         for topic in &topics {
-            if let Some((data, _)) = zk.get_data(&paths::topic(topic)).await? {
-                match TopicAssignment::parse(&data) {
-                    Ok(a) => {
-                        partitions_for_topic.insert(topic.clone(), a.partitions.keys().copied().collect::<Vec<i32>>());
-                    }
-                    Err(e) => log::warn!("[{}] topic {} has an unreadable assignment: {}", self.consumer_id, topic, e),
+            match zk.topic_assignment(topic).await {
+                Ok(Some(a)) => {
+                    partitions_for_topic.insert(topic.clone(), a.keys().copied().collect::<Vec<i32>>());
                 }
+                Ok(None) => {}
+                Err(QueryError::Corrupt(why)) => {
+                    log::warn!("[{}] topic {} has an unreadable assignment: {}", self.consumer_id, topic, why)
+                }
+                Err(QueryError::Zk(e)) => return Err(e.into()),
             }
         }
         let ctx = AssignmentContext::new(per_member, partitions_for_topic);

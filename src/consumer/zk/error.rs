@@ -54,6 +54,15 @@ impl fmt::Display for ConsumerError {
 
 impl std::error::Error for ConsumerError {}
 
+impl From<crate::zk::QueryError> for ConsumerError {
+    fn from(e: crate::zk::QueryError) -> Self {
+        match e {
+            crate::zk::QueryError::Zk(e) => ConsumerError::Zk(e),
+            crate::zk::QueryError::Corrupt(why) => ConsumerError::Zk(ZkError::Other(why)),
+        }
+    }
+}
+
 impl From<ZkError> for ConsumerError {
     fn from(e: ZkError) -> Self {
         ConsumerError::Zk(e)

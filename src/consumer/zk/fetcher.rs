@@ -22,42 +22,31 @@
 use super::config::{AutoOffsetReset, ConsumerConfig};
 use super::stream::{Chunk, ChunkSender, PartitionTopicInfo};
 use crate::api::{
-    self, FetchPartition, FetchRequest, FetchTopic, MetadataRequest, OffsetsPartition, OffsetsRequest, OffsetsTopic,
+    self, Broker, FetchPartition, FetchRequest, FetchTopic, MetadataRequest, OffsetsPartition, OffsetsRequest, OffsetsTopic,
     CONSUMER_REPLICA_ID, EARLIEST_TIME, LATEST_TIME,
 };
 use crate::common::{ErrorCode, TopicPartition};
 use crate::message::shallow_iter;
 use crate::network::BrokerConnection;
-use crate::zk::json::BrokerRegistration;
-use crate::zk::{paths, ZkClient, ZkError};
+use crate::zk::{QueryError, ZkClient};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-/// A registered broker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BrokerInfo {
-    pub id: i32,
-    pub host: String,
-    pub port: u16,
+fn valid_port(b: &Broker) -> bool {
+    (0..=u16::MAX as i32).contains(&b.port)
 }
 
 /// Every broker registered under `/brokers/ids`, by id (unreadable registrations skipped).
-pub(crate) async fn read_brokers(zk: &ZkClient) -> Result<Vec<BrokerInfo>, ZkError> {
+pub(crate) async fn read_brokers(zk: &ZkClient) -> Result<Vec<Broker>, QueryError> {
     let mut out = Vec::new();
-    let mut ids: Vec<i32> =
-        zk.get_children(paths::BROKER_IDS).await?.unwrap_or_default().iter().filter_map(|c| c.parse().ok()).collect();
-    ids.sort_unstable();
-    for id in ids {
-        if let Some((data, _)) = zk.get_data(&paths::broker(id)).await? {
-            match BrokerRegistration::parse(&data) {
-                Ok(b) if (0..=u16::MAX as i32).contains(&b.port) => {
-                    out.push(BrokerInfo { id, host: b.host, port: b.port as u16 })
-                }
-                Ok(_) | Err(_) => log::warn!("skipping unreadable registration of broker {}", id),
-            }
+    for (id, b) in zk.brokers().await? {
+        if valid_port(&b) {
+            out.push(b);
+        } else {
+            log::warn!("skipping unreadable registration of broker {}", id);
         }
     }
     Ok(out)
@@ -228,7 +217,7 @@ async fn leader_finder(shared: Arc<Shared>) {
 async fn find_leaders(
     shared: &Shared,
     partitions: &[TopicPartition],
-) -> Result<(HashMap<i32, BrokerInfo>, HashMap<TopicPartition, i32>), String> {
+) -> Result<(HashMap<i32, Broker>, HashMap<TopicPartition, i32>), String> {
     let brokers = read_brokers(&shared.zk).await.map_err(|e| format!("reading /brokers/ids: {}", e))?;
     if brokers.is_empty() {
         return Err("no broker is registered".into());
@@ -243,16 +232,16 @@ async fn find_leaders(
     for i in 0..brokers.len() {
         let b = &brokers[(start + i) % brokers.len()];
         let response = async {
-            let mut conn = BrokerConnection::connect(&b.host, b.port, shared.cfg.socket_timeout).await?;
+            let mut conn = BrokerConnection::connect(&b.host, b.port as u16, shared.cfg.socket_timeout).await?;
             conn.send(&shared.cfg.client_id, &request).await
         };
         match response.await {
             Ok(md) => {
-                let by_id: HashMap<i32, BrokerInfo> = md
+                let by_id: HashMap<i32, Broker> = md
                     .brokers
                     .iter()
-                    .filter(|b| (0..=u16::MAX as i32).contains(&b.port))
-                    .map(|b| (b.id, BrokerInfo { id: b.id, host: b.host.clone(), port: b.port as u16 }))
+                    .filter(|b| valid_port(b))
+                    .map(|b| (b.id, b.clone()))
                     .collect();
                 let mut leaders = HashMap::new();
                 for t in &md.topics {
@@ -359,9 +348,9 @@ async fn reset_offset(conn: &mut BrokerConnection, cfg: &FetchConfig, tp: &Topic
     p.offsets.first().copied().ok_or_else(|| format!("no offset returned for {}", tp))
 }
 
-async fn broker_fetcher(shared: Arc<Shared>, broker: BrokerInfo) {
+async fn broker_fetcher(shared: Arc<Shared>, broker: Broker) {
     let cfg = shared.cfg.clone();
-    let mut conn = match BrokerConnection::connect(&broker.host, broker.port, cfg.socket_timeout).await {
+    let mut conn = match BrokerConnection::connect(&broker.host, broker.port as u16, cfg.socket_timeout).await {
         Ok(c) => c,
         Err(e) => {
             return give_up(&shared, broker.id, &format!("cannot connect to {}:{}: {}", broker.host, broker.port, e))

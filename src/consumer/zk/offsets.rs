@@ -17,7 +17,7 @@ use crate::api::{
 };
 use crate::common::{ErrorCode, TopicPartition};
 use crate::network::BrokerConnection;
-use crate::zk::json::parse_int;
+use crate::zk::QueryError;
 use crate::zk::{paths, ZkClient};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -119,20 +119,13 @@ impl OffsetStore {
     ) -> Result<HashMap<TopicPartition, i64>, ConsumerError> {
         let mut out = HashMap::with_capacity(partitions.len());
         for tp in partitions {
-            let offset = match zk.get_data(&paths::consumer_offset(&self.group, &tp.topic, tp.partition)).await? {
-                None => NO_OFFSET,
-                Some((data, _)) => match parse_int("consumer offset", &data) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        log::warn!(
-                            "offset of {} for group {} is unreadable ({}); treating it as absent",
-                            tp,
-                            self.group,
-                            e
-                        );
-                        NO_OFFSET
-                    }
-                },
+            let offset = match zk.consumer_offset(&self.group, &tp.topic, tp.partition).await {
+                Ok(o) => o.unwrap_or(NO_OFFSET),
+                Err(QueryError::Corrupt(why)) => {
+                    log::warn!("offset of {} for group {} is unreadable ({}); treating it as absent", tp, self.group, why);
+                    NO_OFFSET
+                }
+                Err(QueryError::Zk(e)) => return Err(e.into()),
             };
             self.checkpoints().insert(tp.clone(), offset);
             out.insert(tp.clone(), offset);
@@ -168,7 +161,7 @@ impl OffsetStore {
         for b in &brokers {
             let found = async {
                 let mut conn =
-                    BrokerConnection::connect(&b.host, b.port, self.socket_timeout).await.map_err(|e| e.to_string())?;
+                    BrokerConnection::connect(&b.host, b.port as u16, self.socket_timeout).await.map_err(|e| e.to_string())?;
                 let r = conn
                     .send(&self.client_id, &ConsumerMetadataRequest { group: self.group.clone() })
                     .await

@@ -8,7 +8,7 @@
 
 use crate::common::TopicPartition;
 use crate::zk::json::{self, PartitionState};
-use crate::zk::{paths, ZkClient, ZkError};
+use crate::zk::{paths, Stat, ZkClient, ZkError};
 use std::fmt;
 use zookeeper_client as zkc;
 
@@ -48,6 +48,11 @@ pub async fn read_partition_states(zk: &ZkClient, partitions: &[TopicPartition])
 /// Data and version of each path (`None`: no such node), with one multi read per
 /// `MAX_MULTI_OPS` paths. Servers before ZooKeeper 3.6 have no multi read: one read each.
 pub async fn read_many(zk: &ZkClient, paths: &[String]) -> Result<Vec<Option<(Vec<u8>, i32)>>, ZkError> {
+    Ok(read_many_stat(zk, paths).await?.into_iter().map(|d| d.map(|(data, stat)| (data, stat.version))).collect())
+}
+
+/// [`read_many`] with each node's whole stat (its czxid tells a re-created node apart).
+pub async fn read_many_stat(zk: &ZkClient, paths: &[String]) -> Result<Vec<Option<(Vec<u8>, Stat)>>, ZkError> {
     let mut out = Vec::with_capacity(paths.len());
     for chunk in paths.chunks(MAX_MULTI_OPS) {
         let client = zk.raw();
@@ -59,7 +64,7 @@ pub async fn read_many(zk: &ZkClient, paths: &[String]) -> Result<Vec<Option<(Ve
             Ok(results) => results,
             Err(zkc::Error::Unimplemented) => {
                 for path in chunk {
-                    out.push(zk.get_data(path).await?.map(|(data, stat)| (data, stat.version)));
+                    out.push(zk.get_data(path).await?);
                 }
                 continue;
             }
@@ -74,7 +79,7 @@ pub async fn read_many(zk: &ZkClient, paths: &[String]) -> Result<Vec<Option<(Ve
         }
         for r in results {
             out.push(match r {
-                zkc::MultiReadResult::Data { data, stat } => Some((data, stat.version)),
+                zkc::MultiReadResult::Data { data, stat } => Some((data, stat)),
                 zkc::MultiReadResult::Error { err: zkc::Error::NoNode } => None,
                 zkc::MultiReadResult::Error { err } => return Err(err.into()),
                 _ => return Err(ZkError::Other("multi read returned something else than data".into())),
@@ -82,6 +87,29 @@ pub async fn read_many(zk: &ZkClient, paths: &[String]) -> Result<Vec<Option<(Ve
         }
     }
     Ok(out)
+}
+
+/// Delete `paths` (a missing one is not an error), `MAX_MULTI_OPS` per `multi`: thousands of
+/// ISR change notifications go in a few round trips instead of one each. A `multi` that
+/// fails on one node (deleted meanwhile) is redone node by node.
+pub async fn delete_many(zk: &ZkClient, paths: &[String]) -> Result<(), ZkError> {
+    for chunk in paths.chunks(MAX_MULTI_OPS) {
+        let client = zk.raw();
+        let mut multi = client.new_multi_writer();
+        for path in chunk {
+            multi.add_delete(path, None).map_err(ZkError::from)?;
+        }
+        match multi.commit().await {
+            Ok(_) => {}
+            Err(zkc::MultiWriteError::OperationFailed { .. }) => {
+                for path in chunk {
+                    zk.delete(path).await?;
+                }
+            }
+            Err(zkc::MultiWriteError::RequestFailed { source }) => return Err(source.into()),
+        }
+    }
+    Ok(())
 }
 
 /// One state znode write.

@@ -1,0 +1,388 @@
+//! The controller's decisions without ZooKeeper: the decision core
+//! ([`super::change`]) over [`MemoryStore`], with the faults ZooKeeper produces.
+
+use super::change::{self, ChangeKind, Effect, Input, PartitionStateChange, MAX_ROUNDS};
+use super::context::ControllerContext;
+use super::kafka_controller::reassignment::{reassignment_step, ReassignmentStep};
+use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode, NO_LEADER};
+use super::store::{Fault, MemoryStore};
+use crate::zk::state::{EpochFence, FenceError, StateRead, StateWrite};
+use crate::api::Broker;
+use crate::common::{Properties, TopicPartition};
+use crate::zk::json::PartitionState;
+use crate::zk::{paths, ZkError};
+use std::collections::BTreeSet;
+
+const EPOCH: i32 = 5;
+
+fn tp(topic: &str, p: i32) -> TopicPartition {
+    TopicPartition::new(topic, p)
+}
+
+/// A controller of epoch 5 that knows `live` brokers and the assignments.
+fn controller(live: &[i32], assignments: &[(&str, i32, &[i32])]) -> ControllerContext {
+    let mut ctx = ControllerContext { epoch: EPOCH, epoch_zk_version: 4, ..Default::default() };
+    for &id in live {
+        ctx.live_brokers.insert(id, Broker::new(id, format!("h{}", id), 9090 + id));
+    }
+    for (topic, p, ar) in assignments {
+        ctx.assignments.entry(topic.to_string()).or_default().insert(*p, ar.to_vec());
+    }
+    ctx
+}
+
+fn store(batch_size: usize) -> MemoryStore {
+    let s = MemoryStore::new(batch_size);
+    s.set_epoch_zk_version(4);
+    s
+}
+
+fn fence(ctx: &ControllerContext) -> EpochFence {
+    EpochFence { epoch: ctx.epoch, epoch_zk_version: ctx.epoch_zk_version }
+}
+
+/// Leader, ISR (leader epoch 3, decided by controller epoch 4) in the store and the context.
+fn put(store: &MemoryStore, ctx: &mut ControllerContext, t: &TopicPartition, leader: i32, isr: &[i32]) {
+    store.put_state(t, &PartitionState::new(leader, 3, isr.to_vec(), EPOCH - 1));
+    let (state, version) = store.state(t).unwrap();
+    ctx.leadership.insert(t.clone(), super::LeaderIsrAndControllerEpoch::from_json(&state, version));
+}
+
+fn run(
+    store: &MemoryStore,
+    ctx: &mut ControllerContext,
+    kind: ChangeKind,
+    partitions: Vec<TopicPartition>,
+) -> (Result<(), FenceError>, PartitionStateChange) {
+    let mut change = PartitionStateChange::new(kind, partitions, true);
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let result = rt.block_on(change::run(store, fence(ctx), ctx, &mut change));
+    (result, change)
+}
+
+/// (leader, isr, leader epoch, controller epoch) in the store.
+fn stored(store: &MemoryStore, t: &TopicPartition) -> (i32, Vec<i32>, i32, i32) {
+    let (s, _) = store.state(t).unwrap();
+    (s.leader, s.isr, s.leader_epoch, s.controller_epoch)
+}
+
+fn believed(ctx: &ControllerContext, t: &TopicPartition) -> (i32, Vec<i32>) {
+    let l = &ctx.leadership[t];
+    (l.leader, l.isr.clone())
+}
+
+/// The context believes exactly what the store holds, versions included.
+fn assert_in_sync(store: &MemoryStore, ctx: &ControllerContext) {
+    for (t, l) in &ctx.leadership {
+        let (s, version) = store.state(t).unwrap();
+        assert_eq!(
+            (l.leader, &l.isr, l.leader_epoch, l.zk_version),
+            (s.leader, &s.isr, s.leader_epoch, version),
+            "{}",
+            t
+        );
+    }
+}
+
+#[test]
+fn broker_failure_elects_from_the_isr_and_takes_the_dead_broker_out_of_isrs() {
+    let mut ctx =
+        controller(&[1, 2, 3], &[("t", 0, &[1, 2, 3]), ("t", 1, &[2, 3, 1]), ("t", 2, &[1]), ("u", 0, &[2, 3])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2, 3]);
+    put(&s, &mut ctx, &tp("t", 1), 2, &[2, 3, 1]);
+    put(&s, &mut ctx, &tp("t", 2), 1, &[1]);
+    put(&s, &mut ctx, &tp("u", 0), 2, &[2, 3]);
+    ctx.live_brokers.remove(&1);
+    let affected = vec![tp("t", 0), tp("t", 1), tp("t", 2), tp("u", 0)];
+    let (result, change) = run(&s, &mut ctx, ChangeKind::Online(OnlineMode::ElectAndShrinkIsr), affected);
+    result.unwrap();
+    assert_eq!(stored(&s, &tp("t", 0)), (2, vec![2, 3], 4, EPOCH));
+    assert_eq!(stored(&s, &tp("t", 1)), (2, vec![2, 3], 4, EPOCH));
+    // The only replica died: no leader (unclean election allowed: empty ISR).
+    assert_eq!(stored(&s, &tp("t", 2)), (NO_LEADER, vec![], 4, EPOCH));
+    // Not touched by the failure: no write.
+    assert_eq!(stored(&s, &tp("u", 0)), (2, vec![2, 3], 3, EPOCH - 1));
+    assert_eq!(
+        change.written.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>(),
+        vec![tp("t", 0), tp("t", 1), tp("t", 2)]
+    );
+    assert_eq!(change.written[0].1, vec![2, 3], "LeaderAndIsr to the live replicas");
+    assert_in_sync(&s, &ctx);
+}
+
+#[test]
+fn a_topic_that_forbids_unclean_election_keeps_its_last_isr_member_and_no_leader() {
+    let mut ctx = controller(&[2], &[("safe", 0, &[1, 2]), ("loose", 0, &[1, 2])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("safe", 0), 1, &[1]);
+    put(&s, &mut ctx, &tp("loose", 0), 1, &[1]);
+    let mut props = Properties::new();
+    props.set("unclean.leader.election.enable", "false");
+    s.set_topic_config("safe", props);
+    let (result, change) =
+        run(&s, &mut ctx, ChangeKind::Online(OnlineMode::ElectAndShrinkIsr), vec![tp("safe", 0), tp("loose", 0)]);
+    result.unwrap();
+    assert_eq!(stored(&s, &tp("safe", 0)), (NO_LEADER, vec![1], 4, EPOCH));
+    assert_eq!(stored(&s, &tp("loose", 0)), (2, vec![2], 4, EPOCH));
+    assert_eq!(change.unclean_elections, 1);
+}
+
+#[test]
+fn new_partitions_get_their_first_state_with_the_missing_parents_created_once() {
+    let mut ctx = controller(&[1, 2], &[("n", 0, &[2, 1]), ("n", 1, &[3, 1]), ("n", 2, &[3])]);
+    let mut change = PartitionStateChange::new(
+        ChangeKind::Online(OnlineMode::ElectIfOffline),
+        vec![tp("n", 0), tp("n", 1), tp("n", 2)],
+        true,
+    );
+    assert_eq!(change.step(&mut ctx, Input::Start), Effect::ReadStates(vec![tp("n", 0), tp("n", 1), tp("n", 2)]));
+    let effect = change.step(&mut ctx, Input::States(vec![StateRead::Missing; 3]));
+    assert_eq!(effect, Effect::ReadTopics { configs: vec![], children: vec!["n".into()] });
+    let effect = change.step(&mut ctx, Input::Topics { configs: vec![], children: vec![("n".into(), None)] });
+    let Effect::Write(writes) = effect else { panic!("{:?}", effect) };
+    let expected = vec![
+        StateWrite::create(
+            &tp("n", 0),
+            vec![paths::topic_partitions("n"), paths::partition("n", 0)],
+            &PartitionState::new(2, 0, vec![2, 1], EPOCH),
+        ),
+        StateWrite::create(&tp("n", 1), vec![paths::partition("n", 1)], &PartitionState::new(1, 0, vec![1], EPOCH)),
+    ];
+    assert_eq!(writes, expected, "n-2 has no live replica and stays New");
+    assert_eq!(
+        change.step(&mut ctx, Input::Written(vec![super::WriteOutcome::Written(0), super::WriteOutcome::Written(0)])),
+        Effect::Done
+    );
+    assert_eq!(believed(&ctx, &tp("n", 1)), (1, vec![1]));
+    assert!(!ctx.leadership.contains_key(&tp("n", 2)));
+}
+
+#[test]
+fn controlled_shutdown_moves_leadership_and_leaves_isrs_but_a_sole_isr_leader_stays() {
+    let mut ctx = controller(&[1, 2, 3], &[("t", 0, &[1, 2]), ("t", 1, &[2, 1]), ("t", 2, &[1, 3]), ("t", 3, &[3, 2])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2]);
+    put(&s, &mut ctx, &tp("t", 1), 2, &[2, 1]);
+    put(&s, &mut ctx, &tp("t", 2), 1, &[1]);
+    put(&s, &mut ctx, &tp("t", 3), 3, &[3, 2]);
+    ctx.shutting_down.insert(1);
+    let partitions = ctx.partitions_on_broker(1);
+    let (result, change) = run(&s, &mut ctx, ChangeKind::ControlledShutdown(1), partitions);
+    result.unwrap();
+    assert_eq!(stored(&s, &tp("t", 0)), (2, vec![2], 4, EPOCH));
+    assert_eq!(stored(&s, &tp("t", 1)), (2, vec![2], 4, EPOCH));
+    assert_eq!(stored(&s, &tp("t", 2)), (1, vec![1], 3, EPOCH - 1), "no other ISR member: it keeps leading");
+    assert_eq!(stored(&s, &tp("t", 3)), (3, vec![3, 2], 3, EPOCH - 1));
+    let still_led: Vec<TopicPartition> =
+        ctx.leadership.iter().filter(|(_, l)| l.leader == 1).map(|(t, _)| t.clone()).collect();
+    assert_eq!(still_led, vec![tp("t", 2)]);
+    assert_eq!(change.written.len(), 2);
+    assert_in_sync(&s, &ctx);
+}
+
+/// t-0, t-3: preferred replica 1 alive and in the ISR, not leading; t-1: preferred 3
+/// out of the ISR; t-2: preferred 4 dead; t-4: already led by its preferred replica.
+fn preferred_cluster() -> (ControllerContext, MemoryStore) {
+    let mut ctx = controller(
+        &[1, 2, 3],
+        &[("t", 0, &[1, 2]), ("t", 1, &[3, 2]), ("t", 2, &[4, 2]), ("t", 3, &[1, 3]), ("t", 4, &[2, 1])],
+    );
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 2, &[2, 1]);
+    put(&s, &mut ctx, &tp("t", 1), 2, &[2]);
+    put(&s, &mut ctx, &tp("t", 2), 2, &[2, 4]);
+    put(&s, &mut ctx, &tp("t", 3), 3, &[3, 1]);
+    put(&s, &mut ctx, &tp("t", 4), 2, &[2, 1]);
+    (ctx, s)
+}
+
+#[test]
+fn preferred_election_of_one_partition_moves_only_that_one() {
+    let (mut ctx, s) = preferred_cluster();
+    let moves = preferred_election_moves(&ctx.leader_views(), Some(&BTreeSet::from([tp("t", 0)])));
+    assert_eq!(moves, vec![tp("t", 0)]);
+    let (result, change) = run(&s, &mut ctx, ChangeKind::PreferredReplica, moves);
+    result.unwrap();
+    assert_eq!(stored(&s, &tp("t", 0)), (1, vec![2, 1], 4, EPOCH));
+    assert_eq!(stored(&s, &tp("t", 3)).0, 3);
+    assert_eq!(change.written, vec![(tp("t", 0), vec![1, 2])]);
+}
+
+#[test]
+fn preferred_election_of_all_skips_a_dead_or_out_of_isr_preferred_replica() {
+    let (mut ctx, s) = preferred_cluster();
+    let moves = preferred_election_moves(&ctx.leader_views(), None);
+    assert_eq!(moves, vec![tp("t", 0), tp("t", 1), tp("t", 2), tp("t", 3)]);
+    let (result, change) = run(&s, &mut ctx, ChangeKind::PreferredReplica, moves);
+    result.unwrap();
+    assert_eq!(stored(&s, &tp("t", 0)).0, 1);
+    assert_eq!(stored(&s, &tp("t", 1)), (2, vec![2], 3, EPOCH - 1), "preferred replica 3 is not in the ISR");
+    assert_eq!(stored(&s, &tp("t", 2)), (2, vec![2, 4], 3, EPOCH - 1), "preferred replica 4 is dead");
+    assert_eq!(stored(&s, &tp("t", 3)).0, 1);
+    assert_eq!(stored(&s, &tp("t", 4)), (2, vec![2, 1], 3, EPOCH - 1));
+    assert_eq!(change.written.len(), 2);
+    assert_in_sync(&s, &ctx);
+}
+
+/// Broker 1 prefers `n` partitions and leads all but one (led by 2).
+fn imbalanced(n: i32) -> (ControllerContext, MemoryStore) {
+    let assignments: Vec<(&str, i32, &[i32])> = (0..n).map(|p| ("r", p, &[1, 2][..])).collect();
+    let mut ctx = controller(&[1, 2], &assignments);
+    let s = store(1000);
+    for p in 0..n {
+        let leader = if p == 0 { 2 } else { 1 };
+        put(&s, &mut ctx, &tp("r", p), leader, &[1, 2]);
+    }
+    (ctx, s)
+}
+
+#[test]
+fn auto_rebalance_moves_leaders_just_above_the_imbalance_percentage_and_not_just_below() {
+    // 1 of 9 not led by its preferred replica: 11.1 % > 10 %.
+    let (mut ctx, s) = imbalanced(9);
+    let moves = rebalance_moves(&ctx.leader_views(), &ctx.live_broker_ids(), &BTreeSet::new(), 10);
+    assert_eq!(moves, vec![tp("r", 0)]);
+    let (result, _) = run(&s, &mut ctx, ChangeKind::PreferredReplica, moves);
+    result.unwrap();
+    assert_eq!(stored(&s, &tp("r", 0)).0, 1);
+
+    // 1 of 11: 9.1 % ≤ 10 %; and 1 of 10 is exactly 10 %, not above.
+    for n in [11, 10] {
+        let (ctx, _) = imbalanced(n);
+        assert!(rebalance_moves(&ctx.leader_views(), &ctx.live_broker_ids(), &BTreeSet::new(), 10).is_empty(), "{}", n);
+    }
+}
+
+#[test]
+fn a_concurrent_isr_change_makes_the_controller_read_again_and_decide_on_the_new_isr() {
+    let mut ctx = controller(&[1, 2, 3], &[("t", 0, &[1, 2, 3]), ("t", 1, &[1, 2])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2, 3]);
+    put(&s, &mut ctx, &tp("t", 1), 1, &[1, 2]);
+    ctx.live_brokers.remove(&1);
+    // Leader 1, before it died, shrank t-0's ISR: our conditional write meets BadVersion.
+    s.inject(Fault::ConcurrentWrite(tp("t", 0), PartitionState::new(1, 3, vec![1, 3], EPOCH - 1)));
+    let (result, change) =
+        run(&s, &mut ctx, ChangeKind::Online(OnlineMode::ElectAndShrinkIsr), vec![tp("t", 0), tp("t", 1)]);
+    result.unwrap();
+    assert_eq!(stored(&s, &tp("t", 0)), (3, vec![3], 4, EPOCH), "decided on the ISR read the second time");
+    assert_eq!(stored(&s, &tp("t", 1)), (2, vec![2], 4, EPOCH));
+    assert_eq!(s.reads(), 3, "two partitions, then the conflicting one again");
+    assert!(change.gave_up.is_empty());
+    assert_in_sync(&s, &ctx);
+}
+
+#[test]
+fn a_partition_that_keeps_conflicting_is_given_up_after_the_last_round() {
+    let mut ctx = controller(&[2], &[("t", 0, &[1, 2])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2]);
+    ctx.live_brokers.remove(&1);
+    for _ in 0..MAX_ROUNDS {
+        s.inject(Fault::ConcurrentWrite(tp("t", 0), PartitionState::new(1, 3, vec![1, 2], EPOCH - 1)));
+    }
+    let (result, change) = run(&s, &mut ctx, ChangeKind::Online(OnlineMode::ElectAndShrinkIsr), vec![tp("t", 0)]);
+    result.unwrap();
+    assert_eq!(change.gave_up, vec![tp("t", 0)]);
+    assert!(change.written.is_empty());
+    assert_eq!(s.reads(), MAX_ROUNDS);
+    assert_eq!(believed(&ctx, &tp("t", 0)), (1, vec![1, 2]), "nothing of ours believed");
+}
+
+#[test]
+fn a_session_expiry_between_batches_stops_the_change_with_none_of_it_believed() {
+    let assignments: Vec<(&str, i32, &[i32])> = (0..5).map(|p| ("t", p, &[1, 2][..])).collect();
+    let mut ctx = controller(&[1, 2], &assignments);
+    let s = store(2);
+    for p in 0..5 {
+        put(&s, &mut ctx, &tp("t", p), 1, &[1, 2]);
+    }
+    ctx.live_brokers.remove(&1);
+    s.inject(Fault::SessionExpiresAtBatch(1));
+    let partitions: Vec<TopicPartition> = (0..5).map(|p| tp("t", p)).collect();
+    let (result, change) = run(&s, &mut ctx, ChangeKind::Online(OnlineMode::ElectAndShrinkIsr), partitions);
+    assert_eq!(result, Err(FenceError::Zk(ZkError::SessionExpired)));
+    assert_eq!(s.committed_batches(), vec![2]);
+    for p in 0..2 {
+        assert_eq!(stored(&s, &tp("t", p)).0, 2, "the first batch was committed");
+    }
+    for p in 2..5 {
+        assert_eq!(stored(&s, &tp("t", p)).0, 1, "the failed batch wrote nothing");
+    }
+    // The controller resigns on this error; until then it believes none of the change and
+    // tells no broker about it (a new controller reads what was committed).
+    assert!(change.written.is_empty());
+    for p in 0..5 {
+        assert_eq!(believed(&ctx, &tp("t", p)), (1, vec![1, 2]));
+    }
+}
+
+#[test]
+fn a_newer_controller_epoch_fences_every_write() {
+    let mut ctx = controller(&[2], &[("t", 0, &[1, 2])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2]);
+    ctx.live_brokers.remove(&1);
+    s.inject(Fault::EpochBumped);
+    let (result, change) = run(&s, &mut ctx, ChangeKind::Online(OnlineMode::ElectAndShrinkIsr), vec![tp("t", 0)]);
+    assert_eq!(result, Err(FenceError::Fenced));
+    assert_eq!(stored(&s, &tp("t", 0)).0, 1);
+    assert!(change.written.is_empty());
+    assert_in_sync(&s, &ctx);
+}
+
+#[test]
+fn a_zookeeper_error_on_read_stops_the_change_before_any_write() {
+    let mut ctx = controller(&[2], &[("t", 0, &[1, 2])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2]);
+    ctx.live_brokers.remove(&1);
+    s.inject(Fault::ReadFails(ZkError::Other("connection loss".into())));
+    let (result, _) = run(&s, &mut ctx, ChangeKind::Online(OnlineMode::ElectAndShrinkIsr), vec![tp("t", 0)]);
+    assert!(matches!(result, Err(FenceError::Zk(ZkError::Other(_)))));
+    assert!(s.committed_batches().is_empty());
+}
+
+#[test]
+fn a_new_controller_reads_the_state_repairs_what_failed_meanwhile_and_resumes_the_election_and_reassignment() {
+    // Left by the previous controller: broker 3 died while there was none, a preferred
+    // replica election of t-0 was asked for, and t-2 is being reassigned from [1] to [2]
+    // (started: AR is [1, 2], and broker 2 has joined the ISR).
+    let s = store(1000);
+    let mut old = controller(&[], &[]);
+    put(&s, &mut old, &tp("t", 0), 2, &[2, 1]);
+    put(&s, &mut old, &tp("t", 1), 3, &[3, 2]);
+    put(&s, &mut old, &tp("t", 2), 1, &[1, 2]);
+
+    // Failover: brokers and assignments from ZooKeeper, then every partition state.
+    let mut ctx = controller(&[1, 2], &[("t", 0, &[1, 2]), ("t", 1, &[3, 2]), ("t", 2, &[1, 2])]);
+    let all = ctx.all_partitions();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let reads = rt.block_on(super::store::ControllerStore::read_partition_states(&s, &all)).unwrap();
+    ctx.load_states(&all, reads);
+    assert_eq!(believed(&ctx, &tp("t", 1)), (3, vec![3, 2]));
+
+    let repair = ctx.partitions_needing_repair();
+    assert_eq!(repair, vec![tp("t", 1)]);
+    let (result, _) = run(&s, &mut ctx, ChangeKind::Online(OnlineMode::ElectAndShrinkIsr), repair);
+    result.unwrap();
+    assert_eq!(stored(&s, &tp("t", 1)), (2, vec![2], 4, EPOCH));
+
+    let asked = BTreeSet::from([tp("t", 0)]);
+    let moves = preferred_election_moves(&ctx.leader_views(), Some(&asked));
+    let (result, _) = run(&s, &mut ctx, ChangeKind::PreferredReplica, moves);
+    result.unwrap();
+    assert_eq!(stored(&s, &tp("t", 0)).0, 1);
+
+    // The reassignment picks up where it was: its target is in the ISR → complete it.
+    let current = &ctx.leadership[&tp("t", 2)];
+    let step = reassignment_step(
+        &[2],
+        ctx.replicas(&tp("t", 2)).unwrap(),
+        Some((current.leader, &current.isr)),
+        &ctx.live_broker_ids(),
+    );
+    assert_eq!(step, ReassignmentStep::Complete { leader: 2, isr: vec![2], remove: vec![1] });
+    assert_in_sync(&s, &ctx);
+}
