@@ -5,7 +5,7 @@
 #   zk-scripts/run-tests.sh [extra cargo test args...]
 #
 # Works on a fresh Debian machine as root. Honours CARGO_TARGET_DIR. The whole run is
-# capped at RUN_TESTS_TIMEOUT seconds (default 1500) so a hang fails instead of stalling
+# capped at RUN_TESTS_TIMEOUT seconds (default 2400) so a hang fails instead of stalling
 # CI; servers the tests started are killed by their watchdog when the test process dies.
 # Afterwards zk-scripts/leftovers.sh fails the run if the tests left any host (network
 # namespace, bridge, rule) or process of theirs behind, and removes it.
@@ -45,7 +45,7 @@ cargo --version
 
 start=$SECONDS
 status=0
-timeout --kill-after=30 "${RUN_TESTS_TIMEOUT:-1500}" cargo test "$@" || status=$?
+timeout --kill-after=30 "${RUN_TESTS_TIMEOUT:-2400}" cargo test "$@" || status=$?
 echo "run-tests.sh: cargo test finished in $((SECONDS - start))s with exit $status"
 # Tests clean up after themselves, also when they fail: anything of ours still here (hosts,
 # their rules and processes, servers of a test process that is gone) is a bug. Remove it,
