@@ -22,7 +22,7 @@ use super::selector::{
     controlled_shutdown_change, decide_online, new_partition_leader, preferred_replica_leader, Election, OnlineMode,
     SelectionError, NO_LEADER,
 };
-use super::kafka_controller::reassignment::{reassignment_step, ReassignmentStep};
+use super::selector::{reassignment_step, ReassignmentStep};
 use super::store::ControllerStore;
 use crate::zk::state::{EpochFence, FenceError, StateRead, StateWrite, WriteOutcome};
 use crate::common::{Properties, TopicPartition};

@@ -3,7 +3,7 @@
 
 use super::change::{self, ChangeKind, Effect, Input, PartitionStateChange, MAX_ROUNDS};
 use super::context::ControllerContext;
-use super::kafka_controller::reassignment::{reassignment_step, ReassignmentStep};
+use super::selector::{reassignment_step, ReassignmentStep};
 use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode, NO_LEADER};
 use super::store::{Fault, MemoryStore};
 use crate::zk::state::{EpochFence, FenceError, StateRead, StateWrite};
