@@ -257,10 +257,7 @@ pub fn reassignment_status(
 /// The content of `/admin/reassign_partitions`; empty when there is none. A node that does
 /// not parse is an error (0.8.2 threw on it too).
 pub async fn partitions_being_reassigned(zk: &ZkClient) -> AdminResult<Reassignment> {
-    match zk.get_data(paths::REASSIGN_PARTITIONS).await? {
-        None => Ok(Vec::new()),
-        Some((data, _)) => parse_reassignment_json(&String::from_utf8_lossy(&data)),
-    }
+    Ok(zk.partitions_being_reassigned().await?.unwrap_or_default())
 }
 
 /// Create `/admin/reassign_partitions` with `partitions` (0.8.2

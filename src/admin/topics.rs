@@ -303,12 +303,12 @@ pub async fn list_topics(zk: &ZkClient) -> AdminResult<Vec<String>> {
 }
 
 pub async fn topic_exists(zk: &ZkClient, topic: &str) -> AdminResult<bool> {
-    Ok(zk.exists(&paths::topic(topic)).await?.is_some())
+    Ok(zk.topic_exists(topic).await?)
 }
 
 /// Whether `/admin/delete_topics/<topic>` exists.
 pub async fn is_marked_for_deletion(zk: &ZkClient, topic: &str) -> AdminResult<bool> {
-    Ok(zk.exists(&paths::delete_topic_marker(topic)).await?.is_some())
+    Ok(zk.is_marked_for_deletion(topic).await?)
 }
 
 /// The assignment in `/brokers/topics/<topic>`, `None` when the topic does not exist.

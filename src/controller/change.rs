@@ -1,14 +1,19 @@
 //! The decision core: one routine that changes partition states, for every controller
 //! operation that moves leaders or shrinks ISRs (election of new and offline partitions,
-//! broker failure and start-up, controlled shutdown, preferred replica election and the
-//! automatic rebalance).
+//! broker failure and start-up, controlled shutdown, preferred replica election, the
+//! automatic rebalance, and the leader/ISR steps of a partition reassignment).
 //!
 //! [`PartitionStateChange::step`] is pure: from the controller's context and the result of
 //! the last effect it returns the next [`Effect`] (states to read, topic configs and
 //! partition nodes to read, fenced writes to make), the raft-rs `RawNode`/`Ready` split.
 //! [`run`] is the one loop that performs effects through a [`ControllerStore`] and feeds
 //! the results back. A write that meets a concurrent change (BadVersion, NodeExists) makes
-//! the partition read and decide again, at most [`MAX_ROUNDS`] times. The context only
+//! the partition read and decide again, at most [`MAX_ROUNDS`] times.
+//!
+//! A reassignment step may also extend a partition's replica list (AR): that is written to
+//! `/brokers/topics/<t>` ([`Effect::WriteAssignments`]) before the state write whose
+//! LeaderAndIsr carries it, and a state write of such a partition that meets a concurrent
+//! change is made again on the fresh state (else the new replicas would never hear of it). The context only
 //! learns a decision once its write is confirmed; an error (a fence, an expired session)
 //! ends the change with the decisions of the failed batch unbelieved.
 
@@ -17,6 +22,7 @@ use super::selector::{
     controlled_shutdown_change, decide_online, new_partition_leader, preferred_replica_leader, Election, OnlineMode,
     SelectionError, NO_LEADER,
 };
+use super::selector::{reassignment_step, ReassignmentStep};
 use super::store::ControllerStore;
 use crate::zk::state::{EpochFence, FenceError, StateRead, StateWrite, WriteOutcome};
 use crate::common::{Properties, TopicPartition};
@@ -39,6 +45,9 @@ pub enum ChangeKind {
     ControlledShutdown(i32),
     /// Move leadership to the preferred replica (preferred election, auto rebalance).
     PreferredReplica,
+    /// One step of each partition towards its target replicas
+    /// ([`PartitionStateChange::reassignment`]).
+    Reassignment,
 }
 
 impl ChangeKind {
@@ -47,6 +56,7 @@ impl ChangeKind {
             ChangeKind::Online(_) => "leader election".into(),
             ChangeKind::ControlledShutdown(b) => format!("controlled shutdown of broker {}", b),
             ChangeKind::PreferredReplica => "preferred replica election".into(),
+            ChangeKind::Reassignment => "reassignment".into(),
         }
     }
 }
@@ -62,6 +72,8 @@ pub enum Effect {
         children: Vec<String>,
     },
     Write(Vec<StateWrite>),
+    /// Rewrite `/brokers/topics/<t>` with these assignments (unconditional, as 0.8.2).
+    WriteAssignments(Vec<(String, BTreeMap<i32, Vec<i32>>)>),
     Done,
 }
 
@@ -72,6 +84,7 @@ pub enum Input {
     States(Vec<StateRead>),
     Topics { configs: Vec<(String, Option<Properties>)>, children: Vec<(String, Option<Vec<String>>)> },
     Written(Vec<WriteOutcome>),
+    AssignmentsWritten,
 }
 
 /// A decided state waiting for its write.
@@ -87,6 +100,7 @@ enum Phase {
     Idle,
     AwaitStates,
     AwaitTopics(Vec<StateRead>),
+    AwaitAssignments(Vec<Planned>, Vec<StateWrite>),
     AwaitWritten(Vec<Planned>),
     Finished,
 }
@@ -109,6 +123,13 @@ pub struct PartitionStateChange {
     pub unclean_elections: u64,
     /// Partitions still conflicting after [`MAX_ROUNDS`].
     pub gave_up: Vec<TopicPartition>,
+    /// Reassignment: the target replicas (RAR) of each partition.
+    targets: BTreeMap<TopicPartition, Vec<i32>>,
+    /// Reassignment: partitions whose AR this change extended; their epoch bump is owed
+    /// even when the first write of it meets a concurrent change.
+    starting: BTreeSet<TopicPartition>,
+    /// Reassignment: the last step decided for each partition read.
+    pub steps: BTreeMap<TopicPartition, ReassignmentStep>,
 }
 
 impl PartitionStateChange {
@@ -124,7 +145,22 @@ impl PartitionStateChange {
             written: Vec::new(),
             unclean_elections: 0,
             gave_up: Vec::new(),
+            targets: BTreeMap::new(),
+            starting: BTreeSet::new(),
+            steps: BTreeMap::new(),
         }
+    }
+
+    /// Take each partition one step towards `targets` (RAR), as
+    /// [`reassignment_step`] decides from its state: extend AR and bump the leader epoch so
+    /// the new replicas follow, or, once they are all in the ISR, a leader from RAR and the
+    /// ISR cut to RAR. What the step was is in [`Self::steps`]; the caller completes what
+    /// is not a leader/ISR change (AR := RAR, StopReplica of the old replicas, the admin
+    /// znode).
+    pub fn reassignment(targets: BTreeMap<TopicPartition, Vec<i32>>) -> PartitionStateChange {
+        let mut change = PartitionStateChange::new(ChangeKind::Reassignment, targets.keys().cloned().collect(), false);
+        change.targets = targets;
+        change
     }
 
     /// Feed the result of the last effect; get the next one. Updates `ctx.leadership` with
@@ -152,6 +188,14 @@ impl PartitionStateChange {
                 }
                 self.decide(ctx, reads)
             }
+            (Phase::AwaitAssignments(planned, writes), Input::AssignmentsWritten) => {
+                if planned.is_empty() {
+                    self.phase = Phase::Finished;
+                    return Effect::Done;
+                }
+                self.phase = Phase::AwaitWritten(planned);
+                Effect::Write(writes)
+            }
             (Phase::AwaitWritten(planned), Input::Written(outcomes)) => {
                 self.pending.clear();
                 for (p, outcome) in planned.into_iter().zip(outcomes) {
@@ -168,6 +212,7 @@ impl PartitionStateChange {
                                 state.controller_epoch
                             );
                             ctx.leadership.insert(p.partition.clone(), state);
+                            self.starting.remove(&p.partition);
                             self.written.push((p.partition, p.recipients));
                         }
                         WriteOutcome::Conflict(e) => {
@@ -212,7 +257,7 @@ impl PartitionStateChange {
             }
             // The topic's setting only matters when the broker is the last ISR member.
             ChangeKind::ControlledShutdown(b) => state.leader != b && state.isr == [b],
-            ChangeKind::PreferredReplica => false,
+            ChangeKind::PreferredReplica | ChangeKind::Reassignment => false,
         }
     }
 
@@ -245,6 +290,7 @@ impl PartitionStateChange {
         let epoch = ctx.epoch;
         let what = self.kind.what();
         let mut planned = Vec::new();
+        let mut extended: BTreeSet<String> = BTreeSet::new();
         let pending = std::mem::take(&mut self.pending);
         for (tp, read) in pending.iter().zip(reads) {
             let Some(assigned) = ctx.replicas(tp).cloned() else {
@@ -256,6 +302,9 @@ impl PartitionStateChange {
                     continue;
                 }
                 StateRead::Missing => {
+                    if self.kind == ChangeKind::Reassignment {
+                        self.decide_reassignment(ctx, tp, &assigned, None, &live, epoch, &mut extended);
+                    }
                     if let ChangeKind::Online(_) = self.kind {
                         ctx.leadership.remove(tp);
                         if let Some(p) = self.plan_first_state(tp, &assigned, &live, epoch) {
@@ -277,6 +326,10 @@ impl PartitionStateChange {
                     state.controller_epoch,
                     epoch
                 );
+                continue;
+            }
+            if self.kind == ChangeKind::Reassignment {
+                planned.extend(self.decide_reassignment(ctx, tp, &assigned, Some((&state, version)), &live, epoch, &mut extended));
                 continue;
             }
             let unclean = if self.needs_unclean(ctx, &live, &state) {
@@ -302,6 +355,7 @@ impl PartitionStateChange {
                     &live,
                     unclean,
                 ),
+                ChangeKind::Reassignment => Ok(None), // decided above
                 ChangeKind::PreferredReplica => {
                     match preferred_replica_leader(&assigned, state.leader, &state.isr, &live) {
                         Ok(mut e) => {
@@ -354,11 +408,11 @@ impl PartitionStateChange {
                 },
             }
         }
-        if planned.is_empty() {
+        if planned.is_empty() && extended.is_empty() {
             self.phase = Phase::Finished;
             return Effect::Done;
         }
-        let writes = planned
+        let writes: Vec<StateWrite> = planned
             .iter()
             .map(|p| {
                 if p.state.zk_version < 0 {
@@ -369,8 +423,70 @@ impl PartitionStateChange {
                 }
             })
             .collect();
+        if !extended.is_empty() {
+            // The new AR is in ZooKeeper before any broker is told about it.
+            let docs = extended.into_iter().filter_map(|t| ctx.assignments.get(&t).cloned().map(|a| (t, a))).collect();
+            self.phase = Phase::AwaitAssignments(planned, writes);
+            return Effect::WriteAssignments(docs);
+        }
         self.phase = Phase::AwaitWritten(planned);
         Effect::Write(writes)
+    }
+
+    /// One reassignment step of `tp` (see [`Self::reassignment`]); `state` is its state
+    /// znode and version (`None`: no state yet). A partition whose AR this change extended
+    /// gets its epoch bump again on a fresh state, whatever the ISR says now.
+    #[allow(clippy::too_many_arguments)]
+    fn decide_reassignment(
+        &mut self,
+        ctx: &mut ControllerContext,
+        tp: &TopicPartition,
+        assigned: &[i32],
+        state: Option<(&PartitionState, i32)>,
+        live: &BTreeSet<i32>,
+        epoch: i32,
+        extended: &mut BTreeSet<String>,
+    ) -> Option<Planned> {
+        let rar = self.targets.get(tp)?.clone();
+        let owed = self.starting.contains(tp);
+        let step = if owed {
+            ReassignmentStep::StartNewReplicas { assignment: assigned.to_vec() }
+        } else {
+            reassignment_step(&rar, assigned, state.map(|(s, _)| (s.leader, s.isr.as_slice())), live)
+        };
+        self.steps.insert(tp.clone(), step.clone());
+        let (s, version) = state?;
+        let next = |leader: i32, isr: Vec<i32>| LeaderIsrAndControllerEpoch {
+            leader,
+            leader_epoch: s.leader_epoch.saturating_add(1),
+            isr,
+            controller_epoch: epoch,
+            zk_version: version,
+        };
+        match step {
+            ReassignmentStep::StartNewReplicas { assignment } => {
+                if !owed {
+                    log::info!("reassignment of partition {}: replicas {:?} -> {:?}", tp, assigned, assignment);
+                    ctx.assignments.entry(tp.topic.clone()).or_default().insert(tp.partition, assignment.clone());
+                    extended.insert(tp.topic.clone());
+                    self.starting.insert(tp.clone());
+                }
+                // The epoch bump makes the brokers take the new replica list.
+                Some(Planned { partition: tp.clone(), state: next(s.leader, s.isr.clone()), recipients: assignment })
+            }
+            ReassignmentStep::Complete { leader, isr, remove } => {
+                log::info!(
+                    "reassignment of partition {}: all of {:?} in the ISR; leader {} isr {:?}, deleting replicas {:?}",
+                    tp,
+                    rar,
+                    leader,
+                    isr,
+                    remove
+                );
+                Some(Planned { partition: tp.clone(), state: next(leader, isr), recipients: rar })
+            }
+            _ => None,
+        }
     }
 
     /// The first state of a partition with no state znode (`zk_version` -1 marks a create).
@@ -445,6 +561,12 @@ pub async fn run<S: ControllerStore>(
                 Input::Topics { configs: c, children: ch }
             }
             Effect::Write(writes) => Input::Written(store.write_states(fence, &writes).await?),
+            Effect::WriteAssignments(docs) => {
+                for (topic, assignment) in docs {
+                    store.write_assignment(&topic, &assignment).await?;
+                }
+                Input::AssignmentsWritten
+            }
         };
     }
 }

@@ -3,7 +3,7 @@
 
 use super::change::{self, ChangeKind, Effect, Input, PartitionStateChange, MAX_ROUNDS};
 use super::context::ControllerContext;
-use super::kafka_controller::reassignment::{reassignment_step, ReassignmentStep};
+use super::selector::{reassignment_step, ReassignmentStep};
 use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode, NO_LEADER};
 use super::store::{Fault, MemoryStore};
 use crate::zk::state::{EpochFence, FenceError, StateRead, StateWrite};
@@ -11,7 +11,7 @@ use crate::api::Broker;
 use crate::common::{Properties, TopicPartition};
 use crate::zk::json::PartitionState;
 use crate::zk::{paths, ZkError};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 const EPOCH: i32 = 5;
 
@@ -55,6 +55,18 @@ fn run(
     partitions: Vec<TopicPartition>,
 ) -> (Result<(), FenceError>, PartitionStateChange) {
     let mut change = PartitionStateChange::new(kind, partitions, true);
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let result = rt.block_on(change::run(store, fence(ctx), ctx, &mut change));
+    (result, change)
+}
+
+fn run_reassignment(
+    store: &MemoryStore,
+    ctx: &mut ControllerContext,
+    targets: &[(TopicPartition, &[i32])],
+) -> (Result<(), FenceError>, PartitionStateChange) {
+    let targets: BTreeMap<TopicPartition, Vec<i32>> = targets.iter().map(|(t, r)| (t.clone(), r.to_vec())).collect();
+    let mut change = PartitionStateChange::reassignment(targets);
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let result = rt.block_on(change::run(store, fence(ctx), ctx, &mut change));
     (result, change)
@@ -385,4 +397,104 @@ fn a_new_controller_reads_the_state_repairs_what_failed_meanwhile_and_resumes_th
     );
     assert_eq!(step, ReassignmentStep::Complete { leader: 2, isr: vec![2], remove: vec![1] });
     assert_in_sync(&s, &ctx);
+}
+
+#[test]
+fn a_reassignment_writes_the_extended_ar_first_and_bumps_the_epoch_again_after_a_concurrent_isr_change() {
+    let mut ctx = controller(&[1, 2, 3, 4], &[("t", 0, &[1, 2])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2]);
+    // The leader shrinks the ISR between our read and our write: BadVersion mid-step.
+    s.inject(Fault::ConcurrentWrite(tp("t", 0), PartitionState::new(1, 3, vec![1], EPOCH - 1)));
+    let (result, change) = run_reassignment(&s, &mut ctx, &[(tp("t", 0), &[3, 4])]);
+    result.unwrap();
+    assert_eq!(s.assignment("t"), (Some(BTreeMap::from([(0, vec![1, 2, 3, 4])])), 1), "AR := OAR + RAR, written once");
+    assert_eq!(ctx.replicas(&tp("t", 0)), Some(&vec![1, 2, 3, 4]));
+    assert_eq!(
+        stored(&s, &tp("t", 0)),
+        (1, vec![1], 4, EPOCH),
+        "the epoch bump is made again on the fresh state, or the new replicas would never hear of the move"
+    );
+    assert_eq!(change.written, vec![(tp("t", 0), vec![1, 2, 3, 4])], "old and new replicas get LeaderAndIsr");
+    assert_eq!(change.steps[&tp("t", 0)], ReassignmentStep::StartNewReplicas { assignment: vec![1, 2, 3, 4] });
+    assert_eq!(s.reads(), 2);
+    assert_in_sync(&s, &ctx);
+}
+
+#[test]
+fn a_reassignment_whose_state_write_fails_has_its_extended_ar_in_zookeeper_already() {
+    let mut ctx = controller(&[1, 2, 3], &[("t", 0, &[1, 2])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2]);
+    s.inject(Fault::SessionExpiresAtBatch(0));
+    let (result, change) = run_reassignment(&s, &mut ctx, &[(tp("t", 0), &[2, 3])]);
+    assert_eq!(result, Err(FenceError::Zk(ZkError::SessionExpired)));
+    // A new controller finds AR = [1, 2, 3] with 3 not yet in the ISR: it waits for 3
+    // (which its failover's LeaderAndIsr tells), OAR still inside AR.
+    assert_eq!(s.assignment("t").0, Some(BTreeMap::from([(0, vec![1, 2, 3])])));
+    assert_eq!(stored(&s, &tp("t", 0)), (1, vec![1, 2], 3, EPOCH - 1));
+    assert!(change.written.is_empty());
+}
+
+#[test]
+fn a_reassignment_completion_that_meets_an_isr_shrink_waits_then_completes_on_the_next_pass() {
+    let mut ctx = controller(&[1, 2, 3, 4], &[("t", 0, &[1, 2, 3, 4])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2, 3, 4]);
+    // Broker 4 falls out of the ISR between our read and our write.
+    s.inject(Fault::ConcurrentWrite(tp("t", 0), PartitionState::new(1, 3, vec![1, 2, 3], EPOCH - 1)));
+    let (result, change) = run_reassignment(&s, &mut ctx, &[(tp("t", 0), &[3, 4])]);
+    result.unwrap();
+    assert_eq!(change.steps[&tp("t", 0)], ReassignmentStep::Wait { missing: vec![4] }, "not cut to a stale ISR");
+    assert!(change.written.is_empty());
+    assert_eq!(stored(&s, &tp("t", 0)), (1, vec![1, 2, 3], 3, EPOCH - 1));
+    assert_eq!(s.assignment("t"), (None, 0));
+
+    // 4 is back in the ISR: leader from RAR (1 is leaving), ISR cut to RAR.
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2, 3, 4]);
+    let (result, change) = run_reassignment(&s, &mut ctx, &[(tp("t", 0), &[3, 4])]);
+    result.unwrap();
+    assert_eq!(change.steps[&tp("t", 0)], ReassignmentStep::Complete { leader: 3, isr: vec![3, 4], remove: vec![1, 2] });
+    assert_eq!(stored(&s, &tp("t", 0)), (3, vec![3, 4], 4, EPOCH));
+    assert_eq!(change.written, vec![(tp("t", 0), vec![3, 4])]);
+    assert_in_sync(&s, &ctx);
+}
+
+#[test]
+fn a_topic_whose_deletion_starts_mid_change_gets_no_state_write_after_its_conflict() {
+    // Broker 1 died: t-0 and u-0 get new leaders. t-0's write meets a leader's concurrent
+    // ISR change (BadVersion), and before it is read again the deletion of t starts (the
+    // deletion takes the topic out of the model, as `start_topic_deletion` does).
+    let mut ctx = controller(&[2, 3], &[("t", 0, &[1, 2]), ("u", 0, &[1, 3])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2]);
+    put(&s, &mut ctx, &tp("u", 0), 1, &[1, 3]);
+    s.inject(Fault::ConcurrentWrite(tp("t", 0), PartitionState::new(1, 3, vec![1, 2], EPOCH - 1)));
+    let mut change =
+        PartitionStateChange::new(ChangeKind::Online(OnlineMode::ElectAndShrinkIsr), vec![tp("t", 0), tp("u", 0)], true);
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let mut input = Input::Start;
+    loop {
+        input = match change.step(&mut ctx, input) {
+            Effect::ReadStates(ps) => {
+                Input::States(rt.block_on(super::store::ControllerStore::read_partition_states(&s, &ps)).unwrap())
+            }
+            Effect::Write(writes) => {
+                let out = rt.block_on(super::store::ControllerStore::write_states(&s, fence(&ctx), &writes)).unwrap();
+                ctx.remove_topic("t");
+                Input::Written(out)
+            }
+            Effect::ReadTopics { configs, children } => Input::Topics {
+                configs: configs.into_iter().map(|t| (t, None)).collect(),
+                children: children.into_iter().map(|t| (t, None)).collect(),
+            },
+            Effect::Done => break,
+            other => panic!("unexpected {:?}", other),
+        };
+    }
+    assert_eq!(stored(&s, &tp("u", 0)), (3, vec![3], 4, EPOCH));
+    assert_eq!(stored(&s, &tp("t", 0)), (1, vec![1, 2], 3, EPOCH - 1), "the deleted topic's state is left alone");
+    assert_eq!(change.written.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>(), vec![tp("u", 0)]);
+    assert!(change.gave_up.is_empty());
+    assert!(!ctx.leadership.contains_key(&tp("t", 0)));
 }

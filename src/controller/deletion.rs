@@ -17,7 +17,7 @@ use super::{ControllerError, Event, EventLoop, WatchKey};
 use crate::api::{PartitionState, UpdateMetadataRequest};
 use crate::common::TopicPartition;
 use crate::controller::context::ControllerRequest;
-use crate::zk::paths;
+use crate::zk::{paths, QueryError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -86,14 +86,12 @@ impl EventLoop {
         if self.active.is_none() || !self.config.delete_topic_enable {
             return Ok(());
         }
-        let (children, fired) = self.zk.watch_children(paths::DELETE_TOPICS).await?;
+        let (marked, fired) = self.zk.watch_topics_marked_for_deletion().await?;
         self.arm(WatchKey::DeleteTopics, fired, Event::TopicDeletion);
-        let marked: BTreeSet<String> = children.unwrap_or_default().into_iter().collect();
-        let reassigning: BTreeSet<String> = match self.zk.get_data(paths::REASSIGN_PARTITIONS).await? {
-            Some((data, _)) => crate::admin::parse_reassignment_json(&String::from_utf8_lossy(&data))
-                .map(|r| r.into_iter().map(|(tp, _)| tp.topic).collect())
-                .unwrap_or_default(),
-            None => BTreeSet::new(),
+        let reassigning: BTreeSet<String> = match self.zk.partitions_being_reassigned().await {
+            Ok(r) => r.unwrap_or_default().into_iter().map(|(tp, _)| tp.topic).collect(),
+            Err(QueryError::Corrupt(_)) => BTreeSet::new(),
+            Err(QueryError::Zk(e)) => return Err(e.into()),
         };
         let mut waiting = false;
         for topic in &marked {
@@ -101,7 +99,7 @@ impl EventLoop {
                 continue;
             }
             if !self.active_mut()?.ctx.assignments.contains_key(topic) {
-                if self.zk.exists(&paths::topic(topic)).await?.is_none() {
+                if !self.zk.topic_exists(topic).await? {
                     log::info!("deleting the marker of topic {}, which does not exist", topic);
                     self.zk.delete(&paths::delete_topic_marker(topic)).await?;
                 }
@@ -198,7 +196,7 @@ impl EventLoop {
                 Ok(false)
             }
             DeletionStep::Complete => {
-                delete_topic_znodes(&self.zk, topic).await?;
+                crate::zk::state::delete_topic_znodes(&self.zk, topic).await?;
                 self.zk.delete_recursive(&paths::topic_config(topic)).await?;
                 self.zk.delete(&paths::delete_topic_marker(topic)).await?;
                 self.deletions.topics.remove(topic);
@@ -207,35 +205,6 @@ impl EventLoop {
             }
         }
     }
-}
-
-/// Delete `/brokers/topics/<topic>` with its partitions and their state znodes. The deletes
-/// of one level (every state, then every partition) are all sent before any answer is
-/// awaited, pipelined on the session: one round trip per level instead of one per znode
-/// (3,000 znodes for 1,000 partitions took seconds one by one). Whatever is left (a znode
-/// created meanwhile) goes one by one.
-async fn delete_topic_znodes(zk: &crate::zk::ZkClient, topic: &str) -> Result<(), ControllerError> {
-    use crate::zk::ZkError;
-    let partitions: Vec<String> = zk.get_children(&paths::topic_partitions(topic)).await?.unwrap_or_default();
-    let client = zk.raw();
-    for level in [true, false] {
-        let sent: Vec<_> = partitions
-            .iter()
-            .map(|p| {
-                let partition = format!("{}/{}", paths::topic_partitions(topic), p);
-                let path = if level { format!("{}/state", partition) } else { partition };
-                client.delete(&path, None)
-            })
-            .collect();
-        for answer in sent {
-            match answer.await.map_err(ZkError::from) {
-                Ok(()) | Err(ZkError::NoNode) | Err(ZkError::NotEmpty) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-    zk.delete_recursive(&paths::topic(topic)).await?;
-    Ok(())
 }
 
 #[cfg(test)]

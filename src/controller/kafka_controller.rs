@@ -13,14 +13,13 @@ use super::store::{ControllerStore, ZkStore};
 use super::context::{broker_changes, ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
 use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode};
 use crate::zk::state::{
-    delete_many, increment_controller_epoch, read_many, read_many_stat, EpochFence, FenceError, StateRead, StateWrite,
-    WriteOutcome,
+    increment_controller_epoch, EpochFence, FenceError, StateRead,
 };
-use crate::api::Broker;
 use crate::common::{Clock, ErrorCode, SystemClock, TopicPartition};
 use crate::server::KafkaConfig;
-use crate::zk::json::{BrokerRegistration, ControllerRegistration, PartitionList, TopicAssignment};
-use crate::zk::{paths, WatchFuture, ZkClient, ZkError};
+use crate::zk::json::ControllerRegistration;
+use crate::zk::utils::ControllerNode;
+use crate::zk::{paths, QueryError, WatchFuture, ZkClient, ZkError};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
@@ -279,6 +278,17 @@ fn error_action(e: &ControllerError) -> ErrorAction {
         ControllerError::Moved(_) => ErrorAction::Resign,
         ControllerError::Zk(ZkError::SessionExpired) => ErrorAction::ResignUntilNewSession,
         ControllerError::Zk(_) => ErrorAction::Retry,
+    }
+}
+
+/// Only for reads that cannot meet an unreadable node (children, existence): handlers
+/// that read documents decide themselves what an unreadable one means.
+impl From<QueryError> for ControllerError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::Zk(e) => ControllerError::Zk(e),
+            QueryError::Corrupt(why) => ControllerError::Zk(ZkError::Other(why)),
+        }
     }
 }
 
@@ -651,13 +661,15 @@ impl EventLoop {
     // ---- election (docs/zookeeper-layout.md, controller election) ----
 
     async fn on_controller_change(&mut self) -> Result<(), ControllerError> {
-        let (data, fired) = self.zk.watch_data(paths::CONTROLLER).await?;
+        let (read, fired) = self.zk.watch_controller().await?;
         self.arm(WatchKey::Controller, fired, Event::ControllerChange);
-        match data {
-            Some((bytes, stat)) => {
-                let id = ControllerRegistration::parse(&bytes).map(|r| r.brokerid).unwrap_or(-1);
+        // An unreadable node is somebody else's: no broker id matches -1.
+        let read = read.unwrap_or_else(|_| Some(ControllerNode { broker_id: -1, session: 0 }));
+        match read {
+            Some(node) => {
+                let id = node.broker_id;
                 self.shared.controller_id.store(id, Ordering::SeqCst);
-                let ours = id == self.broker_id && stat.ephemeral_owner == self.zk.session_id();
+                let ours = id == self.broker_id && node.session == self.zk.session_id();
                 if ours && self.active.is_none() {
                     // Our node without a completed failover: created by a retried request,
                     // or a failover that failed before we could delete it.
@@ -695,9 +707,11 @@ impl EventLoop {
             Err(ZkError::NodeExists) => {
                 // Someone else won (or our own node of an older session is not gone yet,
                 // ZOOKEEPER-1740): the armed watch fires when it goes away.
-                if let Some((bytes, _)) = self.zk.get_data(paths::CONTROLLER).await? {
-                    let id = ControllerRegistration::parse(&bytes).map(|r| r.brokerid).unwrap_or(-1);
-                    self.shared.controller_id.store(id, Ordering::SeqCst);
+                match self.zk.controller_id().await {
+                    Ok(Some(id)) => self.shared.controller_id.store(id, Ordering::SeqCst),
+                    Ok(None) => {}
+                    Err(QueryError::Corrupt(_)) => self.shared.controller_id.store(-1, Ordering::SeqCst),
+                    Err(QueryError::Zk(e)) => return Err(e.into()),
                 }
                 Ok(())
             }
@@ -787,14 +801,14 @@ impl EventLoop {
         self.active = Some(Active { ctx, fence, channels, rebalance_timer: None });
 
         // Watches before reads, so no change between the two is missed.
-        let (ids, fired) = self.zk.watch_children(paths::BROKER_IDS).await?;
+        let (ids, fired) = self.zk.watch_broker_ids().await?;
         self.arm(WatchKey::BrokerIds, fired, Event::BrokerChange);
-        let (topics, fired) = self.zk.watch_children(paths::BROKER_TOPICS).await?;
+        let (topics, fired) = self.zk.watch_topics().await?;
         self.arm(WatchKey::Topics, fired, Event::TopicChange);
 
-        let brokers = read_brokers(&self.zk, parse_broker_ids(ids.unwrap_or_default())).await?;
+        let brokers = self.zk.brokers_with_czxid(&ids).await?;
         let mut assignments = BTreeMap::new();
-        for topic in topics.unwrap_or_default() {
+        for topic in topics {
             if let Some(parts) = self.watch_topic(&topic).await? {
                 assignments.insert(topic, parts);
             }
@@ -884,14 +898,14 @@ impl EventLoop {
 
     /// Data-watch `/brokers/topics/<topic>`; its assignment, or `None` if it is gone.
     async fn watch_topic(&mut self, topic: &str) -> Result<Option<BTreeMap<i32, Vec<i32>>>, ControllerError> {
-        let (data, fired) = self.zk.watch_data(&paths::topic(topic)).await?;
-        let Some((bytes, _)) = data else {
+        let (read, fired) = self.zk.watch_topic_assignment(topic).await?;
+        if let Ok(None) = read {
             self.disarm(&WatchKey::Topic(topic.to_string()));
             return Ok(None);
-        };
+        }
         self.arm(WatchKey::Topic(topic.to_string()), fired, Event::PartitionModification(topic.to_string()));
-        match TopicAssignment::parse(&bytes) {
-            Ok(a) => Ok(Some(a.partitions.into_iter().filter(|(p, _)| *p >= 0).collect())),
+        match read {
+            Ok(a) => Ok(Some(a.unwrap_or_default().into_iter().filter(|(p, _)| *p >= 0).collect())),
             Err(e) => {
                 // Known but empty: a rewrite fires the watch again.
                 log::error!("ignoring the assignment of topic {}: {}", topic, e);
@@ -942,56 +956,19 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Write decided states (fenced, conditional); the written ones update the cache and
-    /// go into `batch` as LeaderAndIsr to their recipients. Returns the partitions whose
-    /// znode changed before our write, to read and decide again.
-    async fn write_planned(
-        &mut self,
-        writes: &[StateWrite],
-        planned: Vec<(TopicPartition, LeaderIsrAndControllerEpoch, Vec<i32>)>,
-        batch: &mut RequestBatch,
-    ) -> Result<Vec<TopicPartition>, ControllerError> {
-        let store = self.store.clone();
-        let active = self.active_mut()?;
-        let outcomes = store.write_states(active.fence, writes).await?;
-        let mut conflicts = Vec::new();
-        for ((tp, mut state, recipients), outcome) in planned.into_iter().zip(outcomes) {
-            match outcome {
-                WriteOutcome::Written(version) => {
-                    state.zk_version = version;
-                    log::info!(
-                        "partition {}: leader {} leader_epoch {} isr {:?} (controller epoch {})",
-                        tp,
-                        state.leader,
-                        state.leader_epoch,
-                        state.isr,
-                        state.controller_epoch
-                    );
-                    active.ctx.leadership.insert(tp.clone(), state);
-                    batch.add_leader_and_isr(recipients, &tp);
-                }
-                WriteOutcome::Conflict(e) => {
-                    log::info!("state of {} changed before our write ({}); reading it again", tp, e);
-                    conflicts.push(tp);
-                }
-            }
-        }
-        Ok(conflicts)
-    }
-
     // ---- brokers (docs/zookeeper-layout.md, broker failure and start-up) ----
 
     async fn on_broker_change(&mut self) -> Result<(), ControllerError> {
         if self.active.is_none() {
             return Ok(());
         }
-        let (children, fired) = self.zk.watch_children(paths::BROKER_IDS).await?;
+        let (listed, fired) = self.zk.watch_broker_ids().await?;
         self.arm(WatchKey::BrokerIds, fired, Event::BrokerChange);
-        let listed = parse_broker_ids(children.unwrap_or_default());
         // Every registration is read, not only the new ones: a broker whose znode was
         // deleted and created again between two watch events keeps its id but not its
         // czxid (KAFKA-1120).
-        let registered = read_brokers(&self.zk, listed.clone()).await?;
+        let registered = self.zk.brokers_with_czxid(&listed).await?;
+        let listed: BTreeSet<i32> = listed.into_iter().collect();
         let read: BTreeMap<i32, i64> = registered.iter().map(|(b, czxid)| (b.id, *czxid)).collect();
         let active = self.active_mut()?;
         let changes = broker_changes(&active.ctx.registrations, &listed, &read);
@@ -1092,9 +1069,9 @@ impl EventLoop {
         if self.active.is_none() {
             return Ok(());
         }
-        let (children, fired) = self.zk.watch_children(paths::BROKER_TOPICS).await?;
+        let (topics, fired) = self.zk.watch_topics().await?;
         self.arm(WatchKey::Topics, fired, Event::TopicChange);
-        let topics: BTreeSet<String> = children.unwrap_or_default().into_iter().collect();
+        let topics: BTreeSet<String> = topics.into_iter().collect();
         let known: BTreeSet<String> = self.active_mut()?.ctx.assignments.keys().cloned().collect();
         for gone in known.difference(&topics) {
             self.disarm(&WatchKey::Topic(gone.clone()));
@@ -1166,13 +1143,13 @@ impl EventLoop {
         if self.active.is_none() {
             return Ok(());
         }
-        let (data, fired) = self.zk.watch_data(paths::PREFERRED_REPLICA_ELECTION).await?;
+        let (read, fired) = self.zk.watch_preferred_replica_election().await?;
         self.arm(WatchKey::PreferredElection, fired, Event::PreferredReplicaElection);
-        let Some((bytes, _)) = data else { return Ok(()) };
-        let requested: BTreeSet<TopicPartition> = match PartitionList::parse(&bytes) {
-            Ok(list) => list.partitions.into_iter().map(|e| TopicPartition::new(e.topic, e.partition)).collect(),
+        let requested: BTreeSet<TopicPartition> = match read {
+            Ok(None) => return Ok(()),
+            Ok(Some(list)) => list.into_iter().collect(),
             Err(e) => {
-                log::error!("ignoring {}: {}", paths::PREFERRED_REPLICA_ELECTION, e);
+                log::error!("ignoring {}", e);
                 BTreeSet::new()
             }
         };
@@ -1226,21 +1203,12 @@ impl EventLoop {
         if self.active.is_none() {
             return Ok(());
         }
-        let (children, fired) = self.zk.watch_children(paths::ISR_CHANGE_NOTIFICATION).await?;
+        let (names, fired) = self.zk.watch_isr_change_notifications().await?;
         self.arm(WatchKey::IsrChanges, fired, Event::IsrChangeNotification);
-        let children = children.unwrap_or_default();
-        if children.is_empty() {
+        if names.is_empty() {
             return Ok(());
         }
-        let nodes: Vec<String> =
-            children.iter().map(|c| format!("{}/{}", paths::ISR_CHANGE_NOTIFICATION, c)).collect();
-        let mut changed = BTreeSet::new();
-        for data in read_many(&self.zk, &nodes).await?.into_iter().flatten() {
-            match PartitionList::parse(&data.0) {
-                Ok(list) => changed.extend(list.partitions.into_iter().map(|e| TopicPartition::new(e.topic, e.partition))),
-                Err(e) => log::warn!("ignoring an isr change notification: {}", e),
-            }
-        }
+        let changed: BTreeSet<TopicPartition> = self.zk.isr_change_notifications(&names).await?.into_iter().collect();
         let changed: Vec<TopicPartition> =
             changed.into_iter().filter(|tp| self.active.as_ref().is_some_and(|a| a.ctx.replicas(tp).is_some())).collect();
         let reads = self.store.read_partition_states(&changed).await?;
@@ -1257,7 +1225,7 @@ impl EventLoop {
             log::info!("isr changes of {:?} go to every broker", changed);
         }
         self.send(batch)?;
-        delete_many(&self.zk, &nodes).await?;
+        self.zk.delete_isr_change_notifications(&names).await?;
         Ok(())
     }
 
@@ -1371,34 +1339,6 @@ async fn all_answered(receivers: Vec<oneshot::Receiver<()>>) {
     for rx in receivers {
         let _ = rx.await;
     }
-}
-
-fn parse_broker_ids(children: Vec<String>) -> BTreeSet<i32> {
-    children
-        .into_iter()
-        .filter_map(|c| match c.parse::<i32>() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                log::warn!("ignoring {}/{}: not a broker id", paths::BROKER_IDS, c);
-                None
-            }
-        })
-        .collect()
-}
-
-/// Registrations of `ids` with their znode's czxid; vanished or unreadable ones are skipped.
-async fn read_brokers(zk: &ZkClient, ids: BTreeSet<i32>) -> Result<Vec<(Broker, i64)>, ZkError> {
-    let ids: Vec<i32> = ids.into_iter().collect();
-    let paths: Vec<String> = ids.iter().map(|id| paths::broker(*id)).collect();
-    let mut out = Vec::with_capacity(ids.len());
-    for (id, data) in ids.into_iter().zip(read_many_stat(zk, &paths).await?) {
-        let Some((data, stat)) = data else { continue };
-        match BrokerRegistration::parse(&data) {
-            Ok(r) => out.push((Broker::new(id, r.host, r.port), stat.czxid)),
-            Err(e) => log::error!("ignoring broker {}: {}", id, e),
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

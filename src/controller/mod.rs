@@ -11,7 +11,7 @@
 //! - [`context`]: the in-memory model and the requests built from it.
 //! - [`change`]: the decision core, one routine for every change of partition states
 //!   (elections, broker failure and start-up, controlled shutdown, preferred election,
-//!   rebalance) as a pure step returning effects, and the loop that performs them through a
+//!   rebalance, reassignment) as a pure step returning effects, and the loop that performs them through a
 //!   [`store::ControllerStore`] (ZooKeeper, or in memory with injected errors for tests).
 //! - [`zk_store`] (`zk::state`): batched state reads, and state writes fenced by the controller epoch
 //!   (a ZooKeeper `multi` guarded by the version of `/controller_epoch`).
@@ -27,6 +27,8 @@
 //! Partition reassignment (`/admin/reassign_partitions`) is `reassignment` and topic deletion
 //! (`/admin/delete_topics`, with `delete.topic.enable`) is `deletion`, child modules of the
 //! event loop: their steps are decided by the pure `reassignment_step` and `deletion_step`.
+//! A reassignment's AR extension and leader/ISR writes go through `change` like every
+//! other state change; a deletion writes no leader or ISR (its state znodes are deleted).
 
 pub mod change;
 mod channel;

@@ -8,8 +8,11 @@
 //! in the ISR the leader writes, a leader from RAR (the current one if it is in RAR), the
 //! ISR cut to RAR, StopReplica(delete) to OAR − RAR, AR := RAR, and the partition leaves the
 //! admin znode (deleted when empty). Every step is decided from ZooKeeper as it is now by
-//! [`reassignment_step`], so a new controller resumes where the old one stopped (OAR stays
-//! durable inside AR until the last write) and a repeated step is harmless.
+//! `selector::reassignment_step`, so a new controller resumes where the old one stopped (OAR stays
+//! durable inside AR until the last write) and a repeated step is harmless. The AR
+//! extension and the leader/ISR writes are made by the controller's one routine for
+//! partition state changes (`change`, [`change::ChangeKind::Reassignment`]); this file
+//! keeps the admin znode and what follows a completion.
 //!
 //! Departures from 0.8.2: the controller polls the state znodes of in-flight partitions on
 //! its own loop ([`POLL_INTERVAL`]) instead of a watch per partition (0.8.2 missed ISR
@@ -22,12 +25,10 @@
 //! driver can be an `impl EventLoop` without widening the event loop's fields.
 
 use super::{ControllerError, Event, EventLoop, WatchKey};
-use crate::admin::{parse_reassignment_json, reassignment_json, Reassignment};
+use crate::admin::{reassignment_json, Reassignment};
 use crate::common::TopicPartition;
-use crate::controller::context::{LeaderIsrAndControllerEpoch, RequestBatch};
-use crate::controller::store::ControllerStore;
-use crate::zk::state::{StateRead, StateWrite};
-use crate::zk::json::TopicAssignment;
+use crate::controller::change::{self, PartitionStateChange};
+use crate::controller::context::RequestBatch;
 use crate::zk::{paths, ZkError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -36,72 +37,7 @@ use std::time::Duration;
 /// replicas to join the ISR.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-/// What to do next with one partition of `/admin/reassign_partitions`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReassignmentStep {
-    /// Refused (0.8.2 logged and dropped it): leave the admin znode.
-    Fail(String),
-    /// AR already is RAR: leave the admin znode.
-    Done,
-    /// Write this AR (OAR then the new replicas), bump the leader epoch and tell every
-    /// replica, so that the new ones start following the leader.
-    StartNewReplicas { assignment: Vec<i32> },
-    /// Wait until these RAR members are in the ISR (or alive, to lead).
-    Wait { missing: Vec<i32> },
-    /// Finish: this leader and ISR, AR := RAR, delete the replicas in `remove`.
-    Complete { leader: i32, isr: Vec<i32>, remove: Vec<i32> },
-}
-
-/// The next step of moving a partition from `ar` (its current assignment) to `rar`, given its
-/// leader and ISR as the state znode holds them (`None`: no state yet) and the brokers that
-/// can lead (registered, not shutting down).
-pub fn reassignment_step(
-    rar: &[i32],
-    ar: &[i32],
-    state: Option<(i32, &[i32])>,
-    live: &BTreeSet<i32>,
-) -> ReassignmentStep {
-    if rar.is_empty() {
-        return ReassignmentStep::Fail("the new replica list is empty".into());
-    }
-    let distinct: BTreeSet<i32> = rar.iter().copied().collect();
-    if distinct.len() != rar.len() {
-        return ReassignmentStep::Fail(format!("the new replica list {:?} names a broker twice", rar));
-    }
-    if rar == ar {
-        return ReassignmentStep::Done;
-    }
-    if !rar.iter().all(|r| ar.contains(r)) {
-        // Not started (or started by a controller that died before writing AR).
-        let dead: Vec<i32> = rar.iter().copied().filter(|r| !live.contains(r)).collect();
-        if !dead.is_empty() {
-            return ReassignmentStep::Fail(format!("brokers {:?} of the new replicas {:?} are not alive", dead, rar));
-        }
-        let mut assignment = ar.to_vec();
-        assignment.extend(rar.iter().copied().filter(|r| !ar.contains(r)));
-        return ReassignmentStep::StartNewReplicas { assignment };
-    }
-    let Some((leader, isr)) = state else {
-        return ReassignmentStep::Wait { missing: rar.to_vec() };
-    };
-    let missing: Vec<i32> = rar.iter().copied().filter(|r| !isr.contains(r)).collect();
-    if !missing.is_empty() {
-        return ReassignmentStep::Wait { missing };
-    }
-    // 0.8.2's reassigned-partition selector: keep a live leader that is in RAR, else the
-    // first RAR member that is live (and, by now, in the ISR).
-    let new_leader = if rar.contains(&leader) && live.contains(&leader) {
-        Some(leader)
-    } else {
-        rar.iter().copied().find(|r| live.contains(r))
-    };
-    let Some(new_leader) = new_leader else {
-        return ReassignmentStep::Wait { missing: rar.to_vec() };
-    };
-    let new_isr: Vec<i32> = isr.iter().copied().filter(|r| rar.contains(r)).collect();
-    let remove: Vec<i32> = ar.iter().copied().filter(|r| !rar.contains(r)).collect();
-    ReassignmentStep::Complete { leader: new_leader, isr: new_isr, remove }
-}
+use super::super::selector::ReassignmentStep;
 
 /// The event loop's reassignment state.
 #[derive(Debug, Default)]
@@ -120,14 +56,14 @@ impl EventLoop {
         if self.active.is_none() {
             return Ok(());
         }
-        let (data, fired) = self.zk.watch_data(paths::REASSIGN_PARTITIONS).await?;
+        let (read, fired) = self.zk.watch_partitions_being_reassigned().await?;
         self.arm(WatchKey::ReassignPartitions, fired, Event::ReassignPartitions);
-        let Some((bytes, stat)) = data else { return Ok(()) };
-        let asked = match parse_reassignment_json(&String::from_utf8_lossy(&bytes)) {
-            Ok(a) => a,
+        let (asked, version) = match read {
+            Ok(None) => return Ok(()),
+            Ok(Some(r)) => r,
             Err(e) => {
                 // Nothing can act on it, and it would block every later reassignment.
-                log::error!("deleting unreadable {}: {}", paths::REASSIGN_PARTITIONS, e);
+                log::error!("deleting unreadable {}", e);
                 self.zk.delete(paths::REASSIGN_PARTITIONS).await?;
                 return Ok(());
             }
@@ -137,109 +73,59 @@ impl EventLoop {
         for (tp, rar) in &asked {
             targets.insert(tp.clone(), rar.clone());
         }
-        let partitions: Vec<TopicPartition> = targets.keys().cloned().collect();
-        let reads = self.store.read_partition_states(&partitions).await?;
-
-        let active = self.active_mut()?;
-        let live = active.ctx.live_broker_ids();
-        let epoch = active.ctx.epoch;
+        let asked_partitions = targets.len();
         let mut finished: BTreeSet<TopicPartition> = BTreeSet::new();
-        let mut changed_topics: BTreeSet<String> = BTreeSet::new();
-        let mut writes = Vec::new();
-        let mut planned = Vec::new();
-        let mut completing: Vec<(TopicPartition, Vec<i32>, Vec<i32>)> = Vec::new();
-        for ((tp, rar), read) in targets.iter().zip(reads) {
-            let Some(ar) = active.ctx.replicas(tp).cloned() else {
+        let store = self.store.clone();
+        let active = self.active_mut()?;
+        targets.retain(|tp, _| {
+            let exists = active.ctx.replicas(tp).is_some();
+            if !exists {
                 log::error!("reassignment of partition {} failed: it does not exist", tp);
                 finished.insert(tp.clone());
-                continue;
-            };
-            let current = match read {
-                StateRead::Present(s, version) => Some(LeaderIsrAndControllerEpoch::from_json(&s, version)),
-                StateRead::Missing => None,
-                StateRead::Invalid(e) => {
-                    log::error!("reassignment of partition {} waits: {}", tp, e);
-                    continue;
-                }
-            };
-            if let Some(c) = &current {
-                active.ctx.leadership.insert(tp.clone(), c.clone());
             }
-            let step = reassignment_step(rar, &ar, current.as_ref().map(|c| (c.leader, c.isr.as_slice())), &live);
-            match step {
-                ReassignmentStep::Fail(why) => {
-                    log::error!("reassignment of partition {} to {:?} failed: {}", tp, rar, why);
-                    finished.insert(tp.clone());
-                }
-                ReassignmentStep::Done => {
-                    log::info!("reassignment of partition {} to {:?} completed", tp, rar);
-                    finished.insert(tp.clone());
-                }
-                ReassignmentStep::Wait { missing } => {
-                    log::debug!("reassignment of partition {} waits for {:?} to join the ISR", tp, missing)
-                }
-                ReassignmentStep::StartNewReplicas { assignment } => {
-                    log::info!("reassignment of partition {}: replicas {:?} -> {:?}", tp, ar, assignment);
-                    if let Some(parts) = active.ctx.assignments.get_mut(&tp.topic) {
-                        parts.insert(tp.partition, assignment.clone());
-                    }
-                    changed_topics.insert(tp.topic.clone());
-                    // The epoch bump makes the brokers take the new replica list.
-                    if let Some(c) = current.filter(|c| c.controller_epoch <= epoch) {
-                        let next = LeaderIsrAndControllerEpoch {
-                            leader_epoch: c.leader_epoch.saturating_add(1),
-                            controller_epoch: epoch,
-                            ..c.clone()
-                        };
-                        writes.push(StateWrite::update(tp, &next.to_json(), c.zk_version));
-                        planned.push((tp.clone(), next, assignment));
-                    }
-                }
-                ReassignmentStep::Complete { leader, isr, remove } => {
-                    let Some(c) = current.filter(|c| c.controller_epoch <= epoch) else { continue };
-                    log::info!(
-                        "reassignment of partition {}: all of {:?} in the ISR; leader {} isr {:?}, deleting replicas {:?}",
-                        tp,
-                        rar,
-                        leader,
-                        isr,
-                        remove
-                    );
-                    let next = LeaderIsrAndControllerEpoch {
-                        leader,
-                        leader_epoch: c.leader_epoch.saturating_add(1),
-                        isr,
-                        controller_epoch: epoch,
-                        zk_version: c.zk_version,
-                    };
-                    writes.push(StateWrite::update(tp, &next.to_json(), c.zk_version));
-                    planned.push((tp.clone(), next, rar.clone()));
-                    completing.push((tp.clone(), rar.clone(), remove));
-                }
-            }
-        }
-        // The new AR of started partitions before telling anyone about them.
-        for topic in &changed_topics {
-            self.write_assignment(topic).await?;
-        }
+            exists
+        });
+        // Every leader/ISR change (and the AR extension before it) goes through the one
+        // routine; what remains here is what follows a completion.
+        let mut change = PartitionStateChange::reassignment(targets.clone());
+        let fence = active.fence;
+        change::run(&store, fence, &mut active.ctx, &mut change).await?;
+        let written: BTreeMap<TopicPartition, Vec<i32>> = change.written.into_iter().collect();
         let mut batch = RequestBatch::new();
-        let conflicts: BTreeSet<TopicPartition> =
-            self.write_planned(&writes, planned, &mut batch).await?.into_iter().collect();
+        for (tp, recipients) in &written {
+            batch.add_leader_and_isr(recipients.iter().copied(), tp);
+        }
         // Completed partitions: AR := RAR in the cache (the LeaderAndIsr carry it), the old
         // replicas stopped and deleted, then AR := RAR in ZooKeeper.
         let mut completed_topics = BTreeSet::new();
-        let active = self.active_mut()?;
-        for (tp, rar, remove) in completing {
-            if conflicts.contains(&tp) {
-                continue; // the leader changed the ISR meanwhile: next poll
+        for (tp, rar) in &targets {
+            match change.steps.get(tp) {
+                None => log::debug!("reassignment of partition {} waits for a readable state", tp),
+                Some(ReassignmentStep::Fail(why)) => {
+                    log::error!("reassignment of partition {} to {:?} failed: {}", tp, rar, why);
+                    finished.insert(tp.clone());
+                }
+                Some(ReassignmentStep::Done) => {
+                    log::info!("reassignment of partition {} to {:?} completed", tp, rar);
+                    finished.insert(tp.clone());
+                }
+                Some(ReassignmentStep::Wait { missing }) => {
+                    log::debug!("reassignment of partition {} waits for {:?} to join the ISR", tp, missing)
+                }
+                Some(ReassignmentStep::StartNewReplicas { .. }) => {}
+                Some(ReassignmentStep::Complete { remove, .. }) => {
+                    if !written.contains_key(tp) {
+                        continue; // the leader changed the ISR meanwhile: next poll
+                    }
+                    if let Some(parts) = active.ctx.assignments.get_mut(&tp.topic) {
+                        parts.insert(tp.partition, rar.clone());
+                    }
+                    for r in remove {
+                        batch.add_stop_replica_delete(*r, tp);
+                    }
+                    completed_topics.insert(tp.topic.clone());
+                }
             }
-            if let Some(parts) = active.ctx.assignments.get_mut(&tp.topic) {
-                parts.insert(tp.partition, rar);
-            }
-            for r in remove {
-                batch.add_stop_replica_delete(r, &tp);
-            }
-            completed_topics.insert(tp.topic.clone());
         }
         // Partitions written above are announced (LeaderAndIsr and UpdateMetadata) by the
         // batch; waiting ones are not re-sent at every poll.
@@ -248,8 +134,8 @@ impl EventLoop {
             self.write_assignment(topic).await?;
         }
         // Completed partitions leave the node at the next pass, when AR reads RAR (Done).
-        self.remove_reassigned(&asked, &finished, stat.version).await?;
-        if finished.len() < targets.len() && !self.reassignments.poll_scheduled {
+        self.remove_reassigned(&asked, &finished, version).await?;
+        if finished.len() < asked_partitions && !self.reassignments.poll_scheduled {
             self.reassignments.poll_scheduled = true;
             self.schedule(Event::ReassignmentPoll, POLL_INTERVAL);
         }
@@ -259,12 +145,7 @@ impl EventLoop {
     /// Rewrite `/brokers/topics/<topic>` from the cache (unconditional, as 0.8.2).
     async fn write_assignment(&mut self, topic: &str) -> Result<(), ControllerError> {
         let Some(parts) = self.active_mut()?.ctx.assignments.get(topic).cloned() else { return Ok(()) };
-        let data = TopicAssignment::new(parts).to_bytes();
-        match self.zk.set_data(&paths::topic(topic), &data, None).await {
-            // Deleted meanwhile: the topic change handler forgets it.
-            Ok(_) | Err(ZkError::NoNode) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        Ok(self.zk.write_topic_assignment(topic, &parts).await?)
     }
 
     /// Drop `finished` from `/admin/reassign_partitions`, deleting it when nothing is left;
@@ -297,68 +178,5 @@ impl EventLoop {
             }
             Err(e) => Err(e.into()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn live(ids: &[i32]) -> BTreeSet<i32> {
-        ids.iter().copied().collect()
-    }
-
-    #[test]
-    fn a_move_starts_by_adding_the_new_replicas_after_the_old_ones() {
-        let step = reassignment_step(&[4, 5, 6], &[1, 2, 3], Some((1, &[1, 2, 3])), &live(&[1, 2, 3, 4, 5, 6]));
-        assert_eq!(step, ReassignmentStep::StartNewReplicas { assignment: vec![1, 2, 3, 4, 5, 6] });
-        // Raising the replication factor: only the new broker is added.
-        let step = reassignment_step(&[1, 2, 3], &[1, 2], Some((1, &[1, 2])), &live(&[1, 2, 3]));
-        assert_eq!(step, ReassignmentStep::StartNewReplicas { assignment: vec![1, 2, 3] });
-    }
-
-    #[test]
-    fn a_move_to_a_dead_broker_fails_before_it_starts() {
-        let step = reassignment_step(&[4, 5], &[1, 2], Some((1, &[1, 2])), &live(&[1, 2, 4]));
-        assert!(matches!(step, ReassignmentStep::Fail(ref why) if why.contains("[5]")), "{:?}", step);
-    }
-
-    #[test]
-    fn bad_targets_fail_and_a_finished_move_is_done() {
-        assert!(matches!(reassignment_step(&[], &[1], None, &live(&[1])), ReassignmentStep::Fail(_)));
-        assert!(matches!(reassignment_step(&[2, 2], &[1], None, &live(&[1, 2])), ReassignmentStep::Fail(_)));
-        assert_eq!(reassignment_step(&[2, 1], &[2, 1], Some((2, &[2])), &live(&[1, 2])), ReassignmentStep::Done);
-    }
-
-    #[test]
-    fn a_started_move_waits_for_every_new_replica_in_the_isr() {
-        let all = live(&[1, 2, 3, 4, 5, 6]);
-        let step = reassignment_step(&[4, 5, 6], &[1, 2, 3, 4, 5, 6], Some((1, &[1, 2, 3, 4])), &all);
-        assert_eq!(step, ReassignmentStep::Wait { missing: vec![5, 6] });
-        // A new replica's broker died after the start: wait for it, do not fail.
-        let step = reassignment_step(&[4, 5, 6], &[1, 2, 3, 4, 5, 6], Some((1, &[1, 2, 3, 4])), &live(&[1, 2, 3, 4]));
-        assert_eq!(step, ReassignmentStep::Wait { missing: vec![5, 6] });
-    }
-
-    #[test]
-    fn completion_moves_the_leader_into_rar_cuts_the_isr_and_deletes_the_old_replicas() {
-        let all = live(&[1, 2, 3, 4, 5, 6]);
-        let step = reassignment_step(&[4, 5, 6], &[1, 2, 3, 4, 5, 6], Some((1, &[1, 2, 3, 6, 5, 4])), &all);
-        assert_eq!(step, ReassignmentStep::Complete { leader: 4, isr: vec![6, 5, 4], remove: vec![1, 2, 3] });
-        // A leader that stays a replica keeps leading (lowering the replication factor).
-        let step = reassignment_step(&[2, 1], &[1, 2, 3], Some((2, &[1, 2, 3])), &live(&[1, 2, 3]));
-        assert_eq!(step, ReassignmentStep::Complete { leader: 2, isr: vec![1, 2], remove: vec![3] });
-        // The leader in RAR but dead: the first live RAR member leads.
-        let step = reassignment_step(&[2, 1], &[1, 2, 3], Some((2, &[1, 2, 3])), &live(&[1, 3]));
-        assert_eq!(step, ReassignmentStep::Complete { leader: 1, isr: vec![1, 2], remove: vec![3] });
-        // No live RAR member to lead: wait.
-        let step = reassignment_step(&[2], &[1, 2], Some((1, &[1, 2])), &live(&[1]));
-        assert_eq!(step, ReassignmentStep::Wait { missing: vec![2] });
-    }
-
-    #[test]
-    fn a_partition_without_state_waits() {
-        let step = reassignment_step(&[2], &[1, 2], None, &live(&[1, 2]));
-        assert_eq!(step, ReassignmentStep::Wait { missing: vec![2] });
     }
 }

@@ -1,7 +1,8 @@
 //! Leader selection as pure functions (docs/zookeeper-layout.md, leader selection, and
 //! the controller side of "remove replica from ISR"). They see the state read from ZooKeeper and
 //! the live broker set and return the new leader and ISR; the caller bumps `leader_epoch`,
-//! stamps its controller epoch, writes conditionally and sends the requests.
+//! stamps its controller epoch, writes conditionally and sends the requests. The step of a
+//! partition reassignment ([`reassignment_step`]) is decided here too.
 
 use crate::common::TopicPartition;
 use std::collections::{BTreeMap, BTreeSet};
@@ -299,6 +300,73 @@ pub fn rebalance_moves(
         .collect()
 }
 
+/// What to do next with one partition of `/admin/reassign_partitions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReassignmentStep {
+    /// Refused (0.8.2 logged and dropped it): leave the admin znode.
+    Fail(String),
+    /// AR already is RAR: leave the admin znode.
+    Done,
+    /// Write this AR (OAR then the new replicas), bump the leader epoch and tell every
+    /// replica, so that the new ones start following the leader.
+    StartNewReplicas { assignment: Vec<i32> },
+    /// Wait until these RAR members are in the ISR (or alive, to lead).
+    Wait { missing: Vec<i32> },
+    /// Finish: this leader and ISR, AR := RAR, delete the replicas in `remove`.
+    Complete { leader: i32, isr: Vec<i32>, remove: Vec<i32> },
+}
+
+/// The next step of moving a partition from `ar` (its current assignment) to `rar`, given its
+/// leader and ISR as the state znode holds them (`None`: no state yet) and the brokers that
+/// can lead (registered, not shutting down).
+pub fn reassignment_step(
+    rar: &[i32],
+    ar: &[i32],
+    state: Option<(i32, &[i32])>,
+    live: &BTreeSet<i32>,
+) -> ReassignmentStep {
+    if rar.is_empty() {
+        return ReassignmentStep::Fail("the new replica list is empty".into());
+    }
+    let distinct: BTreeSet<i32> = rar.iter().copied().collect();
+    if distinct.len() != rar.len() {
+        return ReassignmentStep::Fail(format!("the new replica list {:?} names a broker twice", rar));
+    }
+    if rar == ar {
+        return ReassignmentStep::Done;
+    }
+    if !rar.iter().all(|r| ar.contains(r)) {
+        // Not started (or started by a controller that died before writing AR).
+        let dead: Vec<i32> = rar.iter().copied().filter(|r| !live.contains(r)).collect();
+        if !dead.is_empty() {
+            return ReassignmentStep::Fail(format!("brokers {:?} of the new replicas {:?} are not alive", dead, rar));
+        }
+        let mut assignment = ar.to_vec();
+        assignment.extend(rar.iter().copied().filter(|r| !ar.contains(r)));
+        return ReassignmentStep::StartNewReplicas { assignment };
+    }
+    let Some((leader, isr)) = state else {
+        return ReassignmentStep::Wait { missing: rar.to_vec() };
+    };
+    let missing: Vec<i32> = rar.iter().copied().filter(|r| !isr.contains(r)).collect();
+    if !missing.is_empty() {
+        return ReassignmentStep::Wait { missing };
+    }
+    // 0.8.2's reassigned-partition selector: keep a live leader that is in RAR, else the
+    // first RAR member that is live (and, by now, in the ISR).
+    let new_leader = if rar.contains(&leader) && live.contains(&leader) {
+        Some(leader)
+    } else {
+        rar.iter().copied().find(|r| live.contains(r))
+    };
+    let Some(new_leader) = new_leader else {
+        return ReassignmentStep::Wait { missing: rar.to_vec() };
+    };
+    let new_isr: Vec<i32> = isr.iter().copied().filter(|r| rar.contains(r)).collect();
+    let remove: Vec<i32> = ar.iter().copied().filter(|r| !rar.contains(r)).collect();
+    ReassignmentStep::Complete { leader: new_leader, isr: new_isr, remove }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,5 +562,66 @@ mod tests {
         assert!(rebalance_moves(&views, &set(&[2]), &BTreeSet::new(), 10).is_empty());
         let busy: BTreeSet<TopicPartition> = tps(&[("t", 0)]).into_iter().collect();
         assert_eq!(rebalance_moves(&views, &set(&[1, 2]), &busy, 10), tps(&[("t", 1)]));
+    }
+
+    // ---- reassignment ----
+
+
+    fn live_set(ids: &[i32]) -> BTreeSet<i32> {
+        ids.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_move_starts_by_adding_the_new_replicas_after_the_old_ones() {
+        let step = reassignment_step(&[4, 5, 6], &[1, 2, 3], Some((1, &[1, 2, 3])), &live_set(&[1, 2, 3, 4, 5, 6]));
+        assert_eq!(step, ReassignmentStep::StartNewReplicas { assignment: vec![1, 2, 3, 4, 5, 6] });
+        // Raising the replication factor: only the new broker is added.
+        let step = reassignment_step(&[1, 2, 3], &[1, 2], Some((1, &[1, 2])), &live_set(&[1, 2, 3]));
+        assert_eq!(step, ReassignmentStep::StartNewReplicas { assignment: vec![1, 2, 3] });
+    }
+
+    #[test]
+    fn a_move_to_a_dead_broker_fails_before_it_starts() {
+        let step = reassignment_step(&[4, 5], &[1, 2], Some((1, &[1, 2])), &live_set(&[1, 2, 4]));
+        assert!(matches!(step, ReassignmentStep::Fail(ref why) if why.contains("[5]")), "{:?}", step);
+    }
+
+    #[test]
+    fn bad_targets_fail_and_a_finished_move_is_done() {
+        assert!(matches!(reassignment_step(&[], &[1], None, &live_set(&[1])), ReassignmentStep::Fail(_)));
+        assert!(matches!(reassignment_step(&[2, 2], &[1], None, &live_set(&[1, 2])), ReassignmentStep::Fail(_)));
+        assert_eq!(reassignment_step(&[2, 1], &[2, 1], Some((2, &[2])), &live_set(&[1, 2])), ReassignmentStep::Done);
+    }
+
+    #[test]
+    fn a_started_move_waits_for_every_new_replica_in_the_isr() {
+        let all = live_set(&[1, 2, 3, 4, 5, 6]);
+        let step = reassignment_step(&[4, 5, 6], &[1, 2, 3, 4, 5, 6], Some((1, &[1, 2, 3, 4])), &all);
+        assert_eq!(step, ReassignmentStep::Wait { missing: vec![5, 6] });
+        // A new replica's broker died after the start: wait for it, do not fail.
+        let step = reassignment_step(&[4, 5, 6], &[1, 2, 3, 4, 5, 6], Some((1, &[1, 2, 3, 4])), &live_set(&[1, 2, 3, 4]));
+        assert_eq!(step, ReassignmentStep::Wait { missing: vec![5, 6] });
+    }
+
+    #[test]
+    fn completion_moves_the_leader_into_rar_cuts_the_isr_and_deletes_the_old_replicas() {
+        let all = live_set(&[1, 2, 3, 4, 5, 6]);
+        let step = reassignment_step(&[4, 5, 6], &[1, 2, 3, 4, 5, 6], Some((1, &[1, 2, 3, 6, 5, 4])), &all);
+        assert_eq!(step, ReassignmentStep::Complete { leader: 4, isr: vec![6, 5, 4], remove: vec![1, 2, 3] });
+        // A leader that stays a replica keeps leading (lowering the replication factor).
+        let step = reassignment_step(&[2, 1], &[1, 2, 3], Some((2, &[1, 2, 3])), &live_set(&[1, 2, 3]));
+        assert_eq!(step, ReassignmentStep::Complete { leader: 2, isr: vec![1, 2], remove: vec![3] });
+        // The leader in RAR but dead: the first live RAR member leads.
+        let step = reassignment_step(&[2, 1], &[1, 2, 3], Some((2, &[1, 2, 3])), &live_set(&[1, 3]));
+        assert_eq!(step, ReassignmentStep::Complete { leader: 1, isr: vec![1, 2], remove: vec![3] });
+        // No live RAR member to lead: wait.
+        let step = reassignment_step(&[2], &[1, 2], Some((1, &[1, 2])), &live_set(&[1]));
+        assert_eq!(step, ReassignmentStep::Wait { missing: vec![2] });
+    }
+
+    #[test]
+    fn a_partition_without_state_waits() {
+        let step = reassignment_step(&[2], &[1, 2], None, &live_set(&[1, 2]));
+        assert_eq!(step, ReassignmentStep::Wait { missing: vec![2] });
     }
 }

@@ -9,6 +9,7 @@ use crate::zk::state::{
 };
 use crate::common::{Properties, TopicPartition};
 use crate::zk::json::PartitionState;
+use crate::zk::utils::Assignment;
 use crate::zk::{paths, QueryError, ZkClient, ZkError};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
@@ -34,6 +35,10 @@ pub trait ControllerStore: Send + Sync {
         fence: EpochFence,
         writes: &[StateWrite],
     ) -> impl Future<Output = Result<Vec<WriteOutcome>, FenceError>> + Send;
+
+    /// Rewrite `/brokers/topics/<topic>` (unconditional, as 0.8.2); a topic deleted
+    /// meanwhile is not an error (the topic change handler forgets it).
+    fn write_assignment(&self, topic: &str, assignment: &Assignment) -> impl Future<Output = Result<(), ZkError>> + Send;
 }
 
 /// The controller's store: the cluster's ZooKeeper.
@@ -57,8 +62,8 @@ impl ControllerStore for ZkStore {
     }
 
     fn partition_children(&self, topic: &str) -> impl Future<Output = Result<Option<Vec<String>>, ZkError>> + Send {
-        let path = paths::topic_partitions(topic);
-        async move { self.zk.get_children(&path).await }
+        let topic = topic.to_string();
+        async move { self.zk.topic_partition_nodes(&topic).await }
     }
 
     fn topic_config(&self, topic: &str) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send {
@@ -83,6 +88,11 @@ impl ControllerStore for ZkStore {
         let writes = writes.to_vec();
         async move { fence.write(&self.zk, &writes).await }
     }
+
+    fn write_assignment(&self, topic: &str, assignment: &Assignment) -> impl Future<Output = Result<(), ZkError>> + Send {
+        let (topic, assignment) = (topic.to_string(), assignment.clone());
+        async move { self.zk.write_topic_assignment(&topic, &assignment).await }
+    }
 }
 
 /// An error [`MemoryStore`] produces on cue.
@@ -106,6 +116,9 @@ struct Memory {
     /// Path → (data, version) of the state znodes.
     states: BTreeMap<String, (Vec<u8>, i32)>,
     configs: BTreeMap<String, Properties>,
+    /// `/brokers/topics/<t>` as the controller wrote it, and how many writes it made.
+    assignments: BTreeMap<String, Assignment>,
+    assignment_writes: usize,
     epoch_zk_version: i32,
     faults: VecDeque<Fault>,
     /// Committed write batches, and how many writes each held.
@@ -168,6 +181,12 @@ impl MemoryStore {
         self.lock().batches.clone()
     }
 
+    /// The assignment last written for `topic`, and the number of assignment writes made.
+    pub fn assignment(&self, topic: &str) -> (Option<Assignment>, usize) {
+        let m = self.lock();
+        (m.assignments.get(topic).cloned(), m.assignment_writes)
+    }
+
     /// Partition state reads made (one per partition).
     pub fn reads(&self) -> usize {
         self.lock().reads
@@ -221,6 +240,13 @@ impl ControllerStore for MemoryStore {
 
     fn topic_config(&self, topic: &str) -> impl Future<Output = Result<Option<Properties>, ZkError>> + Send {
         std::future::ready(Ok(self.lock().configs.get(topic).cloned()))
+    }
+
+    fn write_assignment(&self, topic: &str, assignment: &Assignment) -> impl Future<Output = Result<(), ZkError>> + Send {
+        let mut m = self.lock();
+        m.assignment_writes += 1;
+        m.assignments.insert(topic.to_string(), assignment.clone());
+        std::future::ready(Ok(()))
     }
 
     fn write_states(

@@ -8,7 +8,7 @@ use crate::admin;
 use crate::api::{self, Broker, ConsumerMetadataRequest, OffsetFetchRequest, OffsetFetchTopic, OffsetsPartition, OffsetsRequest, OffsetsTopic};
 use crate::common::ErrorCode;
 use crate::network::BrokerConnection;
-use crate::zk::{json, paths, ZkClient};
+use crate::zk::{QueryError, ZkClient};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -83,26 +83,18 @@ pub struct BrokerSample {
 }
 
 pub async fn brokers(zk: &ZkClient) -> Result<Vec<BrokerView>, String> {
-    let ids = zk.get_children(paths::BROKER_IDS).await.map_err(|e| e.to_string())?.unwrap_or_default();
-    let controller = match zk.get_data(paths::CONTROLLER).await {
-        Ok(Some((d, _))) => json::ControllerRegistration::parse(&d).map(|c| c.brokerid).unwrap_or(-1),
-        _ => -1,
-    };
+    let controller = zk.controller_id().await.ok().flatten().unwrap_or(-1);
     let mut out = Vec::new();
-    for id in ids.iter().filter_map(|i| i.parse::<i32>().ok()) {
-        if let Ok(Some((data, _))) = zk.get_data(&paths::broker(id)).await {
-            if let Ok(r) = json::BrokerRegistration::parse(&data) {
-                out.push(BrokerView {
-                    id,
-                    host: r.host,
-                    port: r.port,
-                    metrics_port: r.metrics_port,
-                    controller: id == controller,
-                    leaders: 0,
-                    partitions: 0,
-                });
-            }
-        }
+    for (id, r) in zk.broker_registrations().await.map_err(|e| e.to_string())? {
+        out.push(BrokerView {
+            id,
+            host: r.host,
+            port: r.port,
+            metrics_port: r.metrics_port,
+            controller: id == controller,
+            leaders: 0,
+            partitions: 0,
+        });
     }
     out.sort_by_key(|b| b.id);
     Ok(out)
@@ -173,21 +165,18 @@ pub fn count_partitions(brokers: &mut [BrokerView], topics: &[TopicView]) {
 }
 
 pub async fn group_names(zk: &ZkClient) -> Result<Vec<String>, String> {
-    let mut g = zk.get_children(paths::CONSUMERS).await.map_err(|e| e.to_string())?.unwrap_or_default();
-    g.sort();
-    Ok(g)
+    zk.consumer_groups().await.map_err(|e| e.to_string())
 }
 
 /// A group's members, committed offsets (ZooKeeper and Kafka), owners and lag.
 pub async fn group(zk: &ZkClient, name: &str, brokers: &[BrokerView]) -> Result<Option<GroupView>, String> {
-    let z = |e: crate::zk::ZkError| e.to_string();
-    if zk.exists(&paths::consumer_group(name)).await.map_err(z)?.is_none() {
+    let z = |e: crate::zk::QueryError| e.to_string();
+    if !zk.consumer_group_exists(name).await.map_err(z)? {
         return Ok(None);
     }
-    let mut members = zk.get_children(&paths::consumer_ids(name)).await.map_err(z)?.unwrap_or_default();
-    members.sort();
-    let mut topics: Vec<String> = zk.get_children(&paths::consumer_offsets(name)).await.map_err(z)?.unwrap_or_default();
-    for t in zk.get_children(&paths::consumer_owners(name)).await.map_err(z)?.unwrap_or_default() {
+    let members = zk.consumer_ids(name).await.map_err(z)?;
+    let mut topics: Vec<String> = zk.consumer_offset_topics(name).await.map_err(z)?.unwrap_or_default();
+    for t in zk.consumer_owner_topics(name).await.map_err(z)? {
         if !topics.contains(&t) {
             topics.push(t);
         }
@@ -198,11 +187,12 @@ pub async fn group(zk: &ZkClient, name: &str, brokers: &[BrokerView]) -> Result<
     for t in &topics {
         let Some(assignment) = admin::fetch_assignment(zk, t).await.map_err(|e| e.to_string())? else { continue };
         for p in assignment.keys() {
-            let zookeeper_offset = match zk.get_data(&paths::consumer_offset(name, t, *p)).await.map_err(z)? {
-                Some((d, _)) => json::parse_int("offset", &d).ok(),
-                None => None,
+            let zookeeper_offset = match zk.consumer_offset(name, t, *p).await {
+                Ok(o) => o,
+                Err(QueryError::Corrupt(_)) => None,
+                Err(e) => return Err(e.to_string()),
             };
-            let owner = zk.get_data(&paths::consumer_owner(name, t, *p)).await.map_err(z)?.map(|(d, _)| String::from_utf8_lossy(&d).into_owned());
+            let owner = zk.consumer_owner(name, t, *p).await.map_err(z)?;
             let leader = admin::fetch_partition_state(zk, t, *p).await.ok().flatten().map(|s| s.leader).unwrap_or(-1);
             wanted.push((t.clone(), *p, leader));
             partitions.push(GroupPartitionView { topic: t.clone(), partition: *p, zookeeper_offset, kafka_offset: None, log_end: None, lag: None, owner });

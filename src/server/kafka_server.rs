@@ -18,7 +18,7 @@ use crate::metrics::http::MetricsServer;
 use crate::metrics::RequestMetrics;
 use super::broker_metrics::BrokerMetrics;
 use crate::network::{BrokerConnection, SocketServer, SocketServerConfig};
-use crate::zk::{json, paths, ZkClient, ZkError};
+use crate::zk::{json, paths, QueryError, ZkClient, ZkError};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -402,9 +402,12 @@ async fn register_broker(zk: &ZkClient, id: i32, host: &str, port: u16, metrics_
                 return Ok(());
             }
             Err(ZkError::NodeExists) => {
-                let (existing, watch) = zk.watch_data(&path).await.map_err(|e| StartupError(e.to_string()))?;
-                let Some((data, _)) = existing else { continue };
-                let same = json::BrokerRegistration::parse(&data).map(|b| b.host == host && b.port == port as i32).unwrap_or(false);
+                let (same, watch) = match zk.watch_broker(id).await {
+                    Ok((None, _)) => continue,
+                    Ok((Some(b), watch)) => (b.host == host && b.port == port as i32, Some(watch)),
+                    Err(QueryError::Corrupt(_)) => (false, None),
+                    Err(e) => return Err(StartupError(e.to_string())),
+                };
                 if !same || tokio::time::Instant::now() > deadline {
                     return Err(StartupError(format!(
                         "A broker is already registered on the path {}. This probably indicates that you either have configured a brokerid that is already in use, or else you have shutdown this broker and restarted it faster than the zookeeper timeout so it appears to be re-registering.",
@@ -412,7 +415,9 @@ async fn register_broker(zk: &ZkClient, id: i32, host: &str, port: u16, metrics_
                     )));
                 }
                 log::info!("Waiting for the registration of broker {} left by an earlier session to expire", id);
-                let _ = tokio::time::timeout(zk.session_timeout(), watch).await;
+                if let Some(watch) = watch {
+                    let _ = tokio::time::timeout(zk.session_timeout(), watch).await;
+                }
             }
             Err(e) => return Err(StartupError(format!("cannot register broker {}: {}", id, e))),
         }
@@ -440,7 +445,7 @@ const CHANGE_EXPIRATION_MS: i64 = 15 * 60 * 1000;
 async fn topic_config_manager(zk: ZkClient, log_manager: Arc<LogManager>, defaults: LogConfig) {
     let mut last_seen: i64 = -1;
     loop {
-        let (children, watch) = match zk.watch_children(paths::CONFIG_CHANGES).await {
+        let (changes, watch) = match zk.watch_config_changes().await {
             Ok(x) => x,
             Err(e) => {
                 log::warn!("cannot watch {}: {}", paths::CONFIG_CHANGES, e);
@@ -448,38 +453,28 @@ async fn topic_config_manager(zk: ZkClient, log_manager: Arc<LogManager>, defaul
                 continue;
             }
         };
-        let mut changes: Vec<(i64, String)> = children
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|c| c.strip_prefix(paths::CONFIG_CHANGE_PREFIX).and_then(|n| n.parse::<i64>().ok()).map(|n| (n, c)))
-            .collect();
-        changes.sort();
         let mut applied = false;
-        for (seq, name) in &changes {
-            if *seq <= last_seen {
+        for change in &changes {
+            if change.seq <= last_seen {
                 continue;
             }
-            let path = format!("{}/{}", paths::CONFIG_CHANGES, name);
-            if let Ok(Some((data, _))) = zk.get_data(&path).await {
-                if let Some(topic) = json::parse_config_change_notification(&data) {
-                    let hosts_topic = log_manager.all_logs().iter().any(|(tp, _)| tp.topic == topic);
-                    if hosts_topic {
-                        let cfg = topic_config(&zk, &topic, &defaults).await;
-                        log::info!("Processing config change notification {} for topic {}", name, topic);
-                        log_manager.update_topic_config(&topic, cfg);
-                        applied = true;
-                    }
+            if let Ok(Some(topic)) = zk.config_change_topic(change).await {
+                let hosts_topic = log_manager.all_logs().iter().any(|(tp, _)| tp.topic == topic);
+                if hosts_topic {
+                    let cfg = topic_config(&zk, &topic, &defaults).await;
+                    log::info!("Processing config change notification {} for topic {}", change.name, topic);
+                    log_manager.update_topic_config(&topic, cfg);
+                    applied = true;
                 }
             }
-            last_seen = *seq;
+            last_seen = change.seq;
         }
         if applied {
             let now = SystemClock.now_ms();
-            for (_, name) in &changes {
-                let path = format!("{}/{}", paths::CONFIG_CHANGES, name);
-                match zk.exists(&path).await {
-                    Ok(Some(stat)) if now - stat.ctime > CHANGE_EXPIRATION_MS => {
-                        let _ = zk.delete(&path).await;
+            for change in &changes {
+                match zk.config_change_ctime(change).await {
+                    Ok(Some(ctime)) if now - ctime > CHANGE_EXPIRATION_MS => {
+                        let _ = zk.delete_config_change(change).await;
                     }
                     _ => break,
                 }

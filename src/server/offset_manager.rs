@@ -411,19 +411,12 @@ impl OffsetManager {
     /// OffsetFetch v0 for one partition whose topic exists: the ZooKeeper offset, or
     /// -1 with error 3 when nothing was committed (0.8.2).
     pub async fn fetch_from_zookeeper(&self, group: &str, topic: &str, partition: i32) -> (i64, ErrorCode) {
-        let path = paths::consumer_offset(group, topic, partition);
-        match self.zk.get_data(&path).await {
-            Ok(Some((data, _))) => match std::str::from_utf8(&data).ok().and_then(|s| s.parse::<i64>().ok()) {
-                Some(offset) => (offset, ErrorCode::NoError),
-                None => {
-                    // 0.8.2's `payload.toLong` threw, mapped to -1.
-                    log::warn!("offset node {} holds no number: {:?}", path, String::from_utf8_lossy(&data));
-                    (-1, ErrorCode::Unknown)
-                }
-            },
+        match self.zk.consumer_offset(group, topic, partition).await {
+            Ok(Some(offset)) => (offset, ErrorCode::NoError),
             Ok(None) => (-1, ErrorCode::UnknownTopicOrPartition),
+            // 0.8.2's `payload.toLong` threw, mapped to -1.
             Err(e) => {
-                log::warn!("cannot read {}: {}", path, e);
+                log::warn!("cannot read the offset of group {} for {}-{}: {}", group, topic, partition, e);
                 (-1, ErrorCode::Unknown)
             }
         }

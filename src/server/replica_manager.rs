@@ -6,7 +6,7 @@ use super::config::KafkaConfig;
 use super::fetcher::FetcherManager;
 use super::partition::Partition;
 use crate::api::{Broker, LeaderAndIsrRequest, PartitionResult, PartitionState, StopReplicaRequest};
-use crate::common::{ErrorCode, Properties, TopicPartition};
+use crate::common::{ErrorCode, TopicPartition};
 use crate::log::{FetchRegion, LogAppendInfo, LogConfig, LogError, LogManager, OffsetCheckpoint, REPLICATION_CHECKPOINT_FILE};
 use crate::zk::{json, paths, ZkClient, ZkError};
 use bytes::Bytes;
@@ -267,24 +267,15 @@ impl ReplicaManager {
     /// The log config of a topic: broker defaults overlaid with `/config/topics/<t>`.
     pub async fn topic_log_config(&self, topic: &str) -> LogConfig {
         let base = self.log_manager.default_config().clone();
-        match self.zk.get_data(&paths::topic_config(topic)).await {
-            Ok(Some((data, _))) => match json::TopicConfig::parse(&data) {
-                Ok(tc) => {
-                    let mut props = Properties::new();
-                    for (k, v) in tc.config {
-                        props.set(k, v);
-                    }
-                    base.with_topic_overrides(&props).unwrap_or_else(|e| {
-                        log::warn!("ignoring invalid config overrides of topic {}: {}", topic, e);
-                        self.log_manager.default_config().clone()
-                    })
-                }
-                Err(e) => {
-                    log::warn!("ignoring unreadable config of topic {}: {}", topic, e);
-                    base
-                }
-            },
-            _ => base,
+        match self.zk.topic_config(topic).await {
+            Ok(props) => base.with_topic_overrides(&props).unwrap_or_else(|e| {
+                log::warn!("ignoring invalid config overrides of topic {}: {}", topic, e);
+                self.log_manager.default_config().clone()
+            }),
+            Err(e) => {
+                log::warn!("ignoring the config overrides of topic {}: {}", topic, e);
+                base
+            }
         }
     }
 
@@ -451,7 +442,7 @@ impl ReplicaManager {
                     e
                 );
                 if !matches!(e, ZkError::BadVersion | ZkError::NoNode) {
-                    self.reconcile_isr_write_later(&p.tp, change, doc.to_bytes());
+                    self.reconcile_isr_write_later(&p.tp, change, doc);
                 }
             }
         }
@@ -467,11 +458,10 @@ impl ReplicaManager {
     /// So read the state again once ZooKeeper answers: if it holds exactly what we wrote,
     /// adopt it. Only a read: writing the change again later could put a follower that
     /// has since fallen behind into the ISR.
-    fn reconcile_isr_write_later(&self, tp: &TopicPartition, change: super::partition::IsrChange, written: Vec<u8>) {
+    fn reconcile_isr_write_later(&self, tp: &TopicPartition, change: super::partition::IsrChange, written: json::PartitionState) {
         let Some(rm) = self.me.upgrade() else { return };
         let tp = tp.clone();
         tokio::spawn(async move {
-            let path = paths::partition_state(&tp.topic, tp.partition);
             for _ in 0..ISR_RECONCILE_ATTEMPTS {
                 tokio::time::sleep(ISR_RECONCILE_BACKOFF).await;
                 let Some(p) = rm.partition(&tp) else { return };
@@ -479,9 +469,9 @@ impl ReplicaManager {
                 if st.leader != rm.broker_id || st.leader_epoch != change.leader_epoch || st.zk_version != change.zk_version {
                     return; // a LeaderAndIsr or a later write moved on
                 }
-                match rm.zk.get_data(&path).await {
-                    Ok(Some((stored, stat))) => {
-                        if stored == written && stat.version != change.zk_version && p.apply_isr_change(&change, stat.version) {
+                match rm.zk.partition_state_versioned(&tp.topic, tp.partition).await {
+                    Ok(Some((stored, version))) => {
+                        if stored == written && version != change.zk_version && p.apply_isr_change(&change, version) {
                             let counter = if change.new_isr.len() < st.isr.len() { &rm.isr_shrinks } else { &rm.isr_expands };
                             counter.fetch_add(1, Ordering::Relaxed);
                             log::info!(
@@ -496,7 +486,7 @@ impl ReplicaManager {
                         }
                         return;
                     }
-                    Ok(None) => return,
+                    Ok(None) | Err(crate::zk::QueryError::Corrupt(_)) => return,
                     Err(_) => continue, // not connected yet
                 }
             }

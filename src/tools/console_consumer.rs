@@ -107,7 +107,7 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
         let zk = ZkClient::connect(&zk_connect, Duration::from_secs(30), Duration::from_secs(30)).await.map_err(|e| ToolError::Failed(e.to_string()))?;
         let group_dir = paths::consumer_group(&group);
         if opts.has("from-beginning") && !opts.has("delete-consumer-offsets") {
-            if zk.exists(&paths::consumer_offsets(&group)).await.map_err(|e| ToolError::Failed(e.to_string()))?.is_some() {
+            if zk.consumer_group_has_offsets(&group).await.map_err(|e| ToolError::Failed(e.to_string()))? {
                 return Err(ToolError::Failed(format!(
                     "Found previous offset information for this group {}. Please use --delete-consumer-offsets to delete previous offsets metadata",
                     group

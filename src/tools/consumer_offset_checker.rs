@@ -7,7 +7,7 @@ use super::options::{run_tool, OptionParser, Options, ToolError};
 use crate::api::{self, Broker, ConsumerMetadataRequest, OffsetFetchRequest, OffsetFetchTopic, OffsetsPartition, OffsetsRequest, OffsetsTopic};
 use crate::common::ErrorCode;
 use crate::network::BrokerConnection;
-use crate::zk::{paths, QueryError, ZkClient};
+use crate::zk::{QueryError, ZkClient};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -77,7 +77,7 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
                         offsets.insert((t.clone(), *p), o);
                     }
                     Ok(None) => {
-                        if zk.exists(&paths::consumer_offsets_topic(&group, t)).await.map_err(failed)?.is_some() {
+                        if zk.consumer_topic_has_offsets(&group, t).await.map_err(failed)? {
                             offsets.insert((t.clone(), *p), -1);
                         }
                     }

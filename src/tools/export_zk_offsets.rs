@@ -55,10 +55,10 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
     let lines = rt.block_on(async {
         let zk = ZkClient::connect(&zk_connect, ZK_TIMEOUT, ZK_TIMEOUT).await.map_err(|e| failed(format!("cannot connect to ZooKeeper at {}: {}", zk_connect, e)))?;
         let all_groups = named.is_empty();
-        let groups = if all_groups { sorted_children(zk.get_children(paths::CONSUMERS).await.map_err(failed)?.unwrap_or_default()) } else { named };
+        let groups = if all_groups { sorted_children(zk.consumer_groups().await.map_err(failed)?) } else { named };
         let mut lines = String::new();
         for group in &groups {
-            let topics = match zk.get_children(&paths::consumer_offsets(group)).await.map_err(failed)? {
+            let topics = match zk.consumer_offset_topics(group).await.map_err(failed)? {
                 Some(t) => sorted_children(t),
                 // A group that never committed (a pykafka group, a console consumer that
                 // just started) holds no offsets: nothing to export. 0.8.2 failed with
@@ -67,15 +67,13 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
                 None => return Err(ToolError::Failed(format!("Error: consumer group {} has no offsets in ZooKeeper ({} does not exist)", group, paths::consumer_offsets(group)))),
             };
             for topic in &topics {
-                let dir = paths::consumer_offsets_topic(group, topic);
-                let partitions = sorted_children(zk.get_children(&dir).await.map_err(failed)?.unwrap_or_default());
-                for partition in partitions {
-                    let path = format!("{}/{}", dir, partition);
-                    match zk.get_data(&path).await.map_err(failed)? {
-                        Some((data, _)) => {
+                for partition in zk.consumer_offset_partitions(group, topic).await.map_err(failed)? {
+                    let path = paths::consumer_offset(group, topic, partition);
+                    match zk.consumer_offset_text(group, topic, partition).await.map_err(failed)? {
+                        Some(offset) => {
                             lines.push_str(&path);
                             lines.push(':');
-                            lines.push_str(&String::from_utf8_lossy(&data));
+                            lines.push_str(&offset);
                             lines.push('\n');
                         }
                         None => log::error!("Could not retrieve offset value from {}", path),

@@ -13,7 +13,7 @@ use super::topics_command::connect;
 use super::ToolOutput;
 use crate::common::TopicPartition;
 use crate::zk::json::{PartitionEntry, PartitionList};
-use crate::zk::{paths, ZkClient, ZkError};
+use crate::zk::{paths, QueryError, ZkClient, ZkError};
 use std::collections::BTreeSet;
 
 const SUMMARY: &str = "This tool causes leadership for each partition to be transferred back to the 'preferred replica', it can be used to balance leadership among the servers.";
@@ -146,7 +146,6 @@ async fn start_election(
     requested: Option<BTreeSet<TopicPartition>>,
     out: &mut Vec<String>,
 ) -> Result<BTreeSet<TopicPartition>, String> {
-    let zk_err = |e: ZkError| e.to_string();
     let partitions = match requested {
         Some(requested) => {
             let topics: BTreeSet<&str> = requested.iter().map(|tp| tp.topic.as_str()).collect();
@@ -190,9 +189,11 @@ async fn start_election(
             Ok(partitions)
         }
         Err(ZkError::NodeExists) => {
-            let current = match zk.get_data(paths::PREFERRED_REPLICA_ELECTION).await.map_err(zk_err)? {
-                Some((data, _)) => parse_election_data(&data).map(|s| scala_set(&s)).unwrap_or_else(|e| e),
-                None => "Set()".into(), // finished between our create and our read
+            let current = match zk.preferred_replica_election().await {
+                Ok(Some(partitions)) => scala_set(&partitions.into_iter().collect()),
+                Ok(None) => "Set()".into(), // finished between our create and our read
+                Err(QueryError::Corrupt(why)) => why,
+                Err(e) => return Err(e.to_string()),
             };
             Err(format!("Preferred replica leader election currently in progress for {}. Aborting operation", current))
         }

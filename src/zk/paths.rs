@@ -58,6 +58,16 @@ pub fn config_change_prefix() -> String {
     format!("{}/{}", CONFIG_CHANGES, CONFIG_CHANGE_PREFIX)
 }
 
+/// One ISR change notification, by its child name.
+pub fn isr_change_notification(name: &str) -> String {
+    format!("{}/{}", ISR_CHANGE_NOTIFICATION, name)
+}
+
+/// One config change notification, by its child name.
+pub fn config_change(name: &str) -> String {
+    format!("{}/{}", CONFIG_CHANGES, name)
+}
+
 pub fn consumer_group(group: &str) -> String {
     format!("{}/{}", CONSUMERS, group)
 }

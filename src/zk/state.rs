@@ -45,6 +45,35 @@ pub async fn read_partition_states(zk: &ZkClient, partitions: &[TopicPartition])
         .collect())
 }
 
+/// Delete `/brokers/topics/<topic>` with its partitions and their state znodes. The deletes
+/// of one level (every state, then every partition) are all sent before any answer is
+/// awaited, pipelined on the session: one round trip per level instead of one per znode
+/// (3,000 znodes for 1,000 partitions took seconds one by one). Whatever is left (a znode
+/// created meanwhile, a stray child) goes with the recursive delete at the end.
+pub async fn delete_topic_znodes(zk: &ZkClient, topic: &str) -> Result<(), ZkError> {
+    let partitions = zk.topic_partition_ids(topic).await.map_err(|e| match e {
+        crate::zk::QueryError::Zk(e) => e,
+        crate::zk::QueryError::Corrupt(why) => ZkError::Other(why),
+    })?;
+    let client = zk.raw();
+    for level in [true, false] {
+        let sent: Vec<_> = partitions
+            .iter()
+            .map(|p| {
+                let path = if level { paths::partition_state(topic, *p) } else { paths::partition(topic, *p) };
+                client.delete(&path, None)
+            })
+            .collect();
+        for answer in sent {
+            match answer.await.map_err(ZkError::from) {
+                Ok(()) | Err(ZkError::NoNode) | Err(ZkError::NotEmpty) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    zk.delete_recursive(&paths::topic(topic)).await
+}
+
 /// Data and version of each path (`None`: no such node), with one multi read per
 /// `MAX_MULTI_OPS` paths. Servers before ZooKeeper 3.6 have no multi read: one read each.
 pub async fn read_many(zk: &ZkClient, paths: &[String]) -> Result<Vec<Option<(Vec<u8>, i32)>>, ZkError> {

@@ -5,8 +5,11 @@
 //! that does not parse is [`QueryError::Corrupt`] naming the path (callers that must go on,
 //! like the controller and the broker, log it and use their defaults).
 
-use super::json::{BrokerRegistration, ControllerRegistration, PartitionList, PartitionState, TopicAssignment, TopicConfig};
-use super::{paths, ZkClient, ZkError};
+use super::json::{
+    parse_config_change_notification, BrokerRegistration, ConsumerRegistration, ControllerRegistration, PartitionList, PartitionState,
+    TopicAssignment, TopicConfig,
+};
+use super::{paths, WatchFuture, ZkClient, ZkError, ZkResult};
 use crate::api::Broker;
 use crate::common::{Properties, TopicPartition};
 use std::collections::BTreeMap;
@@ -199,9 +202,323 @@ impl ZkClient {
     /// The partitions of a pending preferred replica election (`None`: none pending).
     pub async fn preferred_replica_election(&self) -> QueryResult<Option<Vec<TopicPartition>>> {
         let Some((data, _)) = self.get_data(paths::PREFERRED_REPLICA_ELECTION).await? else { return Ok(None) };
-        let list = PartitionList::parse(&data)
-            .map_err(|e| QueryError::Corrupt(format!("{}: {}", paths::PREFERRED_REPLICA_ELECTION, e)))?;
-        Ok(Some(list.partitions.into_iter().map(|e| TopicPartition::new(e.topic, e.partition)).collect()))
+        partition_list(paths::PREFERRED_REPLICA_ELECTION, &data).map(Some)
+    }
+}
+
+/// One `/config/changes/config_change_<seq>` notification, by name and sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ConfigChange {
+    pub seq: i64,
+    pub name: String,
+}
+
+/// Config change notifications among `children`, oldest first; other names are skipped.
+fn config_changes(children: Vec<String>) -> Vec<ConfigChange> {
+    let mut out: Vec<ConfigChange> = children
+        .into_iter()
+        .filter_map(|c| c.strip_prefix(paths::CONFIG_CHANGE_PREFIX).and_then(|n| n.parse::<i64>().ok()).map(|seq| ConfigChange { seq, name: c }))
+        .collect();
+    out.sort();
+    out
+}
+
+fn corrupt(path: &str, why: impl fmt::Display) -> QueryError {
+    QueryError::Corrupt(format!("{}: {}", path, why))
+}
+
+/// A watched read: what the node holds (`Ok(None)`: no node, `Err(Corrupt)`: unreadable)
+/// and the wake-up for its next change, armed whatever the node holds.
+pub type Watched<T> = (QueryResult<Option<T>>, WatchFuture);
+
+/// Who holds `/controller`: the broker id it names and the session owning the ephemeral.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControllerNode {
+    pub broker_id: i32,
+    pub session: i64,
+}
+
+fn numeric_children(parent: &str, children: Vec<String>) -> Vec<i32> {
+    let mut ids: Vec<i32> = children
+        .into_iter()
+        .filter_map(|c| match c.parse::<i32>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                log::warn!("ignoring {}/{}: not a number", parent, c);
+                None
+            }
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+fn partition_list(path: &str, data: &[u8]) -> QueryResult<Vec<TopicPartition>> {
+    let list = PartitionList::parse(data).map_err(|e| corrupt(path, e))?;
+    Ok(list.partitions.into_iter().map(|e| TopicPartition::new(e.topic, e.partition)).collect())
+}
+
+/// `/admin/reassign_partitions`'s entries, in the node's order; an entry without replicas
+/// is corrupt, as 0.8.2 threw on it.
+fn reassignment_entries(data: &[u8]) -> QueryResult<Vec<(TopicPartition, Vec<i32>)>> {
+    let path = paths::REASSIGN_PARTITIONS;
+    let list = PartitionList::parse(data).map_err(|e| corrupt(path, e))?;
+    let mut out = Vec::with_capacity(list.partitions.len());
+    for e in list.partitions {
+        let Some(replicas) = e.replicas else {
+            return Err(corrupt(path, format!("no replicas for partition {} of topic {}", e.partition, e.topic)));
+        };
+        out.push((TopicPartition::new(e.topic, e.partition), replicas));
+    }
+    Ok(out)
+}
+
+impl ZkClient {
+    /// `/controller` and a wake-up for its next change.
+    pub async fn watch_controller(&self) -> ZkResult<Watched<ControllerNode>> {
+        let (data, fired) = self.watch_data(paths::CONTROLLER).await?;
+        let read = match data {
+            None => Ok(None),
+            Some((data, stat)) => ControllerRegistration::parse(&data)
+                .map(|r| Some(ControllerNode { broker_id: r.brokerid, session: stat.ephemeral_owner }))
+                .map_err(|e| corrupt(paths::CONTROLLER, e)),
+        };
+        Ok((read, fired))
+    }
+
+    /// Registered broker ids, ascending, and a wake-up for the next change of the list.
+    pub async fn watch_broker_ids(&self) -> ZkResult<(Vec<i32>, WatchFuture)> {
+        let (children, fired) = self.watch_children(paths::BROKER_IDS).await?;
+        Ok((numeric_children(paths::BROKER_IDS, children.unwrap_or_default()), fired))
+    }
+
+    /// Registrations of `ids` with each znode's czxid (a broker that re-registered between
+    /// two reads keeps its id, not its czxid: KAFKA-1120), batched; vanished ones are
+    /// skipped, unreadable ones logged and skipped.
+    pub async fn brokers_with_czxid(&self, ids: &[i32]) -> ZkResult<Vec<(Broker, i64)>> {
+        let nodes: Vec<String> = ids.iter().map(|id| paths::broker(*id)).collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for ((id, path), data) in ids.iter().zip(&nodes).zip(super::state::read_many_stat(self, &nodes).await?) {
+            let Some((data, stat)) = data else { continue };
+            match BrokerRegistration::parse(&data) {
+                Ok(r) => out.push((Broker::new(*id, r.host, r.port), stat.czxid)),
+                Err(e) => log::error!("ignoring broker {}: {}", id, corrupt(path, e)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every topic, sorted, and a wake-up for the next change of the list.
+    pub async fn watch_topics(&self) -> ZkResult<(Vec<String>, WatchFuture)> {
+        let (children, fired) = self.watch_children(paths::BROKER_TOPICS).await?;
+        let mut topics = children.unwrap_or_default();
+        topics.sort();
+        Ok((topics, fired))
+    }
+
+    /// A topic's assignment and a wake-up for its next change.
+    pub async fn watch_topic_assignment(&self, topic: &str) -> ZkResult<Watched<Assignment>> {
+        let path = paths::topic(topic);
+        let (data, fired) = self.watch_data(&path).await?;
+        let read = match data {
+            None => Ok(None),
+            Some((data, _)) => TopicAssignment::parse(&data).map(|a| Some(a.partitions)).map_err(|e| corrupt(&path, e)),
+        };
+        Ok((read, fired))
+    }
+
+    /// The pending preferred replica election and a wake-up for its next change.
+    pub async fn watch_preferred_replica_election(&self) -> ZkResult<Watched<Vec<TopicPartition>>> {
+        let (data, fired) = self.watch_data(paths::PREFERRED_REPLICA_ELECTION).await?;
+        let read = match data {
+            None => Ok(None),
+            Some((data, _)) => partition_list(paths::PREFERRED_REPLICA_ELECTION, &data).map(Some),
+        };
+        Ok((read, fired))
+    }
+
+    /// The running reassignment with the node's version (for a conditional rewrite), and
+    /// a wake-up for its next change.
+    pub async fn watch_partitions_being_reassigned(&self) -> ZkResult<Watched<(Vec<(TopicPartition, Vec<i32>)>, i32)>> {
+        let (data, fired) = self.watch_data(paths::REASSIGN_PARTITIONS).await?;
+        let read = match data {
+            None => Ok(None),
+            Some((data, stat)) => reassignment_entries(&data).map(|r| Some((r, stat.version))),
+        };
+        Ok((read, fired))
+    }
+
+    /// Pending ISR change notifications (child names) and a wake-up for new ones.
+    pub async fn watch_isr_change_notifications(&self) -> ZkResult<(Vec<String>, WatchFuture)> {
+        let (children, fired) = self.watch_children(paths::ISR_CHANGE_NOTIFICATION).await?;
+        let mut names = children.unwrap_or_default();
+        names.sort();
+        Ok((names, fired))
+    }
+
+    /// The partitions the notifications `names` announce, batched; vanished ones are
+    /// skipped, unreadable ones logged and skipped.
+    pub async fn isr_change_notifications(&self, names: &[String]) -> ZkResult<Vec<TopicPartition>> {
+        let nodes: Vec<String> = names.iter().map(|c| paths::isr_change_notification(c)).collect();
+        let mut out = Vec::new();
+        for (path, data) in nodes.iter().zip(super::state::read_many(self, &nodes).await?) {
+            let Some((data, _)) = data else { continue };
+            match partition_list(path, &data) {
+                Ok(tps) => out.extend(tps),
+                Err(e) => log::warn!("ignoring an isr change notification: {}", e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rewrite a topic's assignment (unconditional, as 0.8.2's controller); a topic
+    /// deleted meanwhile is not an error.
+    pub async fn write_topic_assignment(&self, topic: &str, assignment: &Assignment) -> ZkResult<()> {
+        match self.set_data(&paths::topic(topic), &TopicAssignment::new(assignment.clone()).to_bytes(), None).await {
+            Ok(_) | Err(ZkError::NoNode) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Delete the notifications `names` (batched; gone already is fine).
+    pub async fn delete_isr_change_notifications(&self, names: &[String]) -> ZkResult<()> {
+        let nodes: Vec<String> = names.iter().map(|c| paths::isr_change_notification(c)).collect();
+        super::state::delete_many(self, &nodes).await
+    }
+
+    /// A broker's registration and a wake-up for its next change (`None`: not registered).
+    pub async fn watch_broker(&self, id: i32) -> QueryResult<(Option<Broker>, WatchFuture)> {
+        let path = paths::broker(id);
+        let (data, fired) = self.watch_data(&path).await?;
+        let Some((data, _)) = data else { return Ok((None, fired)) };
+        let r = BrokerRegistration::parse(&data).map_err(|e| corrupt(&path, e))?;
+        Ok((Some(Broker::new(id, r.host, r.port)), fired))
+    }
+
+    /// Every registration as written (host, port, metrics port), vanished and unreadable
+    /// ones skipped: what an operator's console shows.
+    pub async fn broker_registrations(&self) -> QueryResult<BTreeMap<i32, BrokerRegistration>> {
+        let mut out = BTreeMap::new();
+        for id in self.broker_ids().await? {
+            let path = paths::broker(id);
+            if let Some((data, _)) = self.get_data(&path).await? {
+                match BrokerRegistration::parse(&data) {
+                    Ok(r) => {
+                        out.insert(id, r);
+                    }
+                    Err(e) => log::warn!("ignoring broker {}: {}", id, corrupt(&path, e)),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether `/brokers/topics/<topic>` exists.
+    pub async fn topic_exists(&self, topic: &str) -> QueryResult<bool> {
+        Ok(self.exists(&paths::topic(topic)).await?.is_some())
+    }
+
+    /// Partition ids under `/brokers/topics/<topic>/partitions`, ascending (non-numeric
+    /// children skipped).
+    pub async fn topic_partition_ids(&self, topic: &str) -> QueryResult<Vec<i32>> {
+        Ok(sorted_ids(self.get_children(&paths::topic_partitions(topic)).await?.unwrap_or_default()))
+    }
+
+    /// The children of `/brokers/topics/<topic>/partitions` as named (`None`: no such
+    /// node), for the controller's first state znodes.
+    pub async fn topic_partition_nodes(&self, topic: &str) -> ZkResult<Option<Vec<String>>> {
+        self.get_children(&paths::topic_partitions(topic)).await
+    }
+
+    /// A partition's state with its znode version (`None`: no state znode).
+    pub async fn partition_state_versioned(&self, topic: &str, partition: i32) -> QueryResult<Option<(PartitionState, i32)>> {
+        let path = paths::partition_state(topic, partition);
+        let Some((data, stat)) = self.get_data(&path).await? else { return Ok(None) };
+        let s = PartitionState::parse(&data).map_err(|e| corrupt(&path, e))?;
+        Ok(Some((s, stat.version)))
+    }
+
+    /// Whether `/admin/delete_topics/<topic>` exists.
+    pub async fn is_marked_for_deletion(&self, topic: &str) -> QueryResult<bool> {
+        Ok(self.exists(&paths::delete_topic_marker(topic)).await?.is_some())
+    }
+
+    /// Topics marked for deletion and a wake-up for the next change of the list.
+    pub async fn watch_topics_marked_for_deletion(&self) -> QueryResult<(Vec<String>, WatchFuture)> {
+        let (children, fired) = self.watch_children(paths::DELETE_TOPICS).await?;
+        let mut topics = children.unwrap_or_default();
+        topics.sort();
+        Ok((topics, fired))
+    }
+
+    /// `/admin/reassign_partitions` as written: target replicas per partition, in the
+    /// node's order (`None`: no reassignment running). An entry without replicas is
+    /// corrupt, as 0.8.2 threw on it.
+    pub async fn partitions_being_reassigned(&self) -> QueryResult<Option<Vec<(TopicPartition, Vec<i32>)>>> {
+        let Some((data, _)) = self.get_data(paths::REASSIGN_PARTITIONS).await? else { return Ok(None) };
+        reassignment_entries(&data).map(Some)
+    }
+
+    /// Whether `/consumers/<group>` exists.
+    pub async fn consumer_group_exists(&self, group: &str) -> QueryResult<bool> {
+        Ok(self.exists(&paths::consumer_group(group)).await?.is_some())
+    }
+
+    /// Whether `group` has an offsets node (it committed at least once).
+    pub async fn consumer_group_has_offsets(&self, group: &str) -> QueryResult<bool> {
+        Ok(self.exists(&paths::consumer_offsets(group)).await?.is_some())
+    }
+
+    /// Whether `group` has an offsets node for `topic`.
+    pub async fn consumer_topic_has_offsets(&self, group: &str, topic: &str) -> QueryResult<bool> {
+        Ok(self.exists(&paths::consumer_offsets_topic(group, topic)).await?.is_some())
+    }
+
+    /// The offset node's text as written (`None`: none committed), for tools that copy
+    /// offsets verbatim.
+    pub async fn consumer_offset_text(&self, group: &str, topic: &str, partition: i32) -> QueryResult<Option<String>> {
+        Ok(self.get_data(&paths::consumer_offset(group, topic, partition)).await?.map(|(d, _)| String::from_utf8_lossy(&d).into_owned()))
+    }
+
+    /// Registered members (consumer ids) of `group`, sorted.
+    pub async fn consumer_ids(&self, group: &str) -> QueryResult<Vec<String>> {
+        let mut ids = self.get_children(&paths::consumer_ids(group)).await?.unwrap_or_default();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// A member's registration (`None`: it left).
+    pub async fn consumer_registration(&self, group: &str, consumer_id: &str) -> QueryResult<Option<ConsumerRegistration>> {
+        let path = paths::consumer_id(group, consumer_id);
+        let Some((data, _)) = self.get_data(&path).await? else { return Ok(None) };
+        ConsumerRegistration::parse(&data).map(Some).map_err(|e| corrupt(&path, e))
+    }
+
+    /// The session holding a member's ephemeral registration (`None`: not registered).
+    pub async fn consumer_registration_session(&self, group: &str, consumer_id: &str) -> QueryResult<Option<i64>> {
+        Ok(self.exists(&paths::consumer_id(group, consumer_id)).await?.map(|s| s.ephemeral_owner))
+    }
+
+    /// Config change notifications, oldest first, and a wake-up for the next change.
+    pub async fn watch_config_changes(&self) -> QueryResult<(Vec<ConfigChange>, WatchFuture)> {
+        let (children, fired) = self.watch_children(paths::CONFIG_CHANGES).await?;
+        Ok((config_changes(children.unwrap_or_default()), fired))
+    }
+
+    /// The topic a notification names (`None`: it is gone or names nothing).
+    pub async fn config_change_topic(&self, change: &ConfigChange) -> QueryResult<Option<String>> {
+        Ok(self.get_data(&paths::config_change(&change.name)).await?.and_then(|(d, _)| parse_config_change_notification(&d)))
+    }
+
+    /// When a notification was created, in ms since the epoch (`None`: it is gone).
+    pub async fn config_change_ctime(&self, change: &ConfigChange) -> QueryResult<Option<i64>> {
+        Ok(self.exists(&paths::config_change(&change.name)).await?.map(|s| s.ctime))
+    }
+
+    /// Delete a notification (0.8.2 purges expired ones); gone already is fine.
+    pub async fn delete_config_change(&self, change: &ConfigChange) -> QueryResult<()> {
+        self.delete(&paths::config_change(&change.name)).await?;
+        Ok(())
     }
 }
 
@@ -218,6 +535,13 @@ mod tests {
             Err(QueryError::Corrupt(why)) => assert!(why.starts_with("/config/topics/t: "), "{}", why),
             other => panic!("{:?}", other),
         }
+    }
+
+    #[test]
+    fn config_changes_are_oldest_first_and_skip_strangers() {
+        let c = config_changes(vec!["config_change_0000000010".into(), "x".into(), "config_change_0000000002".into()]);
+        assert_eq!(c.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![2, 10]);
+        assert_eq!(c[0].name, "config_change_0000000002");
     }
 
     #[test]

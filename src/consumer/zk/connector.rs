@@ -27,7 +27,6 @@ use super::stream::{ChunkSender, KafkaStream, PartitionTopicInfo};
 use super::topic_count::{TopicCount, TopicFilter, MAX_STREAMS};
 use super::{make_consumer_id, now_ms, random_u64};
 use crate::common::{validate_topic_name, TopicPartition};
-use crate::zk::json::ConsumerRegistration;
 use crate::zk::QueryError;
 use crate::zk::{paths, WatchFuture, ZkClient, ZkError};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -456,21 +455,21 @@ impl Inner {
                     log::info!("[{}] registered consumer in {}", self.consumer_id, path);
                     return Ok(());
                 }
-                Err(ZkError::NodeExists) => match zk.get_data(&path).await? {
+                Err(ZkError::NodeExists) => match zk.consumer_registration_session(&self.config.group_id, &self.consumer_id).await? {
                     None => continue,
-                    Some((_, stat)) if stat.ephemeral_owner == zk.session_id() => return Ok(()),
-                    Some((_, stat)) => {
+                    Some(owner) if owner == zk.session_id() => return Ok(()),
+                    Some(owner) => {
                         if Instant::now() >= deadline {
                             return Err(ConsumerError::Subscription(format!(
                                 "{} is held by another session (0x{:x}): is consumer.id used twice?",
-                                path, stat.ephemeral_owner
+                                path, owner
                             )));
                         }
                         log::info!(
                             "[{}] {} still held by session 0x{:x}; waiting",
                             self.consumer_id,
                             path,
-                            stat.ephemeral_owner
+                            owner
                         );
                         tokio::time::sleep(Duration::from_millis(500)).await;
                     }
@@ -556,24 +555,22 @@ impl Inner {
     /// Every member's subscription, skipping members whose data is not the Java layout.
     async fn read_members(&self, zk: &ZkClient) -> Result<BTreeMap<String, TopicCount>, ConsumerError> {
         let mut out = BTreeMap::new();
-        let ids = zk.get_children(&paths::consumer_ids(&self.config.group_id)).await?.unwrap_or_default();
-        for id in ids {
-            let Some((data, _)) = zk.get_data(&paths::consumer_id(&self.config.group_id, &id)).await? else {
-                continue; // left between the two reads
+        for id in zk.consumer_ids(&self.config.group_id).await? {
+            let parsed = match zk.consumer_registration(&self.config.group_id, &id).await {
+                Ok(None) => continue, // left between the two reads
+                Ok(Some(r)) => TopicCount::from_registration(&r).map_err(|e| e.to_string()),
+                Err(QueryError::Corrupt(why)) => Err(why),
+                Err(e) => return Err(e.into()),
             };
-            let parsed = ConsumerRegistration::parse(&data)
-                .map_err(|e| e.to_string())
-                .and_then(|r| TopicCount::from_registration(&r).map_err(|e| e.to_string()));
             match parsed {
                 Ok(tc) => {
                     out.insert(id, tc);
                 }
                 Err(e) => log::warn!(
-                    "[{}] skipping group member {} whose registration is not the Java layout ({}): {:?}",
+                    "[{}] skipping group member {} whose registration is not the Java layout: {}",
                     self.consumer_id,
                     id,
-                    e,
-                    String::from_utf8_lossy(&data[..data.len().min(200)])
+                    e
                 ),
             }
         }
@@ -586,7 +583,7 @@ impl Inner {
         };
         let zk = self.zk()?;
         // 1. Our member znode (gone after a session expiry, or never created).
-        let registered = zk.get_data(&self.path()).await?.is_some_and(|(_, s)| s.ephemeral_owner == zk.session_id());
+        let registered = zk.consumer_registration_session(&self.config.group_id, &self.consumer_id).await? == Some(zk.session_id());
         if !registered {
             self.close_generation(st, false, 0).await;
             self.register(&zk, Duration::from_millis(self.config.zookeeper_session_timeout_ms)).await?;
