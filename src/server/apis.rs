@@ -175,7 +175,10 @@ struct StagedPartition {
     partition: i32,
     /// The partition's leader epoch before the set was validated.
     epoch: i32,
-    append: Result<LeaderAppend, PartitionError>,
+    /// Validated, or the error code it failed with (the reason is logged at once: a
+    /// request naming thousands of partitions of a long topic must not hold a message
+    /// naming the topic for each).
+    append: Result<LeaderAppend, ErrorCode>,
 }
 
 impl KafkaApis {
@@ -325,11 +328,18 @@ impl KafkaApis {
                 // Read before the append: if leadership moves in between, the epoch differs
                 // at the end and the produce gets an error, never a false success.
                 let epoch = self.replica_manager.partition(&tp).map(|part| part.leader_epoch()).unwrap_or(-1);
-                let append = self.replica_manager.prepare_leader_append(&tp, set, req.acks);
+                let append = self.replica_manager.prepare_leader_append(&tp, set, req.acks).map_err(|e| self.produce_failed(&topic, partition, e));
                 StagedPartition { topic, partition, epoch, append }
             })
             .collect();
         StagedProduce { acks: req.acks, timeout_ms: req.timeout_ms, parts }
+    }
+
+    /// Log and count a partition of a produce that failed; its error code.
+    fn produce_failed(&self, topic: &str, partition: i32, PartitionError(code, why): PartitionError) -> ErrorCode {
+        log::debug!("produce to [{},{}] failed: {}", topic, partition, why);
+        self.replica_manager.record_failed_produce(topic);
+        code
     }
 
     fn handle_produce(&self, cid: i32, req: StagedProduce) -> Outcome {
@@ -339,14 +349,12 @@ impl KafkaApis {
         let mut results: Vec<(Arc<str>, ProduceResponsePartition, Option<(i64, i32)>)> = Vec::with_capacity(req.parts.len());
         let mut failed = false;
         for StagedPartition { topic, partition, epoch, append } in req.parts {
-            match append.and_then(|a| self.replica_manager.commit_leader_append(a)) {
+            match append.and_then(|a| self.replica_manager.commit_leader_append(a).map_err(|e| self.produce_failed(&topic, partition, e))) {
                 Ok(info) => {
                     let wait_for = (info.last_offset >= 0).then_some((info.last_offset + 1, epoch));
                     results.push((topic, ProduceResponsePartition { partition, error_code: ErrorCode::NoError, base_offset: info.first_offset }, wait_for));
                 }
-                Err(PartitionError(code, why)) => {
-                    log::debug!("produce to [{},{}] failed: {}", topic, partition, why);
-                    self.replica_manager.record_failed_produce(&topic);
+                Err(code) => {
                     failed = true;
                     results.push((topic, ProduceResponsePartition { partition, error_code: code, base_offset: -1 }, None));
                 }
