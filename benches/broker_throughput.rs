@@ -6,7 +6,10 @@
 //!
 //! `cargo bench --bench broker_throughput` (needs ZooKeeper from zk-scripts/install.sh).
 //! KAFKA08_BENCH_MESSAGES sets the message count per round (default 5,000,000),
-//! KAFKA08_BENCH_ROUNDS the number of rounds (default 4).
+//! KAFKA08_BENCH_ROUNDS the number of rounds (default 4). KAFKA08_BENCH_BASELINE=<path of
+//! another build's kafka08 executable> compares builds instead: its rounds alternate that
+//! broker and this build's (endpoint off in both), and the ratios are this build's over
+//! the baseline's.
 //!
 //! The bench acts as the controller for its single broker (LeaderAndIsr + UpdateMetadata)
 //! so that only the data path is measured.
@@ -69,6 +72,8 @@ fn loopback_mb_s(bytes: usize) -> f64 {
 /// messages produced then fetched.
 struct Round {
     metrics: bool,
+    /// Run by the baseline build's broker.
+    baseline: bool,
     produce_mb_s: f64,
     produce_msg_s: f64,
     consume_mb_s: f64,
@@ -93,12 +98,16 @@ fn scrape(port: u16) -> usize {
     out.len()
 }
 
-fn round(zk: &ZkServer, n: usize, metrics: bool, total: usize) -> Round {
+fn round(zk: &ZkServer, n: usize, metrics: bool, baseline: Option<&std::path::Path>, total: usize) -> Round {
     let metrics_port = support::free_port();
     let port_text = metrics_port.to_string();
     let extra: Vec<(&str, &str)> =
         if metrics { vec![("metrics.http.port", port_text.as_str()), ("metrics.http.host", "127.0.0.1")] } else { vec![] };
-    let broker = KafkaBroker::start(1, &format!("{}/round{}", zk.connect_string(), n), &extra);
+    let chroot = format!("{}/round{}", zk.connect_string(), n);
+    let broker = match baseline {
+        Some(program) => KafkaBroker::start_program(program, 1, &chroot, &extra),
+        None => KafkaBroker::start(1, &chroot, &extra),
+    };
     let port = broker.port;
     let addr = broker.addr();
     let mut ctl = TcpStream::connect(&addr).unwrap();
@@ -191,6 +200,7 @@ fn round(zk: &ZkServer, n: usize, metrics: bool, total: usize) -> Round {
     let set_mb = (produced * (MESSAGE_SIZE + 26)) as f64 / 1e6;
     Round {
         metrics,
+        baseline: baseline.is_some(),
         produce_mb_s: set_mb / produce_s,
         produce_msg_s: produced as f64 / produce_s,
         consume_mb_s: bytes as f64 / 1e6 / consume_s,
@@ -201,14 +211,17 @@ fn round(zk: &ZkServer, n: usize, metrics: bool, total: usize) -> Round {
     }
 }
 
-fn mean(rounds: &[Round], metrics: bool, f: impl Fn(&Round) -> f64) -> f64 {
-    let v: Vec<f64> = rounds.iter().filter(|r| r.metrics == metrics).map(f).collect();
+/// The mean of `f` over the rounds of one kind (`second`: metrics on, or this build when
+/// compared with a baseline).
+fn mean(rounds: &[Round], second: bool, kind: fn(&Round) -> bool, f: impl Fn(&Round) -> f64) -> f64 {
+    let v: Vec<f64> = rounds.iter().filter(|r| kind(r) == second).map(f).collect();
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
 fn main() {
     let total: usize = std::env::var("KAFKA08_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
     let rounds: usize = std::env::var("KAFKA08_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(4).max(2);
+    let baseline = std::env::var_os("KAFKA08_BENCH_BASELINE").map(std::path::PathBuf::from);
     // The broker's info lines would be noise beside the numbers (it logs to its own file;
     // its start-up line is what the kit waits for).
     if std::env::var_os("RUST_LOG").is_none() {
@@ -218,26 +231,47 @@ fn main() {
     let loop_mb = loopback_mb_s(total * (MESSAGE_SIZE + 26));
     println!("broker throughput: {} messages of {} bytes, acks=1, one partition, one broker", total / PER_REQUEST * PER_REQUEST, MESSAGE_SIZE);
     println!("loopback TCP ceiling:  {:>10.1} MB/s", loop_mb);
-    // Metrics endpoint off, on, off, on...: drift in the machine's load hits both alike.
+    // Off, on, off, on... (metrics endpoint, or baseline then this build): drift in the
+    // machine's load hits both alike.
     let mut results = Vec::new();
     for n in 0..rounds {
-        let r = round(&zk, n, n % 2 == 1, total);
-        let label = if r.metrics { format!("on, {} scrapes", r.scrapes) } else { "off".to_string() };
-        println!("round {} (metrics {}):", n + 1, label);
+        let second = n % 2 == 1;
+        let r = match &baseline {
+            Some(program) => round(&zk, n, false, (!second).then_some(program.as_path()), total),
+            None => round(&zk, n, second, None, total),
+        };
+        let label = match (&baseline, r.baseline) {
+            (Some(p), true) => format!("baseline {}", p.display()),
+            (Some(_), false) => "this build".to_string(),
+            (None, _) if r.metrics => format!("metrics on, {} scrapes", r.scrapes),
+            (None, _) => "metrics off".to_string(),
+        };
+        println!("round {} ({}):", n + 1, label);
         println!("  producer:            {:>10.1} MB/s  {:>12.0} msg/s  ({:.2} of loopback)", r.produce_mb_s, r.produce_msg_s, r.produce_mb_s / loop_mb);
         println!("  producer, broker side: {:>7.3} µs CPU/msg  ({:.2} cores busy)", r.produce_cpu_us_per_msg, r.produce_cores_busy);
         println!("  consumer:            {:>10.1} MB/s  {:>12.0} msg/s  ({:.2} of loopback)", r.consume_mb_s, r.consume_msg_s, r.consume_mb_s / loop_mb);
         results.push(r);
     }
-    for (what, f) in [("producer", (|r: &Round| r.produce_mb_s) as fn(&Round) -> f64), ("consumer", |r: &Round| r.consume_mb_s)] {
-        let (off, on) = (mean(&results, false, f), mean(&results, true, f));
-        // Each on round against the off round just before it: robust to the machine's
+    let (kind, name): (fn(&Round) -> bool, &str) =
+        if baseline.is_some() { (|r| !r.baseline, "this build/baseline") } else { (|r| r.metrics, "metrics on/off") };
+    let figures: [(&str, fn(&Round) -> f64); 3] = [
+        ("producer MB/s", |r| r.produce_mb_s),
+        ("producer broker µs CPU/msg", |r| r.produce_cpu_us_per_msg),
+        ("consumer MB/s", |r| r.consume_mb_s),
+    ];
+    for (what, f) in figures {
+        let (first, second) = (mean(&results, false, kind, f), mean(&results, true, kind, f));
+        // Each second round against the first just before it: robust to the machine's
         // load drifting over the run.
         let mut pairs: Vec<f64> = results.chunks(2).filter(|c| c.len() == 2).map(|c| f(&c[1]) / f(&c[0])).collect();
         pairs.sort_by(|a, b| a.total_cmp(b));
         let median = pairs.get(pairs.len() / 2).copied().unwrap_or(f64::NAN);
         let shown: Vec<String> = pairs.iter().map(|r| format!("{r:.2}")).collect();
-        println!("{what} metrics on/off: means {:.1} / {:.1} MB/s = {:.3}; per pair {} (median {:.3})", on, off, on / off, shown.join(" "), median);
+        println!("{what} {name}: means {:.3} / {:.3} = {:.3}; per pair {} (median {:.3})", second, first, second / first, shown.join(" "), median);
+    }
+    if baseline.is_some() {
+        let producer = |second| mean(&results, second, kind, |r| r.produce_mb_s) / loop_mb;
+        println!("producer fraction of loopback: baseline {:.2}, this build {:.2}", producer(false), producer(true));
     }
     drop(zk);
 

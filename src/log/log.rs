@@ -13,7 +13,7 @@ use super::segment::{
     INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, SWAP_FILE_SUFFIX,
 };
 use crate::common::{Clock, ErrorCode, TopicPartition};
-use crate::message::{analyze, assign_offsets, CompressionCodec, MessageError};
+use crate::message::{analyze, analyze_and_number, assign_numbered, AppendInfo, CompressionCodec, MessageError};
 use bytes::{Bytes, BytesMut};
 use std::fmt;
 use std::io;
@@ -145,6 +145,30 @@ pub struct LogAppendInfo {
     pub appended_bytes: usize,
     /// The codec of the last compressed entry, or none.
     pub codec: CompressionCodec,
+}
+
+/// A set validated by [`Log::prepare_append`], to be written by [`Log::commit_append`].
+#[derive(Debug)]
+pub struct PreparedAppend {
+    set: PreparedSet,
+    info: AppendInfo,
+    /// The configuration it was validated under, also the one it is written under.
+    config: Arc<LogConfig>,
+}
+
+#[derive(Debug)]
+enum PreparedSet {
+    /// Numbered from `numbered_from` (see `analyze_and_number`).
+    Leader { buf: BytesMut, numbered_from: i64 },
+    Follower(Bytes),
+}
+
+impl PreparedAppend {
+    /// Whether committing it may block its thread for long: a compressed set is inflated
+    /// and recompressed, and `flush.messages` may fsync.
+    pub fn may_block(&self) -> bool {
+        self.info.codec != CompressionCodec::None || self.config.flush_interval_messages != i64::MAX
+    }
 }
 
 /// One segment as seen by tools and tests.
@@ -547,8 +571,35 @@ impl Log {
     /// rolled first if the set would not fit, it is older than `segment.ms` (minus its
     /// jitter), or its index is full; the set is then written with one write.
     pub fn append(&self, set: Bytes, assign: bool) -> Result<LogAppendInfo, LogError> {
+        self.commit_append(self.prepare_append(set, assign)?)
+    }
+
+    /// The first half of [`Log::append`], without the lock: every entry is validated in
+    /// one pass which, for a leader, also writes the offsets it will most likely get (from
+    /// the log end offset now), in place when the set's buffer is ours alone (the usual
+    /// case for a request's only set), else in one copy. [`PreparedAppend::may_block`]
+    /// then tells whether the commit may block its thread.
+    pub fn prepare_append(&self, set: Bytes, assign: bool) -> Result<PreparedAppend, LogError> {
         let config = self.config();
-        let info = analyze(&set, config.max_message_size)?;
+        if !assign {
+            let info = analyze(&set, config.max_message_size)?;
+            return Ok(PreparedAppend { set: PreparedSet::Follower(set), info, config });
+        }
+        let mut buf = match set.try_into_mut() {
+            Ok(b) => b,
+            Err(b) => BytesMut::from(&b[..]),
+        };
+        let numbered_from = self.log_end_offset();
+        let info = analyze_and_number(&mut buf, config.max_message_size, numbered_from)?;
+        Ok(PreparedAppend { set: PreparedSet::Leader { buf, numbered_from }, info, config })
+    }
+
+    /// The second half of [`Log::append`], under the lock: offsets (renumbered only when
+    /// another append moved the log end offset since the set was prepared, or the set is
+    /// compressed), the roll, the write and a `flush.messages` fsync. `prepared` must come
+    /// from this log's [`Log::prepare_append`].
+    pub fn commit_append(&self, prepared: PreparedAppend) -> Result<LogAppendInfo, LogError> {
+        let PreparedAppend { set, info, config } = prepared;
         if info.shallow_count == 0 {
             return Ok(LogAppendInfo {
                 first_offset: -1,
@@ -562,23 +613,20 @@ impl Log {
         }
         let _guard = self.shared.lock();
         let next = self.shared.next_offset.load(Ordering::Acquire);
-        let (bytes, first_offset, last_offset) = if assign {
-            // The set is rewritten in place when we own it alone (the usual case for a
-            // request buffer); otherwise one copy per request.
-            let buf = match set.try_into_mut() {
-                Ok(b) => b,
-                Err(b) => BytesMut::from(&b[..info.valid_bytes]),
-            };
-            let a = assign_offsets(buf, &info, next, config.max_message_size)?;
-            if config.compact() && a.keyless > 0 {
-                return Err(MessageError::KeylessOnCompactedTopic.into());
+        let (bytes, first_offset, last_offset) = match set {
+            PreparedSet::Leader { buf, numbered_from } => {
+                let a = assign_numbered(buf, &info, numbered_from, next, config.max_message_size)?;
+                if config.compact() && a.keyless > 0 {
+                    return Err(MessageError::KeylessOnCompactedTopic.into());
+                }
+                (a.bytes, a.first_offset, a.last_offset)
             }
-            (a.bytes, a.first_offset, a.last_offset)
-        } else {
-            if !info.monotonic || info.first_offset < next {
-                return Err(LogError::OutOfOrderOffsets { first_offset: info.first_offset, log_end: next });
+            PreparedSet::Follower(set) => {
+                if !info.monotonic || info.first_offset < next {
+                    return Err(LogError::OutOfOrderOffsets { first_offset: info.first_offset, log_end: next });
+                }
+                (set.slice(..info.valid_bytes), info.first_offset, info.last_offset)
             }
-            (set.slice(..info.valid_bytes), info.first_offset, info.last_offset)
         };
         if bytes.len() > config.segment_bytes {
             return Err(LogError::SetTooLarge { size: bytes.len(), max: config.segment_bytes });

@@ -42,7 +42,7 @@ pub use cleaner::{clean_log, CleanerConfig, LogCleaner, CLEANER_CHECKPOINT_FILE}
 pub use config::{validate_topic_config_names, CleanupPolicy, LogConfig, LogConfigError, TopicOverrides, TOPIC_CONFIG_NAMES};
 pub use index::{parse_index_bytes, raw_index_entries, IndexLoadError, OffsetIndex, OffsetPosition, INDEX_ENTRY_SIZE};
 pub use lock::{DirLock, LOCK_FILE};
-pub use log::{Log, LogAppendInfo, LogError, SegmentInfo};
+pub use log::{Log, LogAppendInfo, LogError, PreparedAppend, SegmentInfo};
 pub use manager::{check_topic_partition, LogManager, CLEAN_SHUTDOWN_FILE};
 pub use segment::{
     filename_prefix, index_filename, log_filename, FetchRegion, IndexState, LogSegment, CLEANED_FILE_SUFFIX,

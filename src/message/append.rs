@@ -27,50 +27,120 @@ pub struct AppendInfo {
     pub keyless: usize,
 }
 
+impl AppendInfo {
+    fn empty() -> AppendInfo {
+        AppendInfo {
+            valid_bytes: 0,
+            shallow_count: 0,
+            first_offset: -1,
+            last_offset: -1,
+            codec: CompressionCodec::None,
+            monotonic: true,
+            keyless: 0,
+        }
+    }
+
+    /// Count one complete, valid entry.
+    #[inline(always)]
+    fn add(&mut self, e: &Scanned) {
+        if e.codec != CompressionCodec::None {
+            self.codec = e.codec;
+        } else if e.keyless {
+            self.keyless += 1;
+        }
+        if self.shallow_count == 0 {
+            self.first_offset = e.offset;
+        } else if e.offset <= self.last_offset {
+            self.monotonic = false;
+        }
+        self.last_offset = e.offset;
+        self.shallow_count += 1;
+        self.valid_bytes += e.len;
+    }
+}
+
+/// One complete shallow entry that passed validation.
+struct Scanned {
+    /// Its offset as it stands in the set.
+    offset: i64,
+    /// Bytes it takes, 12-byte prefix included.
+    len: usize,
+    codec: CompressionCodec,
+    /// An uncompressed message without a key.
+    keyless: bool,
+}
+
+/// Validate the entry at `pos` of `buf` (size, CRC, magic, codec, `max_message_size`
+/// including its 12-byte prefix); `None` when fewer bytes than a whole entry remain (a
+/// truncated last entry is silently dropped, as 0.8.2). Never panics.
+#[inline(always)]
+fn scan_entry(buf: &[u8], pos: usize, max_message_size: usize) -> Result<Option<Scanned>, MessageError> {
+    let Some(EntryHeader { offset, size }) = EntryHeader::parse(&buf[pos..]) else { return Ok(None) };
+    if size < MIN_MESSAGE_SIZE as i32 {
+        return Err(MessageError::TooSmall(size.max(0) as usize));
+    }
+    let size = size as usize;
+    if buf.len() - pos - LOG_OVERHEAD < size {
+        return Ok(None);
+    }
+    if LOG_OVERHEAD + size > max_message_size {
+        return Err(MessageError::TooLarge { size: LOG_OVERHEAD + size, max: max_message_size });
+    }
+    let m = &buf[pos + LOG_OVERHEAD..pos + LOG_OVERHEAD + size];
+    validate_message_bytes(m)?;
+    let codec = CompressionCodec::from_id(m[5] & 0x07)?;
+    let keyless = codec == CompressionCodec::None && i32::from_be_bytes(m[6..10].try_into().expect("validated size")) < 0;
+    Ok(Some(Scanned { offset, len: LOG_OVERHEAD + size, codec, keyless }))
+}
+
 /// Shallow scan and validation (size, CRC, magic, codec, `max_message_size` per entry
 /// including its 12-byte prefix) over a plain slice, with no allocation per message. Never
 /// panics on any input.
 pub fn analyze(buf: &[u8], max_message_size: usize) -> Result<AppendInfo, MessageError> {
-    let mut info = AppendInfo {
-        valid_bytes: 0,
-        shallow_count: 0,
-        first_offset: -1,
-        last_offset: -1,
-        codec: CompressionCodec::None,
-        monotonic: true,
-        keyless: 0,
-    };
-    let mut pos = 0usize;
-    while let Some(EntryHeader { offset, size }) = EntryHeader::parse(&buf[pos..]) {
-        if size < MIN_MESSAGE_SIZE as i32 {
-            return Err(MessageError::TooSmall(size.max(0) as usize));
-        }
-        let size = size as usize;
-        if buf.len() - pos - LOG_OVERHEAD < size {
-            break; // a truncated last entry is silently dropped (0.8.2)
-        }
-        if LOG_OVERHEAD + size > max_message_size {
-            return Err(MessageError::TooLarge { size: LOG_OVERHEAD + size, max: max_message_size });
-        }
-        let m = &buf[pos + LOG_OVERHEAD..pos + LOG_OVERHEAD + size];
-        validate_message_bytes(m)?;
-        let codec = CompressionCodec::from_id(m[5] & 0x07)?;
-        if codec != CompressionCodec::None {
-            info.codec = codec;
-        } else if i32::from_be_bytes(m[6..10].try_into().expect("validated size")) < 0 {
-            info.keyless += 1;
-        }
-        if info.shallow_count == 0 {
-            info.first_offset = offset;
-        } else if offset <= info.last_offset {
-            info.monotonic = false;
-        }
-        info.last_offset = offset;
-        info.shallow_count += 1;
-        pos += LOG_OVERHEAD + size;
+    let mut info = AppendInfo::empty();
+    while let Some(e) = scan_entry(buf, info.valid_bytes, max_message_size)? {
+        info.add(&e);
     }
-    info.valid_bytes = pos;
     Ok(info)
+}
+
+/// [`analyze`] that also numbers the set for a leader in the same pass: each complete
+/// entry's offset field is overwritten with `first_offset`, `first_offset + 1`, ... (the
+/// [`AppendInfo`] keeps the offsets as they stood). For an uncompressed set this is the
+/// whole of [`assign_offsets`] when `first_offset` is still the log end offset at append
+/// time; a compressed set is renumbered by [`assign_offsets`] regardless. On error the
+/// buffer is left partly renumbered.
+pub fn analyze_and_number(buf: &mut [u8], max_message_size: usize, first_offset: i64) -> Result<AppendInfo, MessageError> {
+    let mut info = AppendInfo::empty();
+    while let Some(e) = scan_entry(buf, info.valid_bytes, max_message_size)? {
+        EntryHeader::set_offset(&mut buf[info.valid_bytes..], first_offset + info.shallow_count as i64);
+        info.add(&e);
+    }
+    Ok(info)
+}
+
+/// The result of [`analyze_and_number`] (numbered from `numbered_from`) given offsets
+/// from `next_offset`: without another walk when the set is uncompressed and
+/// `next_offset` is where it was numbered from, else by [`assign_offsets`].
+pub fn assign_numbered(
+    mut buf: BytesMut,
+    info: &AppendInfo,
+    numbered_from: i64,
+    next_offset: i64,
+    max_message_size: usize,
+) -> Result<Assigned, MessageError> {
+    if info.shallow_count == 0 || info.codec != CompressionCodec::None || numbered_from != next_offset {
+        return assign_offsets(buf, info, next_offset, max_message_size);
+    }
+    buf.truncate(info.valid_bytes);
+    let count = info.shallow_count as u64;
+    Ok(Assigned {
+        bytes: buf.freeze(),
+        first_offset: next_offset,
+        last_offset: next_offset + count as i64 - 1,
+        message_count: count,
+        keyless: info.keyless,
+    })
 }
 
 /// The most the compressed wrappers of one produced set may inflate to, all together,
@@ -79,25 +149,6 @@ pub fn analyze(buf: &[u8], max_message_size: usize) -> Result<AppendInfo, Messag
 /// above is refused with error 10 before more is inflated, where 0.8.2 inflated up to
 /// its heap (eight gzip wrappers of 256 MiB each).
 pub const MAX_INFLATED_SET_BYTES: usize = 64 * 1024 * 1024;
-
-/// Whether any complete shallow entry of `buf` is a compressed wrapper (its codec bits
-/// set): such a set is inflated and recompressed on append, CPU work that does not belong
-/// on an async worker. Reads only the size and attribute bytes; never panics.
-pub fn any_compressed(buf: &[u8]) -> bool {
-    let mut pos = 0usize;
-    while buf.len() - pos >= LOG_OVERHEAD {
-        let size = i32::from_be_bytes(buf[pos + 8..pos + 12].try_into().expect("4 bytes"));
-        if size < MIN_MESSAGE_SIZE as i32 || buf.len() - pos - LOG_OVERHEAD < size as usize {
-            return false;
-        }
-        // crc(4) magic(1) attributes(1)
-        if buf[pos + LOG_OVERHEAD + 5] & 0x07 != 0 {
-            return true;
-        }
-        pos += LOG_OVERHEAD + size as usize;
-    }
-    false
-}
 
 /// The set after offset assignment.
 #[derive(Debug, Clone)]
@@ -313,16 +364,48 @@ mod tests {
     }
 
     #[test]
-    fn any_compressed_sees_a_wrapper_anywhere_and_never_panics() {
-        let plain = encode_messages(CompressionCodec::None, &msgs(3), 0);
-        let gz = encode_messages(CompressionCodec::Gzip, &msgs(3), 0);
-        assert!(!any_compressed(&plain));
-        assert!(any_compressed(&gz));
-        let mut both = plain.to_vec();
-        both.extend_from_slice(&gz);
-        assert!(any_compressed(&both));
-        for n in 0..both.len() {
-            any_compressed(&both[..n]);
+    fn numbering_while_validating_gives_what_assign_offsets_gives() {
+        let mut mixed = encode_messages(CompressionCodec::None, &msgs(2), 0).to_vec();
+        mixed.extend_from_slice(&encode_messages(CompressionCodec::Snappy, &msgs(3), 0));
+        let cases = [
+            encode_messages(CompressionCodec::None, &msgs(5), 0),
+            encode_messages(CompressionCodec::Gzip, &msgs(5), 0),
+            Bytes::from(mixed),
+            Bytes::new(),
+        ];
+        for set in cases {
+            for cut in [set.len(), set.len().saturating_sub(3)] {
+                let set = set.slice(..cut);
+                let info = analyze(&set, 1_000_012).unwrap();
+                let want = assign_offsets(BytesMut::from(&set[..]), &info, 7, 1_000_012).unwrap();
+                // Numbered from the log end offset found at append time, or from one
+                // another append has since moved.
+                for numbered_from in [7, 3] {
+                    let mut buf = BytesMut::from(&set[..]);
+                    let got_info = analyze_and_number(&mut buf, 1_000_012, numbered_from).unwrap();
+                    assert_eq!(got_info, info, "the offsets as they stood are reported");
+                    let got = assign_numbered(buf, &got_info, numbered_from, 7, 1_000_012).unwrap();
+                    assert_eq!(
+                        (&got.bytes, got.first_offset, got.last_offset, got.message_count, got.keyless),
+                        (&want.bytes, want.first_offset, want.last_offset, want.message_count, want.keyless)
+                    );
+                }
+            }
         }
     }
+
+    #[test]
+    fn numbering_while_validating_refuses_what_analyze_refuses() {
+        let set = encode_messages(CompressionCodec::None, &msgs(3), 0);
+        for i in 0..set.len() {
+            let mut bad = set.to_vec();
+            bad[i] ^= 0x41;
+            let bad = Bytes::from(bad);
+            let mut buf = BytesMut::from(&bad[..]);
+            assert_eq!(analyze_and_number(&mut buf, 1_000_012, 0), analyze(&bad, 1_000_012), "byte {i} changed");
+        }
+        let mut buf = BytesMut::from(&set[..]);
+        assert_eq!(analyze_and_number(&mut buf, 20, 0).unwrap_err().error_code().code(), 10);
+    }
+
 }

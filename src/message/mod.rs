@@ -16,7 +16,7 @@ mod message;
 mod set;
 mod xxhash;
 
-pub use append::{analyze, any_compressed, assign_offsets, AppendInfo, Assigned, MAX_INFLATED_SET_BYTES};
+pub use append::{analyze, analyze_and_number, assign_numbered, assign_offsets, AppendInfo, Assigned, MAX_INFLATED_SET_BYTES};
 pub use codec::CompressionCodec;
 pub use error::MessageError;
 pub use message::{validate_message_bytes, Message, MAGIC_V0, MESSAGE_OVERHEAD, MIN_MESSAGE_SIZE};

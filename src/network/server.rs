@@ -1,5 +1,5 @@
 use super::sendfile::send_file_region;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use std::collections::HashMap;
 use std::fs::File;
 use std::future::Future;
@@ -331,7 +331,7 @@ async fn read_loop(
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let idle = Duration::from_millis(shared.config.connections_max_idle_ms.max(1));
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
     loop {
         // Read until one whole frame is buffered.
         let frame = loop {
@@ -345,8 +345,8 @@ async fn read_loop(
                 }
                 let need = 4 + size as usize;
                 if buf.len() >= need {
-                    let mut frame = buf.split_to(need);
-                    let _ = frame.split_to(4);
+                    let mut frame = take_frame(&mut buf, need);
+                    frame.advance(4);
                     break frame.freeze();
                 }
                 buf.reserve(frame_read_reserve(buf.len(), need));
@@ -402,6 +402,29 @@ async fn read_loop(
         if close {
             return Ok(());
         }
+    }
+}
+
+/// Frames from this size on get a buffer of their own (see [`take_frame`]).
+const UNIQUE_FRAME_MIN: usize = 16 * 1024;
+
+/// What a connection's read buffer starts with.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Split the first `need` bytes (one whole frame) off `buf`. A large frame gets a buffer
+/// of its own when what follows it is at most an eighth of it (those bytes are copied to
+/// a new `buf`): a produce's only message set is then validated and numbered in place
+/// instead of copied whole. Small frames share `buf`'s allocation, which is reused once
+/// they are dropped.
+fn take_frame(buf: &mut BytesMut, need: usize) -> BytesMut {
+    let rest = buf.len() - need;
+    if need >= UNIQUE_FRAME_MIN && rest <= need / 8 {
+        let mut next = BytesMut::with_capacity(READ_BUFFER.max(rest));
+        next.extend_from_slice(&buf[need..]);
+        buf.truncate(need);
+        std::mem::replace(buf, next)
+    } else {
+        buf.split_to(need)
     }
 }
 
@@ -539,6 +562,23 @@ async fn wait_true(rx: &mut watch::Receiver<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_frame_gets_a_buffer_of_its_own_unless_much_follows_it() {
+        let frame_len = UNIQUE_FRAME_MIN * 2;
+        for (follows, own) in [(0, true), (frame_len / 8, true), (frame_len / 8 + 1, false)] {
+            let bytes: Vec<u8> = (0..frame_len + follows).map(|i| i as u8).collect();
+            let mut buf = BytesMut::from(&bytes[..]);
+            let frame = take_frame(&mut buf, frame_len);
+            assert_eq!((&frame[..], &buf[..]), (&bytes[..frame_len], &bytes[frame_len..]), "{follows} bytes follow");
+            assert_eq!(frame.freeze().try_into_mut().is_ok(), own, "{follows} bytes follow");
+        }
+        // A small frame shares the buffer (reused for the next reads once it is dropped).
+        let mut buf = BytesMut::from(&[7u8; 100][..]);
+        let frame = take_frame(&mut buf, 100).freeze();
+        assert_eq!((frame.len(), buf.len()), (100, 0));
+        assert!(frame.try_into_mut().is_err());
+    }
 
     #[test]
     fn a_partial_frame_grows_its_buffer_as_bytes_arrive() {

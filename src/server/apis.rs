@@ -6,7 +6,7 @@
 use super::controller_fence::ControllerFence;
 use super::metadata_cache::MetadataCache;
 use super::offset_manager::OffsetManager;
-use super::replica_manager::{PartitionError, ReplicaManager};
+use super::replica_manager::{LeaderAppend, PartitionError, ReplicaManager};
 use crate::api::{
     self, ApiResponse, ApiVersionsResponse, ChunkedFrame, FetchRequest, FetchResponse, FetchResponsePartition, MetadataRequest,
     MetadataResponse, OffsetsRequest, OffsetsResponse, OffsetsResponsePartition, ProduceRequest, ProduceResponse,
@@ -163,19 +163,38 @@ impl RequestHandler for KafkaApis {
     }
 }
 
+/// A produce request whose sets are validated and not yet written.
+struct StagedProduce {
+    acks: i16,
+    timeout_ms: i32,
+    parts: Vec<StagedPartition>,
+}
+
+struct StagedPartition {
+    topic: Arc<str>,
+    partition: i32,
+    /// The partition's leader epoch before the set was validated.
+    epoch: i32,
+    /// Validated, or the error code it failed with (the reason is logged at once: a
+    /// request naming thousands of partitions of a long topic must not hold a message
+    /// naming the topic for each).
+    append: Result<LeaderAppend, ErrorCode>,
+}
+
 impl KafkaApis {
     async fn dispatch(&self, header: RequestHeader, req: Request, peer: std::net::SocketAddr) -> Outcome {
         let cid = header.correlation_id;
         match req {
             Request::Produce(r) => {
-                // Recompression and fsync run on the blocking pool (see
-                // `produce_may_block`); the connection still reads its next request only
-                // after this append.
-                if self.produce_may_block(&r) {
+                // Every set is validated here, in the one pass that also tells whether its
+                // write may block (recompression, fsync): such a produce is written on the
+                // blocking pool. The connection reads its next request after the write.
+                let staged = self.stage_produce(r);
+                if staged.parts.iter().any(|p| p.append.as_ref().is_ok_and(|a| a.may_block())) {
                     let this = self.clone();
-                    tokio::task::spawn_blocking(move || this.handle_produce(cid, r)).await.unwrap_or(Outcome::Close)
+                    tokio::task::spawn_blocking(move || this.handle_produce(cid, staged)).await.unwrap_or(Outcome::Close)
                 } else {
-                    self.handle_produce(cid, r)
+                    self.handle_produce(cid, staged)
                 }
             }
             Request::Fetch(r) => self.handle_fetch(cid, r),
@@ -282,43 +301,62 @@ impl KafkaApis {
         }
     }
 
-    /// A produce whose append inflates and recompresses (a compressed set) or fsyncs
-    /// (`flush.messages` reached on a partition) is run on the blocking pool: on an async
-    /// worker it would stall every connection and the ZooKeeper session's heartbeats.
-    fn produce_may_block(&self, req: &ProduceRequest) -> bool {
-        req.topics.iter().any(|t| {
-            t.partitions.iter().any(|p| {
-                crate::message::any_compressed(&p.message_set)
-                    || self
-                        .replica_manager
-                        .partition(&TopicPartition::new(t.topic.as_str(), p.partition))
-                        .is_some_and(|part| part.log.config().flush_interval_messages != i64::MAX)
+    /// Check and validate every partition of a produce ([`ReplicaManager::prepare_leader_append`]),
+    /// taking each set out of the request so that it can be numbered in place. A repeated
+    /// `(topic, partition)` keeps its last set, in the first one's place (0.8.2 parsed the
+    /// request into a map).
+    fn stage_produce(&self, req: ProduceRequest) -> StagedProduce {
+        let mut names = api::SharedNames::default();
+        let mut sets: Vec<(Arc<str>, i32, Bytes)> = Vec::with_capacity(req.topics.iter().map(|t| t.partitions.len()).sum());
+        let mut index: std::collections::HashMap<(Arc<str>, i32), usize> = std::collections::HashMap::new();
+        for t in req.topics {
+            let topic = names.get(&t.topic);
+            for p in t.partitions {
+                match index.entry((topic.clone(), p.partition)) {
+                    std::collections::hash_map::Entry::Occupied(e) => sets[*e.get()].2 = p.message_set,
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(sets.len());
+                        sets.push((topic.clone(), p.partition, p.message_set));
+                    }
+                }
+            }
+        }
+        let parts = sets
+            .into_iter()
+            .map(|(topic, partition, set)| {
+                let tp = TopicPartition::new(&*topic, partition);
+                // Read before the append: if leadership moves in between, the epoch differs
+                // at the end and the produce gets an error, never a false success.
+                let epoch = self.replica_manager.partition(&tp).map(|part| part.leader_epoch()).unwrap_or(-1);
+                let append = self.replica_manager.prepare_leader_append(&tp, set, req.acks).map_err(|e| self.produce_failed(&topic, partition, e));
+                StagedPartition { topic, partition, epoch, append }
             })
-        })
+            .collect();
+        StagedProduce { acks: req.acks, timeout_ms: req.timeout_ms, parts }
     }
 
-    fn handle_produce(&self, cid: i32, req: ProduceRequest) -> Outcome {
+    /// Log and count a partition of a produce that failed; its error code.
+    fn produce_failed(&self, topic: &str, partition: i32, PartitionError(code, why): PartitionError) -> ErrorCode {
+        log::debug!("produce to [{},{}] failed: {}", topic, partition, why);
+        self.replica_manager.record_failed_produce(topic);
+        code
+    }
+
+    fn handle_produce(&self, cid: i32, req: StagedProduce) -> Outcome {
         let acks = req.acks;
         // Per partition: the answer so far and, for acks=-1, the offset the high watermark
         // must pass in the leader epoch the append was made in.
-        let mut results: Vec<(Arc<str>, ProduceResponsePartition, Option<(i64, i32)>)> = Vec::new();
-        let mut names = api::SharedNames::default();
+        let mut results: Vec<(Arc<str>, ProduceResponsePartition, Option<(i64, i32)>)> = Vec::with_capacity(req.parts.len());
         let mut failed = false;
-        for (topic, p) in req.partitions() {
-            let tp = TopicPartition::new(topic, p.partition);
-            // Read before the append: if leadership moves in between, the epoch differs
-            // at the end and the produce gets an error, never a false success.
-            let epoch = self.replica_manager.partition(&tp).map(|part| part.leader_epoch()).unwrap_or(-1);
-            match self.replica_manager.append_as_leader(&tp, p.message_set.clone(), acks) {
+        for StagedPartition { topic, partition, epoch, append } in req.parts {
+            match append.and_then(|a| self.replica_manager.commit_leader_append(a).map_err(|e| self.produce_failed(&topic, partition, e))) {
                 Ok(info) => {
                     let wait_for = (info.last_offset >= 0).then_some((info.last_offset + 1, epoch));
-                    results.push((names.get(topic), ProduceResponsePartition { partition: p.partition, error_code: ErrorCode::NoError, base_offset: info.first_offset }, wait_for));
+                    results.push((topic, ProduceResponsePartition { partition, error_code: ErrorCode::NoError, base_offset: info.first_offset }, wait_for));
                 }
-                Err(PartitionError(code, why)) => {
-                    log::debug!("produce to {} failed: {}", tp, why);
-                    self.replica_manager.record_failed_produce(topic);
+                Err(code) => {
                     failed = true;
-                    results.push((names.get(topic), ProduceResponsePartition { partition: p.partition, error_code: code, base_offset: -1 }, None));
+                    results.push((topic, ProduceResponsePartition { partition, error_code: code, base_offset: -1 }, None));
                 }
             }
         }

@@ -7,7 +7,7 @@ use super::fetcher::FetcherManager;
 use super::partition::Partition;
 use crate::api::{Broker, LeaderAndIsrRequest, PartitionResult, PartitionState, StopReplicaRequest};
 use crate::common::{ErrorCode, TopicPartition};
-use crate::log::{FetchRegion, LogAppendInfo, LogConfig, LogError, LogManager, OffsetCheckpoint, REPLICATION_CHECKPOINT_FILE};
+use crate::log::{FetchRegion, LogAppendInfo, LogConfig, LogError, LogManager, OffsetCheckpoint, PreparedAppend, REPLICATION_CHECKPOINT_FILE};
 use crate::zk::{json, paths, ZkClient, ZkError};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -31,6 +31,23 @@ pub trait LeadershipListener: Send + Sync {
 /// all, longer than any session timeout, so the read is tried once ZooKeeper is back.
 const ISR_RECONCILE_ATTEMPTS: usize = 600;
 const ISR_RECONCILE_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A produced set validated for a partition this broker leads
+/// ([`ReplicaManager::prepare_leader_append`]), not yet written.
+#[derive(Debug)]
+pub struct LeaderAppend {
+    partition: Arc<Partition>,
+    append: PreparedAppend,
+    /// The set's size as received.
+    bytes: u64,
+}
+
+impl LeaderAppend {
+    /// Whether writing it may block its thread (see [`PreparedAppend::may_block`]).
+    pub fn may_block(&self) -> bool {
+        self.append.may_block()
+    }
+}
 
 /// Why a partition-level operation failed, as the wire error it becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +154,14 @@ impl ReplicaManager {
 
     /// Append a produced set as leader. `acks` = -1 checks `min.insync.replicas` first.
     pub fn append_as_leader(&self, tp: &TopicPartition, set: Bytes, acks: i16) -> Result<LogAppendInfo, PartitionError> {
+        self.commit_leader_append(self.prepare_leader_append(tp, set, acks)?)
+    }
+
+    /// The first half of [`ReplicaManager::append_as_leader`]: the checks, and the set
+    /// validated (and numbered) without the log's lock ([`Log::prepare_append`]).
+    ///
+    /// [`Log::prepare_append`]: crate::log::Log::prepare_append
+    pub fn prepare_leader_append(&self, tp: &TopicPartition, set: Bytes, acks: i16) -> Result<LeaderAppend, PartitionError> {
         if tp.topic == crate::common::OFFSETS_TOPIC {
             return Err(PartitionError(ErrorCode::InvalidTopic, "cannot produce to the internal offsets topic".into()));
         }
@@ -151,7 +176,21 @@ impl ReplicaManager {
             }
         }
         let bytes = set.len() as u64;
-        let info = p.log.append(set, true)?;
+        let append = p.log.prepare_append(set, true)?;
+        Ok(LeaderAppend { partition: p, append, bytes })
+    }
+
+    /// The second half of [`ReplicaManager::append_as_leader`]: the write, if this broker
+    /// still leads the partition.
+    pub fn commit_leader_append(&self, append: LeaderAppend) -> Result<LogAppendInfo, PartitionError> {
+        let LeaderAppend { partition: p, append, bytes } = append;
+        if !p.is_leader() {
+            return Err(PartitionError(
+                ErrorCode::NotLeaderForPartition,
+                format!("broker {} stopped leading {} while a produced set was validated", self.broker_id, p.log.name()),
+            ));
+        }
+        let info = p.log.commit_append(append)?;
         // 0.8.2 `appendToLocalLog`: bytes as received, messages as offsets assigned.
         let messages = if info.first_offset >= 0 { (info.last_offset - info.first_offset + 1).max(0) as u64 } else { 0 };
         for c in [&*p.stats, &self.topic_stats.all] {

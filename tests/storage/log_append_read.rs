@@ -310,3 +310,60 @@ fn offsets_before_follows_fetch_offsets_before() {
     log.roll().unwrap();
     assert_eq!(log.offsets_before(-1, 10), vec![15, 10, 5, 0]);
 }
+
+#[test]
+fn sets_validated_side_by_side_get_the_offsets_of_the_order_they_are_written_in() {
+    // A leader numbers a set while validating it, from the log end offset it sees then;
+    // another append may be written first, and the set is then numbered again.
+    let dir = TempDir::new("prepared");
+    let (_c, clock) = mock_clock();
+    let log = open(dir.path(), LogConfig::default(), clock);
+    let first = log.prepare_append(set(0, 3), true).unwrap();
+    let second = log.prepare_append(set(3, 2), true).unwrap();
+    let compressed = log.prepare_append(set_with(CompressionCodec::Gzip, 5, 2), true).unwrap();
+    assert!(!first.may_block() && compressed.may_block());
+    let info = log.commit_append(second).unwrap();
+    assert_eq!((info.first_offset, info.last_offset), (0, 1));
+    let info = log.commit_append(first).unwrap();
+    assert_eq!((info.first_offset, info.last_offset), (2, 4));
+    let info = log.commit_append(compressed).unwrap();
+    assert_eq!((info.first_offset, info.last_offset), (5, 6));
+    let values: Vec<String> = [3, 4, 0, 1, 2, 5, 6].iter().map(|&i| value(i)).collect();
+    assert_eq!(consume(&log, 0, 1 << 20), values.into_iter().enumerate().map(|(o, v)| (o as i64, v)).collect::<Vec<_>>());
+    // And a restart finds the same offsets on disk.
+    drop(log);
+    let (_c, clock) = mock_clock();
+    let log = Log::open(dir.path(), LogConfig::default(), 0, false, clock).unwrap();
+    assert_eq!(log.log_end_offset(), 7);
+    assert_eq!(consume(&log, 0, 1 << 20).iter().map(|(o, _)| *o).collect::<Vec<_>>(), (0..7).collect::<Vec<i64>>());
+}
+
+#[test]
+fn concurrent_leader_appends_get_distinct_consecutive_offsets() {
+    let dir = TempDir::new("concurrent-appends");
+    let log = Arc::new(open(dir.path(), LogConfig::default(), Arc::new(SystemClock)));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                for k in 0..200 {
+                    let from = (t * 200 + k) * 3;
+                    let info = log.append(set(from, 3), true).unwrap();
+                    got.push((info.first_offset, from));
+                }
+                got
+            })
+        })
+        .collect();
+    let mut firsts: Vec<(i64, usize)> = threads.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    firsts.sort_unstable();
+    assert_eq!(firsts.iter().map(|(o, _)| *o).collect::<Vec<_>>(), (0..800).map(|k| k * 3).collect::<Vec<i64>>());
+    let got = consume(&log, 0, 1 << 30);
+    assert_eq!(got.len(), 2400);
+    for (first, from) in firsts {
+        for i in 0..3 {
+            assert_eq!(got[first as usize + i], (first + i as i64, value(from + i)));
+        }
+    }
+}

@@ -27,6 +27,8 @@ pub struct KafkaBroker {
     extra: Vec<(String, String)>,
     env: Vec<(String, String)>,
     starts: usize,
+    /// The broker executable: this build's, or another build's (a benchmark's baseline).
+    program: PathBuf,
 }
 
 impl KafkaBroker {
@@ -42,6 +44,15 @@ impl KafkaBroker {
         Self::start_with(id, "127.0.0.1", None, zk_connect, extra, env)
     }
 
+    /// [`KafkaBroker::start`] running another build's executable (a benchmark comparing
+    /// builds in one run).
+    pub fn start_program(program: &std::path::Path, id: i32, zk_connect: &str, extra: &[(&str, &str)]) -> KafkaBroker {
+        let mut b = Self::new(id, "127.0.0.1", None, zk_connect, extra, &[]);
+        b.program = program.to_path_buf();
+        b.launch();
+        b
+    }
+
     /// Start broker `id` on `host` (a network namespace with its own address), as on a
     /// machine of its own: `host.name` is the host's address and the port 0.8.2's 9092.
     pub fn start_on(host: &super::hosts::Host, id: i32, zk_connect: &str, extra: &[(&str, &str)]) -> KafkaBroker {
@@ -49,7 +60,13 @@ impl KafkaBroker {
     }
 
     fn start_with(id: i32, host: &str, netns: Option<String>, zk_connect: &str, extra: &[(&str, &str)], env: &[(&str, &str)]) -> KafkaBroker {
-        let mut b = KafkaBroker {
+        let mut b = Self::new(id, host, netns, zk_connect, extra, env);
+        b.launch();
+        b
+    }
+
+    fn new(id: i32, host: &str, netns: Option<String>, zk_connect: &str, extra: &[(&str, &str)], env: &[(&str, &str)]) -> KafkaBroker {
+        KafkaBroker {
             id,
             // A host has every port to itself.
             port: if netns.is_some() { 9092 } else { free_port() },
@@ -61,9 +78,8 @@ impl KafkaBroker {
             extra: extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             starts: 0,
-        };
-        b.launch();
-        b
+            program: PathBuf::from(env!("CARGO_BIN_EXE_kafka08")),
+        }
     }
 
     pub fn addr(&self) -> String {
@@ -116,7 +132,7 @@ impl KafkaBroker {
     fn launch_once(&mut self) {
         self.write_properties();
         let log = fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("open broker log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kafka08"));
+        let mut cmd = Command::new(&self.program);
         if let Some(ns) = &self.netns {
             super::hosts::enter_netns_on_exec(&mut cmd, ns);
         }
