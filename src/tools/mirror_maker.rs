@@ -35,7 +35,6 @@ use crate::common::abs;
 use crate::producer::partitioner::{java_bytes_hash_code, Random};
 use crate::producer::{KeyedMessage, Producer, ProducerConfig, BYTE_ARRAY_PARTITIONER};
 use std::collections::{BTreeSet, HashMap};
-use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -194,16 +193,6 @@ fn load(path: &str) -> Result<Properties, ToolError> {
     Properties::load(Path::new(path)).map_err(|e| ToolError::Failed(format!("Cannot read {}: {}", path, e)))
 }
 
-/// tools-log4j.properties of 0.8.2: WARN and above to stderr.
-fn init_logging() {
-    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,zookeeper_client=error"));
-    b.format(|buf, record| {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        writeln!(buf, "[{}.{:03}] {} {} ({})", now.as_secs(), now.subsec_millis(), record.level(), record.args(), record.target())
-    });
-    let _ = b.try_init();
-}
-
 fn run(p: &OptionParser, no_args: bool, opts: Options) -> Result<(), ToolError> {
     if no_args {
         return Err(UsageError(p.summary().to_string()).into());
@@ -240,7 +229,7 @@ fn run(p: &OptionParser, no_args: bool, opts: Options) -> Result<(), ToolError> 
         let props = load(path)?;
         consumer_configs.push(ConsumerConfig::from_properties(&props).map_err(|e| ToolError::Failed(e.to_string()))?);
     }
-    init_logging();
+    super::perf::init_tool_logging();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("mirrormaker")

@@ -154,20 +154,9 @@ pub fn producer_properties(pairs: &[&str], broker_list: &str, sync: bool) -> Res
     Ok(props)
 }
 
-/// tools-log4j.properties of 0.8.2: WARN and above to stderr, `[time] LEVEL message (logger)`.
-fn init_logging() {
-    use std::io::Write;
-    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,zookeeper_client=error"));
-    b.format(|buf, record| {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        writeln!(buf, "[{}.{:03}] {} {} ({})", now.as_secs(), now.subsec_millis(), record.level(), record.args(), record.target())
-    });
-    let _ = b.try_init();
-}
-
 fn run(opts: Options) -> Result<(), ToolError> {
     let config = config(&opts)?;
-    init_logging();
+    super::perf::init_tool_logging();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("replay-log-producer")
