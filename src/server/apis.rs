@@ -507,7 +507,17 @@ impl KafkaApis {
             };
             entries.push((topic, part));
         }
-        respond(cid, &OffsetsResponse::from_partitions(entries))
+        let answer = respond(cid, &OffsetsResponse::from_partitions(entries));
+        match crate::common::failpoint::offsets_delay() {
+            Some(delay) if req.replica_id < 0 => {
+                log::warn!("failpoint: answering Offsets request {} in {:?}", cid, delay);
+                Outcome::Deferred(Box::pin(async move {
+                    tokio::time::sleep(delay).await;
+                    answer
+                }))
+            }
+            _ => answer,
+        }
     }
 
     async fn handle_metadata(&self, cid: i32, req: MetadataRequest) -> Outcome {

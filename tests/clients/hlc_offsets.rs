@@ -385,3 +385,47 @@ async fn drain_until_end(stream: &mut KafkaStream) -> Option<ConsumerError> {
     };
     tokio::time::timeout(Duration::from_secs(60), drain).await.expect("the stream ended within 60 s")
 }
+
+/// A consumer that stops as soon as it has what it wanted (the console consumer's
+/// `--max-messages`) still commits a start position for a partition that had nothing to
+/// read, even while that partition's leader is slow to say where it starts. Before, the
+/// commit skipped it and the group's lag for it read "unknown" (an operations runbook step
+/// failed on this now and then).
+#[test]
+fn shutdown_commits_a_start_offset_for_a_partition_still_looking_it_up() {
+    use kafka08::common::failpoint::OFFSETS_DELAY_ENV;
+    use support::kafka::KafkaBroker;
+    let _serial = serial();
+    let zk = support::ZkServer::start();
+    let brokers = vec![
+        KafkaBroker::start(1, &zk.connect_string(), &[]),
+        // Broker 2 answers consumers' Offsets requests 1.5 s late.
+        KafkaBroker::start_with_env(2, &zk.connect_string(), &[], &[(OFFSETS_DELAY_ENV, "1500")]),
+    ];
+    let cluster = Cluster { brokers, zk };
+    let zk_connect = cluster.zk.connect_string();
+    let rt = runtime();
+    rt.block_on(async {
+        let zk = zk_client(&zk_connect).await;
+        // Partition 0 led by broker 1, partition 1 by the slow broker 2.
+        let assignment = BTreeMap::from([(0, vec![1]), (1, vec![2])]);
+        kafka08::admin::create_topic_with_assignment(&zk, "quiet", &assignment, &kafka08::common::Properties::new())
+            .await
+            .unwrap();
+    });
+    cluster.wait_for_leaders("quiet", 2);
+    produce(&cluster.bootstrap(), "quiet", &[0], &values("q", 0..3));
+    rt.block_on(async {
+        let zk = zk_client(&zk_connect).await;
+        let c = ZookeeperConsumerConnector::create(config(&zk_connect, "stopper", &[("auto.commit.enable", "true")]))
+            .await
+            .unwrap();
+        let mut s = c.create_message_streams(&one_topic("quiet", 1)).await.unwrap().remove("quiet").unwrap().remove(0);
+        // Partition 0's messages arrive while partition 1 still waits for its start offset.
+        let got = take(&mut s, 3, Duration::from_secs(30)).await;
+        assert!(got.iter().all(|m| m.partition == 0), "{got:?}");
+        c.shutdown().await;
+        assert_eq!(committed(&zk, "stopper", "quiet", 0).await, Some(3), "what was read");
+        assert_eq!(committed(&zk, "stopper", "quiet", 1).await, Some(0), "the empty partition's start");
+    });
+}

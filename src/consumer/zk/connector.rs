@@ -38,6 +38,9 @@ use tokio::task::JoinHandle;
 
 /// How long shutdown waits for a task to notice it (a ZooKeeper call in flight finishes).
 const TASK_STOP_WAIT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for partitions still asking their leader where to start (at
+/// most `socket.timeout.ms`), so it can commit a position for them too.
+const START_OFFSET_WAIT: Duration = Duration::from_secs(5);
 /// Pause before re-arming a watch after a ZooKeeper error.
 const WATCH_RETRY: Duration = Duration::from_secs(1);
 /// The executor wakes at least this often (0.8's watcher thread: every second).
@@ -526,6 +529,9 @@ impl Inner {
     /// streams handed out.
     async fn close_generation(&self, st: &mut RebalanceState, commit: bool, retries: u32) {
         if let Some(f) = st.fetchers.take() {
+            if commit && self.config.auto_commit_enable && self.is_shutting_down() {
+                f.settle_start_offsets(START_OFFSET_WAIT.min(Duration::from_millis(self.config.socket_timeout_ms))).await;
+            }
             f.stop().await;
         }
         let ptis: Vec<Arc<PartitionTopicInfo>> = self.registry().values().cloned().collect();

@@ -140,6 +140,39 @@ impl FetcherManager {
         FetcherManager { shared, finder: Some(finder) }
     }
 
+    /// Wait, at most `limit`, until every partition handed to a fetcher knows its start
+    /// offset. A consumer that stops as soon as it has read what it wanted (the console
+    /// consumer's `--max-messages`) may otherwise stop while a partition with nothing to
+    /// read is still asking its leader where to start, and commit no offset for it: 0.8.2
+    /// left such a partition without an offset, so the group's lag read "unknown" and the
+    /// next member started it over per `auto.offset.reset`.
+    pub async fn settle_start_offsets(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut logged = false;
+        loop {
+            let pending: Vec<TopicPartition> = {
+                let st = self.shared.lock();
+                st.partitions
+                    .iter()
+                    .filter(|(_, a)| matches!(a.leader, Leader::Broker(_)) && a.pti.fetch_offset() < 0)
+                    .map(|(tp, _)| tp.clone())
+                    .collect()
+            };
+            if pending.is_empty() {
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                log::warn!("[{}] stopping before the start offset of {:?} is known", self.shared.cfg.client_id, pending);
+                return;
+            }
+            if !logged {
+                log::info!("[{}] waiting for the start offset of {:?} before stopping", self.shared.cfg.client_id, pending);
+                logged = true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Stop every task of this generation and wait until they are gone.
     pub async fn stop(mut self) {
         let mut handles = self.take_handles();
