@@ -31,6 +31,13 @@ pub trait LeadershipListener: Send + Sync {
 /// all, longer than any session timeout, so the read is tried once ZooKeeper is back.
 const ISR_RECONCILE_ATTEMPTS: usize = 600;
 const ISR_RECONCILE_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
+/// ISR changes made within this window go to the controller in one notification znode
+/// (0.9.0 wrote one znode per change and a shrink pass over thousands of partitions
+/// flooded the controller, KAFKA-2406); metadata still learns a change well within a second.
+const ISR_ANNOUNCE_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
+/// Partitions named by one notification znode: far below ZooKeeper's 1 MB node limit even
+/// with 249-character topic names.
+const ISR_ANNOUNCE_MAX_PARTITIONS: usize = 2_000;
 
 /// A produced set validated for a partition this broker leads
 /// ([`ReplicaManager::prepare_leader_append`]), not yet written.
@@ -78,6 +85,15 @@ pub struct ReplicaManager {
     /// `IsrShrinksPerSec` and `IsrExpandsPerSec`, as counts.
     pub isr_shrinks: AtomicU64,
     pub isr_expands: AtomicU64,
+    /// ISR changes not yet announced to the controller.
+    isr_announcements: std::sync::Mutex<IsrAnnouncements>,
+}
+
+#[derive(Default)]
+struct IsrAnnouncements {
+    pending: std::collections::BTreeSet<TopicPartition>,
+    /// A task will write `pending` at the end of the current window.
+    scheduled: bool,
 }
 
 impl ReplicaManager {
@@ -109,6 +125,7 @@ impl ReplicaManager {
             topic_stats: BrokerTopicStats::default(),
             isr_shrinks: AtomicU64::new(0),
             isr_expands: AtomicU64::new(0),
+            isr_announcements: std::sync::Mutex::new(IsrAnnouncements::default()),
         })
     }
 
@@ -470,7 +487,7 @@ impl ReplicaManager {
                     log::info!("Partition {} on broker {}: ISR {:?} -> {:?}", p.tp, self.broker_id, st.isr, change.new_isr);
                     self.notify_progress();
                 }
-                self.announce_isr_change(&p.tp).await;
+                self.announce_isr_change(&p.tp);
             }
             Err(e) => {
                 log::info!(
@@ -521,7 +538,7 @@ impl ReplicaManager {
                                 change.new_isr
                             );
                             rm.notify_progress();
-                            rm.announce_isr_change(&p.tp).await;
+                            rm.announce_isr_change(&p.tp);
                         }
                         return;
                     }
@@ -535,12 +552,41 @@ impl ReplicaManager {
 
     /// Tell the controller that the ISR of `tp` changed (0.9's
     /// `/isr_change_notification`), so that every broker's metadata learns it: 0.8.2 left
-    /// TopicMetadata's ISR stale until the next leader change (KAFKA-1367).
-    async fn announce_isr_change(&self, tp: &TopicPartition) {
-        let entry = json::PartitionEntry { topic: tp.topic.clone(), partition: tp.partition, replicas: None };
-        let doc = json::PartitionList { version: 1, partitions: vec![entry] };
-        if let Err(e) = self.zk.create_persistent_sequential(paths::ISR_CHANGE_PREFIX, &doc.to_bytes()).await {
-            log::warn!("Broker {} cannot announce the ISR change of {}: {}", self.broker_id, tp, e);
+    /// TopicMetadata's ISR stale until the next leader change (KAFKA-1367). Changes made
+    /// within [`ISR_ANNOUNCE_WINDOW`] share one notification.
+    fn announce_isr_change(&self, tp: &TopicPartition) {
+        let mut a = self.isr_announcements.lock().unwrap_or_else(|e| e.into_inner());
+        a.pending.insert(tp.clone());
+        if a.scheduled {
+            return;
+        }
+        let Some(rm) = self.me.upgrade() else { return };
+        a.scheduled = true;
+        drop(a);
+        tokio::spawn(async move {
+            tokio::time::sleep(ISR_ANNOUNCE_WINDOW).await;
+            rm.write_isr_announcements().await;
+        });
+    }
+
+    /// Write what the window collected, one sequential znode per
+    /// [`ISR_ANNOUNCE_MAX_PARTITIONS`] partitions.
+    async fn write_isr_announcements(&self) {
+        let pending = {
+            let mut a = self.isr_announcements.lock().unwrap_or_else(|e| e.into_inner());
+            a.scheduled = false;
+            std::mem::take(&mut a.pending)
+        };
+        let pending: Vec<TopicPartition> = pending.into_iter().collect();
+        for chunk in pending.chunks(ISR_ANNOUNCE_MAX_PARTITIONS) {
+            let partitions = chunk
+                .iter()
+                .map(|tp| json::PartitionEntry { topic: tp.topic.clone(), partition: tp.partition, replicas: None })
+                .collect();
+            let doc = json::PartitionList { version: 1, partitions };
+            if let Err(e) = self.zk.create_persistent_sequential(paths::ISR_CHANGE_PREFIX, &doc.to_bytes()).await {
+                log::warn!("Broker {} cannot announce the ISR changes of {} partitions: {}", self.broker_id, chunk.len(), e);
+            }
         }
     }
 

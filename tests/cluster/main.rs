@@ -17,6 +17,7 @@ mod cluster_topic_deletion;
 mod controller_bounced_broker;
 mod controller_election;
 mod controller_partitions;
+mod isr_change_notifications;
 mod isr_write_answer_lost;
 mod metrics_endpoint;
 mod preferred_leaders;
