@@ -270,6 +270,10 @@ pub async fn start_reassignment(zk: &ZkClient, partitions: &Reassignment) -> Adm
             let running = partitions_being_reassigned(zk).await.unwrap_or_default();
             // 0.8.2 formatted its Map[TopicAndPartition, ReassignedPartitionsContext]: the
             // case class prints its replica List and its (unset) ISR listener.
+            // Iterated as 0.8.2's immutable Map iterated (insertion order up to four).
+            let running = crate::common::scala_collection_order(running, |(tp, _)| {
+                crate::common::topic_and_partition_hash(&tp.topic, tp.partition)
+            });
             let shown: Vec<String> = running
                 .iter()
                 .map(|(tp, r)| format!("{} -> ReassignedPartitionsContext(List({}),null)", tp, join(r, ", ")))

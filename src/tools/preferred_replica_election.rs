@@ -11,7 +11,7 @@
 use super::options::{parse_admin_args, usage_and_die, OptionParser};
 use super::topics_command::connect;
 use super::ToolOutput;
-use crate::common::TopicPartition;
+use crate::common::{scala_collection_order, topic_and_partition_hash, TopicPartition};
 use crate::zk::json::{PartitionEntry, PartitionList};
 use crate::zk::{paths, QueryError, ZkClient, ZkError};
 use std::collections::BTreeSet;
@@ -75,7 +75,7 @@ pub fn failed(message: &str) -> ToolOutput {
 
 /// The command once its input is read (`None`: every partition, as without
 /// `--path-to-json-file`): what the tool prints, and whether it succeeded.
-pub async fn elect(zk: &ZkClient, requested: Option<BTreeSet<TopicPartition>>) -> ToolOutput {
+pub async fn elect(zk: &ZkClient, requested: Option<Vec<TopicPartition>>) -> ToolOutput {
     let mut lines = Vec::new();
     match start_election(zk, requested, &mut lines).await {
         Ok(partitions) => {
@@ -99,12 +99,13 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 /// 0.8.2 `parsePreferredReplicaElectionData`: `{"partitions":[{"topic":..,"partition":..}]}`;
-/// duplicates are refused.
-pub fn parse_election_data(data: &[u8]) -> Result<BTreeSet<TopicPartition>, String> {
+/// duplicates are refused. The partitions in the file's order.
+pub fn parse_election_data(data: &[u8]) -> Result<Vec<TopicPartition>, String> {
     const EMPTY: &str = "Preferred replica election data is empty";
     let value: serde_json::Value = serde_json::from_slice(data).map_err(|_| EMPTY.to_string())?;
     let list = value.get("partitions").and_then(|p| p.as_array()).ok_or_else(|| EMPTY.to_string())?;
     let mut seen = BTreeSet::new();
+    let mut listed = Vec::with_capacity(list.len());
     let mut duplicates = Vec::new();
     for entry in list {
         let topic = entry.get("topic").and_then(|t| t.as_str());
@@ -116,15 +117,19 @@ pub fn parse_election_data(data: &[u8]) -> Result<BTreeSet<TopicPartition>, Stri
             ));
         };
         let tp = TopicPartition::new(topic, partition);
-        if !seen.insert(tp.clone()) && !duplicates.contains(&tp) {
-            duplicates.push(tp);
+        if !seen.insert(tp.clone()) {
+            if !duplicates.contains(&tp) {
+                duplicates.push(tp);
+            }
+        } else {
+            listed.push(tp);
         }
     }
     if !duplicates.is_empty() {
         let names: Vec<String> = duplicates.iter().map(bracketed).collect();
         return Err(format!("Preferred replica election data contains duplicate partitions: {}", names.join(",")));
     }
-    Ok(seen)
+    Ok(listed)
 }
 
 /// 0.8.2 `TopicAndPartition.toString`.
@@ -132,9 +137,14 @@ fn bracketed(tp: &TopicPartition) -> String {
     format!("[{},{}]", tp.topic, tp.partition)
 }
 
-/// A Scala `Set` of `TopicAndPartition`s as 0.8.2 printed it (sorted here: Scala's hash order is
-/// no contract).
-fn scala_set(partitions: &BTreeSet<TopicPartition>) -> String {
+/// The order 0.8.2's `Set[TopicAndPartition]` of `partitions` (added in this order)
+/// iterated in: how it printed the set and listed it in the znode's JSON.
+fn scala_set_order(partitions: Vec<TopicPartition>) -> Vec<TopicPartition> {
+    scala_collection_order(partitions, |tp| topic_and_partition_hash(&tp.topic, tp.partition))
+}
+
+/// A Scala `Set` of `TopicAndPartition`s as 0.8.2 printed it (`partitions` in set order).
+fn scala_set(partitions: &[TopicPartition]) -> String {
     let names: Vec<String> = partitions.iter().map(bracketed).collect();
     format!("Set({})", names.join(", "))
 }
@@ -143,9 +153,9 @@ fn scala_set(partitions: &BTreeSet<TopicPartition>) -> String {
 /// `/admin/preferred_replica_election`; a present node means an election in progress.
 async fn start_election(
     zk: &ZkClient,
-    requested: Option<BTreeSet<TopicPartition>>,
+    requested: Option<Vec<TopicPartition>>,
     out: &mut Vec<String>,
-) -> Result<BTreeSet<TopicPartition>, String> {
+) -> Result<Vec<TopicPartition>, String> {
     let partitions = match requested {
         Some(requested) => {
             let topics: BTreeSet<&str> = requested.iter().map(|tp| tp.topic.as_str()).collect();
@@ -165,16 +175,10 @@ async fn start_election(
             }
             requested
         }
-        None => {
-            let mut all = BTreeSet::new();
-            for topic in zk.topics().await.map_err(|e| e.to_string())? {
-                for p in topic_partitions(zk, &topic).await?.unwrap_or_default() {
-                    all.insert(TopicPartition::new(topic.clone(), p));
-                }
-            }
-            all
-        }
+        // 0.8.2 `ZkUtils.getAllPartitions`: topics and partitions as ZooKeeper lists them.
+        None => zk.all_partitions_as_listed().await.map_err(|e| e.to_string())?,
     };
+    let partitions = scala_set_order(partitions);
     let doc = PartitionList {
         version: 1,
         partitions: partitions
@@ -190,7 +194,7 @@ async fn start_election(
         }
         Err(ZkError::NodeExists) => {
             let current = match zk.preferred_replica_election().await {
-                Ok(Some(partitions)) => scala_set(&partitions.into_iter().collect()),
+                Ok(Some(partitions)) => scala_set(&scala_set_order(partitions)),
                 Ok(None) => "Set()".into(), // finished between our create and our read
                 Err(QueryError::Corrupt(why)) => why,
                 Err(e) => return Err(e.to_string()),
@@ -210,7 +214,7 @@ async fn topic_partitions(zk: &ZkClient, topic: &str) -> Result<Option<Vec<i32>>
 mod tests {
     use super::*;
 
-    fn set(list: &[(&str, i32)]) -> BTreeSet<TopicPartition> {
+    fn set(list: &[(&str, i32)]) -> Vec<TopicPartition> {
         list.iter().map(|(t, p)| TopicPartition::new(*t, *p)).collect()
     }
 
@@ -219,6 +223,9 @@ mod tests {
         let data = br#"{"partitions":[{"topic": "foo", "partition": 1}, {"topic": "foobar", "partition": 2}]}"#;
         assert_eq!(parse_election_data(data), Ok(set(&[("foo", 1), ("foobar", 2)])));
         assert_eq!(scala_set(&set(&[("foo", 1), ("foobar", 2)])), "Set([foo,1], [foobar,2])");
+        // The file's order, as 0.8.2's small sets kept it.
+        let data = br#"{"partitions":[{"topic":"t","partition":1},{"topic":"t","partition":0}]}"#;
+        assert_eq!(scala_set(&scala_set_order(parse_election_data(data).unwrap())), "Set([t,1], [t,0])");
     }
 
     #[test]

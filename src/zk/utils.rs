@@ -113,6 +113,23 @@ impl ZkClient {
         Ok(topics)
     }
 
+    /// Every partition as 0.8.2's `ZkUtils.getAllPartitions` listed them: topics in the
+    /// order ZooKeeper lists `/brokers/topics`, each topic's partitions in the order it
+    /// lists `/brokers/topics/<t>/partitions` (the assignment's ids, for a topic whose
+    /// partition znodes the controller has not made yet: 0.8.2 failed on it).
+    pub async fn all_partitions_as_listed(&self) -> QueryResult<Vec<TopicPartition>> {
+        let mut out = Vec::new();
+        for topic in self.get_children(paths::BROKER_TOPICS).await?.unwrap_or_default() {
+            let listed = self.get_children(&paths::topic_partitions(&topic)).await?;
+            let ids: Vec<i32> = match listed {
+                Some(children) => children.iter().filter_map(|c| c.parse().ok()).collect(),
+                None => self.topic_assignment(&topic).await?.map(|a| a.keys().copied().collect()).unwrap_or_default(),
+            };
+            out.extend(ids.into_iter().map(|p| TopicPartition::new(topic.clone(), p)));
+        }
+        Ok(out)
+    }
+
     /// A topic's assignment (`None`: no such topic), partition ids as written.
     pub async fn topic_assignment(&self, topic: &str) -> QueryResult<Option<Assignment>> {
         let path = paths::topic(topic);

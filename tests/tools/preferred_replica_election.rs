@@ -92,6 +92,32 @@ fn election_of_listed_partitions_writes_the_082_znode_and_prints_082_lines() {
     let all = r#"{"version":1,"partitions":[{"topic":"t","partition":0},{"topic":"t","partition":1},{"topic":"u","partition":0}]}"#;
     assert_eq!(zk.election_node().as_deref(), Some(all));
     assert_eq!(out.stdout.lines().last(), Some("Successfully started preferred replica election for partitions Set([t,0], [t,1], [u,0])"));
+
+    // 0.8.2 printed and wrote a Scala Set: up to four partitions in the file's order, more
+    // in the hash order Scala iterates them in (the sets below as Scala 2.11 prints them).
+    zk.topic("w", &[(0, &[1, 2]), (1, &[2, 1]), (2, &[1, 2]), (3, &[2, 1]), (4, &[1, 2])]);
+    for (listed, printed) in [
+        (vec![("w", 1), ("t", 0)], "Set([w,1], [t,0])"),
+        (vec![("w", 4), ("w", 3), ("w", 2), ("w", 1), ("w", 0)], "Set([w,1], [w,0], [w,3], [w,2], [w,4])"),
+    ] {
+        zk.delete_election_node();
+        let entries: Vec<String> = listed.iter().map(|(t, p)| format!(r#"{{"topic":"{t}","partition":{p}}}"#)).collect();
+        std::fs::write(&file, format!(r#"{{"partitions":[{}]}}"#, entries.join(","))).unwrap();
+        let out = zk.tool(&["--path-to-json-file", file.to_str().unwrap()]);
+        assert_eq!(out.code, Some(0), "{}", out.all());
+        assert_eq!(out.stdout.lines().last(), Some(format!("Successfully started preferred replica election for partitions {printed}").as_str()));
+        // The znode lists them in the same order.
+        let in_order: Vec<String> = printed
+            .trim_start_matches("Set(")
+            .trim_end_matches(')')
+            .split(", ")
+            .map(|tp| {
+                let (t, p) = tp.trim_matches(|c| c == '[' || c == ']').split_once(',').unwrap();
+                format!(r#"{{"topic":"{t}","partition":{p}}}"#)
+            })
+            .collect();
+        assert_eq!(zk.election_node(), Some(format!(r#"{{"version":1,"partitions":[{}]}}"#, in_order.join(","))));
+    }
 }
 
 #[test]
