@@ -12,7 +12,7 @@ pub use assignment::{assign_replicas_to_brokers, time_seeded_random, AssignmentE
 pub use java_order::JavaHashtable;
 pub use reassign::{
     check_generate_input, check_reassignment, current_reassignment, parse_reassignment_json, parse_topics_json,
-    partitions_being_reassigned, propose_reassignment, reassignment_json, reassignment_status, start_reassignment,
+    partitions_being_reassigned, propose_reassignment, reassignment_json, reassignment_status, scala_map_order, start_reassignment,
     Reassignment, ReassignmentStatus,
 };
 pub use topics::{

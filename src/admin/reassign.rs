@@ -10,7 +10,7 @@
 
 use super::assignment::assign_replicas_to_brokers;
 use super::topics::{AdminError, AdminResult, ReplicaAssignment};
-use crate::common::TopicPartition;
+use crate::common::{java_string_hash, scala_collection_order, scala_mutable_hash_order, topic_and_partition_hash, TopicPartition};
 use crate::zk::json::{PartitionEntry, PartitionList};
 use crate::zk::{paths, ZkClient, ZkError};
 use serde_json::Value;
@@ -151,27 +151,68 @@ pub fn check_generate_input(
 
 /// `--generate`'s proposal: each topic's partitions assigned afresh over `brokers` with
 /// its current replication factor (0.8.2 `AdminUtils.assignReplicasToBrokers`, random
-/// start), sorted by topic and partition.
+/// start), listed as 0.8.2 listed its `mutable.Map` of them: topics in the order its
+/// `groupBy` of the current assignment gave, each topic's partitions in the order of the
+/// assigner's `mutable.HashMap`, the whole in `mutable.HashMap` order.
 pub fn propose_reassignment(
     brokers: &[i32],
+    topics: &[String],
     current: &BTreeMap<String, ReplicaAssignment>,
     mut random: impl FnMut(usize) -> usize,
 ) -> AdminResult<Reassignment> {
+    let listed = current_reassignment(topics, current);
+    let mut first_seen: Vec<String> = Vec::new();
+    for (tp, _) in &listed {
+        if !first_seen.contains(&tp.topic) {
+            first_seen.push(tp.topic.clone());
+        }
+    }
+    let grouped = scala_collection_order(scala_mutable_hash_order(first_seen, |t| java_string_hash(t)), |t| java_string_hash(t));
     let mut out = Vec::new();
-    for (topic, parts) in current {
+    for topic in grouped {
+        let Some(parts) = current.get(&topic) else { continue };
         let rf = parts.values().next().map_or(0, Vec::len) as i32;
         let assigned = assign_replicas_to_brokers(brokers, parts.len() as i32, rf, -1, -1, &mut random)?;
+        let assigned = scala_mutable_hash_order(assigned.into_iter().collect(), |(p, _)| *p);
         out.extend(assigned.into_iter().map(|(p, r)| (TopicPartition::new(topic.clone(), p), r)));
     }
-    Ok(out)
+    Ok(scala_mutable_hash_order(out, |(tp, _)| topic_and_partition_hash(&tp.topic, tp.partition)))
 }
 
-/// The current assignment of `topics` as a reassignment (for the rollback block).
-pub fn current_reassignment(current: &BTreeMap<String, ReplicaAssignment>) -> Reassignment {
-    current
-        .iter()
-        .flat_map(|(t, parts)| parts.iter().map(move |(p, r)| (TopicPartition::new(t.clone(), *p), r.clone())))
-        .collect()
+/// The current assignment of `topics` (those that exist) as 0.8.2's
+/// `ZkUtils.getReplicaAssignmentForTopics` listed it, for the rollback block: a
+/// `mutable.HashMap` filled topic by topic in the order given, each topic's partitions in
+/// the order its parsed znode JSON iterated them.
+pub fn current_reassignment(topics: &[String], current: &BTreeMap<String, ReplicaAssignment>) -> Reassignment {
+    let mut items = Vec::new();
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    for topic in topics {
+        let Some(parts) = current.get(topic) else { continue };
+        if !done.insert(topic) {
+            continue;
+        }
+        let keys = scala_collection_order(parts.keys().map(|p| p.to_string()).collect(), |k: &String| java_string_hash(k));
+        for key in keys {
+            let p: i32 = key.parse().unwrap_or_default();
+            items.push((TopicPartition::new(topic.clone(), p), parts.get(&p).cloned().unwrap_or_default()));
+        }
+    }
+    scala_mutable_hash_order(items, |(tp, _)| topic_and_partition_hash(&tp.topic, tp.partition))
+}
+
+/// `partitions` in the order 0.8.2's immutable `Map[TopicAndPartition, Seq[Int]]` built
+/// from them iterated (`toMap`: a partition named again keeps its first place and takes
+/// the last list): how it wrote `/admin/reassign_partitions` and printed and verified a
+/// reassignment.
+pub fn scala_map_order(partitions: Reassignment) -> Reassignment {
+    let mut merged: Reassignment = Vec::with_capacity(partitions.len());
+    for (tp, r) in partitions {
+        match merged.iter_mut().find(|(t, _)| *t == tp) {
+            Some(entry) => entry.1 = r,
+            None => merged.push((tp, r)),
+        }
+    }
+    scala_collection_order(merged, |(tp, _)| topic_and_partition_hash(&tp.topic, tp.partition))
 }
 
 /// The checks of `--execute`, in 0.8.2's order and with its messages, then ours: not
@@ -271,9 +312,7 @@ pub async fn start_reassignment(zk: &ZkClient, partitions: &Reassignment) -> Adm
             // 0.8.2 formatted its Map[TopicAndPartition, ReassignedPartitionsContext]: the
             // case class prints its replica List and its (unset) ISR listener.
             // Iterated as 0.8.2's immutable Map iterated (insertion order up to four).
-            let running = crate::common::scala_collection_order(running, |(tp, _)| {
-                crate::common::topic_and_partition_hash(&tp.topic, tp.partition)
-            });
+            let running = scala_map_order(running);
             let shown: Vec<String> = running
                 .iter()
                 .map(|(tp, r)| format!("{} -> ReassignedPartitionsContext(List({}),null)", tp, join(r, ", ")))
@@ -373,11 +412,26 @@ mod tests {
 
     #[test]
     fn the_proposal_keeps_each_topics_replication_factor_and_uses_only_the_listed_brokers() {
-        let p = propose_reassignment(&[2, 3, 4], &cluster(), |_| 0).unwrap();
-        assert_eq!(p, vec![(tp("foo", 0), vec![2, 3]), (tp("foo", 1), vec![3, 4])]);
-        let too_few = propose_reassignment(&[4], &cluster(), |_| 0).unwrap_err();
+        let foo = ["foo".to_string()];
+        // Listed in Scala mutable.HashMap order, as 0.8.2 printed them: [foo,1] first.
+        let p = propose_reassignment(&[2, 3, 4], &foo, &cluster(), |_| 0).unwrap();
+        assert_eq!(p, vec![(tp("foo", 1), vec![3, 4]), (tp("foo", 0), vec![2, 3])]);
+        let too_few = propose_reassignment(&[4], &foo, &cluster(), |_| 0).unwrap_err();
         assert_eq!(too_few.to_string(), "replication factor: 2 larger than available brokers: 1");
-        assert_eq!(current_reassignment(&cluster()), vec![(tp("foo", 0), vec![1, 2]), (tp("foo", 1), vec![2, 3])]);
+        assert_eq!(current_reassignment(&foo, &cluster()), vec![(tp("foo", 1), vec![2, 3]), (tp("foo", 0), vec![1, 2])]);
+        // A topic the list does not name is not listed.
+        assert_eq!(current_reassignment(&[], &cluster()), vec![]);
+    }
+
+    #[test]
+    fn a_reassignment_is_ordered_as_scalas_immutable_map_of_it() {
+        // Up to four: the file's order, a partition named again keeps its place, last list wins.
+        let r = vec![(tp("foo", 1), vec![1]), (tp("bar", 0), vec![2]), (tp("foo", 1), vec![3])];
+        assert_eq!(scala_map_order(r), vec![(tp("foo", 1), vec![3]), (tp("bar", 0), vec![2])]);
+        // Beyond: the hash order Scala 2.11 printed for Set([w,0]..[w,4]) built in reverse.
+        let five: Reassignment = (0..5).rev().map(|p| (tp("w", p), vec![1])).collect();
+        let order: Vec<i32> = scala_map_order(five).iter().map(|(tp, _)| tp.partition).collect();
+        assert_eq!(order, [1, 0, 3, 2, 4]);
     }
 
     #[test]

@@ -12,6 +12,6 @@ mod topic;
 
 pub use clock::{Clock, MockClock, SystemClock};
 pub use error_code::ErrorCode;
-pub use java::{abs, java_bytes_hash, java_string_hash, scala_collection_order, topic_and_partition_hash};
+pub use java::{abs, java_bytes_hash, java_string_hash, scala_collection_order, scala_mutable_hash_order, topic_and_partition_hash};
 pub use properties::{parse_properties, Properties, PropertiesError};
 pub use topic::{validate_topic_name, TopicPartition, OFFSETS_TOPIC};

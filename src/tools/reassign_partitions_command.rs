@@ -9,7 +9,8 @@
 
 use super::options::{parse_admin_args, usage_and_die, OptionParser, Options};
 use super::topics_command::CONNECTION_TIMEOUT_ENV;
-use crate::admin::{self, AdminError, Reassignment, ReassignmentStatus, ReplicaAssignment};
+use crate::admin::{self, AdminError, ReassignmentStatus, ReplicaAssignment};
+use crate::common::TopicPartition;
 use super::ToolOutput;
 use crate::zk::ZkClient;
 use std::collections::{BTreeMap, BTreeSet};
@@ -200,57 +201,66 @@ async fn generate(zk: &ZkClient, topics_json: &str, list: &str, out: &mut Vec<St
     let current = assignments(zk, &topics).await?;
     let live = admin::live_brokers(zk).await?;
     admin::check_generate_input(&brokers, &topics, &live, &current)?;
-    let proposed = admin::propose_reassignment(&brokers, &current, admin::time_seeded_random())?;
-    out.push(format!("Current partition replica assignment\n\n{}", admin::reassignment_json(&admin::current_reassignment(&current))));
+    let proposed = admin::propose_reassignment(&brokers, &topics, &current, admin::time_seeded_random())?;
+    out.push(format!("Current partition replica assignment\n\n{}", admin::reassignment_json(&admin::current_reassignment(&topics, &current))));
     out.push(format!("Proposed partition reassignment configuration\n\n{}", admin::reassignment_json(&proposed)));
     Ok(())
 }
 
 async fn execute(zk: &ZkClient, file: &str, json: &str, out: &mut Vec<String>) -> Result<(), Failure> {
     let partitions = admin::parse_reassignment_json(json)?;
-    let topics: BTreeSet<String> = partitions.iter().map(|(tp, _)| tp.topic.clone()).collect();
+    // The topics in the file's order (0.8.2: `.map(_._1.topic).distinct`).
+    let mut topics: Vec<String> = Vec::new();
+    for (tp, _) in &partitions {
+        if !topics.contains(&tp.topic) {
+            topics.push(tp.topic.clone());
+        }
+    }
     let current = assignments(zk, &topics).await?;
     let live = admin::live_brokers(zk).await?;
     admin::check_reassignment(file, &partitions, &current, &live)?;
     // Before starting, the current assignment, to roll back with.
     out.push(format!(
         "Current partition replica assignment\n\n{}\n\nSave this to use as the --reassignment-json-file option during rollback",
-        admin::reassignment_json(&admin::current_reassignment(&current))
+        admin::reassignment_json(&admin::current_reassignment(&topics, &current))
     ));
+    let partitions = admin::scala_map_order(partitions);
     admin::start_reassignment(zk, &partitions).await?;
     out.push(format!("Successfully started reassignment of partitions {}", admin::reassignment_json(&partitions)));
     Ok(())
 }
 
 async fn verify(zk: &ZkClient, json: &str, out: &mut Vec<String>) -> Result<(), Failure> {
-    let parsed = admin::parse_reassignment_json(json)?;
-    // 0.8.2 read the file into a map: the last entry of a partition wins.
-    let mut partitions: Reassignment = Vec::new();
-    for (tp, r) in parsed {
-        match partitions.iter_mut().find(|(t, _)| *t == tp) {
-            Some(entry) => entry.1 = r,
-            None => partitions.push((tp, r)),
-        }
-    }
+    // 0.8.2 read the file into an immutable Map: the last entry of a partition wins.
+    let partitions = admin::scala_map_order(admin::parse_reassignment_json(json)?);
     let running: BTreeSet<_> = admin::partitions_being_reassigned(zk).await?.into_iter().map(|(tp, _)| tp).collect();
     let topics: BTreeSet<String> = partitions.iter().map(|(tp, _)| tp.topic.clone()).collect();
     let current = assignments(zk, &topics).await?;
     out.push("Status of partition reassignment:".to_string());
-    for (tp, target) in &partitions {
-        let now = current.get(&tp.topic).and_then(|parts| parts.get(&tp.partition));
-        match admin::reassignment_status(target, running.contains(tp), now) {
-            ReassignmentStatus::Completed => out.push(format!("Reassignment of partition {} completed successfully", tp)),
-            ReassignmentStatus::InProgress => out.push(format!("Reassignment of partition {} is still in progress", tp)),
-            ReassignmentStatus::Failed(assigned) => {
-                out.push(format!(
-                    "ERROR: Assigned replicas ({}) don't match the list of replicas for reassignment ({}) for partition {}",
-                    join(&assigned),
-                    join(target),
-                    tp
-                ));
-                out.push(format!("Reassignment of partition {} failed", tp));
-            }
+    // 0.8.2 printed each mismatch while it checked every partition, then every status.
+    let statuses: Vec<(&TopicPartition, ReassignmentStatus)> = partitions
+        .iter()
+        .map(|(tp, target)| {
+            let now = current.get(&tp.topic).and_then(|parts| parts.get(&tp.partition));
+            (tp, admin::reassignment_status(target, running.contains(tp), now))
+        })
+        .collect();
+    for ((tp, status), (_, target)) in statuses.iter().zip(&partitions) {
+        if let ReassignmentStatus::Failed(assigned) = status {
+            out.push(format!(
+                "ERROR: Assigned replicas ({}) don't match the list of replicas for reassignment ({}) for partition {}",
+                join(&assigned[..]),
+                join(target),
+                tp
+            ));
         }
+    }
+    for (tp, status) in &statuses {
+        out.push(match status {
+            ReassignmentStatus::Completed => format!("Reassignment of partition {} completed successfully", tp),
+            ReassignmentStatus::InProgress => format!("Reassignment of partition {} is still in progress", tp),
+            ReassignmentStatus::Failed(_) => format!("Reassignment of partition {} failed", tp),
+        });
     }
     Ok(())
 }

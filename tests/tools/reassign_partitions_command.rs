@@ -58,7 +58,8 @@ fn execute_prints_the_rollback_block_and_writes_the_reassignment_znode() {
     let file = z.file("r.json", r#"{"version":1,"partitions":[{"topic":"foo","partition":0,"replicas":[3,2]}]}"#);
     let out = z.tool(&["--execute", "--reassignment-json-file", &file]);
     assert!(out.success(), "{}", out.all());
-    let current = r#"{"version":1,"partitions":[{"topic":"foo","partition":0,"replicas":[1,2]},{"topic":"foo","partition":1,"replicas":[2,3]}]}"#;
+    // 0.8.2 listed the current assignment from a Scala mutable.HashMap: [foo,1] first.
+    let current = r#"{"version":1,"partitions":[{"topic":"foo","partition":1,"replicas":[2,3]},{"topic":"foo","partition":0,"replicas":[1,2]}]}"#;
     let asked = r#"{"version":1,"partitions":[{"topic":"foo","partition":0,"replicas":[3,2]}]}"#;
     assert_eq!(
         out.stdout,
@@ -97,11 +98,12 @@ fn verify_reports_completed_and_failed_partitions_from_the_assignment() {
     );
     let out = z.tool(&["--verify", "--reassignment-json-file", &file]);
     assert!(out.success(), "{}", out.all());
+    // 0.8.2 printed every mismatch while checking, before the statuses.
     assert_eq!(
         out.stdout,
         "Status of partition reassignment:\n\
-         Reassignment of partition [foo,0] completed successfully\n\
          ERROR: Assigned replicas (2,3) don't match the list of replicas for reassignment (3,1) for partition [foo,1]\n\
+         Reassignment of partition [foo,0] completed successfully\n\
          Reassignment of partition [foo,1] failed\n"
     );
 }
@@ -118,7 +120,7 @@ fn generate_proposes_the_topics_partitions_over_the_listed_brokers() {
     assert_eq!(lines[1], "");
     assert_eq!(
         lines[2],
-        r#"{"version":1,"partitions":[{"topic":"foo","partition":0,"replicas":[1,2]},{"topic":"foo","partition":1,"replicas":[2,3]}]}"#
+        r#"{"version":1,"partitions":[{"topic":"foo","partition":1,"replicas":[2,3]},{"topic":"foo","partition":0,"replicas":[1,2]}]}"#
     );
     assert_eq!(lines[3], "Proposed partition reassignment configuration");
     assert_eq!(lines[4], "");
