@@ -146,6 +146,9 @@ mod tests {
             "[other,3] [reassign,1] [reassign,0] [other,0] [other,1] [other,2] [reassign,2]"
         );
         assert_eq!(put(&[("a", 70), ("bb", 100), ("t", 30)]), BIG_MAP_ORDER);
+        // Int keys (broker ids), an Int's hash being itself; printed by Scala 2.11.
+        assert_eq!(scala_mutable_hash_order(vec![3, 2, -1], |i| *i), [-1, 2, 3]);
+        assert_eq!(scala_mutable_hash_order((1..=14).collect(), |i| *i), [8, 11, 2, 5, 14, 4, 13, 7, 1, 10, 9, 3, 12, 6]);
         // A parsed JSON object's keys ("0".."11"), as Scala's immutable Map iterates them.
         let keys = scala_collection_order((0..12).map(|p| p.to_string()).collect(), |k: &String| java_string_hash(k));
         assert_eq!(keys.join(" "), "8 4 11 9 5 10 6 1 0 2 7 3");

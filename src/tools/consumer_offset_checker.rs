@@ -5,7 +5,7 @@
 
 use super::options::{run_tool, OptionParser, Options, ToolError};
 use crate::api::{self, Broker, ConsumerMetadataRequest, OffsetFetchRequest, OffsetFetchTopic, OffsetsPartition, OffsetsRequest, OffsetsTopic};
-use crate::common::ErrorCode;
+use crate::common::{scala_mutable_hash_order, ErrorCode};
 use crate::network::BrokerConnection;
 use crate::zk::{QueryError, ZkClient};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -88,13 +88,28 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
         }
         println!("{}", row(["Group", "Topic", "Pid", "Offset", "logSize", "Lag", "Owner"]));
         let mut conns: HashMap<i32, BrokerConnection> = HashMap::new();
+        // 0.8.2's `consumerMap`: every leader asked, in the order first asked, with whether
+        // it is registered (a leader that is not is skipped without a line, as 0.8.2 did).
+        let mut leaders_asked: Vec<i32> = Vec::new();
         for (t, ps) in &partitions {
             for p in ps {
-                let leader = zk.partition_leader(t, *p).await.map_err(failed)?.unwrap_or(-1);
-                let Some(b) = brokers.get(&leader) else {
-                    println!("No broker for partition {} - {}", t, p);
-                    continue;
+                // The state znode's leader, -1 included (0.8.2 `getLeaderForPartition`).
+                let leader = match zk.partition_state(t, *p).await {
+                    Ok(Some(state)) => state.leader,
+                    Ok(None) | Err(QueryError::Corrupt(_)) => {
+                        println!("No broker for partition {} - {}", t, p);
+                        continue;
+                    }
+                    Err(e) => return Err(failed(e)),
                 };
+                if !leaders_asked.contains(&leader) {
+                    leaders_asked.push(leader);
+                    if !brokers.contains_key(&leader) {
+                        // 0.8.2's line, once per leader that is not registered.
+                        println!("Could not parse broker info due to null");
+                    }
+                }
+                let Some(b) = brokers.get(&leader) else { continue };
                 if !conns.contains_key(&leader) {
                     match BrokerConnection::connect(&b.host, b.port as u16, timeout).await {
                         Ok(c) => {
@@ -123,9 +138,13 @@ fn run(p: &OptionParser, opts: Options) -> Result<(), ToolError> {
             }
         }
         if broker_info {
+            // The leaders asked, registered ones only, in the order 0.8.2's mutable.HashMap
+            // of them iterated.
             println!("BROKER INFO");
-            for (id, b) in &brokers {
-                println!("{} -> {}:{}", id, b.host, b.port);
+            for id in scala_mutable_hash_order(leaders_asked, |id| *id) {
+                if let Some(b) = brokers.get(&id) {
+                    println!("{} -> {}:{}", id, b.host, b.port);
+                }
             }
         }
         Ok(())
