@@ -1,8 +1,9 @@
 //! The controller's decisions without ZooKeeper: the decision core
 //! ([`super::change`]) over [`MemoryStore`], with the faults ZooKeeper produces.
 
-use super::change::{self, ChangeKind, Effect, Input, PartitionStateChange, MAX_ROUNDS};
-use super::context::ControllerContext;
+use super::change::{self, ChangeKind, DeletionPass, Effect, Input, PartitionStateChange, MAX_ROUNDS};
+use super::channel::RequestSink;
+use super::context::{ControllerContext, ControllerRequest};
 use super::selector::{reassignment_step, ReassignmentStep};
 use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode, NO_LEADER};
 use super::store::{Fault, MemoryStore};
@@ -12,6 +13,7 @@ use crate::common::{Properties, TopicPartition};
 use crate::zk::json::PartitionState;
 use crate::zk::{paths, ZkError};
 use std::collections::{BTreeMap, BTreeSet};
+use tokio::sync::oneshot;
 
 const EPOCH: i32 = 5;
 
@@ -21,7 +23,7 @@ fn tp(topic: &str, p: i32) -> TopicPartition {
 
 /// A controller of epoch 5 that knows `live` brokers and the assignments.
 fn controller(live: &[i32], assignments: &[(&str, i32, &[i32])]) -> ControllerContext {
-    let mut ctx = ControllerContext { epoch: EPOCH, epoch_zk_version: 4, ..Default::default() };
+    let mut ctx = ControllerContext { controller_id: 1, epoch: EPOCH, epoch_zk_version: 4, ..Default::default() };
     for &id in live {
         ctx.live_brokers.insert(id, Broker::new(id, format!("h{}", id), 9090 + id));
     }
@@ -48,16 +50,81 @@ fn put(store: &MemoryStore, ctx: &mut ControllerContext, t: &TopicPartition, lea
     ctx.leadership.insert(t.clone(), super::LeaderIsrAndControllerEpoch::from_json(&state, version));
 }
 
+/// The requests a change sends, as the channels would get them.
+#[derive(Debug, Default)]
+struct Recorder {
+    sent: Vec<(i32, ControllerRequest, bool)>,
+    /// The answer of each tracked request, to give or to drop.
+    answers: Vec<(i32, oneshot::Sender<()>)>,
+}
+
+impl RequestSink for Recorder {
+    fn send(&mut self, broker: i32, request: ControllerRequest) {
+        self.sent.push((broker, request, false));
+    }
+
+    fn send_tracked(&mut self, broker: i32, request: ControllerRequest) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.sent.push((broker, request, true));
+        self.answers.push((broker, tx));
+        rx
+    }
+}
+
+impl Recorder {
+    /// Each request as (broker, "Kind partitions", tracked), in sending order.
+    fn requests(&self) -> Vec<(i32, String, bool)> {
+        self.sent.iter().map(|(b, r, tracked)| (*b, describe(r), *tracked)).collect()
+    }
+
+    /// The brokers answer every tracked request sent so far.
+    fn answer_all(&mut self) {
+        for (_, tx) in self.answers.drain(..) {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// "LeaderAndIsr t-0 t-1", "UpdateMetadata t-0", "StopReplica t-0", "StopReplica+delete t-0".
+fn describe(request: &ControllerRequest) -> String {
+    let names = |ps: &mut dyn Iterator<Item = (&String, i32)>| {
+        ps.map(|(t, p)| format!(" {}-{}", t, p)).collect::<String>()
+    };
+    match request {
+        ControllerRequest::LeaderAndIsr(r) => {
+            format!("LeaderAndIsr{}", names(&mut r.partition_states.iter().map(|s| (&s.topic, s.partition))))
+        }
+        ControllerRequest::UpdateMetadata(r) => {
+            format!("UpdateMetadata{}", names(&mut r.partition_states.iter().map(|s| (&s.topic, s.partition))))
+        }
+        ControllerRequest::StopReplica(r) => format!(
+            "StopReplica{}{}",
+            if r.delete_partitions { "+delete" } else { "" },
+            names(&mut r.partitions.iter().map(|tp| (&tp.topic, tp.partition)))
+        ),
+    }
+}
+
 fn run(
     store: &MemoryStore,
     ctx: &mut ControllerContext,
     kind: ChangeKind,
     partitions: Vec<TopicPartition>,
 ) -> (Result<(), FenceError>, PartitionStateChange) {
-    let mut change = PartitionStateChange::new(kind, partitions, true);
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let result = rt.block_on(change::run(store, fence(ctx), ctx, &mut change));
+    let (result, change, _) = run_change(store, ctx, PartitionStateChange::new(kind, partitions, true));
     (result, change)
+}
+
+/// Run `change` to its end; what it sent is in the recorder.
+fn run_change(
+    store: &MemoryStore,
+    ctx: &mut ControllerContext,
+    mut change: PartitionStateChange,
+) -> (Result<(), FenceError>, PartitionStateChange, Recorder) {
+    let mut sink = Recorder::default();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let result = rt.block_on(change::run(store, fence(ctx), ctx, &mut change, &mut sink));
+    (result, change, sink)
 }
 
 fn run_reassignment(
@@ -65,11 +132,17 @@ fn run_reassignment(
     ctx: &mut ControllerContext,
     targets: &[(TopicPartition, &[i32])],
 ) -> (Result<(), FenceError>, PartitionStateChange) {
-    let targets: BTreeMap<TopicPartition, Vec<i32>> = targets.iter().map(|(t, r)| (t.clone(), r.to_vec())).collect();
-    let mut change = PartitionStateChange::reassignment(targets);
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let result = rt.block_on(change::run(store, fence(ctx), ctx, &mut change));
+    let (result, change, _) = run_reassignment_sending(store, ctx, targets);
     (result, change)
+}
+
+fn run_reassignment_sending(
+    store: &MemoryStore,
+    ctx: &mut ControllerContext,
+    targets: &[(TopicPartition, &[i32])],
+) -> (Result<(), FenceError>, PartitionStateChange, Recorder) {
+    let targets: BTreeMap<TopicPartition, Vec<i32>> = targets.iter().map(|(t, r)| (t.clone(), r.to_vec())).collect();
+    run_change(store, ctx, PartitionStateChange::reassignment(targets))
 }
 
 /// (leader, isr, leader epoch, controller epoch) in the store.
@@ -162,10 +235,20 @@ fn new_partitions_get_their_first_state_with_the_missing_parents_created_once() 
         StateWrite::create(&tp("n", 1), vec![paths::partition("n", 1)], &PartitionState::new(1, 0, vec![1], EPOCH)),
     ];
     assert_eq!(writes, expected, "n-2 has no live replica and stays New");
+    let effect =
+        change.step(&mut ctx, Input::Written(vec![super::WriteOutcome::Written(0), super::WriteOutcome::Written(0)]));
+    let Effect::Send(requests) = effect else { panic!("{:?}", effect) };
+    let requests: Vec<(i32, String)> = requests.iter().map(|o| (o.broker, describe(&o.request))).collect();
     assert_eq!(
-        change.step(&mut ctx, Input::Written(vec![super::WriteOutcome::Written(0), super::WriteOutcome::Written(0)])),
-        Effect::Done
+        requests,
+        vec![
+            (1, "LeaderAndIsr n-0 n-1".to_string()),
+            (2, "LeaderAndIsr n-0".to_string()),
+            (1, "UpdateMetadata n-0 n-1".to_string()),
+            (2, "UpdateMetadata n-0 n-1".to_string()),
+        ]
     );
+    assert_eq!(change.step(&mut ctx, Input::Sent), Effect::Done);
     assert_eq!(believed(&ctx, &tp("n", 1)), (1, vec![1]));
     assert!(!ctx.leadership.contains_key(&tp("n", 2)));
 }
@@ -488,6 +571,7 @@ fn a_topic_whose_deletion_starts_mid_change_gets_no_state_write_after_its_confli
                 configs: configs.into_iter().map(|t| (t, None)).collect(),
                 children: children.into_iter().map(|t| (t, None)).collect(),
             },
+            Effect::Send(_) => Input::Sent,
             Effect::Done => break,
             other => panic!("unexpected {:?}", other),
         };

@@ -31,7 +31,7 @@
 //! other state change; a deletion writes no leader or ISR (its state znodes are deleted).
 
 pub mod change;
-mod channel;
+pub mod channel;
 pub mod context;
 #[cfg(test)]
 mod core_tests;
@@ -41,7 +41,7 @@ pub mod store;
 /// The controller's ZooKeeper state access lives with the rest of ZooKeeper, in `zk::state`.
 pub use crate::zk::state as zk_store;
 
-pub use channel::RETRY_BACKOFF;
+pub use channel::{RequestSink, RETRY_BACKOFF};
 pub use context::{ControllerContext, ControllerRequest, LeaderIsrAndControllerEpoch, RequestBatch};
 pub use kafka_controller::{
     ControlledShutdownError, ControllerConfig, ControllerHandle, ControllerStats, KafkaController, DEFAULT_MESSAGE_QUEUE_SIZE,
