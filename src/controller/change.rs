@@ -1,14 +1,27 @@
 //! The decision core: one routine that changes partition states, for every controller
 //! operation that moves leaders or shrinks ISRs (election of new and offline partitions,
-//! broker failure and start-up, controlled shutdown, preferred replica election, the
-//! automatic rebalance, and the leader/ISR steps of a partition reassignment).
+//! failover, broker failure and start-up, controlled shutdown, preferred replica election,
+//! the automatic rebalance, the steps of a partition reassignment) and for each pass of a
+//! topic deletion.
 //!
 //! [`PartitionStateChange::step`] is pure: from the controller's context and the result of
 //! the last effect it returns the next [`Effect`] (states to read, topic configs and
-//! partition nodes to read, fenced writes to make), the raft-rs `RawNode`/`Ready` split.
-//! [`run`] is the one loop that performs effects through a [`ControllerStore`] and feeds
-//! the results back. A write that meets a concurrent change (BadVersion, NodeExists) makes
-//! the partition read and decide again, at most [`MAX_ROUNDS`] times.
+//! partition nodes to read, fenced writes to make, requests to send to brokers, znodes of a
+//! deleted topic to remove), the raft-rs `RawNode`/`Ready` split. [`run`] is the one loop
+//! that performs effects through a [`ControllerStore`] and a [`RequestSink`] (the channels
+//! to brokers) and feeds the results back. A write that meets a concurrent change
+//! (BadVersion, NodeExists) makes the partition read and decide again, at most
+//! [`MAX_ROUNDS`] times.
+//!
+//! What a change tells which broker is decided here too, batched as 0.8.2's
+//! `ControllerBrokerRequestBatch` (one request of each kind per broker per change): the
+//! written partitions go in LeaderAndIsr to each decision's recipients and in
+//! UpdateMetadata to every broker, plus what the occasion asks (a failover tells every
+//! replica all its partitions; a broker start-up first gives the new brokers the whole
+//! cluster; a controlled shutdown first stops the broker's followers, StopReplica without
+//! delete, and waits for its answers; a completed reassignment stops then deletes the old
+//! replicas, StopReplica without then with delete; a deletion tells every broker the topic
+//! is going, leader -2, and asks each live hosting broker to delete its replicas).
 //!
 //! A reassignment step may also extend a partition's replica list (AR): that is written to
 //! `/brokers/topics/<t>` ([`Effect::WriteAssignments`]) before the state write whose
@@ -23,7 +36,13 @@ use super::selector::{
     SelectionError, NO_LEADER,
 };
 use super::selector::{reassignment_step, ReassignmentStep};
+use super::channel::RequestSink;
+use super::context::{ControllerRequest, RequestBatch};
+use super::selector::{deletion_step, DeletionStep};
 use super::store::ControllerStore;
+use crate::api::{PartitionState as RequestPartitionState, UpdateMetadataRequest};
+use crate::server::LEADER_DURING_DELETE;
+use tokio::sync::oneshot;
 use crate::zk::state::{EpochFence, FenceError, StateRead, StateWrite, WriteOutcome};
 use crate::common::{Properties, TopicPartition};
 use crate::zk::json::PartitionState;
@@ -48,6 +67,8 @@ pub enum ChangeKind {
     /// One step of each partition towards its target replicas
     /// ([`PartitionStateChange::reassignment`]).
     Reassignment,
+    /// One pass of a topic deletion ([`PartitionStateChange::deletion`]): no state write.
+    Deletion,
 }
 
 impl ChangeKind {
@@ -57,6 +78,7 @@ impl ChangeKind {
             ChangeKind::ControlledShutdown(b) => format!("controlled shutdown of broker {}", b),
             ChangeKind::PreferredReplica => "preferred replica election".into(),
             ChangeKind::Reassignment => "reassignment".into(),
+            ChangeKind::Deletion => "topic deletion".into(),
         }
     }
 }
@@ -74,7 +96,59 @@ pub enum Effect {
     Write(Vec<StateWrite>),
     /// Rewrite `/brokers/topics/<t>` with these assignments (unconditional, as 0.8.2).
     WriteAssignments(Vec<(String, BTreeMap<i32, Vec<i32>>)>),
+    /// Queue these requests on the brokers' channels, in order (answered with
+    /// [`Input::Sent`]).
+    Send(Vec<Outgoing>),
+    /// Remove a deleted topic's znodes: `/brokers/topics/<t>` with its partition states,
+    /// `/config/topics/<t>`, and its `/admin/delete_topics/<t>` marker.
+    DeleteTopic(String),
     Done,
+}
+
+/// One request of an [`Effect::Send`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub broker: i32,
+    pub request: ControllerRequest,
+    /// The caller wants to know when the broker answered (see
+    /// [`PartitionStateChange::answers`]).
+    pub tracked: bool,
+}
+
+/// Where a topic deletion stands when a pass of it starts ([`PartitionStateChange::deletion`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeletionPass {
+    pub topic: String,
+    /// The assignment the topic had when its deletion started.
+    pub assignment: BTreeMap<i32, Vec<i32>>,
+    /// Brokers that answered their StopReplica(delete).
+    pub answered: BTreeSet<i32>,
+    /// Brokers with a StopReplica(delete) on its way.
+    pub asked: BTreeSet<i32>,
+    /// The first pass: the topic leaves the model and every broker hears it is going.
+    pub start: bool,
+}
+
+/// Why a change runs: what it tells brokers besides its written partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Occasion {
+    /// Only the written partitions (preferred election, rebalance, a plain election).
+    Plain,
+    /// Every live replica learns all its partitions, every broker the whole cluster.
+    Failover,
+    /// The new partitions with a leader go to their live replicas, all of them to every broker.
+    NewPartitions(Vec<TopicPartition>),
+    /// The new brokers get the whole cluster first, then LeaderAndIsr for their partitions;
+    /// every broker the whole cluster at the end.
+    BrokerStartup(Vec<i32>),
+    /// Every broker gets the whole cluster.
+    BrokerFailure,
+    /// The broker first gets StopReplica (no delete) for the partitions it follows; every
+    /// request to it is tracked.
+    ControlledShutdown(i32),
+    /// Completed partitions: AR := RAR, old replicas stopped then deleted, AR written.
+    Reassignment,
+    Deletion(DeletionPass),
 }
 
 /// The result of the last effect.
@@ -85,6 +159,8 @@ pub enum Input {
     Topics { configs: Vec<(String, Option<Properties>)>, children: Vec<(String, Option<Vec<String>>)> },
     Written(Vec<WriteOutcome>),
     AssignmentsWritten,
+    Sent,
+    TopicDeleted,
 }
 
 /// A decided state waiting for its write.
@@ -98,10 +174,16 @@ struct Planned {
 #[derive(Debug)]
 enum Phase {
     Idle,
+    /// The occasion's first requests are out; then the reads.
+    AwaitFirstSent,
     AwaitStates,
     AwaitTopics(Vec<StateRead>),
     AwaitAssignments(Vec<Planned>, Vec<StateWrite>),
     AwaitWritten(Vec<Planned>),
+    /// The change's requests are out; what follows them (AR := RAR, a topic's znodes).
+    AwaitSent,
+    AwaitFinalAssignments,
+    AwaitTopicDeleted,
     Finished,
 }
 
@@ -130,6 +212,15 @@ pub struct PartitionStateChange {
     starting: BTreeSet<TopicPartition>,
     /// Reassignment: the last step decided for each partition read.
     pub steps: BTreeMap<TopicPartition, ReassignmentStep>,
+    occasion: Occasion,
+    /// Requests collected for the change's one send (LeaderAndIsr, UpdateMetadata, StopReplica).
+    batch: RequestBatch,
+    /// Reassignment: topics whose AR := RAR is written after the requests.
+    completed_topics: BTreeSet<String>,
+    /// Filled by [`run`]: for each tracked request, its broker and the answer's receiver.
+    pub answers: Vec<(i32, oneshot::Receiver<()>)>,
+    /// Deletion: the topic's znodes are gone.
+    pub topic_deleted: bool,
 }
 
 impl PartitionStateChange {
@@ -148,7 +239,86 @@ impl PartitionStateChange {
             targets: BTreeMap::new(),
             starting: BTreeSet::new(),
             steps: BTreeMap::new(),
+            occasion: match kind {
+                ChangeKind::ControlledShutdown(b) => Occasion::ControlledShutdown(b),
+                ChangeKind::Reassignment => Occasion::Reassignment,
+                _ => Occasion::Plain,
+            },
+            batch: RequestBatch::new(),
+            completed_topics: BTreeSet::new(),
+            answers: Vec::new(),
+            topic_deleted: false,
         }
+    }
+
+    /// A new controller's repair (0.8.2 `onControllerFailover`): elect where the leader is
+    /// gone and take dead replicas out of ISRs (brokers that died while there was no
+    /// controller), then tell every live replica all its partitions and every broker the
+    /// whole cluster.
+    pub fn failover(ctx: &ControllerContext, default_unclean: bool) -> PartitionStateChange {
+        let repair = ctx.partitions_needing_repair();
+        let mut change = PartitionStateChange::new(ChangeKind::Online(OnlineMode::ElectAndShrinkIsr), repair, default_unclean);
+        change.occasion = Occasion::Failover;
+        change
+    }
+
+    /// New → Online for partitions just seen (0.8.2 `onNewPartitionCreation`); a partition
+    /// whose replicas are all dead stays New and is elected when one of them starts.
+    pub fn new_partitions(partitions: Vec<TopicPartition>, default_unclean: bool) -> PartitionStateChange {
+        let mut change = PartitionStateChange::new(
+            ChangeKind::Online(OnlineMode::ElectIfOffline),
+            partitions.clone(),
+            default_unclean,
+        );
+        change.occasion = Occasion::NewPartitions(partitions);
+        change
+    }
+
+    /// 0.8.2 `onBrokerStartup` of brokers already in `ctx.live_brokers`: they learn the
+    /// cluster and their partitions, offline partitions are elected.
+    pub fn broker_startup(ctx: &ControllerContext, new_ids: &[i32], default_unclean: bool) -> PartitionStateChange {
+        let offline = ctx.offline_partitions();
+        let mut change =
+            PartitionStateChange::new(ChangeKind::Online(OnlineMode::ElectIfOffline), offline, default_unclean);
+        change.occasion = Occasion::BrokerStartup(new_ids.to_vec());
+        change
+    }
+
+    /// 0.8.2 `onBrokerFailure` of brokers already out of `ctx.live_brokers`: partitions they
+    /// led get a new leader, they leave every ISR, every broker learns the cluster.
+    pub fn broker_failure(ctx: &ControllerContext, dead: &BTreeSet<i32>, default_unclean: bool) -> PartitionStateChange {
+        let affected: Vec<TopicPartition> = ctx
+            .all_partitions()
+            .into_iter()
+            .filter(|tp| {
+                let hosted = ctx.replicas(tp).is_some_and(|ar| ar.iter().any(|r| dead.contains(r)));
+                let led = ctx.leadership.get(tp).is_some_and(|l| dead.contains(&l.leader));
+                hosted || led
+            })
+            .collect();
+        let mut change =
+            PartitionStateChange::new(ChangeKind::Online(OnlineMode::ElectAndShrinkIsr), affected, default_unclean);
+        change.occasion = Occasion::BrokerFailure;
+        change
+    }
+
+    /// 0.8.2 `KafkaController.shutdownBroker`: `broker` (put into `ctx.shutting_down`)
+    /// leaves leadership and the ISRs of its replicated partitions with a known leadership.
+    pub fn controlled_shutdown(ctx: &mut ControllerContext, broker: i32, default_unclean: bool) -> PartitionStateChange {
+        ctx.shutting_down.insert(broker);
+        let partitions = replicated_partitions_on(ctx, broker);
+        PartitionStateChange::new(ChangeKind::ControlledShutdown(broker), partitions, default_unclean)
+    }
+
+    /// One pass of a topic deletion (0.8.2 `TopicDeletionManager`, see [`DeletionPass`]):
+    /// the first one takes the topic out of the model and tells every broker (leader -2);
+    /// each asks the live hosting brokers not yet asked to delete their replicas (tracked:
+    /// [`Self::answers`]); once every hosting broker answered, the topic's znodes go
+    /// ([`Self::topic_deleted`]). A dead hosting broker holds the deletion until it returns.
+    pub fn deletion(pass: DeletionPass) -> PartitionStateChange {
+        let mut change = PartitionStateChange::new(ChangeKind::Deletion, Vec::new(), false);
+        change.occasion = Occasion::Deletion(pass);
+        change
     }
 
     /// Take each partition one step towards `targets` (RAR), as
@@ -167,7 +337,14 @@ impl PartitionStateChange {
     /// what it reads and with confirmed writes only.
     pub fn step(&mut self, ctx: &mut ControllerContext, input: Input) -> Effect {
         match (std::mem::replace(&mut self.phase, Phase::Finished), input) {
-            (Phase::Idle, _) => self.next_round(),
+            (Phase::Idle, _) => match self.first_requests(ctx) {
+                Some(effect) => {
+                    self.phase = Phase::AwaitFirstSent;
+                    effect
+                }
+                None => self.next_round(ctx),
+            },
+            (Phase::AwaitFirstSent, Input::Sent) => self.next_round(ctx),
             (Phase::AwaitStates, Input::States(reads)) => {
                 let (configs, children) = self.topics_needed(ctx, &reads);
                 if configs.is_empty() && children.is_empty() {
@@ -190,8 +367,7 @@ impl PartitionStateChange {
             }
             (Phase::AwaitAssignments(planned, writes), Input::AssignmentsWritten) => {
                 if planned.is_empty() {
-                    self.phase = Phase::Finished;
-                    return Effect::Done;
+                    return self.finish(ctx);
                 }
                 self.phase = Phase::AwaitWritten(planned);
                 Effect::Write(writes)
@@ -221,7 +397,12 @@ impl PartitionStateChange {
                         }
                     }
                 }
-                self.next_round()
+                self.next_round(ctx)
+            }
+            (Phase::AwaitSent, Input::Sent) => self.after_sent(ctx),
+            (Phase::AwaitFinalAssignments, Input::AssignmentsWritten) | (Phase::AwaitTopicDeleted, Input::TopicDeleted) => {
+                self.topic_deleted = matches!(self.occasion, Occasion::Deletion(_));
+                Effect::Done
             }
             (phase, input) => {
                 log::error!("partition state change: unexpected {:?} in phase {:?}", input, phase);
@@ -230,20 +411,144 @@ impl PartitionStateChange {
         }
     }
 
-    fn next_round(&mut self) -> Effect {
+    fn next_round(&mut self, ctx: &mut ControllerContext) -> Effect {
         if self.pending.is_empty() {
-            self.phase = Phase::Finished;
-            return Effect::Done;
+            return self.finish(ctx);
         }
         if self.rounds == MAX_ROUNDS {
             log::error!("gave up the {} of {:?} after {} attempts", self.kind.what(), self.pending, MAX_ROUNDS);
             self.gave_up = std::mem::take(&mut self.pending);
-            self.phase = Phase::Finished;
-            return Effect::Done;
+            return self.finish(ctx);
         }
         self.rounds += 1;
         self.phase = Phase::AwaitStates;
         Effect::ReadStates(self.pending.clone())
+    }
+
+    /// What the occasion sends before any read (see [`Occasion`]).
+    fn first_requests(&mut self, ctx: &ControllerContext) -> Option<Effect> {
+        let mut first = RequestBatch::new();
+        let tracked = match &self.occasion {
+            Occasion::BrokerStartup(ids) => {
+                // The new brokers learn the whole cluster first (0.8.2 did so to speed up
+                // restarts), then, with the elections, the partitions they host.
+                first.add_update_metadata_all(ids.iter().copied());
+                for &id in ids {
+                    for tp in ctx.partitions_on_broker(id) {
+                        if ctx.leadership.contains_key(&tp) {
+                            self.batch.add_leader_and_isr([id], &tp);
+                        }
+                    }
+                }
+                None
+            }
+            Occasion::ControlledShutdown(b) => {
+                // It stops fetching the partitions it follows before it leaves their ISRs.
+                for tp in &self.pending {
+                    if ctx.leadership.get(tp).is_some_and(|l| l.leader != *b) {
+                        first.add_stop_replica(*b, tp);
+                    }
+                }
+                Some(*b)
+            }
+            _ => return None,
+        };
+        let requests = outgoing(first.build(ctx, ctx.controller_id), tracked);
+        (!requests.is_empty()).then_some(Effect::Send(requests))
+    }
+
+    /// The decisions are made: the change's requests, then what follows them.
+    fn finish(&mut self, ctx: &mut ControllerContext) -> Effect {
+        let mut batch = std::mem::take(&mut self.batch);
+        for (tp, recipients) in &self.written {
+            batch.add_leader_and_isr(recipients.iter().copied(), tp);
+        }
+        let live = ctx.live_broker_ids();
+        let everyone = ctx.live_or_shutting_down_ids();
+        let mut tracked = None;
+        let mut extra = Vec::new();
+        match &self.occasion {
+            Occasion::Plain => {}
+            Occasion::Failover => {
+                for tp in ctx.leadership.keys() {
+                    if let Some(ar) = ctx.replicas(tp) {
+                        batch.add_leader_and_isr(ar.iter().copied().filter(|r| live.contains(r)), tp);
+                    }
+                }
+                batch.add_update_metadata_all(everyone);
+            }
+            Occasion::NewPartitions(partitions) => {
+                for tp in partitions {
+                    // Also partitions another controller initialised first (NodeExists): re-read.
+                    if ctx.leadership.contains_key(tp) {
+                        if let Some(ar) = ctx.replicas(tp) {
+                            batch.add_leader_and_isr(ar.iter().copied().filter(|r| live.contains(r)), tp);
+                        }
+                    }
+                    batch.add_update_metadata(everyone.iter().copied(), tp);
+                }
+            }
+            Occasion::BrokerStartup(_) | Occasion::BrokerFailure => batch.add_update_metadata_all(everyone),
+            Occasion::ControlledShutdown(b) => tracked = Some(*b),
+            Occasion::Reassignment => {
+                // Completed partitions: AR := RAR in the model (the LeaderAndIsr carry it),
+                // the old replicas stopped, then deleted (0.8.2 moved them to
+                // OfflineReplica, then ReplicaDeletionStarted); AR := RAR in ZooKeeper
+                // after the requests.
+                let written: BTreeSet<&TopicPartition> = self.written.iter().map(|(tp, _)| tp).collect();
+                for (tp, step) in &self.steps {
+                    let ReassignmentStep::Complete { remove, .. } = step else { continue };
+                    let Some(rar) = self.targets.get(tp) else { continue };
+                    if !written.contains(tp) {
+                        continue; // the leader changed the ISR meanwhile: next poll
+                    }
+                    if let Some(parts) = ctx.assignments.get_mut(&tp.topic) {
+                        parts.insert(tp.partition, rar.clone());
+                    }
+                    for r in remove {
+                        batch.add_stop_replica(*r, tp);
+                        batch.add_stop_replica_delete(*r, tp);
+                    }
+                    self.completed_topics.insert(tp.topic.clone());
+                }
+            }
+            Occasion::Deletion(pass) => extra = deletion_requests(ctx, pass),
+        }
+        let mut requests = outgoing(batch.build(ctx, ctx.controller_id), tracked);
+        if let Occasion::Deletion(pass) = &mut self.occasion {
+            pass.asked.extend(extra.iter().filter(|o| o.tracked).map(|o| o.broker));
+            if pass.start {
+                ctx.remove_topic(&pass.topic);
+            }
+        }
+        requests.extend(extra);
+        if requests.is_empty() {
+            return self.after_sent(ctx);
+        }
+        self.phase = Phase::AwaitSent;
+        Effect::Send(requests)
+    }
+
+    /// After the change's requests: AR := RAR of completed reassignments, or the znodes of
+    /// a topic whose every hosting broker deleted its replicas.
+    fn after_sent(&mut self, ctx: &ControllerContext) -> Effect {
+        if !self.completed_topics.is_empty() {
+            let docs = std::mem::take(&mut self.completed_topics)
+                .into_iter()
+                .filter_map(|t| ctx.assignments.get(&t).cloned().map(|a| (t, a)))
+                .collect();
+            self.phase = Phase::AwaitFinalAssignments;
+            return Effect::WriteAssignments(docs);
+        }
+        if let Occasion::Deletion(pass) = &self.occasion {
+            let hosting: BTreeSet<i32> = pass.assignment.values().flatten().copied().collect();
+            if hosting.is_subset(&pass.answered) {
+                self.phase = Phase::AwaitTopicDeleted;
+                return Effect::DeleteTopic(pass.topic.clone());
+            }
+        }
+        self.phase = Phase::Finished;
+        Effect::Done
     }
 
     /// Whether deciding `state` of `tp` needs the topic's unclean election setting.
@@ -257,7 +562,7 @@ impl PartitionStateChange {
             }
             // The topic's setting only matters when the broker is the last ISR member.
             ChangeKind::ControlledShutdown(b) => state.leader != b && state.isr == [b],
-            ChangeKind::PreferredReplica | ChangeKind::Reassignment => false,
+            ChangeKind::PreferredReplica | ChangeKind::Reassignment | ChangeKind::Deletion => false,
         }
     }
 
@@ -355,7 +660,7 @@ impl PartitionStateChange {
                     &live,
                     unclean,
                 ),
-                ChangeKind::Reassignment => Ok(None), // decided above
+                ChangeKind::Reassignment | ChangeKind::Deletion => Ok(None), // decided above, none
                 ChangeKind::PreferredReplica => {
                     match preferred_replica_leader(&assigned, state.leader, &state.isr, &live) {
                         Ok(mut e) => {
@@ -409,8 +714,7 @@ impl PartitionStateChange {
             }
         }
         if planned.is_empty() && extended.is_empty() {
-            self.phase = Phase::Finished;
-            return Effect::Done;
+            return self.finish(ctx);
         }
         let writes: Vec<StateWrite> = planned
             .iter()
@@ -522,6 +826,68 @@ impl PartitionStateChange {
     }
 }
 
+/// Requests built from a batch, those to `tracked` marked so.
+fn outgoing(requests: Vec<(i32, ControllerRequest)>, tracked: Option<i32>) -> Vec<Outgoing> {
+    requests.into_iter().map(|(broker, request)| Outgoing { broker, request, tracked: Some(broker) == tracked }).collect()
+}
+
+/// A deletion pass's requests: on the first pass UpdateMetadata with leader -2 for the
+/// topic's partitions to every broker (they answer UnknownTopicOrPartition from then on);
+/// StopReplica(delete), tracked, to each live hosting broker not yet asked and not answered.
+fn deletion_requests(ctx: &ControllerContext, pass: &DeletionPass) -> Vec<Outgoing> {
+    let everyone = ctx.live_or_shutting_down_ids();
+    let mut out = Vec::new();
+    if pass.start {
+        log::info!("deleting topic {} (partitions {:?})", pass.topic, pass.assignment.keys().collect::<Vec<_>>());
+        let request = UpdateMetadataRequest {
+            controller_id: ctx.controller_id,
+            controller_epoch: ctx.epoch,
+            partition_states: pass
+                .assignment
+                .iter()
+                .map(|(p, replicas)| RequestPartitionState {
+                    topic: pass.topic.clone(),
+                    partition: *p,
+                    controller_epoch: ctx.epoch,
+                    leader: LEADER_DURING_DELETE,
+                    leader_epoch: -1,
+                    isr: vec![],
+                    zk_version: -1,
+                    replicas: replicas.clone(),
+                })
+                .collect(),
+            alive_brokers: ctx.live_brokers.values().cloned().collect(),
+        };
+        for &b in &everyone {
+            out.push(Outgoing { broker: b, request: ControllerRequest::UpdateMetadata(request.clone()), tracked: false });
+        }
+    }
+    let hosting: BTreeSet<i32> = pass.assignment.values().flatten().copied().collect();
+    if let DeletionStep::Ask(brokers) = deletion_step(&hosting, &pass.answered, &pass.asked, &everyone) {
+        for b in brokers {
+            let partitions: Vec<TopicPartition> = pass
+                .assignment
+                .iter()
+                .filter(|(_, r)| r.contains(&b))
+                .map(|(p, _)| TopicPartition::new(pass.topic.clone(), *p))
+                .collect();
+            log::info!("asking broker {} to delete its replicas of topic {}", b, pass.topic);
+            let request = ctx.stop_replica_request(ctx.controller_id, true, &partitions);
+            out.push(Outgoing { broker: b, request: ControllerRequest::StopReplica(request), tracked: true });
+        }
+    }
+    out
+}
+
+/// Partitions with a replica on `broker`, more than one replica, and a leadership known
+/// to the controller (0.8.2 ignored the others in a controlled shutdown).
+pub fn replicated_partitions_on(ctx: &ControllerContext, broker: i32) -> Vec<TopicPartition> {
+    ctx.partitions_on_broker(broker)
+        .into_iter()
+        .filter(|tp| ctx.replicas(tp).is_some_and(|ar| ar.len() > 1) && ctx.leadership.contains_key(tp))
+        .collect()
+}
+
 /// `unclean.leader.election.enable` of a topic: its override, else the broker's setting.
 fn unclean_enabled(topic: &str, props: Option<&Properties>, default: bool) -> bool {
     let Some(props) = props else { return default };
@@ -534,13 +900,15 @@ fn unclean_enabled(topic: &str, props: Option<&Properties>, default: bool) -> bo
     }
 }
 
-/// Drive `change` to its end: perform each effect through `store` and feed the result
-/// back. On an error the change stops; what its failed batch decided is not in `ctx`.
-pub async fn run<S: ControllerStore>(
+/// Drive `change` to its end: perform each effect through `store` and `sink` and feed the
+/// result back. On an error the change stops; what its failed batch decided is not in
+/// `ctx`, and none of its later requests is sent.
+pub async fn run<S: ControllerStore, C: RequestSink>(
     store: &S,
     fence: EpochFence,
     ctx: &mut ControllerContext,
     change: &mut PartitionStateChange,
+    sink: &mut C,
 ) -> Result<(), FenceError> {
     let mut input = Input::Start;
     loop {
@@ -566,6 +934,20 @@ pub async fn run<S: ControllerStore>(
                     store.write_assignment(&topic, &assignment).await?;
                 }
                 Input::AssignmentsWritten
+            }
+            Effect::Send(requests) => {
+                for o in requests {
+                    if o.tracked {
+                        change.answers.push((o.broker, sink.send_tracked(o.broker, o.request)));
+                    } else {
+                        sink.send(o.broker, o.request);
+                    }
+                }
+                Input::Sent
+            }
+            Effect::DeleteTopic(topic) => {
+                store.delete_topic(&topic).await?;
+                Input::TopicDeleted
             }
         };
     }

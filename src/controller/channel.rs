@@ -29,6 +29,26 @@ struct BrokerChannel {
     task: JoinHandle<()>,
 }
 
+/// Where the decision core's requests to brokers go ([`super::change::Effect::Send`]): the
+/// channels in the controller, a recorder in the unit tests.
+pub trait RequestSink {
+    /// Queue `request` for `broker` (never waits).
+    fn send(&mut self, broker: i32, request: ControllerRequest);
+    /// Queue it, and learn when the broker answered (the receiver fails when the request
+    /// is dropped).
+    fn send_tracked(&mut self, broker: i32, request: ControllerRequest) -> oneshot::Receiver<()>;
+}
+
+impl RequestSink for ControllerChannelManager {
+    fn send(&mut self, broker: i32, request: ControllerRequest) {
+        ControllerChannelManager::send(self, broker, request)
+    }
+
+    fn send_tracked(&mut self, broker: i32, request: ControllerRequest) -> oneshot::Receiver<()> {
+        ControllerChannelManager::send_tracked(self, broker, request)
+    }
+}
+
 pub struct ControllerChannelManager {
     client_id: String,
     socket_timeout: Duration,

@@ -39,6 +39,8 @@ impl LeaderIsrAndControllerEpoch {
 
 #[derive(Debug, Clone, Default)]
 pub struct ControllerContext {
+    /// This broker's id: the controller id of every request.
+    pub controller_id: i32,
     pub epoch: i32,
     /// Version of `/controller_epoch` after our increment: every state write is guarded by it.
     pub epoch_zk_version: i32,

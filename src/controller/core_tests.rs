@@ -1,8 +1,9 @@
 //! The controller's decisions without ZooKeeper: the decision core
 //! ([`super::change`]) over [`MemoryStore`], with the faults ZooKeeper produces.
 
-use super::change::{self, ChangeKind, Effect, Input, PartitionStateChange, MAX_ROUNDS};
-use super::context::ControllerContext;
+use super::change::{self, ChangeKind, DeletionPass, Effect, Input, PartitionStateChange, MAX_ROUNDS};
+use super::channel::RequestSink;
+use super::context::{ControllerContext, ControllerRequest};
 use super::selector::{reassignment_step, ReassignmentStep};
 use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode, NO_LEADER};
 use super::store::{Fault, MemoryStore};
@@ -12,6 +13,7 @@ use crate::common::{Properties, TopicPartition};
 use crate::zk::json::PartitionState;
 use crate::zk::{paths, ZkError};
 use std::collections::{BTreeMap, BTreeSet};
+use tokio::sync::oneshot;
 
 const EPOCH: i32 = 5;
 
@@ -21,7 +23,7 @@ fn tp(topic: &str, p: i32) -> TopicPartition {
 
 /// A controller of epoch 5 that knows `live` brokers and the assignments.
 fn controller(live: &[i32], assignments: &[(&str, i32, &[i32])]) -> ControllerContext {
-    let mut ctx = ControllerContext { epoch: EPOCH, epoch_zk_version: 4, ..Default::default() };
+    let mut ctx = ControllerContext { controller_id: 1, epoch: EPOCH, epoch_zk_version: 4, ..Default::default() };
     for &id in live {
         ctx.live_brokers.insert(id, Broker::new(id, format!("h{}", id), 9090 + id));
     }
@@ -48,16 +50,81 @@ fn put(store: &MemoryStore, ctx: &mut ControllerContext, t: &TopicPartition, lea
     ctx.leadership.insert(t.clone(), super::LeaderIsrAndControllerEpoch::from_json(&state, version));
 }
 
+/// The requests a change sends, as the channels would get them.
+#[derive(Debug, Default)]
+struct Recorder {
+    sent: Vec<(i32, ControllerRequest, bool)>,
+    /// The answer of each tracked request, to give or to drop.
+    answers: Vec<(i32, oneshot::Sender<()>)>,
+}
+
+impl RequestSink for Recorder {
+    fn send(&mut self, broker: i32, request: ControllerRequest) {
+        self.sent.push((broker, request, false));
+    }
+
+    fn send_tracked(&mut self, broker: i32, request: ControllerRequest) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.sent.push((broker, request, true));
+        self.answers.push((broker, tx));
+        rx
+    }
+}
+
+impl Recorder {
+    /// Each request as (broker, "Kind partitions", tracked), in sending order.
+    fn requests(&self) -> Vec<(i32, String, bool)> {
+        self.sent.iter().map(|(b, r, tracked)| (*b, describe(r), *tracked)).collect()
+    }
+
+    /// The brokers answer every tracked request sent so far.
+    fn answer_all(&mut self) {
+        for (_, tx) in self.answers.drain(..) {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// "LeaderAndIsr t-0 t-1", "UpdateMetadata t-0", "StopReplica t-0", "StopReplica+delete t-0".
+fn describe(request: &ControllerRequest) -> String {
+    let names = |ps: &mut dyn Iterator<Item = (&String, i32)>| {
+        ps.map(|(t, p)| format!(" {}-{}", t, p)).collect::<String>()
+    };
+    match request {
+        ControllerRequest::LeaderAndIsr(r) => {
+            format!("LeaderAndIsr{}", names(&mut r.partition_states.iter().map(|s| (&s.topic, s.partition))))
+        }
+        ControllerRequest::UpdateMetadata(r) => {
+            format!("UpdateMetadata{}", names(&mut r.partition_states.iter().map(|s| (&s.topic, s.partition))))
+        }
+        ControllerRequest::StopReplica(r) => format!(
+            "StopReplica{}{}",
+            if r.delete_partitions { "+delete" } else { "" },
+            names(&mut r.partitions.iter().map(|tp| (&tp.topic, tp.partition)))
+        ),
+    }
+}
+
 fn run(
     store: &MemoryStore,
     ctx: &mut ControllerContext,
     kind: ChangeKind,
     partitions: Vec<TopicPartition>,
 ) -> (Result<(), FenceError>, PartitionStateChange) {
-    let mut change = PartitionStateChange::new(kind, partitions, true);
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let result = rt.block_on(change::run(store, fence(ctx), ctx, &mut change));
+    let (result, change, _) = run_change(store, ctx, PartitionStateChange::new(kind, partitions, true));
     (result, change)
+}
+
+/// Run `change` to its end; what it sent is in the recorder.
+fn run_change(
+    store: &MemoryStore,
+    ctx: &mut ControllerContext,
+    mut change: PartitionStateChange,
+) -> (Result<(), FenceError>, PartitionStateChange, Recorder) {
+    let mut sink = Recorder::default();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let result = rt.block_on(change::run(store, fence(ctx), ctx, &mut change, &mut sink));
+    (result, change, sink)
 }
 
 fn run_reassignment(
@@ -65,11 +132,17 @@ fn run_reassignment(
     ctx: &mut ControllerContext,
     targets: &[(TopicPartition, &[i32])],
 ) -> (Result<(), FenceError>, PartitionStateChange) {
-    let targets: BTreeMap<TopicPartition, Vec<i32>> = targets.iter().map(|(t, r)| (t.clone(), r.to_vec())).collect();
-    let mut change = PartitionStateChange::reassignment(targets);
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let result = rt.block_on(change::run(store, fence(ctx), ctx, &mut change));
+    let (result, change, _) = run_reassignment_sending(store, ctx, targets);
     (result, change)
+}
+
+fn run_reassignment_sending(
+    store: &MemoryStore,
+    ctx: &mut ControllerContext,
+    targets: &[(TopicPartition, &[i32])],
+) -> (Result<(), FenceError>, PartitionStateChange, Recorder) {
+    let targets: BTreeMap<TopicPartition, Vec<i32>> = targets.iter().map(|(t, r)| (t.clone(), r.to_vec())).collect();
+    run_change(store, ctx, PartitionStateChange::reassignment(targets))
 }
 
 /// (leader, isr, leader epoch, controller epoch) in the store.
@@ -162,10 +235,20 @@ fn new_partitions_get_their_first_state_with_the_missing_parents_created_once() 
         StateWrite::create(&tp("n", 1), vec![paths::partition("n", 1)], &PartitionState::new(1, 0, vec![1], EPOCH)),
     ];
     assert_eq!(writes, expected, "n-2 has no live replica and stays New");
+    let effect =
+        change.step(&mut ctx, Input::Written(vec![super::WriteOutcome::Written(0), super::WriteOutcome::Written(0)]));
+    let Effect::Send(requests) = effect else { panic!("{:?}", effect) };
+    let requests: Vec<(i32, String)> = requests.iter().map(|o| (o.broker, describe(&o.request))).collect();
     assert_eq!(
-        change.step(&mut ctx, Input::Written(vec![super::WriteOutcome::Written(0), super::WriteOutcome::Written(0)])),
-        Effect::Done
+        requests,
+        vec![
+            (1, "LeaderAndIsr n-0 n-1".to_string()),
+            (2, "LeaderAndIsr n-0".to_string()),
+            (1, "UpdateMetadata n-0 n-1".to_string()),
+            (2, "UpdateMetadata n-0 n-1".to_string()),
+        ]
     );
+    assert_eq!(change.step(&mut ctx, Input::Sent), Effect::Done);
     assert_eq!(believed(&ctx, &tp("n", 1)), (1, vec![1]));
     assert!(!ctx.leadership.contains_key(&tp("n", 2)));
 }
@@ -488,6 +571,7 @@ fn a_topic_whose_deletion_starts_mid_change_gets_no_state_write_after_its_confli
                 configs: configs.into_iter().map(|t| (t, None)).collect(),
                 children: children.into_iter().map(|t| (t, None)).collect(),
             },
+            Effect::Send(_) => Input::Sent,
             Effect::Done => break,
             other => panic!("unexpected {:?}", other),
         };
@@ -497,4 +581,331 @@ fn a_topic_whose_deletion_starts_mid_change_gets_no_state_write_after_its_confli
     assert_eq!(change.written.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>(), vec![tp("u", 0)]);
     assert!(change.gave_up.is_empty());
     assert!(!ctx.leadership.contains_key(&tp("t", 0)));
+}
+
+// ---- what each change asks of which broker (its Effect::Send) ----
+
+fn reqs(list: &[(i32, &str, bool)]) -> Vec<(i32, String, bool)> {
+    list.iter().map(|(b, r, t)| (*b, r.to_string(), *t)).collect()
+}
+
+#[test]
+fn broker_failure_sends_leader_and_isr_to_the_remaining_replicas_and_metadata_to_every_live_broker() {
+    // Broker 1 dies: t-0 loses its leader, t-1 a follower; u-0 is not on broker 1.
+    let mut ctx = controller(&[1, 2, 3], &[("t", 0, &[1, 2, 3]), ("t", 1, &[2, 1, 3]), ("u", 0, &[2, 3])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2, 3]);
+    put(&s, &mut ctx, &tp("t", 1), 2, &[2, 1, 3]);
+    put(&s, &mut ctx, &tp("u", 0), 2, &[2, 3]);
+    ctx.live_brokers.remove(&1);
+    let change = PartitionStateChange::broker_failure(&ctx, &BTreeSet::from([1]), true);
+    let (result, _, sent) = run_change(&s, &mut ctx, change);
+    result.unwrap();
+    assert_eq!(stored(&s, &tp("t", 0)), (2, vec![2, 3], 4, EPOCH));
+    assert_eq!(stored(&s, &tp("t", 1)), (2, vec![2, 3], 4, EPOCH));
+    // One LeaderAndIsr per broker for both moved partitions; nothing to the dead broker.
+    assert_eq!(
+        sent.requests(),
+        reqs(&[
+            (2, "LeaderAndIsr t-0 t-1", false),
+            (3, "LeaderAndIsr t-0 t-1", false),
+            (2, "UpdateMetadata t-0 t-1 u-0", false),
+            (3, "UpdateMetadata t-0 t-1 u-0", false),
+        ])
+    );
+    let ControllerRequest::LeaderAndIsr(r) = &sent.sent[0].1 else { unreachable!() };
+    assert_eq!((r.partition_states[0].leader, r.partition_states[0].leader_epoch), (2, 4), "the written state");
+    assert_eq!(r.leaders.iter().map(|b| b.id).collect::<Vec<_>>(), vec![2]);
+}
+
+#[test]
+fn a_failed_write_batch_sends_nothing() {
+    let mut ctx = controller(&[2, 3], &[("t", 0, &[1, 2, 3])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2, 3]);
+    s.inject(Fault::SessionExpiresAtBatch(0));
+    let change = PartitionStateChange::broker_failure(&ctx, &BTreeSet::from([1]), true);
+    let (result, _, sent) = run_change(&s, &mut ctx, change);
+    assert_eq!(result, Err(FenceError::Zk(ZkError::SessionExpired)));
+    assert!(sent.sent.is_empty(), "{:?}", sent.requests());
+}
+
+#[test]
+fn controlled_shutdown_stops_the_brokers_followers_first_then_moves_its_leaders_all_tracked() {
+    // Broker 1 shuts down: it leads t-0 and follows t-1 and t-2; u-0 has one replica.
+    let mut ctx =
+        controller(&[1, 2, 3], &[("t", 0, &[1, 2]), ("t", 1, &[2, 1]), ("t", 2, &[3, 1, 2]), ("u", 0, &[1])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2]);
+    put(&s, &mut ctx, &tp("t", 1), 2, &[2, 1]);
+    put(&s, &mut ctx, &tp("t", 2), 3, &[3, 1, 2]);
+    put(&s, &mut ctx, &tp("u", 0), 1, &[1]);
+    let change = PartitionStateChange::controlled_shutdown(&mut ctx, 1, true);
+    let (result, change, sent) = run_change(&s, &mut ctx, change);
+    result.unwrap();
+    assert!(ctx.shutting_down.contains(&1));
+    assert_eq!(stored(&s, &tp("t", 0)), (2, vec![2], 4, EPOCH));
+    assert_eq!(stored(&s, &tp("t", 1)), (2, vec![2], 4, EPOCH));
+    assert_eq!(stored(&s, &tp("u", 0)), (1, vec![1], 3, EPOCH - 1), "a single replica is left alone");
+    let requests = sent.requests();
+    assert_eq!(requests[0], (1, "StopReplica t-1 t-2".to_string(), true), "followers stop before the ISR writes");
+    let leader_and_isr: Vec<_> = requests.iter().filter(|(_, r, _)| r.starts_with("LeaderAndIsr")).cloned().collect();
+    assert_eq!(
+        leader_and_isr,
+        reqs(&[
+            (1, "LeaderAndIsr t-0", true),
+            (2, "LeaderAndIsr t-0 t-1 t-2", false),
+            (3, "LeaderAndIsr t-2", false),
+        ])
+    );
+    // The shutting-down broker stops leading but follows nobody.
+    let to_1 = sent.sent.iter().find(|(b, r, _)| *b == 1 && matches!(r, ControllerRequest::LeaderAndIsr(_)));
+    let Some((_, ControllerRequest::LeaderAndIsr(r), _)) = to_1 else { unreachable!() };
+    assert!(r.leaders.is_empty());
+    assert!(requests.iter().filter(|(b, _, _)| *b == 1).all(|(_, _, tracked)| *tracked), "{:?}", requests);
+    assert!(requests.iter().filter(|(b, _, _)| *b != 1).all(|(_, _, tracked)| !*tracked));
+    assert_eq!(change.answers.len(), requests.iter().filter(|(b, _, _)| *b == 1).count());
+    assert!(!requests.iter().any(|(_, r, _)| r.contains("delete")));
+}
+
+#[test]
+fn preferred_election_and_rebalance_send_leader_and_isr_only_for_the_moved_partitions() {
+    let mut ctx = controller(&[1, 2, 3], &[("t", 0, &[1, 2]), ("t", 1, &[2, 3]), ("t", 2, &[3, 1])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 2, &[2, 1]);
+    put(&s, &mut ctx, &tp("t", 1), 2, &[2, 3]);
+    put(&s, &mut ctx, &tp("t", 2), 1, &[1]); // preferred replica 3 out of the ISR
+    let moves = preferred_election_moves(&ctx.leader_views(), None);
+    let (result, _, sent) =
+        run_change(&s, &mut ctx, PartitionStateChange::new(ChangeKind::PreferredReplica, moves, true));
+    result.unwrap();
+    assert_eq!(stored(&s, &tp("t", 0)), (1, vec![2, 1], 4, EPOCH));
+    assert_eq!(
+        sent.requests(),
+        reqs(&[
+            (1, "LeaderAndIsr t-0", false),
+            (2, "LeaderAndIsr t-0", false),
+            (1, "UpdateMetadata t-0", false),
+            (2, "UpdateMetadata t-0", false),
+            (3, "UpdateMetadata t-0", false),
+        ])
+    );
+    // Nothing to move: nothing sent.
+    let (result, _, sent) =
+        run_change(&s, &mut ctx, PartitionStateChange::new(ChangeKind::PreferredReplica, vec![tp("t", 1)], true));
+    result.unwrap();
+    assert!(sent.sent.is_empty(), "{:?}", sent.requests());
+}
+
+#[test]
+fn failover_tells_every_live_replica_its_partitions_and_every_broker_the_cluster() {
+    let mut ctx = controller(&[1, 2], &[("t", 0, &[1, 2]), ("t", 1, &[2, 3]), ("t", 2, &[3])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2]);
+    put(&s, &mut ctx, &tp("t", 1), 3, &[3, 2]); // 3 died while there was no controller
+    let change = PartitionStateChange::failover(&ctx, true);
+    let (result, _, sent) = run_change(&s, &mut ctx, change);
+    result.unwrap();
+    assert_eq!(stored(&s, &tp("t", 1)), (2, vec![2], 4, EPOCH));
+    assert_eq!(
+        sent.requests(),
+        reqs(&[
+            (1, "LeaderAndIsr t-0", false),
+            (2, "LeaderAndIsr t-0 t-1", false),
+            (1, "UpdateMetadata t-0 t-1 t-2", false),
+            (2, "UpdateMetadata t-0 t-1 t-2", false),
+        ])
+    );
+}
+
+#[test]
+fn broker_startup_gives_the_new_broker_the_cluster_first_then_its_partitions() {
+    let mut ctx = controller(&[1, 2], &[("t", 0, &[1, 3]), ("t", 1, &[3])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1]);
+    put(&s, &mut ctx, &tp("t", 1), NO_LEADER, &[3]);
+    ctx.live_brokers.insert(3, Broker::new(3, "h3", 9093));
+    let change = PartitionStateChange::broker_startup(&ctx, &[3], true);
+    let (result, _, sent) = run_change(&s, &mut ctx, change);
+    result.unwrap();
+    assert_eq!(stored(&s, &tp("t", 1)), (3, vec![3], 4, EPOCH));
+    assert_eq!(
+        sent.requests(),
+        reqs(&[
+            (3, "UpdateMetadata t-0 t-1", false),
+            (3, "LeaderAndIsr t-0 t-1", false),
+            (1, "UpdateMetadata t-0 t-1", false),
+            (2, "UpdateMetadata t-0 t-1", false),
+            (3, "UpdateMetadata t-0 t-1", false),
+        ])
+    );
+}
+
+#[test]
+fn reassignment_tells_new_replicas_the_bumped_epoch_then_stops_and_deletes_the_old_ones() {
+    let mut ctx = controller(&[1, 2, 3, 4], &[("t", 0, &[1, 2])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("t", 0), 1, &[1, 2]);
+    let target: &[i32] = &[3, 4];
+    let (result, _, sent) = run_reassignment_sending(&s, &mut ctx, &[(tp("t", 0), target)]);
+    result.unwrap();
+    assert_eq!(
+        sent.requests(),
+        reqs(&[
+            (1, "LeaderAndIsr t-0", false),
+            (2, "LeaderAndIsr t-0", false),
+            (3, "LeaderAndIsr t-0", false),
+            (4, "LeaderAndIsr t-0", false),
+            (1, "UpdateMetadata t-0", false),
+            (2, "UpdateMetadata t-0", false),
+            (3, "UpdateMetadata t-0", false),
+            (4, "UpdateMetadata t-0", false),
+        ])
+    );
+    let ControllerRequest::LeaderAndIsr(r) = &sent.sent[2].1 else { unreachable!() };
+    assert_eq!((r.partition_states[0].leader_epoch, r.partition_states[0].replicas.clone()), (4, vec![1, 2, 3, 4]));
+
+    // The new replicas caught up: leader from RAR, old replicas stopped, then deleted.
+    s.put_state(&tp("t", 0), &PartitionState::new(1, 4, vec![1, 2, 3, 4], EPOCH));
+    let (result, _, sent) = run_reassignment_sending(&s, &mut ctx, &[(tp("t", 0), target)]);
+    result.unwrap();
+    assert_eq!(stored(&s, &tp("t", 0)), (3, vec![3, 4], 5, EPOCH));
+    assert_eq!(
+        sent.requests(),
+        reqs(&[
+            (3, "LeaderAndIsr t-0", false),
+            (4, "LeaderAndIsr t-0", false),
+            (1, "UpdateMetadata t-0", false),
+            (2, "UpdateMetadata t-0", false),
+            (3, "UpdateMetadata t-0", false),
+            (4, "UpdateMetadata t-0", false),
+            (1, "StopReplica t-0", false),
+            (2, "StopReplica t-0", false),
+            (1, "StopReplica+delete t-0", false),
+            (2, "StopReplica+delete t-0", false),
+        ])
+    );
+    let ControllerRequest::LeaderAndIsr(r) = &sent.sent[0].1 else { unreachable!() };
+    assert_eq!((r.partition_states[0].leader_epoch, r.partition_states[0].replicas.clone()), (5, vec![3, 4]));
+    assert_eq!(s.assignment("t").0.unwrap()[&0], vec![3, 4], "AR := RAR after the requests");
+    assert_eq!(ctx.replicas(&tp("t", 0)), Some(&vec![3, 4]));
+}
+
+// ---- topic deletion through the decision core ----
+
+fn deletion_pass(
+    topic: &str,
+    answered: &[i32],
+    asked: &[i32],
+    start: bool,
+    assignment: &BTreeMap<i32, Vec<i32>>,
+) -> PartitionStateChange {
+    PartitionStateChange::deletion(DeletionPass {
+        topic: topic.to_string(),
+        assignment: assignment.clone(),
+        answered: answered.iter().copied().collect(),
+        asked: asked.iter().copied().collect(),
+        start,
+    })
+}
+
+/// The brokers of the tracked requests a pass sent.
+fn asked(sent: &Recorder) -> Vec<i32> {
+    sent.sent.iter().filter(|(_, _, tracked)| *tracked).map(|(b, _, _)| *b).collect()
+}
+
+#[test]
+fn a_dead_hosting_broker_holds_the_deletion_until_it_returns() {
+    let mut ctx = controller(&[1, 2], &[("d", 0, &[1, 2]), ("d", 1, &[2, 3]), ("k", 0, &[1, 2])]);
+    let s = store(1000);
+    put(&s, &mut ctx, &tp("d", 0), 1, &[1, 2]);
+    put(&s, &mut ctx, &tp("d", 1), 2, &[2]);
+    put(&s, &mut ctx, &tp("k", 0), 1, &[1, 2]);
+    let assignment = ctx.assignments["d"].clone();
+
+    // First pass: leader -2 to everyone, StopReplica(delete) to the live hosting brokers.
+    let (result, change, mut sent) = run_change(&s, &mut ctx, deletion_pass("d", &[], &[], true, &assignment));
+    result.unwrap();
+    assert_eq!(
+        sent.requests(),
+        reqs(&[
+            (1, "UpdateMetadata d-0 d-1", false),
+            (2, "UpdateMetadata d-0 d-1", false),
+            (1, "StopReplica+delete d-0", true),
+            (2, "StopReplica+delete d-0 d-1", true),
+        ])
+    );
+    let ControllerRequest::UpdateMetadata(r) = &sent.sent[0].1 else { unreachable!() };
+    assert!(r.partition_states.iter().all(|p| p.leader == -2));
+    assert!(!change.topic_deleted);
+    assert!(ctx.replicas(&tp("d", 0)).is_none() && !ctx.leadership.contains_key(&tp("d", 0)), "out of the model");
+    assert!(ctx.replicas(&tp("k", 0)).is_some());
+    assert_eq!(change.answers.iter().map(|(b, _)| *b).collect::<Vec<_>>(), vec![1, 2]);
+    sent.answer_all();
+
+    // Both answered; broker 3 is down: nothing to send, the znodes stay.
+    let (result, change, sent) = run_change(&s, &mut ctx, deletion_pass("d", &[1, 2], &[], false, &assignment));
+    result.unwrap();
+    assert!(sent.sent.is_empty(), "{:?}", sent.requests());
+    assert!(!change.topic_deleted);
+    assert!(s.deleted_topics().is_empty() && s.state(&tp("d", 0)).is_some());
+
+    // Broker 3 is back: it is asked once; asked again only if its request was dropped.
+    ctx.live_brokers.insert(3, Broker::new(3, "h3", 9093));
+    let (result, _, mut sent) = run_change(&s, &mut ctx, deletion_pass("d", &[1, 2], &[], false, &assignment));
+    result.unwrap();
+    assert_eq!(sent.requests(), reqs(&[(3, "StopReplica+delete d-1", true)]));
+    let (result, _, again) = run_change(&s, &mut ctx, deletion_pass("d", &[1, 2], &[3], false, &assignment));
+    result.unwrap();
+    assert!(asked(&again).is_empty(), "a request on its way is not repeated");
+    sent.answer_all();
+
+    // Every hosting broker answered: the topic's znodes go, other topics stay.
+    let (result, change, sent) = run_change(&s, &mut ctx, deletion_pass("d", &[1, 2, 3], &[], false, &assignment));
+    result.unwrap();
+    assert!(sent.sent.is_empty());
+    assert!(change.topic_deleted);
+    assert_eq!(s.deleted_topics(), vec!["d".to_string()]);
+    assert!(s.state(&tp("d", 0)).is_none() && s.state(&tp("d", 1)).is_none());
+    assert!(s.state(&tp("k", 0)).is_some());
+}
+
+#[test]
+fn a_zookeeper_error_while_deleting_the_znodes_leaves_the_deletion_to_the_next_pass() {
+    for error in [ZkError::BadVersion, ZkError::SessionExpired] {
+        let mut ctx = controller(&[1, 2], &[("d", 0, &[1, 2])]);
+        let s = store(1000);
+        put(&s, &mut ctx, &tp("d", 0), 1, &[1, 2]);
+        let assignment = ctx.assignments["d"].clone();
+        s.inject(Fault::DeleteFails(error.clone()));
+        // The topic leaves the model, its brokers already answered: the deletes fail.
+        let (result, change, sent) =
+            run_change(&s, &mut ctx, deletion_pass("d", &[1, 2], &[], true, &assignment));
+        assert_eq!(result, Err(FenceError::Zk(error.clone())));
+        assert!(!change.topic_deleted);
+        assert_eq!(sent.requests().len(), 2, "leader -2 went out before the deletes");
+        assert!(ctx.replicas(&tp("d", 0)).is_none());
+        assert!(s.state(&tp("d", 0)).is_some() && s.deleted_topics().is_empty(), "{:?}: nothing deleted", error);
+        // The next pass (this controller retrying, or the next one) finishes it without
+        // asking the brokers again.
+        let (result, change, sent) =
+            run_change(&s, &mut ctx, deletion_pass("d", &[1, 2], &[], false, &assignment));
+        result.unwrap();
+        assert!(asked(&sent).is_empty());
+        assert!(change.topic_deleted);
+        assert!(s.state(&tp("d", 0)).is_none());
+    }
+}
+
+#[test]
+fn every_live_hosting_broker_is_asked_once() {
+    use super::selector::{deletion_step, DeletionStep};
+    let set = |ids: &[i32]| ids.iter().copied().collect::<BTreeSet<i32>>();
+    let step = deletion_step(&set(&[1, 2, 3]), &set(&[]), &set(&[]), &set(&[1, 2, 3]));
+    assert_eq!(step, DeletionStep::Ask(vec![1, 2, 3]));
+    let step = deletion_step(&set(&[1, 2, 3]), &set(&[1]), &set(&[2]), &set(&[1, 2, 3]));
+    assert_eq!(step, DeletionStep::Ask(vec![3]));
+    let hosting = set(&[1, 2, 3]);
+    assert_eq!(deletion_step(&hosting, &set(&[1, 2]), &set(&[]), &set(&[1, 2])), DeletionStep::Ask(vec![]));
+    assert_eq!(deletion_step(&hosting, &set(&[1, 2, 3]), &set(&[]), &set(&[1, 2])), DeletionStep::Complete);
 }

@@ -3,15 +3,17 @@
 //!
 //! One task owns all controller state and takes [`Event`]s from one queue. ZooKeeper
 //! watches only turn into events: a handler re-reads (and re-arms) what it watches, so a
-//! watch firing twice, late, or for a session change is harmless. Handlers decide with the
-//! pure functions of [`super::selector`], write state znodes through the epoch fence of
-//! [`crate::zk::state`], then queue requests on the per-broker channels.
+//! watch firing twice, late, or for a session change is harmless. Handlers that change
+//! partition states (or take a topic deletion a step further) build a
+//! [`PartitionStateChange`] and run it: the decision core decides the state writes (fenced
+//! by the controller epoch, [`crate::zk::state`]) and the requests to brokers, and
+//! [`change::run`] performs them through the ZooKeeper store and the per-broker channels.
 
-use super::change::{self, ChangeKind, PartitionStateChange};
+use super::change::{self, replicated_partitions_on, ChangeKind, PartitionStateChange};
 use super::channel::ControllerChannelManager;
 use super::store::{ControllerStore, ZkStore};
 use super::context::{broker_changes, ControllerContext, LeaderIsrAndControllerEpoch, RequestBatch};
-use super::selector::{preferred_election_moves, rebalance_moves, OnlineMode};
+use super::selector::{preferred_election_moves, rebalance_moves};
 use crate::zk::state::{
     increment_controller_epoch, EpochFence, FenceError, StateRead,
 };
@@ -791,8 +793,12 @@ impl EventLoop {
             .await?
             .ok_or_else(|| ControllerError::Moved("the controller epoch changed during failover".into()))?;
         log::info!("broker {} starting controller failover, epoch {}", self.broker_id, fence.epoch);
-        let ctx =
-            ControllerContext { epoch: fence.epoch, epoch_zk_version: fence.epoch_zk_version, ..Default::default() };
+        let ctx = ControllerContext {
+            controller_id: self.broker_id,
+            epoch: fence.epoch,
+            epoch_zk_version: fence.epoch_zk_version,
+            ..Default::default()
+        };
         let channels = ControllerChannelManager::new(
             self.channels_client_id.clone(),
             self.config.socket_timeout,
@@ -822,26 +828,16 @@ impl EventLoop {
         active.ctx.assignments = assignments;
         let all = active.ctx.all_partitions();
         let reads = self.store.read_partition_states(&all).await?;
+        let unclean = self.config.unclean_leader_election_enable;
         let active = self.active_mut()?;
         active.ctx.load_states(&all, reads);
 
-        let mut batch = RequestBatch::new();
         // Brokers that died while there was no controller are handled as failures now:
-        // elect where the leader is gone, and take dead replicas out of ISRs.
-        let repair = active.ctx.partitions_needing_repair();
-        self.elect_partitions(repair, OnlineMode::ElectAndShrinkIsr, &mut batch).await?;
-
-        // Every live replica learns its partitions; every broker the whole cluster.
-        let active = self.active_mut()?;
-        let live = active.ctx.live_broker_ids();
-        for tp in active.ctx.leadership.keys() {
-            if let Some(ar) = active.ctx.replicas(tp) {
-                batch.add_leader_and_isr(ar.iter().copied().filter(|r| live.contains(r)), tp);
-            }
-        }
-        batch.add_update_metadata_all(active.ctx.live_or_shutting_down_ids());
+        // elect where the leader is gone, and take dead replicas out of ISRs; then every
+        // live replica learns its partitions, every broker the whole cluster.
+        let change = PartitionStateChange::failover(&active.ctx, unclean);
         let epoch = active.ctx.epoch;
-        self.send(batch)?;
+        self.run_election(change).await?;
         self.shared.epoch.store(epoch, Ordering::SeqCst);
         self.shared.active.store(true, Ordering::SeqCst);
         log::info!("broker {} is the controller, epoch {}", self.broker_id, epoch);
@@ -872,28 +868,14 @@ impl EventLoop {
         self.on_topic_deletion(false).await
     }
 
+    /// Queue a batch that is no partition state change (ISR change notifications).
     fn send(&mut self, batch: RequestBatch) -> Result<(), ControllerError> {
-        self.send_tracking(batch, None).map(drop)
-    }
-
-    /// [`Self::send`]; the receivers tell when broker `tracked` has answered each of the
-    /// requests it gets.
-    fn send_tracking(
-        &mut self,
-        batch: RequestBatch,
-        tracked: Option<i32>,
-    ) -> Result<Vec<oneshot::Receiver<()>>, ControllerError> {
         let broker_id = self.broker_id;
         let active = self.active_mut()?;
-        let mut answered = Vec::new();
         for (broker, request) in batch.build(&active.ctx, broker_id) {
-            if Some(broker) == tracked {
-                answered.push(active.channels.send_tracked(broker, request));
-            } else {
-                active.channels.send(broker, request);
-            }
+            active.channels.send(broker, request);
         }
-        Ok(answered)
+        Ok(())
     }
 
     /// Data-watch `/brokers/topics/<topic>`; its assignment, or `None` if it is gone.
@@ -916,44 +898,23 @@ impl EventLoop {
 
     // ---- the partition state machine's move to Online (docs/zookeeper-layout.md) ----
 
-    /// Give `partitions` a live leader where possible (and, after a broker failure, take
-    /// dead replicas out of their ISR): read each state znode, decide, write all decisions
-    /// in fenced batches, re-read and re-decide the ones whose znode changed meanwhile. The
-    /// written partitions go into `batch` (LeaderAndIsr to the decision's recipients).
-    async fn elect_partitions(
-        &mut self,
-        partitions: Vec<TopicPartition>,
-        mode: OnlineMode,
-        batch: &mut RequestBatch,
-    ) -> Result<(), ControllerError> {
+    /// [`Self::run_change`] of an election, timed as `LeaderElectionRateAndTimeMs`.
+    async fn run_election(&mut self, change: PartitionStateChange) -> Result<PartitionStateChange, ControllerError> {
         let start = Instant::now();
-        let result = self.change_partition_states(ChangeKind::Online(mode), partitions, batch).await;
+        let result = self.run_change(change).await;
         self.shared.stats.leader_election.record(start.elapsed());
         result
     }
 
-    /// The one routine that changes partition states: drive a
-    /// [`PartitionStateChange`] through the store, then put the written partitions into
-    /// `batch` (LeaderAndIsr to each decision's recipients).
-    async fn change_partition_states(
-        &mut self,
-        kind: ChangeKind,
-        partitions: Vec<TopicPartition>,
-        batch: &mut RequestBatch,
-    ) -> Result<(), ControllerError> {
-        if partitions.is_empty() {
-            return Ok(());
-        }
-        let mut change = PartitionStateChange::new(kind, partitions, self.config.unclean_leader_election_enable);
+    /// The one routine that changes partition states (and takes deletions further):
+    /// drive `change` through the ZooKeeper store and the channels to brokers.
+    async fn run_change(&mut self, mut change: PartitionStateChange) -> Result<PartitionStateChange, ControllerError> {
         let store = self.store.clone();
         let active = self.active_mut()?;
         let fence = active.fence;
-        change::run(&store, fence, &mut active.ctx, &mut change).await?;
+        change::run(&store, fence, &mut active.ctx, &mut change, &mut active.channels).await?;
         self.shared.stats.unclean_leader_elections.fetch_add(change.unclean_elections, Ordering::Relaxed);
-        for (tp, recipients) in &change.written {
-            batch.add_leader_and_isr(recipients.iter().copied(), tp);
-        }
-        Ok(())
+        Ok(change)
     }
 
     // ---- brokers (docs/zookeeper-layout.md, broker failure and start-up) ----
@@ -1023,44 +984,15 @@ impl EventLoop {
     }
 
     async fn on_broker_startup(&mut self, new_ids: &[i32]) -> Result<(), ControllerError> {
-        // The new brokers learn the whole cluster first (0.8.2 did so to speed up restarts).
-        let mut metadata = RequestBatch::new();
-        metadata.add_update_metadata_all(new_ids.iter().copied());
-        self.send(metadata)?;
-
-        let mut batch = RequestBatch::new();
-        let active = self.active_mut()?;
-        for &id in new_ids {
-            for tp in active.ctx.partitions_on_broker(id) {
-                if active.ctx.leadership.contains_key(&tp) {
-                    batch.add_leader_and_isr([id], &tp);
-                }
-            }
-        }
-        let offline = active.ctx.offline_partitions();
-        self.elect_partitions(offline, OnlineMode::ElectIfOffline, &mut batch).await?;
-        let everyone = self.active_mut()?.ctx.live_or_shutting_down_ids();
-        batch.add_update_metadata_all(everyone);
-        self.send(batch)
+        let unclean = self.config.unclean_leader_election_enable;
+        let change = PartitionStateChange::broker_startup(&self.active_mut()?.ctx, new_ids, unclean);
+        self.run_election(change).await.map(drop)
     }
 
     async fn on_broker_failure(&mut self, dead: &BTreeSet<i32>) -> Result<(), ControllerError> {
-        let active = self.active_mut()?;
-        let affected: Vec<TopicPartition> = active
-            .ctx
-            .all_partitions()
-            .into_iter()
-            .filter(|tp| {
-                let hosted = active.ctx.replicas(tp).is_some_and(|ar| ar.iter().any(|r| dead.contains(r)));
-                let led = active.ctx.leadership.get(tp).is_some_and(|l| dead.contains(&l.leader));
-                hosted || led
-            })
-            .collect();
-        let mut batch = RequestBatch::new();
-        self.elect_partitions(affected, OnlineMode::ElectAndShrinkIsr, &mut batch).await?;
-        let everyone = self.active_mut()?.ctx.live_or_shutting_down_ids();
-        batch.add_update_metadata_all(everyone);
-        self.send(batch)
+        let unclean = self.config.unclean_leader_election_enable;
+        let change = PartitionStateChange::broker_failure(&self.active_mut()?.ctx, dead, unclean);
+        self.run_election(change).await.map(drop)
     }
 
     // ---- topics (docs/zookeeper-layout.md, topics and partitions) ----
@@ -1117,21 +1049,8 @@ impl EventLoop {
     /// New → Online for partitions just seen; a partition whose replicas are
     /// all dead stays New and is elected when one of them starts.
     async fn on_new_partitions(&mut self, partitions: Vec<TopicPartition>) -> Result<(), ControllerError> {
-        let mut batch = RequestBatch::new();
-        self.elect_partitions(partitions.clone(), OnlineMode::ElectIfOffline, &mut batch).await?;
-        let active = self.active_mut()?;
-        let live = active.ctx.live_broker_ids();
-        let everyone = active.ctx.live_or_shutting_down_ids();
-        for tp in &partitions {
-            // Also partitions another controller initialised first (NodeExists): re-read.
-            if active.ctx.leadership.contains_key(tp) {
-                if let Some(ar) = active.ctx.replicas(tp) {
-                    batch.add_leader_and_isr(ar.iter().copied().filter(|r| live.contains(r)), tp);
-                }
-            }
-            batch.add_update_metadata(everyone.iter().copied(), tp);
-        }
-        self.send(batch)
+        let change = PartitionStateChange::new_partitions(partitions, self.config.unclean_leader_election_enable);
+        self.run_election(change).await.map(drop)
     }
 
     // ---- preferred replica election and automatic leader rebalance ----
@@ -1190,9 +1109,8 @@ impl EventLoop {
         if partitions.is_empty() {
             return Ok(());
         }
-        let mut batch = RequestBatch::new();
-        self.change_partition_states(ChangeKind::PreferredReplica, partitions, &mut batch).await?;
-        self.send(batch)
+        let unclean = self.config.unclean_leader_election_enable;
+        self.run_change(PartitionStateChange::new(ChangeKind::PreferredReplica, partitions, unclean)).await.map(drop)
     }
 
     // ---- ISR changes (0.9's /isr_change_notification; 0.8.2 left metadata stale) ----
@@ -1290,26 +1208,17 @@ impl EventLoop {
         &mut self,
         broker_id: i32,
     ) -> Result<(Vec<TopicPartition>, Vec<oneshot::Receiver<()>>), ControllerError> {
+        let unclean = self.config.unclean_leader_election_enable;
         let active = self.active_mut()?;
-        active.ctx.shutting_down.insert(broker_id);
+        let change = PartitionStateChange::controlled_shutdown(&mut active.ctx, broker_id, unclean);
         log::info!(
             "shutting down broker {}; all shutting down brokers: {:?}, live brokers: {:?}",
             broker_id,
             active.ctx.shutting_down,
             active.ctx.live_broker_ids()
         );
-        let partitions = replicated_partitions_on(&active.ctx, broker_id);
-        let mut stop = RequestBatch::new();
-        for tp in &partitions {
-            if active.ctx.leadership.get(tp).is_some_and(|l| l.leader != broker_id) {
-                stop.add_stop_replica(broker_id, tp);
-            }
-        }
-        let mut answered = self.send_tracking(stop, Some(broker_id))?;
-
-        let mut batch = RequestBatch::new();
-        self.change_partition_states(ChangeKind::ControlledShutdown(broker_id), partitions, &mut batch).await?;
-        answered.extend(self.send_tracking(batch, Some(broker_id))?);
+        let change = self.run_change(change).await?;
+        let answered = change.answers.into_iter().map(|(_, rx)| rx).collect();
 
         let active = self.active_mut()?;
         let remaining: Vec<TopicPartition> = replicated_partitions_on(&active.ctx, broker_id)
@@ -1323,15 +1232,6 @@ impl EventLoop {
         }
         Ok((remaining, answered))
     }
-}
-
-/// Partitions with a replica on `broker`, more than one replica, and a leadership known
-/// to the controller (0.8.2 ignored the others in a controlled shutdown).
-fn replicated_partitions_on(ctx: &ControllerContext, broker: i32) -> Vec<TopicPartition> {
-    ctx.partitions_on_broker(broker)
-        .into_iter()
-        .filter(|tp| ctx.replicas(tp).is_some_and(|ar| ar.len() > 1) && ctx.leadership.contains_key(tp))
-        .collect()
 }
 
 /// Wait for every receiver (a dropped sender counts as done: the request was dropped).

@@ -10,9 +10,10 @@
 //! admin znode (deleted when empty). Every step is decided from ZooKeeper as it is now by
 //! `selector::reassignment_step`, so a new controller resumes where the old one stopped (OAR stays
 //! durable inside AR until the last write) and a repeated step is harmless. The AR
-//! extension and the leader/ISR writes are made by the controller's one routine for
-//! partition state changes (`change`, [`change::ChangeKind::Reassignment`]); this file
-//! keeps the admin znode and what follows a completion.
+//! extension, the leader/ISR writes, the requests to brokers (LeaderAndIsr with the bumped
+//! epoch to the new replicas; StopReplica without, then with delete to the old ones) and
+//! AR := RAR are decided by the controller's one routine for partition state changes
+//! (`change`, [`change::ChangeKind::Reassignment`]); this file keeps the admin znode.
 //!
 //! Departures from 0.8.2: the controller polls the state znodes of in-flight partitions on
 //! its own loop ([`POLL_INTERVAL`]) instead of a watch per partition (0.8.2 missed ISR
@@ -27,8 +28,7 @@
 use super::{ControllerError, Event, EventLoop, WatchKey};
 use crate::admin::{reassignment_json, Reassignment};
 use crate::common::TopicPartition;
-use crate::controller::change::{self, PartitionStateChange};
-use crate::controller::context::RequestBatch;
+use crate::controller::change::PartitionStateChange;
 use crate::zk::{paths, ZkError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -75,7 +75,6 @@ impl EventLoop {
         }
         let asked_partitions = targets.len();
         let mut finished: BTreeSet<TopicPartition> = BTreeSet::new();
-        let store = self.store.clone();
         let active = self.active_mut()?;
         targets.retain(|tp, _| {
             let exists = active.ctx.replicas(tp).is_some();
@@ -85,19 +84,10 @@ impl EventLoop {
             }
             exists
         });
-        // Every leader/ISR change (and the AR extension before it) goes through the one
-        // routine; what remains here is what follows a completion.
-        let mut change = PartitionStateChange::reassignment(targets.clone());
-        let fence = active.fence;
-        change::run(&store, fence, &mut active.ctx, &mut change).await?;
-        let written: BTreeMap<TopicPartition, Vec<i32>> = change.written.into_iter().collect();
-        let mut batch = RequestBatch::new();
-        for (tp, recipients) in &written {
-            batch.add_leader_and_isr(recipients.iter().copied(), tp);
-        }
-        // Completed partitions: AR := RAR in the cache (the LeaderAndIsr carry it), the old
-        // replicas stopped and deleted, then AR := RAR in ZooKeeper.
-        let mut completed_topics = BTreeSet::new();
+        // Every leader/ISR change (and the AR extension before it), the requests, and
+        // AR := RAR of completed partitions go through the one routine; what remains here
+        // is the admin znode.
+        let change = self.run_change(PartitionStateChange::reassignment(targets.clone())).await?;
         for (tp, rar) in &targets {
             match change.steps.get(tp) {
                 None => log::debug!("reassignment of partition {} waits for a readable state", tp),
@@ -112,26 +102,8 @@ impl EventLoop {
                 Some(ReassignmentStep::Wait { missing }) => {
                     log::debug!("reassignment of partition {} waits for {:?} to join the ISR", tp, missing)
                 }
-                Some(ReassignmentStep::StartNewReplicas { .. }) => {}
-                Some(ReassignmentStep::Complete { remove, .. }) => {
-                    if !written.contains_key(tp) {
-                        continue; // the leader changed the ISR meanwhile: next poll
-                    }
-                    if let Some(parts) = active.ctx.assignments.get_mut(&tp.topic) {
-                        parts.insert(tp.partition, rar.clone());
-                    }
-                    for r in remove {
-                        batch.add_stop_replica_delete(*r, tp);
-                    }
-                    completed_topics.insert(tp.topic.clone());
-                }
+                Some(ReassignmentStep::StartNewReplicas { .. }) | Some(ReassignmentStep::Complete { .. }) => {}
             }
-        }
-        // Partitions written above are announced (LeaderAndIsr and UpdateMetadata) by the
-        // batch; waiting ones are not re-sent at every poll.
-        self.send(batch)?;
-        for topic in &completed_topics {
-            self.write_assignment(topic).await?;
         }
         // Completed partitions leave the node at the next pass, when AR reads RAR (Done).
         self.remove_reassigned(&asked, &finished, version).await?;
@@ -140,12 +112,6 @@ impl EventLoop {
             self.schedule(Event::ReassignmentPoll, POLL_INTERVAL);
         }
         Ok(())
-    }
-
-    /// Rewrite `/brokers/topics/<topic>` from the cache (unconditional, as 0.8.2).
-    async fn write_assignment(&mut self, topic: &str) -> Result<(), ControllerError> {
-        let Some(parts) = self.active_mut()?.ctx.assignments.get(topic).cloned() else { return Ok(()) };
-        Ok(self.zk.write_topic_assignment(topic, &parts).await?)
     }
 
     /// Drop `finished` from `/admin/reassign_partitions`, deleting it when nothing is left;

@@ -367,6 +367,31 @@ pub fn reassignment_step(
     ReassignmentStep::Complete { leader: new_leader, isr: new_isr, remove }
 }
 
+/// What to do next for one topic being deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeletionStep {
+    /// Every hosting broker answered its StopReplica(delete): remove the znodes.
+    Complete,
+    /// Ask these (live, not yet asked) brokers to delete their replicas; wait for the rest.
+    Ask(Vec<i32>),
+}
+
+/// `hosting`: brokers with a replica of the topic; `answered`: those that answered their
+/// StopReplica(delete); `asked`: those with a request on its way; `live`: registered brokers.
+pub fn deletion_step(
+    hosting: &BTreeSet<i32>,
+    answered: &BTreeSet<i32>,
+    asked: &BTreeSet<i32>,
+    live: &BTreeSet<i32>,
+) -> DeletionStep {
+    if hosting.is_subset(answered) {
+        return DeletionStep::Complete;
+    }
+    DeletionStep::Ask(
+        hosting.iter().copied().filter(|b| !answered.contains(b) && !asked.contains(b) && live.contains(b)).collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,11 @@ pub trait ControllerStore: Send + Sync {
     /// Rewrite `/brokers/topics/<topic>` (unconditional, as 0.8.2); a topic deleted
     /// meanwhile is not an error (the topic change handler forgets it).
     fn write_assignment(&self, topic: &str, assignment: &Assignment) -> impl Future<Output = Result<(), ZkError>> + Send;
+
+    /// Remove a deleted topic's znodes: `/brokers/topics/<topic>` with its partition
+    /// states, `/config/topics/<topic>`, `/admin/delete_topics/<topic>` (unconditional, as
+    /// 0.8.2; nodes already gone are not an error).
+    fn delete_topic(&self, topic: &str) -> impl Future<Output = Result<(), ZkError>> + Send;
 }
 
 /// The controller's store: the cluster's ZooKeeper.
@@ -93,6 +98,16 @@ impl ControllerStore for ZkStore {
         let (topic, assignment) = (topic.to_string(), assignment.clone());
         async move { self.zk.write_topic_assignment(&topic, &assignment).await }
     }
+
+    fn delete_topic(&self, topic: &str) -> impl Future<Output = Result<(), ZkError>> + Send {
+        let topic = topic.to_string();
+        async move {
+            crate::zk::state::delete_topic_znodes(&self.zk, &topic).await?;
+            self.zk.delete_recursive(&paths::topic_config(&topic)).await?;
+            self.zk.delete(&paths::delete_topic_marker(&topic)).await?;
+            Ok(())
+        }
+    }
 }
 
 /// An error [`MemoryStore`] produces on cue.
@@ -109,6 +124,8 @@ pub enum Fault {
     EpochBumped,
     /// The next read of partition states fails with this error.
     ReadFails(ZkError),
+    /// The next deletion of a topic's znodes fails with this error, nothing deleted.
+    DeleteFails(ZkError),
 }
 
 #[derive(Debug, Default)]
@@ -124,6 +141,8 @@ struct Memory {
     /// Committed write batches, and how many writes each held.
     batches: Vec<usize>,
     reads: usize,
+    /// Topics whose znodes were deleted, in order.
+    deleted_topics: Vec<String>,
 }
 
 /// An in-memory [`ControllerStore`]: state znodes by path, topic configs, the epoch
@@ -187,6 +206,11 @@ impl MemoryStore {
         (m.assignments.get(topic).cloned(), m.assignment_writes)
     }
 
+    /// Topics whose znodes were deleted, in order.
+    pub fn deleted_topics(&self) -> Vec<String> {
+        self.lock().deleted_topics.clone()
+    }
+
     /// Partition state reads made (one per partition).
     pub fn reads(&self) -> usize {
         self.lock().reads
@@ -246,6 +270,19 @@ impl ControllerStore for MemoryStore {
         let mut m = self.lock();
         m.assignment_writes += 1;
         m.assignments.insert(topic.to_string(), assignment.clone());
+        std::future::ready(Ok(()))
+    }
+
+    fn delete_topic(&self, topic: &str) -> impl Future<Output = Result<(), ZkError>> + Send {
+        let mut m = self.lock();
+        if let Some(Fault::DeleteFails(e)) = take_fault(&mut m, |f| matches!(f, Fault::DeleteFails(_))) {
+            return std::future::ready(Err(e));
+        }
+        let prefix = format!("{}/", paths::topic(topic));
+        m.states.retain(|path, _| !path.starts_with(&prefix));
+        m.assignments.remove(topic);
+        m.configs.remove(topic);
+        m.deleted_topics.push(topic.to_string());
         std::future::ready(Ok(()))
     }
 

@@ -43,8 +43,10 @@ pub struct LogManager {
     default_config: LogConfig,
     topic_configs: RwLock<HashMap<String, LogConfig>>,
     logs: RwLock<HashMap<TopicPartition, Arc<Log>>>,
-    /// Serializes creation and deletion (0.8.2 `logCreationOrDeletionLock`).
-    create_lock: Mutex<()>,
+    /// Serializes creation and deletion (0.8.2 `logCreationOrDeletionLock`), and holds
+    /// how many logs each of `dirs` has (in their order), so that placing a new log does
+    /// not walk every log (which made creating 10,000 partitions quadratic).
+    create_lock: Mutex<Vec<usize>>,
     locks: Mutex<Vec<DirLock>>,
     clock: Arc<dyn Clock>,
     background: Mutex<Option<Background>>,
@@ -98,7 +100,7 @@ impl LogManager {
             default_config,
             topic_configs: RwLock::new(topic_configs),
             logs: RwLock::new(HashMap::new()),
-            create_lock: Mutex::new(()),
+            create_lock: Mutex::new(Vec::new()),
             locks: Mutex::new(locks),
             clock,
             background: Mutex::new(None),
@@ -131,6 +133,8 @@ impl LogManager {
                 logs.insert(tp, log);
             }
         }
+        let counts = self.dirs.iter().map(|d| logs.values().filter(|l| l.dir().parent() == Some(&d.path)).count()).collect();
+        *lock(&self.create_lock) = counts;
         drop(logs);
         for d in &self.dirs {
             let marker = d.path.join(CLEAN_SHUTDOWN_FILE);
@@ -231,27 +235,18 @@ impl LogManager {
     /// any path is built from it.
     pub fn create_log(&self, tp: &TopicPartition, config: LogConfig) -> Result<Arc<Log>, LogError> {
         check_topic_partition(tp)?;
-        let _guard = lock(&self.create_lock);
+        let mut counts = lock(&self.create_lock);
         if let Some(log) = self.get_log(tp) {
             return Ok(log);
         }
-        let counts: HashMap<PathBuf, usize> = {
-            let mut m = HashMap::new();
-            for (_, log) in self.all_logs() {
-                if let Some(parent) = log.dir().parent() {
-                    *m.entry(parent.to_path_buf()).or_insert(0) += 1;
-                }
-            }
-            m
-        };
-        let dir = self
-            .dirs
-            .iter()
-            .min_by_key(|d| counts.get(&d.path).copied().unwrap_or(0))
-            .expect("at least one data directory");
+        counts.resize(self.dirs.len(), 0);
+        // The first of the directories with the fewest logs.
+        let (i, _) = counts.iter().enumerate().min_by_key(|(_, n)| **n).expect("at least one data directory");
+        let dir = &self.dirs[i];
         let log = Arc::new(Log::open(&dir.path.join(tp.dir_name()), config, 0, false, self.clock.clone())?);
         log::info!("Created log for partition {} in {}.", tp, dir.path.display());
         self.logs.write().unwrap_or_else(|p| p.into_inner()).insert(tp.clone(), log.clone());
+        counts[i] += 1;
         Ok(log)
     }
 
@@ -292,8 +287,16 @@ impl LogManager {
             c.abort_cleaning(tp);
         }
         let removed = {
-            let _guard = lock(&self.create_lock);
-            self.logs.write().unwrap_or_else(|p| p.into_inner()).remove(tp)
+            let mut counts = lock(&self.create_lock);
+            let removed = self.logs.write().unwrap_or_else(|p| p.into_inner()).remove(tp);
+            if let Some(log) = &removed {
+                if let Some(i) = self.dirs.iter().position(|d| log.dir().parent() == Some(&d.path)) {
+                    if let Some(n) = counts.get_mut(i) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+            }
+            removed
         };
         match removed {
             None => Ok(false),

@@ -55,6 +55,31 @@ fn new_partitions_are_balanced_over_the_data_directories() {
 }
 
 #[test]
+fn placement_counts_deleted_and_reloaded_logs() {
+    let tmp = TempDir::new("mgr-balance-delete");
+    let dirs = vec![tmp.join("a"), tmp.join("b")];
+    let (_c, clock) = mock_clock();
+    let m = manager(&dirs, clock.clone());
+    for p in 0..4 {
+        m.create_log(&tp("t", p), LogConfig::default()).unwrap();
+    }
+    // a: t-0 t-2, b: t-1 t-3. Two deletions in b make it the emptier one.
+    assert!(m.delete_log(&tp("t", 1)).unwrap() && m.delete_log(&tp("t", 3)).unwrap());
+    assert!(!m.delete_log(&tp("t", 3)).unwrap());
+    m.create_log(&tp("u", 0), LogConfig::default()).unwrap();
+    m.create_log(&tp("u", 1), LogConfig::default()).unwrap();
+    assert!(dirs[1].join("u-0").is_dir() && dirs[1].join("u-1").is_dir(), "both in the emptier directory");
+    m.shutdown().unwrap();
+    // A log folder found at load time counts too.
+    std::fs::create_dir_all(dirs[1].join("v-9")).unwrap();
+    let m = manager(&dirs, clock);
+    assert_eq!(m.all_logs().len(), 5);
+    m.create_log(&tp("w", 0), LogConfig::default()).unwrap();
+    assert!(dirs[0].join("w-0").is_dir(), "b holds 3 logs after the reload, a 2");
+    m.shutdown().unwrap();
+}
+
+#[test]
 fn a_locked_directory_is_refused_with_its_name() {
     let tmp = TempDir::new("mgr-lock");
     let dirs = vec![tmp.join("a"), tmp.join("b")];
