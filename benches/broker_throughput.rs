@@ -85,8 +85,9 @@ fn produce_frame() -> (Bytes, usize) {
 /// producer does), another reads each frame whole into one reused buffer and then, as
 /// asked, writes its message set to a file (one `write` per frame, as the log does) and
 /// validates it (size, CRC, magic of each message: `message::analyze`). MB/s of message
-/// set, as the producer figure.
-fn plain_receiver_mb_s(frame: &Bytes, set_at: usize, requests: usize, append: bool, validate: bool) -> f64 {
+/// set, as the producer figure, and the reading thread's CPU time per message (user +
+/// system: what the machine's load changes least), and the writing thread's.
+fn plain_receiver_mb_s(frame: &Bytes, set_at: usize, requests: usize, append: bool, validate: bool) -> (f64, f64, f64) {
     let dir = support::TempDir::new("ceiling");
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     set_receive_buffer(&l, socket_buffer());
@@ -95,6 +96,7 @@ fn plain_receiver_mb_s(frame: &Bytes, set_at: usize, requests: usize, append: bo
     let path = dir.path().join("00000000000000000000.log");
     let reader = std::thread::spawn(move || {
         let (mut s, _) = l.accept().unwrap();
+        let cpu = thread_cpu_s();
         let mut file = append.then(|| std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap());
         let mut buf = vec![0u8; len];
         for _ in 0..requests {
@@ -108,15 +110,28 @@ fn plain_receiver_mb_s(frame: &Bytes, set_at: usize, requests: usize, append: bo
                 f.write_all(set).unwrap();
             }
         }
+        thread_cpu_s() - cpu
     });
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_nodelay(true).unwrap();
     let t = Instant::now();
+    let cpu = thread_cpu_s();
     for _ in 0..requests {
         s.write_all(frame).unwrap();
     }
-    reader.join().unwrap();
-    (requests * (len - set_at)) as f64 / 1e6 / t.elapsed().as_secs_f64()
+    let send_cpu_s = thread_cpu_s() - cpu;
+    let cpu_s = reader.join().unwrap();
+    let per_msg = |s: f64| s * 1e6 / (requests * PER_REQUEST) as f64;
+    ((requests * (len - set_at)) as f64 / 1e6 / t.elapsed().as_secs_f64(), per_msg(cpu_s), per_msg(send_cpu_s))
+}
+
+/// This thread's CPU time (user + system), in seconds.
+fn thread_cpu_s() -> f64 {
+    // SAFETY: an all-zero timespec is valid for clock_gettime to fill.
+    let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid clock id and a timespec that outlives the call.
+    assert_eq!(unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) }, 0);
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
 }
 
 fn loopback_mb_s(bytes: usize) -> f64 {
@@ -165,6 +180,8 @@ struct Round {
     /// measured just before this round's producer: the machine's load drifts.
     loop_mb_s: f64,
     floor_mb_s: f64,
+    /// The one-thread ceiling's CPU time per message.
+    floor_cpu_us_per_msg: f64,
 }
 
 /// How often the metrics endpoint is scraped during a round with it on (Prometheus
@@ -232,7 +249,7 @@ fn round(zk: &ZkServer, n: usize, metrics: bool, baseline: Option<&std::path::Pa
     let (frame, set_at) = produce_frame();
     let requests = total / PER_REQUEST;
     let loop_mb_s = loopback_mb_s(total * (MESSAGE_SIZE + 26));
-    let floor_mb_s = plain_receiver_mb_s(&frame, set_at, requests, true, true);
+    let (floor_mb_s, floor_cpu_us_per_msg, _) = plain_receiver_mb_s(&frame, set_at, requests, true, true);
     let mut p = TcpStream::connect(&addr).unwrap();
     p.set_nodelay(true).unwrap();
     let mut reader = p.try_clone().unwrap();
@@ -293,6 +310,7 @@ fn round(zk: &ZkServer, n: usize, metrics: bool, baseline: Option<&std::path::Pa
         produce_cores_busy: produce_cpu_s / produce_s,
         loop_mb_s,
         floor_mb_s,
+        floor_cpu_us_per_msg,
     }
 }
 
@@ -325,12 +343,25 @@ fn main() {
     // The same bytes as the producer's, with what a broker cannot avoid doing to them.
     let (frame, set_at) = produce_frame();
     let requests = total / PER_REQUEST;
-    let framed = plain_receiver_mb_s(&frame, set_at, requests, false, false);
-    let appended = plain_receiver_mb_s(&frame, set_at, requests, true, false);
-    let floor = plain_receiver_mb_s(&frame, set_at, requests, true, true);
-    println!("  {} B produce frames, each read whole:    {:>10.1} MB/s ({:.2} of loopback)", frame.len(), framed, framed / loop_mb);
-    println!("  ... and its set written to a file:    {:>10.1} MB/s ({:.2} of loopback)", appended, appended / loop_mb);
-    println!("  ... and validated (CRC) before:       {:>10.1} MB/s ({:.2} of loopback): a one-thread broker's ceiling", floor, floor / loop_mb);
+    let mut cpus = Vec::new();
+    for (what, append, validate) in [
+        (format!("{} B produce frames, each read whole", frame.len()), false, false),
+        ("... and its set written to a file".to_string(), true, false),
+        ("... and validated (CRC) before: the one-thread ceiling".to_string(), true, true),
+    ] {
+        let (mb_s, cpu, send_cpu) = plain_receiver_mb_s(&frame, set_at, requests, append, validate);
+        println!("  {what:<55} {mb_s:>8.1} MB/s ({:.2} of loopback), reader {cpu:.3}, writer {send_cpu:.3} µs CPU/msg", mb_s / loop_mb);
+        cpus.push((cpu, send_cpu));
+    }
+    // Loopback runs a core per side, so its rate is that of the busier side; the produce
+    // path adds the page-cache write and the CRC check to the reading side.
+    let (read, send) = cpus[0];
+    let floor = cpus[2].0;
+    println!(
+        "  bounds from CPU time alone: one thread per connection {:.2} of loopback, the reading side spread over both cores {:.2}",
+        read.max(send) / floor,
+        2.0 * read.max(send) / (floor + cpus[2].1)
+    );
     // Off, on, off, on... (metrics endpoint, or baseline then this build): drift in the
     // machine's load hits both alike.
     let mut results = Vec::new();
@@ -356,15 +387,22 @@ fn main() {
             r.loop_mb_s,
             r.floor_mb_s
         );
-        println!("  producer, broker side: {:>7.3} µs CPU/msg  ({:.2} cores busy)", r.produce_cpu_us_per_msg, r.produce_cores_busy);
+        println!(
+            "  producer, broker side: {:>7.3} µs CPU/msg  ({:.2} cores busy; the one-thread ceiling {:.3} µs CPU/msg, {:.2} of the broker's)",
+            r.produce_cpu_us_per_msg,
+            r.produce_cores_busy,
+            r.floor_cpu_us_per_msg,
+            r.floor_cpu_us_per_msg / r.produce_cpu_us_per_msg
+        );
         println!("  consumer:            {:>10.1} MB/s  {:>12.0} msg/s  ({:.2} of loopback)", r.consume_mb_s, r.consume_msg_s, r.consume_mb_s / r.loop_mb_s);
         results.push(r);
     }
     let (kind, name): (fn(&Round) -> bool, &str) =
         if baseline.is_some() { (|r| !r.baseline, "this build/baseline") } else { (|r| r.metrics, "metrics on/off") };
-    let figures: [(&str, fn(&Round) -> f64); 3] = [
+    let figures: [(&str, fn(&Round) -> f64); 4] = [
         ("producer MB/s", |r| r.produce_mb_s),
         ("producer broker µs CPU/msg", |r| r.produce_cpu_us_per_msg),
+        ("one-thread ceiling / broker CPU per msg", |r| r.floor_cpu_us_per_msg / r.produce_cpu_us_per_msg),
         ("consumer MB/s", |r| r.consume_mb_s),
     ];
     for (what, f) in figures {
