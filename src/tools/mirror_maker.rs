@@ -189,12 +189,21 @@ impl AckTracker {
     }
 }
 
-/// One message on its way from a stream to a producer, with the acknowledgements of its
-/// partition.
-struct Record {
+/// Messages of one partition on their way from a stream to a producer (with their
+/// offsets), and that partition's acknowledgements: one reference to them per run, not
+/// per message (its count would bounce between the consumer's and the producer's cores).
+struct Run {
     slot: Arc<AckSlot>,
-    offset: i64,
-    message: KeyedMessage,
+    records: Vec<(i64, KeyedMessage)>,
+}
+
+/// Add a message of the partition `slot` to `runs`: to the last run if it is that
+/// partition's.
+fn push_record(runs: &mut Vec<Run>, slot: &Arc<AckSlot>, offset: i64, message: KeyedMessage) {
+    match runs.last_mut() {
+        Some(run) if Arc::ptr_eq(&run.slot, slot) => run.records.push((offset, message)),
+        _ => runs.push(Run { slot: slot.clone(), records: vec![(offset, message)] }),
+    }
 }
 
 /// Most messages a consumer task takes from its stream at once (what is already fetched;
@@ -204,7 +213,7 @@ const MAX_TAKE: usize = 1000;
 /// One producer's queue: batches of records, bounded to `--queue.size` messages by a
 /// semaphore (a permit per message, given back as the producer takes them).
 struct Queue {
-    tx: mpsc::UnboundedSender<Vec<Record>>,
+    tx: mpsc::UnboundedSender<Vec<Run>>,
     room: Arc<Semaphore>,
 }
 
@@ -216,42 +225,46 @@ struct DataChannel {
 }
 
 impl DataChannel {
-    /// Hand `records` to the producers, each to its queue, waiting for room; in order
-    /// within each queue.
-    async fn put(&self, records: Vec<Record>) -> Result<(), String> {
+    /// Hand the `count` messages of `runs` to the producers, each to its queue, waiting
+    /// for room; in order within each queue.
+    async fn put(&self, runs: Vec<Run>, count: usize) -> Result<(), String> {
         let n = self.queues.len();
         if n == 1 {
-            return self.put_in(0, records).await;
+            return self.put_in(0, runs, count).await;
         }
         // An unkeyed message goes round-robin: the batch takes as many turns at once.
-        let unkeyed = records.iter().filter(|r| r.message.key.is_none()).count() as i32;
+        let unkeyed = runs.iter().flat_map(|r| &r.records).filter(|(_, m)| m.key.is_none()).count() as i32;
         let mut turn = self.counter.fetch_add(unkeyed, Ordering::Relaxed);
-        let mut split: Vec<Vec<Record>> = (0..n).map(|_| Vec::new()).collect();
-        for r in records {
-            let id = match &r.message.key {
-                Some(key) => queue_for_key(key, n as i32),
-                None => {
-                    let id = abs(turn) % n as i32;
-                    turn = turn.wrapping_add(1);
-                    id
-                }
-            };
-            split[id as usize].push(r);
+        let mut split: Vec<(Vec<Run>, usize)> = (0..n).map(|_| (Vec::new(), 0)).collect();
+        for run in runs {
+            for (offset, message) in run.records {
+                let id = match &message.key {
+                    Some(key) => queue_for_key(key, n as i32),
+                    None => {
+                        let id = abs(turn) % n as i32;
+                        turn = turn.wrapping_add(1);
+                        id
+                    }
+                };
+                let (runs, count) = &mut split[id as usize];
+                push_record(runs, &run.slot, offset, message);
+                *count += 1;
+            }
         }
-        for (i, part) in split.into_iter().enumerate() {
-            if !part.is_empty() {
-                self.put_in(i, part).await?;
+        for (i, (runs, count)) in split.into_iter().enumerate() {
+            if count > 0 {
+                self.put_in(i, runs, count).await?;
             }
         }
         Ok(())
     }
 
-    async fn put_in(&self, i: usize, records: Vec<Record>) -> Result<(), String> {
+    async fn put_in(&self, i: usize, runs: Vec<Run>, count: usize) -> Result<(), String> {
         let q = &self.queues[i];
         let stopped = || "the producers have stopped".to_string();
         // A batch never exceeds --queue.size (see `consume`), so it always fits.
-        q.room.acquire_many(records.len() as u32).await.map_err(|_| stopped())?.forget();
-        q.tx.send(records).map_err(|_| stopped())
+        q.room.acquire_many(count as u32).await.map_err(|_| stopped())?.forget();
+        q.tx.send(runs).map_err(|_| stopped())
     }
 }
 
@@ -481,7 +494,8 @@ async fn consume(
 ) {
     // The slot of the partition last seen: a batch is mostly runs of one partition.
     let mut last: Option<(String, i32, Arc<AckSlot>)> = None;
-    let mut batch: Vec<Record> = Vec::with_capacity(take);
+    let mut batch: Vec<Run> = Vec::new();
+    let mut taken = 0;
     loop {
         let mut next = tokio::select! {
             biased;
@@ -504,8 +518,9 @@ async fn consume(
                         }
                     };
                     let message = KeyedMessage { topic: m.topic, key: m.key, part_key: None, value: m.value };
-                    batch.push(Record { slot, offset: m.offset, message });
-                    if batch.len() < take {
+                    push_record(&mut batch, &slot, m.offset, message);
+                    taken += 1;
+                    if taken < take {
                         next = tokio::select! {
                             biased;
                             n = stream.next() => Some(n),
@@ -515,9 +530,11 @@ async fn consume(
                 }
             }
         }
-        if !batch.is_empty() {
-            record(&batch);
-            if let Err(e) = channel.put(std::mem::replace(&mut batch, Vec::with_capacity(take))).await {
+        if taken > 0 {
+            for run in &batch {
+                run.slot.record(run.records.iter().map(|r| r.0));
+            }
+            if let Err(e) = channel.put(std::mem::take(&mut batch), std::mem::take(&mut taken)).await {
                 fail(format!("[mirrormaker-consumer-{}] {}", n, e));
                 return;
             }
@@ -533,62 +550,65 @@ async fn consume(
     }
 }
 
-/// Calls `f` once per run of consecutive `items` of one partition (whose slot `slot_of`
-/// gives), with that partition's slot and the run.
-fn per_partition_run<T>(items: &[T], slot_of: impl Fn(&T) -> &Arc<AckSlot>, mut f: impl FnMut(&AckSlot, &[T])) {
-    let mut start = 0;
-    while start < items.len() {
-        let slot = slot_of(&items[start]);
-        let len = items[start..].iter().take_while(|r| Arc::ptr_eq(slot_of(r), slot)).count();
-        f(slot, &items[start..start + len]);
-        start += len;
-    }
-}
-
-/// Record the offsets of `records` as handed to the producers.
-fn record(records: &[Record]) {
-    per_partition_run(records, |r| &r.slot, |slot, run| slot.record(run.iter().map(|r| r.offset)));
-}
-
 /// 0.8.2's `ProducerThread`: data channel → target, acknowledging into the trackers. Sends
 /// what is queued, up to `batch` (`batch.num.messages`) messages at a time. After a failed
 /// send it only drains its queue (nothing more is acknowledged, so nothing past the
 /// failure is committed).
-async fn produce(i: usize, mut rx: mpsc::UnboundedReceiver<Vec<Record>>, room: Arc<Semaphore>, producer: Producer, batch: usize, fail: impl Fn(String)) {
+async fn produce(i: usize, mut rx: mpsc::UnboundedReceiver<Vec<Run>>, room: Arc<Semaphore>, producer: Producer, batch: usize, fail: impl Fn(String)) {
     let mut failed = false;
     // Taken from the queue, not yet sent (their permits are given back as they are sent).
-    let mut pending: VecDeque<Record> = VecDeque::new();
-    let mut sending: Vec<Record> = Vec::with_capacity(batch);
+    let mut pending: VecDeque<Run> = VecDeque::new();
+    let mut pending_count = 0;
+    let count = |runs: &[Run]| runs.iter().map(|r| r.records.len()).sum::<usize>();
     loop {
         if pending.is_empty() {
             match rx.recv().await {
-                Some(b) => pending.extend(b),
+                Some(b) => {
+                    pending_count += count(&b);
+                    pending.extend(b);
+                }
                 None => break,
             }
         }
-        while pending.len() < batch {
+        while pending_count < batch {
             match rx.try_recv() {
-                Ok(b) => pending.extend(b),
+                Ok(b) => {
+                    pending_count += count(&b);
+                    pending.extend(b);
+                }
                 Err(_) => break,
             }
         }
-        let take = pending.len().min(batch);
-        sending.extend(pending.drain(..take));
-        room.add_permits(take);
+        // Up to `batch` messages, a run split where the batch ends.
+        let mut messages = Vec::with_capacity(batch.min(pending_count));
+        let mut offsets = Vec::with_capacity(messages.capacity());
+        let mut acks: Vec<(Arc<AckSlot>, usize)> = Vec::new();
+        while messages.len() < batch {
+            let Some(mut run) = pending.pop_front() else { break };
+            let room_left = batch - messages.len();
+            if run.records.len() > room_left {
+                let rest = run.records.split_off(room_left);
+                pending.push_front(Run { slot: run.slot.clone(), records: rest });
+            }
+            acks.push((run.slot, run.records.len()));
+            for (offset, message) in run.records {
+                offsets.push(offset);
+                messages.push(message);
+            }
+        }
+        pending_count -= messages.len();
+        room.add_permits(messages.len());
         if failed {
-            sending.clear();
             continue;
         }
-        let mut acks = Vec::with_capacity(sending.len());
-        let messages: Vec<KeyedMessage> = sending
-            .drain(..)
-            .map(|r| {
-                acks.push((r.slot, r.offset));
-                r.message
-            })
-            .collect();
         match producer.send(messages).await {
-            Ok(()) => per_partition_run(&acks, |a| &a.0, |slot, run| slot.ack(run.iter().map(|a| a.1))),
+            Ok(()) => {
+                let mut at = 0;
+                for (slot, len) in acks {
+                    slot.ack(offsets[at..at + len].iter().copied());
+                    at += len;
+                }
+            }
             Err(e) => {
                 failed = true;
                 fail(format!("[mirrormaker-producer-{}] Producer thread failure due to {}; stopping the whole mirror maker.", i, e));
