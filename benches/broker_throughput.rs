@@ -343,7 +343,6 @@ fn main() {
     // The same bytes as the producer's, with what a broker cannot avoid doing to them.
     let (frame, set_at) = produce_frame();
     let requests = total / PER_REQUEST;
-    let mut cpus = Vec::new();
     for (what, append, validate) in [
         (format!("{} B produce frames, each read whole", frame.len()), false, false),
         ("... and its set written to a file".to_string(), true, false),
@@ -351,17 +350,7 @@ fn main() {
     ] {
         let (mb_s, cpu, send_cpu) = plain_receiver_mb_s(&frame, set_at, requests, append, validate);
         println!("  {what:<55} {mb_s:>8.1} MB/s ({:.2} of loopback), reader {cpu:.3}, writer {send_cpu:.3} µs CPU/msg", mb_s / loop_mb);
-        cpus.push((cpu, send_cpu));
     }
-    // Loopback runs a core per side, so its rate is that of the busier side; the produce
-    // path adds the page-cache write and the CRC check to the reading side.
-    let (read, send) = cpus[0];
-    let floor = cpus[2].0;
-    println!(
-        "  bounds from CPU time alone: one thread per connection {:.2} of loopback, the reading side spread over both cores {:.2}",
-        read.max(send) / floor,
-        2.0 * read.max(send) / (floor + cpus[2].1)
-    );
     // Off, on, off, on... (metrics endpoint, or baseline then this build): drift in the
     // machine's load hits both alike.
     let mut results = Vec::new();
