@@ -502,7 +502,7 @@ async fn consume(
             _ = stop.wait_for(|s| *s) => return,
             n = stream.next() => Some(n),
         };
-        // Then, without waiting, what the stream already holds (`next` is cancel-safe).
+        // Then, without waiting, what the stream already holds.
         let mut end: Option<Option<String>> = None;
         while let Some(item) = next.take() {
             match item {
@@ -521,11 +521,7 @@ async fn consume(
                     push_record(&mut batch, &slot, m.offset, message);
                     taken += 1;
                     if taken < take {
-                        next = tokio::select! {
-                            biased;
-                            n = stream.next() => Some(n),
-                            _ = std::future::ready(()) => None,
-                        };
+                        next = stream.try_next().map(Some);
                     }
                 }
             }
