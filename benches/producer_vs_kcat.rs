@@ -16,8 +16,10 @@
 //! ```text
 //! cargo bench --bench producer_vs_kcat                 # 2,000,000 messages
 //! KAFKA08_BENCH_MESSAGES=500000 cargo bench --bench producer_vs_kcat
-//! KAFKA08_BENCH_SKIP=consumer,mirror ...               # skip sections
+//! KAFKA08_BENCH_SKIP=producer,consumer,mirror ...      # skip sections (kcat -P still
+//!                                                      # runs for the consumer section)
 //! KAFKA08_BENCH_CLIENT_BIN=/path/to/old/kafka08 ...    # our clients from another build
+//! KAFKA08_BENCH_MIRROR_BASELINE=/path/to/old/kafka08   # mirror maker: old, new, old, new
 //! ```
 //!
 //! Needs ZooKeeper and kcat from zk-scripts/install.sh.
@@ -95,7 +97,12 @@ fn run_child(what: &str, mut cmd: Command, stdin: Option<&Path>, broker_pid: u32
 /// Our tools run from KAFKA08_BENCH_CLIENT_BIN when set (an older build, for before/after
 /// figures against the same broker), else from this build.
 fn kafka08_tool(class: &str) -> Command {
-    let bin = std::env::var("KAFKA08_BENCH_CLIENT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kafka08").to_string());
+    kafka08_tool_of(None, class)
+}
+
+/// [`kafka08_tool`] from the executable `bin` when given.
+fn kafka08_tool_of(bin: Option<&str>, class: &str) -> Command {
+    let bin = bin.map(str::to_string).unwrap_or_else(|| std::env::var("KAFKA08_BENCH_CLIENT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kafka08").to_string()));
     let mut c = Command::new(bin);
     c.arg(class).env("RUST_LOG", "warn");
     dies_with_us(&mut c);
@@ -191,19 +198,23 @@ fn main() {
         assert_eq!(log_end(&addr, topic), n as i64, "{topic}: every message stored");
         m
     };
-    let default = ours("perf-default", "");
-    let best = ours("perf-best", &best_args);
-    cluster.create_topic("kcat", 1, 1);
-    let mut c = kcat("-P", &addr, "kcat");
-    c.args(["-X", "acks=1"]);
-    let kcat_p = run_child("kcat -P", c, Some(&input), broker_pid, n);
-    assert_eq!(log_end(&addr, "kcat"), n as i64, "kcat: every message stored");
-    println!("producer:");
-    line("perf-test (0.8.2 defaults)", &default);
-    line(&format!("perf-test ({best_args})"), &best);
-    line("kcat -P", &kcat_p);
-    ratio("defaults / kcat", &default, &kcat_p);
-    ratio("best / kcat", &best, &kcat_p);
+    let producers = !skip.contains("producer");
+    let ours_runs = producers.then(|| (ours("perf-default", ""), ours("perf-best", &best_args)));
+    if producers || !skip.contains("consumer") {
+        cluster.create_topic("kcat", 1, 1);
+        let mut c = kcat("-P", &addr, "kcat");
+        c.args(["-X", "acks=1"]);
+        let kcat_p = run_child("kcat -P", c, Some(&input), broker_pid, n);
+        assert_eq!(log_end(&addr, "kcat"), n as i64, "kcat: every message stored");
+        if let Some((default, best)) = &ours_runs {
+            println!("producer:");
+            line("perf-test (0.8.2 defaults)", default);
+            line(&format!("perf-test ({best_args})"), best);
+            line("kcat -P", &kcat_p);
+            ratio("defaults / kcat", default, &kcat_p);
+            ratio("best / kcat", best, &kcat_p);
+        }
+    }
 
     if !skip.contains("consumer") {
         let mut c = kafka08_tool("kafka.tools.ConsumerPerformance");
@@ -237,29 +248,58 @@ fn mirror(n: u64, dir: &TempDir, input: &Path) {
     c.args(["-X", "acks=1"]);
     run_child("kcat -P (mirror source)", c, Some(input), src.brokers[0].pid().expect("running"), n);
     assert_eq!(log_end(&src_addr, "mirrored"), n as i64);
-    let cc = dir.join("consumer.properties");
     let pc = dir.join("producer.properties");
-    fs::write(&cc, format!("zookeeper.connect={}\ngroup.id=bench-mirror\nauto.offset.reset=smallest\n", src.zk_connect)).unwrap();
     fs::write(&pc, format!("metadata.broker.list={}\nrequest.required.acks=1\nproducer.type=async\n", dst.bootstrap())).unwrap();
     let dst_pid = dst.brokers[0].pid().expect("running");
-    let broker_before = process_cpu_seconds(dst_pid);
-    let t = Instant::now();
-    let mut mm = kafka08_tool("kafka.tools.MirrorMaker")
-        .args(["--consumer.config", cc.to_str().unwrap(), "--producer.config", pc.to_str().unwrap(), "--whitelist", "mirrored"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mirror maker");
-    let pid = mm.id();
-    let mut cpu_s = 0.0;
-    wait_until("the mirror maker copies every message", Duration::from_secs(600), || {
-        cpu_s = process_cpu_seconds(pid);
-        log_end(&dst_addr, "mirrored") >= n as i64
-    });
-    let m = Measured { wall_s: t.elapsed().as_secs_f64(), cpu_s, broker_cpu_s: process_cpu_seconds(dst_pid) - broker_before, messages: n };
-    let _ = mm.kill();
-    let _ = mm.wait();
+    // With a baseline: its mirror maker and this build's, alternately, each copying the
+    // same source topic from the start in a group of its own (the target topic grows by
+    // `n` each time).
+    let baseline = std::env::var("KAFKA08_BENCH_MIRROR_BASELINE").ok();
+    let runs: Vec<Option<&str>> = match &baseline {
+        Some(b) => vec![Some(b.as_str()), None, Some(b.as_str()), None],
+        None => vec![None],
+    };
     println!("mirror maker (two local clusters, one broker each; broker = target broker):");
-    line("kafka-mirror-maker", &m);
+    let mut results: Vec<(bool, Measured)> = Vec::new();
+    for (k, bin) in runs.into_iter().enumerate() {
+        let cc = dir.join(&format!("consumer-{k}.properties"));
+        fs::write(&cc, format!("zookeeper.connect={}\ngroup.id=bench-mirror-{k}\nauto.offset.reset=smallest\n", src.zk_connect)).unwrap();
+        let target = (k as i64 + 1) * n as i64;
+        let broker_before = process_cpu_seconds(dst_pid);
+        let t = Instant::now();
+        let mut mm = kafka08_tool_of(bin, "kafka.tools.MirrorMaker")
+            .args(["--consumer.config", cc.to_str().unwrap(), "--producer.config", pc.to_str().unwrap(), "--whitelist", "mirrored"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mirror maker");
+        let pid = mm.id();
+        let mut cpu_s = 0.0;
+        wait_until("the mirror maker copies every message", Duration::from_secs(600), || {
+            cpu_s = process_cpu_seconds(pid);
+            log_end(&dst_addr, "mirrored") >= target
+        });
+        let m = Measured { wall_s: t.elapsed().as_secs_f64(), cpu_s, broker_cpu_s: process_cpu_seconds(dst_pid) - broker_before, messages: n };
+        let _ = mm.kill();
+        let _ = mm.wait();
+        match bin {
+            Some(b) => line(&format!("kafka-mirror-maker (baseline {b})"), &m),
+            None => line("kafka-mirror-maker", &m),
+        }
+        results.push((bin.is_none(), m));
+    }
+    if baseline.is_some() {
+        let mean = |ours: bool, f: fn(&Measured) -> f64| {
+            let v: Vec<f64> = results.iter().filter(|(o, _)| *o == ours).map(|(_, m)| f(m)).collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        };
+        println!(
+            "  this build / baseline: {:.2} x msg/s ({:.0} / {:.0}), {:.2} x CPU/msg",
+            mean(true, Measured::rate) / mean(false, Measured::rate),
+            mean(true, Measured::rate),
+            mean(false, Measured::rate),
+            mean(true, Measured::cpu_us_per_msg) / mean(false, Measured::cpu_us_per_msg)
+        );
+    }
 }

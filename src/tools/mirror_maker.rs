@@ -34,11 +34,11 @@ use crate::consumer::zk::{ConsumerConfig, KafkaStream, TopicFilter, ZookeeperCon
 use crate::common::abs;
 use crate::producer::partitioner::{java_bytes_hash_code, Random};
 use crate::producer::{KeyedMessage, Producer, ProducerConfig, BYTE_ARRAY_PARTITIONER};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 /// More producers than this is a typo, not a deployment (each is a task and connections).
 pub const MAX_PRODUCERS: usize = 1024;
@@ -78,69 +78,193 @@ pub fn main(args: &[String]) -> i32 {
 /// the stream has returned but the consumer task has not recorded yet is at or above
 /// `next`, or was already recorded once in an earlier rebalance generation, so the bound
 /// never passes it.)
+///
+/// Messages move in batches: a consumer task records a batch's offsets, partition by
+/// partition, under one lock each ([`AckTracker::slot`] is looked up once per run of one
+/// partition), and a producer acknowledges what one send carried the same way.
 #[derive(Debug, Default)]
 pub struct AckTracker {
-    partitions: Mutex<HashMap<TopicPartition, PartitionAcks>>,
+    partitions: Mutex<HashMap<TopicPartition, Arc<AckSlot>>>,
 }
+
+/// One partition's acknowledgements (see [`AckTracker`]).
+#[derive(Debug, Default)]
+pub struct AckSlot(Mutex<PartitionAcks>);
 
 #[derive(Debug, Default)]
 struct PartitionAcks {
     next: i64,
-    in_flight: BTreeSet<i64>,
+    /// Offsets handed over and not yet known to be below the commit bound, in increasing
+    /// order, each with whether the target acknowledged it. The first is never
+    /// acknowledged (acknowledged ones are popped from the front). A stream hands out a
+    /// partition's offsets in increasing order, so a record is a push at the back; only a
+    /// re-fetch after a rebalance inserts further in.
+    in_flight: VecDeque<(i64, bool)>,
+}
+
+impl PartitionAcks {
+    fn record(&mut self, offset: i64) {
+        match self.in_flight.back() {
+            Some(&(last, _)) if offset <= last => match self.in_flight.binary_search_by_key(&offset, |e| e.0) {
+                // In flight again (re-fetched).
+                Ok(i) => self.in_flight[i].1 = false,
+                Err(i) => self.in_flight.insert(i, (offset, false)),
+            },
+            _ => self.in_flight.push_back((offset, false)),
+        }
+        self.next = self.next.max(offset + 1);
+    }
+
+    fn ack(&mut self, offset: i64) {
+        // Acknowledgements mostly come in order: look at the front first.
+        let i = match self.in_flight.front() {
+            Some(&(first, _)) if first == offset => 0,
+            _ => match self.in_flight.binary_search_by_key(&offset, |e| e.0) {
+                Ok(i) => i,
+                Err(_) => return,
+            },
+        };
+        self.in_flight[i].1 = true;
+        while self.in_flight.front().is_some_and(|e| e.1) {
+            self.in_flight.pop_front();
+        }
+    }
+
+    fn committable(&self) -> i64 {
+        self.in_flight.front().map_or(self.next, |e| e.0)
+    }
+}
+
+impl AckSlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PartitionAcks> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The messages at `offsets` of this partition were handed to a producer.
+    pub fn record(&self, offsets: impl IntoIterator<Item = i64>) {
+        let mut p = self.lock();
+        for o in offsets {
+            p.record(o);
+        }
+    }
+
+    /// The target acknowledged the messages at `offsets` of this partition.
+    pub fn ack(&self, offsets: impl IntoIterator<Item = i64>) {
+        let mut p = self.lock();
+        for o in offsets {
+            p.ack(o);
+        }
+    }
 }
 
 impl AckTracker {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TopicPartition, PartitionAcks>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TopicPartition, Arc<AckSlot>>> {
         self.partitions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The acknowledgements of `tp`, created empty on first use.
+    pub fn slot(&self, topic: &str, partition: i32) -> Arc<AckSlot> {
+        let mut m = self.lock();
+        let tp = TopicPartition::new(topic, partition);
+        m.entry(tp).or_default().clone()
     }
 
     /// The message at `offset` was handed to a producer.
     pub fn record(&self, tp: &TopicPartition, offset: i64) {
-        let mut m = self.lock();
-        let p = match m.get_mut(tp) {
-            Some(p) => p,
-            None => m.entry(tp.clone()).or_default(),
-        };
-        p.in_flight.insert(offset);
-        p.next = p.next.max(offset + 1);
+        self.slot(&tp.topic, tp.partition).record([offset]);
     }
 
     /// The target acknowledged the message at `offset`.
     pub fn ack(&self, tp: &TopicPartition, offset: i64) {
-        if let Some(p) = self.lock().get_mut(tp) {
-            p.in_flight.remove(&offset);
+        let slot = self.lock().get(tp).cloned();
+        if let Some(slot) = slot {
+            slot.ack([offset]);
         }
     }
 
     /// The offset a commit may write for `tp`; `None` if nothing of it went through us.
     pub fn committable(&self, tp: &TopicPartition) -> Option<i64> {
-        self.lock().get(tp).map(|p| p.in_flight.first().copied().unwrap_or(p.next))
+        let slot = self.lock().get(tp).cloned();
+        slot.map(|s| s.lock().committable())
     }
 }
 
-/// One message on its way from a stream to a producer.
-struct Record {
-    tracker: Arc<AckTracker>,
-    tp: TopicPartition,
-    offset: i64,
-    message: KeyedMessage,
+/// Messages of one partition on their way from a stream to a producer (with their
+/// offsets), and that partition's acknowledgements: one reference to them per run, not
+/// per message (its count would bounce between the consumer's and the producer's cores).
+struct Run {
+    slot: Arc<AckSlot>,
+    records: Vec<(i64, KeyedMessage)>,
+}
+
+/// Add a message of the partition `slot` to `runs`: to the last run if it is that
+/// partition's.
+fn push_record(runs: &mut Vec<Run>, slot: &Arc<AckSlot>, offset: i64, message: KeyedMessage) {
+    match runs.last_mut() {
+        Some(run) if Arc::ptr_eq(&run.slot, slot) => run.records.push((offset, message)),
+        _ => runs.push(Run { slot: slot.clone(), records: vec![(offset, message)] }),
+    }
+}
+
+/// Most messages a consumer task takes from its stream at once (what is already fetched;
+/// it never waits to fill a batch). Also bounded by `--queue.size`.
+const MAX_TAKE: usize = 1000;
+
+/// One producer's queue: batches of records, bounded to `--queue.size` messages by a
+/// semaphore (a permit per message, given back as the producer takes them).
+struct Queue {
+    tx: mpsc::UnboundedSender<Vec<Run>>,
+    room: Arc<Semaphore>,
 }
 
 /// 0.8.2's `DataChannel`: one bounded queue per producer.
 #[derive(Clone)]
 struct DataChannel {
-    queues: Vec<mpsc::Sender<Record>>,
+    queues: Arc<Vec<Queue>>,
     counter: Arc<AtomicI32>,
 }
 
 impl DataChannel {
-    async fn put(&self, record: Record) -> Result<(), String> {
-        let n = self.queues.len() as i32;
-        let id = match &record.message.key {
-            Some(key) => queue_for_key(key, n),
-            None => abs(self.counter.fetch_add(1, Ordering::Relaxed)) % n,
-        };
-        self.queues[id as usize].send(record).await.map_err(|_| "the producers have stopped".to_string())
+    /// Hand the `count` messages of `runs` to the producers, each to its queue, waiting
+    /// for room; in order within each queue.
+    async fn put(&self, runs: Vec<Run>, count: usize) -> Result<(), String> {
+        let n = self.queues.len();
+        if n == 1 {
+            return self.put_in(0, runs, count).await;
+        }
+        // An unkeyed message goes round-robin: the batch takes as many turns at once.
+        let unkeyed = runs.iter().flat_map(|r| &r.records).filter(|(_, m)| m.key.is_none()).count() as i32;
+        let mut turn = self.counter.fetch_add(unkeyed, Ordering::Relaxed);
+        let mut split: Vec<(Vec<Run>, usize)> = (0..n).map(|_| (Vec::new(), 0)).collect();
+        for run in runs {
+            for (offset, message) in run.records {
+                let id = match &message.key {
+                    Some(key) => queue_for_key(key, n as i32),
+                    None => {
+                        let id = abs(turn) % n as i32;
+                        turn = turn.wrapping_add(1);
+                        id
+                    }
+                };
+                let (runs, count) = &mut split[id as usize];
+                push_record(runs, &run.slot, offset, message);
+                *count += 1;
+            }
+        }
+        for (i, (runs, count)) in split.into_iter().enumerate() {
+            if count > 0 {
+                self.put_in(i, runs, count).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_in(&self, i: usize, runs: Vec<Run>, count: usize) -> Result<(), String> {
+        let q = &self.queues[i];
+        let stopped = || "the producers have stopped".to_string();
+        // A batch never exceeds --queue.size (see `consume`), so it always fits.
+        q.room.acquire_many(count as u32).await.map_err(|_| stopped())?.forget();
+        q.tx.send(runs).map_err(|_| stopped())
     }
 }
 
@@ -265,16 +389,18 @@ async fn mirror(
     };
 
     // Producers and the channel first: streams start handing out messages at once.
-    let mut senders = Vec::new();
+    let mut queues = Vec::new();
     let mut producer_tasks = Vec::new();
     for (i, config) in producer_configs.into_iter().enumerate() {
-        let (tx, rx) = mpsc::channel(queue_size);
-        senders.push(tx);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let room = Arc::new(Semaphore::new(queue_size));
+        queues.push(Queue { tx, room: room.clone() });
         let batch = config.batch_num_messages.max(1);
         let producer = Producer::new(config);
-        producer_tasks.push(tokio::spawn(produce(i, rx, producer, batch, fail.clone())));
+        producer_tasks.push(tokio::spawn(produce(i, rx, room, producer, batch, fail.clone())));
     }
-    let channel = DataChannel { queues: senders, counter: Arc::new(AtomicI32::new(Random::new().next_u32() as i32)) };
+    let channel = DataChannel { queues: Arc::new(queues), counter: Arc::new(AtomicI32::new(Random::new().next_u32() as i32)) };
+    let take = MAX_TAKE.min(queue_size);
 
     let mut connectors = Vec::new();
     let mut consumer_tasks = Vec::new();
@@ -308,6 +434,7 @@ async fn mirror(
                 tracker.clone(),
                 stop_rx.clone(),
                 fail.clone(),
+                take,
             )));
         }
     }
@@ -353,7 +480,9 @@ async fn shutdown_all(connectors: &[ZookeeperConsumerConnector]) {
     }
 }
 
-/// 0.8.2's `ConsumerThread`: stream → data channel, until stopped.
+/// 0.8.2's `ConsumerThread`: stream → data channel, until stopped. Takes what the stream
+/// has ready (up to [`MAX_TAKE`] and `--queue.size` messages) as one batch: its offsets
+/// are recorded in the tracker, then it goes to the producers' queues.
 async fn consume(
     n: usize,
     mut stream: KafkaStream,
@@ -361,62 +490,122 @@ async fn consume(
     tracker: Arc<AckTracker>,
     mut stop: watch::Receiver<bool>,
     fail: impl Fn(String),
+    take: usize,
 ) {
+    // The slot of the partition last seen: a batch is mostly runs of one partition.
+    let mut last: Option<(String, i32, Arc<AckSlot>)> = None;
+    let mut batch: Vec<Run> = Vec::new();
+    let mut taken = 0;
     loop {
-        let next = tokio::select! {
+        let mut next = tokio::select! {
             biased;
             _ = stop.wait_for(|s| *s) => return,
-            n = stream.next() => n,
+            n = stream.next() => Some(n),
         };
-        let m = match next {
-            None => return,
-            Some(Ok(m)) => m,
-            Some(Err(e)) => {
-                fail(format!(
-                    "[mirrormaker-consumer-{}] Stream unexpectedly exited: {}; stopping the whole mirror maker.",
-                    n, e
-                ));
+        // Then, without waiting, what the stream already holds.
+        let mut end: Option<Option<String>> = None;
+        while let Some(item) = next.take() {
+            match item {
+                None => end = Some(None),
+                Some(Err(e)) => end = Some(Some(format!("[mirrormaker-consumer-{}] Stream unexpectedly exited: {}; stopping the whole mirror maker.", n, e))),
+                Some(Ok(m)) => {
+                    let slot = match &last {
+                        Some((topic, partition, slot)) if *partition == m.partition && *topic == m.topic => slot.clone(),
+                        _ => {
+                            let slot = tracker.slot(&m.topic, m.partition);
+                            last = Some((m.topic.clone(), m.partition, slot.clone()));
+                            slot
+                        }
+                    };
+                    let message = KeyedMessage { topic: m.topic, key: m.key, part_key: None, value: m.value };
+                    push_record(&mut batch, &slot, m.offset, message);
+                    taken += 1;
+                    if taken < take {
+                        next = stream.try_next().map(Some);
+                    }
+                }
+            }
+        }
+        if taken > 0 {
+            for run in &batch {
+                run.slot.record(run.records.iter().map(|r| r.0));
+            }
+            if let Err(e) = channel.put(std::mem::take(&mut batch), std::mem::take(&mut taken)).await {
+                fail(format!("[mirrormaker-consumer-{}] {}", n, e));
                 return;
             }
-        };
-        let tp = TopicPartition::new(m.topic.clone(), m.partition);
-        tracker.record(&tp, m.offset);
-        let message = KeyedMessage { topic: m.topic, key: m.key, part_key: None, value: m.value };
-        let record = Record { tracker: tracker.clone(), tp, offset: m.offset, message };
-        if let Err(e) = channel.put(record).await {
-            fail(format!("[mirrormaker-consumer-{}] {}", n, e));
-            return;
+        }
+        match end {
+            None => {}
+            Some(None) => return,
+            Some(Some(msg)) => {
+                fail(msg);
+                return;
+            }
         }
     }
 }
 
-/// 0.8.2's `ProducerThread`: data channel → target, acknowledging into the trackers. After
-/// a failed send it only drains its queue (nothing more is acknowledged, so nothing past
-/// the failure is committed).
-async fn produce(i: usize, mut rx: mpsc::Receiver<Record>, producer: Producer, batch: usize, fail: impl Fn(String)) {
+/// 0.8.2's `ProducerThread`: data channel → target, acknowledging into the trackers. Sends
+/// what is queued, up to `batch` (`batch.num.messages`) messages at a time. After a failed
+/// send it only drains its queue (nothing more is acknowledged, so nothing past the
+/// failure is committed).
+async fn produce(i: usize, mut rx: mpsc::UnboundedReceiver<Vec<Run>>, room: Arc<Semaphore>, producer: Producer, batch: usize, fail: impl Fn(String)) {
     let mut failed = false;
-    let mut acks = Vec::with_capacity(batch);
-    let mut messages = Vec::with_capacity(batch);
-    while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
-        while let Some(r) = next {
-            acks.push((r.tracker, r.tp, r.offset));
-            messages.push(r.message);
-            next = if messages.len() < batch { rx.try_recv().ok() } else { None };
+    // Taken from the queue, not yet sent (their permits are given back as they are sent).
+    let mut pending: VecDeque<Run> = VecDeque::new();
+    let mut pending_count = 0;
+    let count = |runs: &[Run]| runs.iter().map(|r| r.records.len()).sum::<usize>();
+    loop {
+        if pending.is_empty() {
+            match rx.recv().await {
+                Some(b) => {
+                    pending_count += count(&b);
+                    pending.extend(b);
+                }
+                None => break,
+            }
         }
+        while pending_count < batch {
+            match rx.try_recv() {
+                Ok(b) => {
+                    pending_count += count(&b);
+                    pending.extend(b);
+                }
+                Err(_) => break,
+            }
+        }
+        // Up to `batch` messages, a run split where the batch ends.
+        let mut messages = Vec::with_capacity(batch.min(pending_count));
+        let mut offsets = Vec::with_capacity(messages.capacity());
+        let mut acks: Vec<(Arc<AckSlot>, usize)> = Vec::new();
+        while messages.len() < batch {
+            let Some(mut run) = pending.pop_front() else { break };
+            let room_left = batch - messages.len();
+            if run.records.len() > room_left {
+                let rest = run.records.split_off(room_left);
+                pending.push_front(Run { slot: run.slot.clone(), records: rest });
+            }
+            acks.push((run.slot, run.records.len()));
+            for (offset, message) in run.records {
+                offsets.push(offset);
+                messages.push(message);
+            }
+        }
+        pending_count -= messages.len();
+        room.add_permits(messages.len());
         if failed {
-            acks.clear();
-            messages.clear();
             continue;
         }
-        match producer.send(std::mem::take(&mut messages)).await {
+        match producer.send(messages).await {
             Ok(()) => {
-                for (tracker, tp, offset) in acks.drain(..) {
-                    tracker.ack(&tp, offset);
+                let mut at = 0;
+                for (slot, len) in acks {
+                    slot.ack(offsets[at..at + len].iter().copied());
+                    at += len;
                 }
             }
             Err(e) => {
-                acks.clear();
                 failed = true;
                 fail(format!("[mirrormaker-producer-{}] Producer thread failure due to {}; stopping the whole mirror maker.", i, e));
             }
@@ -456,6 +645,18 @@ mod tests {
         t.ack(&tp, 8);
         assert_eq!(t.committable(&tp), Some(10));
         assert_eq!(t.committable(&TopicPartition::new("t", 1)), None);
+        // A re-fetch below what is in flight goes in front of it; a duplicate of one in
+        // flight is in flight once.
+        for o in [20, 21, 22, 15, 21] {
+            t.record(&tp, o);
+        }
+        assert_eq!(t.committable(&tp), Some(15));
+        t.ack(&tp, 20);
+        t.ack(&tp, 15);
+        assert_eq!(t.committable(&tp), Some(21));
+        t.ack(&tp, 21);
+        t.ack(&tp, 22);
+        assert_eq!(t.committable(&tp), Some(23));
     }
 
     #[test]

@@ -174,21 +174,50 @@ impl KafkaStream {
             };
             match chunk {
                 None => return None,
-                Some(Chunk::Data { pti, fetch_offset, messages }) => {
-                    self.current = Some(CurrentChunk { pti, fetch_offset, iter: deep_iter(messages), first: true })
-                }
-                Some(Chunk::TooLarge { pti, offset, fetch_size }) => {
-                    if pti.is_revoked() {
-                        continue;
+                Some(c) => {
+                    if let Some(e) = self.take_chunk(c) {
+                        return Some(Err(e));
                     }
-                    return Some(Err(ConsumerError::MessageSizeTooLarge {
-                        topic: pti.tp.topic.clone(),
-                        partition: pti.tp.partition,
-                        offset,
-                        fetch_size,
-                    }));
                 }
             }
+        }
+    }
+
+    /// The next message if one is at hand (fetched and queued for this stream), without
+    /// waiting; `None` when none is (or the connector is shutting down). Cheaper than a
+    /// [`KafkaStream::next`] polled once, for a caller that drains what is ready.
+    pub fn try_next(&mut self) -> Option<Result<MessageAndMetadata, ConsumerError>> {
+        loop {
+            if let Some(cur) = self.current.as_mut() {
+                match next_in_chunk(cur) {
+                    Some(item) => return Some(item),
+                    None => self.current = None,
+                }
+                continue;
+            }
+            if *self.shutdown.borrow() {
+                return None;
+            }
+            let chunk = self.rx.try_recv().ok()?;
+            if let Some(e) = self.take_chunk(chunk) {
+                return Some(Err(e));
+            }
+        }
+    }
+
+    /// Make a fetched chunk the current one; the error a stuck partition reports.
+    fn take_chunk(&mut self, chunk: Chunk) -> Option<ConsumerError> {
+        match chunk {
+            Chunk::Data { pti, fetch_offset, messages } => {
+                self.current = Some(CurrentChunk { pti, fetch_offset, iter: deep_iter(messages), first: true });
+                None
+            }
+            Chunk::TooLarge { pti, offset, fetch_size } => (!pti.is_revoked()).then(|| ConsumerError::MessageSizeTooLarge {
+                topic: pti.tp.topic.clone(),
+                partition: pti.tp.partition,
+                offset,
+                fetch_size,
+            }),
         }
     }
 }
@@ -305,6 +334,23 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(s.next().await.unwrap().unwrap().offset, 3);
+    }
+
+    #[tokio::test]
+    async fn try_next_hands_out_what_is_queued_without_waiting() {
+        let (stx, srx) = watch::channel(false);
+        let (tx, mut s) = KafkaStream::new(4, srx, None, "c");
+        let pti = Arc::new(PartitionTopicInfo::new(TopicPartition::new("t", 0), "c-0".into(), 0));
+        assert!(s.try_next().is_none());
+        tx.send(Chunk::Data { pti: pti.clone(), fetch_offset: 0, messages: set(0, &["a"], CompressionCodec::None) }).await.unwrap();
+        tx.send(Chunk::TooLarge { pti: pti.clone(), offset: 1, fetch_size: 10 }).await.unwrap();
+        assert_eq!(s.try_next().unwrap().unwrap().offset, 0);
+        assert!(matches!(s.try_next(), Some(Err(ConsumerError::MessageSizeTooLarge { offset: 1, .. }))));
+        assert!(s.try_next().is_none());
+        // Shutting down: nothing more, even what is queued.
+        tx.send(Chunk::Data { pti: pti.clone(), fetch_offset: 1, messages: set(1, &["b"], CompressionCodec::None) }).await.unwrap();
+        stx.send(true).unwrap();
+        assert!(s.try_next().is_none());
     }
 
     #[tokio::test]
