@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 /// A message of the batch being handled, by its position in it: the batch is kept as
 /// given for the whole `handle` call, and each attempt encodes what is outstanding
 /// straight into the per-partition sets.
-type Idx = u32;
+pub(super) type Idx = u32;
 
 /// What one attempt left over.
 #[derive(Default)]
@@ -425,6 +425,15 @@ impl EventHandler {
             }
         }
         ProduceRequest { acks: self.config.required_acks, timeout_ms: self.config.request_timeout_ms, topics }
+    }
+
+    pub(super) fn config(&self) -> &Arc<ProducerConfig> {
+        &self.config
+    }
+
+    /// `broker`'s host and port as the metadata gave them.
+    pub(super) fn broker_address(&self, broker: i32) -> Option<(String, i32)> {
+        self.info.broker(broker).map(|b| (b.host.clone(), b.port))
     }
 
     /// The reason (logged here) for the messages of a request to `broker` that could not
