@@ -1,0 +1,145 @@
+//! The async producer with `max.in.flight.requests.per.connection` = 5, through a proxy in
+//! front of the broker (`support::kafka_proxy`) that counts produce requests awaiting their
+//! answers: requests for other partitions go on the wire before earlier answers, while a
+//! partition with a request in flight waits, so a retried batch keeps its partition's
+//! order when the connection drops or a request is lost. The default of 1 still sends one
+//! request at a time.
+
+use crate::support;
+
+use kafka08::common::Properties;
+use kafka08::producer::partitioner::partition_for_key;
+use kafka08::producer::{BlockingProducer, KeyedMessage, PartitionerClass, Serializer};
+use std::time::Duration;
+use support::cluster::Cluster;
+use support::kafka_proxy::KafkaProxy;
+use support::producer::{assert_no_loss, read_partition};
+use support::kafka::KafkaBroker;
+use support::{wait_until, ZkServer};
+
+const PARTITIONS: i32 = 3;
+const BATCH: usize = 100;
+/// Batches per partition.
+const ROUNDS: usize = 4;
+
+/// One broker whose metadata sends clients through `proxy`.
+fn broker_behind(proxy: &KafkaProxy, topic: &str) -> Cluster {
+    // Not Cluster::start: its wait needs the controller's requests through the proxy,
+    // which learns the broker's address only once the broker runs.
+    let zk = ZkServer::start();
+    let broker = KafkaBroker::start(1, &zk.connect_string(), &[("advertised.port", &proxy.port.to_string())]);
+    proxy.set_target(&broker.addr());
+    let cluster = Cluster { brokers: vec![broker], zk };
+    cluster.create_topic(topic, PARTITIONS, 1);
+    cluster
+}
+
+fn producer(cluster: &Cluster, in_flight: Option<&str>) -> BlockingProducer {
+    let mut p = Properties::new();
+    p.set("metadata.broker.list", &cluster.bootstrap());
+    p.set("producer.type", "async");
+    p.set("request.required.acks", "1");
+    p.set("batch.num.messages", &BATCH.to_string());
+    // Batches are cut by size only (close sends the rest).
+    p.set("queue.buffering.max.ms", "600000");
+    p.set("message.send.max.retries", "5");
+    p.set("retry.backoff.ms", "100");
+    if let Some(n) = in_flight {
+        p.set("max.in.flight.requests.per.connection", n);
+    }
+    BlockingProducer::from_properties(&p).expect("producer")
+}
+
+/// Messages in batches of one partition each, round robin (batch j to partition j % 3),
+/// and the values sent to each partition in order.
+fn workload(topic: &str) -> (Vec<KeyedMessage>, Vec<Vec<String>>) {
+    let keys: Vec<String> = (0..PARTITIONS)
+        .map(|p| {
+            (0..)
+                .map(|i| format!("key-{i}"))
+                .find(|k| partition_for_key(PartitionerClass::Default, Serializer::Bytes, k.as_bytes(), PARTITIONS) == p)
+                .unwrap()
+        })
+        .collect();
+    let mut messages = Vec::new();
+    let mut sent = vec![Vec::new(); PARTITIONS as usize];
+    for batch in 0..ROUNDS * PARTITIONS as usize {
+        let p = batch % PARTITIONS as usize;
+        for i in 0..BATCH {
+            let value = format!("p{p}-{:05}", batch * BATCH + i);
+            messages.push(KeyedMessage::new(topic, value.clone()).partition_key(keys[p].clone()));
+            sent[p].push(value);
+        }
+    }
+    (messages, sent)
+}
+
+fn assert_every_partition_in_order(cluster: &Cluster, topic: &str, sent: &[Vec<String>]) {
+    for (p, values) in sent.iter().enumerate() {
+        let stored = read_partition(&[cluster.bootstrap()], topic, p as i32, Duration::from_secs(60));
+        let stored: Vec<(i64, String)> = stored.into_iter().collect();
+        assert_no_loss(values, &stored);
+        assert!(stored.iter().all(|(_, v)| v.starts_with(&format!("p{p}-"))), "partition {p} holds only its messages");
+    }
+}
+
+#[test]
+fn other_partitions_pipeline_and_order_survives_a_dropped_connection() {
+    let proxy = KafkaProxy::start();
+    let cluster = broker_behind(&proxy, "pipelined");
+    let (messages, sent) = workload("pipelined");
+    proxy.close_gate();
+    let producer = producer(&cluster, Some("5"));
+    producer.send(messages).expect("queued");
+    // One request per partition on the wire, none answered: only a pipelining producer
+    // gets here (one request at a time would wait for the held answer forever).
+    wait_until("3 produce requests in flight on one connection", Duration::from_secs(60), || {
+        proxy.max_produce_in_flight() >= PARTITIONS as usize
+    });
+    assert_eq!(
+        proxy.max_produce_in_flight(),
+        PARTITIONS as usize,
+        "a partition with a request in flight is not in the next one"
+    );
+    // The broker goes away with three requests in flight: each is retried, in order.
+    proxy.cut();
+    proxy.open_gate();
+    producer.close().expect("every message acknowledged after the retries");
+    assert_eq!(producer.failed_message_count(), 0);
+    assert_every_partition_in_order(&cluster, "pipelined", &sent);
+}
+
+#[test]
+fn a_lost_request_is_resent_before_its_partitions_next_batch() {
+    let proxy = KafkaProxy::start();
+    let cluster = broker_behind(&proxy, "lost");
+    let (messages, sent) = workload("lost");
+    proxy.close_gate();
+    // The first batch (partition 0) never reaches the broker; the next ones do, and the
+    // producer meets their answers where it waits for the first one's.
+    proxy.drop_next_produce();
+    let producer = producer(&cluster, Some("5"));
+    producer.send(messages).expect("queued");
+    wait_until("the lost request and two more sent", Duration::from_secs(60), || {
+        proxy.dropped() == 1 && proxy.max_produce_in_flight() >= 2
+    });
+    proxy.open_gate();
+    producer.close().expect("every message acknowledged after the retries");
+    assert_eq!(producer.failed_message_count(), 0);
+    // Partition 0's second batch went out only after its first one was resent and
+    // acknowledged: a later batch of partition 0 is never stored before the first.
+    assert_every_partition_in_order(&cluster, "lost", &sent);
+}
+
+#[test]
+fn by_default_one_request_is_in_flight_at_a_time() {
+    let proxy = KafkaProxy::start();
+    let cluster = broker_behind(&proxy, "one-at-a-time");
+    let (messages, sent) = workload("one-at-a-time");
+    let producer = producer(&cluster, None);
+    producer.send(messages).expect("queued");
+    producer.close().expect("every message acknowledged");
+    assert!(proxy.produce_requests() >= ROUNDS * PARTITIONS as usize, "{} requests", proxy.produce_requests());
+    assert_eq!(proxy.max_produce_in_flight(), 1);
+    assert_every_partition_in_order(&cluster, "one-at-a-time", &sent);
+}
