@@ -121,8 +121,10 @@ pub(super) struct Pipeline {
     next_generation: u64,
     answers_tx: mpsc::UnboundedSender<Answer<Tag>>,
     answers: mpsc::UnboundedReceiver<Answer<Tag>>,
-    /// Not sent yet, in arrival order.
-    backlog: Vec<Entry>,
+    /// Not sent yet, in arrival order; `meta` holds each one's sequence number and
+    /// attempts used (kept apart so that a pass places the messages where they lie).
+    backlog: Vec<KeyedMessage>,
+    meta: Vec<(u64, u32)>,
     /// Failed, waiting until `retry_at`; in arrival order once sorted.
     retries: Vec<Entry>,
     retry_at: Option<Instant>,
@@ -152,6 +154,7 @@ impl Pipeline {
             answers_tx,
             answers,
             backlog: Vec::new(),
+            meta: Vec::new(),
             retries: Vec::new(),
             retry_at: None,
             busy: HashMap::new(),
@@ -203,12 +206,17 @@ impl Pipeline {
         if batch.is_empty() {
             return;
         }
-        self.backlog.reserve(batch.len());
-        for message in batch {
-            self.backlog.push(Entry { seq: self.next_seq, attempts: 0, message });
-            self.next_seq += 1;
+        // What is in the backlog already waits for an answer or a retry, which nothing has
+        // changed since the last pass: only the new messages are placed.
+        let waiting = self.backlog.len();
+        self.meta.extend((self.next_seq..).take(batch.len()).map(|seq| (seq, 0)));
+        self.next_seq += batch.len() as u64;
+        if self.backlog.is_empty() {
+            self.backlog = batch;
+        } else {
+            self.backlog.extend(batch);
         }
-        self.pass().await;
+        self.pass_from(waiting).await;
     }
 
     /// Send everything, waiting for every answer and retry; then close the connections.
@@ -224,32 +232,35 @@ impl Pipeline {
 
     /// One attempt over the backlog: what may go is sent, the rest stays.
     async fn pass(&mut self) {
-        if self.backlog.is_empty() {
+        self.pass_from(0).await
+    }
+
+    /// One attempt over the backlog from position `from` on (the messages before it stay).
+    /// Each message is moved once, to where it goes.
+    async fn pass_from(&mut self, from: usize) {
+        if from >= self.backlog.len() {
             return;
         }
-        let (meta, events): (Vec<(u64, u32)>, Vec<KeyedMessage>) =
-            std::mem::take(&mut self.backlog).into_iter().map(|e| ((e.seq, e.attempts), e.message)).unzip();
-        let all: Vec<Idx> = (0..events.len() as Idx).collect();
-        self.handler.refresh_if_due(&events, &all).await;
+        let (backlog, meta) = (self.backlog.split_off(from), self.meta.split_off(from));
+        let n = backlog.len();
+        let all: Vec<Idx> = (0..n as Idx).collect();
+        self.handler.refresh_if_due(&backlog, &all).await;
         let (busy, conns, max) = (&self.busy, &self.conns, self.max_in_flight);
         let rule = |topic: &str, leaders: &LeaderTable| {
             held_partitions(busy.get(topic), leaders, |b| conns.get(&b).map_or(0, |c| c.requests.len()), max)
         };
-        let Placed { attempt, names, per_broker, held } = self.handler.place(&events, &all, Some(&rule)).await;
-        let mut requests: Vec<(i32, ProduceRequest, Vec<(String, i32, Vec<Idx>)>)> = Vec::with_capacity(per_broker.len());
-        for (broker, mut sets) in per_broker {
-            let request = self.handler.build_request(&names, &mut sets);
-            let parts = sets.into_iter().map(|s| (names[s.topic].to_string(), s.partition, s.messages)).collect();
-            requests.push((broker, request, parts));
-        }
-        drop(names);
-        let mut slots: Vec<Option<Entry>> = events
-            .into_iter()
-            .zip(meta)
-            .map(|(message, (seq, attempts))| Some(Entry { seq, attempts, message }))
-            .collect();
-        let mut take = |ids: &[Idx]| -> Vec<Entry> { ids.iter().filter_map(|&i| slots[i as usize].take()).collect() };
-        self.backlog = take(&held);
+        let Placed { attempt, names, per_broker, held } = self.handler.place(&backlog, &all, Some(&rule)).await;
+        // Each message's group: 0 stays in the backlog; the others fail or go on the wire.
+        let mut dest = vec![0u32; n];
+        let mut sizes = vec![held.len()];
+        let mut group = |ids: &[Idx], sizes: &mut Vec<usize>| {
+            let g = sizes.len() as u32;
+            sizes.push(ids.len());
+            for &i in ids {
+                dest[i as usize] = g;
+            }
+            g as usize
+        };
         // Placement failures (no leader, no metadata): each failure's messages are a run
         // of the retry list, in order.
         let mut rest = &attempt.retry[..];
@@ -257,22 +268,35 @@ impl Pipeline {
         for f in &attempt.failures {
             let (now, later) = rest.split_at(f.messages.min(rest.len()));
             rest = later;
-            failed.push((f.topic.clone(), f.partition, take(now), f.reason.clone()));
+            failed.push((f.topic.clone(), f.partition, group(now, &mut sizes), f.reason.clone()));
         }
-        let sends: Vec<(i32, ProduceRequest, Vec<SentSet>)> = requests
-            .into_iter()
-            .map(|(broker, request, parts)| {
-                let sets = parts
-                    .into_iter()
-                    .map(|(topic, partition, ids)| SentSet { topic, partition, entries: take(&ids) })
-                    .collect();
-                (broker, request, sets)
-            })
-            .collect();
-        for (topic, partition, entries, reason) in failed {
-            self.failed(&topic, partition, entries, &reason);
+        let mut requests = Vec::with_capacity(per_broker.len());
+        for (broker, mut sets) in per_broker {
+            let request = self.handler.build_request(&names, &mut sets);
+            let parts: Vec<(String, i32, usize)> =
+                sets.iter().map(|s| (names[s.topic].to_string(), s.partition, group(&s.messages, &mut sizes))).collect();
+            requests.push((broker, request, parts));
         }
-        for (broker, request, sets) in sends {
+        drop(names);
+        let mut groups: Vec<Vec<Entry>> = sizes.iter().map(|&k| Vec::with_capacity(k)).collect();
+        self.backlog.reserve(held.len());
+        self.meta.reserve(held.len());
+        for ((message, (seq, attempts)), g) in backlog.into_iter().zip(meta).zip(dest) {
+            if g == 0 {
+                self.backlog.push(message);
+                self.meta.push((seq, attempts));
+            } else {
+                groups[g as usize].push(Entry { seq, attempts, message });
+            }
+        }
+        for (topic, partition, g, reason) in failed {
+            self.failed(&topic, partition, std::mem::take(&mut groups[g]), &reason);
+        }
+        for (broker, request, parts) in requests {
+            let sets = parts
+                .into_iter()
+                .map(|(topic, partition, g)| SentSet { topic, partition, entries: std::mem::take(&mut groups[g]) })
+                .collect();
             self.send(broker, request, sets).await;
         }
     }
@@ -460,7 +484,15 @@ impl Pipeline {
             b.topic_retrying = false;
         }
         self.busy.retain(|_, b| !b.is_empty());
-        self.backlog = merge_in_order(std::mem::take(&mut self.backlog), retries);
+        let waiting: Vec<Entry> = std::mem::take(&mut self.backlog)
+            .into_iter()
+            .zip(std::mem::take(&mut self.meta))
+            .map(|(message, (seq, attempts))| Entry { seq, attempts, message })
+            .collect();
+        for e in merge_in_order(waiting, retries) {
+            self.backlog.push(e.message);
+            self.meta.push((e.seq, e.attempts));
+        }
     }
 }
 
