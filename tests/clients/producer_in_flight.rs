@@ -35,10 +35,14 @@ fn broker_behind(proxy: &KafkaProxy, topic: &str) -> Cluster {
 }
 
 fn producer(cluster: &Cluster, in_flight: Option<&str>) -> BlockingProducer {
+    producer_with_acks(cluster, in_flight, "1")
+}
+
+fn producer_with_acks(cluster: &Cluster, in_flight: Option<&str>, acks: &str) -> BlockingProducer {
     let mut p = Properties::new();
     p.set("metadata.broker.list", &cluster.bootstrap());
     p.set("producer.type", "async");
-    p.set("request.required.acks", "1");
+    p.set("request.required.acks", acks);
     p.set("batch.num.messages", &BATCH.to_string());
     // Batches are cut by size only (close sends the rest).
     p.set("queue.buffering.max.ms", "600000");
@@ -142,4 +146,25 @@ fn by_default_one_request_is_in_flight_at_a_time() {
     assert!(proxy.produce_requests() >= ROUNDS * PARTITIONS as usize, "{} requests", proxy.produce_requests());
     assert_eq!(proxy.max_produce_in_flight(), 1);
     assert_every_partition_in_order(&cluster, "one-at-a-time", &sent);
+}
+
+#[test]
+fn with_acks_0_requests_are_written_and_forgotten() {
+    let proxy = KafkaProxy::start();
+    let cluster = broker_behind(&proxy, "no-acks");
+    let (messages, sent) = workload("no-acks");
+    let producer = producer_with_acks(&cluster, Some("5"), "0");
+    producer.send(messages).expect("queued");
+    producer.close().expect("every request written");
+    for (p, values) in sent.iter().enumerate() {
+        let mut stored = Vec::new();
+        wait_until(&format!("partition {p} holds its {} messages", values.len()), Duration::from_secs(60), || {
+            stored = read_partition(&[cluster.bootstrap()], "no-acks", p as i32, Duration::from_secs(60));
+            stored.len() >= values.len()
+        });
+        assert_no_loss(values, &stored);
+    }
+    // Everything went through the proxy, and no produce answer was awaited.
+    assert!(proxy.produce_requests() >= ROUNDS * PARTITIONS as usize, "{} requests", proxy.produce_requests());
+    assert_eq!(proxy.max_produce_in_flight(), 0, "acks=0 requests await no answer");
 }
