@@ -253,7 +253,7 @@ async fn send_loop(
 }
 
 /// `send_loop` with several requests in flight (`max.in.flight.requests.per.connection`
-/// > 1): batches are collected the same way and handed to the [`Pipeline`], which sends
+/// above 1): batches are collected the same way and handed to the [`Pipeline`], which sends
 /// without waiting for earlier answers. The queue is read only while the pipeline holds
 /// less than a batch not yet on the wire, so a slow broker still makes `send` wait
 /// (`queue.buffering.max.messages`, `queue.enqueue.timeout.ms`) as before.

@@ -40,10 +40,10 @@ fn producer(cluster: &Cluster, in_flight: Option<&str>) -> BlockingProducer {
 
 fn producer_with_acks(cluster: &Cluster, in_flight: Option<&str>, acks: &str) -> BlockingProducer {
     let mut p = Properties::new();
-    p.set("metadata.broker.list", &cluster.bootstrap());
+    p.set("metadata.broker.list", cluster.bootstrap());
     p.set("producer.type", "async");
     p.set("request.required.acks", acks);
-    p.set("batch.num.messages", &BATCH.to_string());
+    p.set("batch.num.messages", BATCH.to_string());
     // Batches are cut by size only (close sends the rest).
     p.set("queue.buffering.max.ms", "600000");
     p.set("message.send.max.retries", "5");
