@@ -3,8 +3,7 @@
 //! answers: requests for other partitions go on the wire before earlier answers, while a
 //! partition with a request in flight waits, so a retried batch keeps its partition's
 //! order when the connection drops, a request is lost or the leader moves (controlled
-//! shutdown of its broker). The default of 1 still sends one
-//! request at a time.
+//! shutdown of its broker). The default of 1 still sends one request at a time.
 
 use crate::support;
 
