@@ -241,7 +241,11 @@ impl Pipeline {
         if from >= self.backlog.len() {
             return;
         }
-        let (backlog, meta) = (self.backlog.split_off(from), self.meta.split_off(from));
+        let (backlog, meta) = if from == 0 {
+            (std::mem::take(&mut self.backlog), std::mem::take(&mut self.meta))
+        } else {
+            (self.backlog.split_off(from), self.meta.split_off(from))
+        };
         let n = backlog.len();
         let all: Vec<Idx> = (0..n as Idx).collect();
         self.handler.refresh_if_due(&backlog, &all).await;
