@@ -109,8 +109,8 @@ fn other_partitions_pipeline_and_order_survives_a_dropped_connection() {
     let proxy = KafkaProxy::start();
     let cluster = broker_behind(&proxy, "pipelined");
     let (messages, sent) = workload("pipelined");
-    proxy.close_gate();
     let producer = producer(&cluster, Some("5"));
+    let held = proxy.hold_answers();
     producer.send(messages).expect("queued");
     // One request per partition on the wire, none answered: only a pipelining producer
     // gets here (one request at a time would wait for the held answer forever).
@@ -124,7 +124,7 @@ fn other_partitions_pipeline_and_order_survives_a_dropped_connection() {
     );
     // The broker goes away with three requests in flight: each is retried, in order.
     proxy.cut();
-    proxy.open_gate();
+    drop(held);
     producer.close().expect("every message acknowledged after the retries");
     assert_eq!(producer.failed_message_count(), 0);
     assert_every_partition_in_order(&cluster, "pipelined", &sent);
@@ -135,16 +135,16 @@ fn a_lost_request_is_resent_before_its_partitions_next_batch() {
     let proxy = KafkaProxy::start();
     let cluster = broker_behind(&proxy, "lost");
     let (messages, sent) = workload("lost");
-    proxy.close_gate();
+    let producer = producer(&cluster, Some("5"));
+    let held = proxy.hold_answers();
     // The first batch (partition 0) never reaches the broker; the next ones do, and the
     // producer meets their answers where it waits for the first one's.
     proxy.drop_next_produce();
-    let producer = producer(&cluster, Some("5"));
     producer.send(messages).expect("queued");
     wait_until("the lost request and two more sent", Duration::from_secs(60), || {
         proxy.dropped() == 1 && proxy.max_produce_in_flight() >= 2
     });
-    proxy.open_gate();
+    drop(held);
     producer.close().expect("every message acknowledged after the retries");
     assert_eq!(producer.failed_message_count(), 0);
     // Partition 0's second batch went out only after its first one was resent and
@@ -205,9 +205,6 @@ fn a_partition_whose_leader_moves_keeps_its_order_while_the_other_pipelines() {
     let (messages, sent) = workload_over("moving", 2);
     let half = messages.len() / 2;
     let (first_half, second_half) = (messages[..half].to_vec(), messages[half..].to_vec());
-    // Answers of the broker that keeps its partitions wait, so that the moved partition's
-    // requests join them there.
-    proxies[stayer].close_gate();
     let mut p = Properties::new();
     p.set("metadata.broker.list", cluster.bootstrap());
     p.set("producer.type", "async");
@@ -218,6 +215,9 @@ fn a_partition_whose_leader_moves_keeps_its_order_while_the_other_pipelines() {
     p.set("retry.backoff.ms", "200");
     p.set("max.in.flight.requests.per.connection", "5");
     let producer = BlockingProducer::from_properties(&p).expect("producer");
+    // Answers of the broker that keeps its partitions wait, so that the moved partition's
+    // requests join them there.
+    let held = proxies[stayer].hold_answers();
     producer.send(first_half).expect("queued");
     wait_until("partition 0 written to its first leader", Duration::from_secs(60), || proxies[mover].produce_requests() >= 1);
     // Controlled shutdown: partition 0's leadership moves to the other broker.
@@ -226,7 +226,7 @@ fn a_partition_whose_leader_moves_keeps_its_order_while_the_other_pipelines() {
     wait_until("partition 0's requests pipelined behind partition 1's on the new leader", Duration::from_secs(60), || {
         proxies[stayer].max_produce_in_flight() >= 2
     });
-    proxies[stayer].open_gate();
+    drop(held);
     producer.close().expect("every message acknowledged after the retries");
     assert_eq!(producer.failed_message_count(), 0);
     assert_eq!(leader_of(&cluster.brokers[stayer].addr(), "moving", 0), Some(stayer as i32 + 1));

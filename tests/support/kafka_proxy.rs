@@ -6,7 +6,7 @@
 //! - count produce requests forwarded and not yet answered, per connection, and keep the
 //!   highest count seen ([`KafkaProxy::max_produce_in_flight`]): proof of pipelining that
 //!   does not depend on timing;
-//! - hold back produce answers while its gate is closed ([`KafkaProxy::close_gate`]);
+//! - hold back produce answers ([`KafkaProxy::hold_answers`]);
 //! - close every current connection ([`KafkaProxy::cut`]), as a broker that goes away;
 //! - swallow the next produce request ([`KafkaProxy::drop_next_produce`]): it never reaches
 //!   the broker, and the client meets the next request's answer instead of its own.
@@ -72,11 +72,14 @@ impl KafkaProxy {
         *self.shared.target.lock().unwrap() = Some(addr.to_string());
     }
 
-    pub fn close_gate(&self) {
+    /// Hold produce answers until the guard is dropped. Take it after the client, so that
+    /// a failing test lets the answers go before the client's close waits for them.
+    pub fn hold_answers(&self) -> HeldAnswers<'_> {
         *self.shared.gate_closed.lock().unwrap() = true;
+        HeldAnswers(self)
     }
 
-    pub fn open_gate(&self) {
+    fn open_gate(&self) {
         *self.shared.gate_closed.lock().unwrap() = false;
         self.shared.gate.notify_all();
     }
@@ -107,6 +110,15 @@ impl KafkaProxy {
             let _ = s.shutdown(Shutdown::Both);
         }
         self.shared.gate.notify_all();
+    }
+}
+
+/// Produce answers are held while this lives.
+pub struct HeldAnswers<'a>(&'a KafkaProxy);
+
+impl Drop for HeldAnswers<'_> {
+    fn drop(&mut self) {
+        self.0.open_gate();
     }
 }
 
