@@ -5,6 +5,12 @@
 //!   `kcat -P`; N messages of 100 bytes, acks=1, each into a fresh one-partition topic;
 //! - consumer: `kafka-consumer-perf-test` (the high-level ZooKeeper consumer, one stream)
 //!   and `kcat -C -e`, both reading the N messages kcat produced;
+//! - in-flight: our async producer (in a child process of this bench, as no 0.8.2 tool
+//!   has a flag for it) with `max.in.flight.requests.per.connection` 1 and 5, alternated,
+//!   twice each: 0.8.2 defaults otherwise (batch 200, acks=1), 100-byte values, on the
+//!   perf test's workload (partition key = message number, one partition) and on four
+//!   partitions fed in runs of one batch per partition (the case pipelining helps: a
+//!   partition waits for its previous answer);
 //! - mirror maker: N messages copied between two local clusters (chroots `/src` and `/dst`
 //!   of one ZooKeeper, one broker each) by `kafka-mirror-maker` (async producer, acks=1).
 //!
@@ -16,7 +22,7 @@
 //! ```text
 //! cargo bench --bench producer_vs_kcat                 # 2,000,000 messages
 //! KAFKA08_BENCH_MESSAGES=500000 cargo bench --bench producer_vs_kcat
-//! KAFKA08_BENCH_SKIP=producer,consumer,mirror ...      # skip sections (kcat -P still
+//! KAFKA08_BENCH_SKIP=producer,consumer,inflight,mirror # skip sections (kcat -P still
 //!                                                      # runs for the consumer section)
 //! KAFKA08_BENCH_CLIENT_BIN=/path/to/old/kafka08 ...    # our clients from another build
 //! KAFKA08_BENCH_MIRROR_BASELINE=/path/to/old/kafka08   # mirror maker: old, new, old, new
@@ -129,16 +135,7 @@ fn dies_with_us(c: &mut Command) {
 
 /// The log end offset of partition 0 of `topic` at `addr` (0 if unknown).
 fn log_end(addr: &str, topic: &str) -> i64 {
-    let req = api::OffsetsRequest {
-        replica_id: -1,
-        topics: vec![api::OffsetsTopic {
-            topic: topic.to_string(),
-            partitions: vec![api::OffsetsPartition { partition: 0, time: api::LATEST_TIME, max_offsets: 1 }],
-        }],
-    };
-    try_call(addr, &req)
-        .and_then(|r| r.topics.first().and_then(|t| t.partitions.first()).and_then(|p| p.offsets.first().copied()))
-        .unwrap_or(0)
+    log_end_of(addr, topic, 0)
 }
 
 fn line(name: &str, m: &Measured) {
@@ -163,6 +160,10 @@ fn ratio(name: &str, ours: &Measured, theirs: &Measured) {
 }
 
 fn main() {
+    if std::env::var_os(IN_FLIGHT_CHILD).is_some() {
+        in_flight_child();
+        return;
+    }
     let n: u64 = std::env::var("KAFKA08_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
     let skip = std::env::var("KAFKA08_BENCH_SKIP").unwrap_or_default();
     let best_args = std::env::var("KAFKA08_BENCH_BEST_ARGS").unwrap_or_else(|_| "--batch-size 1000".to_string());
@@ -214,6 +215,10 @@ fn main() {
             ratio("defaults / kcat", default, &kcat_p);
             ratio("best / kcat", best, &kcat_p);
         }
+    }
+
+    if !skip.contains("inflight") {
+        in_flight(&cluster, n, broker_pid);
     }
 
     if !skip.contains("consumer") {
@@ -302,4 +307,89 @@ fn mirror(n: u64, dir: &TempDir, input: &Path) {
             mean(true, Measured::cpu_us_per_msg) / mean(false, Measured::cpu_us_per_msg)
         );
     }
+}
+
+/// Set in the child process that runs one in-flight producer.
+const IN_FLIGHT_CHILD: &str = "KAFKA08_BENCH_IN_FLIGHT_CHILD";
+
+/// In-flight 1 against 5, alternated, on two workloads (see the module doc).
+fn in_flight(cluster: &Cluster, n: u64, broker_pid: u32) {
+    let addr = cluster.brokers[0].addr();
+    println!("async producer, max.in.flight.requests.per.connection (alternated):");
+    for (label, partitions, run) in [("key = message number, 1 partition", 1, 1u64), ("runs of 200 per partition, 4 partitions", 4, 200)] {
+        let mut results: Vec<(usize, Measured)> = Vec::new();
+        for (i, in_flight) in [1usize, 5, 1, 5].into_iter().enumerate() {
+            let topic = format!("inflight-{partitions}-{i}");
+            cluster.create_topic(&topic, partitions, 1);
+            let mut c = Command::new(std::env::current_exe().expect("bench executable"));
+            c.env(IN_FLIGHT_CHILD, "1").env("RUST_LOG", "warn");
+            c.args([&addr, &topic, &n.to_string(), &in_flight.to_string(), &partitions.to_string(), &run.to_string()]);
+            dies_with_us(&mut c);
+            let m = run_child(&format!("in-flight {in_flight}"), c, None, broker_pid, n);
+            let stored: i64 = (0..partitions).map(|p| log_end_of(&addr, &topic, p)).sum();
+            assert_eq!(stored, n as i64, "{topic}: every message stored");
+            results.push((in_flight, m));
+        }
+        println!("  {label}:");
+        for (in_flight, m) in &results {
+            line(&format!("in-flight {in_flight}"), m);
+        }
+        let mean = |k: usize| {
+            let ms: Vec<&Measured> = results.iter().filter(|(f, _)| *f == k).map(|(_, m)| m).collect();
+            let rate = ms.iter().map(|m| m.rate()).sum::<f64>() / ms.len() as f64;
+            let cpu = ms.iter().map(|m| m.cpu_us_per_msg()).sum::<f64>() / ms.len() as f64;
+            (rate, cpu)
+        };
+        let ((r1, c1), (r5, c5)) = (mean(1), mean(5));
+        println!("  {:<34} {:>10.2} x msg/s  {:>7.2} x CPU/msg", "in-flight 5 / 1 (means)", r5 / r1, c5 / c1);
+    }
+}
+
+/// The child: `addr topic messages in_flight partitions run`, where messages go in runs of
+/// `run` to one partition key after another (`run` = 1: the key is the message number).
+fn in_flight_child() {
+    use kafka08::producer::partitioner::partition_for_key;
+    use kafka08::producer::{BlockingProducer, KeyedMessage, PartitionerClass, Serializer};
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [addr, topic, n, in_flight, partitions, run] = &args[..] else { panic!("in-flight child: bad arguments {args:?}") };
+    let (n, partitions, run): (u64, i32, u64) = (n.parse().unwrap(), partitions.parse().unwrap(), run.parse().unwrap());
+    let mut props = kafka08::common::Properties::new();
+    props.set("metadata.broker.list", addr);
+    props.set("producer.type", "async");
+    props.set("request.required.acks", "1");
+    props.set("max.in.flight.requests.per.connection", in_flight);
+    let producer = BlockingProducer::from_properties(&props).expect("producer");
+    // One key per partition for runs; the message number (as the perf test) otherwise.
+    let run_keys: Vec<bytes::Bytes> = (0..partitions)
+        .map(|p| {
+            let k = (0..).map(|i| format!("k{i}")).find(|k| partition_for_key(PartitionerClass::Default, Serializer::Bytes, k.as_bytes(), partitions) == p);
+            bytes::Bytes::from(k.unwrap())
+        })
+        .collect();
+    let value = bytes::Bytes::from(vec![b'x'; MESSAGE_SIZE]);
+    let topic = topic.to_string();
+    let mut chunk = Vec::with_capacity(500);
+    for i in 0..n {
+        let key = if run == 1 { bytes::Bytes::from(i.to_string()) } else { run_keys[((i / run) % partitions as u64) as usize].clone() };
+        chunk.push(KeyedMessage { topic: topic.clone(), key: None, part_key: Some(key), value: Some(value.clone()) });
+        if chunk.len() == 500 {
+            producer.send(std::mem::replace(&mut chunk, Vec::with_capacity(500))).expect("send");
+        }
+    }
+    producer.send(chunk).expect("send");
+    producer.close().expect("every message acknowledged");
+}
+
+/// The log end offset of `topic`-`partition` at `addr` (0 if unknown).
+fn log_end_of(addr: &str, topic: &str, partition: i32) -> i64 {
+    let req = api::OffsetsRequest {
+        replica_id: -1,
+        topics: vec![api::OffsetsTopic {
+            topic: topic.to_string(),
+            partitions: vec![api::OffsetsPartition { partition, time: api::LATEST_TIME, max_offsets: 1 }],
+        }],
+    };
+    try_call(addr, &req)
+        .and_then(|r| r.topics.first().and_then(|t| t.partitions.first()).and_then(|p| p.offsets.first().copied()))
+        .unwrap_or(0)
 }

@@ -231,7 +231,7 @@ impl BrokerConnection {
 }
 
 /// Read one size-prefixed frame and return its payload.
-async fn read_frame(stream: &mut TcpStream, max: usize) -> Result<Bytes, ClientError> {
+pub(super) async fn read_frame<S: tokio::io::AsyncRead + Unpin>(stream: &mut S, max: usize) -> Result<Bytes, ClientError> {
     let mut prefix = [0u8; SIZE_PREFIX];
     stream.read_exact(&mut prefix).await?;
     let size = i32::from_be_bytes(prefix);

@@ -13,10 +13,12 @@
 //! strictly in request order.
 
 mod client;
+mod pipelined;
 mod sendfile;
 mod server;
 
 pub use client::{BrokerConnection, ClientError};
+pub use pipelined::{Answer, PipelinedConnection};
 pub use server::{
     BoxFuture, ConnectionInfo, Outcome, RequestHandler, RequestQueueProbe, RequestTimes, ResponseChunk, SocketServer, SocketServerConfig, NO_TAG,
 };

@@ -133,6 +133,9 @@ config_struct! {
         "queue.buffering.max.messages" => queue_buffering_max_messages: usize = Some(10000), Some((1, i32::MAX as usize)), read if true, "Async: the maximum number of messages queued before the producer blocks or drops.";
         /// -1 blocks while the queue is full, 0 fails at once, > 0 waits that long.
         "queue.enqueue.timeout.ms" => queue_enqueue_timeout_ms: i64 = Some(-1), INT, read if true, "Async: how long to block when the queue is full (-1: forever, 0: drop at once).";
+        /// Async only. 0.8.2's new producer's key; its old producer (this one) had one
+        /// request at a time, the default here.
+        "max.in.flight.requests.per.connection" => max_in_flight: usize = Some(1), Some((1, i32::MAX as usize)), read if true, "Async: how many produce requests may await their answers on one broker connection (a partition waits for its previous request's answer, so retries keep its order).";
         /// Async only.
         "batch.num.messages" => batch_num_messages: usize = Some(200), Some((1, i32::MAX as usize)), read if true, "Async: the number of messages sent in one batch.";
         /// Accepted and range-checked; the socket keeps the system's buffer size (the shared
@@ -266,6 +269,7 @@ mod tests {
         assert_eq!(c.queue_buffering_max_messages, 10000);
         assert_eq!(c.queue_enqueue_timeout_ms, -1);
         assert_eq!(c.batch_num_messages, 200);
+        assert_eq!(c.max_in_flight, 1);
         assert_eq!(c.send_buffer_bytes, 102400);
         assert_eq!(c.client_id, "");
     }
@@ -280,9 +284,11 @@ mod tests {
             ("compression.codec", "2"),
             ("compressed.topics", "x , y,"),
             ("queue.enqueue.timeout.ms", "0"),
+            ("max.in.flight.requests.per.connection", "5"),
             ("client.id", "console-producer"),
         ]))
         .unwrap();
+        assert_eq!(c.max_in_flight, 5);
         assert_eq!(c.broker_list, vec![("a".to_string(), 1), ("b".to_string(), 2)]);
         assert_eq!(c.required_acks, -1);
         assert_eq!(c.producer_type, ProducerType::Async);
@@ -327,6 +333,7 @@ mod tests {
             ("retry.backoff.ms", "soon"),
             ("queue.buffering.max.messages", "0"),
             ("batch.num.messages", "20000"),
+            ("max.in.flight.requests.per.connection", "0"),
             ("client.id", "has space"),
         ] {
             let e = ProducerConfig::from_properties(&props(&[(k, v)])).unwrap_err();

@@ -14,7 +14,7 @@ use super::error::{ProducerError, SendFailure};
 use super::metadata::BrokerPartitionInfo;
 use super::partitioner::{partition_for_key, Random};
 use super::KeyedMessage;
-use crate::api::{ProducePartition, ProduceRequest, ProduceTopic};
+use crate::api::{ProducePartition, ProduceRequest, ProduceResponse, ProduceTopic};
 use crate::common::ErrorCode;
 use crate::message::codec::compress;
 use crate::message::{CompressionCodec, Message, MessageSetBuilder};
@@ -26,17 +26,18 @@ use std::time::{Duration, Instant};
 /// A message of the batch being handled, by its position in it: the batch is kept as
 /// given for the whole `handle` call, and each attempt encodes what is outstanding
 /// straight into the per-partition sets.
-type Idx = u32;
+pub(super) type Idx = u32;
 
 /// What one attempt left over.
 #[derive(Default)]
-struct Attempt {
-    /// To retry; sorted back into the batch's order before the next attempt.
-    retry: Vec<Idx>,
+pub(super) struct Attempt {
+    /// To retry; sorted back into the batch's order before the next attempt. Holds the
+    /// messages of `failures` in the same order, each failure's `messages` in a row.
+    pub(super) retry: Vec<Idx>,
     /// Per topic-partition (or topic) reason for the retry list.
-    failures: Vec<SendFailure>,
+    pub(super) failures: Vec<SendFailure>,
     /// Broker errors that retrying cannot fix.
-    fatal: Vec<SendFailure>,
+    pub(super) fatal: Vec<SendFailure>,
 }
 
 impl Attempt {
@@ -53,17 +54,33 @@ fn is_fatal(code: ErrorCode) -> bool {
 
 /// One partition's share of an attempt: its (uncompressed) set, encoded as messages are
 /// placed, and which messages it holds (for the retry).
-struct PartitionSet {
-    topic: usize,
-    partition: i32,
+pub(super) struct PartitionSet {
+    /// Index into the attempt's topic names.
+    pub(super) topic: usize,
+    pub(super) partition: i32,
     leader: i32,
     set: MessageSetBuilder,
-    messages: Vec<Idx>,
+    pub(super) messages: Vec<Idx>,
 }
+
+/// What one attempt placed: the sets per leader broker, what failed before sending, and
+/// (with a hold rule) the messages that must wait for a later attempt.
+pub(super) struct Placed<'a> {
+    pub(super) attempt: Attempt,
+    /// The topic names `PartitionSet::topic` indexes.
+    pub(super) names: Vec<&'a str>,
+    pub(super) per_broker: BTreeMap<i32, Vec<PartitionSet>>,
+    /// In the order given.
+    pub(super) held: Vec<Idx>,
+}
+
+/// Which partitions of a topic must wait (`true`), given the topic and its leader table;
+/// an empty answer holds none.
+pub(super) type HoldRule<'r> = &'r (dyn Fn(&str, &LeaderTable) -> Vec<bool> + Sync);
 
 /// Indexed by partition id: `None` for an id the topic does not have, `Some(None)` for a
 /// partition without a leader, `Some(Some(broker))` otherwise.
-type LeaderTable = Vec<Option<Option<i32>>>;
+pub(super) type LeaderTable = Vec<Option<Option<i32>>>;
 
 /// What an attempt knows of one topic, looked up once per attempt rather than per message.
 struct TopicSlot<'a> {
@@ -78,12 +95,51 @@ struct TopicSlot<'a> {
     /// Messages no partition could be chosen for, with the first reason.
     unplaced: Option<(String, Vec<Idx>)>,
     no_leader: BTreeMap<i32, Vec<Idx>>,
+    /// Partition id → must wait (see [`HoldRule`]); shorter than the table: none held.
+    held: Vec<bool>,
 }
 
 impl TopicSlot<'_> {
     fn unplace(&mut self, i: Idx, reason: impl FnOnce() -> String) {
         self.unplaced.get_or_insert_with(|| (reason(), Vec::new())).1.push(i);
     }
+}
+
+/// How a produce response judged one partition's set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Verdict {
+    Acked,
+    /// A broker error a later attempt may not meet (after a metadata refresh).
+    Retry(String),
+    /// A broker error retrying cannot fix ([`is_fatal`]).
+    Fatal(String),
+}
+
+/// Each partition's error code in `response`.
+pub(super) fn response_status(response: &ProduceResponse) -> HashMap<(&str, i32), ErrorCode> {
+    let mut status = HashMap::new();
+    for t in &response.topics {
+        for p in &t.partitions {
+            status.insert((t.topic.as_str(), p.partition), p.error_code);
+        }
+    }
+    status
+}
+
+/// The verdict for a set given its partition's status in `broker`'s response.
+pub(super) fn verdict(broker: i32, status: Option<ErrorCode>) -> Verdict {
+    match status {
+        Some(ErrorCode::NoError) => Verdict::Acked,
+        Some(code) if is_fatal(code) => Verdict::Fatal(format!("broker {} answered {}", broker, code)),
+        Some(code) => Verdict::Retry(format!("broker {} answered {}", broker, code)),
+        None => Verdict::Retry(format!("broker {} sent no status for it", broker)),
+    }
+}
+
+/// Log the partitions a produce request to `broker` must retry.
+pub(super) fn log_failed<'a>(broker: i32, failed: impl Iterator<Item = (&'a str, i32, &'a str)>) {
+    let summary: Vec<String> = failed.map(|(t, p, r)| format!("[{},{}]: {}", t, p, r)).collect();
+    log::warn!("Produce request to broker {} failed for {}", broker, summary.join(", "));
 }
 
 pub struct EventHandler {
@@ -125,27 +181,7 @@ impl EventHandler {
         let mut fatal = Vec::new();
         let mut failures = Vec::new();
         while attempts < attempts_allowed && !outstanding.is_empty() {
-            let interval = self.config.topic_metadata_refresh_interval_ms;
-            let due = match self.last_refresh {
-                None => true,
-                Some(t) => t.elapsed() > Duration::from_millis(interval.max(0) as u64),
-            };
-            if interval >= 0 {
-                // Names are collected per run of one topic, not per message.
-                let mut last: Option<&str> = None;
-                for &i in &outstanding {
-                    let topic = events[i as usize].topic.as_str();
-                    if last != Some(topic) && !self.topics_to_refresh.contains(topic) {
-                        self.topics_to_refresh.insert(topic.to_string());
-                    }
-                    last = Some(topic);
-                }
-            }
-            if interval >= 0 && due {
-                let topics: Vec<String> = std::mem::take(&mut self.topics_to_refresh).into_iter().collect();
-                self.refresh(&topics).await;
-                self.last_refresh = Some(Instant::now());
-            }
+            self.refresh_if_due(&events, &outstanding).await;
             attempts += 1;
             let attempt = self.dispatch(&events, &outstanding).await;
             outstanding = attempt.retry;
@@ -173,9 +209,35 @@ impl EventHandler {
         Err(err)
     }
 
+    /// Note the topics of `outstanding` for the periodic metadata refresh
+    /// (`topic.metadata.refresh.interval.ms`) and refresh them when it is due.
+    pub(super) async fn refresh_if_due(&mut self, events: &[KeyedMessage], outstanding: &[Idx]) {
+        let interval = self.config.topic_metadata_refresh_interval_ms;
+        let due = match self.last_refresh {
+            None => true,
+            Some(t) => t.elapsed() > Duration::from_millis(interval.max(0) as u64),
+        };
+        if interval >= 0 {
+            // Names are collected per run of one topic, not per message.
+            let mut last: Option<&str> = None;
+            for &i in outstanding {
+                let topic = events[i as usize].topic.as_str();
+                if last != Some(topic) && !self.topics_to_refresh.contains(topic) {
+                    self.topics_to_refresh.insert(topic.to_string());
+                }
+                last = Some(topic);
+            }
+        }
+        if interval >= 0 && due {
+            let topics: Vec<String> = std::mem::take(&mut self.topics_to_refresh).into_iter().collect();
+            self.refresh(&topics).await;
+            self.last_refresh = Some(Instant::now());
+        }
+    }
+
     /// Refresh metadata of `topics` (errors are logged, as 0.8.2 swallows them) and forget
     /// the sticky null-key partitions.
-    async fn refresh(&mut self, topics: &[String]) {
+    pub(super) async fn refresh(&mut self, topics: &[String]) {
         if let Err(e) = self.info.update_info(topics, &mut self.rng).await {
             log::warn!("{}", e);
         }
@@ -184,7 +246,7 @@ impl EventHandler {
 
     /// What this attempt needs of `topic`: its partitions' leaders (fetching the metadata
     /// if it is not cached) and its sticky partition.
-    async fn topic_slot<'a>(&mut self, topic: &'a str) -> TopicSlot<'a> {
+    async fn topic_slot<'a>(&mut self, topic: &'a str, hold: Option<HoldRule<'_>>) -> TopicSlot<'a> {
         let leaders = self.info.partitions(topic, &mut self.rng).await.map(|partitions| {
             let max = partitions.iter().map(|p| p.partition).max().unwrap_or(-1);
             let mut table = vec![None; (max + 1).max(0) as usize];
@@ -195,6 +257,10 @@ impl EventHandler {
             }
             (table, partitions.len() as i32)
         });
+        let held = match (hold, &leaders) {
+            (Some(rule), Ok((table, _))) => rule(topic, table),
+            _ => Vec::new(),
+        };
         TopicSlot {
             name: topic,
             leaders,
@@ -202,13 +268,30 @@ impl EventHandler {
             set_of: Vec::new(),
             unplaced: None,
             no_leader: BTreeMap::new(),
+            held,
         }
     }
 
     /// One attempt: partition each message (0.8.2 `getPartition`), encode it into its
     /// partition's set, then send one request per leader broker.
     async fn dispatch(&mut self, events: &[KeyedMessage], messages: &[Idx]) -> Attempt {
+        let Placed { mut attempt, names, per_broker, .. } = self.place(events, messages, None).await;
+        for (broker, partitions) in per_broker {
+            self.send_to_broker(broker, &names, partitions, &mut attempt).await;
+        }
+        attempt
+    }
+
+    /// Partition each message (0.8.2 `getPartition`) and encode it into its partition's
+    /// set; a message whose partition `hold` says must wait is left in `held`.
+    pub(super) async fn place<'a>(
+        &mut self,
+        events: &'a [KeyedMessage],
+        messages: &[Idx],
+        hold: Option<HoldRule<'_>>,
+    ) -> Placed<'a> {
         let mut attempt = Attempt::default();
+        let mut held = Vec::new();
         let mut topics: Vec<TopicSlot> = Vec::new();
         let mut sets: Vec<PartitionSet> = Vec::new();
         let mut current = usize::MAX;
@@ -219,7 +302,7 @@ impl EventHandler {
                 current = match topics.iter().position(|t| t.name == m.topic) {
                     Some(t) => t,
                     None => {
-                        let slot = self.topic_slot(&m.topic).await;
+                        let slot = self.topic_slot(&m.topic, hold).await;
                         topics.push(slot);
                         topics.len() - 1
                     }
@@ -259,6 +342,10 @@ impl EventHandler {
                     }
                 },
             };
+            if slot.held.get(partition as usize).copied().unwrap_or(false) {
+                held.push(i);
+                continue;
+            }
             let leader = match usize::try_from(partition).ok().and_then(|p| table.get(p).copied().flatten()) {
                 Some(leader) => leader,
                 None => {
@@ -310,16 +397,15 @@ impl EventHandler {
             per_broker.entry(s.leader).or_default().push(s);
         }
         let names: Vec<&str> = topics.iter().map(|t| t.name).collect();
-        for (broker, partitions) in per_broker {
-            self.send_to_broker(broker, &names, partitions, &mut attempt).await;
-        }
-        attempt
+        Placed { attempt, names, per_broker, held }
     }
 
-    async fn send_to_broker(&mut self, broker: i32, names: &[&str], mut sets: Vec<PartitionSet>, attempt: &mut Attempt) {
+    /// The ProduceRequest carrying `sets` (sorted here by topic and partition, their
+    /// builders taken), compressed per `compression.codec` / `compressed.topics`.
+    pub(super) fn build_request(&self, names: &[&str], sets: &mut [PartitionSet]) -> ProduceRequest {
         sets.sort_by(|a, b| (names[a.topic], a.partition).cmp(&(names[b.topic], b.partition)));
         let mut topics: Vec<ProduceTopic> = Vec::new();
-        for s in &mut sets {
+        for s in sets.iter_mut() {
             let topic = names[s.topic];
             let codec = self.config.codec_for(topic);
             let inner = std::mem::take(&mut s.set).finish();
@@ -338,8 +424,34 @@ impl EventHandler {
                 _ => topics.push(ProduceTopic { topic: topic.to_string(), partitions: vec![partition] }),
             }
         }
-        let request = ProduceRequest { acks: self.config.required_acks, timeout_ms: self.config.request_timeout_ms, topics };
+        ProduceRequest { acks: self.config.required_acks, timeout_ms: self.config.request_timeout_ms, topics }
+    }
+
+    pub(super) fn config(&self) -> &Arc<ProducerConfig> {
+        &self.config
+    }
+
+    /// `broker`'s host and port as the metadata gave them.
+    pub(super) fn broker_address(&self, broker: i32) -> Option<(String, i32)> {
+        self.info.broker(broker).map(|b| (b.host.clone(), b.port))
+    }
+
+    /// The reason (logged here) for the messages of a request to `broker` that could not
+    /// be sent or answered.
+    pub(super) fn send_failed(&self, broker: i32, error: &str) -> String {
         let address = self.info.broker(broker).map(|b| format!("{}:{}", b.host, b.port));
+        let reason = format!(
+            "sending to broker {} ({}) failed: {}",
+            broker,
+            address.as_deref().unwrap_or("unknown address"),
+            error
+        );
+        log::warn!("{}", reason);
+        reason
+    }
+
+    async fn send_to_broker(&mut self, broker: i32, names: &[&str], mut sets: Vec<PartitionSet>, attempt: &mut Attempt) {
+        let request = self.build_request(names, &mut sets);
         let config = self.config.clone();
         let result = match self.connection(broker).await {
             Err(e) => Err(e),
@@ -356,13 +468,7 @@ impl EventHandler {
             Ok(r) => r,
             Err(e) => {
                 self.pool.remove(&broker);
-                let reason = format!(
-                    "sending to broker {} ({}) failed: {}",
-                    broker,
-                    address.as_deref().unwrap_or("unknown address"),
-                    e
-                );
-                log::warn!("{}", reason);
+                let reason = self.send_failed(broker, &e);
                 for s in sets {
                     attempt.fail(names[s.topic], Some(s.partition), s.messages, reason.clone());
                 }
@@ -370,32 +476,23 @@ impl EventHandler {
             }
         };
         let Some(response) = response else { return };
-        let mut status: HashMap<(&str, i32), ErrorCode> = HashMap::new();
-        for t in &response.topics {
-            for p in &t.partitions {
-                status.insert((t.topic.as_str(), p.partition), p.error_code);
-            }
-        }
+        let status = response_status(&response);
         let mut failed = Vec::new();
         for s in sets {
             let topic = names[s.topic];
-            match status.get(&(topic, s.partition)).copied() {
-                Some(ErrorCode::NoError) => {}
-                Some(code) if is_fatal(code) => {
-                    attempt.fatal.push(SendFailure {
-                        topic: topic.to_string(),
-                        partition: Some(s.partition),
-                        messages: s.messages.len(),
-                        reason: format!("broker {} answered {}", broker, code),
-                    });
-                }
-                Some(code) => failed.push((topic, s.partition, s.messages, format!("broker {} answered {}", broker, code))),
-                None => failed.push((topic, s.partition, s.messages, format!("broker {} sent no status for it", broker))),
+            match verdict(broker, status.get(&(topic, s.partition)).copied()) {
+                Verdict::Acked => {}
+                Verdict::Fatal(reason) => attempt.fatal.push(SendFailure {
+                    topic: topic.to_string(),
+                    partition: Some(s.partition),
+                    messages: s.messages.len(),
+                    reason,
+                }),
+                Verdict::Retry(reason) => failed.push((topic, s.partition, s.messages, reason)),
             }
         }
         if !failed.is_empty() {
-            let summary: Vec<String> = failed.iter().map(|(t, p, _, r)| format!("[{},{}]: {}", t, p, r)).collect();
-            log::warn!("Produce request to broker {} failed for {}", broker, summary.join(", "));
+            log_failed(broker, failed.iter().map(|(t, p, _, r)| (*t, *p, r.as_str())));
         }
         for (topic, partition, msgs, reason) in failed {
             attempt.fail(topic, Some(partition), msgs, reason);

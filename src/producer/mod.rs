@@ -19,6 +19,7 @@ mod error;
 mod event_handler;
 mod metadata;
 pub mod partitioner;
+mod pipeline;
 #[allow(clippy::module_inception)]
 mod producer;
 

@@ -10,6 +10,7 @@
 use super::config::{ProducerConfig, ProducerType};
 use super::error::ProducerError;
 use super::event_handler::EventHandler;
+use super::pipeline::Pipeline;
 use super::KeyedMessage;
 use crate::common::Properties;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -45,10 +46,19 @@ struct AsyncQueue {
 
 /// What the background task could not send (0.8.2 only logged it).
 #[derive(Default)]
-struct AsyncStats {
+pub(super) struct AsyncStats {
     failed_batches: AtomicU64,
     failed_messages: AtomicU64,
     last_error: Mutex<Option<String>>,
+}
+
+impl AsyncStats {
+    /// A batch (or part of one) of `messages` given up with `error`.
+    pub(super) fn record_failure(&self, messages: u64, error: String) {
+        self.failed_batches.fetch_add(1, Ordering::SeqCst);
+        self.failed_messages.fetch_add(messages, Ordering::SeqCst);
+        *self.last_error.lock().expect("stats lock") = Some(error);
+    }
 }
 
 impl Producer {
@@ -61,14 +71,14 @@ impl Producer {
                 let (tx, rx) = mpsc::unbounded_channel();
                 let room = Arc::new(Semaphore::new(config.queue_buffering_max_messages));
                 let stats = Arc::new(AsyncStats::default());
-                let task = tokio::spawn(send_loop(
-                    rx,
-                    room.clone(),
-                    handler,
-                    config.batch_num_messages,
-                    Duration::from_millis(config.queue_buffering_max_ms),
-                    stats.clone(),
-                ));
+                let batch_size = config.batch_num_messages;
+                let queue_time = Duration::from_millis(config.queue_buffering_max_ms);
+                let task = if config.max_in_flight > 1 {
+                    let pipeline = Pipeline::new(handler, stats.clone());
+                    tokio::spawn(pipelined_send_loop(rx, room.clone(), pipeline, batch_size, queue_time))
+                } else {
+                    tokio::spawn(send_loop(rx, room.clone(), handler, batch_size, queue_time, stats.clone()))
+                };
                 Mode::Async(AsyncQueue {
                     sender: Mutex::new(Some(tx)),
                     room,
@@ -242,6 +252,60 @@ async fn send_loop(
     handler.close();
 }
 
+/// `send_loop` with several requests in flight (`max.in.flight.requests.per.connection`
+/// above 1): batches are collected the same way and handed to the [`Pipeline`], which sends
+/// without waiting for earlier answers. The queue is read only while the pipeline holds
+/// less than a batch not yet on the wire, so a slow broker still makes `send` wait
+/// (`queue.buffering.max.messages`, `queue.enqueue.timeout.ms`) as before.
+async fn pipelined_send_loop(
+    mut rx: mpsc::UnboundedReceiver<Vec<KeyedMessage>>,
+    room: Arc<Semaphore>,
+    mut pipeline: Pipeline,
+    batch_size: usize,
+    queue_time: Duration,
+) {
+    let _room_closer = CloseOnDrop(room.clone());
+    let mut events = Vec::with_capacity(batch_size);
+    let mut last_send = Instant::now();
+    loop {
+        let accepting = pipeline.backlog_len() < batch_size;
+        enum Step {
+            Chunk(Option<Vec<KeyedMessage>>),
+            Expired,
+            Event(super::pipeline::Event),
+        }
+        let step = tokio::select! {
+            chunk = rx.recv(), if accepting => Step::Chunk(chunk),
+            _ = tokio::time::sleep_until(last_send + queue_time), if accepting => Step::Expired,
+            event = pipeline.next_event() => Step::Event(event),
+        };
+        match step {
+            Step::Chunk(Some(chunk)) => {
+                let mut chunk = chunk.into_iter();
+                loop {
+                    let before = events.len();
+                    events.extend(chunk.by_ref().take(batch_size - before));
+                    room.add_permits(events.len() - before);
+                    if events.len() < batch_size {
+                        break;
+                    }
+                    let batch = std::mem::replace(&mut events, Vec::with_capacity(batch_size));
+                    pipeline.submit(batch).await;
+                    last_send = Instant::now();
+                }
+            }
+            Step::Chunk(None) => break,
+            Step::Expired => {
+                pipeline.submit(std::mem::take(&mut events)).await;
+                last_send = Instant::now();
+            }
+            Step::Event(event) => pipeline.handle_event(event).await,
+        }
+    }
+    pipeline.submit(events).await;
+    pipeline.drain().await;
+}
+
 struct CloseOnDrop(Arc<Semaphore>);
 
 impl Drop for CloseOnDrop {
@@ -261,8 +325,6 @@ async fn try_to_handle(handler: &mut EventHandler, events: Vec<KeyedMessage>, st
             ProducerError::FailedToSend { failures, .. } => failures.iter().map(|f| f.messages as u64).sum(),
             _ => n,
         };
-        stats.failed_batches.fetch_add(1, Ordering::SeqCst);
-        stats.failed_messages.fetch_add(unsent, Ordering::SeqCst);
-        *stats.last_error.lock().expect("stats lock") = Some(e.to_string());
+        stats.record_failure(unsent, e.to_string());
     }
 }

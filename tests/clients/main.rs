@@ -13,4 +13,5 @@ mod hlc_offsets;
 mod hlc_rebalance;
 mod interop_clients;
 mod producer_async;
+mod producer_in_flight;
 mod producer_sync;

@@ -7,7 +7,8 @@
 //! `hlc`, `logs`, `samples` (fixtures), `local_cluster` (`zk-scripts/cluster.sh`), `hosts`
 //! (network namespaces as machines, the network faults between them, a cluster across
 //! them), `jepsen` (a workload of acks=-1 clients, a seeded generator, a loss checker),
-//! `zk_faults` (a ZooKeeper proxy that loses the answer to one write).
+//! `zk_faults` (a ZooKeeper proxy that loses the answer to one write), `kafka_proxy` (a
+//! proxy in front of a broker that counts, holds, drops and cuts produce traffic).
 //!
 //! - [`ZkServer::start`]: standalone node on a free port in a fresh temp dir.
 //! - [`ZkEnsemble::start`]: three nodes; stop, kill and restart members.
@@ -27,6 +28,7 @@ pub mod hlc;
 pub mod hosts;
 pub mod jepsen;
 pub mod kafka;
+pub mod kafka_proxy;
 pub mod local_cluster;
 pub mod logs;
 pub mod producer;
