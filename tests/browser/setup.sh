@@ -7,6 +7,12 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PLAYWRIGHT_VERSION=1.49.1
 
+# Tests run in parallel and each calls this script: one installs while the others wait
+# (a second npm install into the same folder, or a test starting while package.json exists
+# but the rest is still being unpacked, failed with "Cannot find module").
+exec 9<"${BASH_SOURCE[0]}"
+flock 9
+
 apt_install() {
     local sudo=()
     [[ $(id -u) -eq 0 ]] || sudo=(sudo)
