@@ -206,10 +206,14 @@ pub fn current_reassignment(topics: &[String], current: &BTreeMap<String, Replic
 /// reassignment.
 pub fn scala_map_order(partitions: Reassignment) -> Reassignment {
     let mut merged: Reassignment = Vec::with_capacity(partitions.len());
+    let mut at: std::collections::HashMap<TopicPartition, usize> = std::collections::HashMap::with_capacity(partitions.len());
     for (tp, r) in partitions {
-        match merged.iter_mut().find(|(t, _)| *t == tp) {
-            Some(entry) => entry.1 = r,
-            None => merged.push((tp, r)),
+        match at.get(&tp) {
+            Some(&i) => merged[i].1 = r,
+            None => {
+                at.insert(tp.clone(), merged.len());
+                merged.push((tp, r));
+            }
         }
     }
     scala_collection_order(merged, |(tp, _)| topic_and_partition_hash(&tp.topic, tp.partition))

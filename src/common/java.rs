@@ -48,10 +48,11 @@ pub fn topic_and_partition_hash(topic: &str, partition: i32) -> i32 {
 /// iterates in, which is the order 0.8.2's tools printed such a collection and wrote it
 /// as JSON: duplicates dropped; up to four elements in insertion order (`Set1`..`Set4`);
 /// beyond, the hash trie's order (each 5-bit group of the improved hash, lowest first).
-pub fn scala_collection_order<T: PartialEq>(items: Vec<T>, hash: impl Fn(&T) -> i32) -> Vec<T> {
+pub fn scala_collection_order<T: std::hash::Hash + Eq + Clone>(items: Vec<T>, hash: impl Fn(&T) -> i32) -> Vec<T> {
     let mut out: Vec<T> = Vec::with_capacity(items.len());
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
     for item in items {
-        if !out.contains(&item) {
+        if seen.insert(item.clone()) {
             out.push(item);
         }
     }
@@ -77,7 +78,7 @@ pub fn scala_collection_order<T: PartialEq>(items: Vec<T>, hash: impl Fn(&T) -> 
 /// current assignment in this order. Buckets are the top bits of `byteswap32` of the hash
 /// rotated by the first table's seed, new entries go to the front of their bucket, the
 /// table doubles past 0.75 full, and iteration runs from the last bucket to the first.
-pub fn scala_mutable_hash_order<T: PartialEq>(items: Vec<T>, hash: impl Fn(&T) -> i32) -> Vec<T> {
+pub fn scala_mutable_hash_order<T: std::hash::Hash + Eq + Clone>(items: Vec<T>, hash: impl Fn(&T) -> i32) -> Vec<T> {
     fn index(code: i32, len: usize) -> usize {
         let ones = (len - 1) as u32;
         let byteswap32 = |v: u32| v.wrapping_mul(0x9e3775cd).swap_bytes().wrapping_mul(0x9e3775cd);
@@ -89,8 +90,9 @@ pub fn scala_mutable_hash_order<T: PartialEq>(items: Vec<T>, hash: impl Fn(&T) -
     let mut hashes: Vec<i32> = Vec::with_capacity(items.len());
     // Bucket chains of indexes into `keys`, head first.
     let mut table: Vec<Vec<usize>> = vec![Vec::new(); 16];
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
     for item in items {
-        if keys.contains(&item) {
+        if !seen.insert(item.clone()) {
             continue;
         }
         let h = hash(&item);
