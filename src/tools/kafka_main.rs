@@ -6,7 +6,7 @@ use std::io::Write;
 
 /// log4j-like lines, as 0.8 operators are used to: `[time] LEVEL message (target)`.
 pub fn init_logging() {
-    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,zookeeper_client=warn"));
+    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(format!("info,{}=warn", crate::zk::CLIENT_LOG_TARGET)));
     b.format(|buf, record| {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         writeln!(buf, "[{}.{:03}] {} {} ({})", now.as_secs(), now.subsec_millis(), record.level(), record.args(), record.target())

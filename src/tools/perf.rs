@@ -119,7 +119,7 @@ pub fn java_double(x: f64) -> String {
 /// `log4j.rootLogger=WARN, stderr`); `RUST_LOG` overrides.
 pub fn init_tool_logging() {
     let mut b =
-        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,zookeeper_client=error"));
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(format!("warn,{}=error", crate::zk::CLIENT_LOG_TARGET)));
     b.format(|buf, record| {
         writeln!(buf, "[{}] {} {} ({})", DateFormat::log4j().format(now_ms()), record.level(), record.args(), record.target())
     });

@@ -7,6 +7,10 @@
 pub use client::{Stat, WatchFuture, ZkClient, ZkError, ZkResult};
 pub use utils::{QueryError, QueryResult};
 
+/// The log target of the ZooKeeper client crate, for tools that set its level in their
+/// default log filter (it is chatty at info).
+pub const CLIENT_LOG_TARGET: &str = "zookeeper_client";
+
 pub mod client;
 pub mod json;
 pub mod paths;

@@ -143,16 +143,23 @@ impl KafkaStream {
         (tx, KafkaStream { rx, shutdown, timeout, client_id: client_id.to_string(), current: None, runtime })
     }
 
+    /// The next message left in the chunk being handed out (dropping it once used up).
+    fn next_in_current(&mut self) -> Option<Result<MessageAndMetadata, ConsumerError>> {
+        while let Some(cur) = self.current.as_mut() {
+            match next_in_chunk(cur) {
+                Some(item) => return Some(item),
+                None => self.current = None,
+            }
+        }
+        None
+    }
+
     /// The next message, waiting for one as long as `consumer.timeout.ms` allows.
     pub async fn next(&mut self) -> Option<Result<MessageAndMetadata, ConsumerError>> {
         let deadline = self.timeout.map(|t| tokio::time::Instant::now() + t);
         loop {
-            if let Some(cur) = self.current.as_mut() {
-                match next_in_chunk(cur) {
-                    Some(item) => return Some(item),
-                    None => self.current = None,
-                }
-                continue;
+            if let Some(item) = self.next_in_current() {
+                return Some(item);
             }
             if *self.shutdown.borrow() {
                 return None;
@@ -188,12 +195,8 @@ impl KafkaStream {
     /// [`KafkaStream::next`] polled once, for a caller that drains what is ready.
     pub fn try_next(&mut self) -> Option<Result<MessageAndMetadata, ConsumerError>> {
         loop {
-            if let Some(cur) = self.current.as_mut() {
-                match next_in_chunk(cur) {
-                    Some(item) => return Some(item),
-                    None => self.current = None,
-                }
-                continue;
+            if let Some(item) = self.next_in_current() {
+                return Some(item);
             }
             if *self.shutdown.borrow() {
                 return None;
